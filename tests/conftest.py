@@ -1,0 +1,34 @@
+"""Shared fixtures: the real shared data copy, and an isolated cache per test session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path | None:
+    env = os.environ.get("CLIPSTUDY_DATA")
+    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
+        if (cand / "records").is_dir():
+            return cand
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """`../shared/data` (or CLIPSTUDY_DATA): real published records and stimuli."""
+    root = _shared_data()
+    if root is None:
+        pytest.skip("shared data not present: set CLIPSTUDY_DATA to a folder with records/ and stimuli/")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test session gets its own feature cache, so no test reads another run's features."""
+    root = tmp_path_factory.getbasetemp() / "clipstudy-cache"
+    monkeypatch.setenv("CLIPSTUDY_CACHE", str(root))
+    yield
