@@ -1,0 +1,32 @@
+# The single entry point for people and CI. `make book` builds the study book, `make test` runs the tests.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+PROFILE ?= lab
+PYTHON  ?= python3
+
+.PHONY: book test venv check-book bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+book: venv
+	$(VENV)/bin/clipstudy build --profile $(PROFILE)
+
+test: venv
+	$(PY) -m pytest -q
+
+check-book: venv
+	bash book/check_html.sh
+
+bench: venv
+	$(PY) benchmarks/engine.py
+
+clean:
+	rm -rf book/_build book/chapters book/results

@@ -1,0 +1,189 @@
+"""The one engine: batched image and text encoding, zero-shot heads, cached features.
+
+Every axis of the study reads image features from here, so each (model, dataset)
+is encoded once: a second request with the same key computes nothing, and an
+interrupted encode resumes from its finished shards.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from .cache import FeatureCache, digest
+
+SHARD_SIZE = 2048
+
+
+@dataclass
+class Encoded:
+    """Image features of one dataset: L2-normalised for CLIPs, logits for classifiers."""
+
+    features: torch.Tensor
+    labels: torch.Tensor
+    keys: list[str]
+    skipped: list[str] = field(default_factory=list)
+    from_cache: bool = False
+    forward_passes: int = 0  # images pushed through the model by this call
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def collate_skip(batch: list[tuple]) -> tuple[torch.Tensor | None, torch.Tensor, list[str], list[str]]:
+    """Stack the readable images; name the unreadable ones (image None) instead of failing."""
+    ok = [b for b in batch if b[0] is not None]
+    bad = [b[2] for b in batch if b[0] is None]
+    if not ok:
+        return None, torch.empty(0, dtype=torch.long), [], bad
+    images = torch.stack([b[0] for b in ok])
+    labels = torch.as_tensor([int(b[1]) for b in ok], dtype=torch.long)
+    return images, labels, [str(b[2]) for b in ok], bad
+
+
+def autocast(device: str):
+    """bf16 (or fp16) autocast on GPU; full precision on CPU, where autocast only slows CLIPs down."""
+    if str(device).startswith("cuda"):
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def weights_hash(model: torch.nn.Module) -> str:
+    """Hash of every parameter and buffer, so retrained or swapped weights never hit stale features."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _encode_fn(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    return model.encode_image if hasattr(model, "encode_image") else model
+
+
+def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: str,
+                  transform_id: str = "default", subset: str = "all", batch_size: int = 64,
+                  device: str = "cpu", num_workers: int = 0, weights: str | None = None,
+                  normalize: bool | None = None, cache: FeatureCache | None = None,
+                  shard_size: int = SHARD_SIZE, progress: bool = True) -> Encoded:
+    """Encode every image of `dataset` (items `(image, label, key)`), through the cache.
+
+    `normalize` defaults to True for CLIP image towers and False for classifiers
+    (models flagged `is_classifier`), whose outputs are logits.
+    """
+    from tqdm.auto import tqdm
+
+    cache = cache or FeatureCache()
+    if normalize is None:
+        normalize = not getattr(model, "is_classifier", False)
+    weights = weights or getattr(model, "weights_id", None) or weights_hash(model)
+    n = len(dataset)
+    key = cache.key(model_id, weights, dataset_id, transform_id, subset, n=n, normalize=normalize)
+    hit = cache.load(key)
+    if hit is not None:
+        return Encoded(hit["features"], hit["labels"], hit["keys"], hit["skipped"], from_cache=True)
+
+    n_shards = max(1, -(-n // shard_size))
+    enc = _encode_fn(model)
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    passes = 0
+    bar = tqdm(total=n, desc=f"encode {model_id} on {dataset_id}", unit="img", disable=not progress)
+    try:
+        for i in range(n_shards):
+            idx = range(i * shard_size, min(n, (i + 1) * shard_size))
+            done = cache.load_shard(key, i)
+            if done is not None:  # finished before an interruption
+                bar.update(len(idx))
+                continue
+            loader = DataLoader(Subset(dataset, idx), batch_size=batch_size, num_workers=num_workers,
+                                collate_fn=collate_skip, pin_memory=str(device).startswith("cuda"),
+                                persistent_workers=False)
+            feats, labels, keys, skipped = [], [], [], []
+            with torch.inference_mode(), autocast(device):
+                for images, y, k, bad in loader:
+                    skipped += bad
+                    if images is not None:
+                        out = enc(images.to(device, non_blocking=True)).float()
+                        if normalize:
+                            out = F.normalize(out, dim=-1)
+                        feats.append(out.cpu())
+                        labels.append(y)
+                        keys += k
+                        passes += len(k)
+                    bar.update(len(k) + len(bad))
+            dim = feats[0].shape[1] if feats else 0
+            cache.save_shard(key, i, dict(
+                features=torch.cat(feats) if feats else torch.empty(0, dim),
+                labels=torch.cat(labels) if labels else torch.empty(0, dtype=torch.long),
+                keys=keys, skipped=skipped))
+    finally:
+        bar.close()
+        if was_training:
+            model.train()
+    cache.finish(key, dict(model=model_id, weights=weights, dataset=dataset_id, transform=transform_id,
+                           subset=subset, n=n, n_shards=n_shards))
+    out = cache.load(key)
+    return Encoded(out["features"], out["labels"], out["keys"], out["skipped"], from_cache=False,
+                   forward_passes=passes)
+
+
+def _fill(template: str | Callable[[str], str], name: str) -> str:
+    return template(name) if callable(template) else template.format(name)
+
+
+def encode_texts(model: Any, tokenizer: Callable, texts: Sequence[str], device: str = "cpu",
+                 batch_size: int = 256) -> torch.Tensor:
+    """L2-normalised text embeddings [T, D]."""
+    out = []
+    with torch.inference_mode(), autocast(device):
+        for s in range(0, len(texts), batch_size):
+            tokens = tokenizer(list(texts[s:s + batch_size])).to(device)
+            out.append(F.normalize(model.encode_text(tokens).float(), dim=-1).cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def zero_shot_head(model: Any, tokenizer: Callable, classnames: Sequence[str],
+                   templates: Sequence[str | Callable[[str], str]], device: str = "cpu", *,
+                   model_id: str | None = None, weights: str | None = None,
+                   cache: FeatureCache | None = None) -> torch.Tensor:
+    """Class weights [D, C]: mean of the normalised template embeddings per class, renormalised.
+
+    Cached when `model_id` is given, keyed by the filled prompts themselves.
+    """
+    prompts = [[_fill(t, c) for t in templates] for c in classnames]
+    key = None
+    if model_id is not None:
+        cache = cache or FeatureCache()
+        weights = weights or getattr(model, "weights_id", None) or weights_hash(model)
+        key = cache.key(model_id, weights, "zero-shot-head", digest(prompts, 24))
+        hit = cache.load_object(key)
+        if hit is not None:
+            return hit
+    flat = [p for ps in prompts for p in ps]
+    emb = encode_texts(model, tokenizer, flat, device).view(len(classnames), len(templates), -1)
+    head = F.normalize(emb.mean(dim=1), dim=-1).T.contiguous()
+    if key is not None:
+        cache.save_object(key, head)
+    return head
+
+
+def logit_scale_of(model: Any) -> float:
+    """exp(logit_scale) of an open_clip model (already exponentiated scalars pass through)."""
+    s = getattr(model, "logit_scale", None)
+    if s is None:
+        return 100.0
+    s = torch.as_tensor(s).float()
+    return float(s.exp()) if float(s) < 10 else float(s)
+
+
+def zero_shot_logits(features: torch.Tensor, head: torch.Tensor, logit_scale: float) -> torch.Tensor:
+    """logit_scale × cosine similarity between normalised image features and class weights."""
+    return logit_scale * (features.float() @ head.float())

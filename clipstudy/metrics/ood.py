@@ -1,0 +1,83 @@
+"""OOD detection: scores from zero-shot outputs, and AUROC / AUPR / FPR@95%TPR.
+
+Convention everywhere: higher score = more in-distribution (ID); ID is the positive class.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp, softmax
+
+from ..errors import UnknownNameError
+from ._arrays import as_float, check_nonempty
+
+OOD_METHODS = ("msp", "maxlogit", "energy", "mcm")
+_COS_TOL = 1e-2  # fp16 cosines can overshoot 1 slightly
+
+
+def ood_scores(logits: Any, method: str, temperature: float = 1.0) -> np.ndarray:
+    """Per-sample ID-ness score [N] from [N, C] outputs.
+
+    Inputs differ by method:
+    - msp, maxlogit, energy take the classifier logits (logit_scale * cosine):
+      msp = max softmax(logits / T); maxlogit = max logits (T unused);
+      energy = T * logsumexp(logits / T), i.e. the negative free energy (Liu et al. 2020).
+    - mcm takes the raw cosine similarities in [-1, 1] (not logit_scale * cos):
+      mcm = max softmax(cos / T), with T = 1 the MCM paper's default (Ming et al. 2022).
+    """
+    if method not in OOD_METHODS:
+        raise UnknownNameError("OOD score method", method, OOD_METHODS)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    z = as_float(logits, "logits", ndim=2)
+    if method == "maxlogit":
+        return z.max(axis=1)
+    if method == "energy":
+        return temperature * logsumexp(z / temperature, axis=1)
+    if method == "mcm" and z.size and np.abs(z).max() > 1 + _COS_TOL:
+        raise ValueError(
+            f"mcm expects cosine similarities in [-1, 1], got values up to {np.abs(z).max():.3g}; "
+            "pass features @ head, not logit_scale * cosine"
+        )
+    return softmax(z / temperature, axis=1).max(axis=1)  # msp and mcm
+
+
+def fpr_at_tpr(id_scores: Any, ood_scores: Any, tpr: float = 0.95) -> float:
+    """Fraction of OOD samples with score >= t, where t is the largest threshold keeping
+    at least `tpr` of ID samples (score >= t).
+
+    t is the ceil(tpr * n_id)-th largest ID score; OOD samples tied with t count as false positives.
+    """
+    s_id, s_ood = _scores(id_scores, "id_scores"), _scores(ood_scores, "ood_scores")
+    if not 0 < tpr <= 1:
+        raise ValueError(f"tpr must lie in (0, 1], got {tpr!r}")
+    k = max(1, int(np.ceil(tpr * len(s_id) - 1e-9)))  # ID samples that must be kept
+    t = np.sort(s_id)[::-1][k - 1]
+    return float(np.mean(s_ood >= t))
+
+
+def ood_metrics(id_scores: Any, ood_scores: Any) -> dict[str, float]:
+    """dict(auroc, aupr_in, aupr_out, fpr95) with ID positive and higher score = more ID.
+
+    aupr_in: average precision with ID as positive; aupr_out: with OOD as positive and
+    the negated score. AUROC and AP come from scikit-learn (ties handled as sklearn does:
+    AUROC counts a tie as 1/2). fpr95 as in `fpr_at_tpr(.., tpr=0.95)`.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    s_id, s_ood = _scores(id_scores, "id_scores"), _scores(ood_scores, "ood_scores")
+    y = np.r_[np.ones(len(s_id)), np.zeros(len(s_ood))]
+    s = np.r_[s_id, s_ood]
+    return {
+        "auroc": float(roc_auc_score(y, s)),
+        "aupr_in": float(average_precision_score(y, s)),
+        "aupr_out": float(average_precision_score(1 - y, -s)),
+        "fpr95": fpr_at_tpr(s_id, s_ood, 0.95),
+    }
+
+
+def _scores(x: Any, name: str) -> np.ndarray:
+    s = as_float(x, name, ndim=1)
+    check_nonempty(len(s), name)
+    return s

@@ -1,0 +1,86 @@
+"""Where each record file comes from, and `fetch()` to download them all, verified.
+
+`sources.json` (next to this module) lists every file: the public repository, the pinned
+commit, its path there, its path under `CLIPSTUDY_DATA/records`, and the SHA-256 of the
+published file. The checksums were computed from the shared copy, which is an unmodified
+copy of the public files.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ..config import data_root
+from ..errors import ChecksumError, FetchError, MissingDataError
+
+RAW_BASE = "https://raw.githubusercontent.com"
+FETCH_CMD = "clipstudy fetch records"
+
+
+@dataclass(frozen=True)
+class Source:
+    local: str    # path under <data root>/records
+    repo: str     # owner/name on GitHub
+    commit: str   # pinned commit
+    path: str     # path inside the repository
+    sha256: str
+    bytes: int = 0
+
+    def url(self, base_url: str | None = None) -> str:
+        return f"{(base_url or RAW_BASE).rstrip('/')}/{self.repo}/{self.commit}/{self.path}"
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> tuple[Source, ...]:
+    rows = json.loads((Path(__file__).with_name("sources.json")).read_text())
+    return tuple(Source(**r) for r in rows)
+
+
+def sources() -> tuple[Source, ...]:
+    """The manifest: every record file with its URL parts and checksum."""
+    return _manifest()
+
+
+def records_root(root: str | Path | None = None) -> Path:
+    """`<CLIPSTUDY_DATA>/records` (or `root/records`)."""
+    return Path(root) / "records" if root is not None else data_root() / "records"
+
+
+def require(folder: str, root: str | Path | None = None) -> Path:
+    """Path of a records sub-folder; a clear MissingDataError naming the fetch command if absent."""
+    base = records_root(root)
+    path = base / folder
+    if not path.is_dir():
+        expected = sorted({s.local for s in sources() if s.local.startswith(folder + "/")})
+        layout = "\n".join(f"  records/{p}" for p in expected[:8]) + ("\n  ..." if len(expected) > 8 else "")
+        what = "records folder" if not base.is_dir() else f"records/{folder}"
+        raise MissingDataError(what, path, layout=layout, fetch=FETCH_CMD)
+    return path
+
+
+def fetch(dest: str | Path | None = None, base_url: str | None = None, *, progress: bool = False) -> list[Path]:
+    """Download every record file into `dest` (default `<CLIPSTUDY_DATA>/records`).
+
+    Each file goes through `clipstudy.download.download`: written to `.part`, checked
+    against its recorded SHA-256, then renamed; files already present and intact are kept.
+    `base_url` replaces https://raw.githubusercontent.com (mirrors, tests).
+    Raises FetchError (offline: names the URL) or ChecksumError (file discarded).
+    """
+    from ..download import download
+
+    dest = Path(dest) if dest is not None else records_root()
+    done = []
+    for s in sources():
+        url = s.url(base_url)
+        try:
+            done.append(download(url, dest / s.local, sha256=s.sha256, progress=progress))
+        except ChecksumError:
+            raise
+        except FetchError as e:
+            raise FetchError(f"fetching records failed at {url}: {e}") from e
+    return done
+
+
+__all__ = ["Source", "sources", "records_root", "require", "fetch", "RAW_BASE", "FETCH_CMD"]

@@ -1,0 +1,93 @@
+"""Zero-shot evaluation of one model on one dataset, through the cached engine.
+
+`run` is what `clipstudy eval` and every chapter call: features come from the
+cache when present, and logits/cosines are derived on demand for every axis.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import pandas as pd
+import torch
+
+from . import encode, prompts as prompt_sets, zoo
+from .config import resolve_device
+from .metrics import accuracy
+
+
+@dataclass
+class ZeroShot:
+    """Cached image features plus the class head of one (model, dataset, prompts)."""
+
+    model: str
+    dataset: str
+    prompts: str
+    encoded: encode.Encoded
+    head: torch.Tensor | None  # [D, C]; None for classifiers, whose features are logits
+    logit_scale: float
+    classnames: list[str]
+    class_index: list[int] | None = None  # columns of a 1000-way classifier that this dataset uses
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self.encoded.labels
+
+    @property
+    def cosine(self) -> torch.Tensor:
+        """Cosine similarities [N, C] (MCM's input); classifiers have none."""
+        if self.head is None:
+            raise ValueError(f"{self.model} is a classifier: it has logits, not image-text cosines")
+        return self.encoded.features @ self.head
+
+    @property
+    def logits(self) -> torch.Tensor:
+        if self.head is None:
+            z = self.encoded.features
+            return z[:, self.class_index] if self.class_index is not None else z
+        return encode.zero_shot_logits(self.encoded.features, self.head, self.logit_scale)
+
+    def accuracy(self, k: int = 1) -> float:
+        return float(accuracy(self.logits, self.labels, k=k))
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per metric, with the skipped images named."""
+        rows = [dict(metric=f"top{k}", value=self.accuracy(k)) for k in (1, 5) if len(self.classnames) > k]
+        df = pd.DataFrame(rows)
+        df.insert(0, "prompts", self.prompts)
+        df.insert(0, "dataset", self.dataset)
+        df.insert(0, "model", self.model)
+        df["n"] = len(self.encoded)
+        df["n_skipped"] = len(self.encoded.skipped)
+        df["skipped"] = ";".join(self.encoded.skipped)
+        return df
+
+
+def run(model: str | zoo.Loaded, dataset: Any, *, dataset_id: str | None = None, prompts: str = "openai80",
+        classnames: Sequence[str] | None = None, device: str = "auto", batch_size: int = 64,
+        num_workers: int = 0, progress: bool = True) -> ZeroShot:
+    """Encode `dataset` with `model` (cached) and build its zero-shot head.
+
+    `dataset` follows the engine protocol and may carry `classnames` and
+    `imagenet_indices` (the columns of the 1000-way head a subset dataset uses).
+    """
+    device = resolve_device(device)
+    loaded = model if isinstance(model, zoo.Loaded) else zoo.load(model, device)
+    spec = loaded.spec
+    dataset_id = dataset_id or getattr(dataset, "dataset_id", None) or getattr(dataset, "name", None)
+    if dataset_id is None:
+        raise ValueError("dataset_id is needed to key the feature cache")
+    names = list(classnames or getattr(dataset, "classnames"))
+    mid = zoo.model_id(spec)
+    enc = encode.encode_images(loaded.model, dataset, model_id=mid, dataset_id=dataset_id,
+                               transform_id=getattr(loaded, "transform_id", None) or repr(loaded.preprocess)[:2000],
+                               batch_size=batch_size, device=device, num_workers=num_workers,
+                               weights=getattr(loaded.model, "weights_id", None), progress=progress)
+    index = getattr(dataset, "imagenet_indices", None)
+    if loaded.is_classifier:
+        return ZeroShot(spec.name, dataset_id, "classifier-head", enc, None, 1.0, names,
+                        list(index) if index is not None else None)
+    head = encode.zero_shot_head(loaded.model, loaded.tokenizer, names, prompt_sets.templates(prompts), device,
+                                 model_id=mid, weights=getattr(loaded.model, "weights_id", None))
+    return ZeroShot(spec.name, dataset_id, prompts, enc, head, encode.logit_scale_of(loaded.model), names)

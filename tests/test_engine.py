@@ -1,0 +1,148 @@
+"""The engine end to end on a small random-initialised open_clip model (a pipeline test, not a finding)."""
+from __future__ import annotations
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from clipstudy import encode
+from clipstudy.cache import FeatureCache
+
+
+class FolderDataset(torch.utils.data.Dataset):
+    """A tiny class-folder dataset in the engine protocol: (image or None, label, key)."""
+
+    def __init__(self, root, size=32):
+        self.items = sorted((p, i) for i, d in enumerate(sorted(root.iterdir())) for p in sorted(d.iterdir()))
+        self.classnames = sorted(d.name for d in root.iterdir())
+        self.size = size
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        path, label = self.items[i]
+        try:
+            img = Image.open(path).convert("RGB").resize((self.size, self.size))
+        except Exception:
+            return None, label, path.name
+        x = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float() / 255
+        return x, label, path.name
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["cat", "dog", "fox"]):
+        d = tmp_path / "imgs" / name
+        d.mkdir(parents=True)
+        for j in range(5):
+            arr = (rng.random((40, 40, 3)) * 255).astype(np.uint8)
+            Image.fromarray(arr).save(d / f"{name}_{j}.png")
+    (tmp_path / "imgs" / "dog" / "dog_bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return tmp_path / "imgs"
+
+
+def tiny_clip(seed=0):
+    torch.manual_seed(seed)
+    return open_clip.CLIP(embed_dim=32, vision_cfg=dict(layers=2, width=64, patch_size=8, image_size=32),
+                          text_cfg=dict(context_length=16, vocab_size=100, width=32, heads=2, layers=1)).eval()
+
+
+class Counting(torch.nn.Module):
+    """Wraps a model, counts images encoded, and can fail after `fail_after` batches (an interruption)."""
+
+    def __init__(self, model, fail_after=None):
+        super().__init__()
+        self.model, self.n, self.batches, self.fail_after = model, 0, 0, fail_after
+
+    def encode_image(self, x):
+        if self.fail_after is not None and self.batches >= self.fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        self.batches += 1
+        self.n += len(x)
+        return self.model.encode_image(x)
+
+
+def test_encode_normalises_skips_corrupt_and_caches(folder, tmp_path):
+    cache = FeatureCache(tmp_path / "cache")
+    ds = FolderDataset(folder)
+    m = Counting(tiny_clip())
+    a = encode.encode_images(m, ds, model_id="tiny", dataset_id="folder", batch_size=4, cache=cache,
+                             weights="w0", progress=False)
+    assert len(a) == 15 and a.features.shape == (15, 32)
+    assert torch.allclose(a.features.norm(dim=-1), torch.ones(15), atol=1e-5)
+    assert a.skipped == ["dog_bad.jpg"]
+    assert a.forward_passes == 15 == m.n and not a.from_cache
+    # features match a direct forward pass, in dataset order
+    x = torch.stack([ds[i][0] for i in range(len(ds)) if ds[i][0] is not None])
+    with torch.no_grad():
+        ref = F.normalize(m.model.encode_image(x), dim=-1)
+    assert torch.allclose(a.features, ref, atol=1e-5)
+    # a second request computes nothing
+    b = encode.encode_images(m, ds, model_id="tiny", dataset_id="folder", batch_size=4, cache=cache,
+                             weights="w0", progress=False)
+    assert b.from_cache and m.n == 15 and torch.equal(a.features, b.features) and b.skipped == a.skipped
+    # other weights are another key
+    c = encode.encode_images(m, ds, model_id="tiny", dataset_id="folder", batch_size=4, cache=cache,
+                             weights="w1", progress=False)
+    assert not c.from_cache and m.n == 30
+
+
+def test_interrupted_encode_resumes_from_finished_shards(folder, tmp_path):
+    cache = FeatureCache(tmp_path / "cache")
+    ds = FolderDataset(folder)
+    model = tiny_clip()
+    kw = dict(model_id="tiny", dataset_id="folder", batch_size=2, cache=cache, weights="w", shard_size=4,
+              progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        encode.encode_images(Counting(model, fail_after=5), ds, **kw)  # dies inside the third shard
+    done = sorted(p.name for p in cache.entry(cache.key("tiny", "w", "folder", n=16, normalize=True)).iterdir())
+    assert done == ["shard-00000.pt", "shard-00001.pt"], done  # nothing half-written, no meta
+    m2 = Counting(model)
+    r = encode.encode_images(m2, ds, **kw)
+    assert m2.n == 7  # 8 items were left after two finished shards; one of them is the corrupt file
+    full = encode.encode_images(Counting(model), ds, **{**kw, "cache": FeatureCache(tmp_path / "other")})
+    assert torch.allclose(r.features, full.features, atol=1e-6) and r.keys == full.keys
+
+
+def test_half_written_or_damaged_cache_is_never_read(folder, tmp_path):
+    cache = FeatureCache(tmp_path / "cache")
+    ds = FolderDataset(folder)
+    model = tiny_clip()
+    kw = dict(model_id="tiny", dataset_id="folder", cache=cache, weights="w", shard_size=8, progress=False)
+    first = encode.encode_images(Counting(model), ds, **kw)
+    entry = cache.entry(cache.key("tiny", "w", "folder", n=16, normalize=True))
+    (entry / "shard-00001.pt").write_bytes(b"truncated")  # damaged after completion
+    (entry / "shard-00000.pt.abc.tmp").write_bytes(b"half")  # a temp file from a killed writer
+    m = Counting(model)
+    again = encode.encode_images(m, ds, **kw)
+    assert not again.from_cache and m.n == 7  # only the damaged shard is recomputed
+    assert torch.allclose(again.features, first.features, atol=1e-6)
+
+
+def test_zero_shot_head_is_renormalised_mean_of_template_embeddings(tmp_path):
+    model = tiny_clip()
+    tok = lambda texts: torch.stack([torch.tensor([1 + (hash(t) % 90)] * 4 + [99] + [0] * 11) for t in texts])
+    names, temps = ["cat", "dog"], ["a {}.", "a photo of a {}.", lambda c: f"art of a {c}"]
+    head = encode.zero_shot_head(model, tok, names, temps, model_id="tiny", weights="w",
+                                 cache=FeatureCache(tmp_path))
+    assert head.shape == (32, 2)
+    for j, c in enumerate(names):
+        texts = [t(c) if callable(t) else t.format(c) for t in temps]
+        with torch.no_grad():
+            e = F.normalize(model.encode_text(tok(texts)), dim=-1)
+        ref = F.normalize(e.mean(0), dim=-1)
+        assert torch.allclose(head[:, j], ref, atol=1e-5)
+    again = encode.zero_shot_head(model, tok, names, temps, model_id="tiny", weights="w", cache=FeatureCache(tmp_path))
+    assert torch.equal(head, again)
+    logits = encode.zero_shot_logits(F.normalize(torch.randn(3, 32), dim=-1), head, 100.0)
+    assert logits.abs().max() <= 100.0 + 1e-4
+
+
+def test_weights_hash_tracks_parameters():
+    a, b = tiny_clip(0), tiny_clip(1)
+    assert encode.weights_hash(a) == encode.weights_hash(tiny_clip(0)) != encode.weights_hash(b)
