@@ -120,7 +120,8 @@ def get(name: str | ModelSpec) -> ModelSpec:
         import timm
 
         tname = name[5:]
-        if tname not in timm.list_models(pretrained=True) and tname.split(".")[0] not in timm.list_models():
+        known = timm.list_models(pretrained=True) if "." in tname else timm.list_models()
+        if tname not in known:
             raise UnknownNameError("timm model", tname, timm.list_models(pretrained=True))
         return ModelSpec(name=name, source="timm", arch=tname, pretrained=tname,
                          family=family_of(tname), finetuned="ft_in" in tname,

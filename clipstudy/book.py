@@ -1,0 +1,134 @@
+"""`clipstudy build`: execute the chapters with papermill, then build the Jupyter Book.
+
+The jupytext `.py` files in notebooks/ are the source of truth. Each is
+executed with its profile's parameters into book/chapters/, and a failing
+chapter is reported by cell and error while the others still build.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ClipstudyError, UnknownNameError
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+BOOK = ROOT / "book"
+CHAPTERS = BOOK / "chapters"
+RESULTS = BOOK / "results"
+
+# The notebook parameters of each profile; papermill injects them after the `parameters` cell.
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(profile="smoke", lab_profile="smoke", n_eval=48, live=False),
+    "lab": dict(profile="lab", lab_profile="lab", n_eval=600, live=False),
+    "live": dict(profile="live", lab_profile="lab", n_eval=600, live=True),
+}
+
+
+@dataclass
+class ChapterRun:
+    name: str
+    ok: bool
+    seconds: float
+    error: str = ""
+
+
+def chapters() -> list[Path]:
+    return sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+def select(only: str | None) -> list[Path]:
+    paths = chapters()
+    if only is None:
+        return paths
+    picked = [p for p in paths if p.name.startswith(only.zfill(2)) or p.stem == only]
+    if not picked:
+        raise UnknownNameError("chapter", only, [p.stem for p in paths])
+    return picked
+
+
+def parameters(profile: str, device: str = "auto") -> dict[str, Any]:
+    if profile not in PROFILES:
+        raise UnknownNameError("profile", profile, list(PROFILES))
+    from .config import data_root
+
+    return dict(PROFILES[profile], device=device, data_root=str(data_root()), results_dir=str(RESULTS))
+
+
+def execute(path: Path, params: dict[str, Any], out_dir: Path | None = None) -> ChapterRun:
+    """Run one chapter; on failure name the cell and the error instead of raising."""
+    out_dir = out_dir or CHAPTERS
+    import jupytext
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    src = out_dir / f".{path.stem}.input.ipynb"
+    nb = jupytext.read(path)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    jupytext.write(nb, src, fmt="ipynb")
+    out = out_dir / f"{path.stem}.ipynb"
+    t0 = time.time()
+    env_before = dict(os.environ)
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    try:
+        pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3", progress_bar=False,
+                            cwd=str(ROOT))
+        return ChapterRun(path.stem, True, time.time() - t0)
+    except PapermillExecutionError as e:
+        first = (e.source or "").strip().splitlines()[:1]
+        # papermill counts its injected-parameters cell; report the cell of the source notebook, 1-based
+        tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+        idx = e.cell_index - (1 if tagged and e.cell_index > tagged[0] else 0)
+        return ChapterRun(path.stem, False, time.time() - t0,
+                          f"cell {idx + 1} ({first[0][:70] if first else ''}): {e.ename}: {e.evalue}")
+    except Exception as e:  # kernel died, bad notebook: still a named chapter failure
+        return ChapterRun(path.stem, False, time.time() - t0, f"{type(e).__name__}: {e}")
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+        src.unlink(missing_ok=True)
+
+
+def build_html() -> Path:
+    """jupyter-book build with the top-level _config.yml/_toc.yml into book/_build/html."""
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--path-output", str(BOOK)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ClipstudyError(f"jupyter-book build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return BOOK / "_build" / "html"
+
+
+def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False) -> int:
+    """Execute the chosen chapters and build the book; non-zero exit if any chapter failed."""
+    from .config import resolve_device
+
+    params = parameters(profile, resolve_device(device))
+    paths = select(only)
+    if params.get("lab_profile"):
+        from .lab import zoo as lab_zoo
+
+        t0 = time.time()
+        lab_zoo.train(None, profile=params["lab_profile"])  # trains what is missing; a warm cache loads
+        print(f"lab zoo ready ({params['lab_profile']}) in {time.time() - t0:.0f}s", flush=True)
+    runs = []
+    for p in paths:
+        print(f"executing {p.stem} ...", flush=True)
+        r = execute(p, params)
+        runs.append(r)
+        print(f"  {'ok' if r.ok else 'FAILED'} in {r.seconds:.0f}s" + (f": {r.error}" if r.error else ""), flush=True)
+    if not skip_html:
+        html = build_html()
+        print(f"book written to {html / 'index.html'}")
+    failed = [r for r in runs if not r.ok]
+    if failed:
+        print("\nchapters that failed:", file=sys.stderr)
+        for r in failed:
+            print(f"  {r.name}: {r.error}", file=sys.stderr)
+        return 1
+    return 0

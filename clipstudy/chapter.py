@@ -1,0 +1,89 @@
+"""Small helpers the chapters share: saving tables next to the book, notices, and findings.
+
+A finding is a sentence whose numbers (and whose direction words) come from values
+computed in this build, so no sentence can assert what the code did not compute.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def _display_md(text: str) -> None:
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:  # outside a notebook
+        print(text)
+
+
+@dataclass
+class Chapter:
+    name: str
+    results_dir: Path
+    profile: str
+
+    def path(self, name: str, suffix: str = ".csv") -> Path:
+        p = self.results_dir / self.name / f"{name}{suffix}"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def save(self, df: pd.DataFrame, name: str) -> pd.DataFrame:
+        """Save a tidy table (the data behind a figure or a finding) as CSV next to the book."""
+        df.to_csv(self.path(name), index=False)
+        return df
+
+    def figure(self, fig: Any, data: pd.DataFrame, name: str) -> Any:
+        """Save a figure's data as CSV and the figure as PNG; the figure still shows inline."""
+        self.save(data, name)
+        fig.savefig(self.path(name, ".png"), dpi=110, bbox_inches="tight")
+        return fig
+
+
+def start(name: str, results_dir: str | Path, profile: str) -> Chapter:
+    """Set the seaborn theme and return the chapter's result writer."""
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid")
+    return Chapter(name, Path(results_dir), profile)
+
+
+def notice(title: str, body: str) -> None:
+    """One visible cell that says what is missing and how to get it."""
+    _display_md(f"```{{admonition}} {title}\n:class: warning\n{body}\n```")
+
+
+def finding(text: str, **numbers: float) -> str:
+    """Format `text` with computed numbers (`{x:.3f}` style), display it, and return it."""
+    s = text.format(**numbers)
+    _display_md(f"**Finding.** {s}")
+    return s
+
+
+def direction(x: float, pos: str = "higher", neg: str = "lower", same: str = "no different", eps: float = 0.0) -> str:
+    """A direction word chosen by the sign of a computed number."""
+    if x != x:  # NaN
+        return "not measurable"
+    return pos if x > eps else neg if x < -eps else same
+
+
+def records_status() -> tuple[bool, str]:
+    """Whether the published records are present in CLIPSTUDY_DATA, and a message if not."""
+    from .config import data_root
+
+    root = data_root() / "records"
+    if (root / "open_clip").is_dir():
+        return True, ""
+    return False, (f"The published records are not in `{root}`. Run `clipstudy fetch records` "
+                   "(or point `CLIPSTUDY_DATA` at a folder holding `records/`) and rebuild this chapter.")
+
+
+def live_missing(what: list[str]) -> None:
+    """The live section's one cell when weights or data are absent."""
+    body = "This build has no live evidence for this chapter; nothing below is estimated.\n\nMissing:\n" + \
+        "\n".join(f"- {w}" for w in what)
+    notice("Live models or data missing", body)

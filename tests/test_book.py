@@ -1,0 +1,80 @@
+"""The book: paired notebooks, papermill execution, failure reporting, and the smoke build of every chapter."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from clipstudy import book
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cells(nb):
+    return [(c.cell_type, c.source.strip()) for c in nb.cells if c.source.strip()]
+
+
+def test_every_chapter_is_a_paired_jupytext_notebook_with_parameters():
+    paths = book.chapters()
+    assert [p.name[:2] for p in paths] == [f"{i:02d}" for i in range(1, 11)]
+    toc = (REPO / "_toc.yml").read_text()
+    for p in paths:
+        py = jupytext.read(p)
+        ipynb_path = p.with_suffix(".ipynb")
+        assert ipynb_path.exists(), f"{p.name} has no paired .ipynb (run jupytext --sync {p})"
+        assert _cells(py) == _cells(jupytext.read(ipynb_path)), f"{p.name} and its .ipynb differ: jupytext --sync"
+        tagged = [c for c in py.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{p.name} needs exactly one cell tagged 'parameters'"
+        assert f"book/chapters/{p.stem}" in toc
+
+
+def _write_nb(path: Path, cells: list[str]) -> None:
+    nb = jupytext.reads("\n\n".join(["# %% tags=[\"parameters\"]\nprofile = 'x'"] + [f"# %%\n{c}" for c in cells]),
+                        fmt="py:percent")
+    jupytext.write(nb, path)
+
+
+def test_a_failing_chapter_is_named_with_its_cell_and_the_others_still_build(tmp_path, monkeypatch, capsys):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    _write_nb(nbdir / "01_good.py", ["x = 1 + 1", "print('profile', profile)"])
+    _write_nb(nbdir / "02_bad.py", ["y = 2", "raise ValueError('broken on purpose')"])
+    _write_nb(nbdir / "03_after.py", ["z = 3"])
+    monkeypatch.setattr(book, "NOTEBOOKS", nbdir)
+    monkeypatch.setattr(book, "CHAPTERS", tmp_path / "chapters")
+    monkeypatch.setattr(book, "PROFILES", {"t": dict(profile="t", lab_profile=None)})
+    rc = book.build(profile="t", skip_html=True)
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "02_bad" in err and "ValueError: broken on purpose" in err and "cell 3 (raise" in err, err
+    assert (tmp_path / "chapters" / "03_after.ipynb").exists()  # later chapters still ran
+    good = json.loads((tmp_path / "chapters" / "01_good.ipynb").read_text())
+    assert "profile t" in json.dumps(good)  # the profile's parameters were injected
+
+
+def test_unknown_chapter_and_profile_list_the_valid_ones():
+    from clipstudy.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="02_natural_shifts"):
+        book.select("99")
+    with pytest.raises(UnknownNameError, match="smoke"):
+        book.parameters("fast")
+
+
+@pytest.mark.slow
+def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
+    """The whole book at tiny sizes, through the CLI, as `make book` runs it; any cell error fails."""
+    env = dict(os.environ, MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "smoke"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    for p in book.chapters():
+        nb = json.loads((book.CHAPTERS / f"{p.stem}.ipynb").read_text())
+        errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"{p.stem}: {errors[0]['ename']}: {errors[0]['evalue']}"
+        assert (book.BOOK / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
