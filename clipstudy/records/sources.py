@@ -38,7 +38,7 @@ def _manifest() -> tuple[Source, ...]:
     return tuple(Source(**r) for r in rows)
 
 
-def sources() -> tuple[Source, ...]:
+def manifest() -> tuple[Source, ...]:
     """The manifest: every record file with its URL parts and checksum."""
     return _manifest()
 
@@ -53,14 +53,14 @@ def require(folder: str, root: str | Path | None = None) -> Path:
     base = records_root(root)
     path = base / folder
     if not path.is_dir():
-        expected = sorted({s.local for s in sources() if s.local.startswith(folder + "/")})
+        expected = sorted({s.local for s in manifest() if s.local.startswith(folder + "/")})
         layout = "\n".join(f"  records/{p}" for p in expected[:8]) + ("\n  ..." if len(expected) > 8 else "")
         what = "records folder" if not base.is_dir() else f"records/{folder}"
         raise MissingDataError(what, path, layout=layout, fetch=FETCH_CMD)
     return path
 
 
-def fetch(dest: str | Path | None = None, base_url: str | None = None, *, progress: bool = False) -> list[Path]:
+def fetch(dest: str | Path | None = None, base_url: str | None = None, *, progress: bool = True) -> list[Path]:
     """Download every record file into `dest` (default `<CLIPSTUDY_DATA>/records`).
 
     Each file goes through `clipstudy.download.download`: written to `.part`, checked
@@ -68,14 +68,16 @@ def fetch(dest: str | Path | None = None, base_url: str | None = None, *, progre
     `base_url` replaces https://raw.githubusercontent.com (mirrors, tests).
     Raises FetchError (offline: names the URL) or ChecksumError (file discarded).
     """
+    from tqdm.auto import tqdm
+
     from ..download import download
 
     dest = Path(dest) if dest is not None else records_root()
     done = []
-    for s in sources():
+    for s in tqdm(manifest(), desc="records", unit="file", disable=not progress):
         url = s.url(base_url)
         try:
-            done.append(download(url, dest / s.local, sha256=s.sha256, progress=progress))
+            done.append(download(url, dest / s.local, sha256=s.sha256, progress=False))
         except ChecksumError:
             raise
         except FetchError as e:
@@ -83,4 +85,4 @@ def fetch(dest: str | Path | None = None, base_url: str | None = None, *, progre
     return done
 
 
-__all__ = ["Source", "sources", "records_root", "require", "fetch", "RAW_BASE", "FETCH_CMD"]
+__all__ = ["Source", "manifest", "records_root", "require", "fetch", "RAW_BASE", "FETCH_CMD"]

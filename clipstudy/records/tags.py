@@ -1,0 +1,212 @@
+"""Six-factor tags derived from model names and pretrained tags (small pure functions).
+
+Tag columns (shared by every records frame):
+  family        image tower: vit | resnet | convnext | other (the vocabulary of clipstudy.zoo; EVA is a vit)
+  data          training source (openai-wit, laion400m, laion2b, datacomp-1b, commonpool-xl-clip, dfn5b, ...)
+  dataset_size  images in that source (NaN where the tag does not say, e.g. filtered CommonPool)
+  samples_seen  images seen in training: `sNNb` in the tag, or epochs x size for `eNN` tags
+  finetuned     weights were fine-tuned after pre-training (ImageNet for timm CLIP-FT; MSCOCO or
+                higher resolution for a few open_clip tags, see `finetune_data`)
+  loss          clip | siglip | coca (NaN for ImageNet-trained models)
+  resolution    input side in pixels
+  group         zero-shot CLIP | CLIP fine-tuned | ImageNet model | human
+
+Sizes are the published sizes of each source; they are metadata about the training sets, not results.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+NAN = float("nan")
+
+ZS_CLIP, CLIP_FT, IMAGENET, HUMAN = "zero-shot CLIP", "CLIP fine-tuned", "ImageNet model", "human"
+GROUPS = (ZS_CLIP, CLIP_FT, IMAGENET, HUMAN)
+TAG_COLUMNS = ["family", "data", "dataset_size", "samples_seen", "finetuned", "finetune_data",
+               "loss", "resolution", "group"]
+
+# Published sizes (images) of the training sources named in pretrained tags.
+DATA_SIZES = {
+    "openai-wit": 400e6, "laion400m": 400e6, "laion2b": 2.32e9, "laion5b": 5.85e9,
+    "laion-aesthetic": 900e6, "datacomp-1b": 1.4e9, "datacomp-l": 140e6, "datacomp-m": 14e6,
+    "datacomp-s": 1.4e6, "commonpool-xl": 12.8e9, "commonpool-l": 1.28e9, "commonpool-m": 128e6,
+    "commonpool-s": 12.8e6, "dfn5b": 5e9, "dfn2b": 2e9, "metaclip-400m": 400e6, "metaclip-2.5b": 2.5e9,
+    "webli": 10e9, "merged-2b": 2e9, "yfcc15m": 15e6, "cc12m": 12e6,
+}
+OPENAI_EPOCHS = 32  # Radford et al. 2021 train every CLIP for 32 epochs over WIT-400M
+
+# (regex on the pretrained tag, data source); first match wins.
+_DATA_RULES = [
+    (r"^openai$", "openai-wit"),
+    (r"^laion400m", "laion400m"),
+    (r"^laion2b", "laion2b"),
+    (r"^laion5b", "laion5b"),
+    (r"^laion_?aesthetic|^laiona", "laion-aesthetic"),
+    (r"^datacomp_(xl|l|m|s)_", None),  # handled below: datacomp-<scale>
+    (r"^datacomp", "datacomp-1b"),     # datacomp1b (CLIPA), datacomp_s34b_b86k: DataComp-1B
+    (r"^commonpool_(xl|l|m|s)(?:_(clip|laion|image|text|basic))?_", None),
+    (r"^dfn5b", "dfn5b"),
+    (r"^dfn2b", "dfn2b"),
+    (r"^metaclip_400m", "metaclip-400m"),
+    (r"^metaclip_fullcc", "metaclip-2.5b"),
+    (r"^webli", "webli"),
+    (r"^merged2b", "merged-2b"),
+    (r"^yfcc15m", "yfcc15m"),
+    (r"^cc12m", "cc12m"),
+]
+
+_SCALE = {"b": 1e9, "m": 1e6, "k": 1e3}
+
+
+def _samples(tag: str) -> float:
+    m = re.search(r"(?:^|_)s(\d+(?:\.\d+)?)([bmk])(?:_|$)", tag)
+    return float(m.group(1)) * _SCALE[m.group(2)] if m else NAN
+
+
+def parse_pretrained(tag: str, model: str = "") -> dict:
+    """open_clip pretrained tag -> data, dataset_size, samples_seen, finetuned, finetune_data."""
+    t = tag.lower()
+    out = {"data": None, "dataset_size": NAN, "samples_seen": NAN, "finetuned": False, "finetune_data": None}
+    if t.startswith("frozen_"):          # frozen (pre-trained) text tower; same image data
+        t = t[len("frozen_"):]
+    if t.startswith("mscoco_finetuned_"):
+        t = t[len("mscoco_finetuned_"):]
+        out.update(finetuned=True, finetune_data="mscoco")
+    for pat, data in _DATA_RULES:
+        m = re.search(pat, t)
+        if not m:
+            continue
+        if data is None and t.startswith("datacomp"):
+            data = f"datacomp-{m.group(1)}" if m.group(1) != "xl" else "datacomp-1b"
+        elif data is None:  # commonpool_<scale>[_<filter>]: size known only for the unfiltered pool
+            data = f"commonpool-{m.group(1)}" + (f"-{m.group(2)}" if m.group(2) else "")
+        out["data"] = data
+        break
+    if out["data"] is None and t == "v1" and model.startswith("nllb-clip"):
+        out["data"] = "laion-coco-nllb"  # NLLB-CLIP: LAION-COCO captions translated by NLLB
+    out["dataset_size"] = DATA_SIZES.get(out["data"], NAN) if out["data"] else NAN
+    out["samples_seen"] = _samples(t)
+    ep = re.search(r"(?:^|_)e(\d+)(?:_|$)", t)
+    if math.isnan(out["samples_seen"]):
+        if ep and not math.isnan(out["dataset_size"]):
+            out["samples_seen"] = int(ep.group(1)) * out["dataset_size"]
+        elif out["data"] == "openai-wit":
+            out["samples_seen"] = OPENAI_EPOCHS * out["dataset_size"]
+    if re.search(r"_ft(?:_soup)?$", t):  # convnext_large_d_320 ..._ft: higher-resolution fine-tune, same data
+        out.update(finetuned=True, finetune_data=out["data"])
+    return out
+
+
+def loss_from_name(model: str) -> str:
+    """coca_* -> coca; *SigLIP*/*siglip* -> siglip; otherwise the CLIP InfoNCE loss."""
+    m = model.lower()
+    if m.startswith("coca"):
+        return "coca"
+    return "siglip" if "siglip" in m else "clip"
+
+
+def family_from_name(name: str) -> str:
+    """Architecture family from an open_clip, timm or testbed model name."""
+    n = name.lower().split(".")[0]
+    if "convnext" in n:
+        return "convnext"
+    if re.search(r"(^|[-_])rn\d|resnet|resnext|^rn|wide_res|bit-|bitm", n):
+        return "resnet"
+    if re.search(r"vit|deit|eva|beit|siglip|clipa|(^|[-_])b-(16|32)", n):
+        return "vit"
+    return "other"
+
+
+def resolution_from_name(name: str, default: int = 224) -> int:
+    """`-336`, `_320`, `-plus-240`, `_384` suffixes; RN50xN sizes; else `default`."""
+    m = re.search(r"(?:[-_])(2[4-9]\d|[3-5]\d\d)(?=$|[-_.])", name)
+    if m:
+        return int(m.group(1))
+    # names that do not carry their resolution (open_clip's model_configs)
+    known = {"RN50x4": 288, "RN50x16": 384, "RN50x64": 448, "convnext_base_w": 256, "convnext_large_d": 256,
+             "convnext_xxlarge": 256}
+    return known.get(name.split("-")[0], default)
+
+
+def open_clip_arch(model: str, config: dict | None = None) -> dict:
+    """Family and resolution of an open_clip model; `config` is open_clip's model config if known."""
+    vision = (config or {}).get("vision_cfg", {})
+    if vision:
+        timm_name = vision.get("timm_model_name") or ""
+        if "convnext" in timm_name:
+            family = "convnext"
+        elif isinstance(vision.get("layers"), (list, tuple)):
+            family = "resnet"  # open_clip's ModifiedResNet
+        else:
+            family = "vit"
+        res = int(vision.get("image_size") if not isinstance(vision.get("image_size"), (list, tuple))
+                  else vision["image_size"][0])
+    else:
+        family, res = family_from_name(model), resolution_from_name(model)
+    return {"family": family, "resolution": res}
+
+
+def open_clip_tags(model: str, pretrained: str, config: dict | None = None) -> dict:
+    """All tag columns for one open_clip (model, pretrained) pair; every one is zero-shot."""
+    tags = {**open_clip_arch(model, config), **parse_pretrained(pretrained, model)}
+    tags.update(loss=loss_from_name(model), group=ZS_CLIP)
+    return tags
+
+
+# ---- timm names: "<arch>.<pretrained tag>" ----------------------------------------------------
+
+_TIMM_DATA = [  # (token regex in the tag, data source); first match wins
+    (r"openai", "openai-wit"), (r"laion2b", "laion2b"), (r"laiona", "laion-aesthetic"),
+    (r"webli", "webli"), (r"m38m", "merged-38m"), (r"m30m", "merged-30m"), (r"jft|ns_jft", "jft-300m"),
+    (r"ig1b", "instagram-1b"), (r"yfcc100m", "yfcc100m"),
+    (r"in22k|in21k|22k|21k", "imagenet-21k"), (r"in12k", "imagenet-12k"),
+]
+
+
+def is_clip_ft(name: str) -> bool:
+    """timm CLIP (and SigLIP) towers fine-tuned on ImageNet: 'clip'/'siglip' in the name and a
+    `ft_in1k` / `ft_in12k` tag. SigLIP is included because it is an image-text model too."""
+    n = name.lower()
+    return ("clip" in n or "siglip" in n) and bool(re.search(r"ft_in1k|ft_in12k", n))
+
+
+def timm_tags(name: str, img_size: float | None = None) -> dict:
+    """Tag columns for a timm results name such as `vit_base_patch16_clip_224.openai_ft_in1k`."""
+    arch, _, tag = name.partition(".")
+    clip = is_clip_ft(name)
+    data = "imagenet-1k"
+    if "clip_ft" in tag and arch.startswith("eva"):
+        data = "eva-clip"  # EVA-CLIP weights (laion400m/merged data), then ImageNet fine-tune
+    else:
+        for pat, d in _TIMM_DATA:
+            if re.search(pat, tag):
+                data = d
+                break
+    res = int(img_size) if img_size is not None and not math.isnan(img_size) else resolution_from_name(arch)
+    return {
+        "family": family_from_name(arch), "data": data, "dataset_size": DATA_SIZES.get(data, NAN),
+        "samples_seen": NAN, "finetuned": clip or "ft_" in tag,
+        "finetune_data": ("imagenet-12k+1k" if "in12k" in tag else "imagenet-1k") if clip else None,
+        "loss": loss_from_name(arch) if clip else None, "resolution": res,
+        "group": CLIP_FT if clip else IMAGENET,
+    }
+
+
+# ---- ImageNet-X testbed names -------------------------------------------------------------------
+
+IMAGENET_X_ZS_CLIP = {"vit_b_32_clip_zeroshot": "vit", "resnet50_clip_zeroshot": "resnet",
+                      "clip": "vit", "clipRN50": "resnet"}
+
+
+def imagenet_x_tags(name: str) -> dict:
+    """The four zero-shot OpenAI CLIPs of the ImageNet-X tables vs every other (ImageNet) model.
+    `resnet50_clip_{hard,soft}_labels` are ResNet-50s trained on ImageNet with CLIP-made labels."""
+    if name in IMAGENET_X_ZS_CLIP:
+        return {"family": IMAGENET_X_ZS_CLIP[name], "data": "openai-wit", "dataset_size": DATA_SIZES["openai-wit"],
+                "samples_seen": OPENAI_EPOCHS * DATA_SIZES["openai-wit"], "finetuned": False,
+                "finetune_data": None, "loss": "clip", "resolution": 224, "group": ZS_CLIP}
+    return {"family": family_from_name(name), "data": None, "dataset_size": NAN, "samples_seen": NAN,
+            "finetuned": False, "finetune_data": None, "loss": None, "resolution": NAN, "group": IMAGENET}
+
+
+REQUIRED_OPEN_CLIP_TAGS = ["family", "data", "loss", "resolution", "group", "finetuned"]

@@ -1,0 +1,77 @@
+"""Bad records input: absent folder, renamed column, malformed rows; each error names what and where."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from clipstudy import records
+from clipstudy.errors import MissingDataError, SchemaError
+
+
+def _copy(shared_data, tmp_path, folder):
+    shutil.copytree(shared_data / "records" / folder, tmp_path / "records" / folder)
+    return tmp_path / "records" / folder
+
+
+def _edit_line(path, lineno, fn):
+    lines = path.read_text().splitlines(keepends=True)
+    lines[lineno - 1] = fn(lines[lineno - 1])
+    path.write_text("".join(lines))
+
+
+@pytest.mark.parametrize("name", ["open_clip", "timm", "clip_benchmark", "imagenet_x", "cue_conflict"])
+def test_absent_records_folder_names_fetch_command(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(tmp_path))
+    with pytest.raises(MissingDataError, match="clipstudy fetch records") as e:
+        records.load(name)
+    assert str(tmp_path) in str(e.value)
+
+
+def test_renamed_column(shared_data, tmp_path):
+    d = _copy(shared_data, tmp_path, "open_clip")
+    _edit_line(d / "openclip_results.csv", 1, lambda s: s.replace("ImageNet 1k", "ImageNet-1k"))
+    with pytest.raises(SchemaError) as e:
+        records.load("open_clip", tmp_path)
+    msg = str(e.value)
+    assert "openclip_results.csv" in msg and "'ImageNet 1k'" in msg and "Expected schema" in msg
+
+
+def test_missing_column_timm(shared_data, tmp_path):
+    d = _copy(shared_data, tmp_path, "timm")
+    f = d / "results-sketch.csv"
+    lines = f.read_text().splitlines()
+    f.write_text("\n".join(",".join(l.split(",")[:2] + l.split(",")[3:]) for l in lines[:5]) + "\n")  # drop top1
+    with pytest.raises(SchemaError, match=r"(?s)results-sketch.csv.*missing column.*top1.*Expected schema"):
+        records.load("timm", tmp_path)
+
+
+def test_non_number_cell_names_row(shared_data, tmp_path):
+    d = _copy(shared_data, tmp_path, "timm")
+    # data row 4 is line 5; its top1 (3rd field) becomes text
+    _edit_line(d / "results-imagenet-r.csv", 5, lambda s: ",".join(s.split(",")[:2] + ["abc"] + s.split(",")[3:]))
+    with pytest.raises(SchemaError, match=r"(?s)results-imagenet-r.csv, row 4 \(line 5\).*top1.*'abc'"):
+        records.load("timm", tmp_path)
+
+
+def test_row_with_extra_fields_names_row(shared_data, tmp_path):
+    d = _copy(shared_data, tmp_path, "open_clip")
+    _edit_line(d / "openclip_retrieval_results.csv", 7, lambda s: s.rstrip("\n") + ",1,2\n")
+    with pytest.raises(SchemaError, match=r"(?s)openclip_retrieval_results.csv, row 6 \(line 7\).*malformed"):
+        records.load("open_clip", tmp_path)
+
+
+def test_short_row_misses_required_value(shared_data, tmp_path):
+    d = _copy(shared_data, tmp_path, "imagenet_x")
+    f = d / "top_factor/base/class/accuracies_per_factor.csv"
+    _edit_line(f, 3, lambda s: ",".join(s.split(",")[:3]) + "\n")
+    with pytest.raises(SchemaError, match=r"(?s)top_factor/base/class/accuracies_per_factor.csv, row 2.*number"):
+        records.load("imagenet_x", tmp_path)
+
+
+def test_bad_cue_conflict_image_name(shared_data, tmp_path):
+    d = _copy(shared_data, tmp_path, "texture_vs_shape")
+    f = next((d / "style-transfer-512-nomask-experiment").glob("*vgg*.csv"))
+    _edit_line(f, 11, lambda s: s.rsplit(",", 1)[0] + ",oops.png\n")
+    with pytest.raises(SchemaError, match=r"(?s)vgg_session_1.csv, row 10 \(line 11\).*oops.png.*imagename"):
+        records.load("cue_conflict", tmp_path)
