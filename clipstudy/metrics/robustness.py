@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import expit, logit
 
-from ._arrays import as_float
+from ._arrays import to_numpy
 
 EPS = 1e-6  # accuracies are clipped to [EPS, 1-EPS] so logit stays finite at 0 and 1
 
@@ -22,13 +22,16 @@ def _logit(acc: np.ndarray) -> np.ndarray:
     return logit(np.clip(acc, EPS, 1 - EPS))
 
 
-def _fractions(x: Any, name: str) -> np.ndarray:
-    arr = as_float(x, name)
-    if arr.size and (arr.min() < 0 or arr.max() > 1):
-        raise ValueError(
-            f"{name}: accuracies must be fractions in [0, 1], got range [{arr.min():g}, {arr.max():g}]"
-            " (divide percentages by 100)"
-        )
+def _fractions(x: Any, name: str, allow_nan: bool = False) -> np.ndarray:
+    arr = to_numpy(x, np.float64, name)
+    if not allow_nan and np.isnan(arr).any():
+        raise ValueError(f"{name}: contains NaN; drop models without a baseline accuracy first")
+    with np.errstate(invalid="ignore"):
+        if np.any(arr < 0) or np.any(arr > 1):
+            raise ValueError(
+                f"{name}: accuracies must be fractions in [0, 1], got range "
+                f"[{np.nanmin(arr):g}, {np.nanmax(arr):g}] (divide percentages by 100)"
+            )
     return arr
 
 
@@ -42,8 +45,8 @@ class LogitFit:
     r2: float
 
     def __call__(self, id_acc: Any) -> np.ndarray:
-        """Predicted OOD accuracy (a fraction) for ID accuracy `id_acc`."""
-        x = _fractions(id_acc, "id_acc")
+        """Predicted OOD accuracy (a fraction) for ID accuracy `id_acc` (NaN stays NaN)."""
+        x = _fractions(id_acc, "id_acc", allow_nan=True)
         return expit(self.slope * _logit(x) + self.intercept)
 
 
@@ -68,11 +71,12 @@ def effective_robustness(
 ) -> tuple[np.ndarray, LogitFit]:
     """(er, fit): er = ood_acc - fit(id_acc) per model, fit = `logit_fit(base_id_acc, base_ood_acc)`.
 
-    All accuracies are fractions in [0, 1]; er has the shape of `id_acc`.
+    All accuracies are fractions in [0, 1]; er has the shape of `id_acc`. A model with a NaN
+    accuracy gets NaN ER; the baselines must have no NaN.
     """
     fit = logit_fit(base_id_acc, base_ood_acc)
-    ida = _fractions(id_acc, "id_acc")
-    ooda = _fractions(ood_acc, "ood_acc")
+    ida = _fractions(id_acc, "id_acc", allow_nan=True)
+    ooda = _fractions(ood_acc, "ood_acc", allow_nan=True)
     if ida.shape != ooda.shape:
         raise ValueError(f"id_acc and ood_acc differ in shape: {ida.shape} vs {ooda.shape}")
     return ooda - fit(ida), fit

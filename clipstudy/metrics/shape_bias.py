@@ -19,6 +19,10 @@ def _column(x: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _kind(a: np.ndarray) -> str:
+    return "name" if a.dtype.kind in "US" or isinstance(a.flat[0], str) else "id"
+
+
 def shape_texture_hits(decisions: Any, shape_labels: Any, texture_labels: Any) -> dict[str, int]:
     """Counts over conflict images: dict(shape_hits, texture_hits, other, n_conflict).
 
@@ -32,7 +36,7 @@ def shape_texture_hits(decisions: Any, shape_labels: Any, texture_labels: Any) -
         raise ValueError(
             f"decisions, shape_labels and texture_labels differ in length: {len(d)}, {len(s)}, {len(t)}"
         )
-    kinds = {"str" if a.dtype.kind in "USO" and a.size and isinstance(a.flat[0], str) else "num" for a in (d, s, t) if a.size}
+    kinds = {_kind(a) for a in (d, s, t) if a.size}
     if len(kinds) > 1:
         raise TypeError("decisions, shape_labels and texture_labels mix class names and integer ids; use one kind")
     conflict = s != t
