@@ -76,8 +76,16 @@ def _cmd_eval(a: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(a: argparse.Namespace) -> int:
-    from .config import data_root
+    if a.list or not a.name:
+        import pandas as pd
 
+        from . import datasets
+
+        df = datasets.frame()
+        with pd.option_context("display.width", 200, "display.max_colwidth", 80):
+            print("records      published per-model results (open_clip, timm, CLIP_benchmark, ImageNet-X, cue-conflict)")
+            print(df[["name", "task", "fetchable", "description"]].to_string(index=False))
+        return 0 if a.list else 2
     dest = Path(a.dest) if a.dest else None
     if a.name == "records":
         from . import records
@@ -86,7 +94,7 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
     else:
         from . import datasets
 
-        datasets.get(a.name).fetch(dest or data_root() / a.name)
+        datasets.fetch(a.name, dest)  # each family knows its default folder under $CLIPSTUDY_DATA
     print(f"fetched {a.name}")
     return 0
 
@@ -136,7 +144,8 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(fn=_cmd_build)
 
     f = sub.add_parser("fetch", help="download records or a dataset into $CLIPSTUDY_DATA")
-    f.add_argument("name", help="records, or a dataset family name")
+    f.add_argument("name", nargs="?", help="records, or a dataset family name (see --list)")
+    f.add_argument("--list", action="store_true", help="list what can be fetched")
     f.add_argument("--dest", help="destination folder")
     f.set_defaults(fn=_cmd_fetch)
 

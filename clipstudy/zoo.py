@@ -123,9 +123,7 @@ def get(name: str | ModelSpec) -> ModelSpec:
         known = timm.list_models(pretrained=True) if "." in tname else timm.list_models()
         if tname not in known:
             raise UnknownNameError("timm model", tname, timm.list_models(pretrained=True))
-        return ModelSpec(name=name, source="timm", arch=tname, pretrained=tname,
-                         family=family_of(tname), finetuned="ft_in" in tname,
-                         data="openai-wit" if "openai" in tname else "")
+        return ModelSpec(name=name, source="timm", arch=tname, pretrained=tname, **_factors("timm", tname))
     if "@" in name:
         arch, path = name.split("@", 1)
         if arch not in open_clip.list_models():
@@ -138,11 +136,23 @@ def get(name: str | ModelSpec) -> ModelSpec:
             return ModelSpec(name=name, source="open_clip", arch=arch, pretrained=None, family=family_of(arch),
                              data="random-init", loss=_loss_of(arch), notes="random weights: pipeline tests only")
         if (arch, tag) in set(open_clip.list_pretrained()):
-            return ModelSpec(name=name, source="open_clip", arch=arch, pretrained=tag, family=family_of(arch),
-                             data=tag, loss=_loss_of(arch))
+            return ModelSpec(name=name, source="open_clip", arch=arch, pretrained=tag,
+                             **_factors("open_clip", arch, tag))
     raise UnknownNameError("model", name, _suggestions(),
                            hint="Use ARCH/TAG from open_clip.list_pretrained(), timm:NAME, ARCH@CHECKPOINT, "
                                 "lab:RECIPE, or a name from `clipstudy models`.")
+
+
+def _factors(source: str, name: str, tag: str | None = None) -> dict[str, Any]:
+    """The six factor fields, from the same tag rules the records use (one definition for both)."""
+    from .records import tags
+
+    t = tags.open_clip_tags(name, tag) if source == "open_clip" else tags.timm_tags(name)
+    seen = t.get("samples_seen")
+    return dict(family=t.get("family") or family_of(name), data=t.get("data") or "",
+                samples_seen=None if seen is None or seen != seen else float(seen),
+                finetuned=bool(t.get("finetuned")), loss=t.get("loss") or _loss_of(name),
+                resolution=int(t.get("resolution") or 224))
 
 
 def _loss_of(arch: str) -> str:

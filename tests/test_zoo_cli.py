@@ -79,3 +79,26 @@ def test_random_weights_are_the_same_network_every_time():
     a = zoo.load("RN50/random").model.state_dict()["visual.conv1.weight"]
     b = zoo.load("RN50/random").model.state_dict()["visual.conv1.weight"]
     assert torch.equal(a, b)
+
+
+def test_eval_runs_real_stimuli_through_a_random_vit_b_32(shared_data, tmp_path, monkeypatch, capsys):
+    """Pipeline test: real cue-conflict, edge and silhouette images through `clipstudy eval`.
+    The weights are random, so the accuracies printed here are not findings."""
+    import pandas as pd
+
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(shared_data))
+    out = tmp_path / "res"
+    for name in ("cue-conflict", "edges", "silhouettes"):
+        rc = cli.main(["eval", "ViT-B-32/random", name, "--prompts", "single", "--limit", "6", "--batch-size", "6",
+                       "--device", "cpu", "--out", str(out)])
+        assert rc == 0
+    printed = capsys.readouterr().out
+    assert "saved to" in printed
+    df = pd.read_csv(out / "eval.csv")
+    assert sorted(df.dataset.unique()) == ["cue-conflict[:6]", "edges[:6]", "silhouettes[:6]"]
+    assert set(df.metric) == {"top1", "top5"} and (df.n == 6).all() and (df.n_skipped == 0).all()
+    assert df.value.between(0, 1).all() and (df.note.str.contains("random weights")).all()
+    # a second run of the same evaluation is served from the feature cache and replaces its rows
+    assert cli.main(["eval", "ViT-B-32/random", "edges", "--prompts", "single", "--limit", "6", "--device", "cpu",
+                     "--out", str(out)]) == 0
+    assert len(pd.read_csv(out / "eval.csv")) == len(df)

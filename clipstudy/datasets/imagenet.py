@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import (ImageListDataset, check_class_folders, class_folder_dataset, list_images, missing,
-                   require_dir, resolve_root, subdirs)
+from ..errors import ClipstudyError
+from .base import ImageListDataset, class_folder_dataset, list_images, missing, require_dir, resolve_root, subdirs
 
 NAME = "imagenet"
 FETCHABLE = False
@@ -81,7 +81,8 @@ def load(root=None, transform=None, verify: bool = False, **kw) -> ImageListData
     labels = val_labels()
     unknown = [p.name for p in files if p.name not in labels]
     if unknown:
-        check_class_folders(folder, [Path(u) for u in unknown], (), NAME, LAYOUT, what="ILSVRC2012 val file name")
+        raise ClipstudyError(f"{NAME}: {len(unknown)} image(s) in {folder} are neither in synset folders nor "
+                             f"ILSVRC2012 val file names, e.g. {', '.join(unknown[:3])}.\nExpected layout:\n{LAYOUT}")
     return ImageListDataset(NAME, folder, files, [labels[p.name] for p in files], classnames(), transform,
                             extra={"file_name": [p.name for p in files]}, verify=verify)
 

@@ -1,0 +1,117 @@
+"""The real datasets, one module per family, behind one registry of names.
+
+    >>> import clipstudy.datasets as D
+    >>> D.names()                      # every dataset name
+    >>> ds = D.load("imagenet-r")      # root defaults to $CLIPSTUDY_DATA/imagenet-r (always <data>/<name>)
+    >>> D.fetch("imagenet-r")          # where a public download exists
+    >>> D.get("objectnet").layout      # the expected on-disk layout
+
+Every dataset follows the engine protocol: item i is (image tensor or None, label, key).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A registry row: which module loads the dataset, with which fixed arguments."""
+
+    name: str
+    module: str
+    loader: str = "load"
+    fetcher: str | None = "fetch"
+    args: tuple = ()  # leading positional arguments (e.g. the OOD set's name)
+    kwargs: dict = field(default_factory=dict)
+    fetch_kwargs: dict = field(default_factory=dict)
+    fetchable: bool = True
+    task: str = "classification"  # classification | ood | retrieval | shape-bias
+    description: str = ""
+
+    @property
+    def mod(self):
+        return importlib.import_module(f"{__name__}.{self.module}")
+
+    @property
+    def layout(self) -> str:
+        mod = self.mod
+        if hasattr(mod, "SOURCES") and self.name in getattr(mod, "SOURCES"):
+            return mod.SOURCES[self.name][2]
+        if hasattr(mod, "SPECS") and self.name in getattr(mod, "SPECS"):
+            return mod.SPECS[self.name]["layout"]
+        if self.loader != "load" and hasattr(mod, "LAYOUT_PLAIN"):
+            return mod.LAYOUT_PLAIN
+        return mod.LAYOUT
+
+    def classnames(self) -> list[str]:
+        fn = self.mod.classnames
+        return fn(*self.args) if self.args else fn()
+
+    def load(self, root: str | Path | None = None, transform=None, **kw: Any):
+        return getattr(self.mod, self.loader)(*self.args, root=root, transform=transform, **{**self.kwargs, **kw})
+
+    def fetch(self, dest: str | Path | None = None, **kw: Any):
+        return getattr(self.mod, self.fetcher or "fetch")(*self.args, dest=dest, **{**self.fetch_kwargs, **kw})
+
+
+_E = DatasetEntry
+REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in [
+    _E("imagenet", "imagenet", fetchable=False, description="ImageNet-1k val (50k, synset folders)"),
+    _E("imagenet-v2", "imagenet_v2", description="ImageNetV2 matched-frequency (10k)"),
+    _E("imagenet-sketch", "imagenet_sketch", description="ImageNet-Sketch (50,889)"),
+    _E("imagenet-r", "imagenet_r", description="ImageNet-R, 200 classes (30k)"),
+    _E("imagenet-a", "imagenet_a", description="ImageNet-A, 200 classes (7.5k)"),
+    _E("objectnet", "objectnet", fetchable=False, description="ObjectNet, 113 ImageNet-overlapping classes"),
+    _E("imagenet-x", "imagenet_x", fetchable=False, description="ImageNet val + ImageNet-X factor annotations"),
+    _E("cue-conflict", "cue_conflict", task="shape-bias", description="Geirhos cue-conflict stimuli (16 classes)"),
+    _E("edges", "cue_conflict", loader="load_edges", fetch_kwargs={"kind": "edges"}, task="shape-bias",
+       description="edge drawings (16 classes)"),
+    _E("silhouettes", "cue_conflict", loader="load_silhouettes", fetch_kwargs={"kind": "silhouettes"},
+       task="shape-bias",
+       description="filled silhouettes (16 classes)"),
+    *[_E(n, "ood", args=(n,), task="ood", description=f"OOD set {n}")
+      for n in ("inaturalist", "sun", "places", "textures", "ninco", "imagenet-o")],
+    _E("coco-5k", "retrieval", args=("coco-5k",), task="retrieval", description="COCO Karpathy test, 5k images"),
+    _E("flickr30k-1k", "retrieval", args=("flickr30k-1k",), task="retrieval",
+       description="Flickr30k Karpathy test, 1k images (images: manual download; captions fetched)"),
+    _E("imagenet-3dcc", "imagenet_3dcc", description="ImageNet-3DCC, 12 corruptions x 5 severities"),
+    _E("imagenet-d", "imagenet_d", fetchable=False, description="ImageNet-D background/texture/material"),
+]}
+
+
+def names(task: str | None = None) -> list[str]:
+    """Registered dataset names (optionally only those of one task)."""
+    return [n for n, e in REGISTRY.items() if task is None or e.task == task]
+
+
+def get(name: str) -> DatasetEntry:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError("dataset", name, list(REGISTRY), hint="`clipstudy fetch --list` lists them.") from None
+
+
+def load(name: str, root: str | Path | None = None, transform=None, **kw: Any):
+    """Load a dataset by name (root defaults to `$CLIPSTUDY_DATA/<name>`)."""
+    return get(name).load(root=root, transform=transform, **kw)
+
+
+def fetch(name: str, dest: str | Path | None = None, **kw: Any):
+    """Download and unpack a dataset where a public URL exists; otherwise say how to obtain it."""
+    return get(name).fetch(dest=dest, **kw)
+
+
+def frame():
+    """The registry as a table: name, task, fetchable, description."""
+    import pandas as pd
+
+    return pd.DataFrame([dict(name=e.name, task=e.task, fetchable=e.fetchable, module=e.module,
+                              description=e.description) for e in REGISTRY.values()])
+
+
+__all__ = ["DatasetEntry", "REGISTRY", "names", "get", "load", "fetch", "frame"]
