@@ -39,9 +39,11 @@ def _open_dataset(name: str, root: str | None, transform, limit: int | None):
         import torch
 
         sub = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
-        for attr in ("classnames", "imagenet_indices"):
+        for attr in ("classnames", "imagenet_indices", "class_mask"):
             if hasattr(ds, attr):
                 setattr(sub, attr, getattr(ds, attr))
+        if hasattr(ds, "frame"):
+            sub.frame = ds.frame.iloc[: len(sub)].reset_index(drop=True)
         return sub
     return ds
 

@@ -54,12 +54,49 @@ def autocast(device: str):
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def intra_op_threads(n: int):
+    """Run a block with `n` intra-op threads, then restore.
+
+    Per-image tensor ops (ToTensor, Normalize) are tiny; run with every core's
+    OpenMP thread on a busy CPU they wait on each other and get 10-100x slower.
+    The engine loads in-process batches with one thread and encodes with all.
+    """
+    old = torch.get_num_threads()
+    if n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _batches(loader: DataLoader, in_process: bool):
+    """Iterate `loader`; in-process loading (num_workers=0) runs single-threaded (see intra_op_threads)."""
+    if not in_process:
+        yield from loader
+        return
+    it = iter(loader)
+    while True:
+        with intra_op_threads(1):
+            batch = next(it, None)
+        if batch is None:
+            return
+        yield batch
+
+
 def weights_hash(model: torch.nn.Module) -> str:
-    """Hash of every parameter and buffer, so retrained or swapped weights never hit stale features."""
+    """Hash of every parameter and buffer, so retrained or swapped weights never hit stale features.
+
+    Recomputed on every call (about 0.4 s for a ViT-B-32 on CPU): a memo keyed on tensor
+    versions would miss updates made through `.data`, and stale features are worse than slow.
+    """
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(memoryview(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()))
     return h.hexdigest()[:16]
 
 
@@ -108,7 +145,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
                                 persistent_workers=False)
             feats, labels, keys, skipped = [], [], [], []
             with torch.inference_mode(), autocast(device):
-                for images, y, k, bad in loader:
+                for images, y, k, bad in _batches(loader, in_process=num_workers == 0):
                     skipped += bad
                     if images is not None:
                         out = enc(images.to(device, non_blocking=True)).float()

@@ -69,7 +69,7 @@ class WorldConfig:
     yaw: tuple[float, float] = (-180.0, 180.0)
     pitch: tuple[float, float] = (-25.0, 25.0)
     roll: tuple[float, float] = (-15.0, 15.0)
-    size: tuple[float, float] = (0.5, 0.75)
+    size: tuple[float, float] = (0.6, 0.85)
     x: tuple[float, float] = (-0.15, 0.15)
     y: tuple[float, float] = (-0.15, 0.15)
     occluder_p: float = 0.2  # probability of an occluding bar
