@@ -8,14 +8,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..errors import UnknownNameError
 
-WORLD_VERSION = 1  # bump when the sampler or renderer changes what a seed produces (invalidates caches)
+WORLD_VERSION = 2  # bump when the sampler or renderer changes what a seed produces (invalidates caches)
 
 # 12 in-distribution shapes then 3 held out for near-OOD by default.
 SHAPES: tuple[str, ...] = (
@@ -214,7 +214,7 @@ def views(frame: pd.DataFrame, yaw_offsets, pitch_offsets=None) -> pd.DataFrame:
         f = frame.copy()
         f["scene"] = np.arange(len(frame))
         f["view"] = v
-        f["yaw"] = frame["yaw"].to_numpy() + yaw_offsets[:, v]
+        f["yaw"] = (frame["yaw"].to_numpy() + yaw_offsets[:, v] + 180.0) % 360.0 - 180.0  # same pose, wrapped
         f["pitch"] = frame["pitch"].to_numpy() + pitch_offsets[:, v]
         rows.append(f)
     out = pd.concat(rows, ignore_index=True)
