@@ -104,6 +104,12 @@ class FeatureCache:
             return None
         return merge_shards(shards)
 
+    def log_request(self, **fields: Any) -> None:
+        """Append one line per encode request (hit or computed), so a whole build's cost can be counted."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "requests.jsonl", "a") as f:  # one short write per line: safe to append
+            f.write(json.dumps(fields, default=str) + "\n")
+
     def save_object(self, key: str, obj: Any) -> None:
         """A small single-file entry (for zero-shot heads)."""
         atomic_save(obj, self.entry(key) / "object.pt")

@@ -124,6 +124,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
     key = cache.key(model_id, weights, dataset_id, transform_id, subset, n=n, normalize=normalize)
     hit = cache.load(key)
     if hit is not None:
+        cache.log_request(model=model_id, dataset=dataset_id, n=n, passes=0)
         return Encoded(hit["features"], hit["labels"], hit["keys"], hit["skipped"], from_cache=True)
 
     n_shards = max(1, -(-n // shard_size))
@@ -165,6 +166,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
         bar.close()
         if was_training:
             model.train()
+    cache.log_request(model=model_id, dataset=dataset_id, n=n, passes=passes)
     cache.finish(key, dict(model=model_id, weights=weights, dataset=dataset_id, transform=transform_id,
                            subset=subset, n=n, n_shards=n_shards))
     out = cache.load(key)
