@@ -1,0 +1,154 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Summary: every factor on every axis
+#
+# Each chapter ends with "What the six factors do here" and writes its effects to
+# `book/results/<chapter>/effects.csv`: one row per measured effect, **treatment minus base** on one
+# metric, with the comparison named and the source of the evidence (**lab**: a causal ablation in the
+# rendered world; **records**: an observational contrast between groups of published real models;
+# **live**: real checkpoints on real data). This chapter reads every one of those files produced in
+# this build; it computes nothing new, and a cell it cannot fill is listed with the reason.
+
+# %% tags=["parameters"]
+profile = "lab"
+lab_profile = "lab"
+n_eval = 600
+live = False
+device = "auto"
+data_root = ""
+results_dir = "book/results"
+
+# %%
+import os
+
+if data_root:
+    os.environ["CLIPSTUDY_DATA"] = data_root
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown, display
+
+from clipstudy import book, chapter
+from clipstudy.analysis import effects as E
+from clipstudy.analysis import summary
+
+ch = chapter.start("10_summary", results_dir, profile)
+if profile == "smoke":
+    chapter.notice("Smoke profile", "This build uses the `smoke` profile: every lab effect below comes from tiny "
+                   "models trained for seconds on tiny sets. The table shows that the pipeline carries each number "
+                   "from its chapter to this summary; none of them is a finding.")
+print(f"profile={profile}  results_dir={results_dir}")
+
+# %%
+expected = [p.stem for p in book.chapters() if p.stem[:2] not in ("01", "10")]
+eff, problems = summary.read_effects(results_dir)
+eff = eff[eff["chapter"].isin(expected)] if len(eff) else eff
+present = summary.chapters_with_effects(results_dir)
+axes_by_chapter = summary.chapter_axes(eff, expected)
+ch.save(eff, "all_effects")
+for p in problems:
+    chapter.notice("Unreadable effects file", p)
+print(f"{len(eff)} effect rows from {eff['chapter'].nunique() if len(eff) else 0} of {len(expected)} chapters")
+
+# %% [markdown]
+# ## The table
+#
+# One row per (factor, axis, source): the chapter's headline effect for that cell (the first effect the
+# chapter wrote for it; `n_rows` says how many it wrote in all; `all_effects.csv` has every row). Effects
+# are in the units of their metric (accuracy, AUROC, recall, ER: fractions).
+
+# %%
+heads = summary.headline(eff)
+# every expected chapter gets a column; one that wrote no effects is named by its chapter
+axes = list(dict.fromkeys(a if a is not None else f"{c[3:]} (no effects)" for c, a in axes_by_chapter.items()))
+table = heads.assign(effect=heads["effect"].round(4))[["factor", "axis", "source", "effect", "metric", "comparison",
+                                                     "chapter", "n_rows"]]
+ch.save(table, "summary_table")
+display(table)
+
+# %% [markdown]
+# ## The heatmap
+#
+# Each cell shows the headline effect of one factor on one axis, taken from the lab when the lab
+# measured it, else from the records, else from live models (the letter under the number says which:
+# L, R or V). Colour is the sign and size of the effect; since axes use different metrics, compare
+# colours within a column rather than across columns. Blank cells were not measured (see below).
+
+# %%
+if len(heads):
+    g = summary.grid(heads, axes)
+    order = {s: i for i, s in enumerate(summary.SOURCE_ORDER)}
+    src = (heads.assign(_o=heads["source"].map(order)).sort_values("_o").drop_duplicates(["factor", "axis"])
+           .pivot_table(index="factor", columns="axis", values="source", aggfunc="first")
+           .reindex(index=g.index, columns=g.columns))
+    labels = g.copy().astype(object)
+    for f in g.index:
+        for a in g.columns:
+            v = g.loc[f, a]
+            labels.loc[f, a] = "" if pd.isna(v) else f"{v:+.3f}\n{str(src.loc[f, a])[0].upper()}"
+    vmax = float(np.nanmax(np.abs(g.to_numpy()))) if np.isfinite(g.to_numpy()).any() else 1.0
+    fig, ax = plt.subplots(figsize=(1.5 * len(axes) + 3, 4.4))
+    sns.heatmap(g.astype(float), annot=labels.to_numpy(), fmt="", cmap="RdBu", center=0, vmin=-vmax, vmax=vmax,
+                linewidths=0.5, linecolor="0.85", cbar_kws=dict(label="effect, treatment − base (metric units)"),
+                annot_kws=dict(fontsize=8), ax=ax)
+    ax.grid(False)
+    ax.set_facecolor("0.92")  # grey = not measured in this build
+    ax.set(xlabel="axis (grey: not measured in this build)", ylabel="factor",
+           title="Headline effect of each factor on each axis")
+    ax.tick_params(axis="x", rotation=30)
+    for t in ax.get_xticklabels():
+        t.set_ha("right")
+    long = g.reset_index().melt(id_vars="factor", var_name="axis", value_name="effect").merge(
+        src.reset_index().melt(id_vars="factor", var_name="axis", value_name="source"), on=["factor", "axis"])
+    ch.figure(fig, long, "summary_heatmap")
+    plt.show()
+    n_cells, n_filled = g.size, int(np.isfinite(g.to_numpy()).sum())
+    chapter.finding("This build measured {k:.0f} of the {n:.0f} factor × axis cells ({frac:.3f}); {s:.0f} cells have "
+                    "evidence from more than one source.", k=n_filled, n=n_cells, frac=n_filled / n_cells,
+                    s=int((heads.groupby(["factor", "axis"])["source"].nunique() > 1).sum()))
+else:
+    chapter.notice("No effects", "No chapter wrote an effects table in this build; run the chapters first "
+                   "(`clipstudy build`), then this one.")
+
+# %% [markdown]
+# ## Missing cells, and why
+#
+# Reasons come from the chapters themselves (`not_measured.csv`, where a chapter wrote one), else from
+# what this build left behind: a chapter that did not run or failed, or one that wrote no effect for a
+# factor.
+
+# %%
+miss = summary.missing_cells(eff, axes_by_chapter, summary.read_not_measured(results_dir), problems, present)
+ch.save(miss, "missing_cells")
+if len(miss):
+    display(miss)
+else:
+    print("Every factor was measured on every axis in this build.")
+
+# %% [markdown]
+# ## Sources per axis
+#
+# How many effects each axis holds from each source (lab, records, live) in this build.
+
+# %%
+if len(eff):
+    per = eff.assign(measured=np.isfinite(eff["effect"])).groupby(["axis", "source"])["measured"].sum().unstack(
+        fill_value=0)
+    per = per.reindex(columns=[s for s in E.SOURCES if s in per.columns])
+    ch.save(per.reset_index(), "sources_per_axis")
+    display(per)
