@@ -1,0 +1,218 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Visual factors: pose, background, size, texture, occlusion, ...
+#
+# Average accuracy under shift hides *which* change hurts. ImageNet-X (Idrissi et al. 2023) annotates
+# every ImageNet validation image with the factors that make it unusual (pose, background, pattern,
+# colour, smaller, larger, partial view, texture, style, occlusion, lighting, ...). Two numbers per
+# factor $f$:
+#
+# - **factor accuracy**: accuracy over the images annotated with $f$;
+# - **error ratio**: $(1-\mathrm{acc}_f)/(1-\mathrm{acc})$; above 1 the factor hurts more than average;
+# - **per-factor ER**: factor accuracy above the logit-linear line fitted over ImageNet models.
+#
+# The lab does the same with a cause we control: `lab-factors` takes in-distribution scenes and pushes
+# exactly one factor out of its training range, keeping an unshifted copy of each scene as a control.
+
+# %% tags=["parameters"]
+profile = "lab"
+lab_profile = "lab"
+n_eval = 600
+live = False
+device = "auto"
+data_root = ""
+results_dir = "book/results"
+
+# %%
+import os
+
+if data_root:
+    os.environ["CLIPSTUDY_DATA"] = data_root
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown, display
+
+from clipstudy import chapter
+from clipstudy.analysis import effects as E
+from clipstudy.analysis import visual_factors as V
+
+pd.set_option("display.max_colwidth", 140)
+ch = chapter.start("03_visual_factors", results_dir, profile)
+effect_rows = []
+if profile == "smoke":
+    chapter.notice("Smoke profile", "This build uses the `smoke` profile: tiny lab models trained for seconds and "
+                   "tiny evaluation sets. Its lab numbers are pipeline checks only, not findings.")
+print(f"profile={profile}  lab_profile={lab_profile}  n_eval={n_eval}  live={live}")
+
+# %% [markdown]
+# ## Records: ImageNet-X, 389 models, four of them zero-shot CLIPs
+#
+# The published ImageNet-X tables (top-factor annotations, class-level labels) hold per-factor
+# accuracy for the models of three testbeds, among them four zero-shot OpenAI CLIPs (two ViT-B/32,
+# two ResNet-50). The per-factor line is fitted over the ImageNet-trained networks.
+
+# %%
+ok, msg = chapter.records_status()
+if not ok:
+    chapter.notice("Records missing", msg)
+else:
+    from clipstudy import records
+
+    xf = records.imagenet_x_factors()
+    cvr = records.imagenet_x_clip_vs_rest(xf)
+    ch.save(xf, "records_imagenet_x")
+    ch.save(cvr, "records_clip_vs_rest")
+
+# %%
+if ok:
+    long = V.records_factor_table(cvr)
+    order = list(cvr["factor"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharey=True)
+    sns.barplot(data=long, y="factor", x="error_ratio", hue="who", order=order, ax=axes[0], errorbar=None)
+    axes[0].axvline(1, color="0.3", lw=0.8, ls="--")
+    axes[0].set(xlabel="mean error ratio (1 = as hard as average)", ylabel="ImageNet-X factor")
+    sns.barplot(data=long, y="factor", x="er", hue="who", order=order, ax=axes[1], errorbar=None)
+    axes[1].axvline(0, color="0.3", lw=0.8, ls="--")
+    axes[1].set(xlabel="mean per-factor ER (fraction of images)", ylabel="")
+    axes[1].get_legend().remove()
+    axes[0].legend(fontsize=8, title="")
+    fig.suptitle("ImageNet-X: zero-shot CLIP vs ImageNet models (sorted by CLIP's ER gap)")
+    fig.tight_layout()
+    ch.figure(fig, long, "records_factor_bars")
+    plt.show()
+
+# %%
+if ok:
+    top, bottom = cvr.iloc[0], cvr.iloc[-1]
+    chapter.finding("Zero-shot CLIPs are above the ImageNet models' line on {n_pos:.0f} of {n:.0f} factors. Their "
+                    "largest per-factor ER gap is on '{top}' ({g_top:+.3f}); the smallest on '{bot}' ({g_bot:+.3f}).",
+                    n_pos=int(cvr["clip_more_robust"].sum()), n=len(cvr), top=top["factor"],
+                    g_top=float(top["er_gap"]), bot=bottom["factor"], g_bot=float(bottom["er_gap"]))
+    hard = cvr.sort_values("error_ratio_clip", ascending=False).iloc[0]
+    chapter.finding("The factor that hurts zero-shot CLIPs most relative to their own average is '{f}' "
+                    "(error ratio {er:.3f}; ImageNet models {rest:.3f}).", f=hard["factor"],
+                    er=float(hard["error_ratio_clip"]), rest=float(hard["error_ratio_rest"]))
+    rec = V.records_effects(xf)
+    effect_rows += rec
+    display(pd.DataFrame(rec)[["factor", "effect", "comparison"]].round(4))
+
+# %% [markdown]
+# ## Lab: one factor out of range at a time
+#
+# Each `lab-factors` image is a copy of an in-distribution control scene with one factor moved
+# outside the training range: pose (steep tilt or upside down), an unseen background, texture or
+# colour, smaller or larger than ever seen, partial view (cut by the border), heavier occlusion,
+# dark lighting from below, or an unseen style. The error ratio divides each factor's error by the
+# error on the control copies of the same scenes.
+
+# %%
+from clipstudy.analysis import lab_eval
+from clipstudy.config import resolve_device
+
+dev = resolve_device(device)
+recs = lab_eval.recipes(lab_profile)
+n_scenes = max(8, n_eval // 4)  # lab-factors has 11 images per scene (control + 10 shifted factors)
+parts = []
+for r in recs["recipe"]:
+    for prompts in (("ensemble", "single") if r == "base" else ("ensemble",)):
+        zs, ls = lab_eval.zero_shot(r, "lab-factors", n=n_scenes, profile=lab_profile, prompts=prompts, device=dev)
+        correct = (zs.logits.argmax(1) == zs.labels).numpy()
+        parts.append(V.lab_factor_table(correct, ls.factors["factor"]).assign(recipe=r, prompts=prompts))
+lab_x = pd.concat(parts, ignore_index=True).merge(recs[["recipe", "factor"]].rename(columns={"factor": "recipe_factor"}),
+                                                  on="recipe")
+_ = ch.save(lab_x, "lab_factors")
+
+# %%
+ens = lab_x[lab_x["prompts"] == "ensemble"]
+heat = ens.pivot_table(index="recipe", columns="factor", values="error_ratio")
+heat = heat.loc[list(recs["recipe"])]
+fig, axes = plt.subplots(1, 2, figsize=(13, 0.42 * len(heat) + 1.8), gridspec_kw=dict(width_ratios=[3, 1.3]))
+sns.heatmap(heat, annot=True, fmt=".2f", cmap="vlag", center=1.0, ax=axes[0], cbar_kws=dict(label="error ratio vs control"),
+            annot_kws=dict(fontsize=7))
+axes[0].set(xlabel="factor pushed out of training range", ylabel="lab recipe",
+            title="Lab error ratio: (1 - acc_factor) / (1 - acc_control)")
+base_rows = ens[ens["recipe"] == "base"].sort_values("accuracy")
+sns.barplot(data=base_rows, y="factor", x="accuracy", ax=axes[1], color="C0", errorbar=None)
+axes[1].axvline(float(base_rows["control_accuracy"].iloc[0]), color="C3", lw=1, ls="--", label="control")
+axes[1].set(xlim=(0, 1), xlabel="top-1 (fraction)", ylabel="", title="base: accuracy per factor")
+axes[1].legend(fontsize=8)
+fig.tight_layout()
+ch.figure(fig, ens, "lab_factor_heatmap")
+plt.show()
+
+# %%
+worst = base_rows.sort_values("error_ratio", ascending=False).iloc[0]
+chapter.finding("For the base lab CLIP the most damaging out-of-range factor is '{f}': accuracy {a:.3f} against "
+                "{c:.3f} on the unshifted control copies of the same scenes (error ratio {er:.3f}).",
+                f=worst["factor"], a=float(worst["accuracy"]), c=float(worst["control_accuracy"]),
+                er=float(worst["error_ratio"]))
+mean_er = lab_x.groupby(["recipe", "prompts"])["error_ratio"].mean().rename("value").reset_index()
+lab_rows = E.lab_effects(mean_er[mean_er["prompts"] == "ensemble"], recs, "visual factors",
+                         "mean error ratio over 10 lab factors")
+m = mean_er.set_index(["recipe", "prompts"])["value"]
+if ("base", "single") in m.index:
+    lab_rows.append(E.effect("test-time prompts", "visual factors", "mean error ratio over 10 lab factors",
+                             float(m[("base", "single")] - m[("base", "ensemble")]),
+                             "one template vs the 8-template ensemble (base)", "lab"))
+effect_rows += lab_rows
+display(pd.DataFrame(lab_rows)[["factor", "comparison", "effect"]].round(3))
+
+# %% [markdown]
+# ## Live: ImageNet-X on real checkpoints
+
+# %%
+panel = None
+try:
+    from clipstudy import live as live_mod
+
+    panel = live_mod.panel(["imagenet-x"], enabled=live)
+except Exception as e:
+    chapter.live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
+if panel is not None and not panel.ready:
+    chapter.live_missing(panel.missing)
+
+# %%
+if panel is not None and panel.ready:
+    from clipstudy import datasets, zeroshot, zoo
+    from clipstudy.analysis import shape_bias as SB
+    from clipstudy.metrics import IMAGENET_X_FACTORS, error_ratios
+
+    live_rows = []
+    for m in panel.models:
+        loaded = zoo.load(m, device)
+        ds = datasets.get("imagenet-x").load(transform=loaded.preprocess)
+        zs = zeroshot.run(loaded, ds, dataset_id="imagenet-x", device=device)
+        correct = (zs.logits.argmax(1) == zs.labels).numpy()
+        frame = SB.align(ds.frame, zs.encoded.keys)  # factor rows in the order of the encoded images
+        t = error_ratios(correct, frame[[f for f in IMAGENET_X_FACTORS if f in frame.columns]])
+        live_rows.append(t.assign(model=m))
+    live_x = pd.concat(live_rows, ignore_index=True)
+    ch.save(live_x, "live_imagenet_x")
+    display(live_x.pivot_table(index="factor", columns="model", values="error_ratio").round(3))
+
+# %% [markdown]
+# ## What the six factors do here
+#
+# Each line is computed in this build (effect = treatment minus base).
+
+# %%
+effects = E.effects_frame(effect_rows)
+ch.save(effects, "effects")
+display(Markdown(E.factor_summary(effects, {
+    "test-time prompts": "the ImageNet-X records fix the prompts; see the lab rows when present"})))
