@@ -1,0 +1,288 @@
+"""Tiny CLIPs for the lab: open_clip's own `CLIP` and losses, trained on rendered scenes.
+
+A model is built from an architecture name (`ARCHS`: vit, resnet, convnext at matched parameter
+budgets) with a text tower over the lab's closed vocabulary, so token embeddings cost almost
+nothing. `train_clip` runs AdamW with warmup + cosine decay on a contrastive loss (open_clip's
+`ClipLoss` or `SigLipLoss`); `finetune` turns a trained image tower plus a linear head into a
+classifier with cross-entropy on class labels (the lab's "ImageNet fine-tuning").
+Everything is seeded, so the same recipe gives the same weights on the same machine.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import UnknownNameError
+
+TRAIN_VERSION = 1  # bump when the training loop changes what a recipe produces (invalidates cached models)
+EMBED_DIM = 64
+IMAGE_SIZE = 64
+# Fixed normalisation constants for the rendered world (uint8 -> roughly zero-mean, unit-scale).
+MEAN = (0.5, 0.5, 0.5)
+STD = (0.25, 0.25, 0.25)
+
+
+# ---------------------------------------------------------------- a tiny timm ConvNeXt
+def _register_convnext_lab() -> None:
+    """`convnext_lab`: a ConvNeXt with ~1M parameters, registered with timm so open_clip's
+    TimmModel tower can build it by name (random init: nothing is downloaded)."""
+    import timm
+    from timm.models import register_model
+
+    if "convnext_lab" in timm.list_models("convnext_lab"):
+        return
+
+    @register_model
+    def convnext_lab(pretrained: bool = False, **kwargs):
+        kwargs = {k: v for k, v in kwargs.items() if not k.startswith("pretrained_cfg") and k != "cache_dir"}
+        return timm.create_model("convnext_atto", pretrained=False, depths=(1, 1, 2, 1), dims=(24, 48, 96, 160),
+                                 conv_mlp=True, **kwargs)
+
+
+# ---------------------------------------------------------------- architectures
+def vision_cfg(arch: str, image_size: int = IMAGE_SIZE):
+    """open_clip CLIPVisionCfg of a lab architecture (~0.5M vision parameters each)."""
+    from open_clip.model import CLIPVisionCfg
+
+    cfgs = {
+        # 64 px in 8x8 patches: 64 tokens + class token
+        "vit": dict(layers=4, width=96, head_width=32, patch_size=8, image_size=image_size, mlp_ratio=4.0),
+        # open_clip ModifiedResNet (CLIP's RN: 3-conv stem, anti-aliased strides, attention pool)
+        "resnet": dict(layers=(1, 1, 1, 1), width=10, head_width=32, image_size=image_size),
+        # timm ConvNeXt trunk behind open_clip's TimmModel (avg pool + linear projection)
+        "convnext": dict(timm_model_name="convnext_lab", timm_model_pretrained=False, timm_pool="avg",
+                         timm_proj="linear", image_size=image_size),
+    }
+    if arch not in cfgs:
+        raise UnknownNameError("lab architecture", arch, list(cfgs))
+    if arch == "convnext":
+        _register_convnext_lab()
+    return CLIPVisionCfg(**cfgs[arch])
+
+
+ARCHS = ("vit", "resnet", "convnext")
+LOSSES = ("clip", "siglip")
+
+
+def text_cfg():
+    from open_clip.model import CLIPTextCfg
+
+    from .captions import CONTEXT_LENGTH, VOCAB
+
+    return CLIPTextCfg(context_length=CONTEXT_LENGTH, vocab_size=len(VOCAB), width=96, heads=4, layers=2)
+
+
+def build_clip(arch: str, loss: str = "clip", image_size: int = IMAGE_SIZE):
+    """A random-initialised open_clip `CLIP` for the lab; SigLIP gets its logit bias (-10) and scale (log 10)."""
+    from open_clip.model import CLIP
+
+    if loss not in LOSSES:
+        raise UnknownNameError("lab loss", loss, list(LOSSES))
+    kw = dict(init_logit_scale=math.log(10), init_logit_bias=-10.0) if loss == "siglip" else {}
+    return CLIP(EMBED_DIM, vision_cfg(arch, image_size), text_cfg(), **kw)
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def param_counts(arch: str) -> dict[str, int]:
+    m = build_clip(arch)
+    return dict(vision=n_params(m.visual), text=n_params(m) - n_params(m.visual), total=n_params(m))
+
+
+# ---------------------------------------------------------------- preprocessing
+class Preprocess:
+    """uint8 [.., 3, H, W] (or float in [0, 1]) -> normalised float at IMAGE_SIZE; works on one image or a batch."""
+
+    def __init__(self, size: int = IMAGE_SIZE, mean: Sequence[float] = MEAN, std: Sequence[float] = STD):
+        self.size, self.mean, self.std = size, tuple(mean), tuple(std)
+
+    def __call__(self, img) -> torch.Tensor:
+        x = img if isinstance(img, torch.Tensor) else torch.from_numpy(np.array(img))
+        if x.ndim == 3 and x.shape[-1] == 3 and x.shape[0] != 3:  # HWC array (e.g. from PIL)
+            x = x.permute(2, 0, 1)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        single = x.ndim == 3
+        if single:
+            x = x[None]
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        m = torch.tensor(self.mean).view(1, 3, 1, 1)
+        s = torch.tensor(self.std).view(1, 3, 1, 1)
+        x = (x - m) / s
+        return x[0] if single else x
+
+    def __repr__(self) -> str:  # the engine keys cached features on this
+        return f"LabPreprocess(size={self.size}, mean={self.mean}, std={self.std})"
+
+
+# ---------------------------------------------------------------- the fine-tuned classifier
+class LabClassifier(torch.nn.Module):
+    """A lab image tower with a linear class head. `encode_image` returns class logits (like
+    clipstudy.zoo.ClassifierAdapter), so the engine treats it as a classifier; `features` gives
+    the unnormalised image embedding."""
+
+    is_classifier = True
+
+    def __init__(self, visual: torch.nn.Module, n_classes: int, embed_dim: int = EMBED_DIM):
+        super().__init__()
+        self.visual = visual
+        self.head = torch.nn.Linear(embed_dim, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.visual(x)
+
+    def encode_image(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(F.normalize(self.visual(x), dim=-1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode_image(x)
+
+
+# ---------------------------------------------------------------- training loops
+@contextmanager
+def threads(n: int | None = None):
+    """Use every core this process may run on while training, then restore torch's setting."""
+    old = torch.get_num_threads()
+    n = n or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def cosine_lr(step: int, steps: int, warmup: int) -> float:
+    """Linear warmup then cosine decay to 0 (a multiplier of the base learning rate)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, steps - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+@dataclass
+class History:
+    steps: int
+    samples_seen: int
+    wall_s: float
+    final_loss: float
+    losses: list[float]
+
+    def row(self) -> dict:
+        return dict(steps=self.steps, samples_seen=self.samples_seen, wall_s=round(self.wall_s, 2),
+                    final_loss=self.final_loss)
+
+
+def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    # no weight decay on gains, biases, embeddings and the logit scale/bias (as in open_clip's training)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        flat = p.ndim < 2 or "bn" in name or "ln" in name or "embedding" in name or "logit_" in name
+        (no_decay if flat else decay).append(p)
+    return torch.optim.AdamW([dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)],
+                             lr=lr, betas=(0.9, 0.98), eps=1e-6)
+
+
+def _loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Tensor], *, steps: int, batch_size: int,
+          lr: float, weight_decay: float, warmup: int, seed: int, desc: str, progress: bool) -> History:
+    from tqdm.auto import tqdm
+
+    gen = torch.Generator().manual_seed(seed)
+    opt = _optimizer(model, lr, weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, steps, warmup))
+    model.train()
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    with threads():
+        bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
+        for _ in bar:
+            loss = step_fn(gen)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {len(losses)}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            if len(losses) % 10 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
+        bar.close()
+    model.eval()
+    wall = time.perf_counter() - t0
+    tail = losses[-max(1, min(20, steps // 10)):]
+    return History(steps, steps * batch_size, wall, float(np.mean(tail)) if tail else float("nan"), losses)
+
+
+def train_clip(model, images: torch.Tensor, tokens: torch.Tensor, *, steps: int, batch_size: int = 256,
+               lr: float = 2e-3, weight_decay: float = 0.1, warmup: int | None = None, seed: int = 0,
+               desc: str = "train", progress: bool = True, preprocess: Preprocess | None = None) -> History:
+    """Contrastive training on uint8 `images` [N,3,H,W] and caption `tokens` [N,K,L] (one of K
+    captions drawn per image per step). The loss (CLIP or SigLIP) follows the model's logit bias."""
+    import open_clip
+
+    if len(images) != len(tokens):
+        raise ValueError(f"{len(images)} images but {len(tokens)} caption rows")
+    preprocess = preprocess or Preprocess()
+    siglip = getattr(model, "logit_bias", None) is not None
+    loss_fn = open_clip.loss.SigLipLoss() if siglip else open_clip.loss.ClipLoss()
+    n, k = len(images), tokens.shape[1]
+    batch_size = min(batch_size, n)
+
+    def step(gen: torch.Generator) -> torch.Tensor:
+        idx = torch.randperm(n, generator=gen)[:batch_size]
+        which = torch.randint(0, k, (batch_size,), generator=gen)
+        out = model(preprocess(images[idx]), tokens[idx, which])
+        return loss_fn(*out)
+
+    return _loop(model, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                 warmup=warmup if warmup is not None else max(1, steps // 10), seed=seed, desc=desc,
+                 progress=progress)
+
+
+def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int = 256,
+             lr: float = 5e-4, weight_decay: float = 0.05, seed: int = 0, desc: str = "finetune",
+             progress: bool = True, preprocess: Preprocess | None = None) -> History:
+    """Cross-entropy fine-tuning of the whole classifier (image tower + head) on class labels."""
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if (labels < 0).any():
+        raise ValueError("fine-tuning labels must be class indices >= 0 (held-out shapes are -1)")
+    preprocess = preprocess or Preprocess()
+    n = len(images)
+    batch_size = min(batch_size, n)
+
+    def step(gen: torch.Generator) -> torch.Tensor:
+        idx = torch.randperm(n, generator=gen)[:batch_size]
+        return F.cross_entropy(clf(preprocess(images[idx])), labels[idx])
+
+    return _loop(clf, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                 warmup=max(1, steps // 10), seed=seed, desc=desc, progress=progress)
+
+
+def classifier_from_clip(model, classnames: Sequence[str], templates: Sequence[str], tokenizer) -> LabClassifier:
+    """The CLIP's image tower plus a linear head initialised from its zero-shot head (scaled by
+    its logit scale), so fine-tuning starts from the zero-shot classifier, as in WiSE-FT/FLYP."""
+    import copy
+
+    clf = LabClassifier(copy.deepcopy(model.visual), len(classnames), EMBED_DIM).requires_grad_(True)
+    with torch.no_grad():
+        tok = tokenizer([t.format(c) for c in classnames for t in templates])
+        emb = F.normalize(model.encode_text(tok).float(), dim=-1).view(len(classnames), len(templates), -1)
+        head = F.normalize(emb.mean(1), dim=-1)
+        scale = float(model.logit_scale.exp())
+        clf.head.weight.copy_(head * scale)
+        bias = getattr(model, "logit_bias", None)
+        clf.head.bias.fill_(float(bias) if bias is not None else 0.0)
+    return clf

@@ -1,0 +1,450 @@
+"""The lab zoo: named training recipes, each one factor away from `base`, trained once and cached.
+
+    frame()                         the recipes and their factor values
+    train(recipes=None, profile)    train what is missing (tqdm bars); returns their metadata
+    load(recipe, device, profile)   a clipstudy.zoo.Loaded (trains first if missing)
+    specs(profile)                  clipstudy.zoo.ModelSpec rows for the recipes
+
+Weights live in cache_root()/lab/models/<recipe>-<key>.pt with a JSON record next to them (seed,
+steps, samples seen, wall time, final loss, sha256 of the .pt). The key hashes the recipe, the
+profile, WORLD_VERSION and TRAIN_VERSION. A file that is unreadable, partial, or does not match
+its record is deleted and retrained, never loaded.
+
+Profiles: `lab` is the real zoo (the whole zoo trains in minutes on 2 CPU cores); `smoke` is a
+miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` uses $CLIPSTUDY_LAB_PROFILE
+(default `lab`); `lab:RECIPE@smoke` names the profile explicitly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import torch
+
+from ..cache import atomic_save, atomic_write_text, digest, safe_load
+from ..config import cache_root
+from ..errors import UnknownNameError
+from . import train as T
+
+SIZES = ("small", "medium", "large")
+FACTORS = ("architecture", "data", "size", "finetuning", "loss")  # prompts: an evaluation knob (PROMPT_SETS)
+TRAIN_SEED0 = 1000  # training chunks use seeds 1000, 1001, ... (evaluation sets use small seeds)
+PROMPT_SETS = ("lab-single", "lab-ensemble")
+
+
+# ---------------------------------------------------------------- recipes
+@dataclass(frozen=True)
+class Recipe:
+    """One training recipe. `world` holds WorldConfig fields that differ from the default world."""
+
+    name: str
+    factor: str = "base"  # which factor this recipe moves away from base
+    arch: str = "vit"
+    loss: str = "clip"
+    world: tuple[tuple[str, Any], ...] = (("shape_texture_corr", 0.5),)
+    size: str = "medium"
+    finetuned: bool = False
+    seed: int = 0
+    notes: str = ""
+
+    def __post_init__(self):
+        if self.arch not in T.ARCHS:
+            raise UnknownNameError("lab architecture", self.arch, list(T.ARCHS))
+        if self.loss not in T.LOSSES:
+            raise UnknownNameError("lab loss", self.loss, list(T.LOSSES))
+        if self.size not in SIZES:
+            raise UnknownNameError("lab training-set size", self.size, list(SIZES))
+        if self.factor not in FACTORS + ("base",):
+            raise UnknownNameError("lab factor", self.factor, list(FACTORS))
+        self.config()  # validates world fields and values (UnknownNameError / ValueError)
+
+    def config(self):
+        from .world import WorldConfig
+
+        fields = {f.name for f in dataclasses.fields(WorldConfig)}
+        for k, _ in self.world:
+            if k not in fields:
+                raise UnknownNameError("world factor", k, sorted(fields))
+        return WorldConfig(**dict(self.world))
+
+    @property
+    def data(self) -> str:
+        """Short description of the training distribution (the `data` factor of a ModelSpec)."""
+        c = self.config()
+        return (f"corr={c.shape_texture_corr:g} bg={len(c.backgrounds)} style={len(c.styles)} "
+                f"tex={len(c.textures)}")
+
+    def row(self) -> dict:
+        c = self.config()
+        return dict(recipe=self.name, factor=self.factor, arch=self.arch, loss=self.loss,
+                    shape_texture_corr=c.shape_texture_corr, backgrounds=len(c.backgrounds), styles=len(c.styles),
+                    size=self.size, finetuned=self.finetuned, seed=self.seed, notes=self.notes)
+
+    def key_dict(self) -> dict:
+        """What the weights depend on (not the name, factor or notes)."""
+        d = dataclasses.asdict(self)
+        for k in ("name", "factor", "notes"):
+            d.pop(k)
+        d["world"] = [list(kv) for kv in self.world]
+        return d
+
+
+RECIPES: dict[str, Recipe] = {}
+_DEFAULTS_LOADED = False
+
+
+def _ensure_defaults() -> None:
+    global _DEFAULTS_LOADED
+    if not _DEFAULTS_LOADED:
+        _DEFAULTS_LOADED = True
+        _default_recipes()
+
+
+def register_recipe(recipe_: Recipe) -> Recipe:
+    """Add a recipe to the zoo (e.g. a miniature for tests); the defaults stay registered."""
+    _ensure_defaults()
+    RECIPES[recipe_.name] = recipe_
+    return recipe_
+
+
+def variant(name: str, factor: str, base: str = "base", **changes: Any) -> Recipe:
+    """A recipe equal to `base` except for `changes` (world fields go in `world=dict(...)`)."""
+    b = recipe(base)
+    world = dict(b.world)
+    world.update(changes.pop("world", {}))
+    changes.setdefault("notes", "")
+    return dataclasses.replace(b, name=name, factor=factor, world=tuple(sorted(world.items())), **changes)
+
+
+def _default_recipes() -> None:
+    from .world import BACKGROUNDS
+
+    register_recipe(Recipe("base", notes="ViT, corr 0.5, default world, medium size, CLIP loss"))
+    register_recipe(variant("arch-resnet", "architecture", arch="resnet", notes="open_clip ModifiedResNet tower"))
+    register_recipe(variant("arch-convnext", "architecture", arch="convnext", notes="timm ConvNeXt tower"))
+    register_recipe(variant("data-corr-high", "data", world=dict(shape_texture_corr=0.9),
+                            notes="texture predicts the class 90% of the time"))
+    register_recipe(variant("data-corr-low", "data", world=dict(shape_texture_corr=0.0),
+                            notes="texture independent of class"))
+    register_recipe(variant("data-diverse", "data", world=dict(backgrounds=BACKGROUNDS,
+                                                               styles=("shaded", "edges", "silhouette"),
+                                                               style_weights=(0.7, 0.15, 0.15)),
+                            notes="all 6 backgrounds; 30% sketches and silhouettes"))
+    register_recipe(variant("data-narrow", "data", world=dict(backgrounds=("plain",)),
+                            notes="plain backgrounds only"))
+    register_recipe(variant("size-small", "size", size="small"))
+    register_recipe(variant("size-large", "size", size="large"))
+    register_recipe(variant("finetuned", "finetuning", finetuned=True,
+                            notes="base's image tower + linear head, cross-entropy on class labels"))
+    register_recipe(variant("loss-siglip", "loss", loss="siglip", notes="open_clip SigLipLoss"))
+
+
+def recipe(name: str | Recipe) -> Recipe:
+    if isinstance(name, Recipe):
+        return name
+    _ensure_defaults()
+    if name not in RECIPES:
+        raise UnknownNameError("lab recipe", name, list(RECIPES), hint="`clipstudy lab recipes` lists them.")
+    return RECIPES[name]
+
+
+def names() -> list[str]:
+    _ensure_defaults()
+    return list(RECIPES)
+
+
+# ---------------------------------------------------------------- profiles
+@dataclass(frozen=True)
+class Profile:
+    """How much to train: images per rendered chunk, chunks and steps per size, optimiser settings."""
+
+    name: str
+    chunk: int
+    chunks: tuple[tuple[str, int], ...]  # size -> number of training chunks
+    steps: tuple[tuple[str, int], ...]  # size -> optimiser steps
+    batch_size: int
+    lr: float
+    ft_steps: int
+    ft_lr: float
+    image_size: int = 64
+
+    def n_chunks(self, size: str) -> int:
+        return dict(self.chunks)[size]
+
+    def n_steps(self, size: str) -> int:
+        return dict(self.steps)[size]
+
+
+PROFILES: dict[str, Profile] = {
+    # medium = 3k images; small/large span 10x in images (1k..10k) and 4x in samples seen
+    "lab": Profile("lab", chunk=1000, chunks=(("small", 1), ("medium", 3), ("large", 10)),
+                   steps=(("small", 120), ("medium", 240), ("large", 480)), batch_size=128, lr=3e-3,
+                   ft_steps=60, ft_lr=5e-4),
+    # a miniature at 32 px for tests and smoke builds: seconds per recipe, not a finding
+    "smoke": Profile("smoke", chunk=256, chunks=(("small", 1), ("medium", 2), ("large", 4)),
+                     steps=(("small", 20), ("medium", 40), ("large", 60)), batch_size=64, lr=3e-3,
+                     ft_steps=15, ft_lr=5e-4, image_size=32),
+}
+
+
+def profile_of(name: str | Profile | None) -> Profile:
+    if isinstance(name, Profile):
+        return name
+    name = name or os.environ.get("CLIPSTUDY_LAB_PROFILE") or "lab"
+    if name not in PROFILES:
+        raise UnknownNameError("lab profile", name, list(PROFILES))
+    return PROFILES[name]
+
+
+# ---------------------------------------------------------------- cache layout
+def model_key(r: Recipe, p: Profile) -> str:
+    from .world import WORLD_VERSION
+
+    parent = model_key(parent_of(r), p) if r.finetuned else None
+    return digest(dict(recipe=r.key_dict(), profile=dataclasses.asdict(p), world=WORLD_VERSION,
+                       train=T.TRAIN_VERSION, parent=parent), 12)
+
+
+def parent_of(r: Recipe) -> Recipe:
+    """The contrastive model a fine-tuned recipe starts from: the registered recipe with the same
+    training (so `finetuned` reuses `base`'s cached weights), else an unregistered `<name>-clip`."""
+    plain = dataclasses.replace(r, finetuned=False, name=r.name + "-clip", factor="base")
+    for other in (recipe(n) for n in names()):
+        if other.key_dict() == plain.key_dict():
+            return other
+    return plain
+
+
+def model_dir() -> Path:
+    return cache_root() / "lab" / "models"
+
+
+def paths(recipe_: str | Recipe, profile: str | Profile | None = None) -> tuple[Path, Path]:
+    """(weights .pt, record .json) of a recipe under a profile."""
+    r, p = recipe(recipe_), profile_of(profile)
+    stem = f"{r.name}-{p.name}-{model_key(r, p)}"
+    return model_dir() / f"{stem}.pt", model_dir() / f"{stem}.json"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_trained(recipe_: str | Recipe, profile: str | Profile | None = None) -> bool:
+    return record(recipe_, profile) is not None
+
+
+# ---------------------------------------------------------------- data
+def training_set(r: Recipe, p: Profile, progress: bool = True):
+    """(uint8 images [N,3,H,W], caption tokens [N,K,L], labels [N]) from cached lab-train chunks.
+
+    Chunk i of a world config is the same images for every recipe and size that uses it, so
+    sizes are nested (small is the first chunk of medium, medium the first chunks of large).
+    """
+    from . import captions, sets
+
+    cfg = r.config()
+    parts = [sets.build("lab-train", cfg, n=p.chunk, seed=TRAIN_SEED0 + i, size=p.image_size)
+             for i in _bar(range(p.n_chunks(r.size)), f"data {r.name}", progress)]
+    images = torch.cat([s.images for s in parts])
+    labels = torch.cat([s.labels for s in parts])
+    caps = [c for s in parts for c in s.captions]
+    k = min(len(c) for c in caps)
+    tokens = captions.tokenizer([c for cs in caps for c in cs[:k]]).view(len(caps), k, -1)
+    return images, tokens, labels
+
+
+def _bar(it, desc: str, progress: bool):
+    if not progress:
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, desc=desc, leave=False)
+
+
+# ---------------------------------------------------------------- training
+def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
+    from . import captions
+
+    t0 = time.perf_counter()
+    if r.finetuned:
+        clip = _ensure(parent_of(r), p, progress)
+        images, _, labels = training_set(r, p, progress)
+        prep_s = time.perf_counter() - t0
+        clf = T.classifier_from_clip(clip, captions.classnames(r.config()), list(captions.ZS_TEMPLATES),
+                                     captions.tokenizer)
+        hist = T.finetune(clf, images, labels, steps=p.ft_steps, batch_size=p.batch_size, lr=p.ft_lr,
+                          seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p))
+        return clf, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective="cross-entropy",
+                         parent_samples_seen=p.n_steps(r.size) * p.batch_size)
+    images, tokens, _ = training_set(r, p, progress)
+    prep_s = time.perf_counter() - t0
+    torch.manual_seed(r.seed)
+    model = T.build_clip(r.arch, r.loss, p.image_size)
+    hist = T.train_clip(model, images, tokens, steps=p.n_steps(r.size), batch_size=p.batch_size, lr=p.lr,
+                        seed=r.seed, desc=f"train {r.name}", progress=progress, preprocess=preprocess(p))
+    return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=r.loss)
+
+
+def _build_empty(r: Recipe, p: Profile) -> torch.nn.Module:
+    if r.finetuned:
+        return T.LabClassifier(T.build_clip(r.arch, r.loss, p.image_size).visual, len(r.config().classes))
+    return T.build_clip(r.arch, r.loss, p.image_size)
+
+
+def _ensure(r: Recipe, p: Profile, progress: bool) -> torch.nn.Module:
+    """The trained model of `r` (from cache, else trained and cached)."""
+    model = _load_weights(r, p)
+    if model is not None:
+        return model
+    model, rec = _fit(r, p, progress)
+    pt, js = paths(r, p)
+    key = model_key(r, p)
+    atomic_save(dict(state_dict=model.state_dict(), key=key, recipe=r.key_dict(), profile=p.name), pt)
+    rec = dict(recipe=r.name, profile=p.name, key=key, seed=r.seed, arch=r.arch, loss=r.loss, size=r.size,
+               finetuned=r.finetuned, data=r.data, params=T.n_params(model), sha256=_sha256(pt),
+               trained_at=time.strftime("%Y-%m-%dT%H:%M:%S"), torch=torch.__version__, **rec)
+    atomic_write_text(json.dumps(rec, indent=1), js)  # written last: marks the weights complete
+    model.weights_id = f"lab:{r.name}@{p.name}-{key}-{rec['sha256'][:12]}"
+    return model
+
+
+def _load_weights(r: Recipe, p: Profile) -> torch.nn.Module | None:
+    pt, js = paths(r, p)
+    rec = _record_at(r, p, pt, js)
+    if rec is None:
+        return None
+    blob = safe_load(pt)
+    model = _build_empty(r, p)
+    try:
+        if blob is None or blob.get("key") != rec["key"]:
+            raise ValueError("unreadable or foreign checkpoint")
+        model.load_state_dict(blob["state_dict"], strict=True)
+    except (ValueError, RuntimeError, KeyError, AttributeError) as e:
+        warnings.warn(f"lab model {r.name}: cached weights {pt} are unusable ({e}); retraining")
+        pt.unlink(missing_ok=True)
+        js.unlink(missing_ok=True)
+        return None
+    model.eval()
+    model.weights_id = f"lab:{r.name}@{p.name}-{rec['key']}-{rec['sha256'][:12]}"
+    return model
+
+
+def _record_at(r: Recipe, p: Profile, pt: Path, js: Path) -> dict | None:
+    if not pt.exists() or not js.exists():
+        if pt.exists() != js.exists():  # one without the other: an interrupted write
+            pt.unlink(missing_ok=True)
+            js.unlink(missing_ok=True)
+        return None
+    try:
+        rec = json.loads(js.read_text())
+        ok = rec.get("key") == model_key(r, p) and rec.get("sha256") == _sha256(pt)
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        warnings.warn(f"lab model {r.name}: cached file {pt} does not match its record; retraining")
+        pt.unlink(missing_ok=True)
+        js.unlink(missing_ok=True)
+        return None
+    return rec
+
+
+def record(recipe_: str | Recipe, profile: str | Profile | None = None) -> dict | None:
+    """The training record (seed, steps, samples seen, wall time, final loss, ...) of a cached model."""
+    r, p = recipe(recipe_), profile_of(profile)
+    pt, js = paths(r, p)
+    return _record_at(r, p, pt, js)
+
+
+def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | None = None,
+          progress: bool = True) -> pd.DataFrame:
+    """Train every missing recipe (default: the whole zoo); returns their records as a frame."""
+    p = profile_of(profile)
+    if isinstance(recipes, str):
+        recipes = [recipes]
+    rs = [recipe(n) for n in (recipes or names())]
+    rows = []
+    for r in _bar(rs, f"lab zoo ({p.name})", progress):
+        _ensure(r, p, progress)
+        rows.append(record(r, p))
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- loading and specs
+def preprocess(p: Profile | None = None) -> T.Preprocess:
+    from .sets import MEAN, STD
+
+    return T.Preprocess(size=(p.image_size if p else 64), mean=MEAN, std=STD)
+
+
+def _split(name: str, profile: str | Profile | None) -> tuple[str, str | Profile | None]:
+    if "@" in name:
+        name, prof = name.split("@", 1)
+        return name, prof
+    return name, profile
+
+
+def spec(recipe_: str | Recipe, profile: str | Profile | None = None):
+    from .. import zoo as model_zoo
+
+    r, p = recipe(recipe_), profile_of(profile)
+    steps = p.n_steps(r.size) * p.batch_size
+    return model_zoo.ModelSpec(
+        name=f"lab:{r.name}" + ("" if p.name == "lab" else f"@{p.name}"), source="lab", arch=r.name,
+        pretrained=None, family=r.arch, data=r.data, samples_seen=float(steps), finetuned=r.finetuned,
+        loss=r.loss, resolution=p.image_size,
+        notes=f"{r.factor}: {r.notes}; profile {p.name}; {p.n_chunks(r.size) * p.chunk} training images")
+
+
+def specs(profile: str | Profile | None = None) -> list:
+    """ModelSpec of every lab recipe (source 'lab', six-factor fields filled)."""
+    return [spec(n, profile) for n in names()]
+
+
+def load(name: str, device: str = "cpu", profile: str | Profile | None = None, progress: bool = True):
+    """A clipstudy.zoo.Loaded for a recipe (`base`, or `base@smoke`); trains it first if missing."""
+    from .. import zoo as model_zoo
+    from . import captions
+
+    name, profile = _split(name, profile)
+    r, p = recipe(name), profile_of(profile)
+    model = _ensure(r, p, progress).to(device).eval().requires_grad_(False)  # inference only
+    pp = preprocess(p)
+    loaded = model_zoo.Loaded(model, pp, None if r.finetuned else captions.tokenizer, spec(r, p), device,
+                              extra=dict(record=record(r, p)))
+    loaded.transform_id = repr(pp)
+    return loaded
+
+
+def frame(factor: str | None = None) -> pd.DataFrame:
+    """The recipes with their factor values (one row each); `factor` keeps base and that factor's recipes."""
+    df = pd.DataFrame([recipe(n).row() for n in names()])
+    if factor is not None:
+        if factor not in FACTORS:
+            raise UnknownNameError("lab factor", factor, list(FACTORS))
+        df = df[df.factor.isin(["base", factor])]
+    return df.reset_index(drop=True)
+
+
+def register_prompts() -> None:
+    """`lab-single` (one template) and `lab-ensemble` (the lab's zero-shot templates) prompt sets."""
+    from .. import prompts
+    from . import captions
+
+    prompts.register_templates("lab-single", list(captions.SINGLE_TEMPLATE))
+    prompts.register_templates("lab-ensemble", list(captions.ZS_TEMPLATES))
+
+
+register_prompts()

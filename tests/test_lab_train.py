@@ -1,0 +1,166 @@
+"""Lab training: a miniature recipe really learns; the model cache never loads a damaged file;
+bad recipe, factor and profile names get clear errors."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from clipstudy import zeroshot
+from clipstudy.errors import UnknownNameError
+from clipstudy.lab import train as T
+from clipstudy.lab import zoo as lab_zoo
+from clipstudy.lab.world import SHAPES
+
+# An easy 6-class world (plain-ish backgrounds, no occluder, texture follows shape), 32 px.
+KEEP = ("sphere", "cube", "torus", "table", "cone", "dumbbell")
+MINI = lab_zoo.Recipe("test-mini", arch="vit", world=(
+    ("backgrounds", ("plain", "gradient")), ("held_out", tuple(s for s in SHAPES if s not in KEEP)),
+    ("occluder_p", 0.0), ("shape_texture_corr", 1.0)))
+MINI_PROFILE = lab_zoo.Profile("test-mini", chunk=384, chunks=(("small", 1), ("medium", 1), ("large", 1)),
+                               steps=(("small", 5), ("medium", 150), ("large", 5)), batch_size=64, lr=3e-3,
+                               ft_steps=30, ft_lr=1e-3, image_size=32)
+# Two optimiser steps on 32 images: enough to exercise caching, not learning.
+TINY_PROFILE = dataclasses.replace(MINI_PROFILE, name="test-tiny", chunk=32,
+                                   steps=(("small", 2), ("medium", 2), ("large", 2)), ft_steps=2)
+
+
+@pytest.fixture(scope="module")
+def mini():
+    lab_zoo.register_recipe(MINI)
+    lab_zoo.register_recipe(dataclasses.replace(MINI, name="test-mini-ft", factor="finetuning", finetuned=True))
+    yield
+    lab_zoo.RECIPES.pop("test-mini", None)
+    lab_zoo.RECIPES.pop("test-mini-ft", None)
+
+
+def test_miniature_recipe_learns_above_chance(mini):
+    from clipstudy.lab import sets
+
+    loaded = lab_zoo.load("test-mini", profile=MINI_PROFILE, progress=False)
+    rec = loaded.extra["record"]
+    for k in ("seed", "steps", "samples_seen", "wall_s", "final_loss", "sha256"):
+        assert k in rec
+    assert rec["steps"] == 150 and rec["samples_seen"] == 150 * 64
+    val = sets.build("lab-val", MINI.config(), n=240)  # fresh scenes (seed 2), not training chunks
+    chance = 1 / len(val.classnames)
+    res = zeroshot.run(loaded, val.dataset(loaded.preprocess), dataset_id="lab-val-mini", prompts="lab-single",
+                       classnames=val.classnames, progress=False)
+    assert res.accuracy() > 2 * chance, f"zero-shot top1 {res.accuracy():.3f} vs chance {chance:.3f}"
+
+    # fine-tuning starts from this CLIP's zero-shot head and keeps (or improves) accuracy
+    ft = lab_zoo.load("test-mini-ft", profile=MINI_PROFILE, progress=False)
+    assert ft.is_classifier and ft.tokenizer is None
+    res_ft = zeroshot.run(ft, val.dataset(ft.preprocess), dataset_id="lab-val-mini", classnames=val.classnames,
+                          progress=False)
+    assert res_ft.logits.shape == (240, len(KEEP))
+    assert res_ft.accuracy() > 2 * chance
+
+
+def test_cache_reloads_and_retrains_damaged_files(mini):
+    first = lab_zoo.load("test-mini", profile=TINY_PROFILE, progress=False)
+    pt, js = lab_zoo.paths("test-mini", TINY_PROFILE)
+    assert pt.exists() and js.exists()
+    again = lab_zoo.load("test-mini", profile=TINY_PROFILE, progress=False)
+    assert again.model.weights_id == first.model.weights_id  # loaded, not retrained
+    assert json.loads(js.read_text())["trained_at"] == first.extra["record"]["trained_at"]
+
+    # a truncated weights file no longer matches its record: retrained, never loaded
+    pt.write_bytes(pt.read_bytes()[:100])
+    assert lab_zoo.record("test-mini", TINY_PROFILE) is None
+    with pytest.warns(UserWarning, match="does not match"):
+        pt.write_bytes(b"garbage")
+        js.write_text(json.dumps(dict(first.extra["record"])))
+        fixed = lab_zoo.load("test-mini", profile=TINY_PROFILE, progress=False)
+    assert torch.load(pt, weights_only=False)["key"] == lab_zoo.model_key(MINI, TINY_PROFILE)
+    assert fixed.extra["record"]["sha256"] == lab_zoo._sha256(pt)
+
+    # weights without a record (an interrupted write) are discarded
+    js.unlink()
+    assert not lab_zoo.is_trained("test-mini", TINY_PROFILE)
+    assert not pt.exists()
+
+    # a readable file whose record was forged to match, but with foreign content, is rejected too
+    lab_zoo.load("test-mini", profile=TINY_PROFILE, progress=False)
+    from clipstudy.cache import atomic_save
+
+    atomic_save(dict(state_dict={}, key="someone-else"), pt)
+    rec = json.loads(js.read_text())
+    rec["sha256"] = lab_zoo._sha256(pt)
+    js.write_text(json.dumps(rec))
+    with pytest.warns(UserWarning, match="unusable"):
+        lab_zoo.load("test-mini", profile=TINY_PROFILE, progress=False)
+    assert torch.load(pt, weights_only=False)["key"] == lab_zoo.model_key(MINI, TINY_PROFILE)
+
+
+def test_unknown_names_list_valid_ones():
+    with pytest.raises(UnknownNameError, match="arch-resnet"):
+        lab_zoo.recipe("arch-resnt")
+    with pytest.raises(UnknownNameError, match="lab recipe"):
+        lab_zoo.load("no-such-recipe")
+    with pytest.raises(UnknownNameError, match="architecture"):
+        lab_zoo.frame("archi")
+    with pytest.raises(UnknownNameError, match="resnet"):
+        lab_zoo.variant("x", "architecture", arch="resnt")
+    with pytest.raises(UnknownNameError, match="siglip"):
+        lab_zoo.variant("x", "loss", loss="sigmoid")
+    with pytest.raises(UnknownNameError, match="large"):
+        lab_zoo.variant("x", "size", size="huge")
+    with pytest.raises(UnknownNameError, match="shape_texture_corr"):
+        lab_zoo.variant("x", "data", world=dict(shape_texture_cor=0.3))
+    with pytest.raises(UnknownNameError, match="clutter"):
+        lab_zoo.variant("x", "data", world=dict(backgrounds=("plain", "cluter")))
+    with pytest.raises(ValueError, match="shape_texture_corr"):
+        lab_zoo.variant("x", "data", world=dict(shape_texture_corr=1.5))
+    with pytest.raises(UnknownNameError, match="smoke"):
+        lab_zoo.load("base@smoek")
+
+
+def test_zoo_registry_and_specs():
+    df = lab_zoo.frame()
+    assert {"base", "arch-resnet", "arch-convnext", "data-corr-high", "data-corr-low", "size-small", "size-large",
+            "finetuned", "loss-siglip"} <= set(df.recipe)
+    base = df.set_index("recipe").loc["base"]
+    # every non-base recipe differs from base in exactly one factor
+    cols = ["arch", "loss", "shape_texture_corr", "backgrounds", "styles", "size", "finetuned"]
+    for _, row in df[df.recipe != "base"].iterrows():
+        assert (row[cols] != base[cols]).sum() >= 1, row.recipe
+        assert row.factor != "base"
+    specs = {s.arch: s for s in lab_zoo.specs("smoke")}
+    assert specs["arch-resnet"].family == "resnet" and specs["loss-siglip"].loss == "siglip"
+    assert specs["finetuned"].finetuned and specs["base"].source == "lab"
+    assert specs["size-large"].samples_seen > specs["base"].samples_seen > specs["size-small"].samples_seen
+    assert "corr=0.9" in specs["data-corr-high"].data
+    from clipstudy import prompts
+
+    assert len(prompts.templates("lab-single")) == 1 and len(prompts.templates("lab-ensemble")) > 1
+
+
+@pytest.mark.parametrize("arch", T.ARCHS)
+def test_architectures_have_matched_budgets_and_train(arch):
+    counts = {a: T.param_counts(a)["vision"] for a in T.ARCHS}
+    assert max(counts.values()) / min(counts.values()) < 1.25, counts
+    for loss in T.LOSSES:
+        torch.manual_seed(0)
+        m = T.build_clip(arch, loss, image_size=32)
+        x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+        from clipstudy.lab import captions
+
+        tok = captions.tokenizer(["a red cube."] * 8).view(8, 1, -1)
+        h = T.train_clip(m, x, tok, steps=2, batch_size=8, progress=False, preprocess=T.Preprocess(size=32))
+        assert h.samples_seen == 16 and len(h.losses) == 2 and all(map(lambda v: v == v, h.losses))
+        assert (getattr(m, "logit_bias", None) is not None) == (loss == "siglip")
+
+
+def test_preprocess_accepts_uint8_float_and_pil():
+    from PIL import Image
+
+    pp = T.Preprocess(size=32)
+    u8 = torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+    a = pp(u8)
+    assert a.shape == (3, 32, 32) and a.dtype == torch.float32
+    b = pp(Image.fromarray(u8.permute(1, 2, 0).numpy()))
+    assert torch.allclose(a, b, atol=1e-5)
+    assert torch.allclose(pp(u8[None].float() / 255)[0], a, atol=1e-5)
