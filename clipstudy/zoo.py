@@ -77,6 +77,10 @@ def _ensure_registry() -> None:
         return
     for spec in zoo_registry.specs():
         register(spec)
+    from .lab import zoo as lab_zoo
+
+    for spec in lab_zoo.specs("lab"):
+        register(spec)
 
 
 def family_of(arch: str) -> str:
@@ -115,7 +119,10 @@ def get(name: str | ModelSpec) -> ModelSpec:
     if name in REGISTRY:
         return REGISTRY[name]
     if name.startswith("lab:"):
-        return ModelSpec(name=name, source="lab", arch=name[4:], family="lab", data="lab")
+        from .lab import zoo as lab_zoo
+
+        recipe, _, profile = name[4:].partition("@")
+        return lab_zoo.spec(recipe, profile or None)
     if name.startswith("timm:"):
         import timm
 

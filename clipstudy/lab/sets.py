@@ -106,6 +106,7 @@ class LabSet:
 class LabDataset(torch.utils.data.Dataset):
     def __init__(self, labset: LabSet, transform: Callable | None = None):
         self.labset, self.transform = labset, transform
+        self.classnames = list(labset.classnames)  # the engine's zero-shot head reads these
         self._mean, self._std = torch.tensor(MEAN)[:, None, None], torch.tensor(STD)[:, None, None]
 
     def __len__(self) -> int:

@@ -1,0 +1,534 @@
+"""A miniature LLaVA on the lab world: a frozen lab CLIP vision tower, an MLP projector, a tiny causal LM.
+
+As in LLaVA-1.5, the image enters the language model as a prefix of projected visual tokens: the
+CLIP tower's patch tokens (ViT towers; pooled to a small grid) plus its pooled embedding (every
+tower). The language model is a 2-layer `transformers` Llama over a word-level vocabulary: the lab
+caption words plus the question words below. It is trained, with the tower frozen, on instruction
+pairs generated from each scene's factor record (object, colour, texture, background, style, and
+the two-choice question of the LMM protocol). There is one object per scene, so there are no
+counting questions: the world has nothing to count.
+
+`evaluate` then runs the protocol of `clipstudy.lmm` (ImageNet-D's two-choice question, with the
+lab CLIP's own zero-shot failures as the other choice) against that same CLIP, split by whether
+CLIP's full-way prediction was right. All numbers are computed when called; none are stored here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .. import lmm
+from ..config import cache_root
+from ..errors import ClipstudyError, UnknownNameError
+from . import captions as cap
+
+LLAVA_VERSION = 1  # bump when the instruction data, model or training loop change (invalidates caches)
+
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "object": ("what is the main object in this image?", "what object is this?", "what shape is shown?"),
+    "color": ("what colour is the object?", "what color is it?"),
+    "texture": ("what texture does the object have?", "what pattern is on its surface?"),
+    "background": ("what is the background?", "what is behind the object?"),
+    "style": ("is this a photo, a sketch or a silhouette?", "what kind of image is this?"),
+}
+CHOICE_KINDS = ("object", "color")  # kinds also asked as two-choice questions ("... Choose from: a, b.")
+SPECIALS = ("<pad>", "<unk>", "<bos>", "<ans>", "<eos>")
+PAD, UNK, BOS, ANS, EOS = range(5)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def _build_vocab() -> tuple[str, ...]:
+    words = set(cap.VOCAB[2:-2])  # the lab caption words (without their special tokens)
+    for qs in QUESTIONS.values():
+        for q in qs:
+            words.update(_words(q))
+    words.update(_words(lmm.question("x", "y")) + ["x", "y"])
+    words -= {"x", "y"}
+    return SPECIALS + tuple(sorted(words))
+
+
+VOCAB: tuple[str, ...] = _build_vocab()
+WORD_TO_ID = {w: i for i, w in enumerate(VOCAB)}
+
+
+def encode_text(text: str) -> list[int]:
+    """Words -> ids; unknown words map to <unk> (the lab world names everything it draws)."""
+    return [WORD_TO_ID.get(w, UNK) for w in _words(text)]
+
+
+def decode_ids(ids: Sequence[int]) -> str:
+    out = []
+    for i in ids:
+        if i == EOS:
+            break
+        if i >= len(SPECIALS):
+            out.append(VOCAB[i])
+    return " ".join(out)
+
+
+# --------------------------------------------------------------------------- instruction data
+
+def answers_for(row: Any) -> dict[str, str]:
+    """The factor record of one scene (a frame row or itertuples record), as short answers."""
+    get = row.__getitem__ if isinstance(row, (pd.Series, dict)) else (lambda k: getattr(row, k))
+    return {"object": cap.SHAPE_WORDS[get("shape")], "color": str(get("color")),
+            "texture": cap.TEXTURE_WORDS[get("texture")], "background": cap.BACKGROUND_WORDS[get("background")],
+            "style": cap.STYLE_WORDS[get("style")]}
+
+
+def instructions(frame: pd.DataFrame, seed: int = 0, per_image: int = 6,
+                 classnames: Sequence[str] | None = None, colors: Sequence[str] | None = None) -> pd.DataFrame:
+    """`per_image` (question, answer) pairs per scene, answered from its factors.
+
+    Kinds: object, color, texture, background, style (only when the frame has more than one style),
+    and two-choice object/colour questions whose other choice is a random other class/colour.
+    Returns columns row (position in `frame`), kind, question, answer.
+    """
+    rng = np.random.default_rng([seed, 4099])
+    classnames = list(classnames or sorted(frame["shape"].map(cap.SHAPE_WORDS).unique()))
+    colors = list(colors or sorted(frame["color"].unique()))
+    kinds = [k for k in QUESTIONS if k != "style" or frame["style"].nunique() > 1]
+    kinds += [f"choice-{k}" for k in CHOICE_KINDS]
+    rows = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        ans = answers_for(row)
+        for kind in rng.choice(kinds, size=per_image, replace=per_image > len(kinds)):
+            if kind.startswith("choice-"):
+                base = kind[7:]
+                pool = [c for c in (classnames if base == "object" else colors) if c != ans[base]]
+                other = pool[rng.integers(len(pool))]
+                a, b = (ans[base], other) if rng.random() < 0.5 else (other, ans[base])
+                q = lmm.question(a, b) if base == "object" else \
+                    f"{QUESTIONS['color'][0]} Choose from the following list: {a}, {b}."
+                rows.append((i, kind, q, ans[base]))
+            else:
+                qs = QUESTIONS[kind]
+                rows.append((i, kind, qs[rng.integers(len(qs))], ans[kind]))
+    return pd.DataFrame(rows, columns=["row", "kind", "question", "answer"])
+
+
+# --------------------------------------------------------------------------- the vision side
+
+@torch.no_grad()
+def visual_features(clip: Any, images: torch.Tensor, preprocess: Any, batch_size: int = 256,
+                    grid: int = 4) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(pooled [N, D], patch tokens [N, grid*grid, W] or None) from a frozen CLIP tower; uint8 images in.
+
+    Patch tokens come from open_clip ViT towers (`output_tokens`), average-pooled to a grid x grid map so
+    the LM's prefix stays short; other towers give the pooled embedding only.
+    """
+    visual = clip.visual
+    has_tokens = hasattr(visual, "output_tokens")
+    pooled, tokens = [], []
+    old = getattr(visual, "output_tokens", None)
+    try:
+        if has_tokens:
+            visual.output_tokens = True
+        for s in range(0, len(images), batch_size):
+            x = preprocess(images[s:s + batch_size])
+            out = visual(x)
+            if has_tokens:
+                p, t = out
+                n = int(round(t.shape[1] ** 0.5))
+                if n * n == t.shape[1]:  # [B, n*n, W] -> pooled grid
+                    t = t.transpose(1, 2).reshape(len(t), -1, n, n)
+                    t = F.adaptive_avg_pool2d(t, min(grid, n)).flatten(2).transpose(1, 2)
+                tokens.append(t.float())
+            else:
+                p = out
+            pooled.append(p.float())
+    finally:
+        if has_tokens:
+            visual.output_tokens = old
+    return torch.cat(pooled), (torch.cat(tokens) if tokens else None)
+
+
+# --------------------------------------------------------------------------- the model
+
+@dataclass(frozen=True)
+class Settings:
+    """Size and training budget of a miniature LLaVA (one per profile)."""
+
+    n_images: int = 3000  # training scenes: the base CLIP's cached lab-train chunks
+    per_image: int = 6  # instruction pairs per scene
+    steps: int = 800
+    batch_size: int = 64
+    lr: float = 2e-3
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    grid: int = 4  # patch tokens pooled to grid x grid
+    max_new_tokens: int = 6
+    threads: int = 1
+    seed: int = 0
+
+    def row(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Settings] = {
+    "lab": Settings(),
+    "smoke": Settings(n_images=96, per_image=6, steps=40, batch_size=32, hidden=64, max_new_tokens=4),
+}
+
+
+def settings_for(profile: str) -> Settings:
+    if profile not in PROFILES:
+        raise UnknownNameError("lab LLaVA profile", profile, list(PROFILES))
+    return PROFILES[profile]
+
+
+class MiniLlava(torch.nn.Module):
+    """Projector(s) + a tiny Llama. Sequence: [visual prefix] <bos> question <ans> answer <eos>."""
+
+    def __init__(self, pooled_dim: int, token_dim: int | None, settings: Settings):
+        super().__init__()
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        h = settings.hidden
+
+        def mlp(d):  # LLaVA-1.5's projector: Linear, GELU, Linear
+            return torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.GELU(), torch.nn.Linear(h, h))
+
+        self.pooled_dim, self.token_dim = pooled_dim, token_dim
+        self.project_pooled = mlp(pooled_dim)
+        self.project_tokens = mlp(token_dim) if token_dim else None
+        cfg = LlamaConfig(vocab_size=len(VOCAB), hidden_size=h, intermediate_size=2 * h,
+                          num_hidden_layers=settings.layers, num_attention_heads=settings.heads,
+                          num_key_value_heads=settings.heads, max_position_embeddings=256,
+                          pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS, tie_word_embeddings=True)
+        torch.manual_seed(settings.seed)
+        self.lm = LlamaForCausalLM(cfg)
+
+    def prefix(self, pooled: torch.Tensor, tokens: torch.Tensor | None) -> torch.Tensor:
+        parts = [self.project_pooled(pooled)[:, None]]
+        if self.project_tokens is not None and tokens is not None:
+            parts.append(self.project_tokens(tokens))
+        return torch.cat(parts, 1)
+
+    def logits(self, prefix: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, left_pad: bool
+               ) -> torch.Tensor:
+        """Logits for every position of [prefix, ids]; `mask` covers ids (1 = real token)."""
+        emb = torch.cat([prefix, self.lm.get_input_embeddings()(ids)], 1)
+        full = torch.cat([torch.ones(len(ids), prefix.shape[1], dtype=mask.dtype), mask], 1)
+        if left_pad:  # pads come first: move them before the prefix, and count positions from real tokens
+            order = torch.argsort(full == 0, dim=1, descending=True, stable=True)
+            emb = torch.gather(emb, 1, order[..., None].expand_as(emb))
+            full = torch.gather(full, 1, order)
+        pos = (full.cumsum(1) - 1).clamp(min=0)
+        return self.lm(inputs_embeds=emb, attention_mask=full, position_ids=pos).logits
+
+    @torch.no_grad()
+    def generate(self, prefix: torch.Tensor, questions: Sequence[str], max_new_tokens: int = 6) -> list[str]:
+        """Greedy answers, one per (prefix row, question)."""
+        seqs = [[BOS] + encode_text(q) + [ANS] for q in questions]
+        done = [False] * len(seqs)
+        for _ in range(max_new_tokens):
+            width = max(map(len, seqs))
+            ids = torch.tensor([[PAD] * (width - len(s)) + s for s in seqs])
+            mask = (torch.arange(width)[None] >= torch.tensor([width - len(s) for s in seqs])[:, None]).long()
+            nxt = self.logits(prefix, ids, mask, left_pad=True)[:, -1].argmax(-1).tolist()
+            for i, t in enumerate(nxt):
+                if not done[i]:
+                    seqs[i].append(t)
+                    done[i] = t == EOS
+            if all(done):
+                break
+        return [decode_ids(s[s.index(ANS) + 1:]) for s in seqs]
+
+
+def _batch(rows: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded ids, attention mask and labels (loss on the answer and <eos> only)."""
+    seqs, targets = [], []
+    for q, a in zip(rows["question"], rows["answer"]):
+        prompt, answer = [BOS] + encode_text(q) + [ANS], encode_text(a) + [EOS]
+        seqs.append(prompt + answer)
+        targets.append([-100] * len(prompt) + answer)
+    width = max(map(len, seqs))
+    ids = torch.tensor([s + [PAD] * (width - len(s)) for s in seqs])
+    labels = torch.tensor([t + [-100] * (width - len(t)) for t in targets])
+    return ids, (ids != PAD).long(), labels
+
+
+def fit(model: MiniLlava, pooled: torch.Tensor, tokens: torch.Tensor | None, data: pd.DataFrame,
+        settings: Settings, progress: bool = True):
+    """Train projector + LM on (features of `data.row`, question -> answer); the CLIP tower is not touched.
+
+    AdamW with warmup and cosine decay (the lab CLIPs' schedule). Runs on `settings.threads` threads: the
+    matrices are tiny, so one thread is as fast as two alone and much faster on a shared machine.
+    """
+    from tqdm.auto import tqdm
+
+    from .train import History, _optimizer, cosine_lr
+
+    n = len(data)
+    bs = min(settings.batch_size, n)
+    gen = torch.Generator().manual_seed(settings.seed)
+    opt = _optimizer(model, settings.lr, 0.05)
+    warmup = max(1, settings.steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: cosine_lr(i, settings.steps, warmup))
+    rows_all, questions, answers = data["row"].to_numpy(), data["question"].to_numpy(), data["answer"].to_numpy()
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    model.train()
+    try:
+        bar = tqdm(range(settings.steps), desc="train lab LLaVA", unit="step", disable=not progress, leave=False)
+        for _ in bar:
+            idx = torch.randperm(n, generator=gen)[:bs].numpy()
+            r = torch.as_tensor(rows_all[idx])
+            ids, mask, labels = _batch(pd.DataFrame({"question": questions[idx], "answer": answers[idx]}))
+            prefix = model.prefix(pooled[r], tokens[r] if tokens is not None else None)
+            logits = model.logits(prefix, ids, mask, left_pad=False)[:, prefix.shape[1]:]
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"lab LLaVA: loss became {loss.item()} at step {len(losses)}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            if len(losses) % 20 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        bar.close()
+    finally:
+        torch.set_num_threads(old_threads)
+        model.eval()
+    tail = losses[-max(1, min(20, settings.steps // 10)):]
+    return History(settings.steps, settings.steps * bs, time.perf_counter() - t0, float(np.mean(tail)), losses)
+
+
+# --------------------------------------------------------------------------- data and the lab CLIP
+
+def _clip(recipe: str, device: str, profile: str):
+    from . import zoo as lab_zoo
+
+    loaded = lab_zoo.load(recipe, device=device, profile=profile)
+    model = loaded.model
+    if getattr(model, "is_classifier", False) or not hasattr(model, "encode_text"):
+        raise ClipstudyError(f"lab recipe {recipe!r} is a classifier without a text tower; the LMM protocol "
+                             "compares against a CLIP's zero-shot choice, so pick a contrastive recipe")
+    return loaded
+
+
+def training_scenes(recipe: str, profile: str, n_images: int) -> tuple[pd.DataFrame, torch.Tensor]:
+    """(factor frame, uint8 images) of the first `n_images` lab-train scenes the CLIP `recipe` was trained on.
+
+    They are the lab zoo's cached training chunks, so nothing new is rendered; the instruction data is new
+    (questions and answers from the factor records), as LLaVA's instruction data is new to its CLIP.
+    """
+    from . import sets, zoo as lab_zoo
+
+    r, p = lab_zoo.recipe(recipe), lab_zoo.profile_of(profile)
+    frames, images, total = [], [], 0
+    for i in range(max(p.n_chunks(r.size), -(-n_images // p.chunk))):
+        part = sets.build("lab-train", r.config(), n=p.chunk, seed=lab_zoo.TRAIN_SEED0 + i, size=p.image_size)
+        frames.append(part.factors)
+        images.append(part.images)
+        total += len(part)
+        if total >= n_images:
+            break
+    frame = pd.concat(frames, ignore_index=True).iloc[:n_images]
+    return frame, torch.cat(images)[:n_images]
+
+
+EVAL_N = {"lab": {}, "smoke": {"lab-factors": 2}}  # per-profile set sizes; missing: the sets' DEFAULT_N
+SMOKE_N = 24
+
+
+def eval_set(name: str, profile: str, n: int | None = None):
+    """A named lab evaluation set (base world) at the profile's image size, from the lab's set cache."""
+    from . import sets, zoo as lab_zoo
+
+    p = lab_zoo.profile_of(profile)
+    if n is None:
+        n = EVAL_N.get(p.name, {}).get(name, SMOKE_N if p.name == "smoke" else None)
+    return sets.build(name, n=n, size=p.image_size)
+
+
+def _weights_digest(model: torch.nn.Module) -> str:
+    from ..encode import weights_hash
+
+    return weights_hash(model)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class LabLlava:
+    """A trained miniature LLaVA with the lab CLIP it sees through."""
+
+    model: MiniLlava
+    clip: Any  # clipstudy.zoo.Loaded
+    settings: Settings
+    meta: dict
+
+    def ask(self, images: torch.Tensor, questions: Sequence[str], batch_size: int = 128) -> list[str]:
+        """Greedy answers to one question per image (uint8 images [N,3,H,W])."""
+        out: list[str] = []
+        old = torch.get_num_threads()
+        torch.set_num_threads(self.settings.threads)
+        try:
+            out = self._ask(images, questions, batch_size)
+        finally:
+            torch.set_num_threads(old)
+        return out
+
+    def _ask(self, images: torch.Tensor, questions: Sequence[str], batch_size: int) -> list[str]:
+        out: list[str] = []
+        for s in range(0, len(images), batch_size):
+            pooled, tokens = visual_features(self.clip.model, images[s:s + batch_size], self.clip.preprocess,
+                                             grid=self.settings.grid)
+            with torch.no_grad():
+                prefix = self.model.prefix(pooled, tokens)
+            out += self.model.generate(prefix, questions[s:s + batch_size], self.settings.max_new_tokens)
+        return out
+
+
+def cache_dir(recipe: str, profile: str) -> Path:
+    return cache_root() / "lab" / "llava" / f"{recipe}-{profile}"
+
+
+def _read_cached(folder: Path, key: str) -> dict | None:
+    """The cached payload when it is complete and matches `key`; None (retrain) otherwise."""
+    meta_path, model_path = folder / "meta.json", folder / "model.pt"
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("key") != key or meta.get("sha256") != _sha256(model_path):
+            return None
+        payload = torch.load(model_path, map_location="cpu", weights_only=True)
+        return dict(meta=meta, state=payload)
+    except (OSError, ValueError, RuntimeError, KeyError, EOFError):
+        return None
+
+
+def _write_cached(folder: Path, state: dict, meta: dict) -> None:
+    """Atomic: model.pt and meta.json land via renames; meta (with the model's sha256) is written last."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"model.pt.{os.getpid()}.part"
+    torch.save(state, tmp)
+    meta = dict(meta, sha256=_sha256(tmp))
+    os.replace(tmp, folder / "model.pt")
+    tmp_meta = folder / f"meta.json.{os.getpid()}.part"
+    tmp_meta.write_text(json.dumps(meta, indent=1, default=str))
+    os.replace(tmp_meta, folder / "meta.json")
+
+
+def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, retrain: bool = False,
+         progress: bool = True) -> LabLlava:
+    """The miniature LLaVA on lab CLIP `recipe`: from the cache, or trained now (and cached).
+
+    The cache key covers the CLIP's weights, the settings and LLAVA_VERSION, so a retrained CLIP or a
+    changed recipe never reuses a stale LMM; a corrupt or partial cache is retrained, never loaded.
+    """
+    settings = settings_for(profile)
+    clip = _clip(recipe, device, profile)
+    clip.model.eval()
+    for p in clip.model.parameters():
+        p.requires_grad_(False)
+    key = hashlib.sha256(json.dumps(dict(v=LLAVA_VERSION, clip=_weights_digest(clip.model), s=settings.row(),
+                                         vocab=len(VOCAB)), sort_keys=True).encode()).hexdigest()[:16]
+    folder = cache_dir(recipe, profile)
+    hit = None if retrain else _read_cached(folder, key)
+    if hit is not None:
+        m = hit["meta"]
+        model = MiniLlava(m["pooled_dim"], m["token_dim"], settings)
+        try:
+            model.load_state_dict(hit["state"])
+        except RuntimeError:
+            hit = None
+        else:
+            return LabLlava(model.eval(), clip, settings, m)
+
+    t0 = time.perf_counter()
+    frame, images = training_scenes(recipe, profile, settings.n_images)
+    pooled, tokens = visual_features(clip.model, images, clip.preprocess, grid=settings.grid)
+    t_feat = time.perf_counter() - t0
+    data = instructions(frame, seed=settings.seed, per_image=settings.per_image,
+                        classnames=cap.classnames())
+    model = MiniLlava(pooled.shape[1], tokens.shape[2] if tokens is not None else None, settings)
+    hist = fit(model, pooled, tokens, data, settings, progress=progress)
+    meta = dict(key=key, recipe=recipe, profile=profile, settings=settings.row(), pooled_dim=pooled.shape[1],
+                token_dim=tokens.shape[2] if tokens is not None else None, n_scenes=len(frame),
+                n_instructions=len(data), feature_s=round(t_feat, 2), **hist.row(),
+                params=sum(p.numel() for p in model.parameters()), version=LLAVA_VERSION)
+    _write_cached(folder, model.state_dict(), meta)
+    return LabLlava(model.eval(), clip, settings, meta)
+
+
+# --------------------------------------------------------------------------- the two-choice protocol
+
+def clip_logits(clip: Any, images: torch.Tensor, classnames: Sequence[str],
+                templates: Sequence[str] = cap.ZS_TEMPLATES) -> torch.Tensor:
+    """The lab CLIP's full-way zero-shot logits (template-ensemble head)."""
+    from ..encode import logit_scale_of, zero_shot_head
+
+    head = zero_shot_head(clip.model, clip.tokenizer, list(classnames), list(templates))
+    with torch.no_grad():
+        feats = torch.cat([F.normalize(clip.model.encode_image(clip.preprocess(images[s:s + 256])).float(), dim=-1)
+                           for s in range(0, len(images), 256)])
+    return logit_scale_of(clip.model) * feats @ head
+
+
+def evaluate(recipe: str = "base", profile: str = "lab",
+             sets: Sequence[str] = ("lab-val", "lab-sketch", "lab-factors"), *, n: int | None = None,
+             seed: int = 0, device: str = "cpu", llava: LabLlava | None = None,
+             progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The LMM protocol on lab sets: the miniature LLaVA against its own CLIP, on CLIP's failure pairs.
+
+    For each image the other choice is the CLIP's own zero-shot top-1 when wrong (else its top-2), so the
+    `clip_full == 'wrong'` rows are exactly the images where the CLIP failed. Sets with a `factor` column
+    (lab-factors) are also split by factor (column `group`; 'all' is the whole set).
+    Returns (per-question frame, comparison frame: one row per set, group, model and clip_full).
+    """
+    llava = llava or load(recipe, profile, device, progress=progress)
+    classnames = cap.classnames()
+    details, tables = [], []
+    for name in sets:
+        ls = eval_set(name, profile, n)
+        keep = np.flatnonzero(ls.labels.numpy() >= 0)  # held-out shapes have no class to choose
+        frame, images = ls.factors.iloc[keep].reset_index(drop=True), ls.images[torch.as_tensor(keep)]
+        labels = ls.labels[torch.as_tensor(keep)].numpy()
+        keys = [f"{name}/{i:06d}" for i in keep]
+        logits = clip_logits(llava.clip, images, classnames)
+        pairs = lmm.build_pairs(labels, logits, classnames, keys=keys, seed=seed)
+        out = pairs.assign(answer=llava.ask(images, list(pairs["question"])))
+        out["match"] = lmm.match_frame(out)
+        clip = lmm.clip_two_choice(pairs, logits)
+        out["clip_correct"] = clip["clip_correct"].to_numpy()
+        group = frame["factor"].astype(str).to_numpy() if "factor" in frame else np.full(len(frame), "all")
+        out.insert(0, "set", name)
+        out["group"] = group
+        details.append(out)
+        for g in (["all"] + sorted(set(group) - {"all"})):
+            sel = np.ones(len(out), bool) if g == "all" else group == g
+            t = lmm.compare(out[sel], clip[sel], lmm_name="lab-llava", clip_name="clip")
+            t.insert(0, "group", g)
+            t.insert(0, "set", name)
+            tables.append(t)
+    result = pd.concat(tables, ignore_index=True)
+    result.insert(0, "recipe", recipe)
+    return pd.concat(details, ignore_index=True), result
