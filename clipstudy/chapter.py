@@ -44,11 +44,23 @@ class Chapter:
         return fig
 
 
-def start(name: str, results_dir: str | Path, profile: str) -> Chapter:
-    """Set the seaborn theme and return the chapter's result writer."""
+SMOKE_NOTE = ("This build uses the `smoke` profile: tiny lab models trained for seconds and tiny evaluation "
+              "sets. Its lab numbers are pipeline checks only, not findings.")
+
+
+def start(name: str, results_dir: str | Path, profile: str, *, data_root: str = "", smoke_note: str = SMOKE_NOTE,
+          **params: Any) -> Chapter:
+    """The setup every chapter shares: data root, seaborn theme, the smoke warning, the parameters in use."""
+    import os
+
     import seaborn as sns
 
+    if data_root:  # papermill passes the build's CLIPSTUDY_DATA so records resolve the same way
+        os.environ["CLIPSTUDY_DATA"] = data_root
     sns.set_theme(context="notebook", style="whitegrid")
+    if profile == "smoke":
+        notice("Smoke profile", smoke_note)
+    print("  ".join(f"{k}={v}" for k, v in dict(profile=profile, **params).items()))
     return Chapter(name, Path(results_dir), profile)
 
 

@@ -40,10 +40,6 @@ data_root = ""
 results_dir = "book/results"
 
 # %%
-import os
-
-if data_root:
-    os.environ["CLIPSTUDY_DATA"] = data_root
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -55,12 +51,8 @@ from clipstudy.analysis import calibration as C
 from clipstudy.analysis import effects as E
 
 pd.set_option("display.max_colwidth", 140)
-ch = chapter.start("05_calibration", results_dir, profile)
+ch = chapter.start("05_calibration", results_dir, profile, data_root=data_root, lab_profile=lab_profile, n_eval=n_eval, live=live)
 effect_rows = []
-if profile == "smoke":
-    chapter.notice("Smoke profile", "This build uses the `smoke` profile: tiny lab models trained for seconds and "
-                   "tiny evaluation sets. Its lab numbers are pipeline checks only, not findings.")
-print(f"profile={profile}  lab_profile={lab_profile}  n_eval={n_eval}  live={live}")
 
 # %% [markdown]
 # ## Records

@@ -41,10 +41,6 @@ data_root = ""
 results_dir = "book/results"
 
 # %%
-import os
-
-if data_root:
-    os.environ["CLIPSTUDY_DATA"] = data_root
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -55,13 +51,9 @@ from clipstudy import chapter
 from clipstudy.analysis import effects as E
 from clipstudy.analysis import ood
 
-ch = chapter.start("06_ood_detection", results_dir, profile)
+ch = chapter.start("06_ood_detection", results_dir, profile, data_root=data_root, lab_profile=lab_profile, n_eval=n_eval, live=live)
 effect_parts = []
 not_measured = {}
-if profile == "smoke":
-    chapter.notice("Smoke profile", "This build uses the `smoke` profile: tiny lab models trained for seconds and "
-                   "tiny evaluation sets. Its numbers are pipeline checks only, not findings.")
-print(f"profile={profile}  lab_profile={lab_profile}  n_eval={n_eval}  live={live}")
 
 # %% [markdown]
 # ## Records: what the published tables do and do not say
@@ -108,14 +100,14 @@ for f in ("architecture", "training distribution", "training-set size", "fine-tu
 # one template (`a photo of a {}.`) and the lab's ensemble of eight templates.
 
 # %%
-from clipstudy.analysis import labeval
+from clipstudy.analysis import lab_eval
 from clipstudy.config import resolve_device
 from clipstudy.lab import zoo as lab_zoo
 
 dev = resolve_device(device)
 recipes = list(lab_zoo.frame()["recipe"])
-factors = labeval.recipe_factors()
-ls_ood = labeval.labset("lab-ood", n_eval, lab_profile)
+factors = lab_eval.recipe_factors()
+ls_ood = lab_eval.labset("lab-ood", n_eval, lab_profile)
 from clipstudy import plots
 
 kinds = ls_ood.factors["kind"].to_numpy()

@@ -35,10 +35,6 @@ data_root = ""
 results_dir = "book/results"
 
 # %%
-import os
-
-if data_root:
-    os.environ["CLIPSTUDY_DATA"] = data_root
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -49,14 +45,10 @@ from clipstudy import chapter
 from clipstudy.analysis import effects as E
 from clipstudy.analysis import retrieval
 
-ch = chapter.start("07_retrieval", results_dir, profile)
+ch = chapter.start("07_retrieval", results_dir, profile, data_root=data_root, lab_profile=lab_profile, n_eval=n_eval, live=live)
 effect_parts = []
 not_measured = {"test-time prompts": "retrieval compares images with captions, not with class prompts; the lab "
                                      "rows use the prompt ensemble only for the lab-val accuracy on the x axis"}
-if profile == "smoke":
-    chapter.notice("Smoke profile", "This build uses the `smoke` profile: tiny lab models trained for seconds and "
-                   "tiny evaluation sets. Its lab numbers are pipeline checks only, not findings.")
-print(f"profile={profile}  lab_profile={lab_profile}  n_eval={n_eval}  live={live}")
 
 # %% [markdown]
 # ## Records: open_clip's retrieval results against ImageNet accuracy
@@ -137,13 +129,13 @@ if ok:
 # `lab-val`. The fine-tuned recipe is a classifier without a text tower and cannot retrieve.
 
 # %%
-from clipstudy.analysis import labeval
+from clipstudy.analysis import lab_eval
 from clipstudy.config import resolve_device
 from clipstudy.lab import zoo as lab_zoo
 
 dev = resolve_device(device)
 recipes = list(lab_zoo.frame()["recipe"])
-factors = labeval.recipe_factors()
+factors = lab_eval.recipe_factors()
 lr = retrieval.lab_retrieval(recipes, n=n_eval, profile=lab_profile, device=dev)
 ch.save(lr, "lab_retrieval")
 display(lr.pivot_table(index="model", columns=["direction", "k"], values="recall").round(3))

@@ -40,10 +40,6 @@ data_root = ""
 results_dir = "book/results"
 
 # %%
-import os
-
-if data_root:
-    os.environ["CLIPSTUDY_DATA"] = data_root
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -54,14 +50,10 @@ from clipstudy import chapter
 from clipstudy.analysis import effects as E
 from clipstudy.analysis import threed
 
-ch = chapter.start("08_3d_awareness", results_dir, profile)
+ch = chapter.start("08_3d_awareness", results_dir, profile, data_root=data_root, lab_profile=lab_profile, n_eval=n_eval, live=live)
 effect_parts = []
 not_measured = {"test-time prompts": "correspondence reads the image tower only; the 3DCC rows use the prompt "
                                      "ensemble throughout (the prompt effect is measured in chapters 2-6)"}
-if profile == "smoke":
-    chapter.notice("Smoke profile", "This build uses the `smoke` profile: tiny lab models trained for seconds and "
-                   "tiny evaluation sets. Its numbers are pipeline checks only, not findings.")
-print(f"profile={profile}  lab_profile={lab_profile}  n_eval={n_eval}  live={live}")
 
 # %% [markdown]
 # ## Records
@@ -89,15 +81,15 @@ else:
 
 # %%
 from clipstudy import plots
-from clipstudy.analysis import labeval
+from clipstudy.analysis import lab_eval
 from clipstudy.config import resolve_device
 from clipstudy.lab import zoo as lab_zoo
 
 dev = resolve_device(device)
 recipes = list(lab_zoo.frame()["recipe"])
-factors = labeval.recipe_factors()
+factors = lab_eval.recipe_factors()
 n_scenes = max(8, n_eval // 10)
-ls3 = labeval.labset("lab-3dcc", n_scenes, lab_profile)
+ls3 = lab_eval.labset("lab-3dcc", n_scenes, lab_profile)
 f3 = ls3.factors
 pick = [0] + [int(np.flatnonzero(((f3["corruption"] == c) & (f3["severity"] == s)).to_numpy())[0])
               for c in f3.loc[f3["corruption"] != "none", "corruption"].unique() for s in (3, 5)]

@@ -38,10 +38,6 @@ data_root = ""
 results_dir = "book/results"
 
 # %%
-import os
-
-if data_root:
-    os.environ["CLIPSTUDY_DATA"] = data_root
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -52,12 +48,10 @@ from clipstudy import chapter
 from clipstudy.analysis import effects as E
 from clipstudy.analysis import multimodal
 
-ch = chapter.start("09_lmm", results_dir, profile)
+ch = chapter.start("09_lmm", results_dir, profile, data_root=data_root, lab_profile=lab_profile, n_eval=n_eval, live=live,
+                   smoke_note=("This build uses the `smoke` profile: tiny lab models and a miniature LLaVA "
+                   "trained for seconds. Its numbers are pipeline checks only, not findings."))
 effect_parts = []
-if profile == "smoke":
-    chapter.notice("Smoke profile", "This build uses the `smoke` profile: tiny lab models and a miniature LLaVA "
-                   "trained for seconds. Its numbers are pipeline checks only, not findings.")
-print(f"profile={profile}  lab_profile={lab_profile}  n_eval={n_eval}  live={live}")
 
 # %% [markdown]
 # ## Records
@@ -85,7 +79,7 @@ chapter.notice("No records on this axis", "The records give no LMM numbers; this
 # %%
 from clipstudy.config import resolve_device
 from clipstudy.lab import llava
-from clipstudy.analysis import labeval
+from clipstudy.analysis import lab_eval
 
 dev = resolve_device(device)
 LMM_RECIPES = ["base", "arch-resnet"]
@@ -187,7 +181,7 @@ else:
                    "build, so no per-factor gain is defined (see the NEITHER counts above).")
 
 # %%
-factors = {r: f for r, f in labeval.recipe_factors().items() if r in LMM_RECIPES}
+factors = {r: f for r, f in lab_eval.recipe_factors().items() if r in LMM_RECIPES}
 effect_parts.append(multimodal.recipe_effects(gains[gains["set"].isin(["lab-val", "lab-sketch"]) & (gains["group"] == "all")],
                                               factors, "acc_lmm",
                                               metric="LMM two-choice accuracy (lab-val and lab-sketch, all questions)"))

@@ -33,10 +33,6 @@ data_root = ""
 results_dir = "book/results"
 
 # %%
-import os
-
-if data_root:
-    os.environ["CLIPSTUDY_DATA"] = data_root
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -47,12 +43,10 @@ from clipstudy import book, chapter
 from clipstudy.analysis import effects as E
 from clipstudy.analysis import summary
 
-ch = chapter.start("10_summary", results_dir, profile)
-if profile == "smoke":
-    chapter.notice("Smoke profile", "This build uses the `smoke` profile: every lab effect below comes from tiny "
+ch = chapter.start("10_summary", results_dir, profile, data_root=data_root, results_dir=results_dir,
+                   smoke_note=("This build uses the `smoke` profile: every lab effect below comes from tiny "
                    "models trained for seconds on tiny sets. The table shows that the pipeline carries each number "
-                   "from its chapter to this summary; none of them is a finding.")
-print(f"profile={profile}  results_dir={results_dir}")
+                   "from its chapter to this summary; none of them is a finding."))
 
 # %%
 expected = [p.stem for p in book.chapters() if p.stem[:2] not in ("01", "10")]

@@ -116,15 +116,15 @@ def lab_detection(recipes: Sequence[str], *, n: int, profile: str = "lab", devic
     Columns: model, classifier, prompts, method, ood (near | far | all), auroc, aupr_in, aupr_out, fpr95,
     n_id, n_ood, id_acc (top-1 on the ID set). A classifier is scored once (prompts 'classifier head').
     """
-    from . import labeval
+    from . import lab_eval
 
-    ls_id, ls_ood = labeval.labset(id_set, n, profile), labeval.labset("lab-ood", n, profile)
+    ls_id, ls_ood = lab_eval.labset(id_set, n, profile), lab_eval.labset("lab-ood", n, profile)
     groups = ls_ood.factors["ood"].tolist()
     parts = []
     for r in recipes:
-        loaded = labeval.load(r, profile, device)
+        loaded = lab_eval.load(r, profile, device)
         for p in (prompts if not loaded.is_classifier else prompts[-1:]):
-            zi, zo = labeval.outputs(loaded, ls_id, p, device), labeval.outputs(loaded, ls_ood, p, device)
+            zi, zo = lab_eval.outputs(loaded, ls_id, p, device), lab_eval.outputs(loaded, ls_ood, p, device)
             t = _zs_table(zi, zo, groups)
             t.insert(0, "prompts", "classifier head" if loaded.is_classifier else p)
             t.insert(0, "classifier", loaded.is_classifier)

@@ -114,20 +114,20 @@ def lab_retrieval(recipes: Sequence[str], *, n: int, profile: str = "lab", devic
     image) and its zero-shot top-1 on lab-val (ensemble prompts). A classifier has no text tower and is
     left out. Columns: model, direction, k, recall, val_acc."""
     from ..encode import encode_texts
-    from . import labeval
+    from . import lab_eval
 
-    ls_r, ls_v = labeval.labset("lab-retrieval", n, profile), labeval.labset("lab-val", n, profile)
+    ls_r, ls_v = lab_eval.labset("lab-retrieval", n, profile), lab_eval.labset("lab-val", n, profile)
     texts, owner = ls_r.texts()
     parts = []
     for r in recipes:
-        loaded = labeval.load(r, profile, device)
+        loaded = lab_eval.load(r, profile, device)
         if loaded.is_classifier:
             continue
-        img = labeval.outputs(loaded, ls_r, "ensemble", device).encoded.features
+        img = lab_eval.outputs(loaded, ls_r, "ensemble", device).encoded.features
         txt = encode_texts(loaded.model, loaded.tokenizer, texts, device)
         t = recall_table(img, txt, owner, ks)
         t.insert(0, "model", r)
-        t["val_acc"] = labeval.outputs(loaded, ls_v, "ensemble", device).accuracy()
+        t["val_acc"] = lab_eval.outputs(loaded, ls_v, "ensemble", device).accuracy()
         parts.append(t)
     return pd.concat(parts, ignore_index=True)
 

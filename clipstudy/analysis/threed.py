@@ -196,13 +196,13 @@ def lab_3dcc(recipes: Sequence[str], *, n_scenes: int, profile: str = "lab", dev
     """Zero-shot (ensemble prompts; a classifier uses its head) accuracy of every recipe on lab-3dcc.
 
     Columns: model, arch, corruption, kind, severity, accuracy, n."""
-    from . import labeval
+    from . import lab_eval
 
-    ls = labeval.labset("lab-3dcc", n_scenes, profile)
+    ls = lab_eval.labset("lab-3dcc", n_scenes, profile)
     parts = []
     for r in recipes:
-        loaded = labeval.load(r, profile, device)
-        zs = labeval.outputs(loaded, ls, "ensemble", device)
+        loaded = lab_eval.load(r, profile, device)
+        zs = lab_eval.outputs(loaded, ls, "ensemble", device)
         correct = (zs.logits.argmax(1) == zs.labels).numpy()
         t = corruption_accuracy(correct, ls.factors)
         t.insert(0, "arch", loaded.spec.family)
@@ -228,9 +228,9 @@ def lab_correspondence(recipes: Sequence[str], *, n_pairs: int, profile: str = "
     ('pixels': 3x3 RGB patches) shows what raw appearance alone achieves.
     Columns: model, arch, layer, n_layers, grid, channels, radius, recall, n_points, n_pairs, median_error.
     """
-    from . import labeval
+    from . import lab_eval
 
-    ls = labeval.labset("lab-multiview", n_pairs, profile)
+    ls = lab_eval.labset("lab-multiview", n_pairs, profile)
     size = int(ls.images.shape[-1])
     corr = ls.extras["correspondences"]
     masks = ls.extras.get("mask")
@@ -240,7 +240,7 @@ def lab_correspondence(recipes: Sequence[str], *, n_pairs: int, profile: str = "
         t = correspondence_table(pixel_features(ls.images), pairs, corr, size, masks, radii, max_points)
         parts.append(t.assign(model="pixels", arch="none", layer=-1, n_layers=0, grid=size, channels=28))
     for r in recipes:
-        loaded = labeval.load(r, profile, device)
+        loaded = lab_eval.load(r, profile, device)
         feats, info = _features_of(loaded, ls.images)
         t = correspondence_table(feats, pairs, corr, size, masks, radii, max_points)
         parts.append(t.assign(model=r, arch=loaded.spec.family, **info))
