@@ -77,7 +77,7 @@ print(f"this build: profile={profile} lab_profile={lab_profile} n_eval={n_eval} 
 #    known (shape class, texture, colour, background, pose, size, position, occlusion, lighting, style).
 #    Tiny CLIPs are trained on it with open_clip's own model classes and losses, one recipe per
 #    factor, so each factor's effect is measured *causally*.
-# 2. **Records**: published per-model results of real models (open_clip's 121 CLIPs, timm's ImageNet
+# 2. **Records**: published per-model results of real models (open_clip's zero-shot CLIPs, timm's ImageNet
 #    models, ImageNet-X, the cue-conflict experiment), re-analysed with the same metric functions.
 # 3. **Live**: real open_clip and timm checkpoints on the real datasets, when weights and data are
 #    on this machine; otherwise a chapter says so in one cell and never estimates.
@@ -116,7 +116,7 @@ elif panel is not None:
 # ## The lab world and its zoo
 #
 # Each lab recipe differs from `base` in exactly one factor. Test-time prompts are an evaluation knob:
-# the same model is scored with one template or with the lab's 8-template ensemble.
+# the same model is scored with one template or with the lab's template ensemble.
 
 # %%
 from clipstudy.analysis import lab_eval
@@ -162,7 +162,7 @@ acc = lab_eval.accuracy_table(recs["recipe"], ["lab-val"], n=n_eval, profile=lab
 acc1 = lab_eval.accuracy_table(recs["recipe"], ["lab-val"], n=n_eval, profile=lab_profile, prompts="single",
                                device=dev)
 both = pd.concat([acc, acc1], ignore_index=True)
-both["prompts"] = both["prompts"].map({"ensemble": "8-template ensemble", "single": "one template"})
+both["prompts"] = both["prompts"].map({"ensemble": "template ensemble", "single": "one template"})
 ch.save(both, "lab_val_accuracy")
 chance = 1 / len(ls.classnames)
 fig, ax = plt.subplots(figsize=(9, 3.8))
@@ -182,7 +182,7 @@ _ = chapter.finding("In distribution, the base lab CLIP reaches {a:.3f} top-1 on
 effect_rows += E.lab_effects(acc, recs, "in-distribution accuracy", "lab-val top-1", value="accuracy")
 d = acc1.set_index("recipe")["accuracy"] - b
 effect_rows.append(E.effect("test-time prompts", "in-distribution accuracy", "lab-val top-1", float(d["base"]),
-                            "one template vs the 8-template ensemble (base)", "lab"))
+                            "one template vs the template ensemble (base)", "lab"))
 
 # %% [markdown]
 # ## How to re-run any chapter

@@ -55,7 +55,7 @@ ch = chapter.start("02_natural_shifts", results_dir, profile, data_root=data_roo
 effect_rows = []
 
 # %% [markdown]
-# ## Records: 121 zero-shot CLIPs, 37 fine-tuned CLIPs and about 1,500 ImageNet models
+# ## Records: zero-shot CLIPs, fine-tuned CLIPs and ImageNet models
 #
 # Points come from open_clip's results table (zero-shot CLIPs) and timm's results (ImageNet models
 # and ImageNet-fine-tuned CLIPs). The baseline line of each shift is fitted over timm's ImageNet
@@ -70,6 +70,7 @@ else:
 
     points = records.natural_shift_er()
     ch.save(points, "records_er_points")
+    display(points.groupby("group")["model"].nunique().rename("models").to_frame())
 
 # %%
 if ok:
@@ -220,7 +221,7 @@ rows = E.lab_effects(lab_mean, recs, "natural shifts", "effective robustness (me
 single = lab_mean.set_index("recipe")["er"]
 if {"base", "base, one prompt"} <= set(single.index):
     rows.append(E.effect("test-time prompts", "natural shifts", "effective robustness (mean over lab shifts)",
-                         single["base, one prompt"] - single["base"], "one template vs the 8-template ensemble (base)",
+                         single["base, one prompt"] - single["base"], "one template vs the template ensemble (base)",
                          "lab"))
 effect_rows += rows
 lab_eff = pd.DataFrame(rows)

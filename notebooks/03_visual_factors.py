@@ -53,11 +53,11 @@ ch = chapter.start("03_visual_factors", results_dir, profile, data_root=data_roo
 effect_rows = []
 
 # %% [markdown]
-# ## Records: ImageNet-X, 389 models, four of them zero-shot CLIPs
+# ## Records: ImageNet-X per-factor accuracy of published models
 #
 # The published ImageNet-X tables (top-factor annotations, class-level labels) hold per-factor
-# accuracy for the models of three testbeds, among them four zero-shot OpenAI CLIPs (two ViT-B/32,
-# two ResNet-50). The per-factor line is fitted over the ImageNet-trained networks.
+# accuracy for the models of three testbeds, among them zero-shot OpenAI CLIPs (ViT-B/32 and
+# ResNet-50; the counts are printed below). The per-factor line is fitted over the ImageNet-trained networks.
 
 # %%
 ok, msg = chapter.records_status()
@@ -70,6 +70,7 @@ else:
     cvr = records.imagenet_x_clip_vs_rest(xf)
     ch.save(xf, "records_imagenet_x")
     ch.save(cvr, "records_clip_vs_rest")
+    display(xf.groupby("group")["model"].nunique().rename("models").to_frame())
 
 # %%
 if ok:
@@ -161,7 +162,7 @@ m = mean_er.set_index(["recipe", "prompts"])["value"]
 if ("base", "single") in m.index:
     lab_rows.append(E.effect("test-time prompts", "visual factors", "mean error ratio over 10 lab factors",
                              float(m[("base", "single")] - m[("base", "ensemble")]),
-                             "one template vs the 8-template ensemble (base)", "lab"))
+                             "one template vs the template ensemble (base)", "lab"))
 effect_rows += lab_rows
 display(pd.DataFrame(lab_rows)[["factor", "comparison", "effect"]].round(3))
 

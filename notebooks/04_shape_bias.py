@@ -54,7 +54,7 @@ effect_rows = []
 # %% [markdown]
 # ## Records: humans and ImageNet CNNs on the original cue-conflict experiment
 #
-# The raw trial decisions of Geirhos et al.'s experiment (10 human subjects; AlexNet, GoogLeNet and
+# The raw trial decisions of Geirhos et al.'s experiment (human subjects; AlexNet, GoogLeNet and
 # VGG-16) are re-scored here with the same `metrics.shape_bias` the lab and live sections use.
 
 # %%
@@ -128,7 +128,7 @@ lab_rows = E.lab_effects(lab_sb[lab_sb["prompts"] == "ensemble"], recs, "shape b
 one = lab_sb[(lab_sb["recipe"] == "base") & (lab_sb["prompts"] == "single")]["shape_bias"]
 if len(one) and "base" in v:
     lab_rows.append(E.effect("test-time prompts", "shape bias", "shape bias", float(one.iloc[0] - v["base"]),
-                             "one template vs the 8-template ensemble (base)", "lab"))
+                             "one template vs the template ensemble (base)", "lab"))
 effect_rows += lab_rows
 if {"data-corr-high", "data-corr-low"} <= set(v.index):
     d = float(v["data-corr-high"] - v["data-corr-low"])
