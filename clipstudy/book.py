@@ -75,7 +75,8 @@ def execute(path: Path, params: dict[str, Any], out_dir: Path | None = None) -> 
     out = out_dir / f"{path.stem}.ipynb"
     t0 = time.time()
     env_before = dict(os.environ)
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # the kernel inherits this: inline figures are what the book shows, whatever the caller's backend (CI: Agg)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3", progress_bar=False,
                             cwd=str(ROOT))

@@ -66,7 +66,9 @@ def start(name: str, results_dir: str | Path, profile: str, *, data_root: str = 
 
 def notice(title: str, body: str) -> None:
     """One visible cell that says what is missing and how to get it."""
-    _display_md(f"```{{admonition}} {title}\n:class: warning\n{body}\n```")
+    # a blockquote renders the same in Jupyter and in the book (output markdown is CommonMark, no directives)
+    quoted = "\n".join("> " + line if line else ">" for line in body.splitlines())
+    _display_md(f"> **{title}.**\n>\n{quoted}")
 
 
 def finding(text: str, **numbers: float) -> str:

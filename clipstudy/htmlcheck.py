@@ -22,6 +22,7 @@ def chromium() -> str:
 
 def check_page(html: Path, shots: Path) -> tuple[int, list[str]]:
     """(number of rendered figures, problems) for one page, with a screenshot."""
+    html, shots = html.resolve(), shots.resolve()
     exe = chromium()
     with tempfile.TemporaryDirectory() as prof:
         base = FLAGS + [f"--user-data-dir={prof}"]

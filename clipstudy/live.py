@@ -95,7 +95,7 @@ def panel(dataset_names: Iterable[str], models: Iterable[str] = DEFAULT_MODELS, 
 
 
 def zero_shot_table(models: Iterable[str], dataset_names: Iterable[str], prompts: str = "openai80",
-                    device: str = "auto", limit: int | None = None) -> pd.DataFrame:
+                    device: str = "auto") -> pd.DataFrame:
     """Top-1/top-5 of each (model, dataset), one tidy row per metric; features are cached."""
     from . import datasets, zeroshot, zoo
     from .config import resolve_device

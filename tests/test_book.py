@@ -69,7 +69,7 @@ def test_unknown_chapter_and_profile_list_the_valid_ones():
 @pytest.mark.slow
 def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
     """The whole book at tiny sizes, through the CLI, as `make book` runs it; any cell error fails."""
-    env = dict(os.environ, MPLBACKEND="Agg")
+    env = dict(os.environ, MPLBACKEND="Agg")  # as in CI: the build must still put inline figures in the book
     proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "smoke"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -77,4 +77,6 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
         nb = json.loads((book.CHAPTERS / f"{p.stem}.ipynb").read_text())
         errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{p.stem}: {errors[0]['ename']}: {errors[0]['evalue']}"
+        figures = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert figures or p.stem.startswith(("01_", "10_")), f"{p.stem} shows no figure"
         assert (book.BOOK / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
