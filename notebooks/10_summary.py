@@ -43,7 +43,7 @@ from clipstudy import book, chapter
 from clipstudy.analysis import effects as E
 from clipstudy.analysis import summary
 
-ch = chapter.start("10_summary", results_dir, profile, data_root=data_root, results_dir=results_dir,
+ch = chapter.start("10_summary", results_dir, profile, data_root=data_root,
                    smoke_note=("This build uses the `smoke` profile: every lab effect below comes from tiny "
                    "models trained for seconds on tiny sets. The table shows that the pipeline carries each number "
                    "from its chapter to this summary; none of them is a finding."))
