@@ -94,6 +94,22 @@ def execute(path: Path, params: dict[str, Any], out_dir: Path | None = None) -> 
         os.environ.clear()
         os.environ.update(env_before)
         src.unlink(missing_ok=True)
+        if out.exists():
+            tidy_parameters(out)
+
+
+def tidy_parameters(path: Path) -> None:
+    """In the book, drop the default-parameters cell and fold the injected one (readers can expand it)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for c in nb.cells:
+        tags = c.metadata.setdefault("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(nb, path)
 
 
 def build_html() -> Path:

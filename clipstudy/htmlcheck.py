@@ -29,7 +29,7 @@ def check_page(html: Path, shots: Path) -> tuple[int, list[str]]:
         dom = subprocess.run([exe, *base, "--dump-dom", html.as_uri()], capture_output=True, text=True,
                              timeout=120).stdout
         shot = shots / f"{html.stem}.png"
-        subprocess.run([exe, *base, f"--screenshot={shot}", "--window-size=1200,2400", html.as_uri()],
+        subprocess.run([exe, *base, f"--screenshot={shot}", "--window-size=1200,7000", html.as_uri()],
                        capture_output=True, timeout=120)
     problems = []
     if "<article" not in dom and 'class="bd-article' not in dom:
