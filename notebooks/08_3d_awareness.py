@@ -101,7 +101,7 @@ plt.show()
 # %%
 acc3 = threed.lab_3dcc(recipes, n_scenes=n_scenes, profile=lab_profile, device=dev)
 ch.save(acc3, "lab_3dcc")
-arch = acc3[acc3["model"].isin(["base", "arch-resnet", "arch-convnext"])]
+arch = acc3[acc3["model"].isin(["base", "arch-vit", "arch-convnext"])]
 g = sns.relplot(data=arch, x="severity", y="accuracy", hue="model", col="corruption", col_wrap=4, kind="line",
                 marker="o", height=2.3, aspect=1.1, errorbar=None)
 g.set_axis_labels("severity (0 = clean)", "top-1 (fraction)")
@@ -180,8 +180,8 @@ for t in ax.get_xticklabels():
 ch.figure(fig, cr, "lab_correspondence")
 plt.show()
 r4 = cr[cr["radius"] == 4].set_index("model")["recall"]
-best_arch = r4.reindex(["base", "arch-resnet", "arch-convnext"]).dropna()
-chapter.finding("At 4 px, the base ViT recovers {b:.3f} of correspondences, raw pixels {p:.3f}; among the three "
+best_arch = r4.reindex(["base", "arch-vit", "arch-convnext"]).dropna()
+chapter.finding("At 4 px, the base model (ResNet) recovers {b:.3f} of correspondences, raw pixels {p:.3f}; among the three "
                 "architectures {best} is best ({v:.3f}).", b=r4.get("base", np.nan), p=r4.get("pixels", np.nan),
                 best=best_arch.idxmax() if len(best_arch) else "none", v=best_arch.max() if len(best_arch) else np.nan)
 effect_parts.append(threed.recipe_effects(cr, factors, "recall", "correspondence recall@4px", where={"radius": 4}))

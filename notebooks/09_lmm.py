@@ -72,8 +72,8 @@ chapter.notice("No records on this axis", "The records give no LMM numbers; this
 # background, style, and two-choice object and colour questions). It then answers the ImageNet-D
 # question on lab images, with the other choice taken from its own CLIP's zero-shot failures.
 #
-# Two CLIPs are given an LMM: `base` (a ViT tower, whose patch tokens the LMM sees) and `arch-resnet`
-# (a ResNet tower, whose pooled embedding alone the LMM sees), so architecture is the one factor this
+# Two CLIPs are given an LMM: `base` (a ResNet tower, whose pooled embedding alone the LMM sees) and
+# `arch-vit` (a ViT tower, whose patch tokens the LMM also sees), so architecture is the one factor this
 # chapter varies; training one LMM per recipe would multiply the build time.
 
 # %%
@@ -82,7 +82,7 @@ from clipstudy.lab import llava
 from clipstudy.analysis import lab_eval
 
 dev = resolve_device(device)
-LMM_RECIPES = ["base", "arch-resnet"]
+LMM_RECIPES = ["base", "arch-vit"]
 n_factor_scenes = max(4, n_eval // 20)
 details, results, meta = [], [], []
 for r in LMM_RECIPES:
@@ -220,18 +220,18 @@ if ready:
 # %% [markdown]
 # ## What the six factors do here
 #
-# The effect is the `arch-resnet` LMM's accuracy (and gain over its own CLIP) minus the `base` LMM's, on
+# The effect is the `arch-vit` LMM's accuracy (and gain over its own CLIP) minus the `base` LMM's, on
 # lab-val and lab-sketch. Each number is computed in this build.
 
 # %%
 effects = E.effects_frame(pd.concat(effect_parts, ignore_index=True) if effect_parts else [])
 ch.save(effects, "effects")
-why_not = "the miniature LLaVA is trained on base and arch-resnet only (one LMM per recipe would multiply the build time)"
+why_not = "the miniature LLaVA is trained on base and arch-vit only (one LMM per recipe would multiply the build time)"
 not_measured = {"training distribution": why_not, "training-set size": why_not, "contrastive loss": why_not,
                 "fine-tuning": "the fine-tuned lab model is a classifier with no text tower: the protocol compares an "
                                "LMM with its own CLIP's zero-shot choice",
                 "test-time prompts": "the LMM is asked one fixed question; its CLIP uses the prompt ensemble",
-                "architecture": "the LMM's two-choice accuracy is undefined for base or arch-resnet in this build (no "
+                "architecture": "the LMM's two-choice accuracy is undefined for base or arch-vit in this build (no "
                                 "answer named exactly one of the two classes)"}
 nm = {f: w for f, w in not_measured.items() if f not in set(effects["factor"])}
 ch.save(pd.DataFrame([dict(factor=f, axis=multimodal.AXIS, reason=w) for f, w in nm.items()],

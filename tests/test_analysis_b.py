@@ -230,8 +230,8 @@ def test_gain_table_pairs_lmm_and_clip_rows():
         multimodal.gain_table(r, "other")
     with pytest.raises(ValueError, match="accuracy"):
         multimodal.gain_table(r.drop(columns="accuracy"), "llava")
-    both = pd.concat([g.reset_index(), g.reset_index().assign(recipe="arch-resnet", acc_lmm=[0.9, 0.9])])
-    e = multimodal.recipe_effects(both.assign(clip_full="all"), {"arch-resnet": "architecture"})
+    both = pd.concat([g.reset_index(), g.reset_index().assign(recipe="arch-vit", acc_lmm=[0.9, 0.9])])
+    e = multimodal.recipe_effects(both.assign(clip_full="all"), {"arch-vit": "architecture"})
     assert e["effect"].iloc[0] == pytest.approx(0.9 - 0.625)
 
 

@@ -96,8 +96,8 @@ def test_cache_reloads_and_retrains_damaged_files(mini):
 
 
 def test_unknown_names_list_valid_ones():
-    with pytest.raises(UnknownNameError, match="arch-resnet"):
-        lab_zoo.recipe("arch-resnt")
+    with pytest.raises(UnknownNameError, match="arch-vit"):
+        lab_zoo.recipe("arch-vt")
     with pytest.raises(UnknownNameError, match="lab recipe"):
         lab_zoo.load("no-such-recipe")
     with pytest.raises(UnknownNameError, match="architecture"):
@@ -120,7 +120,7 @@ def test_unknown_names_list_valid_ones():
 
 def test_zoo_registry_and_specs():
     df = lab_zoo.frame()
-    zoo_names = {"base", "arch-resnet", "arch-convnext", "data-corr-high", "data-corr-low", "data-diverse",
+    zoo_names = {"base", "arch-vit", "arch-convnext", "data-corr-high", "data-corr-low", "data-diverse",
                  "data-narrow", "size-small", "size-large", "finetuned", "loss-siglip"}
     assert zoo_names <= set(df.recipe)
     base = df.set_index("recipe").loc["base"]
@@ -130,7 +130,7 @@ def test_zoo_registry_and_specs():
         assert (row[cols] != base[cols]).sum() >= 1, row.recipe
         assert row.factor != "base"
     specs = {s.arch: s for s in lab_zoo.specs("smoke")}
-    assert specs["arch-resnet"].family == "resnet" and specs["loss-siglip"].loss == "siglip"
+    assert specs["arch-vit"].family == "vit" and specs["base"].family == "resnet" and specs["loss-siglip"].loss == "siglip"
     assert specs["finetuned"].finetuned and specs["base"].source == "lab"
     assert specs["size-large"].samples_seen > specs["base"].samples_seen > specs["size-small"].samples_seen
     assert "corr=0.9" in specs["data-corr-high"].data
