@@ -187,7 +187,7 @@ PROFILES: dict[str, Profile] = {
     # medium = 3k images; small/large span 10x in images (1k..10k) and 4x in samples seen
     "lab": Profile("lab", chunk=1000, chunks=(("small", 1), ("medium", 3), ("large", 10)),
                    steps=(("small", 120), ("medium", 240), ("large", 480)), batch_size=128, lr=3e-3,
-                   ft_steps=60, ft_lr=5e-4),
+                   ft_steps=300, ft_lr=2e-3),  # enough cross-entropy steps for fine-tuning to move accuracy
     # a miniature at 32 px for tests and smoke builds: seconds per recipe, not a finding
     "smoke": Profile("smoke", chunk=256, chunks=(("small", 1), ("medium", 2), ("large", 4)),
                      steps=(("small", 20), ("medium", 40), ("large", 60)), batch_size=64, lr=3e-3,
