@@ -41,9 +41,8 @@ def dataset_present(name: str, root: Any = None) -> str | None:
     try:
         datasets.get(name).load(root=root)
         return None
-    except ClipstudyError as e:
-        return str(e).splitlines()[0] + f" — get it with `clipstudy fetch {name}`" \
-            if "fetch" not in str(e) else " ".join(str(e).split())
+    except ClipstudyError as e:  # the loader's own message names the layout and how to get the data
+        return " ".join(str(e).split())
 
 
 def weights_present(name: str) -> str | None:
