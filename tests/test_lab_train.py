@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from clipstudy import zeroshot
+from clipstudy.download import sha256_file
 from clipstudy.errors import UnknownNameError
 from clipstudy.lab import train as T
 from clipstudy.lab import zoo as lab_zoo
@@ -75,7 +76,7 @@ def test_cache_reloads_and_retrains_damaged_files(mini):
         js.write_text(json.dumps(dict(first.extra["record"])))
         fixed = lab_zoo.load("test-mini", profile=TINY_PROFILE, progress=False)
     assert torch.load(pt, weights_only=False)["key"] == lab_zoo.model_key(MINI, TINY_PROFILE)
-    assert fixed.extra["record"]["sha256"] == lab_zoo._sha256(pt)
+    assert fixed.extra["record"]["sha256"] == sha256_file(pt)
 
     # weights without a record (an interrupted write) are discarded
     js.unlink()
@@ -88,7 +89,7 @@ def test_cache_reloads_and_retrains_damaged_files(mini):
 
     atomic_save(dict(state_dict={}, key="someone-else"), pt)
     rec = json.loads(js.read_text())
-    rec["sha256"] = lab_zoo._sha256(pt)
+    rec["sha256"] = sha256_file(pt)
     js.write_text(json.dumps(rec))
     with pytest.warns(UserWarning, match="unusable"):
         lab_zoo.load("test-mini", profile=TINY_PROFILE, progress=False)

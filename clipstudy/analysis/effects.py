@@ -7,7 +7,7 @@ same data) so that records, which are observational, confound less.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -120,3 +120,21 @@ def lab_effects(values: pd.DataFrame, recipes: pd.DataFrame, axis: str, metric: 
         rows.append(effect(LAB_FACTORS[r.factor], axis, metric, float(v[r.recipe] - v[base]),
                            f"{r.recipe} vs {base}", "lab"))
     return rows
+
+
+def recipe_contrast(table: pd.DataFrame, factors: Mapping[str, str], value: str, metric: str, axis: str, *,
+                    model_col: str = "model", base: str = "base", where: Mapping[str, Any] | None = None,
+                    source: str = "lab") -> pd.DataFrame:
+    """Each recipe's `value` (mean over the rows matching `where`, column -> value) minus the base recipe's.
+
+    `factors` maps recipe -> study factor; recipes without a finite value, or no base value at all, give no rows.
+    """
+    t = table
+    for k, v in (where or {}).items():
+        t = t[t[k] == v]
+    per = t.groupby(model_col)[value].mean()
+    if base not in per:
+        return effects_frame([])
+    return effects_frame([effect(fac, axis, metric, float(per[r] - per[base]), f"{r} vs {base}", source)
+                          for r, fac in factors.items() if r != base and r in per and np.isfinite(per[r])])
+

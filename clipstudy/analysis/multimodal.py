@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
-from .effects import effect, effects_frame
+from .effects import recipe_contrast
 
 AXIS = "LMM vs its CLIP"
 
@@ -41,15 +40,9 @@ def recipe_effects(gains: pd.DataFrame, factors: Mapping[str, str], value: str =
                    clip_full: str = "all", set_name: str | None = None, metric: str | None = None,
                    source: str = "lab") -> pd.DataFrame:
     """Each recipe's `value` (on clip_full rows, averaged over sets or one set) minus the base recipe's."""
-    g = gains[gains["clip_full"] == clip_full]
-    if set_name is not None:
-        g = g[g["set"] == set_name]
-    per = g.groupby("recipe")[value].mean()
-    if base not in per:
-        return effects_frame([])
-    metric = metric or f"{value} ({clip_full} questions)"
-    return effects_frame([effect(fac, AXIS, metric, float(per[r] - per[base]), f"{r} vs {base}", source)
-                          for r, fac in factors.items() if r != base and r in per and np.isfinite(per[r])])
+    where = {"clip_full": clip_full, **({"set": set_name} if set_name is not None else {})}
+    return recipe_contrast(gains, factors, value, metric or f"{value} ({clip_full} questions)", AXIS,
+                           model_col="recipe", base=base, where=where, source=source)
 
 
 def llava_missing(checkpoint: str) -> str | None:

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..metrics import retrieval_recall
-from .effects import effect, effects_frame, group_contrast
+from .effects import effect, effects_frame, group_contrast, recipe_contrast
 
 AXIS = "image-text retrieval"
 
@@ -97,15 +97,7 @@ def recipe_effects(table: pd.DataFrame, factors: Mapping[str, str], *, base: str
                    value: str = "recall", where: Mapping[str, Any] | None = None, metric: str = "",
                    axis: str = AXIS, source: str = "lab") -> pd.DataFrame:
     """Each recipe's `value` minus the base recipe's, for the rows matching `where` (column -> value)."""
-    t = table
-    for k, v in (where or {}).items():
-        t = t[t[k] == v]
-    per = t.groupby("model")[value].mean()
-    if base not in per:
-        return effects_frame([])
-    rows = [effect(fac, axis, metric or value, float(per[r] - per[base]), f"{r} vs {base}", source)
-            for r, fac in factors.items() if r != base and r in per and np.isfinite(per[r])]
-    return effects_frame(rows)
+    return recipe_contrast(table, factors, value, metric or value, axis, base=base, where=where, source=source)
 
 
 def lab_retrieval(recipes: Sequence[str], *, n: int, profile: str = "lab", device: str = "cpu",

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .effects import effect, effects_frame
+from .effects import recipe_contrast
 
 AXIS = "3D awareness"
 RADII = (2, 4, 8)
@@ -181,14 +181,7 @@ def correspondence_table(features: torch.Tensor, pairs: Sequence[tuple[int, int]
 def recipe_effects(table: pd.DataFrame, factors: Mapping[str, str], value: str, metric: str, *,
                    base: str = "base", where: Mapping[str, Any] | None = None, source: str = "lab") -> pd.DataFrame:
     """Each recipe's `value` (mean over the rows matching `where`) minus the base recipe's."""
-    t = table
-    for k, v in (where or {}).items():
-        t = t[t[k] == v]
-    per = t.groupby("model")[value].mean()
-    if base not in per:
-        return effects_frame([])
-    return effects_frame([effect(fac, AXIS, metric, float(per[r] - per[base]), f"{r} vs {base}", source)
-                          for r, fac in factors.items() if r != base and r in per and np.isfinite(per[r])])
+    return recipe_contrast(table, factors, value, metric, AXIS, base=base, where=where, source=source)
 
 
 # ------------------------------------------------------------------ the lab runs

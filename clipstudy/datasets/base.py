@@ -164,8 +164,13 @@ class ImageListDataset(Dataset):
             if self.keys[i] not in self.skipped:
                 self.skipped.append(self.keys[i])
             return None, self.labels[i], self.keys[i]
+        img = self.prepare(img)
         img = self.transform(img) if self.transform is not None else _to_tensor(img)
         return img, self.labels[i], self.keys[i]
+
+    def prepare(self, img):
+        """A family's fix-up of the decoded PIL image before the transform (none by default)."""
+        return img
 
     def verify(self) -> list[str]:
         """Decode every image once, up front; unreadable ones go to `skipped` (and are returned)."""

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from .. import lmm
 from ..config import cache_root
+from ..download import sha256_file
 from ..errors import ClipstudyError, UnknownNameError
 from . import captions as cap
 
@@ -369,13 +370,6 @@ def _weights_digest(model: torch.nn.Module) -> str:
     return weights_hash(model)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 @dataclass
 class LabLlava:
@@ -417,7 +411,7 @@ def _read_cached(folder: Path, key: str) -> dict | None:
     meta_path, model_path = folder / "meta.json", folder / "model.pt"
     try:
         meta = json.loads(meta_path.read_text())
-        if meta.get("key") != key or meta.get("sha256") != _sha256(model_path):
+        if meta.get("key") != key or meta.get("sha256") != sha256_file(model_path):
             return None
         payload = torch.load(model_path, map_location="cpu", weights_only=True)
         return dict(meta=meta, state=payload)
@@ -430,7 +424,7 @@ def _write_cached(folder: Path, state: dict, meta: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"model.pt.{os.getpid()}.part"
     torch.save(state, tmp)
-    meta = dict(meta, sha256=_sha256(tmp))
+    meta = dict(meta, sha256=sha256_file(tmp))
     os.replace(tmp, folder / "model.pt")
     tmp_meta = folder / f"meta.json.{os.getpid()}.part"
     tmp_meta.write_text(json.dumps(meta, indent=1, default=str))

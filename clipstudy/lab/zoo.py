@@ -17,12 +17,11 @@ miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` uses $CLIPSTUDY_L
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -31,6 +30,7 @@ import torch
 
 from ..cache import atomic_save, atomic_write_text, digest, safe_load
 from ..config import cache_root
+from ..download import sha256_file
 from ..errors import UnknownNameError
 from . import train as T
 
@@ -234,13 +234,6 @@ def paths(recipe_: str | Recipe, profile: str | Profile | None = None) -> tuple[
     return model_dir() / f"{stem}.pt", model_dir() / f"{stem}.json"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def is_trained(recipe_: str | Recipe, profile: str | Profile | None = None) -> bool:
     return record(recipe_, profile) is not None
@@ -314,7 +307,7 @@ def _ensure(r: Recipe, p: Profile, progress: bool) -> torch.nn.Module:
     key = model_key(r, p)
     atomic_save(dict(state_dict=model.state_dict(), key=key, recipe=r.key_dict(), profile=p.name), pt)
     rec = dict(recipe=r.name, profile=p.name, key=key, seed=r.seed, arch=r.arch, loss=r.loss, size=r.size,
-               finetuned=r.finetuned, data=r.data, params=T.n_params(model), sha256=_sha256(pt),
+               finetuned=r.finetuned, data=r.data, params=T.n_params(model), sha256=sha256_file(pt),
                trained_at=time.strftime("%Y-%m-%dT%H:%M:%S"), torch=torch.__version__, **rec)
     atomic_write_text(json.dumps(rec, indent=1), js)  # written last: marks the weights complete
     model.weights_id = f"lab:{r.name}@{p.name}-{key}-{rec['sha256'][:12]}"
@@ -350,7 +343,7 @@ def _record_at(r: Recipe, p: Profile, pt: Path, js: Path) -> dict | None:
         return None
     try:
         rec = json.loads(js.read_text())
-        ok = rec.get("key") == model_key(r, p) and rec.get("sha256") == _sha256(pt)
+        ok = rec.get("key") == model_key(r, p) and rec.get("sha256") == sha256_file(pt)
     except (OSError, ValueError):
         ok = False
     if not ok:
