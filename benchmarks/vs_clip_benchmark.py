@@ -133,7 +133,7 @@ def run_clipstudy(arch: str, ckpt: Path, data: Path, names: list[str], wnids: li
         labels = torch.tensor([local[int(y)] for y in zs.labels])
         cos = zs.cosine
         pred = cos.argmax(1)
-        acc1 = float((pred == labels).float().mean())
+        acc1 = int((pred == labels).sum()) / len(labels)  # as clip_benchmark: a count over n, in float64
     finally:
         encode.encode_images, encode.zero_shot_head = orig_enc, orig_head
     times["total"] = time.perf_counter() - t

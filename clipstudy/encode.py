@@ -178,15 +178,82 @@ def _fill(template: str | Callable[[str], str], name: str) -> str:
     return template(name) if callable(template) else template.format(name)
 
 
+def _causal_text_tower(model: Any) -> tuple[Any, str, int | None] | None:
+    """(tower, pool type, eos id) of an open_clip text tower whose pooled token sees no later position.
+
+    Under a causal mask the pooled (EOT) token's output depends only on the tokens up to it,
+    so the padding behind it can be cut off: the same function in real arithmetic, about
+    4-6x less text compute for CLIP's 77-token context. Towers without a causal mask,
+    last-token pooling, CoCa's appended CLS or a padding mask are not eligible.
+    """
+    from open_clip.model import CLIP
+    from open_clip.transformer import TextTransformer
+
+    if isinstance(model, CLIP):
+        tower, pool, eos = model, model.text_pool_type, getattr(model, "text_eos_id", None)
+    elif isinstance(getattr(model, "text", None), TextTransformer):
+        tower = model.text
+        if tower.cls_emb is not None or getattr(tower, "use_pad_mask", False):
+            return None
+        pool, eos = tower.pool_type, getattr(tower, "eos_id", None)
+    else:
+        return None
+    if getattr(tower, "attn_mask", None) is None or pool not in ("argmax", "eos", "first"):
+        return None
+    return tower, pool, eos
+
+
+def _pool_index(tokens: torch.Tensor, pool: str, eos: int | None) -> torch.Tensor:
+    """The position open_clip's text_global_pool reads, per row."""
+    if pool == "first":
+        return torch.zeros(len(tokens), dtype=torch.long, device=tokens.device)
+    if pool == "eos":
+        return (tokens == eos).int().argmax(dim=-1)
+    return tokens.argmax(dim=-1)  # first occurrence of the max, as in text_global_pool
+
+
+def _encode_text_trimmed(tower: Any, tokens: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """open_clip's text forward over positions [0, max(idx)] only (see _causal_text_tower)."""
+    n = int(idx.max()) + 1
+    cast = tower.transformer.get_cast_dtype()
+    x = tower.token_embedding(tokens[:, :n]).to(cast) + tower.positional_embedding[:n].to(cast)
+    x = tower.ln_final(tower.transformer(x, attn_mask=tower.attn_mask[:n, :n]))
+    x = x[torch.arange(len(x), device=x.device), idx]
+    proj = tower.text_projection
+    if proj is not None:
+        x = proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
+    return x
+
+
 def encode_texts(model: Any, tokenizer: Callable, texts: Sequence[str], device: str = "cpu",
-                 batch_size: int = 256) -> torch.Tensor:
-    """L2-normalised text embeddings [T, D]."""
-    out = []
+                 batch_size: int = 256, trim: bool = True) -> torch.Tensor:
+    """L2-normalised text embeddings [T, D].
+
+    For causal open_clip towers (`trim`) the prompts run sorted by length, each batch cut
+    after its longest prompt's pooled token; results agree with `model.encode_text` to
+    float rounding (~1e-6) and come back in the input order.
+    """
+    texts = list(texts)
+    if not texts:
+        return torch.empty(0)
+    causal = _causal_text_tower(model) if trim else None
     with torch.inference_mode(), autocast(device):
+        if causal is None:
+            out = [F.normalize(model.encode_text(tokenizer(texts[s:s + batch_size]).to(device)).float(), dim=-1).cpu()
+                   for s in range(0, len(texts), batch_size)]
+            return torch.cat(out)
+        tower, pool, eos = causal
+        tokens = tokenizer(texts).to(device)
+        idx = _pool_index(tokens, pool, eos)
+        order = torch.argsort(idx.cpu(), stable=True).to(device)
+        feats = torch.empty(0)
         for s in range(0, len(texts), batch_size):
-            tokens = tokenizer(list(texts[s:s + batch_size])).to(device)
-            out.append(F.normalize(model.encode_text(tokens).float(), dim=-1).cpu())
-    return torch.cat(out) if out else torch.empty(0)
+            rows = order[s:s + batch_size]
+            f = F.normalize(_encode_text_trimmed(tower, tokens[rows], idx[rows]).float(), dim=-1).cpu()
+            if s == 0:
+                feats = torch.empty(len(texts), f.shape[1])
+            feats[rows.cpu()] = f
+        return feats
 
 
 def zero_shot_head(model: Any, tokenizer: Callable, classnames: Sequence[str],

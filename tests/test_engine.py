@@ -146,3 +146,41 @@ def test_zero_shot_head_is_renormalised_mean_of_template_embeddings(tmp_path):
 def test_weights_hash_tracks_parameters():
     a, b = tiny_clip(0), tiny_clip(1)
     assert encode.weights_hash(a) == encode.weights_hash(tiny_clip(0)) != encode.weights_hash(b)
+
+
+def _texts():
+    # lengths from 3 to ~20 tokens, not sorted, so batches mix lengths and get reordered
+    words = "a photo of the small striped red cube on a wooden table at night seen from far away".split()
+    return [" ".join(words[: 1 + (7 * i) % len(words)]) for i in range(23)]
+
+
+def _causal_clip(custom_text=False, **text):
+    torch.manual_seed(0)
+    cfg = dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2, **text)
+    cls = open_clip.CustomTextCLIP if custom_text else open_clip.CLIP
+    return cls(embed_dim=16, vision_cfg=dict(layers=1, width=64, patch_size=8, image_size=16), text_cfg=cfg).eval()
+
+
+@pytest.mark.parametrize("custom_text,text", [(False, {}), (True, {}), (False, dict(pool_type="eos", eos_id=49407))])
+def test_trimmed_text_forward_matches_open_clip(custom_text, text, monkeypatch):
+    model = _causal_clip(custom_text, **text)
+    tok = open_clip.get_tokenizer("ViT-B-32")
+    texts = _texts()
+    with torch.no_grad():
+        ref = F.normalize(model.encode_text(tok(texts)), dim=-1)
+    assert encode._causal_text_tower(model) is not None
+    monkeypatch.setattr(model, "encode_text", None)  # the trimmed path must not fall back to the full forward
+    got = encode.encode_texts(model, tok, texts, batch_size=4)
+    assert got.shape == ref.shape
+    assert torch.allclose(got, ref, atol=1e-5)  # same function, float rounding only; input order kept
+
+
+@pytest.mark.parametrize("text", [dict(pool_type="last"), dict(no_causal_mask=True), dict(embed_cls=True)])
+def test_text_towers_where_padding_matters_run_in_full(text):
+    model = _causal_clip(**text) if "embed_cls" not in text else _causal_clip(True, **text)
+    tok = open_clip.get_tokenizer("ViT-B-32")
+    assert encode._causal_text_tower(model) is None
+    texts = _texts()
+    with torch.no_grad():
+        ref = F.normalize(model.encode_text(tok(texts)), dim=-1)
+    assert torch.equal(encode.encode_texts(model, tok, texts, batch_size=len(texts)), ref)
