@@ -114,6 +114,11 @@ def _cmd_lab(a: argparse.Namespace) -> int:
         lab_zoo.train(a.recipes or None, profile=a.profile)
     elif a.lab_cmd == "recipes":
         print(lab_zoo.frame().to_string(index=False))
+    elif a.lab_cmd == "export":
+        from .lab import export
+
+        out = export.export(a.recipe, a.dest, profile=a.profile)
+        print(f"wrote {out}; load it as local-dir:{out} (clipstudy, open_clip, clip_benchmark)")
     return 0
 
 
@@ -159,6 +164,11 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(fn=_cmd_lab)
     r = lsub.add_parser("recipes", help="list the lab recipes")
     r.set_defaults(fn=_cmd_lab)
+    e = lsub.add_parser("export", help="write a lab CLIP as an open_clip local-dir model folder")
+    e.add_argument("recipe", help="a CLIP recipe name (see `clipstudy lab recipes`)")
+    e.add_argument("dest", help="the folder to write")
+    e.add_argument("--profile", default="lab", choices=["lab", "smoke"])
+    e.set_defaults(fn=_cmd_lab)
     return p
 
 

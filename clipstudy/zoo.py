@@ -5,6 +5,8 @@ A model is named in one of these ways:
 - an open_clip `ARCH/TAG` pair from `open_clip.list_pretrained()`;
 - `ARCH/random`: random-initialised weights, for pipeline tests only;
 - `ARCH@/path/to/checkpoint.pt`: a local checkpoint, loaded by open_clip;
+- `local-dir:/path/to/folder`: an open_clip model folder (open_clip_config.json + weights, and its
+  tokenizer), as `clipstudy lab export` writes;
 - `timm:NAME`: a timm model with its ImageNet head (fine-tuned CLIPs);
 - `lab:RECIPE`: a tiny CLIP trained in the lab.
 """
@@ -123,6 +125,8 @@ def get(name: str | ModelSpec) -> ModelSpec:
 
         recipe, _, profile = name[4:].partition("@")
         return lab_zoo.spec(recipe, profile or None)
+    if name.startswith(LOCAL_DIR):
+        return _local_dir_spec(name)
     if name.startswith("timm:"):
         import timm
 
@@ -147,7 +151,33 @@ def get(name: str | ModelSpec) -> ModelSpec:
                              **_factors("open_clip", arch, tag))
     raise UnknownNameError("model", name, _suggestions(),
                            hint="Use ARCH/TAG from open_clip.list_pretrained(), timm:NAME, ARCH@CHECKPOINT, "
-                                "lab:RECIPE, or a name from `clipstudy models`.")
+                                "local-dir:FOLDER, lab:RECIPE, or a name from `clipstudy models`.")
+
+
+LOCAL_DIR = "local-dir:"  # open_clip's own schema for a model folder
+
+
+def _local_dir_spec(name: str) -> ModelSpec:
+    """ModelSpec of an open_clip `local-dir:` folder; its config names the architecture family and loss."""
+    import json
+
+    folder = Path(name[len(LOCAL_DIR):]).expanduser()
+    cfg_file = folder / "open_clip_config.json"
+    if not cfg_file.is_file():
+        raise CheckpointError(f"{name}: no open_clip_config.json in {folder}. An open_clip model folder holds "
+                              "open_clip_config.json and its weights (e.g. from `clipstudy lab export`).")
+    try:
+        cfg = json.loads(cfg_file.read_text())
+        model_cfg = cfg["model_cfg"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{name}: unreadable {cfg_file} ({type(e).__name__}: {e})") from e
+    vision = model_cfg.get("vision_cfg", {})
+    family = family_of(str(vision.get("timm_model_name") or "")) if vision.get("timm_model_name") else \
+        "resnet" if isinstance(vision.get("layers"), (list, tuple)) else "vit"
+    size = cfg.get("preprocess_cfg", {}).get("size", vision.get("image_size", 224))
+    return ModelSpec(name=name, source="open_clip", arch=name, pretrained=None, family=family, data="local",
+                     loss="siglip" if "init_logit_bias" in model_cfg else "clip",
+                     resolution=int(size[0] if isinstance(size, (list, tuple)) else size))
 
 
 def _factors(source: str, name: str, tag: str | None = None) -> dict[str, Any]:
@@ -211,12 +241,12 @@ def _load_open_clip(spec: ModelSpec, device: str) -> Loaded:
         path = Path(pretrained).expanduser()
         if not path.is_file():
             raise CheckpointError(f"checkpoint for {spec.arch} not found: {path}")
-    if pretrained is None:
+    if pretrained is None and not spec.arch.startswith(LOCAL_DIR):
         torch.manual_seed(0)  # ARCH/random is the same random network every time, so its features cache
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=pretrained, device=device)
     except Exception as e:  # open_clip raises RuntimeError/KeyError/OSError/HF errors; name the file and cause
-        where = pretrained or "(random init)"
+        where = pretrained or ("(folder)" if spec.arch.startswith(LOCAL_DIR) else "(random init)")
         hint = ""
         if pretrained and not os.path.exists(str(pretrained)):
             hint = (" The weights are fetched from the model hub on first use; offline, put them in the HF cache "
@@ -259,6 +289,9 @@ def model_id(spec: ModelSpec) -> str:
     if spec.pretrained and os.path.isfile(spec.pretrained):
         st = os.stat(spec.pretrained)
         return f"{spec.name}#{st.st_size}-{int(st.st_mtime)}"
+    if spec.arch.startswith(LOCAL_DIR):
+        files = [f for f in Path(spec.arch[len(LOCAL_DIR):]).expanduser().iterdir() if f.is_file()]
+        return f"{spec.name}#{sum(f.stat().st_size for f in files)}-{max(int(f.stat().st_mtime) for f in files)}"
     return spec.name
 
 

@@ -1,0 +1,76 @@
+"""A lab CLIP exported as an open_clip `local-dir:` folder loads in open_clip (what clip_benchmark calls)
+with the same weights, the same token ids and the same outputs; bad exports get clear errors."""
+from __future__ import annotations
+
+import dataclasses
+
+import open_clip
+import pytest
+import torch
+
+from clipstudy import cli, encode, zoo
+from clipstudy.errors import CheckpointError, ClipstudyError
+from clipstudy.lab import captions, export
+from clipstudy.lab import zoo as lab_zoo
+
+TINY = lab_zoo.Profile("test-export", chunk=32, chunks=(("small", 1), ("medium", 1), ("large", 1)),
+                       steps=(("small", 2), ("medium", 2), ("large", 2)), batch_size=32, lr=1e-3,
+                       ft_steps=2, ft_lr=1e-3, image_size=32)
+TEXTS = ["a photo of a cube.", "A Striped CUBE, on grass!!", "zorblax cube", "a " * 30 + "sphere", "",
+         "a  red\tsphere\nbehind a torus"] + list(captions.ZS_TEMPLATES)
+
+
+@pytest.fixture(scope="module")
+def vit_recipe():
+    r = lab_zoo.register_recipe(dataclasses.replace(lab_zoo.recipe("base"), name="test-export-vit", arch="vit"))
+    yield r.name
+    lab_zoo.RECIPES.pop(r.name, None)
+
+
+@pytest.mark.parametrize("which", ["base", "vit"])
+def test_exported_lab_clip_is_the_same_model_in_open_clip(which, vit_recipe, tmp_path):
+    name = "base" if which == "base" else vit_recipe
+    out = export.export(name, tmp_path / name, profile=TINY)
+    lab = lab_zoo.load(name, profile=TINY)
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{out}")
+    model.eval()
+    tok = open_clip.get_tokenizer(f"local-dir:{out}")
+    assert torch.equal(tok(TEXTS), captions.tokenizer(TEXTS))  # case, punctuation, unknown words, truncation
+    ref = lab.model.state_dict()
+    assert set(model.state_dict()) == set(ref)
+    assert all(torch.equal(v, ref[k]) for k, v in model.state_dict().items())
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        # same weights and function; kernels may round differently (open_clip builds the ViT with fused attention)
+        assert torch.allclose(model.encode_image(x), lab.model.encode_image(x), atol=1e-5)
+        assert torch.allclose(model.encode_text(tok(TEXTS)), lab.model.encode_text(captions.tokenizer(TEXTS)),
+                              atol=1e-5)
+    # clipstudy reads the same folder through its zoo, with open_clip's preprocess and tokenizer
+    loaded = zoo.load(f"local-dir:{out}")
+    assert loaded.spec.family == ("resnet" if which == "base" else "vit") and loaded.spec.resolution == 32
+    assert torch.equal(loaded.tokenizer(TEXTS), captions.tokenizer(TEXTS))
+    assert torch.allclose(encode.encode_texts(loaded.model, loaded.tokenizer, TEXTS),
+                          encode.encode_texts(lab.model, lab.tokenizer, TEXTS), atol=1e-6)
+
+
+def test_export_refuses_what_open_clip_cannot_load(tmp_path):
+    with pytest.raises(ClipstudyError, match="classifier"):
+        export.export("finetuned", tmp_path / "ft", profile=TINY)
+    with pytest.raises(ClipstudyError, match="convnext"):
+        export.open_clip_config("convnext", "clip", 32)
+    assert not (tmp_path / "ft").exists()  # nothing half-written
+
+
+def test_local_dir_names_fail_clearly(tmp_path, capsys):
+    with pytest.raises(CheckpointError, match="open_clip_config.json"):
+        zoo.get(f"local-dir:{tmp_path / 'missing'}")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "open_clip_config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        zoo.get(f"local-dir:{tmp_path / 'bad'}")
+    (tmp_path / "noweights").mkdir()
+    (tmp_path / "noweights" / "open_clip_config.json").write_text('{"model_cfg": {"embed_dim": 8}}')
+    with pytest.raises(CheckpointError, match="noweights"):
+        zoo.load(f"local-dir:{tmp_path / 'noweights'}")
+    assert cli.main(["lab", "export", "finetuned", str(tmp_path / "x"), "--profile", "smoke"]) == 2
+    assert "classifier" in capsys.readouterr().err
