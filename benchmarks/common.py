@@ -72,6 +72,31 @@ def make_sketch_folder(root: str | os.PathLike, n_classes: int = 5, per_class: i
     return root
 
 
+def lab_sketch_folder(root: str | os.PathLike, set_name: str = "lab-val", profile: str = "lab"
+                      ) -> tuple[Path, list[str], list[str]]:
+    """A lab set's renders as PNGs (lossless, so both tools read the same pixels) in the ImageNet-Sketch
+    layout: class k goes to the k-th ImageNet synset folder. Returns (root, class names, wnids)."""
+    import json
+
+    from PIL import Image
+
+    from clipstudy.analysis import lab_eval
+
+    ls = lab_eval.labset(set_name, profile=profile)
+    names = list(ls.classnames)
+    wnids = sketch_wnids(len(names))
+    root = Path(root)
+    done = root / ".complete"
+    stamp = json.dumps([set_name, profile, lab_eval.dataset_id(ls)])
+    if not (done.exists() and done.read_text() == stamp):
+        for i, (img, y) in enumerate(zip(ls.images, ls.labels.tolist())):
+            d = root / wnids[y]
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img.permute(1, 2, 0).numpy()).save(d / f"{i}.png")
+        done.write_text(stamp)
+    return root, names, wnids
+
+
 def random_checkpoint(arch: str, path: str | os.PathLike, seed: int = 0) -> Path:
     """A random-initialised open_clip model saved in open_clip's training-checkpoint format.
 

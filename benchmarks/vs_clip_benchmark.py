@@ -1,15 +1,21 @@
 """clipstudy vs clip_benchmark, side by side: the same zero-shot classification, timed A B A B.
 
-Both tools load the same random-initialised open_clip checkpoint from disk, read the same
-ImageFolder in the ImageNet-Sketch layout (clip_benchmark's `imagenet_sketch` loader,
-clipstudy's `imagenet-sketch` family), and use the same class names and the same 80 OpenAI
-templates. Their predictions must agree image by image and their accuracies exactly; the
-script stops with an AssertionError otherwise. Random weights: accuracy is near chance and
-means nothing; this is a pipeline and speed comparison, not a finding.
+Two models, each loaded by both tools from the same files on disk:
+- `vit`: a random-initialised ViT-B-32 saved as an open_clip checkpoint (clip_benchmark
+  `--model ViT-B-32 --pretrained PATH`, clipstudy `ViT-B-32@PATH`), on generated JPEGs, with
+  ImageNet class names and the 80 OpenAI templates. Random weights: its accuracy is chance.
+- `lab`: the trained lab CLIP `base`, exported with `clipstudy lab export` as an open_clip
+  `local-dir:` folder (config, weights, the lab tokenizer), which clip_benchmark loads with
+  `--model local-dir:DIR`; on the lab-val renders saved as PNGs, with the lab class names and the
+  lab's 8 zero-shot templates (its 96-word tokenizer knows few words of the OpenAI 80).
+Both read the same ImageFolder in the ImageNet-Sketch layout (clip_benchmark's `imagenet_sketch`
+loader, clipstudy's `imagenet-sketch` family) with the same class names and templates. Their
+predictions must agree image by image and their accuracies exactly; the script stops with an
+AssertionError otherwise. This is a pipeline and speed comparison, not a finding.
 
     .venv/bin/pip install -r benchmarks/requirements.txt
-    .venv/bin/python benchmarks/vs_clip_benchmark.py                # ~5-15 min on 2 busy cores
-    .venv/bin/python benchmarks/vs_clip_benchmark.py --rounds 1 --per-class 16   # quick look
+    .venv/bin/python benchmarks/vs_clip_benchmark.py                # ~5 min on 2 quiet cores
+    .venv/bin/python benchmarks/vs_clip_benchmark.py --models vit --rounds 1 --per-class 16   # quick look
 
 "cold" = fresh clipstudy cache; "warm" = clipstudy's second run on the same cache.
 clip_benchmark keeps no zero-shot cache, so each of its rounds recomputes everything.
@@ -26,32 +32,37 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine, make_sketch_folder, random_checkpoint, sketch_wnids, table
+from common import lab_sketch_folder, machine, make_sketch_folder, random_checkpoint, sketch_wnids, table
 
 import torch
 
 
-def class_setup(wnids: list[str], workdir: Path) -> tuple[list[str], Path, Path]:
-    """The class names and templates both tools use, written as clip_benchmark's custom json files."""
-    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES
+def imagenet_names(wnids: list[str]) -> list[str]:
+    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
 
-    from clipstudy import prompts
     from clipstudy.datasets import imagenet
 
-    names = [IMAGENET_CLASSNAMES[imagenet.wnid_to_index()[w]] for w in wnids]
-    # clip_benchmark formats "{c}" templates; clipstudy calls open_clip's template lambdas.
-    cb_templates = [t("{c}") for t in OPENAI_IMAGENET_TEMPLATES]
-    ours = prompts.templates("openai80")
-    assert len(cb_templates) == len(ours) == 80
+    return [IMAGENET_CLASSNAMES[imagenet.wnid_to_index()[w]] for w in wnids]
+
+
+def class_setup(names: list[str], prompts_name: str, workdir: Path) -> tuple[Path, Path]:
+    """clipstudy's prompt set `prompts_name`, written as clip_benchmark's custom json files, checked equal."""
+    from clipstudy import prompts
+
+    ours = prompts.templates(prompts_name)
+    # clip_benchmark formats "{c}" templates; clipstudy fills its templates (lambdas or "{}" strings)
+    cb_templates = [t("{c}") if callable(t) else t.replace("{}", "{c}") for t in ours]
     for c in names:
-        assert [t.format(c=c) for t in cb_templates] == [t(c) for t in ours], f"prompts differ for {c!r}"
+        filled = [t(c) if callable(t) else t.format(c) for t in ours]
+        assert [t.format(c=c) for t in cb_templates] == filled, f"prompts differ for {c!r}"
+    workdir.mkdir(parents=True, exist_ok=True)
     cls_file, tpl_file = workdir / "classnames.json", workdir / "templates.json"
     cls_file.write_text(json.dumps({"imagenet_sketch": names}))
     tpl_file.write_text(json.dumps({"imagenet_sketch": cb_templates}))
-    return names, cls_file, tpl_file
+    return cls_file, tpl_file
 
 
-def run_clip_benchmark(arch: str, ckpt: Path, data: Path, cls_file: Path, tpl_file: Path, out: Path,
+def run_clip_benchmark(model: str, pretrained: str, data: Path, cls_file: Path, tpl_file: Path, out: Path,
                        batch_size: int, num_workers: int) -> dict:
     """clip_benchmark's own CLI entry (`clip_benchmark eval ...`), in this process, with its stages timed."""
     from clip_benchmark import cli
@@ -75,7 +86,7 @@ def run_clip_benchmark(arch: str, ckpt: Path, data: Path, cls_file: Path, tpl_fi
         return logits, target
 
     argv = ["clip_benchmark", "eval", "--dataset", "imagenet_sketch", "--dataset_root", str(data),
-            "--model", arch, "--pretrained", str(ckpt), "--task", "zeroshot_classification",
+            "--model", model, "--pretrained", pretrained, "--task", "zeroshot_classification",
             "--custom_classname_file", str(cls_file), "--custom_template_file", str(tpl_file),
             "--batch_size", str(batch_size), "--num_workers", str(num_workers), "--no_amp", "--quiet",
             "--output", str(out)]
@@ -98,9 +109,9 @@ def run_clip_benchmark(arch: str, ckpt: Path, data: Path, cls_file: Path, tpl_fi
                 cos=dict(zip(keys, (captured["logits"] / 100.0).tolist())), target=captured["target"])
 
 
-def run_clipstudy(arch: str, ckpt: Path, data: Path, names: list[str], wnids: list[str], cache: Path,
+def run_clipstudy(model: str, prompts_name: str, data: Path, names: list[str], wnids: list[str], cache: Path,
                   batch_size: int, num_workers: int) -> dict:
-    """clipstudy's public path: zoo.load(ARCH@PATH) -> datasets 'imagenet-sketch' -> zeroshot.run."""
+    """clipstudy's public path: zoo.load(ARCH@PATH or local-dir:DIR) -> datasets 'imagenet-sketch' -> zeroshot.run."""
     from clipstudy import datasets, encode, zoo, zeroshot
     from clipstudy.datasets import imagenet
 
@@ -123,9 +134,9 @@ def run_clipstudy(arch: str, ckpt: Path, data: Path, names: list[str], wnids: li
     encode.encode_images, encode.zero_shot_head = enc, head
     t = time.perf_counter()
     try:
-        loaded = zoo.load(f"{arch}@{ckpt}", "cpu")
+        loaded = zoo.load(model, "cpu")
         ds = datasets.load("imagenet-sketch", root=data, transform=loaded.preprocess)
-        zs = zeroshot.run(loaded, ds, dataset_id=f"bench-sketch-{len(ds)}", prompts="openai80",
+        zs = zeroshot.run(loaded, ds, dataset_id=f"bench-{data.name}-{len(ds)}", prompts=prompts_name,
                           classnames=names, device="cpu", batch_size=batch_size, num_workers=num_workers,
                           progress=False)
         # the loader labels by ImageNet index; the head has only the classes present
@@ -152,9 +163,33 @@ def check_same(a: dict, b: dict, n: int) -> float:
     return max(abs(x - y) for k in a["cos"] for x, y in zip(a["cos"][k], b["cos"][k]))
 
 
+def cases(a: argparse.Namespace, work: Path) -> list[dict]:
+    """The models compared: what each tool is given to load it, and its data, class names and prompts."""
+    out = []
+    if "vit" in a.models:
+        ckpt = random_checkpoint(a.arch, work / f"{a.arch}-random-seed0.pt")
+        data = make_sketch_folder(work / f"imagenet_sketch-{a.classes}x{a.per_class}", a.classes, a.per_class)
+        wnids = sketch_wnids(a.classes)
+        out.append(dict(model=f"{a.arch} random", cb_model=a.arch, cb_pretrained=str(ckpt), cs_model=f"{a.arch}@{ckpt}",
+                        data=data, names=imagenet_names(wnids), wnids=wnids, prompts="openai80",
+                        about=f"{a.classes * a.per_class} JPEGs ~400-500x300-400 px, {a.classes} classes x 80 templates"))
+    if "lab" in a.models:
+        from clipstudy.lab import export
+
+        folder = export.export(a.lab_recipe, work / f"lab-{a.lab_recipe}", profile="lab")
+        data, names, wnids = lab_sketch_folder(work / "lab_sketch-lab-val", "lab-val", "lab")
+        n = sum(1 for _ in data.glob("*/*.png"))
+        out.append(dict(model=f"lab:{a.lab_recipe} (trained)", cb_model=f"local-dir:{folder}", cb_pretrained="",
+                        cs_model=f"local-dir:{folder}", data=data, names=names, wnids=wnids,
+                        prompts="lab-ensemble", about=f"{n} lab-val PNGs 64 px, {len(names)} classes x 8 templates"))
+    return out
+
+
 def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["vit", "lab"], choices=["vit", "lab"])
     p.add_argument("--arch", default="ViT-B-32")
+    p.add_argument("--lab-recipe", default="base", help="lab CLIP recipe (trained on first use, lab profile)")
     p.add_argument("--classes", type=int, default=5)
     p.add_argument("--per-class", type=int, default=48)
     p.add_argument("--rounds", type=int, default=2, help="A B pairs per condition (cold, warm)")
@@ -166,53 +201,54 @@ def main(argv=None) -> list[dict]:
 
     work = Path(a.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    data = make_sketch_folder(work / f"imagenet_sketch-{a.classes}x{a.per_class}", a.classes, a.per_class)
-    ckpt = random_checkpoint(a.arch, work / f"{a.arch}-random-seed0.pt")
-    wnids = sketch_wnids(a.classes)
-    names, cls_file, tpl_file = class_setup(wnids, work)
-    n = a.classes * a.per_class
-    print(f"# clipstudy vs clip_benchmark: {a.arch} (random init, {ckpt}), {n} JPEGs ~400-500x300-400 px, "
-          f"{a.classes} classes x 80 templates, batch {a.batch_size}")
     print("# " + machine())
+    rows, max_diff = [], {}
+    for case in cases(a, work):
+        n = sum(1 for f in case["data"].glob("*/*") if f.is_file())
+        cls_file, tpl_file = class_setup(case["names"], case["prompts"], work / f"classes-{case['data'].name}")
+        print(f"# {case['model']}: {case['about']}, batch {a.batch_size}", flush=True)
+        max_diff[case["model"]] = 0.0
+        for cond in ("cold", "warm"):
+            for r in range(a.rounds):
+                # A: clip_benchmark (no cache of its own: cold and warm are the same work)
+                A = run_clip_benchmark(case["cb_model"], case["cb_pretrained"], case["data"], cls_file, tpl_file,
+                                       work / "cb-out.json", a.batch_size, a.cb_workers)
+                # B: clipstudy; cold gets a fresh cache, warm reuses the cold round's cache
+                cache = work / f"cache-{case['data'].name}-round{r}"
+                if cond == "cold":
+                    import shutil
 
-    rows, max_diff = [], 0.0
-    for cond in ("cold", "warm"):
-        for r in range(a.rounds):
-            # A: clip_benchmark (no cache of its own: cold and warm are the same work)
-            A = run_clip_benchmark(a.arch, ckpt, data, cls_file, tpl_file, work / "cb-out.json",
-                                   a.batch_size, a.cb_workers)
-            # B: clipstudy; cold gets a fresh cache, warm reuses the cold round's cache
-            cache = work / f"cache-round{r}"
-            if cond == "cold":
-                import shutil
-
-                shutil.rmtree(cache, ignore_errors=True)
-            B = run_clipstudy(a.arch, ckpt, data, names, wnids, cache, a.batch_size, a.workers)
-            assert B["from_cache"] == (cond == "warm"), "warm run missed the cache (or cold run hit it)"
-            max_diff = max(max_diff, check_same(A, B, n))
-            for tool, R in (("clip_benchmark", A), ("clipstudy", B)):
-                t = R["times"]
-                rows.append(dict(cond=cond, round=r + 1, tool=tool, acc1=R["acc1"], total_s=t["total"],
-                                 text_s=t.get("text", float("nan")), images_s=t.get("images", float("nan")),
-                                 img_per_s_images=n / t["images"], img_per_s_total=n / t["total"]))
-            print(f"  {cond} round {r + 1}: clip_benchmark {A['times']['total']:.1f}s, "
-                  f"clipstudy {B['times']['total']:.1f}s  (acc1 {A['acc1']:.4f} == {B['acc1']:.4f})", flush=True)
+                    shutil.rmtree(cache, ignore_errors=True)
+                B = run_clipstudy(case["cs_model"], case["prompts"], case["data"], case["names"], case["wnids"],
+                                  cache, a.batch_size, a.workers)
+                assert B["from_cache"] == (cond == "warm"), "warm run missed the cache (or cold run hit it)"
+                max_diff[case["model"]] = max(max_diff[case["model"]], check_same(A, B, n))
+                for tool, R in (("clip_benchmark", A), ("clipstudy", B)):
+                    t = R["times"]
+                    rows.append(dict(model=case["model"], cond=cond, round=r + 1, tool=tool, acc1=R["acc1"],
+                                     total_s=t["total"], text_s=t.get("text", float("nan")),
+                                     images_s=t.get("images", float("nan")), img_per_s_images=n / t["images"],
+                                     img_per_s_total=n / t["total"]))
+                print(f"  {cond} round {r + 1}: clip_benchmark {A['times']['total']:.1f}s, "
+                      f"clipstudy {B['times']['total']:.1f}s  (acc1 {A['acc1']:.4f} == {B['acc1']:.4f})", flush=True)
 
     print()
     print(table(rows, floatfmt="{:.3f}"))
     summary = []
-    for cond in ("cold", "warm"):
-        for r in range(a.rounds):
-            A = next(x for x in rows if x["cond"] == cond and x["round"] == r + 1 and x["tool"] == "clip_benchmark")
-            B = next(x for x in rows if x["cond"] == cond and x["round"] == r + 1 and x["tool"] == "clipstudy")
-            summary.append(dict(cond=cond, round=r + 1, cb_total_s=A["total_s"], cs_total_s=B["total_s"],
-                                speedup_total=A["total_s"] / B["total_s"],
-                                speedup_images=A["images_s"] / B["images_s"],
-                                speedup_text=A["text_s"] / B["text_s"]))
+    for model in dict.fromkeys(x["model"] for x in rows):
+        for cond in ("cold", "warm"):
+            for r in range(a.rounds):
+                A, B = (next(x for x in rows if x["model"] == model and x["cond"] == cond and x["round"] == r + 1
+                             and x["tool"] == tool) for tool in ("clip_benchmark", "clipstudy"))
+                summary.append(dict(model=model, cond=cond, round=r + 1, cb_total_s=A["total_s"],
+                                    cs_total_s=B["total_s"], speedup_total=A["total_s"] / B["total_s"],
+                                    speedup_images=A["images_s"] / B["images_s"],
+                                    speedup_text=A["text_s"] / B["text_s"]))
     print()
     print(table(summary, floatfmt="{:.2f}"))
-    print(f"\nall {len(rows) // 2} pairs: identical predictions on {n} images and identical acc1; "
-          f"max |cosine difference| {max_diff:.2e}")
+    for model, d in max_diff.items():
+        print(f"\n{model}: all {2 * a.rounds} pairs gave identical predictions on every image and identical acc1; "
+              f"max |cosine difference| {d:.2e}")
     return rows
 
 

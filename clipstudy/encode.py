@@ -286,7 +286,7 @@ def logit_scale_of(model: Any) -> float:
     s = getattr(model, "logit_scale", None)
     if s is None:
         return 100.0
-    s = torch.as_tensor(s).float()
+    s = torch.as_tensor(s).detach().float()
     return float(s.exp()) if float(s) < 10 else float(s)
 
 
