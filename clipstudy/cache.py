@@ -105,8 +105,13 @@ class FeatureCache:
         return merge_shards(shards)
 
     def log_request(self, **fields: Any) -> None:
-        """Append one line per encode request (hit or computed), so a whole build's cost can be counted."""
+        """Append one line per encode request (hit or computed), so a whole build's cost can be counted.
+
+        Each line names the chapter that asked (`CLIPSTUDY_CHAPTER`, set by `chapter.start`), so the
+        cost can be split by axis.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
+        fields.setdefault("chapter", os.environ.get("CLIPSTUDY_CHAPTER", ""))
         with open(self.root / "requests.jsonl", "a") as f:  # one short write per line: safe to append
             f.write(json.dumps(fields, default=str) + "\n")
 

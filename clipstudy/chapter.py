@@ -57,6 +57,7 @@ def start(name: str, results_dir: str | Path, profile: str, *, data_root: str = 
 
     if data_root:  # papermill passes the build's CLIPSTUDY_DATA so records resolve the same way
         os.environ["CLIPSTUDY_DATA"] = data_root
+    os.environ["CLIPSTUDY_CHAPTER"] = name  # the feature cache's request log names the axis that asked
     sns.set_theme(context="notebook", style="whitegrid")
     if profile == "smoke":
         notice("Smoke profile", smoke_note)

@@ -124,7 +124,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
     key = cache.key(model_id, weights, dataset_id, transform_id, subset, n=n, normalize=normalize)
     hit = cache.load(key)
     if hit is not None:
-        cache.log_request(model=model_id, dataset=dataset_id, n=n, passes=0)
+        cache.log_request(kind="images", model=model_id, dataset=dataset_id, n=n, passes=0)
         return Encoded(hit["features"], hit["labels"], hit["keys"], hit["skipped"], from_cache=True)
 
     n_shards = max(1, -(-n // shard_size))
@@ -166,7 +166,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
         bar.close()
         if was_training:
             model.train()
-    cache.log_request(model=model_id, dataset=dataset_id, n=n, passes=passes)
+    cache.log_request(kind="images", model=model_id, dataset=dataset_id, n=n, passes=passes)
     cache.finish(key, dict(model=model_id, weights=weights, dataset=dataset_id, transform=transform_id,
                            subset=subset, n=n, n_shards=n_shards))
     out = cache.load(key)
@@ -272,12 +272,16 @@ def zero_shot_head(model: Any, tokenizer: Callable, classnames: Sequence[str],
         key = cache.key(model_id, weights, "zero-shot-head", digest(prompts, 24))
         hit = cache.load_object(key)
         if hit is not None:
+            cache.log_request(kind="text", model=model_id, dataset=f"head-{digest(prompts, 12)}",
+                              n=len(classnames) * len(templates), passes=0)
             return hit
     flat = [p for ps in prompts for p in ps]
     emb = encode_texts(model, tokenizer, flat, device).view(len(classnames), len(templates), -1)
     head = F.normalize(emb.mean(dim=1), dim=-1).T.contiguous()
     if key is not None:
         cache.save_object(key, head)
+        cache.log_request(kind="text", model=model_id, dataset=f"head-{digest(prompts, 12)}", n=len(flat),
+                          passes=len(flat))
     return head
 
 

@@ -80,3 +80,10 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
         figures = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert figures or p.stem.startswith(("01_", "10_")), f"{p.stem} shows no figure"
         assert (book.BOOK / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
+    # the cache's request log splits the build's encoding cost by chapter (benchmarks/book_cost.py reads it)
+    from clipstudy.config import cache_root
+
+    logged = [json.loads(line) for line in (cache_root() / "features" / "requests.jsonl").read_text().splitlines()]
+    stems = {p.stem for p in book.chapters()}
+    asking = {r["chapter"] for r in logged if r.get("kind") == "images"} & stems
+    assert len(asking) >= 5, asking  # every lab chapter encodes through the engine

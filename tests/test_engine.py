@@ -184,3 +184,22 @@ def test_text_towers_where_padding_matters_run_in_full(text):
     with torch.no_grad():
         ref = F.normalize(model.encode_text(tok(texts)), dim=-1)
     assert torch.equal(encode.encode_texts(model, tok, texts, batch_size=len(texts)), ref)
+
+
+def test_request_log_names_the_chapter_and_counts_real_passes(folder, tmp_path, monkeypatch):
+    import json
+
+    model, cache = tiny_clip(), FeatureCache(tmp_path / "c")
+    ds = FolderDataset(folder)
+    tok = lambda texts: torch.stack([torch.tensor([1 + (hash(t) % 90)] * 4 + [99] + [0] * 11) for t in texts])
+    monkeypatch.setenv("CLIPSTUDY_CHAPTER", "03_calibration")
+    for _ in range(2):
+        encode.encode_images(model, ds, model_id="tiny", dataset_id="imgs", cache=cache, progress=False)
+        encode.zero_shot_head(model, tok, ds.classnames, ["a {}.", "art of a {}."], model_id="tiny", cache=cache)
+    monkeypatch.setenv("CLIPSTUDY_CHAPTER", "04_ood")
+    encode.encode_images(model, ds, model_id="tiny", dataset_id="imgs", cache=cache, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "c" / "requests.jsonl").read_text().splitlines()]
+    got = [(r["chapter"], r["kind"], r["n"], r["passes"]) for r in rows]
+    assert got == [("03_calibration", "images", 16, 15), ("03_calibration", "text", 6, 6),
+                   ("03_calibration", "images", 16, 0), ("03_calibration", "text", 6, 0),
+                   ("04_ood", "images", 16, 0)]  # 16 requested, 15 readable (one corrupt image)
