@@ -97,6 +97,29 @@ def records_status() -> tuple[bool, str]:
                    "(or point `CLIPSTUDY_DATA` at a folder holding `records/`) and rebuild this chapter.")
 
 
+def records_ready() -> bool:
+    """Whether the published records are present; if not, the chapter's one "Records missing" cell."""
+    ok, msg = records_status()
+    if not ok:
+        notice("Records missing", msg)
+    return ok
+
+
+def live_panel(datasets: list[str], enabled: bool) -> Any:
+    """The live panel (real checkpoints x `datasets`) when it is ready, else None after one visible notice."""
+    try:
+        from . import live
+
+        panel = live.panel(datasets, enabled=enabled)
+    except Exception as e:  # the live registry itself failed to import or load: say so and move on
+        live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
+        return None
+    if not panel.ready:
+        live_missing(panel.missing)
+        return None
+    return panel
+
+
 def live_missing(what: list[str]) -> None:
     """The live section's one cell when weights or data are absent."""
     body = "This build has no live evidence for this chapter; nothing below is estimated.\n\nMissing:\n" + \

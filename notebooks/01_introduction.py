@@ -83,11 +83,9 @@ print(f"this build: profile={profile} lab_profile={lab_profile} n_eval={n_eval} 
 #    on this machine; otherwise a chapter says so in one cell and never estimates.
 
 # %%
-ok, msg = chapter.records_status()
+ok = chapter.records_ready()  # else one "Records missing" notice
 sources = []
-if not ok:
-    chapter.notice("Records missing", msg)
-else:
+if ok:
     from clipstudy import records
 
     for name in ("open_clip", "timm", "imagenet_x", "cue_conflict"):
@@ -100,16 +98,8 @@ else:
     display(sources)
 
 # %%
-panel = None
-try:
-    from clipstudy import live as live_mod
-
-    panel = live_mod.panel(["imagenet"], enabled=live)
-except Exception as e:
-    chapter.live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-if panel is not None and not panel.ready:
-    chapter.live_missing(panel.missing)
-elif panel is not None:
+panel = chapter.live_panel(["imagenet"], enabled=live)
+if panel is not None:
     display(pd.DataFrame({"live model": panel.models}))
 
 # %% [markdown]

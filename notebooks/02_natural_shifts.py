@@ -62,10 +62,8 @@ effect_rows = []
 # models only. ImageNet-A and -R are scored on their 200-class subsets by both sources.
 
 # %%
-ok, msg = chapter.records_status()
-if not ok:
-    chapter.notice("Records missing", msg)
-else:
+ok = chapter.records_ready()  # else one "Records missing" notice
+if ok:
     from clipstudy import records
 
     points = records.natural_shift_er()
@@ -243,20 +241,14 @@ _ = chapter.finding("The lab recipe furthest above the zoo's trend is '{r}' (mea
 # ## Live: real checkpoints on ImageNet and its shifts
 
 # %%
-panel = None
-try:
-    from clipstudy import live as live_mod
-
-    panel = live_mod.panel(["imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet"],
+panel = chapter.live_panel(["imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet"],
                            enabled=live)
-except Exception as e:  # the live registry itself failed to import: say so and move on
-    chapter.live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-if panel is not None and not panel.ready:
-    chapter.live_missing(panel.missing)
 
 # %%
-if panel is not None and panel.ready:
-    zs_table = live_mod.zero_shot_table(panel.models, panel.datasets, device=device)
+if panel is not None:
+    from clipstudy.live import zero_shot_table
+
+    zs_table = zero_shot_table(panel.models, panel.datasets, device=device)
     ch.save(zs_table, "live_zero_shot")
     ler = shifts.live_er(zs_table, points if ok else None)
     ch.save(ler, "live_er")

@@ -60,10 +60,8 @@ effect_rows = []
 # ResNet-50; the counts are printed below). The per-factor line is fitted over the ImageNet-trained networks.
 
 # %%
-ok, msg = chapter.records_status()
-if not ok:
-    chapter.notice("Records missing", msg)
-else:
+ok = chapter.records_ready()  # else one "Records missing" notice
+if ok:
     from clipstudy import records
 
     xf = records.imagenet_x_factors()
@@ -170,18 +168,10 @@ display(pd.DataFrame(lab_rows)[["factor", "comparison", "effect"]].round(3))
 # ## Live: ImageNet-X on real checkpoints
 
 # %%
-panel = None
-try:
-    from clipstudy import live as live_mod
-
-    panel = live_mod.panel(["imagenet-x"], enabled=live)
-except Exception as e:
-    chapter.live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-if panel is not None and not panel.ready:
-    chapter.live_missing(panel.missing)
+panel = chapter.live_panel(["imagenet-x"], enabled=live)
 
 # %%
-if panel is not None and panel.ready:
+if panel is not None:
     from clipstudy import datasets, zeroshot, zoo
     from clipstudy.analysis import shape_bias as SB
     from clipstudy.metrics import IMAGENET_X_FACTORS, error_ratios

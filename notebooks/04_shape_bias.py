@@ -58,10 +58,8 @@ effect_rows = []
 # VGG-16) are re-scored here with the same `metrics.shape_bias` the lab and live sections use.
 
 # %%
-ok, msg = chapter.records_status()
-if not ok:
-    chapter.notice("Records missing", msg)
-else:
+ok = chapter.records_ready()  # else one "Records missing" notice
+if ok:
     from clipstudy import records
 
     sb = records.shape_bias_table()
@@ -147,18 +145,10 @@ if {"finetuned", "base"} <= set(v.index):
 # average their probabilities over each category's ImageNet classes, as the original code does.
 
 # %%
-panel = None
-try:
-    from clipstudy import live as live_mod
-
-    panel = live_mod.panel(["cue-conflict", "edges", "silhouettes"], enabled=live)
-except Exception as e:
-    chapter.live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-if panel is not None and not panel.ready:
-    chapter.live_missing(panel.missing)
+panel = chapter.live_panel(["cue-conflict", "edges", "silhouettes"], enabled=live)
 
 # %%
-if panel is not None and panel.ready:
+if panel is not None:
     from clipstudy import datasets, zeroshot, zoo
     from clipstudy.datasets import cue_conflict
 

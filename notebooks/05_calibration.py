@@ -197,18 +197,10 @@ effect_rows += lab_rows
 # ## Live: ImageNet-fitted temperature on the real shifts
 
 # %%
-panel = None
-try:
-    from clipstudy import live as live_mod
-
-    panel = live_mod.panel(["imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"], enabled=live)
-except Exception as e:
-    chapter.live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-if panel is not None and not panel.ready:
-    chapter.live_missing(panel.missing)
+panel = chapter.live_panel(["imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"], enabled=live)
 
 # %%
-if panel is not None and panel.ready and "imagenet" in panel.datasets:
+if panel is not None and "imagenet" in panel.datasets:
     from clipstudy import datasets, zeroshot, zoo
 
     live_tables = []

@@ -65,10 +65,8 @@ not_measured = {}
 # effect anywhere in this book.
 
 # %%
-ok, msg = chapter.records_status()
-if not ok:
-    chapter.notice("Records missing", msg)
-else:
+ok = chapter.records_ready()  # else one "Records missing" notice
+if ok:
     from clipstudy import records
 
     oc = records.load("open_clip")
@@ -205,19 +203,11 @@ if len(pe_base):
 # OpenAI's 80 ImageNet templates.
 
 # %%
-panel = None
-try:
-    from clipstudy import live as live_mod
-
-    panel = live_mod.panel(["imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o"],
+panel = chapter.live_panel(["imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o"],
                            enabled=live)
-except Exception as e:  # the live registry itself failed to import: say so and move on
-    chapter.live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-if panel is not None and not panel.ready:
-    chapter.live_missing(panel.missing)
 
 # %%
-if panel is not None and panel.ready and "imagenet" in panel.datasets:
+if panel is not None and "imagenet" in panel.datasets:
     lt = ood.live_detection(panel.models, [d for d in panel.datasets if d != "imagenet"], device=dev)
     ch.save(lt, "live_detection")
     fig, ax = plt.subplots(figsize=(8, 3.8))

@@ -60,10 +60,8 @@ not_measured = {"test-time prompts": "retrieval compares images with captions, n
 # classification predicts.
 
 # %%
-ok, msg = chapter.records_status()
-if not ok:
-    chapter.notice("Records missing", msg)
-else:
+ok = chapter.records_ready()  # else one "Records missing" notice
+if ok:
     from clipstudy import records
 
     rv = records.retrieval_vs_classification()
@@ -163,18 +161,10 @@ effect_parts.append(retrieval.recipe_effects(lr, factors, where={"k": 5}, metric
 # With the `live` profile and the Karpathy test splits present, real checkpoints are scored the same way.
 
 # %%
-panel = None
-try:
-    from clipstudy import live as live_mod
-
-    panel = live_mod.panel(["coco-5k", "flickr30k-1k"], enabled=live)
-except Exception as e:
-    chapter.live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-if panel is not None and not panel.ready:
-    chapter.live_missing(panel.missing)
+panel = chapter.live_panel(["coco-5k", "flickr30k-1k"], enabled=live)
 
 # %%
-if panel is not None and panel.ready:
+if panel is not None:
     lv = retrieval.live_retrieval(panel.models, panel.datasets, device=dev)
     ch.save(lv, "live_retrieval")
     fig, ax = plt.subplots(figsize=(8, 3.8))

@@ -63,10 +63,8 @@ not_measured = {"test-time prompts": "correspondence reads the image tower only;
 # section: its evidence is the lab and, with the `live` profile, real checkpoints.
 
 # %%
-ok, msg = chapter.records_status()
-if not ok:
-    chapter.notice("Records missing", msg)
-else:
+ok = chapter.records_ready()  # else one "Records missing" notice
+if ok:
     chapter.notice("No records on this axis", "The records hold no 3DCC or correspondence numbers of real models; "
                    "nothing on this axis is taken from them.")
 
@@ -193,18 +191,10 @@ effect_parts.append(threed.recipe_effects(cr, factors, "recall", "correspondence
 # severity with OpenAI's 80 templates.
 
 # %%
-panel = None
-try:
-    from clipstudy import live as live_mod
-
-    panel = live_mod.panel(["imagenet-3dcc"], enabled=live)
-except Exception as e:
-    chapter.live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-if panel is not None and not panel.ready:
-    chapter.live_missing(panel.missing)
+panel = chapter.live_panel(["imagenet-3dcc"], enabled=live)
 
 # %%
-if panel is not None and panel.ready:
+if panel is not None:
     lv = threed.live_3dcc(panel.models, device=dev)
     ch.save(lv, "live_3dcc")
     g = sns.relplot(data=lv, x="severity", y="accuracy", hue="model", col="corruption", col_wrap=4, kind="line",

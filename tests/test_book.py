@@ -87,3 +87,29 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
     stems = {p.stem for p in book.chapters()}
     asking = {r["chapter"] for r in logged if r.get("kind") == "images"} & stems
     assert len(asking) >= 5, asking  # every lab chapter encodes through the engine
+
+
+def test_chapter_helpers_show_one_notice_when_evidence_is_missing(tmp_path, monkeypatch):
+    from clipstudy import chapter, live
+
+    shown = []
+    monkeypatch.setattr(chapter, "notice", lambda title, body: shown.append((title, body)))
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(tmp_path))
+    assert chapter.records_ready() is False and shown[-1][0] == "Records missing"
+    (tmp_path / "records" / "open_clip").mkdir(parents=True)
+    n = len(shown)
+    assert chapter.records_ready() is True and len(shown) == n
+
+    assert chapter.live_panel(["imagenet"], enabled=False) is None
+    assert "live profile was not selected" in shown[-1][1]
+
+    def broken(*a, **k):
+        raise ImportError("no module named huggingface_hub")
+
+    monkeypatch.setattr(live, "panel", broken)
+    assert chapter.live_panel(["imagenet"], enabled=True) is None
+    assert "live path unavailable: ImportError" in shown[-1][1]
+    ready = live.Panel(models=["ViT-B-32/openai"], datasets=["imagenet"])
+    monkeypatch.setattr(live, "panel", lambda names, enabled: ready)
+    n = len(shown)
+    assert chapter.live_panel(["imagenet"], enabled=True) is ready and len(shown) == n
