@@ -166,6 +166,9 @@ def _local_dir_spec(name: str) -> ModelSpec:
     if not cfg_file.is_file():
         raise CheckpointError(f"{name}: no open_clip_config.json in {folder}. An open_clip model folder holds "
                               "open_clip_config.json and its weights (e.g. from `clipstudy lab export`).")
+    if not any(f.suffix in (".safetensors", ".bin", ".pth") for f in folder.iterdir()):
+        # open_clip would build the model with random weights and only log a warning
+        raise CheckpointError(f"{name}: no weights (*.safetensors, *.bin or *.pth) in {folder}")
     try:
         cfg = json.loads(cfg_file.read_text())
         model_cfg = cfg["model_cfg"]

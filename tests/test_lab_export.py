@@ -66,11 +66,18 @@ def test_local_dir_names_fail_clearly(tmp_path, capsys):
         zoo.get(f"local-dir:{tmp_path / 'missing'}")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "open_clip_config.json").write_text("{not json")
+    (tmp_path / "bad" / "open_clip_pytorch_model.bin").write_bytes(b"")
     with pytest.raises(CheckpointError, match="unreadable"):
         zoo.get(f"local-dir:{tmp_path / 'bad'}")
-    (tmp_path / "noweights").mkdir()
-    (tmp_path / "noweights" / "open_clip_config.json").write_text('{"model_cfg": {"embed_dim": 8}}')
-    with pytest.raises(CheckpointError, match="noweights"):
-        zoo.load(f"local-dir:{tmp_path / 'noweights'}")
+    # a complete export with its weights removed must not load as a random model
+    out = export.export("base", tmp_path / "noweights", profile=TINY)
+    (out / "open_clip_pytorch_model.bin").unlink()
+    with pytest.raises(CheckpointError, match="no weights"):
+        zoo.load(f"local-dir:{out}")
+    (tmp_path / "badcfg").mkdir()
+    (tmp_path / "badcfg" / "open_clip_config.json").write_text('{"model_cfg": {"embed_dim": 8}}')
+    (tmp_path / "badcfg" / "open_clip_pytorch_model.bin").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="badcfg"):
+        zoo.load(f"local-dir:{tmp_path / 'badcfg'}")
     assert cli.main(["lab", "export", "finetuned", str(tmp_path / "x"), "--profile", "smoke"]) == 2
     assert "classifier" in capsys.readouterr().err
