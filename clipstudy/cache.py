@@ -1,22 +1,37 @@
-"""On-disk feature store keyed by (model id, weights hash, dataset id, transform, subset).
+"""On-disk feature store keyed by (model id, weights hash, data identity, transform, precision, subset).
 
 Layout: `<root>/<key>/shard-00000.pt ... meta.json`. Every file is written to a
 temporary name and renamed into place, so a reader never sees half a file.
 `meta.json` is written last and marks the entry complete; shards without it are
-the finished part of an interrupted encode, which resumes from them.
+the finished part of an interrupted encode, which resumes from them. A damaged
+file (unreadable shard, meta.json that is not the JSON it should be) marks its
+entry incomplete and is recomputed; a file that cannot be read for another reason
+(permissions, I/O) is an error and is never deleted.
 """
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import json
 import os
+import pickle
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .config import cache_root
+from .errors import ClipstudyError
+
+META_FIELDS = ("n", "n_shards")
+
+
+class CacheError(ClipstudyError):
+    """The cache folder cannot be used (a file in its place, read-only, disk full)."""
 
 
 def digest(obj: Any, n: int = 16) -> str:
@@ -24,38 +39,70 @@ def digest(obj: Any, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then os.replace."""
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it the only way POSIX allows, once per process
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Give the temporary file the mode a plain open() would (mkstemp's is 0600: a shared cache needs the
+    group to read it), then rename it into place."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
+def _no_space(e: OSError, path: Path) -> ClipstudyError | None:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return CacheError(f"no space left on the device of {path.parent}: nothing was written there "
+                          f"(the partial file was removed). Free space or set CLIPSTUDY_CACHE to another disk.")
+    return None
+
+
+def _atomic_write(path: Path, write, mode: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+        _publish(tmp, path)
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and _no_space(e, path) is not None:
+            raise _no_space(e, path) from e
         raise
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, then os.replace."""
+    _atomic_write(Path(path), lambda f: torch.save(obj, f), "wb")
 
 
 def atomic_write_text(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _atomic_write(Path(path), lambda f: f.write(text), "w")
+
+
+# What torch.load raises for a file that is not a whole torch archive: damage, not an access problem.
+DAMAGE = (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, RuntimeError, ValueError, KeyError,
+          AttributeError, IndexError, TypeError)
 
 
 def safe_load(path: Path) -> Any | None:
-    """torch.load, or None (and the file removed) when it is unreadable."""
+    """torch.load(weights_only=True), or None when the file is damaged (and then it is removed).
+
+    An OSError other than damage (permission denied, I/O error) is raised, and the file is kept:
+    one failed read must never cost finished work.
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        return None
+    except DAMAGE:
         path.unlink(missing_ok=True)
         return None
+    except OSError as e:
+        raise CacheError(f"cannot read {path} ({e.strerror or e}); the file was kept") from e
 
 
 class FeatureCache:
@@ -63,6 +110,7 @@ class FeatureCache:
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else cache_root() / "features"
+        self._log_warned = False
 
     @staticmethod
     def key(model: str, weights: str, dataset: str, transform: str = "default", subset: str = "all",
@@ -71,33 +119,72 @@ class FeatureCache:
         slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{model}__{dataset}")[:80]
         return f"{slug}__{digest(parts)}"
 
+    def check_usable(self) -> Path:
+        """Fail before any work when the cache root cannot be a folder (a file stands in its place);
+        returns the nearest existing folder on its path."""
+        p = self.root
+        while not p.exists() and p != p.parent:
+            p = p.parent
+        if not p.is_dir():
+            raise CacheError(f"the cache folder {self.root} cannot be used: {p} is a file. "
+                             "Set CLIPSTUDY_CACHE to a folder.")
+        return p
+
+    def check_writable(self) -> None:
+        """Fail before computing when results could not be kept: a file where the folder should be,
+        or a folder this process cannot write."""
+        p = self.check_usable()
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise CacheError(f"the cache folder {p} is read-only for this user, and this request has to "
+                             "compute and store features. Set CLIPSTUDY_CACHE to a writable folder "
+                             "(complete entries of a read-only cache are still read).")
+
     def entry(self, key: str) -> Path:
         return self.root / key
 
-    def complete(self, key: str) -> bool:
-        return (self.entry(key) / "meta.json").exists()
+    def meta(self, key: str) -> dict | None:
+        """The entry's meta.json, or None when absent or damaged (a damaged one is removed)."""
+        path = self.entry(key) / "meta.json"
+        try:
+            meta = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError):
+            meta = None
+        except OSError as e:
+            raise CacheError(f"cannot read {path} ({e.strerror or e}); the file was kept") from e
+        if not isinstance(meta, dict) or any(not isinstance(meta.get(f), int) for f in META_FIELDS):
+            path.unlink(missing_ok=True)  # damaged: the entry is recomputed like a damaged shard
+            return None
+        return meta
 
-    def meta(self, key: str) -> dict:
-        return json.loads((self.entry(key) / "meta.json").read_text())
+    def complete(self, key: str) -> bool:
+        return self.meta(key) is not None
 
     def shard_path(self, key: str, i: int) -> Path:
         return self.entry(key) / f"shard-{i:05d}.pt"
 
     def load_shard(self, key: str, i: int) -> dict | None:
-        p = self.shard_path(key, i)
-        return safe_load(p) if p.exists() else None
+        return safe_load(self.shard_path(key, i))
 
     def save_shard(self, key: str, i: int, payload: dict) -> None:
         atomic_save(payload, self.shard_path(key, i))
+
+    def drop_shards(self, key: str, start: int) -> None:
+        """Remove shards `start`, `start+1`, ...: they follow a damaged one and no longer line up."""
+        i = start
+        while self.shard_path(key, i).exists():
+            self.shard_path(key, i).unlink(missing_ok=True)
+            i += 1
 
     def finish(self, key: str, meta: dict) -> None:
         atomic_write_text(json.dumps(meta, indent=1, default=str), self.entry(key) / "meta.json")
 
     def load(self, key: str) -> dict | None:
         """All shards of a complete entry concatenated, or None if incomplete or damaged."""
-        if not self.complete(key):
-            return None
         meta = self.meta(key)
+        if meta is None:
+            return None
         shards = [self.load_shard(key, i) for i in range(meta["n_shards"])]
         if any(s is None for s in shards):  # damaged after completion: invalidate, recompute
             (self.entry(key) / "meta.json").unlink(missing_ok=True)
@@ -108,28 +195,34 @@ class FeatureCache:
         """Append one line per encode request (hit or computed), so a whole build's cost can be counted.
 
         Each line names the chapter that asked (`CLIPSTUDY_CHAPTER`, set by `chapter.start`), so the
-        cost can be split by axis.
+        cost can be split by axis. A read-only cache still serves reads: the line is then dropped.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
         fields.setdefault("chapter", os.environ.get("CLIPSTUDY_CHAPTER", ""))
-        with open(self.root / "requests.jsonl", "a") as f:  # one short write per line: safe to append
-            f.write(json.dumps(fields, default=str) + "\n")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with open(self.root / "requests.jsonl", "a") as f:  # one short write per line: safe to append
+                f.write(json.dumps(fields, default=str) + "\n")
+        except OSError as e:
+            if not self._log_warned:
+                warnings.warn(f"the request log in {self.root} is not writable ({e.strerror or e}); "
+                              "cost accounting is off for this run", stacklevel=2)
+                self._log_warned = True
 
     def save_object(self, key: str, obj: Any) -> None:
         """A small single-file entry (for zero-shot heads)."""
         atomic_save(obj, self.entry(key) / "object.pt")
 
     def load_object(self, key: str) -> Any | None:
-        p = self.entry(key) / "object.pt"
-        return safe_load(p) if p.exists() else None
+        return safe_load(self.entry(key) / "object.pt")
 
 
 def merge_shards(shards: list[dict]) -> dict:
+    """Concatenate shards: tensors along dim 0, lists end to end (scalars such as a shard's range are dropped)."""
     out: dict[str, Any] = {}
     for k in shards[0]:
-        vals = [s[k] for s in shards]
+        vals = [s.get(k) for s in shards]
         if isinstance(vals[0], torch.Tensor):
             out[k] = torch.cat(vals)
-        else:
-            out[k] = [x for v in vals for x in v]
+        elif isinstance(vals[0], list):
+            out[k] = [x for v in vals for x in (v or [])]
     return out

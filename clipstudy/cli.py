@@ -26,7 +26,7 @@ def _cmd_models(a: argparse.Namespace) -> int:
 
 
 def _open_dataset(name: str, root: str | None, transform, limit: int | None):
-    """A lab set (`lab-*`) or a real dataset family from clipstudy.datasets."""
+    """A lab set (`lab-*`), a real dataset family from clipstudy.datasets, or `imagefolder:PATH`."""
     if name.startswith("lab-"):
         from .lab import sets
 
@@ -39,7 +39,7 @@ def _open_dataset(name: str, root: str | None, transform, limit: int | None):
         import torch
 
         sub = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
-        for attr in ("classnames", "imagenet_indices", "class_mask"):
+        for attr in ("classnames", "imagenet_indices", "class_mask", "root"):
             if hasattr(ds, attr):
                 setattr(sub, attr, getattr(ds, attr))
         if hasattr(ds, "frame"):
@@ -48,32 +48,61 @@ def _open_dataset(name: str, root: str | None, transform, limit: int | None):
     return ds
 
 
-def _cmd_eval(a: argparse.Namespace) -> int:
-    import pandas as pd
+def _notes_summary(notes: dict[str, str], skipped: list[str]) -> list[str]:
+    """Lines that count what happened to images: skipped (with the reason) or changed on reading."""
+    from collections import Counter
 
-    from . import zeroshot, zoo
+    skipped_set = set(skipped)
+    lines = []
+    for (is_skip, note), n in sorted(Counter((k in skipped_set, v.split(" (")[0]) for k, v in notes.items()).items()):
+        keys = [k for k, v in notes.items() if (k in skipped_set) == is_skip and v.split(" (")[0] == note]
+        verb = "skipped" if is_skip else "read with a change:"
+        lines.append(f"{verb} {n} image(s), {note}: {', '.join(keys[:10])}{' ...' if n > 10 else ''}")
+    return lines
+
+
+def _cmd_eval(a: argparse.Namespace) -> int:
+    from . import results, zeroshot, zoo
+    from .cache import FeatureCache
     from .config import resolve_device
 
+    path = results.check(a.out)  # before any work: a bad --out fails now, not after the encode
+    FeatureCache().check_usable()
     device = resolve_device(a.device)
     loaded = zoo.load(a.model, device)
     ds = _open_dataset(a.dataset, a.root, loaded.preprocess, a.limit)
     ds_id = a.dataset if not a.limit else f"{a.dataset}[:{a.limit}]"
     res = zeroshot.run(loaded, ds, dataset_id=ds_id, prompts=a.prompts, device=device, batch_size=a.batch_size,
-                       num_workers=a.workers)
+                       num_workers=a.workers, precision=a.precision)
     row = res.tidy()
+    root = getattr(ds, "root", None)
+    row["root"] = str(Path(root).resolve()) if root is not None else ""
     if loaded.spec.data == "random-init":
         row["note"] = "random weights: a pipeline check, not a finding"
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "eval.csv"
-    old = pd.read_csv(path) if path.exists() else None
-    keep = old[~((old.model == res.model) & (old.dataset == ds_id) & (old.prompts == res.prompts))] if old is not None else None
-    pd.concat([keep, row] if keep is not None else [row]).to_csv(path, index=False)
+    results.upsert(path, row)
+    import pandas as pd
+
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-        print(row.drop(columns=["skipped"]).to_string(index=False))
-    if res.encoded.skipped:
-        print(f"skipped {len(res.encoded.skipped)} unreadable image(s): {', '.join(res.encoded.skipped[:10])}")
+        print(row.drop(columns=["skipped", "root"]).to_string(index=False))
+    for line in _notes_summary(res.encoded.notes, res.encoded.skipped):
+        print(line)
     print(f"saved to {path}")
+    return 0
+
+
+def _cmd_datasets(a: argparse.Namespace) -> int:
+    from . import datasets
+
+    df = datasets.frame(layouts=True)
+    for r in df.itertuples():
+        how = "clipstudy fetch " + r.name if r.fetchable else "no public download: obtain it from its authors"
+        print(f"{r.name}  [{r.task}]  {r.description}\n  get it: {how}\n  layout under $CLIPSTUDY_DATA/{r.name}:")
+        print("\n".join("    " + ln for ln in str(r.layout).strip("\n").splitlines()))
+        print()
+    from .datasets import imagefolder
+
+    print(f"imagefolder:PATH  [classification]  your own class folders\n  layout:\n{imagefolder.LAYOUT}")
+    print("\nLab sets (rendered, offline): lab-val, lab-factors, lab-cue-conflict, ... (`clipstudy eval MODEL lab-val`)")
     return 0
 
 
@@ -122,6 +151,24 @@ def _cmd_lab(a: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    n = int(text)
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {n}")
+    return n
+
+
+def _non_negative(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
+
+
+DATASET_HELP = ("a dataset family (imagenet-sketch, cue-conflict, ...: `clipstudy datasets` lists each with its "
+                "layout), imagefolder:PATH for your own class folders, or a lab set (lab-val)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clipstudy", description="A reproducible study book on CLIP robustness.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -133,15 +180,22 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="one zero-shot evaluation; prints and saves a tidy row")
     e.add_argument("model", help="registry name, ARCH/TAG, ARCH/random, ARCH@CHECKPOINT, timm:NAME or lab:RECIPE")
-    e.add_argument("dataset", help="a dataset family (e.g. imagenet-sketch, cue-conflict) or a lab set (lab-val)")
-    e.add_argument("--prompts", default="openai80", help="prompt set: single | openai80 | simple7")
+    e.add_argument("dataset", help=DATASET_HELP)
+    e.add_argument("--prompts", default="openai80",
+                   help="prompt set: single | openai80 | simple7 (openai80 on 1,000 classes is 80,000 prompts: "
+                        "use single for a quick check)")
     e.add_argument("--root", help="dataset folder (default: $CLIPSTUDY_DATA/<dataset>)")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    e.add_argument("--batch-size", type=int, default=64)
-    e.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    e.add_argument("--limit", type=int, help="evaluate only the first N images")
+    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="auto: bf16 (or fp16) autocast on CUDA, fp32 on CPU; part of the cache key and the row")
+    e.add_argument("--batch-size", type=_positive, default=64)
+    e.add_argument("--workers", type=_non_negative, default=0, help="DataLoader worker processes")
+    e.add_argument("--limit", type=_positive, help="evaluate only the first N images")
     e.add_argument("--out", default="results", help="folder for eval.csv (default: ./results)")
     e.set_defaults(fn=_cmd_eval)
+
+    d = sub.add_parser("datasets", help="every dataset family with its on-disk layout and how to get it")
+    d.set_defaults(fn=_cmd_datasets)
 
     b = sub.add_parser("build", help="execute the chapters with papermill and build the Jupyter Book")
     b.add_argument("--profile", default="lab", choices=["lab", "live", "smoke"])
@@ -179,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     except ClipstudyError as e:
         print(f"clipstudy: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("clipstudy: interrupted; finished work is cached and the next run resumes from it", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"clipstudy: {str(e) or 'interrupted; finished work is cached and the next run resumes from it'}",
+              file=sys.stderr)
         return 130
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -22,7 +24,11 @@ SHARD_SIZE = 2048
 
 @dataclass
 class Encoded:
-    """Image features of one dataset: L2-normalised for CLIPs, logits for classifiers."""
+    """Image features of one dataset: L2-normalised for CLIPs, logits for classifiers.
+
+    `notes` maps an image key to what happened to it: why it was skipped, or how it was
+    changed on reading (a 16-bit image scaled to 8 bits), so nothing is changed silently.
+    """
 
     features: torch.Tensor
     labels: torch.Tensor
@@ -30,28 +36,69 @@ class Encoded:
     skipped: list[str] = field(default_factory=list)
     from_cache: bool = False
     forward_passes: int = 0  # images pushed through the model by this call
+    notes: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.keys)
 
 
-def collate_skip(batch: list[tuple]) -> tuple[torch.Tensor | None, torch.Tensor, list[str], list[str]]:
-    """Stack the readable images; name the unreadable ones (image None) instead of failing."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during an encode; the message says what was kept."""
+
+
+def collate_skip(batch: list[tuple]) -> tuple[torch.Tensor | None, torch.Tensor, list[str], list[tuple[str, str]]]:
+    """Stack the readable images; name the unreadable ones (image None) instead of failing.
+
+    Items are `(image, label, key)` or `(image, label, key, note)`; the last element returned lists
+    `(key, note)` for every item that has a note, the skipped ones included (note "unreadable" by default).
+    """
     ok = [b for b in batch if b[0] is not None]
-    bad = [b[2] for b in batch if b[0] is None]
+    notes = [(str(b[2]), (b[3] if len(b) > 3 and b[3] else "unreadable")) for b in batch if b[0] is None]
+    notes += [(str(b[2]), b[3]) for b in ok if len(b) > 3 and b[3]]
     if not ok:
-        return None, torch.empty(0, dtype=torch.long), [], bad
+        return None, torch.empty(0, dtype=torch.long), [], notes
     images = torch.stack([b[0] for b in ok])
     labels = torch.as_tensor([int(b[1]) for b in ok], dtype=torch.long)
-    return images, labels, [str(b[2]) for b in ok], bad
+    return images, labels, [str(b[2]) for b in ok], notes
 
 
-def autocast(device: str):
-    """bf16 (or fp16) autocast on GPU; full precision on CPU, where autocast only slows CLIPs down."""
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """The precision an encode runs in: `auto` is bf16 (else fp16) autocast on CUDA and fp32 on CPU."""
+    if precision not in PRECISIONS:
+        from .errors import UnknownNameError
+
+        raise UnknownNameError("precision", precision, PRECISIONS)
+    if precision != "auto":
+        return precision
     if str(device).startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def autocast(device: str, precision: str = "auto"):
+    """The autocast context of a resolved precision (fp32: none)."""
+    precision = resolve_precision(precision, device)
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast("cuda" if str(device).startswith("cuda") else "cpu", dtype=dtype)
+
+
+def data_identity(dataset: Any) -> str | None:
+    """What a dataset read: a fingerprint of its resolved root and files (None: its id says it all).
+
+    Datasets read from disk define `fingerprint()`; a Subset adds its indices.
+    """
+    fp = getattr(dataset, "fingerprint", None)
+    if callable(fp):
+        return fp()
+    if isinstance(dataset, Subset):
+        inner = data_identity(dataset.dataset)
+        return None if inner is None else digest([inner, [int(i) for i in dataset.indices]], 24)
+    return None
 
 
 @contextlib.contextmanager
@@ -104,74 +151,120 @@ def _encode_fn(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     return model.encode_image if hasattr(model, "encode_image") else model
 
 
+SHARD_SECONDS = float(os.environ.get("CLIPSTUDY_SHARD_SECONDS", 60))
+
+
+def _resume(cache: FeatureCache, key: str) -> tuple[int, int]:
+    """(next shard, next image) after the finished shards of an interrupted encode.
+
+    Shards are contiguous ranges; a missing or damaged one ends the resumable part, and any after it
+    are dropped because they no longer line up.
+    """
+    i = pos = 0
+    while True:
+        s = cache.load_shard(key, i)
+        if s is None or s.get("start") != pos or not isinstance(s.get("stop"), int):
+            cache.drop_shards(key, i)
+            return i, pos
+        pos, i = s["stop"], i + 1
+
+
 def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: str,
                   transform_id: str = "default", subset: str = "all", batch_size: int = 64,
                   device: str = "cpu", num_workers: int = 0, weights: str | None = None,
                   normalize: bool | None = None, cache: FeatureCache | None = None,
-                  shard_size: int = SHARD_SIZE, progress: bool = True) -> Encoded:
-    """Encode every image of `dataset` (items `(image, label, key)`), through the cache.
+                  shard_size: int = SHARD_SIZE, shard_seconds: float | None = None, precision: str = "auto",
+                  progress: bool = True) -> Encoded:
+    """Encode every image of `dataset` (items `(image, label, key[, note])`), through the cache.
 
-    `normalize` defaults to True for CLIP image towers and False for classifiers
-    (models flagged `is_classifier`), whose outputs are logits.
+    The key holds the model and its weights, the dataset id and `data_identity` (resolved root and a
+    fingerprint of its files), the transform and the precision: two different inputs never share an
+    entry. Finished work is kept in shards of at most `shard_size` images or `shard_seconds` of encoding
+    (`CLIPSTUDY_SHARD_SECONDS`, default 60), so an interrupted encode resumes from the last of them.
+    `normalize` defaults to True for CLIP image towers and False for classifiers (flagged
+    `is_classifier`), whose outputs are logits.
     """
     from tqdm.auto import tqdm
 
     cache = cache or FeatureCache()
     if normalize is None:
         normalize = not getattr(model, "is_classifier", False)
+    precision = resolve_precision(precision, device)
     weights = weights or getattr(model, "weights_id", None) or weights_hash(model)
     n = len(dataset)
-    key = cache.key(model_id, weights, dataset_id, transform_id, subset, n=n, normalize=normalize)
+    data = data_identity(dataset)
+    key = cache.key(model_id, weights, dataset_id, transform_id, subset, n=n, normalize=normalize,
+                    precision=precision, **({"data": data} if data else {}))
     hit = cache.load(key)
     if hit is not None:
         cache.log_request(kind="images", model=model_id, dataset=dataset_id, n=n, passes=0)
-        return Encoded(hit["features"], hit["labels"], hit["keys"], hit["skipped"], from_cache=True)
+        return Encoded(hit["features"], hit["labels"], hit["keys"], hit["skipped"], from_cache=True,
+                       notes=dict(hit.get("notes", [])))
+    cache.check_writable()
+    shard_seconds = SHARD_SECONDS if shard_seconds is None else shard_seconds
 
-    n_shards = max(1, -(-n // shard_size))
     enc = _encode_fn(model)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
     passes = 0
-    bar = tqdm(total=n, desc=f"encode {model_id} on {dataset_id}", unit="img", disable=not progress)
+    i, pos = _resume(cache, key)
+    kept = pos
+    bar = tqdm(total=n, initial=pos, desc=f"encode {model_id} on {dataset_id}", unit="img", disable=not progress)
+    buf: dict[str, list] = dict(features=[], labels=[], keys=[], notes=[])
+    dim = 0
+
+    def flush(stop: int) -> None:
+        nonlocal i, kept, buf
+        feats = torch.cat(buf["features"]) if buf["features"] else torch.empty(0, dim)
+        labels = torch.cat(buf["labels"]) if buf["labels"] else torch.empty(0, dtype=torch.long)
+        encoded = set(buf["keys"])
+        skipped = [k for k, _ in buf["notes"] if k not in encoded]
+        cache.save_shard(key, i, dict(features=feats, labels=labels, keys=buf["keys"], skipped=skipped,
+                                      notes=[list(x) for x in buf["notes"]], start=kept, stop=stop))
+        i, kept = i + 1, stop
+        buf = dict(features=[], labels=[], keys=[], notes=[])
+
     try:
-        for i in range(n_shards):
-            idx = range(i * shard_size, min(n, (i + 1) * shard_size))
-            done = cache.load_shard(key, i)
-            if done is not None:  # finished before an interruption
-                bar.update(len(idx))
-                continue
-            loader = DataLoader(Subset(dataset, idx), batch_size=batch_size, num_workers=num_workers,
-                                collate_fn=collate_skip, pin_memory=str(device).startswith("cuda"),
-                                persistent_workers=False)
-            feats, labels, keys, skipped = [], [], [], []
-            with torch.inference_mode(), autocast(device):
-                for images, y, k, bad in _batches(loader, in_process=num_workers == 0):
-                    skipped += bad
-                    if images is not None:
-                        out = enc(images.to(device, non_blocking=True)).float()
-                        if normalize:
-                            out = F.normalize(out, dim=-1)
-                        feats.append(out.cpu())
-                        labels.append(y)
-                        keys += k
-                        passes += len(k)
-                    bar.update(len(k) + len(bad))
-            dim = feats[0].shape[1] if feats else 0
-            cache.save_shard(key, i, dict(
-                features=torch.cat(feats) if feats else torch.empty(0, dim),
-                labels=torch.cat(labels) if labels else torch.empty(0, dtype=torch.long),
-                keys=keys, skipped=skipped))
+        loader = DataLoader(Subset(dataset, range(pos, n)), batch_size=min(batch_size, shard_size), num_workers=num_workers,
+                            collate_fn=collate_skip, pin_memory=str(device).startswith("cuda"),
+                            persistent_workers=False)
+        t0 = time.monotonic()
+        with torch.inference_mode(), autocast(device, precision):
+            for images, y, k, notes in _batches(loader, in_process=num_workers == 0):
+                buf["notes"] += notes
+                if images is not None:
+                    out = enc(images.to(device, non_blocking=True)).float()
+                    if normalize:
+                        out = F.normalize(out, dim=-1)
+                    dim = out.shape[1]
+                    buf["features"].append(out.cpu())
+                    buf["labels"].append(y)
+                    buf["keys"] += k
+                    passes += len(k)
+                done = len(k) + sum(1 for key_, _ in notes if key_ not in k)
+                pos += done
+                bar.update(done)
+                if pos - kept >= shard_size or time.monotonic() - t0 >= shard_seconds:
+                    flush(pos)
+                    t0 = time.monotonic()
+        if pos > kept or i == 0:
+            flush(pos)
+    except KeyboardInterrupt as e:
+        raise Interrupted(
+            f"interrupted: {kept} of {n} images of {model_id} on {dataset_id} are kept in {i} finished "
+            f"shard(s) under {cache.entry(key)}; the {pos - kept} encoded since the last shard are lost. "
+            f"The next run resumes from image {kept}.") from e
     finally:
         bar.close()
         if was_training:
             model.train()
     cache.log_request(kind="images", model=model_id, dataset=dataset_id, n=n, passes=passes)
-    cache.finish(key, dict(model=model_id, weights=weights, dataset=dataset_id, transform=transform_id,
-                           subset=subset, n=n, n_shards=n_shards))
+    cache.finish(key, dict(model=model_id, weights=weights, dataset=dataset_id, data=data, transform=transform_id,
+                           subset=subset, precision=precision, n=n, n_shards=i))
     out = cache.load(key)
     return Encoded(out["features"], out["labels"], out["keys"], out["skipped"], from_cache=False,
-                   forward_passes=passes)
+                   forward_passes=passes, notes=dict(out.get("notes", [])))
 
 
 def _fill(template: str | Callable[[str], str], name: str) -> str:
@@ -226,21 +319,29 @@ def _encode_text_trimmed(tower: Any, tokens: torch.Tensor, idx: torch.Tensor) ->
 
 
 def encode_texts(model: Any, tokenizer: Callable, texts: Sequence[str], device: str = "cpu",
-                 batch_size: int = 256, trim: bool = True) -> torch.Tensor:
+                 batch_size: int = 256, trim: bool = True, precision: str = "auto",
+                 progress: bool = False) -> torch.Tensor:
     """L2-normalised text embeddings [T, D].
 
     For causal open_clip towers (`trim`) the prompts run sorted by length, each batch cut
     after its longest prompt's pooled token; results agree with `model.encode_text` to
     float rounding (~1e-6) and come back in the input order.
     """
+    from tqdm.auto import tqdm
+
     texts = list(texts)
     if not texts:
         return torch.empty(0)
     causal = _causal_text_tower(model) if trim else None
-    with torch.inference_mode(), autocast(device):
+    bar = tqdm(total=len(texts), desc=progress if isinstance(progress, str) else "encode prompts", unit="prompt",
+               disable=not progress)
+    with bar, torch.inference_mode(), autocast(device, precision):
         if causal is None:
-            out = [F.normalize(model.encode_text(tokenizer(texts[s:s + batch_size]).to(device)).float(), dim=-1).cpu()
-                   for s in range(0, len(texts), batch_size)]
+            out = []
+            for s in range(0, len(texts), batch_size):
+                out.append(F.normalize(model.encode_text(tokenizer(texts[s:s + batch_size]).to(device)).float(),
+                                       dim=-1).cpu())
+                bar.update(len(out[-1]))
             return torch.cat(out)
         tower, pool, eos = causal
         tokens = tokenizer(texts).to(device)
@@ -253,30 +354,43 @@ def encode_texts(model: Any, tokenizer: Callable, texts: Sequence[str], device: 
             if s == 0:
                 feats = torch.empty(len(texts), f.shape[1])
             feats[rows.cpu()] = f
+            bar.update(len(rows))
         return feats
+
+
+# A head this large takes minutes on a CPU: its progress bar says how to make a quick check instead.
+LARGE_HEAD = 2000
 
 
 def zero_shot_head(model: Any, tokenizer: Callable, classnames: Sequence[str],
                    templates: Sequence[str | Callable[[str], str]], device: str = "cpu", *,
                    model_id: str | None = None, weights: str | None = None,
-                   cache: FeatureCache | None = None) -> torch.Tensor:
+                   cache: FeatureCache | None = None, precision: str = "auto",
+                   progress: bool = True) -> torch.Tensor:
     """Class weights [D, C]: mean of the normalised template embeddings per class, renormalised.
 
-    Cached when `model_id` is given, keyed by the filled prompts themselves.
+    Cached when `model_id` is given, keyed by the filled prompts themselves and the precision.
     """
+    precision = resolve_precision(precision, device)
     prompts = [[_fill(t, c) for t in templates] for c in classnames]
     key = None
     if model_id is not None:
         cache = cache or FeatureCache()
         weights = weights or getattr(model, "weights_id", None) or weights_hash(model)
-        key = cache.key(model_id, weights, "zero-shot-head", digest(prompts, 24))
+        key = cache.key(model_id, weights, "zero-shot-head", digest(prompts, 24), precision=precision)
         hit = cache.load_object(key)
         if hit is not None:
             cache.log_request(kind="text", model=model_id, dataset=f"head-{digest(prompts, 12)}",
                               n=len(classnames) * len(templates), passes=0)
             return hit
+    if key is not None:
+        cache.check_writable()
     flat = [p for ps in prompts for p in ps]
-    emb = encode_texts(model, tokenizer, flat, device).view(len(classnames), len(templates), -1)
+    desc = (f"text head: {len(classnames)} classes x {len(templates)} templates (quick check: --prompts single)"
+            if len(flat) >= LARGE_HEAD and len(templates) > 1 else "text head")
+    emb = encode_texts(model, tokenizer, flat, device, precision=precision,
+                       progress=desc if progress and len(flat) >= LARGE_HEAD else False)
+    emb = emb.view(len(classnames), len(templates), -1)
     head = F.normalize(emb.mean(dim=1), dim=-1).T.contiguous()
     if key is not None:
         cache.save_object(key, head)

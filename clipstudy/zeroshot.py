@@ -29,6 +29,7 @@ class ZeroShot:
     classnames: list[str]
     class_index: list[int] | None = None  # columns of a 1000-way classifier that this dataset uses
     meta: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
 
     @property
     def labels(self) -> torch.Tensor:
@@ -58,6 +59,7 @@ class ZeroShot:
         df.insert(0, "prompts", self.prompts)
         df.insert(0, "dataset", self.dataset)
         df.insert(0, "model", self.model)
+        df["precision"] = self.precision
         df["n"] = len(self.encoded)
         df["n_skipped"] = len(self.encoded.skipped)
         df["skipped"] = ";".join(self.encoded.skipped)
@@ -66,13 +68,14 @@ class ZeroShot:
 
 def run(model: str | zoo.Loaded, dataset: Any, *, dataset_id: str | None = None, prompts: str = "openai80",
         classnames: Sequence[str] | None = None, device: str = "auto", batch_size: int = 64,
-        num_workers: int = 0, progress: bool = True) -> ZeroShot:
+        num_workers: int = 0, precision: str = "auto", progress: bool = True) -> ZeroShot:
     """Encode `dataset` with `model` (cached) and build its zero-shot head.
 
     `dataset` follows the engine protocol and may carry `classnames` and
     `imagenet_indices` (the columns of the 1000-way head a subset dataset uses).
     """
     device = resolve_device(device)
+    precision = encode.resolve_precision(precision, device)
     loaded = model if isinstance(model, zoo.Loaded) else zoo.load(model, device)
     spec = loaded.spec
     dataset_id = dataset_id or getattr(dataset, "dataset_id", None) or getattr(dataset, "name", None)
@@ -83,11 +86,22 @@ def run(model: str | zoo.Loaded, dataset: Any, *, dataset_id: str | None = None,
     enc = encode.encode_images(loaded.model, dataset, model_id=mid, dataset_id=dataset_id,
                                transform_id=getattr(loaded, "transform_id", None) or repr(loaded.preprocess)[:2000],
                                batch_size=batch_size, device=device, num_workers=num_workers,
-                               weights=getattr(loaded.model, "weights_id", None), progress=progress)
+                               weights=getattr(loaded.model, "weights_id", None), precision=precision,
+                               progress=progress)
+    if len(enc) == 0 and len(dataset):
+        from collections import Counter
+
+        from .errors import ClipstudyError
+
+        why = ", ".join(f"{n} {note}" for note, n in Counter(v.split(" (")[0] for v in enc.notes.values()).items())
+        raise ClipstudyError(f"none of the {len(dataset)} images of {dataset_id} could be read ({why}); "
+                             f"first: {next(iter(enc.notes.items()), ('', ''))}")
     index = getattr(dataset, "imagenet_indices", None)
     if loaded.is_classifier:
         return ZeroShot(spec.name, dataset_id, "classifier-head", enc, None, 1.0, names,
-                        list(index) if index is not None else None)
+                        list(index) if index is not None else None, precision=precision)
     head = encode.zero_shot_head(loaded.model, loaded.tokenizer, names, prompt_sets.templates(prompts), device,
-                                 model_id=mid, weights=getattr(loaded.model, "weights_id", None))
-    return ZeroShot(spec.name, dataset_id, prompts, enc, head, encode.logit_scale_of(loaded.model), names)
+                                 model_id=mid, weights=getattr(loaded.model, "weights_id", None),
+                                 precision=precision, progress=progress)
+    return ZeroShot(spec.name, dataset_id, prompts, enc, head, encode.logit_scale_of(loaded.model), names,
+                    precision=precision)

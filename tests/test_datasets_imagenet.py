@@ -229,8 +229,8 @@ def test_corrupt_image_is_a_counted_skip(tmp_path, name):
     maker(tmp_path)
     ds = D.load(name, tmp_path)
     F.corrupt(ds.paths[1])
-    img, label, key = ds[1]
-    assert img is None and label == ds.labels[1] and key == ds.keys[1]
+    img, label, key, note = ds[1]
+    assert img is None and label == ds.labels[1] and key == ds.keys[1] and note.startswith("unreadable")
     assert ds.skipped == [key]
     assert ds[0][0] is not None
     again = D.load(name, tmp_path, verify=True)  # scanning up front finds it before any encode
@@ -247,7 +247,7 @@ def test_engine_collate_skips_and_names_corrupt_images(tmp_path):
     F.corrupt(ds.paths[2])
     batches = list(DataLoader(ds, batch_size=4, collate_fn=collate_skip))
     n_ok = sum(len(b[2]) for b in batches)
-    bad = [k for b in batches for k in b[3]]
+    bad = [k for b in batches for k, _ in b[3]]
     assert n_ok == len(ds) - 1 and bad == [ds.keys[2]]
 
 

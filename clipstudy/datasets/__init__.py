@@ -6,7 +6,8 @@
     >>> D.fetch("imagenet-r")          # where a public download exists
     >>> D.get("objectnet").layout      # the expected on-disk layout
 
-Every dataset follows the engine protocol: item i is (image tensor or None, label, key).
+Every dataset follows the engine protocol: item i is (image tensor or None, label, key[, note]).
+`imagefolder:PATH` loads a user's own folder of class sub-folders.
 """
 from __future__ import annotations
 
@@ -89,11 +90,20 @@ def names(task: str | None = None) -> list[str]:
     return [n for n, e in REGISTRY.items() if task is None or e.task == task]
 
 
+IMAGEFOLDER = "imagefolder:"
+
+
 def get(name: str) -> DatasetEntry:
+    """A registered family, or `imagefolder:PATH` (a folder of class sub-folders)."""
+    if name.startswith(IMAGEFOLDER):
+        return DatasetEntry(name, "imagefolder", args=(name[len(IMAGEFOLDER):],), fetcher=None, fetchable=False,
+                            description="your own class-folder dataset")
     try:
         return REGISTRY[name]
     except KeyError:
-        raise UnknownNameError("dataset", name, list(REGISTRY), hint="`clipstudy fetch --list` lists them.") from None
+        raise UnknownNameError("dataset", name, list(REGISTRY),
+                               hint="`clipstudy datasets` lists them with their layouts; your own class folders "
+                                    "load as imagefolder:PATH.") from None
 
 
 def load(name: str, root: str | Path | None = None, transform=None, **kw: Any):
@@ -106,12 +116,13 @@ def fetch(name: str, dest: str | Path | None = None, **kw: Any):
     return get(name).fetch(dest=dest, **kw)
 
 
-def frame():
-    """The registry as a table: name, task, fetchable, description."""
+def frame(layouts: bool = False):
+    """The registry as a table: name, task, fetchable, description (and the on-disk layout)."""
     import pandas as pd
 
-    return pd.DataFrame([dict(name=e.name, task=e.task, fetchable=e.fetchable, module=e.module,
-                              description=e.description) for e in REGISTRY.values()])
+    rows = [dict(name=e.name, task=e.task, fetchable=e.fetchable, module=e.module, description=e.description,
+                 **({"layout": e.layout} if layouts else {})) for e in REGISTRY.values()]
+    return pd.DataFrame(rows)
 
 
 __all__ = ["DatasetEntry", "REGISTRY", "names", "get", "load", "fetch", "frame"]

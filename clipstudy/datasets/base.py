@@ -95,15 +95,35 @@ def require_images(samples: Sequence, root: Path, name: str, layout: str, fetcha
 
 # --------------------------------------------------------------------------- images
 
-def load_image(path: str | os.PathLike):
-    """RGB PIL image, or None when the file is unreadable or truncated."""
+def _to_8bit(im):
+    """A 16- or 32-bit grey image as 8-bit grey, scaled by its bit depth (PIL's convert would clip to white)."""
+    from PIL import Image
+
+    arr = np.asarray(im, dtype=np.float64)
+    top = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) <= 65535 else float(2 ** 32 - 1)
+    return Image.fromarray(np.clip(np.rint(arr / top * 255), 0, 255).astype(np.uint8))
+
+
+def read_image(path: str | os.PathLike):
+    """(RGB PIL image or None, note): the note says why an image was skipped or how it was changed."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
-            return im.convert("RGB")  # convert() forces a full decode, so truncation shows up here
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return None
+            note = ""
+            if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+                note = f"{im.mode} image scaled to 8 bits"
+                im = _to_8bit(im)
+            return im.convert("RGB"), note  # convert() forces a full decode, so truncation shows up here
+    except Image.DecompressionBombError as e:
+        return None, (f"over PIL's pixel limit ({e}); set PIL.Image.MAX_IMAGE_PIXELS higher to read it")
+    except (OSError, SyntaxError, ValueError) as e:
+        return None, f"unreadable ({type(e).__name__})"
+
+
+def load_image(path: str | os.PathLike):
+    """RGB PIL image, or None when the file is unreadable, truncated or over PIL's pixel limit."""
+    return read_image(path)[0]
 
 
 def _to_tensor(img) -> torch.Tensor:
@@ -159,14 +179,29 @@ class ImageListDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        img = load_image(self.paths[i])
+        """`(image, label, key)`, plus a fourth element `note` when the image was skipped or changed."""
+        img, note = read_image(self.paths[i])
         if img is None:
             if self.keys[i] not in self.skipped:
                 self.skipped.append(self.keys[i])
-            return None, self.labels[i], self.keys[i]
+            return None, self.labels[i], self.keys[i], note
         img = self.prepare(img)
         img = self.transform(img) if self.transform is not None else _to_tensor(img)
-        return img, self.labels[i], self.keys[i]
+        return (img, self.labels[i], self.keys[i]) + ((note,) if note else ())
+
+    def fingerprint(self) -> str:
+        """The resolved root and every file's relative path, label, size and mtime: a cheap identity of
+        what this dataset reads, so another folder, or a repaired image, is never served stale features."""
+        from ..cache import digest
+
+        rows = []
+        for p, k, y in zip(self.paths, self.keys, self.labels):
+            try:
+                st = p.stat()
+                rows.append((k, y, st.st_size, st.st_mtime_ns))
+            except OSError:
+                rows.append((k, y, None, None))
+        return digest([str(self.root.resolve()), type(self).__name__, rows], 24)
 
     def prepare(self, img):
         """A family's fix-up of the decoded PIL image before the transform (none by default)."""
