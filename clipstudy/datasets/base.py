@@ -116,7 +116,7 @@ def read_image(path: str | os.PathLike):
                 im = _to_8bit(im)
             return im.convert("RGB"), note  # convert() forces a full decode, so truncation shows up here
     except Image.DecompressionBombError as e:
-        return None, (f"over PIL's pixel limit ({e}); set PIL.Image.MAX_IMAGE_PIXELS higher to read it")
+        return None, f"over PIL's pixel limit, raise PIL.Image.MAX_IMAGE_PIXELS to read it ({e})"
     except (OSError, SyntaxError, ValueError) as e:
         return None, f"unreadable ({type(e).__name__})"
 
