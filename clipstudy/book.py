@@ -7,6 +7,7 @@ chapter is reported by cell and error while the others still build.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -52,12 +53,24 @@ def select(only: str | None) -> list[Path]:
     return picked
 
 
-def parameters(profile: str, device: str = "auto") -> dict[str, Any]:
+def parameters(profile: str, device: str = "auto", results_dir: Path = RESULTS) -> dict[str, Any]:
     if profile not in PROFILES:
         raise UnknownNameError("profile", profile, list(PROFILES))
     from .config import data_root
 
-    return dict(PROFILES[profile], device=device, data_root=str(data_root()), results_dir=str(RESULTS))
+    return dict(PROFILES[profile], device=device, data_root=str(data_root()), results_dir=str(results_dir))
+
+
+def stage(out: str | os.PathLike) -> Path:
+    """A copy of the book's sources (config, toc, static pages) in `out`, so that a build there writes
+    its chapters, tables and HTML under `out` and never touches the checkout's book (tests, CI)."""
+    out = Path(out).expanduser().resolve()
+    (out / "book").mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, out / name)
+    for page in BOOK.glob("*.md"):
+        shutil.copy2(page, out / "book" / page.name)
+    return out
 
 
 def execute(path: Path, params: dict[str, Any], out_dir: Path | None = None) -> ChapterRun:
@@ -99,7 +112,8 @@ def execute(path: Path, params: dict[str, Any], out_dir: Path | None = None) -> 
 
 
 def tidy_parameters(path: Path) -> None:
-    """In the book, drop the default-parameters cell and fold the injected one (readers can expand it)."""
+    """In the book, drop the default-parameters cell and fold every code cell behind a toggle: readers see
+    the narrative and the outputs, and can expand the code (the injected parameters included)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -107,25 +121,88 @@ def tidy_parameters(path: Path) -> None:
         tags = c.metadata.setdefault("tags", [])
         if "parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
-        if "injected-parameters" in tags and "hide-input" not in tags:
+        if c.cell_type == "code" and not {"hide-input", "remove-input", "remove-cell"} & set(tags):
             tags.append("hide-input")
+        for o in c.get("outputs", []):
+            if WIDGET in o.get("data", {}):
+                o["data"] = {"text/markdown": WIDGET_NOTE.format(stem=path.stem)}
+    nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
 
 
-def build_html() -> Path:
-    """jupyter-book build with the top-level _config.yml/_toc.yml into book/_build/html."""
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--path-output", str(BOOK)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+WIDGET = "application/vnd.jupyter.widget-view+json"
+# A widget needs a running kernel (or a widget manager loaded from the network): the static book says so and
+# points at the figures, which the chapters draw for every case the explorer offers.
+WIDGET_NOTE = ("*Interactive explorer: it needs a running kernel. Open `notebooks/{stem}.ipynb` in Jupyter to use "
+               "it; the static figures above show what it draws.*")
+
+
+# MathJax 3 ships inside the book (from the registry package django-static-mathjax), so math renders offline.
+MATHJAX = "mathjax/tex-svg.js"
+
+
+def vendor_mathjax(html: Path) -> Path:
+    """Copy MathJax's single-file SVG build into the book's _static folder (see `mathjax_path` in _config.yml)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    src = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5" / "tex-svg.js" \
+        if spec and spec.submodule_search_locations else None
+    if src is None or not src.is_file():
+        raise ClipstudyError("MathJax is missing: `pip install django-static-mathjax` (it ships MathJax 3) so the "
+                             "book's math renders without a network")
+    dest = html / "_static" / MATHJAX
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dest)
+    return dest
+
+
+def build_html(project: Path = ROOT) -> Path:
+    """jupyter-book build of `project` (its _config.yml/_toc.yml) into `project`/book/_build/html."""
+    book_dir = project / "book"
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(project), "--path-output", str(book_dir)]
+    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
     if proc.returncode != 0:
         raise ClipstudyError(f"jupyter-book build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return BOOK / "_build" / "html"
+    html = book_dir / "_build" / "html"
+    vendor_mathjax(html)
+    return html
 
 
-def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False) -> int:
-    """Execute the chosen chapters and build the book; non-zero exit if any chapter failed."""
+def fetch_records() -> str | None:
+    """Fetch the published records that are missing or damaged (verified; intact files are kept).
+
+    Returns None when every record file is in place, else why not (offline, say): the build goes on and
+    each records section of the book says what is missing and how to get it.
+    """
+    from . import records
+
+    try:
+        records.fetch(progress=False)
+        return None
+    except ClipstudyError as e:
+        return " ".join(str(e).split())
+
+
+def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False,
+          out: str | os.PathLike | None = None, fetch: bool | None = None) -> int:
+    """Execute the chosen chapters and build the book; non-zero exit if any chapter failed.
+
+    `out` builds the whole book in another folder (see `stage`); by default it goes to book/ here.
+    `fetch` (default: every profile but smoke) first fetches the published records that are missing, so the
+    book carries real-model evidence by default.
+    """
     from .config import resolve_device
 
-    params = parameters(profile, resolve_device(device))
+    if fetch if fetch is not None else profile != "smoke":
+        why = fetch_records()
+        print("records: every published record file is in place" if why is None else
+              f"records: could not fetch ({why}); the book builds without them and says so. "
+              "Run `clipstudy fetch records` when online.", flush=True)
+
+    project = ROOT if out is None else stage(out)
+    chapters_dir = project / "book" / "chapters"
+    params = parameters(profile, resolve_device(device), results_dir=project / "book" / "results")
     paths = select(only)
     if params.get("lab_profile"):
         from .lab import zoo as lab_zoo
@@ -136,11 +213,11 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     runs = []
     for p in paths:
         print(f"executing {p.stem} ...", flush=True)
-        r = execute(p, params)
+        r = execute(p, params, chapters_dir)
         runs.append(r)
         print(f"  {'ok' if r.ok else 'FAILED'} in {r.seconds:.0f}s" + (f": {r.error}" if r.error else ""), flush=True)
     if not skip_html:
-        html = build_html()
+        html = build_html(project)
         print(f"book written to {html / 'index.html'}")
     failed = [r for r in runs if not r.ok]
     if failed:

@@ -133,7 +133,8 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
 def _cmd_build(a: argparse.Namespace) -> int:
     from . import book
 
-    return book.build(profile=a.profile, only=a.only, device=a.device, skip_html=a.no_html)
+    return book.build(profile=a.profile, only=a.only, device=a.device, skip_html=a.no_html, out=a.out,
+                      fetch=False if a.no_fetch else None)
 
 
 def _cmd_lab(a: argparse.Namespace) -> int:
@@ -202,6 +203,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--only", help="re-run one chapter, e.g. 04")
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--no-html", action="store_true", help="execute the notebooks but skip jupyter-book")
+    b.add_argument("--out", help="build the whole book in this folder instead of book/ (chapters, tables, HTML)")
+    b.add_argument("--no-fetch", action="store_true",
+                   help="do not fetch missing published records first (the smoke profile never does)")
     b.set_defaults(fn=_cmd_build)
 
     f = sub.add_parser("fetch", help="download records or a dataset into $CLIPSTUDY_DATA")

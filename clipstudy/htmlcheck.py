@@ -10,7 +10,33 @@ from pathlib import Path
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars"]
+         "--hide-scrollbars",
+         # every external host is blocked: the book must render from its own files (MathJax included)
+         "--host-resolver-rules=MAP * ~NOTFOUND",
+         # let scripts (MathJax typesetting) finish before the DOM is read or the screenshot taken
+         "--virtual-time-budget=15000"]
+
+
+def _visible_text(dom: str) -> str:
+    """The page's text outside scripts, styles and code blocks (where a TeX source is legitimate)."""
+    for tag in ("script", "style", "pre", "code", "mjx-container", "textarea"):
+        dom = re.sub(rf"<{tag}\b.*?</{tag}>", " ", dom, flags=re.S | re.I)
+    return re.sub(r"<[^>]+>", " ", dom)
+
+
+def dom_problems(dom: str) -> list[str]:
+    """What a reader would see wrong on a rendered page: raw TeX, empty widget outputs, cut-off tables."""
+    problems = []
+    text = _visible_text(dom)
+    raw = re.findall(r"\\\(|\\\[|\$\$|\\frac|\\mathrm", text)
+    if raw:
+        problems.append(f"raw TeX on the page ({len(raw)}x, e.g. {raw[0]!r}): math did not render")
+    views = re.findall(r'application/vnd\.jupyter\.widget-view\+json', dom)
+    if views and "application/vnd.jupyter.widget-state+json" not in dom:
+        problems.append(f"{len(views)} widget output(s) without saved state render empty")
+    if re.search(r"<t[dh][^>]*>\s*\.\.\.\s*</t[dh]>", dom) or re.search(r"\[\d+ rows x \d+ columns\]", text):
+        problems.append("a table is truncated (pandas '...' rows or columns)")
+    return problems
 
 
 def chromium() -> str:
@@ -41,6 +67,7 @@ def check_page(html: Path, shots: Path) -> tuple[int, list[str]]:
             problems.append(f"missing image file {s}")
     if re.search(r'class="[^"]*\berror\b[^"]*"[^>]*>\s*<pre', dom) or "Traceback (most recent call last)" in dom:
         problems.append("an error traceback is shown on the page")
+    problems += dom_problems(dom)
     if not shot.exists():
         problems.append("no screenshot was written")
     return len(figures), problems

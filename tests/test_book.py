@@ -46,14 +46,14 @@ def test_a_failing_chapter_is_named_with_its_cell_and_the_others_still_build(tmp
     _write_nb(nbdir / "02_bad.py", ["y = 2", "raise ValueError('broken on purpose')"])
     _write_nb(nbdir / "03_after.py", ["z = 3"])
     monkeypatch.setattr(book, "NOTEBOOKS", nbdir)
-    monkeypatch.setattr(book, "CHAPTERS", tmp_path / "chapters")
     monkeypatch.setattr(book, "PROFILES", {"t": dict(profile="t", lab_profile=None)})
-    rc = book.build(profile="t", skip_html=True)
+    rc = book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False)
     err = capsys.readouterr().err
     assert rc == 1
     assert "02_bad" in err and "ValueError: broken on purpose" in err and "cell 3 (raise" in err, err
-    assert (tmp_path / "chapters" / "03_after.ipynb").exists()  # later chapters still ran
-    good = json.loads((tmp_path / "chapters" / "01_good.ipynb").read_text())
+    chapters = tmp_path / "out" / "book" / "chapters"
+    assert (chapters / "03_after.ipynb").exists()  # later chapters still ran
+    good = json.loads((chapters / "01_good.ipynb").read_text())
     assert "profile t" in json.dumps(good)  # the profile's parameters were injected
 
 
@@ -66,20 +66,30 @@ def test_unknown_chapter_and_profile_list_the_valid_ones():
         book.parameters("fast")
 
 
+def _tree_state(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")} if folder.exists() else {}
+
+
 @pytest.mark.slow
 def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
-    """The whole book at tiny sizes, through the CLI, as `make book` runs it; any cell error fails."""
+    """The whole book at tiny sizes, through the CLI, as `make book` runs it; any cell error fails.
+
+    It builds in a temporary folder: the user's own book/ (chapters, tables, HTML) is left untouched.
+    """
+    before = {d: _tree_state(book.BOOK / d) for d in ("_build", "chapters", "results")}
+    out = tmp_path / "book-out"
     env = dict(os.environ, MPLBACKEND="Agg")  # as in CI: the build must still put inline figures in the book
-    proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "smoke"], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=1500)
+    proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "smoke", "--out", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert {d: _tree_state(book.BOOK / d) for d in before} == before  # nothing in the checkout's book changed
     for p in book.chapters():
-        nb = json.loads((book.CHAPTERS / f"{p.stem}.ipynb").read_text())
+        nb = json.loads((out / "book" / "chapters" / f"{p.stem}.ipynb").read_text())
         errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{p.stem}: {errors[0]['ename']}: {errors[0]['evalue']}"
         figures = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert figures or p.stem.startswith(("01_", "10_")), f"{p.stem} shows no figure"
-        assert (book.BOOK / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
+        assert (out / "book" / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
     # the cache's request log splits the build's encoding cost by chapter (benchmarks/book_cost.py reads it)
     from clipstudy.config import cache_root
 
@@ -113,3 +123,52 @@ def test_chapter_helpers_show_one_notice_when_evidence_is_missing(tmp_path, monk
     monkeypatch.setattr(live, "panel", lambda names, enabled: ready)
     n = len(shown)
     assert chapter.live_panel(["imagenet"], enabled=True) is ready and len(shown) == n
+
+
+def test_book_pages_fold_code_and_replace_widgets_with_a_static_note(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'x'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("explore()"), nbformat.v4.new_markdown_cell("text")]
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+        "text/plain": "interactive(children=...)"})]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    path = tmp_path / "05_x.ipynb"
+    nbformat.write(nb, path)
+    book.tidy_parameters(path)
+    got = nbformat.read(path, as_version=4)
+    assert "remove-cell" in got.cells[0].metadata["tags"] and "hide-input" in got.cells[1].metadata["tags"]
+    (out,) = got.cells[1].outputs
+    assert list(out["data"]) == ["text/markdown"] and "notebooks/05_x.ipynb" in out["data"]["text/markdown"]
+    assert "widgets" not in got.metadata
+
+
+def test_html_check_finds_raw_tex_empty_widgets_and_cut_tables():
+    from clipstudy.htmlcheck import dom_problems
+
+    assert dom_problems("<p>ok</p><mjx-container>\\(x\\)</mjx-container><pre>\\(code\\)</pre>") == []
+    assert "raw TeX" in dom_problems("<p>ECE \\(=\\sum_b\\)</p>")[0]
+    assert "widget" in dom_problems('<script type="application/vnd.jupyter.widget-view+json">{}</script>')[0]
+    assert "truncated" in dom_problems("<table><tr><td>1</td><td>...</td></tr></table>")[0]
+    assert "truncated" in dom_problems("<pre>x</pre><p>[200 rows x 5 columns]</p>")[0]
+
+
+def test_mathjax_is_served_from_the_book(tmp_path):
+    dest = book.vendor_mathjax(tmp_path)
+    assert dest == tmp_path / "_static" / "mathjax" / "tex-svg.js" and dest.stat().st_size > 500_000
+    assert "mathjax_path: mathjax/tex-svg.js" in (REPO / "_config.yml").read_text()
+
+
+@pytest.mark.parametrize("profile,fetches", [("t", True), ("smoke", False)])
+def test_build_fetches_missing_records_first_except_in_smoke(tmp_path, monkeypatch, profile, fetches, capsys):
+    calls = []
+    monkeypatch.setattr(book, "fetch_records", lambda: calls.append(1) or "offline (test)")
+    monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "none")
+    (tmp_path / "none").mkdir()
+    monkeypatch.setattr(book, "PROFILES", {profile: dict(profile=profile, lab_profile=None)})
+    assert book.build(profile=profile, skip_html=True, out=tmp_path / "out") == 0
+    assert bool(calls) == fetches
+    if fetches:
+        assert "clipstudy fetch records" in capsys.readouterr().out
