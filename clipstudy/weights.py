@@ -138,7 +138,8 @@ def how_to_get(files: HubFiles) -> str:
 
 def ensure(spec: ModelSpec | str, *, verify_cached: bool = False) -> Path | None:
     """The local weights file of a hub model, downloaded when missing unless offline; None when the
-    model's weights do not come from the hub (lab, local files, random, URL-only tags)."""
+    model's weights do not come from the hub (lab, local files, random, URL-only tags). New files are
+    checked against their sha256; cached ones too with `verify_cached` (what `fetch model` asks)."""
     from . import zoo
 
     spec = zoo.get(spec)
@@ -150,7 +151,7 @@ def ensure(spec: ModelSpec | str, *, verify_cached: bool = False) -> Path | None
         if hit is None:
             raise FetchError(f"{spec.name}: weights not in the local hub cache and offline mode is on "
                              f"(HF_HUB_OFFLINE=1 or --offline). They are {files}. {how_to_get(files)}")
-        return hit
+        return _checked(hit, files, verify_cached)
     why = _probe(files)
     if why is not None:
         if hit is None:
@@ -158,8 +159,14 @@ def ensure(spec: ModelSpec | str, *, verify_cached: bool = False) -> Path | None
                              f"{files}, are not in the local hub cache. {how_to_get(files)}")
         print(f"clipstudy: the model hub at {_endpoint()} is unreachable ({why}); using the cached weights of "
               f"{spec.name}. To skip this check, work offline: HF_HUB_OFFLINE=1 or --offline.", file=sys.stderr)
-        return hit
+        return _checked(hit, files, verify_cached)
     return _download(files, before=hit, verify=verify_cached)
+
+
+def _checked(path: Path, files: HubFiles, verify: bool) -> Path:
+    if verify:
+        check_sha256(path, files)
+    return path
 
 
 def _download(files: HubFiles, before: Path | None, verify: bool) -> Path:
@@ -185,9 +192,7 @@ def _download(files: HubFiles, before: Path | None, verify: bool) -> Path:
             raise FetchError(f"{files.model}: downloading {files.repo_id}/{name} from {_endpoint()} failed "
                              f"({type(e).__name__}: {_short(e)}). Nothing was kept as the weights; run "
                              f"`clipstudy fetch model {files.model}` again to resume.") from e
-        if verify or before is None or path.resolve() != before.resolve():
-            check_sha256(path, files)
-        return path
+        return _checked(path, files, verify or before is None or path.resolve() != before.resolve())
     raise FetchError(f"{files.model}: the hub repo {files.repo_id} at {_endpoint()} has none of "
                      f"{', '.join(files.filenames)}.")
 
