@@ -8,6 +8,8 @@ from pathlib import Path
 
 from .errors import ClipstudyError
 
+OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
+
 
 def _cmd_models(a: argparse.Namespace) -> int:
     import pandas as pd
@@ -24,6 +26,27 @@ def _cmd_models(a: argparse.Namespace) -> int:
         print(df[cols].to_string(index=False) if len(df) else "(registry is empty)")
     print(f"\n{len(df)} models")
     return 0
+
+
+def _cmd_fetch_models(names: list[str]) -> int:
+    """`clipstudy fetch model NAME... | @COLLECTION`: hub weights into the hub cache, each checked."""
+    from . import weights, zoo
+
+    if not names:
+        raise ClipstudyError("fetch model needs model names or a collection: @live, or @FIELD=VALUE with FIELD one "
+                             f"of {', '.join(weights.COLLECTION_FIELDS)} (e.g. @data=laion2b)")
+    failed = []
+    for name in weights.expand(names):
+        try:
+            path = weights.ensure(zoo.get(name), verify_cached=True)
+        except ClipstudyError as e:
+            print(f"clipstudy: error: {e}", file=sys.stderr)
+            failed.append(name)
+            continue
+        print(f"{name}: {path}" if path else f"{name}: nothing to fetch (its weights do not come from the hub)")
+    if failed:
+        print(f"clipstudy: {len(failed)} model(s) not fetched: {', '.join(failed)}", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def _open_dataset(name: str, root: str | None, transform, limit: int | None):
@@ -78,28 +101,6 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_fetch_models(names: list[str]) -> int:
-    """`clipstudy fetch model NAME... | @COLLECTION`: hub weights into the hub cache, each checked."""
-    from . import weights, zoo
-    from .errors import ClipstudyError
-
-    if not names:
-        raise ClipstudyError("fetch model needs model names or a collection: @live, or @FIELD=VALUE with FIELD one "
-                             f"of {', '.join(weights.COLLECTION_FIELDS)} (e.g. @data=laion2b)")
-    failed = []
-    for name in weights.expand(names):
-        try:
-            path = weights.ensure(zoo.get(name), verify_cached=True)
-        except ClipstudyError as e:
-            print(f"clipstudy: error: {e}", file=sys.stderr)
-            failed.append(name)
-            continue
-        print(f"{name}: {path}" if path else f"{name}: nothing to fetch (its weights do not come from the hub)")
-    if failed:
-        print(f"clipstudy: {len(failed)} model(s) not fetched: {', '.join(failed)}", file=sys.stderr)
-    return 2 if failed else 0
-
-
 def _cmd_fetch(a: argparse.Namespace) -> int:
     if a.name == "model":
         return _cmd_fetch_models(a.models)
@@ -149,9 +150,6 @@ def _cmd_lab(a: argparse.Namespace) -> int:
     return 0
 
 
-OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
-
-
 def parser() -> argparse.ArgumentParser:
     from . import zoo  # light: NAME_FORMS for the eval help
 
@@ -180,9 +178,9 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="execute the chapters with papermill and build the Jupyter Book")
     b.add_argument("--profile", default="lab", choices=["lab", "live", "smoke"])
     b.add_argument("--only", help="re-run one chapter, e.g. 04")
+    b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--no-html", action="store_true", help="execute the notebooks but skip jupyter-book")
-    b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.set_defaults(fn=_cmd_build)
 
     f = sub.add_parser("fetch", help="download records or a dataset into $CLIPSTUDY_DATA, or model weights")
