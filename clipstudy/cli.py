@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from .errors import ClipstudyError
+
+OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
 
 
 def _cmd_models(a: argparse.Namespace) -> int:
@@ -23,6 +26,27 @@ def _cmd_models(a: argparse.Namespace) -> int:
         print(df[cols].to_string(index=False) if len(df) else "(registry is empty)")
     print(f"\n{len(df)} models")
     return 0
+
+
+def _cmd_fetch_models(names: list[str]) -> int:
+    """`clipstudy fetch model NAME... | @COLLECTION`: hub weights into the hub cache, each checked."""
+    from . import weights, zoo
+
+    if not names:
+        raise ClipstudyError("fetch model needs model names or a collection: @live, or @FIELD=VALUE with FIELD one "
+                             f"of {', '.join(weights.COLLECTION_FIELDS)} (e.g. @data=laion2b)")
+    failed = []
+    for name in weights.expand(names):
+        try:
+            path = weights.ensure(zoo.get(name), verify_cached=True)
+        except ClipstudyError as e:
+            print(f"clipstudy: error: {e}", file=sys.stderr)
+            failed.append(name)
+            continue
+        print(f"{name}: {path}" if path else f"{name}: nothing to fetch (its weights do not come from the hub)")
+    if failed:
+        print(f"clipstudy: {len(failed)} model(s) not fetched: {', '.join(failed)}", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def _open_dataset(name: str, root: str | None, transform, limit: int | None):
@@ -107,6 +131,10 @@ def _cmd_datasets(a: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(a: argparse.Namespace) -> int:
+    if a.name == "model":
+        return _cmd_fetch_models(a.models)
+    if a.models:
+        raise ClipstudyError(f"`fetch {a.name}` takes one name; model weights are `fetch model NAME...`")
     if a.list or not a.name:
         import pandas as pd
 
@@ -171,6 +199,8 @@ DATASET_HELP = ("a dataset family (imagenet-sketch, cue-conflict, ...: `clipstud
 
 
 def parser() -> argparse.ArgumentParser:
+    from . import zoo  # light: NAME_FORMS for the eval help
+
     p = argparse.ArgumentParser(prog="clipstudy", description="A reproducible study book on CLIP robustness.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -179,7 +209,8 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--source", choices=["open_clip", "timm", "lab"])
     m.set_defaults(fn=_cmd_models)
 
-    e = sub.add_parser("eval", help="one zero-shot evaluation; prints and saves a tidy row")
+    e = sub.add_parser("eval", help="one zero-shot evaluation; prints and saves a tidy row", epilog=zoo.NAME_FORMS,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("model", help="registry name, ARCH/TAG, ARCH/random, ARCH@CHECKPOINT, timm:NAME or lab:RECIPE")
     e.add_argument("dataset", help=DATASET_HELP)
     e.add_argument("--prompts", default="openai80",
@@ -193,6 +224,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--workers", type=_non_negative, default=0, help="DataLoader worker processes")
     e.add_argument("--limit", type=_positive, help="evaluate only the first N images")
     e.add_argument("--out", default="results", help="folder for eval.csv (default: ./results)")
+    e.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     e.set_defaults(fn=_cmd_eval)
 
     d = sub.add_parser("datasets", help="every dataset family with its on-disk layout and how to get it")
@@ -201,6 +233,7 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="execute the chapters with papermill and build the Jupyter Book")
     b.add_argument("--profile", default="lab", choices=["lab", "live", "smoke"])
     b.add_argument("--only", help="re-run one chapter, e.g. 04")
+    b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--no-html", action="store_true", help="execute the notebooks but skip jupyter-book")
     b.add_argument("--out", help="build the whole book in this folder instead of book/ (chapters, tables, HTML)")
@@ -208,8 +241,11 @@ def parser() -> argparse.ArgumentParser:
                    help="do not fetch missing published records first (the smoke profile never does)")
     b.set_defaults(fn=_cmd_build)
 
-    f = sub.add_parser("fetch", help="download records or a dataset into $CLIPSTUDY_DATA")
-    f.add_argument("name", nargs="?", help="records, or a dataset family name (see --list)")
+    f = sub.add_parser("fetch", help="download records or a dataset into $CLIPSTUDY_DATA, or model weights")
+    f.add_argument("name", nargs="?", help="records, a dataset family name (see --list), or `model`")
+    f.add_argument("models", nargs="*", help="after `model`: model names or a collection, @live (the live panel) "
+                                            "or @FIELD=VALUE over `clipstudy models` (e.g. @data=laion2b); "
+                                            "weights go to the Hugging Face cache (HF_HOME), from HF_ENDPOINT")
     f.add_argument("--list", action="store_true", help="list what can be fetched")
     f.add_argument("--dest", help="destination folder")
     f.set_defaults(fn=_cmd_fetch)
@@ -232,6 +268,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
+    if getattr(a, "offline", False):  # env, so papermill's kernels are offline too
+        os.environ["HF_HUB_OFFLINE"] = "1"
     try:
         return a.fn(a)
     except ClipstudyError as e:

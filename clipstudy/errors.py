@@ -25,12 +25,17 @@ class UnknownNameError(ClipstudyError, KeyError):
     def __init__(self, kind: str, name: str, choices: list[str] | tuple[str, ...] = (), hint: str = ""):
         import difflib
 
-        close = difflib.get_close_matches(name, list(choices), n=5, cutoff=0.5)
+        # compared without case (`vit-b-32/openai` finds `ViT-B-32/openai`), each choice once
+        by_lower: dict[str, list[str]] = {}
+        for c in dict.fromkeys(choices):
+            by_lower.setdefault(str(c).lower(), []).append(c)
+        matches = difflib.get_close_matches(name.lower(), list(by_lower), n=5, cutoff=0.5)
+        close = [c for m in matches for c in by_lower[m]][:5]
         msg = f"unknown {kind} {name!r}."
         if close:
             msg += f" Did you mean: {', '.join(close)}?"
         elif choices and len(choices) <= 40:
-            msg += f" Valid: {', '.join(sorted(choices))}."
+            msg += f" Valid: {', '.join(sorted(set(choices)))}."
         if hint:
             msg += f" {hint}"
         super().__init__(msg)

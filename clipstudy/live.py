@@ -46,50 +46,48 @@ def dataset_present(name: str, root: Any = None) -> str | None:
 
 
 def weights_present(name: str) -> str | None:
-    """None when the checkpoint is in the local cache (open_clip/timm hub cache or a path), else why not."""
-    from . import zoo
+    """None when the model needs no download or its weights are in the local hub cache, else why not.
+    Reads the cache only: nothing is downloaded."""
+    from . import weights, zoo
 
     try:
         spec = zoo.get(name)
+        files = weights.hub_files(spec)
     except ClipstudyError as e:
         return str(e)
-    if spec.source == "open_clip" and spec.pretrained and not spec.pretrained.endswith((".pt", ".bin", ".safetensors")):
-        import open_clip
-        from huggingface_hub import try_to_load_from_cache
+    if files is None or weights.cached(files) is not None:
+        return None
+    return f"{name}: weights not in the local hub cache ({files}); `clipstudy fetch model {name}` downloads them"
 
-        cfg = open_clip.get_pretrained_cfg(spec.arch, spec.pretrained) or {}
-        hub = (cfg.get("hf_hub") or "").rstrip("/")
-        if hub:
-            for fname in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
-                if isinstance(try_to_load_from_cache(hub, fname), str):
-                    return None
-        return f"{name}: weights not in the local hub cache (hf-hub:{hub or '?'}); they download on first use online"
-    if spec.source == "timm":
-        import timm
-        from huggingface_hub import try_to_load_from_cache
 
-        cfg = timm.models.get_pretrained_cfg(spec.arch)
-        hub = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
-        if hub and any(isinstance(try_to_load_from_cache(hub, f), str)
-                       for f in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")):
-            return None
-        return f"{name}: weights not in the local hub cache (hf-hub:{hub or '?'})"
-    return None
+def weights_ready(name: str) -> str | None:
+    """None when the model's weights are on this machine, downloading them unless offline; else why not."""
+    from . import weights
+
+    try:
+        weights.ensure(name)
+        return None
+    except ClipstudyError as e:  # the message names the model, its hub repo and how to get it
+        return str(e)
 
 
 def panel(dataset_names: Iterable[str], models: Iterable[str] = DEFAULT_MODELS, enabled: bool = True) -> Panel:
-    """Check what this machine has for a chapter's live section."""
+    """Check what this machine has for a chapter's live section. Missing weights are downloaded (unless
+    offline: HF_HUB_OFFLINE=1 or --offline), but only when a dataset is there to evaluate them on."""
     p = Panel()
     if not enabled:
         p.missing.append("the live profile was not selected: build with `clipstudy build --profile live` "
                          "on a machine with the checkpoints and datasets")
         return p
-    for m in models:
-        why = weights_present(m)
-        (p.missing.append(why) if why else p.models.append(m))
+    data_missing = []
     for d in dataset_names:
         why = dataset_present(d)
-        (p.missing.append(why) if why else p.datasets.append(d))
+        (data_missing.append(why) if why else p.datasets.append(d))
+    check = weights_ready if p.datasets else weights_present
+    for m in models:
+        why = check(m)
+        (p.missing.append(why) if why else p.models.append(m))
+    p.missing += data_missing
     return p
 
 

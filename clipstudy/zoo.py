@@ -1,27 +1,36 @@
 """Model registry (timm-style names) and loading of open_clip, timm and lab models.
 
-A model is named in one of these ways:
-- a registry name (`clipstudy models` lists them), e.g. `ViT-B-32/laion2b_s34b_b79k`;
-- an open_clip `ARCH/TAG` pair from `open_clip.list_pretrained()`;
-- `ARCH/random`: random-initialised weights, for pipeline tests only;
-- `ARCH@/path/to/checkpoint.pt`: a local checkpoint, loaded by open_clip;
-- `local-dir:/path/to/folder`: an open_clip model folder (open_clip_config.json + weights, and its
-  tokenizer), as `clipstudy lab export` writes;
-- `timm:NAME`: a timm model with its ImageNet head (fine-tuned CLIPs);
-- `lab:RECIPE`: a tiny CLIP trained in the lab.
+`NAME_FORMS` lists the ways a model is named. Hub weights come through `clipstudy.weights`; each
+open_clip model is built with the activation (QuickGELU or GELU) and preprocessing its tag was trained with.
+torch, pandas and open_clip are imported on use, so the CLI can show `NAME_FORMS` in its help at once.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
-
-import pandas as pd
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .errors import CheckpointError, ClipstudyError, UnknownNameError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+
+NAME_FORMS = """model names:
+  ARCH/TAG                 an open_clip pretrained pair (open_clip.list_pretrained()), e.g. ViT-B-32/openai;
+                           `clipstudy models` lists the curated registry with its six factors
+  timm:NAME                a timm model with its ImageNet head, e.g. timm:vit_base_patch16_clip_224.openai_ft_in1k
+  ARCH@/path/to/file.pt    a local open_clip checkpoint (.pt/.pth/.bin/.safetensors) for architecture ARCH;
+                           OpenAI-style weights need the QuickGELU variant, e.g. ViT-B-32-quickgelu@/path/to/file.pt
+  local-dir:/path/to/dir   an open_clip model folder (open_clip_config.json + weights), as `clipstudy lab export` writes
+  lab:RECIPE[@PROFILE]     a tiny CLIP trained in the lab (`clipstudy lab recipes`)
+  ARCH/random              random weights (seeded), for pipeline checks only
+Hub weights (ARCH/TAG, timm:NAME) download on first use unless offline (--offline or HF_HUB_OFFLINE=1);
+`clipstudy fetch model NAME` downloads them ahead."""
 
 FACTORS = ("family", "data", "samples_seen", "finetuned", "loss", "resolution")
 
@@ -108,7 +117,7 @@ def _suggestions() -> list[str]:
         out += [f"timm:{n}" for n in timm.list_models(pretrained=True)]
     except Exception:  # timm is optional for suggestions only
         pass
-    return out
+    return list(dict.fromkeys(out))  # registry names are open_clip pairs too: list each once
 
 
 def get(name: str | ModelSpec) -> ModelSpec:
@@ -139,6 +148,9 @@ def get(name: str | ModelSpec) -> ModelSpec:
         arch, path = name.split("@", 1)
         if arch not in open_clip.list_models():
             raise UnknownNameError("open_clip architecture", arch, open_clip.list_models())
+        if not path.strip():  # open_clip would build random, unseeded weights and carry on
+            raise CheckpointError(f"{name}: no checkpoint path after '@'. Write {arch}@/path/to/checkpoint.pt; "
+                                  f"random weights (pipeline checks only) are {arch}/random.")
         return ModelSpec(name=name, source="open_clip", arch=arch, pretrained=path, family=family_of(arch),
                          data="local", loss=_loss_of(arch))
     if "/" in name:
@@ -151,7 +163,7 @@ def get(name: str | ModelSpec) -> ModelSpec:
                              **_factors("open_clip", arch, tag))
     raise UnknownNameError("model", name, _suggestions(),
                            hint="Use ARCH/TAG from open_clip.list_pretrained(), timm:NAME, ARCH@CHECKPOINT, "
-                                "local-dir:FOLDER, lab:RECIPE, or a name from `clipstudy models`.")
+                                "local-dir:FOLDER, lab:RECIPE, ARCH/random, or a name from `clipstudy models`.")
 
 
 LOCAL_DIR = "local-dir:"  # open_clip's own schema for a model folder
@@ -208,6 +220,8 @@ def names(**filters: Any) -> list[str]:
 
 def frame(factor: str | None = None) -> pd.DataFrame:
     """The registry as a table; `factor` sorts and groups it by one of the six factor fields."""
+    import pandas as pd
+
     _ensure_registry()
     df = pd.DataFrame([s.row() for s in REGISTRY.values()])
     if df.empty:
@@ -220,41 +234,168 @@ def frame(factor: str | None = None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-class ClassifierAdapter(torch.nn.Module):
-    """A timm classifier seen through the engine's `encode_image`: it returns ImageNet logits."""
+@functools.cache
+def _classifier_adapter() -> type:
+    import torch
 
-    is_classifier = True
+    class ClassifierAdapter(torch.nn.Module):
+        """A timm classifier seen through the engine's `encode_image`: it returns ImageNet logits."""
 
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
+        is_classifier = True
 
-    def encode_image(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        def __init__(self, model: torch.nn.Module):
+            super().__init__()
+            self.model = model
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        def encode_image(self, x: torch.Tensor) -> torch.Tensor:
+            return self.model(x)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.model(x)
+
+    return ClassifierAdapter
+
+
+def __getattr__(name: str) -> Any:
+    """`zoo.ClassifierAdapter` is made on first use: it needs torch, and `import zoo` must stay light."""
+    if name == "ClassifierAdapter":
+        return _classifier_adapter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# pretrained-cfg preprocessing keys -> create_model_and_transforms arguments
+PREPROCESS_ARGS = {"mean": "image_mean", "std": "image_std", "interpolation": "image_interpolation",
+                   "resize_mode": "image_resize_mode"}
+
+
+def open_clip_kwargs(arch: str, tag: str | None) -> dict[str, Any]:
+    """The `create_model` kwargs that rebuild the network `tag` was trained as.
+
+    open_clip's built-in configs use nn.GELU; for a tag trained with QuickGELU (OpenAI, ViT-B-32 LAION-400M,
+    MetaCLIP, DFN, ...) it only warns and returns a network with the wrong activation. The tag's preprocessing
+    is passed too, because clipstudy gives open_clip the weights as a file, not as the tag.
+    """
+    import open_clip
+
+    cfg = (open_clip.get_pretrained_cfg(arch, tag) or {}) if tag else {}
+    kw: dict[str, Any] = {"force_quick_gelu": bool(cfg.get("quick_gelu", False))}
+    kw.update({arg: cfg[k] for k, arg in PREPROCESS_ARGS.items() if cfg.get(k) is not None})
+    return kw
+
+
+def local_checkpoint(spec: ModelSpec) -> Path | None:
+    """The file of an `ARCH@/path` spec, else None."""
+    p = spec.pretrained
+    if spec.source != "open_clip" or not p:
+        return None
+    if spec.name == f"{spec.arch}@{p}" or os.sep in p or p.endswith((".pt", ".pth", ".bin", ".safetensors")):
+        return Path(p).expanduser()
+    return None
+
+
+def pretrained_tag(spec: ModelSpec) -> str | None:
+    """The open_clip pretrained tag of a spec; None for random weights, local checkpoints and folders."""
+    if spec.source != "open_clip" or not spec.pretrained or local_checkpoint(spec) is not None:
+        return None
+    return spec.pretrained
+
+
+def build_open_clip(spec: ModelSpec, checkpoint: str | None, device: str = "cpu") -> tuple[Any, Callable]:
+    """(model, preprocess) built as the spec's tag was trained, weights from the local file `checkpoint`
+    (random when None). The activation test builds every registry entry with device="meta"."""
+    import open_clip
+
+    kw = open_clip_kwargs(spec.arch, pretrained_tag(spec))
+    model, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=checkpoint, device=device, **kw)
+    return model, preprocess
+
+
+def _check_checkpoint_file(spec: ModelSpec, path: Path) -> Path:
+    """The errors a glance at the path can tell, before open_clip reads it."""
+    if not path.exists():
+        raise CheckpointError(f"checkpoint for {spec.arch} not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{spec.name}: {path} is a folder, not a checkpoint file. For an open_clip model folder "
+                              f"(open_clip_config.json + weights) use local-dir:{path}; for one file in it use "
+                              f"{spec.arch}@{path}/FILE.")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{spec.name}: {path} is empty (0 bytes): an interrupted download or copy? "
+                              "Get the checkpoint again.")
+    return path
+
+
+@contextlib.contextmanager
+def _quiet_open_clip() -> Iterator[None]:
+    """open_clip logs 'initialized randomly' for the shape-only build of a diagnosis; hide that."""
+    import logging
+
+    before = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(before)
+
+
+def checkpoint_problem(spec: ModelSpec, path: Path) -> str | None:
+    """Why `path` does not load as `spec.arch`, in plain words; None when no plainer reason is found.
+    Only run after a load failed: it reads the file again."""
+    import torch
+    from open_clip.factory import load_state_dict
+
+    try:
+        sd = load_state_dict(str(path))
+    except Exception as e:
+        with path.open("rb") as f:
+            head = f.read(4096)
+        what = "a text file" if _is_text(head) else f"unreadable by torch.load and safetensors ({type(e).__name__})"
+        return (f"{path} is {what}, not a checkpoint: expected a PyTorch (.pt/.pth/.bin) or .safetensors "
+                f"state dict of {spec.arch}")
+    if not isinstance(sd, dict) or not any(isinstance(v, torch.Tensor) for v in sd.values()):
+        return f"{path} holds no tensors: expected a state dict of {spec.arch}"
+    with torch.device("meta"), _quiet_open_clip():
+        ref = build_open_clip(spec, None, device="meta")[0].state_dict()
+    for k, v in sd.items():
+        if k in ref and isinstance(v, torch.Tensor) and tuple(v.shape) != tuple(ref[k].shape):
+            return (f"architecture mismatch: {path} is not a {spec.arch} checkpoint: tensor {k} has shape "
+                    f"{tuple(v.shape)} in the file but {tuple(ref[k].shape)} in {spec.arch}")
+    missing, extra = [k for k in ref if k not in sd], [k for k in sd if k not in ref]
+    if missing:
+        return (f"architecture mismatch: {path} is not a {spec.arch} checkpoint: it lacks {len(missing)} of the "
+                f"{len(ref)} tensors {spec.arch} has (e.g. {', '.join(missing[:3])})"
+                + (f" and has {len(extra)} it does not (e.g. {', '.join(extra[:3])})" if extra else ""))
+    return None
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        return b"\0" not in head and bool(head.decode("utf-8").strip())
+    except UnicodeDecodeError:
+        return False
 
 
 def _load_open_clip(spec: ModelSpec, device: str) -> Loaded:
     import open_clip
+    import torch
 
-    pretrained = spec.pretrained
-    if pretrained and (os.sep in pretrained or pretrained.endswith((".pt", ".pth", ".bin", ".safetensors"))):
-        path = Path(pretrained).expanduser()
-        if not path.is_file():
-            raise CheckpointError(f"checkpoint for {spec.arch} not found: {path}")
-    if pretrained is None and not spec.arch.startswith(LOCAL_DIR):
+    local = local_checkpoint(spec)
+    checkpoint: str | None = None
+    if local is not None:
+        checkpoint = str(_check_checkpoint_file(spec, local))
+    elif pretrained_tag(spec) is not None:
+        from . import weights
+
+        hub = weights.ensure(spec)  # the hub file, downloaded unless offline; None: open_clip fetches a URL tag
+        checkpoint = str(hub) if hub is not None else spec.pretrained
+    elif not spec.arch.startswith(LOCAL_DIR):
         torch.manual_seed(0)  # ARCH/random is the same random network every time, so its features cache
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=pretrained, device=device)
-    except Exception as e:  # open_clip raises RuntimeError/KeyError/OSError/HF errors; name the file and cause
-        where = pretrained or ("(folder)" if spec.arch.startswith(LOCAL_DIR) else "(random init)")
-        hint = ""
-        if pretrained and not os.path.exists(str(pretrained)):
-            hint = (" The weights are fetched from the model hub on first use; offline, put them in the HF cache "
-                    "or pass ARCH@/path/to/checkpoint.")
-        raise CheckpointError(f"could not load {spec.arch} weights {where}: {type(e).__name__}: {e}.{hint}") from e
+        model, preprocess = build_open_clip(spec, checkpoint, device)
+    except Exception as e:  # open_clip raises RuntimeError/KeyError/EOFError/...; say what is wrong in plain words
+        why = checkpoint_problem(spec, local) if local is not None else None
+        where = checkpoint or ("(folder)" if spec.arch.startswith(LOCAL_DIR) else "(random init)")
+        raise CheckpointError(f"{spec.name}: {why}" if why else
+                              f"could not load {spec.arch} weights {where}: {type(e).__name__}: {e}") from e
     model.eval()
     tokenizer = open_clip.get_tokenizer(spec.arch)
     return Loaded(model, preprocess, tokenizer, spec, device)
@@ -263,14 +404,18 @@ def _load_open_clip(spec: ModelSpec, device: str) -> Loaded:
 def _load_timm(spec: ModelSpec, device: str) -> Loaded:
     import timm
 
+    from . import weights
+
+    hub = weights.ensure(spec)  # the hub file, downloaded unless offline; None: timm fetches its URL itself
+    overlay = {"file": str(hub)} if hub is not None else None
     try:
-        model = timm.create_model(spec.arch, pretrained=True)
+        model = timm.create_model(spec.arch, pretrained=True, pretrained_cfg_overlay=overlay)
     except Exception as e:
-        raise CheckpointError(f"could not load timm weights for {spec.arch}: {type(e).__name__}: {e}. "
-                              "Weights come from the model hub on first use.") from e
+        raise CheckpointError(f"could not load timm weights for {spec.arch} from {hub or 'its URL'}: "
+                              f"{type(e).__name__}: {e}") from e
     cfg = timm.data.resolve_data_config({}, model=model)
     preprocess = timm.data.create_transform(**cfg)
-    return Loaded(ClassifierAdapter(model).to(device).eval(), preprocess, None, spec, device)
+    return Loaded(_classifier_adapter()(model).to(device).eval(), preprocess, None, spec, device)
 
 
 def load(spec: ModelSpec | str, device: str = "cpu") -> Loaded:

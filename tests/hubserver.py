@@ -1,0 +1,158 @@
+"""A tiny Hugging Face hub on 127.0.0.1 that speaks what `hf_hub_download` (huggingface_hub 0.36) uses.
+
+- HEAD/GET `/{repo_id}/resolve/{revision}/{filename}`; every answer carries `X-Repo-Commit`.
+- An LFS file answers HEAD with a 302 to `/lfs/{sha256}` (the real hub redirects to its CDN), with
+  `X-Linked-Etag` (its sha256) and `X-Linked-Size`; a small git file answers 200 with its git-sha1 `ETag`.
+- GET honours `Range: bytes=N-` (206 + `Content-Range`).
+- An unknown repo is 404 with `X-Error-Code: RepoNotFound`; an unknown file in a known repo is 404 with
+  `X-Error-Code: EntryNotFound`.
+- Faults, per file name: "truncate" (announce the full length, send half, close; once) and "corrupt"
+  (announce the true sha256, send other bytes of the same length).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+_RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
+
+
+class Hub:
+    """Repos of files served by a threaded HTTP server; `log` records (method, path, Range header)."""
+
+    def __init__(self) -> None:
+        self.repos: dict[str, dict[str, bytes]] = {}
+        self.faults: dict[str, str] = {}
+        self.log: list[tuple[str, str, str | None]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def add(self, repo: str, filename: str, data: bytes) -> str:
+        """Serve `data` as repo/filename; returns its sha256."""
+        self.repos.setdefault(repo, {})[filename] = data
+        return hashlib.sha256(data).hexdigest()
+
+    def blob(self, sha: str) -> tuple[str, bytes] | None:
+        for files in self.repos.values():
+            for name, data in files.items():
+                if hashlib.sha256(data).hexdigest() == sha:
+                    return name, data
+        return None
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _is_lfs(data: bytes) -> bool:
+    return len(data) > 1024 or b"\0" in data
+
+
+def _git_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _handler(hub: Hub) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # keep pytest output clean
+            pass
+
+        def do_HEAD(self) -> None:
+            self._answer(body=False)
+
+        def do_GET(self) -> None:
+            self._answer(body=True)
+
+        def _answer(self, body: bool) -> None:
+            hub.log.append((self.command, self.path, self.headers.get("Range")))
+            if self.path.startswith("/lfs/"):
+                found = hub.blob(self.path[5:].split("?")[0])
+                if found is None:
+                    return self._error(404, "EntryNotFound")
+                return self._send(*found, etag=hashlib.sha256(found[1]).hexdigest(), body=body)
+            m = _RESOLVE.match(self.path)
+            if m is None or m["repo"] not in hub.repos:
+                return self._error(404, "RepoNotFound")
+            data = hub.repos[m["repo"]].get(m["file"])
+            if data is None:
+                return self._error(404, "EntryNotFound")
+            if _is_lfs(data):
+                sha = hashlib.sha256(data).hexdigest()
+                self.send_response(302)
+                self.send_header("Location", f"{hub.url}/lfs/{sha}")
+                self.send_header("X-Repo-Commit", COMMIT)
+                self.send_header("ETag", f'"{_git_sha1(sha.encode())}"')
+                self.send_header("X-Linked-Etag", f'"{sha}"')
+                self.send_header("X-Linked-Size", str(len(data)))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            return self._send(m["file"], data, etag=_git_sha1(data), body=body)
+
+        def _send(self, name: str, data: bytes, etag: str, body: bool) -> None:
+            start = 0
+            rng = self.headers.get("Range")
+            if rng and (r := re.match(r"bytes=(\d+)-$", rng)):
+                start = int(r[1])
+            part = data[start:]
+            self.send_response(206 if start else 200)
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("ETag", f'"{etag}"')
+            self.send_header("Content-Length", str(len(part)))
+            self.send_header("Accept-Ranges", "bytes")
+            if start:
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            self.end_headers()
+            if not body:
+                return
+            fault = hub.faults.get(name)
+            if fault == "truncate":
+                hub.faults.pop(name)
+                self.wfile.write(part[: len(part) // 2])
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault == "corrupt":
+                part = bytes(b ^ 0xFF for b in part[:64]) + part[64:]
+            self.wfile.write(part)
+
+        def _error(self, code: int, error_code: str) -> None:
+            self.send_response(code)
+            self.send_header("X-Error-Code", error_code)
+            self.send_header("X-Error-Message", f"{error_code}: {self.path}")
+            if error_code == "EntryNotFound":
+                self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    return Handler
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: connections are refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Silent:
+    """A port that accepts connections and never answers: a hub that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.sock.close()
