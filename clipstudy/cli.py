@@ -162,7 +162,7 @@ def _cmd_build(a: argparse.Namespace) -> int:
     from . import book
 
     return book.build(profile=a.profile, only=a.only, device=a.device, skip_html=a.no_html, out=a.out,
-                      fetch=False if a.no_fetch else None)
+                      fetch=False if (a.no_fetch or a.offline) else None)
 
 
 def _cmd_lab(a: argparse.Namespace) -> int:
