@@ -9,8 +9,15 @@ Tag columns (shared by every records frame):
                 higher resolution for a few open_clip tags, see `finetune_data`)
   loss          clip | siglip | coca (NaN for ImageNet-trained models)
   resolution    input side in pixels
-  group         zero-shot CLIP | CLIP fine-tuned | ImageNet model | human
+  group         zero-shot CLIP | CLIP fine-tuned | ImageNet model | human | LMM
+  kind          who decides: human | model | lmm (KINDS)
+  prompts       the test-time prompts (PROMPTS): ensemble80 (the 80 OpenAI ImageNet templates, averaged),
+                bare-name (the class name alone), one-template ("a photo of a {}."), vqa (a multiple-choice
+                question to an LMM), caption (an LMM's free caption, classified afterwards); NaN where
+                the source does not say or prompts do not apply (classifiers, humans)
 
+A model the rules below do not know keeps its row: its unknown tags are "unknown" (strings) or NaN
+(numbers) and `tagged` is False, so it is counted (`decisions.unknown_models`), never dropped.
 Sizes are the published sizes of each source; they are metadata about the training sets, not results.
 """
 from __future__ import annotations
@@ -21,9 +28,14 @@ import re
 NAN = float("nan")
 
 ZS_CLIP, CLIP_FT, IMAGENET, HUMAN = "zero-shot CLIP", "CLIP fine-tuned", "ImageNet model", "human"
-GROUPS = (ZS_CLIP, CLIP_FT, IMAGENET, HUMAN)
+LMM = "LMM"
+UNKNOWN = "unknown"
+GROUPS = (ZS_CLIP, CLIP_FT, IMAGENET, HUMAN, LMM)
+KINDS = ("human", "model", "lmm")
+ENSEMBLE80, BARE_NAME, ONE_TEMPLATE, VQA, CAPTION = "ensemble80", "bare-name", "one-template", "vqa", "caption"
+PROMPTS = (ENSEMBLE80, BARE_NAME, ONE_TEMPLATE, VQA, CAPTION)
 TAG_COLUMNS = ["family", "data", "dataset_size", "samples_seen", "finetuned", "finetune_data",
-               "loss", "resolution", "group"]
+               "loss", "resolution", "group", "kind", "prompts"]
 
 # Published sizes (images) of the training sources named in pretrained tags.
 DATA_SIZES = {
@@ -32,6 +44,8 @@ DATA_SIZES = {
     "datacomp-s": 1.4e6, "commonpool-xl": 12.8e9, "commonpool-l": 1.28e9, "commonpool-m": 128e6,
     "commonpool-s": 12.8e6, "dfn5b": 5e9, "dfn2b": 2e9, "metaclip-400m": 400e6, "metaclip-2.5b": 2.5e9,
     "webli": 10e9, "merged-2b": 2e9, "yfcc15m": 15e6, "cc12m": 12e6,
+    "laion80m": 80e6,  # LAION-80M of the scaling-law grid (Cherti et al. 2023): an 80M-sample subset of LAION
+    "instagram-3.6b": 3.6e9,  # SWAG (Singh et al. 2022): IG-3.6B hashtag-labelled images
 }
 OPENAI_EPOCHS = 32  # Radford et al. 2021 train every CLIP for 32 epochs over WIT-400M
 
@@ -149,7 +163,7 @@ def open_clip_arch(model: str, config: dict | None = None) -> dict:
 def open_clip_tags(model: str, pretrained: str, config: dict | None = None) -> dict:
     """All tag columns for one open_clip (model, pretrained) pair; every one is zero-shot."""
     tags = {**open_clip_arch(model, config), **parse_pretrained(pretrained, model)}
-    tags.update(loss=loss_from_name(model), group=ZS_CLIP)
+    tags.update(loss=loss_from_name(model), group=ZS_CLIP, kind="model", prompts=None)
     return tags
 
 
@@ -188,7 +202,7 @@ def timm_tags(name: str, img_size: float | None = None) -> dict:
         "samples_seen": NAN, "finetuned": clip or "ft_" in tag,
         "finetune_data": ("imagenet-12k+1k" if "in12k" in tag else "imagenet-1k") if clip else None,
         "loss": loss_from_name(arch) if clip else None, "resolution": res,
-        "group": CLIP_FT if clip else IMAGENET,
+        "group": CLIP_FT if clip else IMAGENET, "kind": "model", "prompts": None,
     }
 
 
@@ -204,9 +218,11 @@ def imagenet_x_tags(name: str) -> dict:
     if name in IMAGENET_X_ZS_CLIP:
         return {"family": IMAGENET_X_ZS_CLIP[name], "data": "openai-wit", "dataset_size": DATA_SIZES["openai-wit"],
                 "samples_seen": OPENAI_EPOCHS * DATA_SIZES["openai-wit"], "finetuned": False,
-                "finetune_data": None, "loss": "clip", "resolution": 224, "group": ZS_CLIP}
+                "finetune_data": None, "loss": "clip", "resolution": 224, "group": ZS_CLIP, "kind": "model",
+                "prompts": None}
     return {"family": family_from_name(name), "data": None, "dataset_size": NAN, "samples_seen": NAN,
-            "finetuned": False, "finetune_data": None, "loss": None, "resolution": NAN, "group": IMAGENET}
+            "finetuned": False, "finetune_data": None, "loss": None, "resolution": NAN, "group": IMAGENET,
+            "kind": "model", "prompts": None}
 
 
 REQUIRED_OPEN_CLIP_TAGS = ["family", "data", "loss", "resolution", "group", "finetuned"]
