@@ -75,15 +75,8 @@ def to_number(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s.str.replace(",", "", regex=False).str.strip(), errors="coerce")
 
 
-def read_table(path: str | Path, schema: dict[str, str], *, lower: bool = False, verify: bool = True) -> pd.DataFrame:
-    """Read `path` strictly (UTF-8, whole rows, pinned checksum if the manifest lists it), check
-    columns and cell kinds, convert "num" columns to float. `lower` lower-cases the header first
-    (model-vs-human writes both `session` and `Session`). `verify=False` leaves the checksum to the
-    caller, who checks its own cell formats first (their errors name the row) and then calls
-    `sources.check_published(path)`."""
-    from .sources import check_published
-
-    path = Path(path)
+def _read_raw(path: Path, schema: dict[str, str], lower: bool) -> tuple[pd.DataFrame, bytes, int]:
+    """The file as text cells (UTF-8, whole rows, the schema's columns present), its bytes and row count."""
     data, text = read_text(path, schema)
     n_rows = check_fields(path, text, schema)
     try:
@@ -97,26 +90,77 @@ def read_table(path: str | Path, schema: dict[str, str], *, lower: bool = False,
     missing = [c for c in schema if c not in df.columns]
     if missing:
         raise _fail(path, schema, f"missing column(s) {missing}; found {list(df.columns)}")
+    return df, data, n_rows
+
+
+def _numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(numbers, written-as-missing) of a text column: plain numbers take the fast path; only the other
+    cells are cleaned ('1,013.01', ' +2 ') or recognised as missing ('', 'NaN', 'na', 'null')."""
+    num = pd.to_numeric(cells, errors="coerce")
+    missing = pd.Series(False, index=cells.index)
+    odd = num.isna()
+    if odd.any():
+        plain = odd & cells.isin(["", "nan", "NaN", "na", "NA", "null", "NULL"])  # no string work for these
+        missing[plain] = True
+        sub = cells[odd & ~plain]
+        if sub.empty:
+            return num, missing
+        cleaned = to_number(sub)
+        num.loc[sub.index] = cleaned
+        word = sub.str.strip().str.lower()
+        missing.loc[sub.index] = cleaned.isna() & (word.eq("") | word.isin(["nan", "na", "null"]))
+    return num, missing
+
+
+def _check_cells(df: pd.DataFrame, schema: dict[str, str], locate) -> pd.DataFrame:
+    """Check every cell against its kind and convert numbers; `locate(i)` -> (path, row) of position i."""
     for col, kind in schema.items():
-        raw = df[col].str.strip()
-        empty = raw.eq("") | raw.str.lower().isin(["nan", "na", "null"])
         if kind == "text":
             continue
+        cells = df[col]
         if kind == "str":
-            bad = raw.eq("")
+            bad = cells.eq("") | cells.str.isspace()
             why = f"column {col!r} is empty"
         else:
-            num = to_number(df[col])
-            bad = num.isna() & ~empty if kind == "num" else num.isna()
+            num, missing = _numbers(cells)
+            bad = num.isna() & ~missing if kind == "num" else num.isna()
             why = f"column {col!r} should be a number"
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
-            raise _fail(path, schema, f"{why}, got {df[col].iloc[i]!r}", i + 1)
-        if kind not in ("str", "text"):
-            df[col] = to_number(df[col])
+            path, row = locate(i)
+            raise _fail(path, schema, f"{why}, got {cells.iloc[i]!r}", row)
+        if kind != "str":
+            df[col] = num
+    return df
+
+
+def read_table(path: str | Path, schema: dict[str, str], *, lower: bool = False, verify: bool = True) -> pd.DataFrame:
+    """Read `path` strictly (UTF-8, whole rows, pinned checksum if the manifest lists it), check
+    columns and cell kinds, convert "num" columns to float. `lower` lower-cases the header first
+    (model-vs-human writes both `session` and `Session`). `verify=False` leaves the checksum to the
+    caller, who checks its own cell formats first (their errors name the row) and then calls
+    `sources.check_published(path)`."""
+    from .sources import check_published
+
+    path = Path(path)
+    df, data, n_rows = _read_raw(path, schema, lower)
+    df = _check_cells(df, schema, lambda i: (path, i + 1))
     if verify:
         check_published(path, data, n_rows)
     return df
+
+
+def read_tables(paths: list[Path], schema: dict[str, str], *, lower: bool = False) -> pd.DataFrame:
+    """Many files of one schema as one frame, checked in one pass (errors still name file and row).
+
+    Adds `_file` (the index into `paths`) and `_row` (the data row, from 1). The caller checks its own
+    cell formats and then each file's checksum (`sources.check_published`)."""
+    frames = []
+    for k, path in enumerate(paths):
+        df, _, _ = _read_raw(Path(path), schema, lower)
+        frames.append(df[list(schema)].assign(_file=k, _row=range(1, len(df) + 1)))
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*schema, "_file", "_row"])
+    return _check_cells(df, schema, lambda i: (Path(paths[int(df["_file"].iloc[i])]), int(df["_row"].iloc[i])))
 
 
 def number_columns(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFrame:
