@@ -246,6 +246,6 @@ def unknown_models(decisions: pd.DataFrame) -> pd.DataFrame:
 def models(decisions: pd.DataFrame) -> pd.DataFrame:
     """One row per (source, model, prompts) with its tags: the list of deciders in a decision frame."""
     keys = ["source", "model", "prompts"]
-    cols = keys + [c for c in ["kind", "arch", "head", *T.TAG_COLUMNS, "tagged", "encoder", "encoder_note",
-                                "zs_base"] if c in decisions.columns and c not in keys]
+    extra = dict.fromkeys(["kind", "arch", "head", *T.TAG_COLUMNS, "tagged", "encoder", "encoder_note", "zs_base"])
+    cols = keys + [c for c in extra if c in decisions.columns and c not in keys]
     return decisions[cols].drop_duplicates(keys).reset_index(drop=True)

@@ -230,11 +230,11 @@ REQUIRED_OPEN_CLIP_TAGS = ["family", "data", "loss", "resolution", "group", "fin
 
 # ---- decision records: model-vs-human names, Gavrikov et al.'s file names, LMMs ------------------
 
-def unknown_tags(kind: str = UNKNOWN, group: str = UNKNOWN, prompts: str | None = None) -> dict:
-    """Tags of a decider the rules do not know: kept and counted, never guessed."""
+def unknown_tags(name: str, kind: str = UNKNOWN, group: str = UNKNOWN, prompts: str | None = None) -> dict:
+    """Tags of a decider the rules do not know: kept and counted, never guessed (`arch` is its name)."""
     return {"family": UNKNOWN, "data": UNKNOWN, "dataset_size": NAN, "samples_seen": NAN, "finetuned": None,
             "finetune_data": None, "loss": None, "resolution": NAN, "group": group, "kind": kind,
-            "prompts": prompts, "arch": UNKNOWN, "tagged": False}
+            "prompts": prompts, "arch": name, "tagged": False}
 
 
 def human_tags() -> dict:
@@ -282,7 +282,7 @@ def mvh_tags(name: str) -> dict:
         tower, size = m.group(1).split("-")
         return _imagenet_model(f"SWAG {dict(vit='ViT', regnety='RegNetY')[tower]}-{size.upper()}",
                                family_from_name(tower), data="instagram-3.6b", finetune_data="imagenet-1k")
-    return unknown_tags(kind="model")
+    return unknown_tags(name, kind="model")
 
 
 # Gavrikov et al.'s zero-shot CLIP files: raw-data/clip/<model>_<prompt set>.csv (eval_clip.py, --template)
@@ -318,7 +318,7 @@ def gavrikov_clip_tags(model: str, prompts: str | None) -> dict:
             arch_tokens = tokens[1:i] if tokens[0] == "clip" else tokens[:i]
             arch = "-".join(arch_tokens)
             return _clip(arch, tag, prompts, arch=f"{arch} ({tag})")
-    return unknown_tags(kind="model", group=ZS_CLIP, prompts=prompts)
+    return unknown_tags(model, kind="model", group=ZS_CLIP, prompts=prompts)
 
 
 # timm's CLIP towers -> open_clip architecture names (for pairing a fine-tuned CLIP with its zero-shot self)
@@ -381,10 +381,10 @@ def lmm_tags(name: str, prompts: str) -> dict:
     """An LMM: the architecture and data tags are its vision tower's where that tower is one of the
     zero-shot CLIPs of the same source; `encoder` names that CLIP (else None)."""
     if name not in LMM_TOWERS:
-        return {**unknown_tags(kind="lmm", group=LMM, prompts=prompts), "encoder": None, "encoder_note": None}
+        return {**unknown_tags(name, kind="lmm", group=LMM, prompts=prompts), "encoder": None, "encoder_note": None}
     stem, words, source = LMM_TOWERS[name]
     if stem is None:
-        t = unknown_tags(kind="lmm", group=LMM, prompts=prompts)
+        t = unknown_tags(name, kind="lmm", group=LMM, prompts=prompts)
         t["tagged"] = True  # known LMM, tower outside this source: its tower tags stay unknown
     else:
         t = dict(gavrikov_clip_tags(stem, prompts))
