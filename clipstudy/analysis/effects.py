@@ -255,3 +255,16 @@ def recipe_contrast(table: pd.DataFrame, factors: Mapping[str, str], value: str,
     return effects_frame([effect(fac, axis, metric, float(per[r] - per[base]), f"{r} vs {base}", source)
                           for r, fac in factors.items() if r != base and r in per and np.isfinite(per[r])])
 
+
+
+def direction_words(row: Mapping[str, Any], pos: str = "higher", neg: str = "lower") -> str:
+    """`pos` / `neg` when the row's 95% interval excludes zero on that side; otherwise why no direction
+    can be read (the interval covers zero, or there is none)."""
+    v, lo, hi = (float(row.get(k, np.nan)) for k in ("effect", "ci_low", "ci_high"))
+    if not np.isfinite(v):
+        return "not measured"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{pos if v > 0 else neg} in this sample, with no interval (too few models)"
+    if lo <= 0 <= hi:
+        return "no clear direction (the interval covers zero)"
+    return pos if v > 0 else neg
