@@ -67,6 +67,9 @@ def bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, title: str = 
         ax.axhline(ref, color="0.3", lw=0.8, ls="--")
     ax.set(title=title, ylabel=ylabel or y, xlabel="")
     ax.tick_params(axis="x", rotation=rotate)
+    if rotate:
+        for t in ax.get_xticklabels():
+            t.set_ha("right")
     if hue:
         ax.legend(fontsize=7)
     return fig, ax
@@ -118,7 +121,7 @@ def shape_bias_strip(sb: pd.DataFrame, x: str = "category", hue: str = "source",
     ax.axhline(0.5, color="0.4", lw=0.8, ls="--")
     ax.set(ylim=(0, 1), xlabel="", ylabel="shape bias (fraction of cue decisions)", title=title)
     ax.tick_params(axis="x", rotation=20)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title=hue)
     return fig, ax
 
 
