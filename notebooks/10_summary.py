@@ -58,6 +58,10 @@ ch.save(eff, "all_effects")
 for p in problems:
     chapter.notice("Unreadable effects file", p)
 print(f"{len(eff)} effect rows from {eff['chapter'].nunique() if len(eff) else 0} of {len(expected)} chapters")
+n_records = int((eff["source"] == "records").sum()) if len(eff) else 0
+if not n_records:
+    chapter.notice("No records evidence", "No chapter wrote an effect from the published records in this build: "
+                   "the records are missing. Run `clipstudy fetch records` and rebuild the book.")
 
 # %% [markdown]
 # ## The table

@@ -79,16 +79,20 @@ def test_bad_cue_conflict_image_name(shared_data, tmp_path):
 
 # ---- strict reading: truncation and encoding (issue 12) -------------------------------------------
 
-def test_truncated_published_file_is_refused(shared_data, tmp_path):
-    """A file cut inside its last value still parses; its pinned SHA-256 catches it, naming where it ends."""
+def test_truncated_published_file_is_refused(shared_data, tmp_path, monkeypatch):
+    """A file cut inside its last value still parses; in the default layout (CLIPSTUDY_DATA) its pinned
+    SHA-256 catches it, naming where it ends."""
     d = _copy(shared_data, tmp_path, "open_clip")
     f = d / "openclip_results.csv"
     data = f.read_bytes()
     f.write_bytes(data[: len(data.rstrip()) - 3])  # the last number loses its last digits
     n = len(data.rstrip().splitlines()) - 1
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(tmp_path))
     with pytest.raises(SchemaError, match=rf"(?s)openclip_results.csv, row {n} \(line {n + 1}\).*shorter than the "
                                           r"published.*SHA-256 [0-9a-f]{64}.*clipstudy fetch records"):
-        records.load("open_clip", tmp_path)
+        records.load("open_clip")
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(tmp_path / "elsewhere"))  # the same folder as a user's own root=
+    assert len(records.load("open_clip", tmp_path))  # strict parsing only: the cut value cannot be seen
 
 
 def test_row_cut_short_is_malformed(shared_data, tmp_path):

@@ -7,8 +7,8 @@ row number + 1 (the line where the row ends, for rows with quoted line breaks).
 
 Reading is strict, because a cut-off or re-encoded file must not pass as data: the bytes must be
 UTF-8, every row must have as many fields as the header, and a file that the manifest lists
-(`sources.json`) must match its pinned SHA-256 (`sources.check_published`). A user's own folder
-(files the manifest does not list) gets the strict parse only.
+(`sources.json`), in the default layout `<CLIPSTUDY_DATA>/records`, must match its pinned SHA-256
+(`sources.check_published`). A user's own folder (root= elsewhere) gets the strict parse only.
 """
 from __future__ import annotations
 

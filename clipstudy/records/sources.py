@@ -45,26 +45,25 @@ def manifest() -> tuple[Source, ...]:
 
 
 def published(path: str | Path) -> Source | None:
-    """The manifest entry of a file at `<any root>/records/<local>`, or None (a file of the user's own)."""
-    index = {s.local: s for s in manifest()}
-    parts = Path(path).parts
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] == "records":
-            hit = index.get("/".join(parts[i + 1:]))
-            if hit is not None:
-                return hit
-    return None
+    """The manifest entry of a file in the default layout, `<CLIPSTUDY_DATA>/records/<local>` (where
+    `clipstudy fetch records` puts it), or None: a file elsewhere is a user's own (root= a folder of theirs)."""
+    try:
+        rel = Path(path).resolve().relative_to(records_root().resolve())
+    except ValueError:
+        return None
+    return {s.local: s for s in manifest()}.get(rel.as_posix())
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> SHA-256: each file is hashed once
 
 
 def check_published(path: str | Path, raw: bytes | None = None, n_rows: int | None = None) -> None:
-    """A file the manifest lists must be the published file: its SHA-256 must match the pinned one.
+    """A manifest file in the default layout must be the published file: its SHA-256 must match.
 
     This is what catches a file cut at a row boundary or inside a value, which still parses. Files
-    the manifest does not list (a user's own runs) are not checked. Raises SchemaError naming the
-    file, where it ends when it is short, and the expected size and checksum.
+    outside `<CLIPSTUDY_DATA>/records`, or not in the manifest (a user's own runs), are not checked;
+    they get the strict parse only. Raises SchemaError naming the file, where it ends when it is
+    short, and the expected size and checksum. Hashes are cached per (path, size, mtime).
     """
     s = published(path)
     if s is None:
