@@ -86,20 +86,24 @@ def direction(x: float, pos: str = "higher", neg: str = "lower", same: str = "no
     return pos if x > eps else neg if x < -eps else same
 
 
-def records_status() -> tuple[bool, str]:
-    """Whether the published records are present in CLIPSTUDY_DATA, and a message if not."""
+def records_status(*folders: str) -> tuple[bool, str]:
+    """Whether the record folders (default: open_clip) are present in CLIPSTUDY_DATA, and a message if not."""
     from .config import data_root
 
     root = data_root() / "records"
-    if (root / "open_clip").is_dir():
+    missing = [f for f in (folders or ("open_clip",)) if not (root / f).is_dir()]
+    if not missing:
         return True, ""
-    return False, (f"The published records are not in `{root}`. Run `clipstudy fetch records` "
-                   "(or point `CLIPSTUDY_DATA` at a folder holding `records/`) and rebuild this chapter.")
+    if not root.is_dir() or not folders:
+        return False, (f"The published records are not in `{root}`. Run `clipstudy fetch records` "
+                       "(or point `CLIPSTUDY_DATA` at a folder holding `records/`) and rebuild this chapter.")
+    return False, (f"`{root}` lacks " + ", ".join(f"`{m}/`" for m in missing) + ". Run `clipstudy fetch records` "
+                   "(it fetches every record set, each checked against its pinned SHA-256) and rebuild this chapter.")
 
 
-def records_ready() -> bool:
-    """Whether the published records are present; if not, the chapter's one "Records missing" cell."""
-    ok, msg = records_status()
+def records_ready(*folders: str) -> bool:
+    """Whether the record folders (default: open_clip) are present; if not, one "Records missing" cell."""
+    ok, msg = records_status(*folders)
     if not ok:
         notice("Records missing", msg)
     return ok

@@ -142,7 +142,10 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
 
         df = datasets.frame()
         with pd.option_context("display.width", 200, "display.max_colwidth", 80):
-            print("records      published per-model results (open_clip, timm, CLIP_benchmark, ImageNet-X, cue-conflict)")
+            from .records import manifest
+
+            sets = ", ".join(dict.fromkeys(m.local.split("/")[0] for m in manifest()))
+            print(f"records      published per-model results and decisions ({sets})")
             print(df[["name", "task", "fetchable", "description"]].to_string(index=False))
         return 0 if a.list else 2
     dest = Path(a.dest) if a.dest else None

@@ -67,6 +67,9 @@ def bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, title: str = 
         ax.axhline(ref, color="0.3", lw=0.8, ls="--")
     ax.set(title=title, ylabel=ylabel or y, xlabel="")
     ax.tick_params(axis="x", rotation=rotate)
+    if rotate:
+        for t in ax.get_xticklabels():
+            t.set_ha("right")
     if hue:
         ax.legend(fontsize=7)
     return fig, ax
@@ -99,5 +102,101 @@ def image_grid(images: Any, titles: list[str] | None = None, ncols: int = 8, siz
             ax.imshow(np.transpose(imgs[i], (1, 2, 0)))
             if titles:
                 ax.set_title(titles[i], fontsize=6)
+    fig.tight_layout()
+    return fig, axes
+
+
+def shape_bias_strip(sb: pd.DataFrame, x: str = "category", hue: str = "source", order: list[str] | None = None,
+                     title: str = "", ax: Any = None):
+    """Shape bias of every decider as one dot, grouped along x; a bar marks each group's mean, the dashed
+    line 0.5 (as many shape as texture decisions)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * sb[x].nunique() + 2), 4.4))
+    else:
+        fig = ax.figure
+    order = order or list(dict.fromkeys(sb[x]))
+    sns.stripplot(data=sb, x=x, y="shape_bias", hue=hue, order=order, ax=ax, size=6, jitter=0.25, alpha=0.85)
+    means = sb.groupby(x)["shape_bias"].mean().reindex(order)
+    ax.scatter(range(len(order)), means.to_numpy(), marker="_", s=900, color="0.15", zorder=3, label="group mean")
+    ax.axhline(0.5, color="0.4", lw=0.8, ls="--")
+    ax.set(ylim=(0, 1), xlabel="", ylabel="shape bias (fraction of cue decisions)", title=title)
+    ax.tick_params(axis="x", rotation=20)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title=hue)
+    return fig, ax
+
+
+def paired_lines(frame: pd.DataFrame, x: str, y: str, unit: str, order: list[str], hue: str | None = None,
+                 title: str = "", ylabel: str | None = None, ax: Any = None, ylim: tuple = (0, 1)):
+    """One line per unit (a model) across the conditions of a paired contrast (x, in `order`)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.6 * len(order) + 2.5, 4.0))
+    else:
+        fig = ax.figure
+    d = frame[frame[x].isin(order)].copy()
+    d["_x"] = d[x].map({k: i for i, k in enumerate(order)})
+    sns.lineplot(data=d.sort_values("_x"), x="_x", y=y, units=unit, hue=hue, estimator=None, marker="o", ax=ax,
+                 lw=1, alpha=0.8)
+    ax.set_xticks(range(len(order)), order)
+    ax.set(xlabel="", ylabel=ylabel or y, title=title, ylim=ylim)
+    if hue:
+        ax.legend(fontsize=7)
+    return fig, ax
+
+
+def decider_palette(labels: list[str]) -> dict[str, Any]:
+    """Colours for deciders: humans black, CLIPs blues, ResNets reds, SWAG and other models greys."""
+    clips = [l for l in labels if l.startswith("CLIP")]
+    swag = [l for l in labels if l.startswith("SWAG")]
+    blues, greys = sns.color_palette("Blues_d", max(len(clips), 1)), sns.color_palette("Greys", len(swag) + 3)[2:]
+    pal = {l: c for l, c in zip(clips, blues)} | {l: c for l, c in zip(swag, greys)}
+    for l in labels:
+        pal.setdefault(l, "black" if l == "humans" else "tab:red" if "ResNet" in l else "tab:orange")
+    return pal
+
+
+def accuracy_by_level(table: pd.DataFrame, datasets: list[str], orders: dict[str, list[str]], hue: str = "label",
+                      ncols: int = 4, title: str = ""):
+    """Accuracy against the distortion level, one panel per dataset, one line per decider."""
+    nrows = -(-len(datasets) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.7 * nrows), squeeze=False)
+    labels = list(dict.fromkeys(table[hue]))
+    pal = decider_palette(labels)
+    for ax, ds in zip(axes.ravel(), datasets):
+        d = table[table["dataset"] == ds].copy()
+        order = orders[ds]
+        d["_x"] = d["condition"].map({c: i for i, c in enumerate(order)})
+        sns.lineplot(data=d.sort_values("_x"), x="_x", y="accuracy", hue=hue, hue_order=labels, palette=pal,
+                     marker="o", markersize=4, lw=1.1, ax=ax, legend=ax is axes.ravel()[0], errorbar=None)
+        ax.set_xticks(range(len(order)), order, fontsize=6, rotation=45)
+        ax.axhline(1 / 16, color="0.6", lw=0.7, ls=":")
+        ax.set(title=ds, xlabel="", ylabel="accuracy" if ax in axes[:, 0] else "", ylim=(0, 1.02))
+    for ax in axes.ravel()[len(datasets):]:
+        ax.axis("off")
+    leg = axes.ravel()[0].get_legend()
+    if leg is not None:
+        leg.remove()
+        fig.legend(*axes.ravel()[0].get_legend_handles_labels(), loc="lower center", ncol=min(6, len(labels)),
+                   fontsize=7, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    return fig, axes
+
+
+def grid_lines(grid: pd.DataFrame, y: str, ylabel: str, title: str = "", x: str = "samples_seen_pretty",
+               hue: str = "data_label", col: str = "arch"):
+    """LAION's grid: y against samples seen, one line per data size, one panel per architecture."""
+    cols = [c for c in pd.unique(grid[col].astype(str))]
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.6 * len(cols), 3.4), sharey=True, squeeze=False)
+    for ax, c in zip(axes[0], cols):
+        d = grid[grid[col].astype(str) == c].assign(_x=lambda f: f[x].astype(str))
+        order = [str(v) for v in (grid[x].cat.categories if hasattr(grid[x], "cat") else pd.unique(grid[x]))]
+        d["_i"] = d["_x"].map({v: i for i, v in enumerate(order)})
+        sns.lineplot(data=d.sort_values("_i"), x="_i", y=y, hue=hue, marker="o", ax=ax, errorbar=None,
+                     legend=ax is axes[0][0])
+        ax.set_xticks(range(len(order)), order)
+        ax.set(title=c, xlabel="samples seen", ylabel=ylabel)
+    if axes[0][0].get_legend() is not None:
+        axes[0][0].legend(fontsize=7, title="data")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig, axes

@@ -104,6 +104,74 @@ if ok:
     display(pd.DataFrame(rec)[["factor", "effect", "comparison"]].round(4))
 
 # %% [markdown]
+# ## Records: CLIP against humans on model-vs-human's 17 out-of-distribution sets
+#
+# Model-vs-human (Geirhos et al. 2021) shows the same images to human observers and to models: 12
+# parametric distortions at several levels (colour, contrast, high-pass, low-pass, phase scrambling, power
+# equalisation, false colour, rotation, three Eidolon distortions, uniform noise), four renditions
+# (sketch, stylized, edge, silhouette) and cue-conflict. Its published raw decisions cover humans, ResNet-50
+# and six SWAG models; a fork of it ran OpenAI CLIP ViT-B/32, B/16 and L/14 through the same 16-category
+# ImageNet head. Every number below is recomputed from those per-image decisions.
+
+# %%
+mvh_ok = chapter.records_ready(*V.MVH_FOLDERS)  # else one "Records missing" notice naming the fetch command
+if mvh_ok:
+    from clipstudy import plots, records
+    from clipstudy.records.decision_tables import condition_order
+
+    mvh = V.mvh_decisions()
+    acc = records.ood_accuracy_table(mvh)
+    ch.save(acc, "records_mvh_accuracy")
+    panel = V.mvh_panel(acc)
+    orders = {ds: condition_order(acc.loc[acc["dataset"] == ds, "condition"]) for ds in V.PARAMETRIC}
+    fig, _ = plots.accuracy_by_level(panel, list(V.PARAMETRIC), orders,
+                                     title="Accuracy by distortion level (dotted: chance, 1/16)")
+    ch.figure(fig, panel, "records_mvh_levels")
+    plt.show()
+
+# %%
+if mvh_ok:
+    nonpar = panel[panel["dataset"].isin(V.NONPARAMETRIC)]
+    fig, ax = plots.bars(nonpar, "dataset", "accuracy", hue="label", ylabel="accuracy",
+                         title="Renditions: sketch, stylized, edge, silhouette", ref=1 / 16, rotate=0)
+    ch.figure(fig, nonpar, "records_mvh_renditions")
+    plt.show()
+    da = records.dataset_accuracy(acc, exclude=True)  # the benchmark's levels (no control, no floor levels)
+    clip_mean = da[da["model"].isin(V.CLIPS)].groupby("model")["accuracy"].mean()
+    hum = da[da["kind"] == "human"].groupby("dataset")["accuracy"].mean().mean()
+    chapter.finding("Over the 16 OOD sets (model-vs-human's benchmark levels), mean accuracy is {b32:.3f} for CLIP "
+                    "ViT-B/32, {b16:.3f} for B/16 and {l14:.3f} for L/14; humans (mean per set) {h:.3f}.",
+                    b32=clip_mean.get("clip", np.nan), b16=clip_mean.get("clip-16", np.nan),
+                    l14=clip_mean.get("clip-14", np.nan), h=hum)
+
+# %% [markdown]
+# **Error consistency.** Two deciders with the same accuracy can still err on different images. Over the
+# trials of each condition matched by image, Cohen's kappa compares how often two deciders are both right
+# or both wrong with what their accuracies alone predict (`metrics.error_consistency`; Geirhos et al.
+# 2020). Each model is compared with every human observer; each human with the other humans, the ceiling.
+
+# %%
+if mvh_ok:
+    ec_all = records.error_consistency_table(mvh)
+    ec = records.error_consistency_summary(ec_all, mvh)
+    ch.save(ec, "records_error_consistency")
+    per = ec.assign(label=[V.decider_label(m, a, k) for m, a, k in zip(ec["model"], ec["arch"], ec["kind"])])
+    per = per[per["label"].isin(set(panel["label"]))].groupby("label", as_index=False)["kappa"].mean()
+    per = per.sort_values("kappa")
+    fig, ax = plots.bars(per, "label", "kappa", ylabel="kappa with humans (mean over sets)",
+                         title="Error consistency: do models err where humans err?", ref=0.0, rotate=40)
+    ch.figure(fig, per, "records_error_consistency")
+    plt.show()
+    k = per.set_index("label")["kappa"]
+    chapter.finding("Mean kappa with human observers: CLIP ViT-B/32 {b32:.3f}, B/16 {b16:.3f}, L/14 {l14:.3f}, "
+                    "ResNet-50 {rn:.3f}; humans among themselves {h:.3f}.", b32=k.get("CLIP ViT-B/32", np.nan),
+                    b16=k.get("CLIP ViT-B/16", np.nan), l14=k.get("CLIP ViT-L/14", np.nan),
+                    rn=k.get("ResNet-50", np.nan), h=k.get("humans", np.nan))
+    mvh_rows = V.mvh_effects(da, ec)
+    effect_rows += mvh_rows
+    display(E.effects_frame(mvh_rows)[["metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+
+# %% [markdown]
 # ## Lab: one factor out of range at a time
 #
 # Each `lab-factors` image is a copy of an in-distribution control scene with one factor moved

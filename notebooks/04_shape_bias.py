@@ -23,7 +23,7 @@
 # $$\text{shape bias} = \frac{\#\text{shape decisions}}{\#\text{shape decisions} + \#\text{texture decisions}}.$$
 #
 # Zero-shot CLIPs were reported to be more shape-biased than ImageNet models, and fine-tuning to pull
-# them back towards texture. The lab asks *why*: its `lab-cue-conflict` set renders each shape with the
+# them back towards texture. The records below test both on real models' per-image decisions. The lab asks *why*: its `lab-cue-conflict` set renders each shape with the
 # texture that is typical of another class in training, and the lab zoo changes one training factor at
 # a time, including how strongly texture predicts the class in the training data.
 
@@ -52,31 +52,85 @@ ch = chapter.start("04_shape_bias", results_dir, profile, data_root=data_root, l
 effect_rows = []
 
 # %% [markdown]
-# ## Records: humans and ImageNet CNNs on the original cue-conflict experiment
+# ## Records: real decisions of humans, CLIPs, fine-tuned CLIPs and ImageNet models
 #
-# The raw trial decisions of Geirhos et al.'s experiment (human subjects; AlexNet, GoogLeNet and
-# VGG-16) are re-scored here with the same `metrics.shape_bias` the lab and live sections use.
+# Four published sets of per-image decisions on the same 1,280 cue-conflict images, re-scored with the
+# same `metrics.shape_bias` (conflict images only):
+#
+# - **Gavrikov et al. (2025)**: seven zero-shot CLIPs (OpenAI ResNet-50, ResNet-101, ViT-L/14, ViT-L/14-336;
+#   EVA01-g/14 on LAION-400M, EVA02-E/14+ on LAION-2B, EVA-CLIP-8B) with a direct 16-way head under three
+#   prompt sets (the 80 OpenAI templates averaged, the bare class name, "a photo of a {}."), three CLIP
+#   ViT-L/14s fine-tuned on ImageNet, and ImageNet classifiers;
+# - **model-vs-human**: human observers, ResNet-50, BagNet-33, SimCLR and six SWAG models;
+# - a **fork of model-vs-human** with OpenAI CLIP ViT-B/32, B/16 and L/14 (an ImageNet head mapped to the
+#   16 categories, marked `[model-vs-human head]`);
+# - the three CNNs of the original **texture-vs-shape** experiment (its humans are model-vs-human's).
 
 # %%
-ok = chapter.records_ready()  # else one "Records missing" notice
+ok = chapter.records_ready(*SB.RECORD_FOLDERS)  # else one "Records missing" notice naming the fetch command
 if ok:
-    from clipstudy import records
+    from clipstudy import plots, records
 
-    sb = records.shape_bias_table()
+    sb = SB.records_table(SB.records_decisions())
     ch.save(sb, "records_shape_bias")
-    subj = sb[sb["kind"] == "subject"].sort_values("shape_bias")
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    sns.barplot(data=subj, x="subject", y="shape_bias", hue="group", dodge=False, ax=ax, errorbar=None)
-    ax.axhline(0.5, color="0.4", lw=0.8, ls="--")
-    ax.set(ylim=(0, 1), xlabel="", ylabel="shape bias (fraction of cue decisions)",
-           title="Cue-conflict shape bias: humans vs ImageNet CNNs")
-    ax.tick_params(axis="x", rotation=45)
-    ax.legend(fontsize=8)
-    ch.figure(fig, subj, "records_shape_bias")
+    unknown = sb[~sb["tagged"].astype(bool)]
+    print(f"{len(sb)} (decider, prompt set) rows from {sb['source'].nunique()} sources; "
+          f"{unknown['model'].nunique()} deciders the tag rules do not know (kept, tagged unknown)")
+    fig_data = sb[sb["category"] != "LMM"]
+    fig, ax = plots.shape_bias_strip(fig_data, order=[c for c in SB.CATEGORY_ORDER if c in set(fig_data["category"])],
+                                     title="Shape bias on cue-conflict images: real deciders")
+    ch.figure(fig, fig_data, "records_shape_bias")
     plt.show()
-    pooled = sb.set_index("subject")["shape_bias"]
-    chapter.finding("Pooled over their decisions, humans have shape bias {h:.3f} and the three ImageNet CNNs {c:.3f}.",
-                    h=float(pooled["humans"]), c=float(pooled["CNNs"]))
+    cat = fig_data.groupby("category", observed=True)["shape_bias"].mean()
+    chapter.finding("Mean shape bias: humans {h:.3f}, zero-shot CLIP ViTs {v:.3f}, zero-shot CLIP ResNets {r:.3f}, "
+                    "ImageNet-fine-tuned CLIPs {f:.3f}, ImageNet models {i:.3f}.", h=cat.get("humans", np.nan),
+                    v=cat.get("zero-shot CLIP · ViT", np.nan), r=cat.get("zero-shot CLIP · ResNet", np.nan),
+                    f=cat.get("CLIP fine-tuned on ImageNet", np.nan), i=cat.get("ImageNet model", np.nan))
+
+# %% [markdown]
+# Two contrasts are paired within a model: the three prompt sets of each zero-shot CLIP (left), and each
+# fine-tuned CLIP against its own zero-shot version with the 80 templates (right).
+
+# %%
+if ok:
+    zs = SB.zero_shot(sb)
+    ftp = SB.finetune_pairs(sb)
+    ft_long = pd.concat([ftp.assign(stage="zero-shot", shape_bias=ftp["sb_zero_shot"]),
+                         ftp.assign(stage="fine-tuned on ImageNet", shape_bias=ftp["sb_finetuned"])])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    plots.paired_lines(zs, "prompts", "shape_bias", "model", ["ensemble80", "one-template", "bare-name"], hue="arch",
+                       ylabel="shape bias", title="Prompt sets, per zero-shot CLIP", ax=axes[0])
+    plots.paired_lines(ft_long, "stage", "shape_bias", "finetuned", ["zero-shot", "fine-tuned on ImageNet"],
+                       hue="finetuned", ylabel="shape bias", title="Fine-tuning, per CLIP", ax=axes[1])
+    fig.tight_layout()
+    ch.figure(fig, pd.concat([zs, ft_long]), "records_paired")
+    plt.show()
+
+# %%
+if ok:
+    rec_rows = SB.records_effects(sb)
+    effect_rows += rec_rows
+    rec = E.effects_frame(rec_rows)
+    display(rec[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    for r in rec.to_dict("records"):
+        chapter.finding("{factor} ({comp}): {e:+.3f} ({ci}): {word}.", factor=r["factor"], comp=r["comparison"],
+                        e=r["effect"], ci=E.interval_text(r) or f"n={r['n']:.0f}, no interval",
+                        word=E.direction_words(r, "shape bias rises", "shape bias falls"))
+
+# %% [markdown]
+# The paper's two shape-bias claims, scored against these records: a claim **agrees** when the 95%
+# interval lies on the claimed side of zero, **disagrees** when it lies on the other, and is
+# **inconclusive** when it covers zero.
+
+# %%
+if ok:
+    cl = SB.claims(sb, rec)
+    ch.save(cl, "records_claims")
+    display(cl.round(3))
+    for r in cl.itertuples():
+        chapter.finding("{id} ({claim}): {verdict} ({m}: {e:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}], n={n:.0f}).",
+                        id=r.id, claim=r.claim, verdict=r.verdict, m=r.measured, e=r.effect, lo=r.ci_low,
+                        hi=r.ci_high, n=r.n)
 
 # %% [markdown]
 # ## Lab: what sets the shape bias?
@@ -137,6 +191,28 @@ if {"finetuned", "base"} <= set(v.index):
     d = float(v["finetuned"] - v["base"])
     chapter.finding("Fine-tuning base's image tower on class labels changes shape bias by {d:+.3f} ({b:.3f} -> {f:.3f}).",
                     d=d, b=float(v["base"]), f=float(v["finetuned"]))
+
+# %% [markdown]
+# ## Real models against the lab's causal direction
+#
+# Where a lab recipe and a records contrast vary the same factor the same way (a ViT tower instead of a
+# ResNet; fine-tuning on class labels; one template instead of the ensemble), the lab's effect is causal
+# but in a toy world, and the records' effect is real but observational. The verdict says whether the
+# real-model interval agrees with the lab's sign.
+
+# %%
+agreement = SB.lab_agreement(E.effects_frame(effect_rows))
+ch.save(agreement, "lab_vs_records")
+if len(agreement):
+    display(agreement.round(3))
+    for r in agreement.itertuples():
+        chapter.finding("{f}: the lab moves shape bias by {l:+.3f} ({lc}); real models by {rv:+.3f} ({rc}): {v}.",
+                        f=r.factor, l=r.lab_effect, lc=r.lab, rv=r.records_effect, rc=r.records, v=r.verdict)
+    by = agreement.groupby("verdict")["factor"].apply(lambda f: ", ".join(f))
+    chapter.finding("Real data agree with the lab's direction on: {a}; disagree on: {d}; inconclusive on: {i}.",
+                    a=by.get("agrees", "none"), d=by.get("disagrees", "none"), i=by.get("inconclusive", "none"))
+else:
+    print("No factor has both a lab and a records effect in this build (records or lab rows missing).")
 
 # %% [markdown]
 # ## Live: real CLIPs on the real cue-conflict, edge and silhouette stimuli

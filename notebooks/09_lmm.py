@@ -54,14 +54,47 @@ ch = chapter.start("09_lmm", results_dir, profile, data_root=data_root, lab_prof
 effect_parts = []
 
 # %% [markdown]
-# ## Records
+# ## Records: real LMMs against their own vision encoder
 #
-# The published tables this book re-analyses (open_clip, timm, ImageNet-X, cue-conflict) contain **no
-# LMM numbers** at all. Nothing in this chapter comes from them.
+# Gavrikov et al. (2025) published the per-image decisions of about twenty LMMs on the 1,280 cue-conflict
+# images, asked a 16-way multiple-choice question (`vqa`) or to caption the image (the caption then
+# classified), next to the zero-shot CLIPs that several of them look through. An LMM's vision tower is
+# named below from each model's own paper or checkpoint (LLaVA-1.5: OpenAI CLIP ViT-L/14-336, frozen);
+# the pair compares the LMM's **shape bias** with its encoder's, both on the same images. This is the
+# cue-conflict question, not ImageNet-D's two-choice accuracy of the lab and live sections below.
 
 # %%
-chapter.notice("No records on this axis", "The records give no LMM numbers; this chapter's evidence is the lab's "
-               "miniature LLaVA and, with the `live` profile, real LLaVA checkpoints.")
+ok = chapter.records_ready("vlm_shapebias")  # else one "Records missing" notice naming the fetch command
+if ok:
+    from clipstudy import plots, records
+
+    sb = records.shape_bias_table(records.load("vlm_shapebias"))
+    pairs = multimodal.lmm_encoder_pairs(sb)
+    ch.save(pairs, "records_lmm_vs_encoder")
+    towers = pairs.drop_duplicates("lmm")[["lmm", "encoder_label", "encoder_note"]].sort_values("lmm")
+    display(towers.rename(columns={"encoder_label": "encoder (among the zero-shot CLIPs)",
+                                   "encoder_note": "vision tower (source)"}).fillna("—"))
+
+# %%
+if ok:
+    long = pd.concat([pairs.dropna(subset=["sb_encoder"]).drop_duplicates("lmm").assign(
+                          who="its CLIP (80 templates)", shape_bias=lambda d: d["sb_encoder"]),
+                      pairs.assign(who=lambda d: "LMM, " + d["question"], shape_bias=lambda d: d["sb_lmm"])])
+    long = long[long["lmm"].isin(pairs.dropna(subset=["sb_encoder"])["lmm"])]
+    fig, ax = plots.paired_lines(long, "who", "shape_bias", "lmm", ["its CLIP (80 templates)", "LMM, vqa", "LMM, caption"],
+                                 hue="family", ylabel="shape bias", title="LMMs against their own vision encoder",
+                                 ylim=(0.3, 0.9))
+    ch.figure(fig, long, "records_lmm_vs_encoder")
+    plt.show()
+    rec = E.effects_frame(multimodal.records_lmm_effects(pairs))
+    effect_parts.append(rec)
+    display(rec[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    for r in rec.to_dict("records"):
+        chapter.finding("{comp}: {e:+.3f} ({ci}): {word}.", comp=r["comparison"], e=r["effect"],
+                        ci=E.interval_text(r) or f"n={r['n']:.0f}, no interval",
+                        word=E.direction_words(r, "the LMM is more shape-biased", "the LMM is less shape-biased"))
+    unk = pairs[pairs["sb_encoder"].isna()]["lmm"].unique()
+    print(f"{len(unk)} LMMs have no encoder among these CLIPs (listed above, not paired): {', '.join(unk)}")
 
 # %% [markdown]
 # ## Lab: a miniature LLaVA on a frozen lab CLIP
@@ -220,8 +253,11 @@ if ready:
 # %% [markdown]
 # ## What the six factors do here
 #
-# The effect is the `arch-vit` LMM's accuracy (and gain over its own CLIP) minus the `base` LMM's, on
-# lab-val and lab-sketch. Each number is computed in this build.
+# Lab rows: the `arch-vit` LMM's accuracy (and gain over its own CLIP) minus the `base` LMM's, on lab-val
+# and lab-sketch. Records rows, on cue-conflict shape bias: each real LMM minus its own vision encoder,
+# filed under **fine-tuning** (an LMM is its CLIP with a projector and a language model trained on top),
+# and captioning minus the 16-way question, under **test-time prompts**. Each number is computed in this
+# build; records rows give n and a 95% interval over LMMs.
 
 # %%
 effects = E.effects_frame(pd.concat(effect_parts, ignore_index=True) if effect_parts else [])

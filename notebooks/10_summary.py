@@ -58,20 +58,26 @@ ch.save(eff, "all_effects")
 for p in problems:
     chapter.notice("Unreadable effects file", p)
 print(f"{len(eff)} effect rows from {eff['chapter'].nunique() if len(eff) else 0} of {len(expected)} chapters")
+n_records = int((eff["source"] == "records").sum()) if len(eff) else 0
+if not n_records:
+    chapter.notice("No records evidence", "No chapter wrote an effect from the published records in this build: "
+                   "the records are missing. Run `clipstudy fetch records` and rebuild the book.")
 
 # %% [markdown]
 # ## The table
 #
 # One row per (factor, axis, source): the chapter's headline effect for that cell (the first effect the
 # chapter wrote for it; `n_rows` says how many it wrote in all; `all_effects.csv` has every row). Effects
-# are in the units of their metric (accuracy, AUROC, recall, ER: fractions).
+# are in the units of their metric (accuracy, AUROC, recall, ER: fractions). Records effects come with
+# `n` (models or model pairs) and a 95% bootstrap interval over models (`ci_low`, `ci_high`); a lab
+# effect is one trained contrast and has none.
 
 # %%
 heads = summary.headline(eff)
 # every expected chapter gets a column; one that wrote no effects is named by its chapter
 axes = list(dict.fromkeys(a if a is not None else f"{c[3:]} (no effects)" for c, a in axes_by_chapter.items()))
-table = heads.assign(effect=heads["effect"].round(4))[["factor", "axis", "source", "effect", "metric", "comparison",
-                                                     "chapter", "n_rows"]]
+table = heads.round({"effect": 4, "ci_low": 4, "ci_high": 4})[["factor", "axis", "source", "effect", "n", "ci_low",
+                                                               "ci_high", "metric", "comparison", "chapter", "n_rows"]]
 ch.save(table, "summary_table")
 display(table)
 

@@ -60,7 +60,7 @@ def test_imagenet_x_factors(shared_data):
 
 
 def test_shape_bias_humans_far_above_cnns(shared_data):
-    s = records.shape_bias_table(shared_data).set_index("subject")
+    s = records.texture_vs_shape_bias(shared_data).set_index("subject")
     assert s.loc["humans", "n_conflict"] == 10 * s.loc["vgg", "n_conflict"]
     assert s.loc["vgg", "n_conflict"] == 1200  # 1280 images, 80 without a cue conflict
     cnn = s.loc[["alexnet", "googlenet", "vgg"], "shape_bias"]

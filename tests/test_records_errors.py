@@ -75,3 +75,54 @@ def test_bad_cue_conflict_image_name(shared_data, tmp_path):
     _edit_line(f, 11, lambda s: s.rsplit(",", 1)[0] + ",oops.png\n")
     with pytest.raises(SchemaError, match=r"(?s)vgg_session_1.csv, row 10 \(line 11\).*oops.png.*imagename"):
         records.load("cue_conflict", tmp_path)
+
+
+# ---- strict reading: truncation and encoding (issue 12) -------------------------------------------
+
+def test_truncated_published_file_is_refused(shared_data, tmp_path, monkeypatch):
+    """A file cut inside its last value still parses; in the default layout (CLIPSTUDY_DATA) its pinned
+    SHA-256 catches it, naming where it ends."""
+    d = _copy(shared_data, tmp_path, "open_clip")
+    f = d / "openclip_results.csv"
+    data = f.read_bytes()
+    f.write_bytes(data[: len(data.rstrip()) - 3])  # the last number loses its last digits
+    n = len(data.rstrip().splitlines()) - 1
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(tmp_path))
+    with pytest.raises(SchemaError, match=rf"(?s)openclip_results.csv, row {n} \(line {n + 1}\).*shorter than the "
+                                          r"published.*SHA-256 [0-9a-f]{64}.*clipstudy fetch records"):
+        records.load("open_clip")
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(tmp_path / "elsewhere"))  # the same folder as a user's own root=
+    assert len(records.load("open_clip", tmp_path))  # strict parsing only: the cut value cannot be seen
+
+
+def test_row_cut_short_is_malformed(shared_data, tmp_path):
+    d = _copy(shared_data, tmp_path, "timm")
+    f = d / "results-imagenet-a.csv"
+    lines = f.read_text().splitlines(keepends=True)
+    f.write_text("".join(lines[:9]) + lines[9][:12])  # data row 9 ends after its first field
+    with pytest.raises(SchemaError, match=r"(?s)results-imagenet-a.csv, row 9 \(line 10\).*ends early"):
+        records.load("timm", tmp_path)
+
+
+def test_non_utf8_file_names_row(shared_data, tmp_path):
+    d = _copy(shared_data, tmp_path, "timm")
+    f = d / "results-sketch.csv"
+    lines = f.read_bytes().splitlines(keepends=True)
+    lines[4] = lines[4].replace(b",", "é,".encode("latin-1"), 1)
+    f.write_bytes(b"".join(lines))
+    with pytest.raises(SchemaError, match=r"(?s)results-sketch.csv, row 4 \(line 5\).*not UTF-8"):
+        records.load("timm", tmp_path)
+
+
+def test_users_own_file_loads_with_strict_parsing_only(shared_data, tmp_path):
+    """A file the manifest does not list is not checksummed (it is the user's), but it is parsed strictly."""
+    d = _copy(shared_data, tmp_path, "texture_vs_shape") / "style-transfer-512-nomask-experiment"
+    src = next(d.glob("*vgg*.csv"))
+    mine = d / "style-transfer-512-nomask-experiment_mynet_session_1.csv"
+    mine.write_text(src.read_text().replace("vgg", "mynet"))
+    c = records.load("cue_conflict", tmp_path)
+    assert (c["subject"] == "mynet").sum() == 1280
+    text = mine.read_text()
+    mine.write_text(text[: text.rindex(",")])  # the last row loses its last field
+    with pytest.raises(SchemaError, match=r"(?s)mynet_session_1.csv, row 1280 \(line 1281\).*ends early"):
+        records.load("cue_conflict", tmp_path)

@@ -108,3 +108,53 @@ def live_lmm(checkpoints: Sequence[str], *, device: str = "cpu", prompts: str = 
     if not tables:
         return pd.DataFrame(), pd.DataFrame()
     return pd.concat(details, ignore_index=True), pd.concat(tables, ignore_index=True)
+
+
+# ---- records: real LMMs against their own vision encoder (Gavrikov et al.'s cue-conflict decisions) ----
+
+def lmm_encoder_pairs(sb: pd.DataFrame, encoder_prompts: str = "ensemble80") -> pd.DataFrame:
+    """Each LMM (one row per LMM and question: vqa | caption) next to the zero-shot CLIP its vision tower
+    starts from, both scored on the same cue-conflict images. `sb` is `records.shape_bias_table` of
+    vlm_shapebias; the encoder is scored with its `encoder_prompts` head. LMMs whose tower is not among
+    those CLIPs keep their row with no encoder value (listed, not paired)."""
+    v = sb[sb["source"] == "vlm_shapebias"]
+    clip = v[(v["group"] == "zero-shot CLIP") & (v["prompts"] == encoder_prompts)].set_index("model")
+    lmm = v[v["kind"] == "lmm"]
+    out = lmm[["model", "prompts", "shape_bias", "encoder", "encoder_note"]].rename(
+        columns={"model": "lmm", "prompts": "question", "shape_bias": "sb_lmm"})
+    out["encoder_label"] = out["encoder"].map(clip["arch"])
+    out["sb_encoder"] = out["encoder"].map(clip["shape_bias"])
+    out["difference"] = out["sb_lmm"] - out["sb_encoder"]
+    out["family"] = out["lmm"].str.extract(r"^(llava_1_5|llava_1_6|llava_rlhf|moe_llava|instructblip|emu2)",
+                                           expand=False).fillna("other")
+    return out.sort_values(["question", "family", "lmm"], ignore_index=True)
+
+
+def records_lmm_effects(pairs: pd.DataFrame) -> list[dict]:
+    """Paired effects of turning a CLIP into an LMM, on shape bias (n and a 95% bootstrap interval over LMMs).
+
+    fine-tuning (the LMM's projector and language model trained on its CLIP's features; LLaVA-1.5 and
+    InstructBLIP keep the tower frozen): each LMM minus its own encoder, over all LMMs with a known
+    encoder, then LLaVA-1.5 alone; test-time prompts: the same LMM captioning minus answering the
+    16-way question, paired per LMM.
+    """
+    from .effects import bootstrap_mean, effect
+
+    rows = []
+
+    def add(factor, res, metric, text):
+        rows.append(effect(factor, AXIS, metric, res["effect"], text, "records", n=res["n"],
+                           ci=(res["ci_low"], res["ci_high"])))
+
+    vqa = pairs[(pairs["question"] == "vqa")].dropna(subset=["difference"])
+    add("fine-tuning", bootstrap_mean(vqa["difference"].to_numpy()), "shape bias, LMM − its CLIP (16-way question)",
+        "LMMs vs their own vision encoder's zero-shot CLIP (80 templates), paired per LMM")
+    l15 = vqa[vqa["family"] == "llava_1_5"]
+    add("fine-tuning", bootstrap_mean(l15["difference"].to_numpy()), "shape bias, LMM − its CLIP (16-way question)",
+        "LLaVA-1.5 (7B, 13B) vs OpenAI CLIP ViT-L/14-336, paired")
+    w = pairs.pivot_table(index="lmm", columns="question", values="sb_lmm", aggfunc="first")
+    if {"vqa", "caption"} <= set(w.columns):
+        d = (w["caption"] - w["vqa"]).dropna()
+        add("test-time prompts", bootstrap_mean(d.to_numpy()), "shape bias (LMM)",
+            "captioning vs the 16-way question, paired per LMM")
+    return rows

@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .effects import COLUMNS, FACTORS, effects_frame
+from .effects import COLUMNS, FACTORS, INTERVAL, effects_frame
 
 SOURCE_ORDER = ("lab", "records", "live")
 
@@ -59,16 +59,17 @@ def read_not_measured(results_dir: str | Path) -> pd.DataFrame:
 
 def headline(effects: pd.DataFrame, sources: Sequence[str] = SOURCE_ORDER) -> pd.DataFrame:
     """One effect per (factor, axis, source): the first finite row in file order (chapters write their
-    headline metric first). Columns: factor, axis, source, metric, effect, comparison, chapter, n_rows
-    (how many effects that cell holds in all)."""
+    headline metric first). Columns: factor, axis, source, metric, effect, n, ci_low, ci_high (NaN where
+    the chapter gave no interval), comparison, chapter, n_rows (how many effects that cell holds in all)."""
     e = effects[np.isfinite(pd.to_numeric(effects["effect"], errors="coerce"))]
     rows = []
     for (f, a, s), g in e.groupby(["factor", "axis", "source"], sort=False):
         first = g.iloc[0]
         rows.append(dict(factor=f, axis=a, source=s, metric=first["metric"], effect=float(first["effect"]),
+                         **{k: float(first.get(k, np.nan)) for k in INTERVAL},
                          comparison=first["comparison"], chapter=first.get("chapter", ""), n_rows=len(g)))
-    out = pd.DataFrame(rows, columns=["factor", "axis", "source", "metric", "effect", "comparison", "chapter",
-                                      "n_rows"])
+    out = pd.DataFrame(rows, columns=["factor", "axis", "source", "metric", "effect", *INTERVAL, "comparison",
+                                      "chapter", "n_rows"])
     order = {s: i for i, s in enumerate(sources)}
     return out.sort_values(["factor", "axis", "source"], key=lambda c: c.map(order) if c.name == "source" else c,
                            ignore_index=True)

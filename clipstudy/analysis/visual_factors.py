@@ -67,3 +67,61 @@ def records_effects(factors: pd.DataFrame, axis: str = "visual factors",
                f"zero-shot CLIPs (WIT) vs ImageNet models (n={d['n_treatment']} vs {d['n_base']}; "
                "data and objective change together)", "records"),
     ]
+
+
+# ---- records: model-vs-human's 17 OOD sets, humans against CLIPs and ImageNet models ---------------
+
+MVH_AXIS = "visual factors"
+PARAMETRIC = ("colour", "contrast", "high-pass", "low-pass", "phase-scrambling", "power-equalisation",
+              "false-colour", "rotation", "eidolonI", "eidolonII", "eidolonIII", "uniform-noise")
+NONPARAMETRIC = ("sketch", "stylized", "edge", "silhouette")
+MVH_FOLDERS = ("model_vs_human", "model_vs_human_clip")
+CLIPS = {"clip": "CLIP ViT-B/32", "clip-16": "CLIP ViT-B/16", "clip-14": "CLIP ViT-L/14"}
+
+
+def mvh_decisions(root=None) -> pd.DataFrame:
+    """Every model-vs-human decision: humans and the `swag` branch's models, plus the CLIP fork's CLIPs."""
+    from .. import records
+
+    return pd.concat([records.load("model_vs_human", root), records.load("model_vs_human_clip", root)],
+                     ignore_index=True)
+
+
+def decider_label(model: str, arch: str, kind: str) -> str:
+    """Display name: the three CLIPs by architecture, humans pooled, models by architecture."""
+    return "humans" if kind == "human" else CLIPS.get(model, arch)
+
+
+def mvh_panel(acc: pd.DataFrame, models: tuple[str, ...] = ("clip", "clip-16", "clip-14", "resnet50"),
+              swag: bool = True) -> pd.DataFrame:
+    """The chapter's deciders from `records.ood_accuracy_table`: the three CLIPs, ResNet-50, the SWAG models
+    and humans (the mean over the observers of each condition, with n_subjects). Columns: label, group,
+    dataset, condition, accuracy, n_subjects."""
+    from ..records.decision_tables import humans_pooled
+
+    keep = acc["model"].isin(models) | (acc["model"].str.startswith("swag-") if swag else False)
+    m = acc[keep & (acc["kind"] != "human")].copy()
+    m["label"] = [decider_label(a, b, c) for a, b, c in zip(m["model"], m["arch"], m["kind"])]
+    m["n_subjects"] = np.nan
+    h = humans_pooled(acc, "accuracy", ["dataset", "condition"]).assign(label="humans", group="human")
+    cols = ["label", "group", "dataset", "condition", "accuracy", "n_subjects"]
+    return pd.concat([m[cols], h[cols]], ignore_index=True)
+
+
+def mvh_effects(acc: pd.DataFrame, kappa: pd.DataFrame) -> list[dict]:
+    """Architecture within OpenAI's CLIP (ViT-L/14 and ViT-B/16, each minus ViT-B/32), paired over
+    model-vs-human's datasets: OOD accuracy on the 16 non-cue-conflict sets (the benchmark's levels)
+    and error consistency with humans (kappa, all 17 sets). n is the number of datasets."""
+    from .effects import paired_effect
+
+    rows = []
+    for value, frame, metric, what in (
+            ("accuracy", acc, "OOD accuracy (model-vs-human, per dataset)", "16 OOD datasets"),
+            ("kappa", kappa, "error consistency with humans (kappa, per dataset)", "17 datasets")):
+        clip = frame[frame["source"] == "model_vs_human_clip"]
+        for treat in ("clip-14", "clip-16"):
+            r = paired_effect(clip, "dataset", "model", treat, "clip", value)
+            rows.append(effect("architecture", MVH_AXIS, metric, r["effect"],
+                               f"{CLIPS[treat]} vs CLIP ViT-B/32 (OpenAI, same protocol), paired over {what}",
+                               "records", n=r["n"], ci=(r["ci_low"], r["ci_high"])))
+    return rows

@@ -5,6 +5,7 @@ imagenet-x) or a brute-force computation.
 """
 from .calibration import brier, ece, fit_temperature, nll, reliability
 from .classification import accuracy
+from .consistency import error_consistency
 from .factors import IMAGENET_X_FACTORS, error_ratio, error_ratios, factor_accuracies
 from .ood import OOD_METHODS, fpr_at_tpr, ood_metrics, ood_scores
 from .retrieval import retrieval_recall
@@ -17,6 +18,7 @@ __all__ = [
     "ece", "nll", "brier", "fit_temperature", "reliability",
     "ood_scores", "ood_metrics", "fpr_at_tpr", "OOD_METHODS",
     "shape_bias", "shape_texture_hits",
+    "error_consistency",
     "factor_accuracies", "error_ratios", "error_ratio", "IMAGENET_X_FACTORS",
     "retrieval_recall",
 ]

@@ -3,21 +3,30 @@
     from clipstudy import records
     oc = records.load("open_clip")        # also: timm, clip_benchmark, imagenet_x, cue_conflict
     pts = records.natural_shift_er()      # effective robustness per shift, CLIP vs CLIP-FT vs ImageNet
+    d = records.load("vlm_shapebias")     # one row per decision; also model_vs_human(_clip), texture_vs_shape
+    sb = records.shape_bias_table(d)      # shape bias per (source, model, prompts), with six-factor tags
+    grid = records.scaling.grid(records.load("scaling_laws_openclip"))  # LAION's data x samples grid
 
 Files live under `<CLIPSTUDY_DATA>/records`; `clipstudy fetch records` (records.fetch) downloads
 them from their public sources, each checked against a recorded SHA-256.
 """
 from .sources import Source, fetch, manifest, records_root
 from .tables import load, parse_cue_image, untagged
-from .tags import CLIP_FT, GROUPS, HUMAN, IMAGENET, TAG_COLUMNS, ZS_CLIP
+from .tags import CLIP_FT, GROUPS, HUMAN, IMAGENET, KINDS, LMM, PROMPTS, TAG_COLUMNS, UNKNOWN, ZS_CLIP
 
 __all__ = ["Source", "fetch", "manifest", "records_root", "load", "parse_cue_image", "untagged",
-           "CLIP_FT", "GROUPS", "HUMAN", "IMAGENET", "TAG_COLUMNS", "ZS_CLIP"]
+           "CLIP_FT", "GROUPS", "HUMAN", "IMAGENET", "KINDS", "LMM", "PROMPTS", "TAG_COLUMNS", "UNKNOWN", "ZS_CLIP"]
 
+from . import decisions, scaling  # noqa: E402
 from .analysis import (SHIFTS, data_scale, er_summary, imagenet_x_clip_vs_rest, imagenet_x_factors,  # noqa: E402
                        natural_shift_er, retrieval_correlations, retrieval_residuals,
-                       retrieval_vs_classification, shape_bias_table)
+                       retrieval_vs_classification, texture_vs_shape_bias)
+from .decision_tables import (dataset_accuracy, error_consistency_summary, error_consistency_table,  # noqa: E402
+                              ood_accuracy_table, shape_bias_table)
+from .decisions import unknown_models  # noqa: E402
 
 __all__ += ["SHIFTS", "data_scale", "er_summary", "imagenet_x_clip_vs_rest", "imagenet_x_factors",
             "natural_shift_er", "retrieval_correlations", "retrieval_residuals",
-            "retrieval_vs_classification", "shape_bias_table"]
+            "retrieval_vs_classification", "texture_vs_shape_bias", "decisions", "scaling", "shape_bias_table",
+            "ood_accuracy_table", "dataset_accuracy", "error_consistency_table", "error_consistency_summary",
+            "unknown_models"]

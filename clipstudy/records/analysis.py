@@ -3,7 +3,8 @@
 - natural_shift_er: effective robustness per natural shift (zero-shot CLIP, CLIP-FT, ImageNet models)
 - er_summary: ER grouped by training source, data size or architecture
 - imagenet_x_factors / imagenet_x_clip_vs_rest: factor accuracy, error ratio and per-factor ER
-- shape_bias_table: shape bias of humans and CNNs from the raw cue-conflict decisions
+- texture_vs_shape_bias: shape bias of humans and CNNs from the raw cue-conflict decisions, per subject
+  and pooled (records.shape_bias_table does any decision frame)
 - retrieval_vs_classification / retrieval_correlations / retrieval_residuals: retrieval vs ImageNet acc
 """
 from __future__ import annotations
@@ -146,7 +147,7 @@ def imagenet_x_clip_vs_rest(factors: pd.DataFrame | None = None, root=None) -> p
 
 # ---- shape bias -----------------------------------------------------------------------------------
 
-def shape_bias_table(root=None) -> pd.DataFrame:
+def texture_vs_shape_bias(root=None) -> pd.DataFrame:
     """Shape bias per subject (10 humans, alexnet, googlenet, vgg) and pooled per group.
 
     Uses `metrics.shape_texture_hits` / `metrics.shape_bias`, over the cue-conflict images only

@@ -1,12 +1,19 @@
 """Read a CSV and check it against an expected schema; errors name the file, row and schema.
 
-A schema maps column name -> kind: "str" (non-empty text), "num" (a number; empty means
-missing), "num!" (a number, required). Extra columns are allowed (sources add datasets).
-Row numbers in messages count data rows from 1; the file line is the row number + 1.
+A schema maps column name -> kind: "str" (non-empty text), "text" (text, may be empty),
+"num" (a number; empty means missing), "num!" (a number, required). Extra columns are allowed
+(sources add datasets). Row numbers in messages count data rows from 1; the file line is the
+row number + 1 (the line where the row ends, for rows with quoted line breaks).
+
+Reading is strict, because a cut-off or re-encoded file must not pass as data: the bytes must be
+UTF-8, every row must have as many fields as the header, and a file that the manifest lists
+(`sources.json`), in the default layout `<CLIPSTUDY_DATA>/records`, must match its pinned SHA-256
+(`sources.check_published`). A user's own folder (root= elsewhere) gets the strict parse only.
 """
 from __future__ import annotations
 
-import re
+import csv
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +25,49 @@ def describe(schema: dict[str, str]) -> str:
     return ", ".join(f"{c}:{k}" for c, k in schema.items())
 
 
-def _fail(path: Path, schema: dict[str, str], why: str, row: int | None = None) -> SchemaError:
-    where = f"{path}" + (f", row {row} (line {row + 1})" if row is not None else "")
+def _fail(path: Path, schema: dict[str, str], why: str, row: int | None = None,
+          line: int | None = None) -> SchemaError:
+    where = f"{path}" + (f", row {row} (line {line or row + 1})" if row is not None else "")
     return SchemaError(f"{where}: {why}.\nExpected schema (column:kind): {describe(schema)}")
+
+
+_KIND_WORD = {"str": "text", "text": "text", "num": "number", "num!": "number"}
+
+
+def read_text(path: Path, schema: dict[str, str]) -> tuple[bytes, str]:
+    """The file's bytes and its text; bytes that are not UTF-8 are a SchemaError naming the row."""
+    raw = path.read_bytes()
+    try:
+        return raw, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise _fail(path, schema, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                                  "expected the published UTF-8 CSV", max(line - 1, 0), line) from e
+
+
+def check_fields(path: Path, text: str, schema: dict[str, str]) -> int:
+    """Every row has as many fields as the header (a row cut short is truncation, not missing data).
+
+    Returns the number of data rows. Blank lines are skipped, as pandas skips them.
+    """
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        raise _fail(path, schema, "the file is empty")
+    n, row, prev_line = len(header), 0, reader.line_num
+    for fields in reader:
+        start, prev_line = prev_line + 1, reader.line_num
+        if not fields:
+            continue
+        row += 1
+        if len(fields) != n:
+            why = f"malformed row: {len(fields)} fields, the header has {n}"
+            if len(fields) < n:
+                col = header[len(fields)]
+                why += (f"; the row ends early (truncated?), column {col!r} "
+                        f"(a {_KIND_WORD.get(schema.get(col, ''), 'value')}) is missing")
+            raise _fail(path, schema, why, row, start)
+    return row
 
 
 def to_number(s: pd.Series) -> pd.Series:
@@ -28,36 +75,92 @@ def to_number(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s.str.replace(",", "", regex=False).str.strip(), errors="coerce")
 
 
-def read_table(path: str | Path, schema: dict[str, str]) -> pd.DataFrame:
-    """Read `path` as text, check columns and cell kinds, convert "num" columns to float."""
-    path = Path(path)
+def _read_raw(path: Path, schema: dict[str, str], lower: bool) -> tuple[pd.DataFrame, bytes, int]:
+    """The file as text cells (UTF-8, whole rows, the schema's columns present), its bytes and row count."""
+    data, text = read_text(path, schema)
+    n_rows = check_fields(path, text, schema)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as e:
-        m = re.search(r"line (\d+)", str(e))
-        row = int(m.group(1)) - 1 if m else None
-        raise _fail(path, schema, f"malformed row ({e})", row) from e
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as e:  # check_fields passed: quoting trouble
+        raise _fail(path, schema, f"malformed CSV ({e})") from e
     except pd.errors.EmptyDataError as e:
         raise _fail(path, schema, "the file is empty") from e
+    if lower:
+        df.columns = [c.lower() for c in df.columns]
     missing = [c for c in schema if c not in df.columns]
     if missing:
         raise _fail(path, schema, f"missing column(s) {missing}; found {list(df.columns)}")
+    return df, data, n_rows
+
+
+def _numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(numbers, written-as-missing) of a text column: plain numbers take the fast path; only the other
+    cells are cleaned ('1,013.01', ' +2 ') or recognised as missing ('', 'NaN', 'na', 'null')."""
+    num = pd.to_numeric(cells, errors="coerce")
+    missing = pd.Series(False, index=cells.index)
+    odd = num.isna()
+    if odd.any():
+        plain = odd & cells.isin(["", "nan", "NaN", "na", "NA", "null", "NULL"])  # no string work for these
+        missing[plain] = True
+        sub = cells[odd & ~plain]
+        if sub.empty:
+            return num, missing
+        cleaned = to_number(sub)
+        num.loc[sub.index] = cleaned
+        word = sub.str.strip().str.lower()
+        missing.loc[sub.index] = cleaned.isna() & (word.eq("") | word.isin(["nan", "na", "null"]))
+    return num, missing
+
+
+def _check_cells(df: pd.DataFrame, schema: dict[str, str], locate) -> pd.DataFrame:
+    """Check every cell against its kind and convert numbers; `locate(i)` -> (path, row) of position i."""
     for col, kind in schema.items():
-        raw = df[col].str.strip()
-        empty = raw.eq("") | raw.str.lower().isin(["nan", "na", "null"])
+        if kind == "text":
+            continue
+        cells = df[col]
         if kind == "str":
-            bad = raw.eq("")
+            bad = cells.eq("") | cells.str.isspace()
             why = f"column {col!r} is empty"
         else:
-            num = to_number(df[col])
-            bad = num.isna() & ~empty if kind == "num" else num.isna()
+            num, missing = _numbers(cells)
+            bad = num.isna() & ~missing if kind == "num" else num.isna()
             why = f"column {col!r} should be a number"
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
-            raise _fail(path, schema, f"{why}, got {df[col].iloc[i]!r}", i + 1)
+            path, row = locate(i)
+            raise _fail(path, schema, f"{why}, got {cells.iloc[i]!r}", row)
         if kind != "str":
-            df[col] = to_number(df[col])
+            df[col] = num
     return df
+
+
+def read_table(path: str | Path, schema: dict[str, str], *, lower: bool = False, verify: bool = True) -> pd.DataFrame:
+    """Read `path` strictly (UTF-8, whole rows, pinned checksum if the manifest lists it), check
+    columns and cell kinds, convert "num" columns to float. `lower` lower-cases the header first
+    (model-vs-human writes both `session` and `Session`). `verify=False` leaves the checksum to the
+    caller, who checks its own cell formats first (their errors name the row) and then calls
+    `sources.check_published(path)`."""
+    from .sources import check_published
+
+    path = Path(path)
+    df, data, n_rows = _read_raw(path, schema, lower)
+    df = _check_cells(df, schema, lambda i: (path, i + 1))
+    if verify:
+        check_published(path, data, n_rows)
+    return df
+
+
+def read_tables(paths: list[Path], schema: dict[str, str], *, lower: bool = False) -> pd.DataFrame:
+    """Many files of one schema as one frame, checked in one pass (errors still name file and row).
+
+    Adds `_file` (the index into `paths`) and `_row` (the data row, from 1). The caller checks its own
+    cell formats and then each file's checksum (`sources.check_published`)."""
+    frames = []
+    for k, path in enumerate(paths):
+        df, _, _ = _read_raw(Path(path), schema, lower)
+        frames.append(df[list(schema)].assign(_file=k, _row=range(1, len(df) + 1)))
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*schema, "_file", "_row"])
+    return _check_cells(df, schema, lambda i: (Path(paths[int(df["_file"].iloc[i])]), int(df["_row"].iloc[i])))
 
 
 def number_columns(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFrame:

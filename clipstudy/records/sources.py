@@ -7,13 +7,14 @@ copy of the public files.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ..config import data_root
-from ..errors import ChecksumError, FetchError, MissingDataError
+from ..errors import ChecksumError, FetchError, MissingDataError, SchemaError
 
 RAW_BASE = "https://raw.githubusercontent.com"
 FETCH_CMD = "clipstudy fetch records"
@@ -41,6 +42,51 @@ def _manifest() -> tuple[Source, ...]:
 def manifest() -> tuple[Source, ...]:
     """The manifest: every record file with its URL parts and checksum."""
     return _manifest()
+
+
+def published(path: str | Path) -> Source | None:
+    """The manifest entry of a file in the default layout, `<CLIPSTUDY_DATA>/records/<local>` (where
+    `clipstudy fetch records` puts it), or None: a file elsewhere is a user's own (root= a folder of theirs)."""
+    try:
+        rel = Path(path).resolve().relative_to(records_root().resolve())
+    except ValueError:
+        return None
+    return {s.local: s for s in manifest()}.get(rel.as_posix())
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> SHA-256: each file is hashed once
+
+
+def check_published(path: str | Path, raw: bytes | None = None, n_rows: int | None = None) -> None:
+    """A manifest file in the default layout must be the published file: its SHA-256 must match.
+
+    This is what catches a file cut at a row boundary or inside a value, which still parses. Files
+    outside `<CLIPSTUDY_DATA>/records`, or not in the manifest (a user's own runs), are not checked;
+    they get the strict parse only. Raises SchemaError naming the file, where it ends when it is
+    short, and the expected size and checksum. Hashes are cached per (path, size, mtime).
+    """
+    s = published(path)
+    if s is None:
+        return
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        digest = hashlib.sha256(raw if raw is not None else path.read_bytes()).hexdigest()
+        _DIGESTS[key] = digest
+    if digest == s.sha256:
+        return
+    size, where = st.st_size, ""
+    if s.bytes and size < s.bytes:
+        where = f", row {n_rows} (line {n_rows + 1})" if n_rows else ""
+        why = (f"shorter than the published file ({size} of {s.bytes} bytes): truncated (it ends at this "
+               "row) or edited")
+    else:
+        why = f"it differs from the published file ({size} bytes, published {s.bytes}): edited or re-encoded"
+    raise SchemaError(f"{path}{where}: {why}.\nExpected: the published file {s.repo}@{s.commit[:12]}:{s.path}, "
+                      f"SHA-256 {s.sha256}. Re-fetch it with `{FETCH_CMD}`; to load runs of your own, put them "
+                      "in a folder of your own and pass root=.")
 
 
 def records_root(root: str | Path | None = None) -> Path:
@@ -85,4 +131,5 @@ def fetch(dest: str | Path | None = None, base_url: str | None = None, *, progre
     return done
 
 
-__all__ = ["Source", "manifest", "records_root", "require", "fetch", "RAW_BASE", "FETCH_CMD"]
+__all__ = ["Source", "manifest", "published", "check_published", "records_root", "require", "fetch", "RAW_BASE",
+           "FETCH_CMD"]

@@ -15,7 +15,7 @@ import pandas as pd
 from ..errors import UnknownNameError
 from . import tags as T
 from .schema import number_columns, read_table
-from .sources import require
+from .sources import check_published, require
 
 # Canonical names for the ImageNet family, shared with the live path and the chapters.
 DATASET_NAMES = {
@@ -227,7 +227,7 @@ def load_cue_conflict(root=None) -> pd.DataFrame:
     d = require("texture_vs_shape/style-transfer-512-nomask-experiment", root)
     frames = []
     for f in sorted(d.glob("*.csv")):
-        df = read_table(f, CUE_CONFLICT_SCHEMA)
+        df = read_table(f, CUE_CONFLICT_SCHEMA, verify=False)
         parsed = []
         for i, name in enumerate(df["imagename"]):
             try:
@@ -235,6 +235,7 @@ def load_cue_conflict(root=None) -> pd.DataFrame:
             except ValueError as e:
                 raise SchemaError(f"{f}, row {i + 1} (line {i + 2}): {e}.\nExpected schema (column:kind): "
                                   + ", ".join(f"{c}:{k}" for c, k in CUE_CONFLICT_SCHEMA.items())) from e
+        check_published(f)  # after the image names, whose errors name the row
         df["shape"], df["texture"] = zip(*parsed) if parsed else ((), ())
         df["table"] = f.name
         frames.append(df)
@@ -247,15 +248,28 @@ def load_cue_conflict(root=None) -> pd.DataFrame:
     return df
 
 
-LOADERS = {"open_clip": load_open_clip, "timm": load_timm, "clip_benchmark": load_clip_benchmark,
-           "imagenet_x": load_imagenet_x, "cue_conflict": load_cue_conflict}
+def _loaders() -> dict:
+    from . import decisions, scaling
+
+    return {"open_clip": load_open_clip, "timm": load_timm, "clip_benchmark": load_clip_benchmark,
+            "imagenet_x": load_imagenet_x, "cue_conflict": load_cue_conflict,
+            "model_vs_human": decisions.load_model_vs_human, "model_vs_human_clip": decisions.load_model_vs_human_clip,
+            "vlm_shapebias": decisions.load_vlm_shapebias, "texture_vs_shape": decisions.load_texture_vs_shape,
+            "scaling_laws_openclip": scaling.load_scaling_laws}
 
 
-def load(name: str, root: str | Path | None = None) -> pd.DataFrame:
-    """A records table as a tidy frame; `root` defaults to CLIPSTUDY_DATA (records/ under it)."""
-    if name not in LOADERS:
-        raise UnknownNameError("records table", name, list(LOADERS))
-    return LOADERS[name](root)
+
+
+def load(name: str, root: str | Path | None = None, **options) -> pd.DataFrame:
+    """A records table as a tidy frame; `root` defaults to CLIPSTUDY_DATA (records/ under it).
+
+    Decision records (`model_vs_human`, `model_vs_human_clip`, `vlm_shapebias`, `texture_vs_shape`)
+    come back one row per decision (see `records.decisions`); `options` go to the loader (e.g.
+    `datasets=["cue-conflict"]` for model-vs-human)."""
+    loaders = _loaders()
+    if name not in loaders:
+        raise UnknownNameError("records table", name, list(loaders))
+    return loaders[name](root, **options)
 
 
 def untagged(frame: pd.DataFrame, required: list[str] | None = None) -> list[str]:

@@ -9,8 +9,15 @@ Tag columns (shared by every records frame):
                 higher resolution for a few open_clip tags, see `finetune_data`)
   loss          clip | siglip | coca (NaN for ImageNet-trained models)
   resolution    input side in pixels
-  group         zero-shot CLIP | CLIP fine-tuned | ImageNet model | human
+  group         zero-shot CLIP | CLIP fine-tuned | ImageNet model | human | LMM
+  kind          who decides: human | model | lmm (KINDS)
+  prompts       the test-time prompts (PROMPTS): ensemble80 (the 80 OpenAI ImageNet templates, averaged),
+                bare-name (the class name alone), one-template ("a photo of a {}."), vqa (a multiple-choice
+                question to an LMM), caption (an LMM's free caption, classified afterwards); NaN where
+                the source does not say or prompts do not apply (classifiers, humans)
 
+A model the rules below do not know keeps its row: its unknown tags are "unknown" (strings) or NaN
+(numbers) and `tagged` is False, so it is counted (`decisions.unknown_models`), never dropped.
 Sizes are the published sizes of each source; they are metadata about the training sets, not results.
 """
 from __future__ import annotations
@@ -21,9 +28,14 @@ import re
 NAN = float("nan")
 
 ZS_CLIP, CLIP_FT, IMAGENET, HUMAN = "zero-shot CLIP", "CLIP fine-tuned", "ImageNet model", "human"
-GROUPS = (ZS_CLIP, CLIP_FT, IMAGENET, HUMAN)
+LMM = "LMM"
+UNKNOWN = "unknown"
+GROUPS = (ZS_CLIP, CLIP_FT, IMAGENET, HUMAN, LMM)
+KINDS = ("human", "model", "lmm")
+ENSEMBLE80, BARE_NAME, ONE_TEMPLATE, VQA, CAPTION = "ensemble80", "bare-name", "one-template", "vqa", "caption"
+PROMPTS = (ENSEMBLE80, BARE_NAME, ONE_TEMPLATE, VQA, CAPTION)
 TAG_COLUMNS = ["family", "data", "dataset_size", "samples_seen", "finetuned", "finetune_data",
-               "loss", "resolution", "group"]
+               "loss", "resolution", "group", "kind", "prompts"]
 
 # Published sizes (images) of the training sources named in pretrained tags.
 DATA_SIZES = {
@@ -32,6 +44,8 @@ DATA_SIZES = {
     "datacomp-s": 1.4e6, "commonpool-xl": 12.8e9, "commonpool-l": 1.28e9, "commonpool-m": 128e6,
     "commonpool-s": 12.8e6, "dfn5b": 5e9, "dfn2b": 2e9, "metaclip-400m": 400e6, "metaclip-2.5b": 2.5e9,
     "webli": 10e9, "merged-2b": 2e9, "yfcc15m": 15e6, "cc12m": 12e6,
+    "laion80m": 80e6,  # LAION-80M of the scaling-law grid (Cherti et al. 2023): an 80M-sample subset of LAION
+    "instagram-3.6b": 3.6e9,  # SWAG (Singh et al. 2022): IG-3.6B hashtag-labelled images
 }
 OPENAI_EPOCHS = 32  # Radford et al. 2021 train every CLIP for 32 epochs over WIT-400M
 
@@ -149,7 +163,7 @@ def open_clip_arch(model: str, config: dict | None = None) -> dict:
 def open_clip_tags(model: str, pretrained: str, config: dict | None = None) -> dict:
     """All tag columns for one open_clip (model, pretrained) pair; every one is zero-shot."""
     tags = {**open_clip_arch(model, config), **parse_pretrained(pretrained, model)}
-    tags.update(loss=loss_from_name(model), group=ZS_CLIP)
+    tags.update(loss=loss_from_name(model), group=ZS_CLIP, kind="model", prompts=None)
     return tags
 
 
@@ -188,7 +202,7 @@ def timm_tags(name: str, img_size: float | None = None) -> dict:
         "samples_seen": NAN, "finetuned": clip or "ft_" in tag,
         "finetune_data": ("imagenet-12k+1k" if "in12k" in tag else "imagenet-1k") if clip else None,
         "loss": loss_from_name(arch) if clip else None, "resolution": res,
-        "group": CLIP_FT if clip else IMAGENET,
+        "group": CLIP_FT if clip else IMAGENET, "kind": "model", "prompts": None,
     }
 
 
@@ -204,9 +218,176 @@ def imagenet_x_tags(name: str) -> dict:
     if name in IMAGENET_X_ZS_CLIP:
         return {"family": IMAGENET_X_ZS_CLIP[name], "data": "openai-wit", "dataset_size": DATA_SIZES["openai-wit"],
                 "samples_seen": OPENAI_EPOCHS * DATA_SIZES["openai-wit"], "finetuned": False,
-                "finetune_data": None, "loss": "clip", "resolution": 224, "group": ZS_CLIP}
+                "finetune_data": None, "loss": "clip", "resolution": 224, "group": ZS_CLIP, "kind": "model",
+                "prompts": None}
     return {"family": family_from_name(name), "data": None, "dataset_size": NAN, "samples_seen": NAN,
-            "finetuned": False, "finetune_data": None, "loss": None, "resolution": NAN, "group": IMAGENET}
+            "finetuned": False, "finetune_data": None, "loss": None, "resolution": NAN, "group": IMAGENET,
+            "kind": "model", "prompts": None}
 
 
 REQUIRED_OPEN_CLIP_TAGS = ["family", "data", "loss", "resolution", "group", "finetuned"]
+
+
+# ---- decision records: model-vs-human names, Gavrikov et al.'s file names, LMMs ------------------
+
+def unknown_tags(name: str, kind: str = UNKNOWN, group: str = UNKNOWN, prompts: str | None = None) -> dict:
+    """Tags of a decider the rules do not know: kept and counted, never guessed (`arch` is its name)."""
+    return {"family": UNKNOWN, "data": UNKNOWN, "dataset_size": NAN, "samples_seen": NAN, "finetuned": None,
+            "finetune_data": None, "loss": None, "resolution": NAN, "group": group, "kind": kind,
+            "prompts": prompts, "arch": name, "tagged": False}
+
+
+def human_tags() -> dict:
+    """A human observer: no model factors apply."""
+    return {"family": None, "data": None, "dataset_size": NAN, "samples_seen": NAN, "finetuned": None,
+            "finetune_data": None, "loss": None, "resolution": NAN, "group": HUMAN, "kind": "human",
+            "prompts": None, "arch": "human", "tagged": True}
+
+
+def _imagenet_model(arch: str, family: str, data: str = "imagenet-1k", finetune_data: str | None = None) -> dict:
+    return {"family": family, "data": data, "dataset_size": DATA_SIZES.get(data, NAN), "samples_seen": NAN,
+            "finetuned": finetune_data is not None, "finetune_data": finetune_data, "loss": None,
+            "resolution": NAN, "group": IMAGENET, "kind": "model", "prompts": None, "arch": arch, "tagged": True}
+
+
+def _clip(model: str, pretrained: str, prompts: str | None, arch: str | None = None) -> dict:
+    t = open_clip_tags(model, pretrained)
+    t.update(prompts=prompts, arch=arch or model, tagged=t["data"] is not None)
+    return t
+
+
+# model-vs-human decider names (file names of the `swag` branch and of the CLIP fork). The fork's CLIPs
+# decide through model-vs-human's ImageNet head: a 1000-way zero-shot head built from the 80 OpenAI
+# templates (wrappers/pytorch.py, ClipPytorchModel), mapped to the 16 categories.
+MVH_MODELS: dict[str, dict] = {
+    "resnet50": _imagenet_model("ResNet-50", "resnet"),
+    "bagnet33": _imagenet_model("BagNet-33", "resnet"),
+    "simclr-resnet50x1": _imagenet_model("ResNet-50 (SimCLR, linear read-out)", "resnet"),
+    "clip": _clip("ViT-B-32", "openai", ENSEMBLE80, "CLIP ViT-B/32"),
+    "clip-16": _clip("ViT-B-16", "openai", ENSEMBLE80, "CLIP ViT-B/16"),
+    "clip-14": _clip("ViT-L-14", "openai", ENSEMBLE80, "CLIP ViT-L/14"),
+}
+# SWAG (Singh et al. 2022): weakly supervised on Instagram-3.6B hashtags, then fine-tuned on ImageNet-1k
+_SWAG = re.compile(r"^swag-(vit-[bhl]\d+|regnety-\d+gf)-in1k$")
+
+
+def mvh_tags(name: str) -> dict:
+    """Tags of a model-vs-human decider from its file name: `subject-NN` is a human observer."""
+    if re.fullmatch(r"subject-\d+", name):
+        return human_tags()
+    if name in MVH_MODELS:
+        return dict(MVH_MODELS[name])
+    m = _SWAG.match(name)
+    if m:
+        tower, size = m.group(1).split("-")
+        return _imagenet_model(f"SWAG {dict(vit='ViT', regnety='RegNetY')[tower]}-{size.upper()}",
+                               family_from_name(tower), data="instagram-3.6b", finetune_data="imagenet-1k")
+    return unknown_tags(name, kind="model")
+
+
+# Gavrikov et al.'s zero-shot CLIP files: raw-data/clip/<model>_<prompt set>.csv (eval_clip.py, --template)
+GAVRIKOV_PROMPTS = {"None": ENSEMBLE80, "CLS": BARE_NAME, "a_photo_of_a_CLS.": ONE_TEMPLATE}
+# a model whose name carries no open_clip pretrained tag. EVA-CLIP-8B (Sun et al. 2024, "EVA-CLIP-18B"):
+# an 8B-parameter EVA ViT trained on Merged-2B (LAION-2B + COYO-700M); this file evaluates it at 448 px.
+GAVRIKOV_KNOWN = {
+    "BAAI_EVA_CLIP_8B_448_None": {
+        "family": "vit", "data": "merged-2b", "dataset_size": DATA_SIZES["merged-2b"], "samples_seen": NAN,
+        "finetuned": False, "finetune_data": None, "loss": "clip", "resolution": 448, "group": ZS_CLIP,
+        "kind": "model", "arch": "EVA-CLIP-8B-448", "tagged": True},
+}
+
+
+def split_prompt(stem: str) -> tuple[str, str | None]:
+    """'clip_RN50_openai_CLS' -> ('clip_RN50_openai', 'bare-name'); an unknown suffix -> (stem, None)."""
+    for suffix, prompts in sorted(GAVRIKOV_PROMPTS.items(), key=lambda kv: -len(kv[0])):
+        if stem.endswith("_" + suffix):
+            return stem[: -len(suffix) - 1], prompts
+    return stem, None
+
+
+def gavrikov_clip_tags(model: str, prompts: str | None) -> dict:
+    """Tags of a zero-shot CLIP named like open_clip with underscores: `<arch>_<pretrained tag>`,
+    e.g. `EVA02_E_14_plus_laion2b_s9b_b144k` -> (EVA02-E-14-plus, laion2b_s9b_b144k); OpenAI's
+    CLIPs are `clip_RN50_openai` or `ViT_L_14_openai`."""
+    if model in GAVRIKOV_KNOWN:
+        return {**GAVRIKOV_KNOWN[model], "prompts": prompts}
+    tokens = model.split("_")
+    for i in range(1, len(tokens)):
+        tag = "_".join(tokens[i:])
+        if parse_pretrained(tag)["data"] is not None:
+            arch_tokens = tokens[1:i] if tokens[0] == "clip" else tokens[:i]
+            arch = "-".join(arch_tokens)
+            return _clip(arch, tag, prompts, arch=f"{arch} ({tag})")
+    return unknown_tags(model, kind="model", group=ZS_CLIP, prompts=prompts)
+
+
+# timm's CLIP towers -> open_clip architecture names (for pairing a fine-tuned CLIP with its zero-shot self)
+TIMM_CLIP_ARCH = {"vit_base_patch32_clip_224": "ViT-B-32", "vit_base_patch16_clip_224": "ViT-B-16",
+                  "vit_large_patch14_clip_224": "ViT-L-14", "vit_large_patch14_clip_336": "ViT-L-14-336"}
+
+
+def zero_shot_base(timm_name: str) -> str | None:
+    """The zero-shot CLIP a timm CLIP fine-tune starts from, in Gavrikov et al.'s file naming:
+    `vit_large_patch14_clip_336.openai_ft_in12k_in1k` -> `ViT_L_14_336_openai`; None if unknown."""
+    arch, _, tag = timm_name.partition(".")
+    pretrained = tag.split("_ft")[0] if "_ft" in tag else None
+    if arch not in TIMM_CLIP_ARCH or not pretrained:
+        return None
+    return TIMM_CLIP_ARCH[arch].replace("-", "_") + "_" + pretrained
+
+
+def classifier_tags(timm_name: str) -> dict:
+    """An ImageNet classifier named by timm (`vit_large_patch14_clip_224.openai_ft_in1k`); `tv_resnet50`
+    is torchvision's ResNet-50 in timm's old naming. CLIP fine-tunes get `zs_base` (`zero_shot_base`)."""
+    t = timm_tags(timm_name)
+    t.update(arch=timm_name, tagged=t["family"] != "other" or t["group"] == CLIP_FT,
+             zs_base=zero_shot_base(timm_name) if t["group"] == CLIP_FT else None)
+    return t
+
+
+# LMMs of Gavrikov et al. and the zero-shot CLIP (a file stem of raw-data/clip/, without the prompt
+# suffix) their vision tower starts from, with the source of that fact. Towers not among those CLIPs
+# are named in words only; LMMs whose tower is not public are absent (tagged unknown).
+OPENAI_L14_336, OPENAI_L14 = "ViT_L_14_336_openai", "ViT_L_14_openai"
+EVA01_G14, EVA02_E14P = "EVA01_g_14_laion400m_s11b_b41k", "EVA02_E_14_plus_laion2b_s9b_b144k"
+LMM_TOWERS: dict[str, tuple[str | None, str, str]] = {
+    # name: (CLIP stem or None, tower in words, where it is stated)
+    "llava_1_5_7b": (OPENAI_L14_336, "OpenAI CLIP ViT-L/14-336, frozen", "LLaVA-1.5 paper (Liu et al. 2023)"),
+    "llava_1_5_13b": (OPENAI_L14_336, "OpenAI CLIP ViT-L/14-336, frozen", "LLaVA-1.5 paper (Liu et al. 2023)"),
+    "llava_1_6_vicuna_7b": (OPENAI_L14_336, "OpenAI CLIP ViT-L/14-336", "LLaVA-NeXT (LLaVA-1.6) release notes"),
+    "llava_1_6_vicuna_13b": (OPENAI_L14_336, "OpenAI CLIP ViT-L/14-336", "LLaVA-NeXT (LLaVA-1.6) release notes"),
+    "llava_1_6_34b": (OPENAI_L14_336, "OpenAI CLIP ViT-L/14-336", "LLaVA-NeXT (LLaVA-1.6) release notes"),
+    "llava_rlhf_1_5_7b": (OPENAI_L14, "OpenAI CLIP ViT-L/14 (224 px)", "checkpoint LLaVA-RLHF-7b-v1.5-224"),
+    "llava_rlhf_1_5_13b": (OPENAI_L14_336, "OpenAI CLIP ViT-L/14-336", "checkpoint LLaVA-RLHF-13b-v1.5-336"),
+    "moe_llava_stablelm": (OPENAI_L14_336, "OpenAI CLIP ViT-L/14-336", "MoE-LLaVA paper (Lin et al. 2024)"),
+    "moe_llava_qwen": (OPENAI_L14_336, "OpenAI CLIP ViT-L/14-336", "MoE-LLaVA paper (Lin et al. 2024)"),
+    "moe_llava_phi2": (OPENAI_L14_336, "OpenAI CLIP ViT-L/14-336", "MoE-LLaVA paper (Lin et al. 2024)"),
+    "instructblip_vicuna_7b": (EVA01_G14, "EVA01-CLIP ViT-g/14, frozen, penultimate layer",
+                               "BLIP-2 / InstructBLIP papers (Li et al. 2023; Dai et al. 2023)"),
+    "instructblip_flan_t5_xl": (EVA01_G14, "EVA01-CLIP ViT-g/14, frozen, penultimate layer",
+                                "BLIP-2 / InstructBLIP papers (Li et al. 2023; Dai et al. 2023)"),
+    "emu2_chat": (EVA02_E14P, "initialised from EVA02-CLIP-E/14+", "Emu2 paper (Sun et al. 2023)"),
+    "qwen_vl_plus": (None, "not public", "Qwen-VL-Plus is an API model"),
+    "qwen_vl_max": (None, "not public", "Qwen-VL-Max is an API model"),
+    "qwen_chat": (None, "OpenCLIP ViT-bigG/14 (not among the CLIPs here)", "Qwen-VL paper (Bai et al. 2023)"),
+    "internvl_chat": (None, "InternViT-6B (not among the CLIPs here)", "InternVL paper (Chen et al. 2024)"),
+    "internvl_chat_1_2_plus": (None, "InternViT-6B (not among the CLIPs here)", "InternVL paper (Chen et al. 2024)"),
+    "cogvlm_chat": (None, "EVA2-CLIP-E (not among the CLIPs here)", "CogVLM paper (Wang et al. 2023)"),
+    "cogagent_chat": (None, "EVA2-CLIP-E (not among the CLIPs here)", "CogAgent paper (Hong et al. 2023)"),
+}
+
+
+def lmm_tags(name: str, prompts: str) -> dict:
+    """An LMM: the architecture and data tags are its vision tower's where that tower is one of the
+    zero-shot CLIPs of the same source; `encoder` names that CLIP (else None)."""
+    if name not in LMM_TOWERS:
+        return {**unknown_tags(name, kind="lmm", group=LMM, prompts=prompts), "encoder": None, "encoder_note": None}
+    stem, words, source = LMM_TOWERS[name]
+    if stem is None:
+        t = unknown_tags(name, kind="lmm", group=LMM, prompts=prompts)
+        t["tagged"] = True  # known LMM, tower outside this source: its tower tags stay unknown
+    else:
+        t = dict(gavrikov_clip_tags(stem, prompts))
+        t.update(group=LMM, kind="lmm", loss=None, finetuned=None)
+    t.update(arch=name, prompts=prompts, encoder=stem, encoder_note=f"{words} ({source})")
+    return t
