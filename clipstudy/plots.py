@@ -200,3 +200,29 @@ def grid_lines(grid: pd.DataFrame, y: str, ylabel: str, title: str = "", x: str 
     fig.suptitle(title)
     fig.tight_layout()
     return fig, axes
+
+
+VERDICT_COLORS = {"agrees": "#1a7f37", "disagrees": "#cf222e", "inconclusive": "#9a6700", "not measured": "#8c959f"}
+
+
+def claims_forest(evidence: pd.DataFrame, title: str = "Each claim's effect by source, with its 95% interval"):
+    """One row per (claim, source) that measured something: the effect as a dot, its interval as a bar,
+    coloured by that source's verdict. Effects are in each claim's own units, so compare a row with 0,
+    not with other rows."""
+    ev = evidence[np.isfinite(evidence["effect"])].copy()
+    ev["label"] = ev["id"] + " · " + ev["source"]
+    ev = ev.sort_values(["id", "source"]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(ev), 2) + 1.2))
+    for i, r in ev.iterrows():
+        c = VERDICT_COLORS.get(r["verdict"], "0.5")
+        if np.isfinite(r["ci_low"]):
+            ax.plot([r["ci_low"], r["ci_high"]], [i, i], color=c, lw=3, alpha=0.6, solid_capstyle="round")
+        ax.plot([r["effect"]], [i], "o", color=c, ms=7)
+    ax.axvline(0, color="0.3", lw=1)
+    ax.set_yticks(range(len(ev)), ev["label"])
+    ax.invert_yaxis()
+    ax.set(xlabel="effect (claim's units; 0 = no effect)", title=title)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v) for v, c in VERDICT_COLORS.items()]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, title="verdict")
+    fig.tight_layout()
+    return fig, ax

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import jupytext
+import pandas as pd
 import pytest
 
-from clipstudy import book
+from clipstudy import book, claims
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,7 +22,7 @@ def _cells(nb):
 
 def test_every_chapter_is_a_paired_jupytext_notebook_with_parameters():
     paths = book.chapters()
-    assert [p.name[:2] for p in paths] == [f"{i:02d}" for i in range(1, 11)]
+    assert [p.name[:2] for p in paths] == [f"{i:02d}" for i in range(1, 12)]
     toc = (REPO / "_toc.yml").read_text()
     for p in paths:
         py = jupytext.read(p)
@@ -89,6 +90,10 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
         assert not errors, f"{p.stem}: {errors[0]['ename']}: {errors[0]['evalue']}"
         figures = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert figures or p.stem.startswith(("01_", "10_")), f"{p.stem} shows no figure"
+    # the claims page, the book's front door: every claim of paper_claims.csv with a computed verdict
+    table = pd.read_csv(out / "book" / "results" / "11_claims" / "claims.csv")
+    assert list(table["id"]) == list(claims.listing()["id"])
+    assert set(table["verdict"]) <= set(claims.VERDICTS) and table["verdict"].notna().all()
         assert (out / "book" / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
     # the cache's request log splits the build's encoding cost by chapter (benchmarks/book_cost.py reads it)
     from clipstudy.config import cache_root
