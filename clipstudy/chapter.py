@@ -59,6 +59,10 @@ def start(name: str, results_dir: str | Path, profile: str, *, data_root: str = 
         os.environ["CLIPSTUDY_DATA"] = data_root
     os.environ["CLIPSTUDY_CHAPTER"] = name  # the feature cache's request log names the axis that asked
     sns.set_theme(context="notebook", style="whitegrid")
+    # a book table is a record: show every row and column, never pandas' "..." cut
+    for opt, v in (("display.max_rows", None), ("display.max_columns", None), ("display.width", 250),
+                   ("display.max_colwidth", 120)):
+        pd.set_option(opt, v)
     if profile == "smoke":
         notice("Smoke profile", smoke_note)
     print("  ".join(f"{k}={v}" for k, v in dict(profile=profile, **params).items()))

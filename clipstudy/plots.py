@@ -226,3 +226,50 @@ def claims_forest(evidence: pd.DataFrame, title: str = "Each claim's effect by s
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, title="verdict")
     fig.tight_layout()
     return fig, ax
+
+
+def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[str, ...] = ("lab", "records", "live")):
+    """Factor x axis heatmap of headline effects, legible at book width.
+
+    Each column (axis) has its own colour scale, since axes use different metrics: a colour compares
+    factors within one axis. Each cell gives the effect, the source letter (L, R, V), and "ns" when its 95%
+    interval covers 0 (no detectable effect); those cells are drawn pale. Returns (fig, ax, long data).
+    """
+    order = {s: i for i, s in enumerate(source_order)}
+    h = heads.assign(_o=heads["source"].map(order)).sort_values("_o").drop_duplicates(["factor", "axis"])
+    factors = list(dict.fromkeys(heads["factor"])) if "factor" in heads else []
+    from .analysis.effects import FACTORS
+
+    idx = [f for f in FACTORS if f in set(factors)] or list(FACTORS)
+    piv = {c: h.pivot_table(index="factor", columns="axis", values=c, aggfunc="first").reindex(index=idx, columns=axes)
+           for c in ("effect", "ci_low", "ci_high")}
+    src = h.pivot_table(index="factor", columns="axis", values="source", aggfunc="first").reindex(index=idx,
+                                                                                               columns=axes)
+    g = piv["effect"]
+    ns = (piv["ci_low"] <= 0) & (piv["ci_high"] >= 0)
+    scale = g.abs().max(axis=0).replace(0, np.nan)
+    colour = g / scale  # each column in [-1, 1]
+    colour = colour.where(~ns, colour * 0.25)
+    labels = np.full(g.shape, "", dtype=object)
+    for i, f in enumerate(g.index):
+        for j, a in enumerate(g.columns):
+            v = g.loc[f, a]
+            if np.isfinite(v):
+                labels[i, j] = f"{v:+.3f}\n{str(src.loc[f, a])[0].upper()}" + (" ns" if ns.loc[f, a] else "")
+    fig, ax = plt.subplots(figsize=(1.9 * len(axes) + 2.5, 0.95 * len(idx) + 2.2))
+    sns.heatmap(colour.astype(float), annot=labels, fmt="", cmap="RdBu", center=0, vmin=-1, vmax=1, cbar=False,
+                linewidths=1, linecolor="white", annot_kws=dict(fontsize=11), ax=ax)
+    ax.set_facecolor("0.93")  # grey: not measured in this build
+    ax.grid(False)
+    ax.set(xlabel="", ylabel="",
+           title="Headline effect of each factor on each axis\n(colour scaled per column; L lab, R records, V live; "
+                 "ns: 95% interval covers 0; grey: not measured)")
+    ax.tick_params(axis="both", labelsize=11)
+    ax.set_xticklabels([t.get_text() for t in ax.get_xticklabels()], rotation=25, ha="right")
+    ax.set_yticklabels([t.get_text() for t in ax.get_yticklabels()], rotation=0)
+    fig.tight_layout()
+    long = g.reset_index().melt(id_vars="factor", var_name="axis", value_name="effect")
+    long = long.merge(src.reset_index().melt(id_vars="factor", var_name="axis", value_name="source"),
+                      on=["factor", "axis"])
+    long["no_detectable_effect"] = ns.reset_index().melt(id_vars="factor", var_name="axis")["value"].to_numpy()
+    return fig, ax, long

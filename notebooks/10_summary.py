@@ -36,10 +36,9 @@ results_dir = "book/results"
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from clipstudy import book, chapter
+from clipstudy import book, chapter, plots
 from clipstudy.analysis import effects as E
 from clipstudy.analysis import summary
 
@@ -49,7 +48,7 @@ ch = chapter.start("10_summary", results_dir, profile, data_root=data_root,
                    "from its chapter to this summary; none of them is a finding."))
 
 # %%
-expected = [p.stem for p in book.chapters() if p.stem[:2] not in ("01", "10")]
+expected = [p.stem for p in book.chapters() if p.stem[:2] not in ("01", "10", "11")]
 eff, problems = summary.read_effects(results_dir)
 eff = eff[eff["chapter"].isin(expected)] if len(eff) else eff
 present = summary.chapters_with_effects(results_dir)
@@ -84,43 +83,24 @@ display(table)
 # %% [markdown]
 # ## The heatmap
 #
-# Each cell shows the headline effect of one factor on one axis, taken from the lab when the lab
-# measured it, else from the records, else from live models (the letter under the number says which:
-# L, R or V). Colour is the sign and size of the effect; since axes use different metrics, compare
-# colours within a column rather than across columns. Blank cells were not measured (see below).
+# Each cell shows the headline effect of one factor on one axis. It comes from the lab when the lab
+# measured it, else from the records, else from live models; the letter under the number says which
+# (L, R or V). Each column has its own colour scale, because the axes use different metrics: compare
+# colours within a column. **ns** marks an effect whose 95% interval covers 0, which this book reports as
+# no detectable effect; those cells are pale. Grey cells were not measured (see below).
 
 # %%
 if len(heads):
-    g = summary.grid(heads, axes)
-    order = {s: i for i, s in enumerate(summary.SOURCE_ORDER)}
-    src = (heads.assign(_o=heads["source"].map(order)).sort_values("_o").drop_duplicates(["factor", "axis"])
-           .pivot_table(index="factor", columns="axis", values="source", aggfunc="first")
-           .reindex(index=g.index, columns=g.columns))
-    labels = g.copy().astype(object)
-    for f in g.index:
-        for a in g.columns:
-            v = g.loc[f, a]
-            labels.loc[f, a] = "" if pd.isna(v) else f"{v:+.3f}\n{str(src.loc[f, a])[0].upper()}"
-    vmax = float(np.nanmax(np.abs(g.to_numpy()))) if np.isfinite(g.to_numpy()).any() else 1.0
-    fig, ax = plt.subplots(figsize=(1.5 * len(axes) + 3, 4.4))
-    sns.heatmap(g.astype(float), annot=labels.to_numpy(), fmt="", cmap="RdBu", center=0, vmin=-vmax, vmax=vmax,
-                linewidths=0.5, linecolor="0.85", cbar_kws=dict(label="effect, treatment − base (metric units)"),
-                annot_kws=dict(fontsize=8), ax=ax)
-    ax.grid(False)
-    ax.set_facecolor("0.92")  # grey = not measured in this build
-    ax.set(xlabel="axis (grey: not measured in this build)", ylabel="factor",
-           title="Headline effect of each factor on each axis")
-    ax.tick_params(axis="x", rotation=30)
-    for t in ax.get_xticklabels():
-        t.set_ha("right")
-    long = g.reset_index().melt(id_vars="factor", var_name="axis", value_name="effect").merge(
-        src.reset_index().melt(id_vars="factor", var_name="axis", value_name="source"), on=["factor", "axis"])
+    fig, ax, long = plots.summary_heatmap(heads, axes)
     ch.figure(fig, long, "summary_heatmap")
     plt.show()
-    n_cells, n_filled = g.size, int(np.isfinite(g.to_numpy()).sum())
+    g = long.pivot_table(index="factor", columns="axis", values="effect", aggfunc="first")
+    n_cells, n_filled = len(E.FACTORS) * len(axes), int(np.isfinite(long["effect"]).sum())
     chapter.finding("This build measured {k:.0f} of the {n:.0f} factor × axis cells ({frac:.3f}); {s:.0f} cells have "
-                    "evidence from more than one source.", k=n_filled, n=n_cells, frac=n_filled / n_cells,
-                    s=int((heads.groupby(["factor", "axis"])["source"].nunique() > 1).sum()))
+                    "evidence from more than one source, and {z:.0f} headline effects have an interval that covers 0.",
+                    k=n_filled, n=n_cells, frac=n_filled / n_cells,
+                    s=int((heads.groupby(["factor", "axis"])["source"].nunique() > 1).sum()),
+                    z=int(long["no_detectable_effect"].sum()))
 else:
     chapter.notice("No effects", "No chapter wrote an effects table in this build; run the chapters first "
                    "(`clipstudy build`), then this one.")
