@@ -373,3 +373,22 @@ def words(cid: str, v: dict[str, str]) -> str:
         tail = " The lab and the real models point opposite ways: the lab's rendered world and tiny CLIPs may " \
                "not carry the mechanism the real models show."
     return "; ".join(parts) + "." + tail
+
+
+def show(results: str | Path, ids: Iterable[str], records_root=None) -> pd.DataFrame:
+    """A chapter's own claims: its rows of the claims table, displayed with their computed words.
+
+    Call it at the end of a chapter, once its effects are written; the claims page repeats them all.
+    """
+    from . import chapter
+
+    table, _ = judge(results, ids=list(ids), records_root=records_root)
+    try:
+        from IPython.display import display
+
+        display(table[["id", "claim", "records", "lab", "live", "verdict"]].style.hide(axis="index"))
+    except ImportError:
+        print(table[["id", "records", "lab", "live", "verdict"]].to_string(index=False))
+    for r in table.itertuples():
+        chapter.finding(f"{r.id}: {r.claim}. Verdict: **{r.verdict}**. {r.words}")
+    return table

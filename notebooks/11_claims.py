@@ -83,6 +83,5 @@ plt.show()
 # ## What each number measures, and where the sources part ways
 
 # %%
-for r in table.itertuples():
-    chapter.finding(f"**{r.id}** ({r.axis}, {r.factor}): {r.claim}. Verdict: **{r.verdict}**. {r.words}")
+claims.show(results_dir, table["id"])
 display(evidence[["id", "source", "verdict", "measured", "note"]].style.hide(axis="index"))
