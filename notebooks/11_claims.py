@@ -63,10 +63,10 @@ ch.save(evidence, "claims_evidence")
 # ## The verdicts
 #
 # One row per claim. The records, lab and live columns show the effect, its 95% interval and n, in
-# the claim's own units (listed below).
+# the claim's own units (listed at the end), followed by the verdict in words.
 
 # %%
-display(table[["id", "claim", "expected", "records", "lab", "live", "verdict"]].style.hide(axis="index"))
+_ = claims.show(results_dir, table["id"])
 
 # %% [markdown]
 # ## The evidence, source by source
@@ -80,8 +80,9 @@ ch.figure(fig, evidence, "claims_forest")
 plt.show()
 
 # %% [markdown]
-# ## What each number measures, and where the sources part ways
+# ## What each number measures
+#
+# Each source's evidence for each claim: what was measured, or why nothing was.
 
 # %%
-claims.show(results_dir, table["id"])
 display(evidence[["id", "source", "verdict", "measured", "note"]].style.hide(axis="index"))
