@@ -19,6 +19,28 @@ def _pct_of_logit(v: float, _pos: Any = None) -> str:
     return f"{100 / (1 + np.exp(-v)):.0f}%"
 
 
+NICE_PCT = (1, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 98, 99)
+
+
+def logit_ticks(lo: float, hi: float, max_ticks: int = 6) -> np.ndarray:
+    """Tick positions (logit units) at round percentages inside [lo, hi], at most `max_ticks` and at least
+    0.4 logit apart, so labels on a logit axis never overlap or repeat."""
+    pos = _logit(np.array(NICE_PCT) / 100)
+    pos = pos[(pos >= lo) & (pos <= hi)]
+    while len(pos) > max_ticks or (len(pos) > 1 and np.diff(pos).min() < 0.4):
+        pos = pos[::2] if len(pos) > 2 else pos[:1]
+    return pos if len(pos) >= 2 else np.linspace(lo, hi, 5)[1:4]  # a narrow range: three even ticks
+
+
+def _pct_formatter(ticks: np.ndarray) -> FuncFormatter:
+    """Percent labels with as few decimals as keep every tick's label distinct."""
+    for d in (0, 1, 2):
+        labels = [f"{100 / (1 + np.exp(-v)):.{d}f}" for v in ticks]
+        if len(set(labels)) == len(labels):
+            break
+    return FuncFormatter(lambda v, _pos=None: f"{100 / (1 + np.exp(-v)):.{d}f}%")
+
+
 def effective_robustness(df: pd.DataFrame, x: str = "id_acc", y: str = "ood_acc", hue: str = "group",
                          fit: Any = None, title: str = "", xlabel: str = "ImageNet top-1 (%)",
                          ylabel: str = "shifted top-1 (%)", ax: Any = None, style: str | None = None):
@@ -35,8 +57,10 @@ def effective_robustness(df: pd.DataFrame, x: str = "id_acc", y: str = "ood_acc"
     lo = min(d["_x"].min(), d["_y"].min())
     hi = max(d["_x"].max(), d["_y"].max())
     ax.plot([lo, hi], [lo, hi], color="0.7", lw=0.8, label="y = x")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(FuncFormatter(_pct_of_logit))
+    for axis, (a, b) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        ticks = logit_ticks(a, b)
+        axis.set_ticks(ticks)
+        axis.set_major_formatter(_pct_formatter(ticks))
     ax.set(xlabel=xlabel + " (logit scale)", ylabel=ylabel + " (logit scale)", title=title)
     ax.legend(fontsize=7, loc="upper left")
     return fig, ax

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import jupytext
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -90,11 +91,11 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
         assert not errors, f"{p.stem}: {errors[0]['ename']}: {errors[0]['evalue']}"
         figures = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert figures or p.stem.startswith(("01_", "10_")), f"{p.stem} shows no figure"
+        assert (out / "book" / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
     # the claims page, the book's front door: every claim of paper_claims.csv with a computed verdict
     table = pd.read_csv(out / "book" / "results" / "11_claims" / "claims.csv")
     assert list(table["id"]) == list(claims.listing()["id"])
     assert set(table["verdict"]) <= set(claims.VERDICTS) and table["verdict"].notna().all()
-        assert (out / "book" / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
     # the cache's request log splits the build's encoding cost by chapter (benchmarks/book_cost.py reads it)
     from clipstudy.config import cache_root
 
@@ -177,3 +178,14 @@ def test_build_fetches_missing_records_first_except_in_smoke(tmp_path, monkeypat
     assert bool(calls) == fetches
     if fetches:
         assert "clipstudy fetch records" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("lo,hi", [(-1, 5), (-5, 5), (0.5, 1.2), (-2.0, -1.9), (-8, 8)])
+def test_logit_axis_labels_never_repeat_or_crowd(lo, hi):
+    from clipstudy import plots
+
+    ticks = plots.logit_ticks(lo, hi)
+    fmt = plots._pct_formatter(ticks)
+    labels = [fmt(t) for t in ticks]
+    assert 2 <= len(ticks) <= 6 and len(set(labels)) == len(labels)
+    assert all(lo <= t <= hi for t in ticks) and (np.diff(ticks) > 0).all()
