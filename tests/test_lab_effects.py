@@ -168,3 +168,39 @@ def test_parity_flags_an_undertrained_recipe():
     p = lab_eval.parity(acc).set_index("recipe")
     assert bool(p.loc["arch-vit", "undertrained"]) and not bool(p.loc["arch-convnext", "undertrained"])
     assert p.loc["arch-vit", "gap"] == pytest.approx(0.255 - 0.69)
+
+
+def test_factor_er_does_not_move_with_accuracy_along_the_trend():
+    """Models on one logit-linear trend have ER 0 on the factor, though their error ratios differ a lot."""
+    from scipy.special import expit, logit
+
+    from clipstudy.analysis import visual_factors as V
+    from clipstudy.metrics import error_ratio
+
+    ctrl = np.array([0.5, 0.7, 0.9, 0.97])
+    acc = expit(0.8 * logit(ctrl) - 0.6)  # every model sits exactly on the trend
+    t = pd.DataFrame({"model": list("abcd"), "factor": "pose", "accuracy": acc, "control_accuracy": ctrl})
+    er = V.lab_factor_er(t)
+    assert np.allclose(er["er"], 0, atol=1e-9) and er["fit_n"].iloc[0] == 4
+    ratios = error_ratio(acc, ctrl)
+    assert np.ptp(ratios) > 0.5  # the raw error ratio moves with accuracy alone
+    # one model above the trend gets a positive ER
+    t2 = t.assign(accuracy=np.r_[acc[:3], min(1.0, acc[3] + 0.02)])
+    assert V.lab_factor_er(t2)["er"].iloc[3] > 0
+
+
+def test_factor_matrix_keeps_scenes_together_and_bootstraps_er():
+    from clipstudy.analysis import visual_factors as V
+
+    factor = np.repeat(["none", "pose", "color"], 4)
+    correct = np.array([1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 1, 0])
+    m, names = V.lab_factor_matrix(correct, factor)
+    assert names == ["none", "color", "pose"] and m.shape == (4, 3)
+    assert m[:, 0].tolist() == [1, 1, 0, 1] and m[:, 2].tolist() == [0, 1, 0, 0]
+    fits = pd.DataFrame({"factor": ["color", "pose"], "fit_slope": [1.0, 1.0], "fit_intercept": [0.0, 0.0],
+                         "fit_n": [5, 5]})
+    boot = V.lab_factor_er_boot(m, names, fits, n_boot=300)
+    # slope 1, intercept 0: ER = acc_factor - acc_control, averaged over the two factors
+    assert abs(boot.mean() - ((0.75 - 0.75) + (0.25 - 0.75)) / 2) < 0.06
+    with pytest.raises(ValueError):
+        V.lab_factor_matrix(correct[:-1], factor[:-1])
