@@ -199,20 +199,25 @@ else:
 # %%
 vs_probe = []
 for r in LMM_RECIPES:
-    q = details[(details["recipe"] == r) & details["set"].isin(["lab-val", "lab-sketch"])
-                & details["match"].isin(["TRUE", "FALSE"])]
+    q = details[(details["recipe"] == r) & details["set"].isin(["lab-val", "lab-sketch"])]
     for part, sel in (("all", np.ones(len(q), bool)), ("wrong", ~q["clip_correct"].to_numpy(bool))):
-        d = (q["match"][sel] == "TRUE").astype(float).to_numpy() - (q["probe_match"][sel] == "TRUE").astype(float).to_numpy()
-        res = E.bootstrap_mean(d)
-        vs_probe.append(dict(recipe=r, clip_full=part, acc_lmm=float((q["match"][sel] == "TRUE").mean()) if sel.any() else np.nan,
-                             acc_probe=float((q["probe_match"][sel] == "TRUE").mean()) if sel.any() else np.nan, **res))
+        s = q[sel]
+        answered = s["match"].isin(["TRUE", "FALSE"]).to_numpy()  # the probe always names one of the two
+        lmm_hit = (s["match"] == "TRUE").to_numpy(float)
+        probe_hit = (s["probe_match"] == "TRUE").to_numpy(float)
+        res = E.bootstrap_mean(lmm_hit[answered] - probe_hit[answered])
+        vs_probe.append(dict(recipe=r, clip_full=part, n_questions=len(s), n_answered=int(answered.sum()),
+                             acc_lmm=float(lmm_hit[answered].mean()) if answered.any() else np.nan,
+                             acc_probe=float(probe_hit.mean()) if len(s) else np.nan, **res))
 vs_probe = pd.DataFrame(vs_probe)
 ch.save(vs_probe, "lab_llava_vs_probe")
 display(vs_probe.round(3))
 for row in vs_probe.to_dict("records"):
-    chapter.finding("{r} ({p} questions the LMM answered): mini-LLaVA {a:.3f}, linear probe {b:.3f}; the LMM's gain "
-                    "over the probe is {w}.", r=row["recipe"], p="CLIP-wrong" if row["clip_full"] == "wrong" else "all",
-                    a=row["acc_lmm"], b=row["acc_probe"], w=E.effect_words(row))
+    chapter.finding("{r}, {p} lab-val and lab-sketch questions: mini-LLaVA {a:.3f} (on the {k:.0f} of {n:.0f} it "
+                    "answered with one class), linear probe {b:.3f}; the LMM's gain over the probe on the questions "
+                    "both answered: {w}.", r=row["recipe"], p="CLIP-wrong" if row["clip_full"] == "wrong" else "all",
+                    a=row["acc_lmm"], k=row["n_answered"], n=row["n_questions"], b=row["acc_probe"],
+                    w=E.effect_words(row))
 
 # %% [markdown]
 # ### Where the LMM helps: by visual factor

@@ -10,6 +10,12 @@ steps, samples seen, wall time, final loss, sha256 of the .pt). The key hashes t
 profile, WORLD_VERSION and TRAIN_VERSION. A file that is unreadable, partial, or does not match
 its record is deleted and retrained, never loaded.
 
+Seeds: every recipe is trained under each of the profile's seeds (`Profile.seeds`: 3 in `lab`, 2 in
+`smoke`); `NAME#K` names the recipe under seed K (`base#1`), `seeded(recipe, profile)` lists them, and
+lab effects are means over seeds with intervals over seeds and images (clipstudy.analysis.effects).
+`arch-vit` trains for `VIT_STEPS_SCALE` times base's steps on the same images (`Recipe.steps_scale`) so the
+architecture contrast compares towers of comparable lab-val accuracy (clipstudy.analysis.lab_eval.parity).
+
 Profiles: `lab` is the real zoo (the whole zoo trains in minutes on 2 CPU cores); `smoke` is a
 miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` uses $CLIPSTUDY_LAB_PROFILE
 (default `lab`); `lab:RECIPE@smoke` names the profile explicitly.
