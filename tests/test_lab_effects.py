@@ -204,3 +204,18 @@ def test_factor_matrix_keeps_scenes_together_and_bootstraps_er():
     assert abs(boot.mean() - ((0.75 - 0.75) + (0.25 - 0.75)) / 2) < 0.06
     with pytest.raises(ValueError):
         V.lab_factor_matrix(correct[:-1], factor[:-1])
+
+
+def test_ood_effects_and_gaps_keep_seeds_apart():
+    from clipstudy.analysis import ood
+
+    t = pd.DataFrame(dict(model=np.repeat(["base", "arch"], 6), seed=np.tile(np.repeat([0, 1, 2], 2), 2),
+                          method="mcm", ood=["near", "far"] * 6,
+                          auroc=[0.6, 0.8, 0.62, 0.82, 0.58, 0.78, 0.5, 0.6, 0.52, 0.62, 0.49, 0.58]))
+    g = ood.near_far_gap(t)
+    assert len(g) == 6 and g.loc[g["model"] == "base", "gap"].to_numpy() == pytest.approx([0.2, 0.2, 0.2])
+    allood = t.groupby(["model", "seed", "method"], as_index=False)["auroc"].mean().assign(ood="all")
+    e = ood.recipe_effects(allood, {"arch": "architecture"}).iloc[0]
+    base_m = np.mean([0.7, 0.72, 0.68])
+    arch_m = np.mean([0.55, 0.57, 0.535])
+    assert e["effect"] == pytest.approx(arch_m - base_m) and e["n"] == 6 and e["ci_high"] < 0
