@@ -200,7 +200,7 @@ if {"single", "ensemble"} <= set(one["prompts"]):
 effect_rows += lab_rows
 display(pd.DataFrame(lab_rows)[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
 for r in lab_rows:
-    chapter.finding("{comp}: {m} {w}.", comp=r["comparison"], m=r["metric"], w=E.effect_words(r))
+    chapter.finding("{comp}, {m}: {w}.", comp=r["comparison"], m=r["metric"], w=E.effect_words(r))
 
 # %% [markdown]
 # ## Live: ImageNet-fitted temperature on the real shifts

@@ -194,7 +194,7 @@ if len(pe_base):
                    "8-template ensemble vs 1 template (base)", "lab", n=pr["n"], ci=(pr["ci_low"], pr["ci_high"]))
     effect_parts.append(E.effects_frame([row]))
     per_recipe = pe_all.groupby(pe[(pe["method"] == "mcm") & (pe["ood"] == "all")]["model"]).mean()
-    chapter.finding("For the base recipe, the prompt ensemble changes MCM AUROC by {w}; across {n:.0f} contrastive "
+    chapter.finding("For the base recipe, the prompt ensemble's effect on MCM AUROC: {w}. Across {n:.0f} contrastive "
                     "recipes the change (mean over seeds) averages {m:+.3f} and is positive for {k:.0f} of them.",
                     w=E.effect_words(row), n=len(per_recipe), m=float(per_recipe.mean()), k=int((per_recipe > 0).sum()))
 
