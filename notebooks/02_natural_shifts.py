@@ -312,7 +312,7 @@ ax.set(xlabel="change in mean ER over lab shifts (treatment minus base), 95% CI 
 ch.figure(fig, lab_eff, "lab_effects")
 plt.show()
 for r in rows:
-    chapter.finding("{comp}: ER {words}.", comp=r["comparison"], words=E.effect_words(r, "{:+.4f}"))
+    chapter.finding("{comp}, effect on ER: {words}.", comp=r["comparison"], words=E.effect_words(r, "{:+.4f}"))
 
 # %%
 means = lab_mean.groupby("recipe")["er"].mean()

@@ -265,7 +265,7 @@ if len(one) and len(ensb):
 effect_rows += lab_rows
 display(pd.DataFrame(lab_rows)[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
 for r in lab_rows:
-    chapter.finding("{comp}: mean ER over the lab factors {w}.", comp=r["comparison"], w=E.effect_words(r))
+    chapter.finding("{comp}, effect on the mean ER over the lab factors: {w}.", comp=r["comparison"], w=E.effect_words(r))
 
 # %% [markdown]
 # ## Live: ImageNet-X on real checkpoints

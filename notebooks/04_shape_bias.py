@@ -210,7 +210,7 @@ if len(single) and "base" in v:
 effect_rows += lab_rows
 display(pd.DataFrame(lab_rows)[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
 for r in lab_rows:
-    chapter.finding("{comp}: shape bias {words}.", comp=r["comparison"], words=E.effect_words(r))
+    chapter.finding("{comp}, effect on shape bias: {words}.", comp=r["comparison"], words=E.effect_words(r))
 if {"data-corr-high", "data-corr-low"} <= set(v.index):
     d = E.seed_image_effect(*(ens[ens["recipe"] == x].sort_values("seed")["shape_bias"] for x in ("data-corr-high",
                                                                                               "data-corr-low")),
