@@ -219,3 +219,17 @@ def test_ood_effects_and_gaps_keep_seeds_apart():
     base_m = np.mean([0.7, 0.72, 0.68])
     arch_m = np.mean([0.55, 0.57, 0.535])
     assert e["effect"] == pytest.approx(arch_m - base_m) and e["n"] == 6 and e["ci_high"] < 0
+
+
+def test_er_replicates_hold_the_line_and_resample_images_together():
+    from clipstudy.analysis import shifts
+
+    rng = np.random.default_rng(3)
+    hits = {("a", "lab-val"): rng.random(400) < 0.7, ("a", "lab-sketch"): rng.random(400) < 0.5,
+            ("b", "lab-val"): rng.random(400) < 0.6, ("b", "lab-sketch"): rng.random(400) < 0.5}
+    acc = pd.DataFrame([dict(model=m, dataset=d, correct=c.astype(float), accuracy=c.mean()) for (m, d), c in hits.items()])
+    ler = shifts.lab_er(acc, shifts=("lab-sketch",))
+    boots = shifts.lab_er_replicates(acc, ler, n_boot=400)
+    for m in ("a", "b"):
+        er = float(ler.loc[ler["model"] == m, "er"].iloc[0])
+        assert abs(boots[m].mean() - er) < 0.01 and 0.01 < boots[m].std() < 0.05
