@@ -178,7 +178,7 @@ if mvh_ok:
 # outside the training range: pose (steep tilt or upside down), an unseen background, texture or
 # colour, smaller or larger than ever seen, partial view (cut by the border), heavier occlusion,
 # dark lighting from below, or an unseen style. The error ratio divides each factor's error by the
-# error on the control copies of the same scenes.
+# error on the control copies of the same scenes; the effects use effective robustness per factor (below).
 
 # %%
 from clipstudy.analysis import lab_eval
@@ -186,51 +186,86 @@ from clipstudy.config import resolve_device
 
 dev = resolve_device(device)
 recs = lab_eval.recipes(lab_profile)
+lab_seeds = lab_eval.seeds(lab_profile)
 n_scenes = max(8, n_eval // 4)  # lab-factors has 11 images per scene (control + 10 shifted factors)
-parts = []
+parts, mats = [], {}
 for r in recs["recipe"]:
-    for prompts in (("ensemble", "single") if r == "base" else ("ensemble",)):
-        zs, ls = lab_eval.zero_shot(r, "lab-factors", n=n_scenes, profile=lab_profile, prompts=prompts, device=dev)
-        correct = (zs.logits.argmax(1) == zs.labels).numpy()
-        parts.append(V.lab_factor_table(correct, ls.factors["factor"]).assign(recipe=r, prompts=prompts))
+    for sd in lab_seeds:
+        for prompts in (("ensemble", "single") if r == "base" else ("ensemble",)):
+            zs, ls = lab_eval.zero_shot(r, "lab-factors", n=n_scenes, profile=lab_profile, prompts=prompts,
+                                        device=dev, seed=sd)
+            correct = (zs.logits.argmax(1) == zs.labels).numpy()
+            parts.append(V.lab_factor_table(correct, ls.factors["factor"]).assign(recipe=r, seed=sd, prompts=prompts))
+            mats[(r, sd, prompts)] = V.lab_factor_matrix(correct, ls.factors["factor"])
 lab_x = pd.concat(parts, ignore_index=True).merge(recs[["recipe", "factor"]].rename(columns={"factor": "recipe_factor"}),
                                                   on="recipe")
+lab_x["model"] = lab_x["recipe"] + "#" + lab_x["seed"].astype(str) + "/" + lab_x["prompts"]
+# each factor's line is fitted over every recipe and seed with the ensemble prompts (the zoo's trend)
+fits = V.lab_factor_er(lab_x[lab_x["prompts"] == "ensemble"])
+line = fits.drop_duplicates("factor").set_index("factor")[["fit_slope", "fit_intercept", "fit_n"]]
+from clipstudy.metrics import LogitFit
+
+lab_x = lab_x.join(line, on="factor")
+lab_x["er"] = [a - float(LogitFit(sl, ic, int(n), np.nan)(c)) if np.isfinite(sl) else np.nan for a, c, sl, ic, n in
+               zip(lab_x["accuracy"], lab_x["control_accuracy"], lab_x["fit_slope"], lab_x["fit_intercept"], lab_x["fit_n"])]
+lab_x["flag"] = [lab_eval.shift_flag(r, f) for r, f in zip(lab_x["recipe"], lab_x["factor"])]
 _ = ch.save(lab_x, "lab_factors")
+
+# %% [markdown]
+# The error ratio (1 - acc_factor) / (1 - acc_control) is a description of one model, but a poor measure of a
+# *difference* between models: its denominator shrinks as a model gets better, so a more accurate recipe gets a
+# larger ratio for the same relative damage. The effects below therefore use **effective robustness per factor**:
+# for each factor, a logit-linear line over the whole zoo (every recipe and seed) predicts the factor's accuracy
+# from the control accuracy, and a model's ER is how far above that line it sits. A recipe that is only more
+# accurate moves along the line and keeps ER near 0. Cells marked `*` are factors the recipe trains on.
 
 # %%
 ens = lab_x[lab_x["prompts"] == "ensemble"]
-heat = ens.pivot_table(index="recipe", columns="factor", values="error_ratio")
-heat = heat.loc[list(recs["recipe"])]
-fig, axes = plt.subplots(1, 2, figsize=(13, 0.42 * len(heat) + 1.8), gridspec_kw=dict(width_ratios=[3, 1.3]))
-sns.heatmap(heat, annot=True, fmt=".2f", cmap="vlag", center=1.0, ax=axes[0], cbar_kws=dict(label="error ratio vs control"),
-            annot_kws=dict(fontsize=7))
+heat = ens.pivot_table(index="recipe", columns="factor", values="er", aggfunc="mean")
+heat = heat.loc[[r for r in recs["recipe"] if r in heat.index]]
+marks = ens.groupby(["recipe", "factor"])["flag"].first().unstack().reindex_like(heat)
+annot = heat.map(lambda v: f"{v:+.2f}") + marks.map(lambda f: " *" if isinstance(f, str) and f else "")
+fig, axes = plt.subplots(1, 2, figsize=(14, 0.5 * len(heat) + 2.2), gridspec_kw=dict(width_ratios=[3, 1.3]))
+lim = float(np.nanmax(np.abs(heat.to_numpy()))) if np.isfinite(heat.to_numpy()).any() else 1.0
+sns.heatmap(heat, annot=annot, fmt="", cmap="vlag", center=0.0, vmin=-lim, vmax=lim, ax=axes[0],
+            cbar_kws=dict(label="ER on the factor (fraction)"), annot_kws=dict(fontsize=8))
 axes[0].set(xlabel="factor pushed out of training range", ylabel="lab recipe",
-            title="Lab error ratio: (1 - acc_factor) / (1 - acc_control)")
-base_rows = ens[ens["recipe"] == "base"].sort_values("accuracy")
+            title=f"Lab effective robustness per factor (mean over {len(lab_seeds)} seeds)")
+base_rows = ens[ens["recipe"] == "base"].groupby("factor", as_index=False)[["accuracy", "control_accuracy",
+                                                                           "error_ratio", "er"]].mean()
+base_rows = base_rows.sort_values("accuracy")
 sns.barplot(data=base_rows, y="factor", x="accuracy", ax=axes[1], color="C0", errorbar=None)
 axes[1].axvline(float(base_rows["control_accuracy"].iloc[0]), color="C3", lw=1, ls="--", label="control")
 axes[1].set(xlim=(0, 1), xlabel="top-1 (fraction)", ylabel="", title="base: accuracy per factor")
-axes[1].legend(fontsize=8)
+axes[1].legend(fontsize=8, loc="lower right")
 fig.tight_layout()
 ch.figure(fig, ens, "lab_factor_heatmap")
 plt.show()
 
 # %%
-worst = base_rows.sort_values("error_ratio", ascending=False).iloc[0]
-chapter.finding("For the base lab CLIP the most damaging out-of-range factor is '{f}': accuracy {a:.3f} against "
-                "{c:.3f} on the unshifted control copies of the same scenes (error ratio {er:.3f}).",
-                f=worst["factor"], a=float(worst["accuracy"]), c=float(worst["control_accuracy"]),
+worst = base_rows.sort_values("accuracy").iloc[0]
+chapter.finding("For the base lab CLIP (mean over {k} seeds) the most damaging out-of-range factor is '{f}': accuracy "
+                "{a:.3f} against {c:.3f} on the unshifted control copies of the same scenes (error ratio {er:.3f}).",
+                k=len(lab_seeds), f=worst["factor"], a=float(worst["accuracy"]), c=float(worst["control_accuracy"]),
                 er=float(worst["error_ratio"]))
-mean_er = lab_x.groupby(["recipe", "prompts"])["error_ratio"].mean().rename("value").reset_index()
-lab_rows = E.lab_effects(mean_er[mean_er["prompts"] == "ensemble"], recs, "visual factors",
-                         "mean error ratio over 10 lab factors")
-m = mean_er.set_index(["recipe", "prompts"])["value"]
-if ("base", "single") in m.index:
-    lab_rows.append(E.effect("test-time prompts", "visual factors", "mean error ratio over 10 lab factors",
-                             float(m[("base", "single")] - m[("base", "ensemble")]),
-                             "one template vs the template ensemble (base)", "lab"))
+metric = "mean effective robustness over 10 lab factors"
+per_seed = lab_x.groupby(["recipe", "seed", "prompts"])["er"].mean().rename("value").reset_index()
+per_seed["boot"] = [V.lab_factor_er_boot(mats[(r, sd, p)][0], mats[(r, sd, p)][1], fits)
+                    for r, sd, p in zip(per_seed["recipe"], per_seed["seed"], per_seed["prompts"])]
+flags = {r: "; ".join(sorted({f for f in ens.loc[ens["recipe"] == r, "flag"] if f})) for r in recs["recipe"]}
+lab_rows = E.lab_seed_effects(per_seed[per_seed["prompts"] == "ensemble"], recs, "visual factors", metric,
+                              flags={r: f for r, f in flags.items() if f})
+one, ensb = (per_seed[(per_seed["recipe"] == "base") & (per_seed["prompts"] == p)].sort_values("seed")
+             for p in ("single", "ensemble"))
+if len(one) and len(ensb):
+    pe = E.seed_image_effect(one["value"], ensb["value"], np.stack(one["boot"].to_list()), np.stack(ensb["boot"].to_list()))
+    lab_rows.append(E.effect("test-time prompts", "visual factors", metric, pe["effect"],
+                             "one template vs the template ensemble (base)", "lab", n=pe["n"],
+                             ci=(pe["ci_low"], pe["ci_high"])))
 effect_rows += lab_rows
-display(pd.DataFrame(lab_rows)[["factor", "comparison", "effect"]].round(3))
+display(pd.DataFrame(lab_rows)[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+for r in lab_rows:
+    chapter.finding("{comp}, effect on the mean ER over the lab factors: {w}.", comp=r["comparison"], w=E.effect_words(r))
 
 # %% [markdown]
 # ## Live: ImageNet-X on real checkpoints

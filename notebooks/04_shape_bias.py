@@ -146,51 +146,80 @@ from clipstudy.config import resolve_device
 
 dev = resolve_device(device)
 recs = lab_eval.recipes(lab_profile)
+lab_seeds = lab_eval.seeds(lab_profile)
+
+
+def sb_boot(dec, f):
+    """Image-bootstrap replicates of shape bias (same resamples for every recipe and seed)."""
+    s, t = f["shape_label"].to_numpy(), f["texture_label"].to_numpy()
+    sh = E.image_boot(((dec == s) & (s != t)).astype(float))
+    tx = E.image_boot(((dec == t) & (s != t)).astype(float))
+    with np.errstate(all="ignore"):
+        return sh / (sh + tx)
+
+
 rows = []
 for r in recs["recipe"]:
-    for prompts in (("ensemble", "single") if r == "base" else ("ensemble",)):
-        zs, ls = lab_eval.zero_shot(r, "lab-cue-conflict", n=n_eval, profile=lab_profile, prompts=prompts, device=dev)
-        rows.append(dict(recipe=r, prompts=prompts, **SB.lab_shape_bias(zs.logits.argmax(1).numpy(), ls.factors)))
+    for sd in lab_seeds:
+        for prompts in (("ensemble", "single") if r == "base" else ("ensemble",)):
+            zs, ls = lab_eval.zero_shot(r, "lab-cue-conflict", n=n_eval, profile=lab_profile, prompts=prompts,
+                                        device=dev, seed=sd)
+            dec = zs.logits.argmax(1).numpy()
+            rows.append(dict(recipe=r, seed=sd, prompts=prompts, **SB.lab_shape_bias(dec, ls.factors),
+                             boot=sb_boot(dec, ls.factors)))
 lab_sb = pd.DataFrame(rows).merge(recs[["recipe", "factor", "shape_texture_corr"]], on="recipe")
 lab_sb["study factor"] = lab_sb["factor"].map(E.LAB_FACTORS).fillna("base")
-ch.save(lab_sb, "lab_shape_bias")
-display(lab_sb[["recipe", "prompts", "factor", "shape_bias", "shape_acc", "texture_acc", "n_conflict"]].round(3))
+ch.save(lab_sb.drop(columns="boot"), "lab_shape_bias")
+print(f"mean over {len(lab_seeds)} training seeds per recipe:")
+display(lab_sb.groupby(["recipe", "prompts", "factor"])[["shape_bias", "shape_acc", "texture_acc", "n_conflict"]]
+        .mean().round(3))
 
 # %%
-ens = lab_sb[lab_sb["prompts"] == "ensemble"].sort_values("shape_bias")
+ens = lab_sb[lab_sb["prompts"] == "ensemble"]
+order = ens.groupby("recipe")["shape_bias"].mean().sort_values().index
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=[2, 1]))
-sns.barplot(data=ens, x="recipe", y="shape_bias", hue="study factor", dodge=False, ax=axes[0], errorbar=None)
+sns.barplot(data=ens, x="recipe", y="shape_bias", hue="study factor", order=order, dodge=False, ax=axes[0],
+            errorbar=("ci", 95))
+sns.stripplot(data=ens, x="recipe", y="shape_bias", order=order, color="0.2", size=3, ax=axes[0], legend=False)
 axes[0].axhline(0.5, color="0.4", lw=0.8, ls="--")
-axes[0].set(ylim=(0, 1), xlabel="", ylabel="shape bias (fraction of cue decisions)", title="Lab shape bias per recipe")
+axes[0].set(ylim=(0, 1), xlabel="", ylabel="shape bias (fraction of cue decisions)",
+            title=f"Lab shape bias per recipe (dots: {len(lab_seeds)} seeds)")
 axes[0].tick_params(axis="x", rotation=40)
-axes[0].legend(fontsize=7)
-corr = lab_sb[(lab_sb["prompts"] == "ensemble") & lab_sb["recipe"].isin(["data-corr-low", "base", "data-corr-high"])]
+axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+corr = ens[ens["recipe"].isin(["data-corr-low", "base", "data-corr-high"])]
 sns.lineplot(data=corr.sort_values("shape_texture_corr"), x="shape_texture_corr", y="shape_bias", marker="o",
-             ax=axes[1])
+             errorbar=("ci", 95), ax=axes[1])
 axes[1].set(ylim=(0, 1), xlabel="P(class's typical texture) in training", ylabel="shape bias",
             title="Training shape-texture correlation")
 fig.tight_layout()
-ch.figure(fig, lab_sb, "lab_shape_bias")
+ch.figure(fig, lab_sb.drop(columns="boot"), "lab_shape_bias")
 plt.show()
 
 # %%
-v = lab_sb[lab_sb["prompts"] == "ensemble"].set_index("recipe")["shape_bias"]
-lab_rows = E.lab_effects(lab_sb[lab_sb["prompts"] == "ensemble"], recs, "shape bias", "shape bias",
-                         value="shape_bias")
-one = lab_sb[(lab_sb["recipe"] == "base") & (lab_sb["prompts"] == "single")]["shape_bias"]
-if len(one) and "base" in v:
-    lab_rows.append(E.effect("test-time prompts", "shape bias", "shape bias", float(one.iloc[0] - v["base"]),
-                             "one template vs the template ensemble (base)", "lab"))
+ens = lab_sb[lab_sb["prompts"] == "ensemble"]
+v = ens.groupby("recipe")["shape_bias"].mean()
+lab_rows = E.lab_seed_effects(ens, recs, "shape bias", "shape bias", value="shape_bias")
+single = lab_sb[(lab_sb["recipe"] == "base") & (lab_sb["prompts"] == "single")].sort_values("seed")
+if len(single) and "base" in v:
+    b = ens[ens["recipe"] == "base"].sort_values("seed")
+    pe = E.seed_image_effect(single["shape_bias"], b["shape_bias"], np.stack(single["boot"].to_list()),
+                             np.stack(b["boot"].to_list()))
+    lab_rows.append(E.effect("test-time prompts", "shape bias", "shape bias", pe["effect"],
+                             "one template vs the template ensemble (base)", "lab", n=pe["n"],
+                             ci=(pe["ci_low"], pe["ci_high"])))
 effect_rows += lab_rows
+display(pd.DataFrame(lab_rows)[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+for r in lab_rows:
+    chapter.finding("{comp}, effect on shape bias: {words}.", comp=r["comparison"], words=E.effect_words(r))
 if {"data-corr-high", "data-corr-low"} <= set(v.index):
-    d = float(v["data-corr-high"] - v["data-corr-low"])
+    d = E.seed_image_effect(*(ens[ens["recipe"] == x].sort_values("seed")["shape_bias"] for x in ("data-corr-high",
+                                                                                              "data-corr-low")),
+                            *(np.stack(ens[ens["recipe"] == x].sort_values("seed")["boot"].to_list())
+                              for x in ("data-corr-high", "data-corr-low")))
     chapter.finding("Raising the training shape-texture correlation from 0 to 0.9 moves shape bias from {lo:.3f} to "
-                    "{hi:.3f}: {word}.", lo=float(v["data-corr-low"]), hi=float(v["data-corr-high"]),
-                    word=chapter.direction(d, "shape bias rises", "shape bias falls", "no change"))
-if {"finetuned", "base"} <= set(v.index):
-    d = float(v["finetuned"] - v["base"])
-    chapter.finding("Fine-tuning base's image tower on class labels changes shape bias by {d:+.3f} ({b:.3f} -> {f:.3f}).",
-                    d=d, b=float(v["base"]), f=float(v["finetuned"]))
+                    "{hi:.3f} (mean over seeds): {word}.", lo=float(v["data-corr-low"]), hi=float(v["data-corr-high"]),
+                    word=E.effect_words(d) if E.covers_zero(d) else
+                    chapter.direction(d["effect"], "shape bias rises", "shape bias falls") + f" ({E.effect_words(d)})")
 
 # %% [markdown]
 # ## Real models against the lab's causal direction

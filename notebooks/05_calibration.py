@@ -71,28 +71,33 @@ dev = resolve_device(device)
 recs = lab_eval.recipes(lab_profile)
 SETS = ["lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-factors"]
 n_of = {"lab-factors": max(8, n_eval // 4)}
+lab_seeds = lab_eval.seeds(lab_profile)
+seed0 = lab_seeds[0]  # figures and the explorer show one seed; tables and effects use every seed
 tables, logits = [], {}
 for r in recs["recipe"]:
-    for prompts in (("ensemble", "single") if r == "base" else ("ensemble",)):
-        sets_ = {}
-        for s in SETS:
-            zs, ls = lab_eval.zero_shot(r, s, n=n_of.get(s, n_eval), profile=lab_profile, prompts=prompts, device=dev)
-            sets_[s] = (zs.logits.numpy(), zs.labels.numpy())
-            if s == "lab-factors":
-                factor_of_image = ls.factors["factor"].to_numpy()
-        logits[(r, prompts)] = sets_
-        tables.append(C.calibration_table(sets_, "lab-val").assign(recipe=r, prompts=prompts))
+    for sd in lab_seeds:
+        for prompts in (("ensemble", "single") if r == "base" else ("ensemble",)):
+            sets_ = {}
+            for s in SETS:
+                zs, ls = lab_eval.zero_shot(r, s, n=n_of.get(s, n_eval), profile=lab_profile, prompts=prompts,
+                                            device=dev, seed=sd)
+                sets_[s] = (zs.logits.numpy(), zs.labels.numpy())
+                if s == "lab-factors":
+                    factor_of_image = ls.factors["factor"].to_numpy()
+            logits[(r, prompts, sd)] = sets_
+            tables.append(C.calibration_table(sets_, "lab-val").assign(recipe=r, prompts=prompts, seed=sd))
 cal = pd.concat(tables, ignore_index=True)
 ch.save(cal, "lab_calibration")
 base = cal[(cal["recipe"] == "base") & (cal["prompts"] == "ensemble")]
-display(base.pivot_table(index="set", columns="scaling", values=["ece", "nll", "brier"]).round(3))
+print(f"base, mean over {len(lab_seeds)} training seeds:")
+display(base.pivot_table(index="set", columns="scaling", values=["ece", "nll", "brier"], aggfunc="mean").round(3))
 
 # %% [markdown]
 # ### Reliability diagrams of `base`, before and after the ID temperature
 
 # %%
-t_base = float(base[(base["set"] == "lab-val") & (base["scaling"] == "id")]["temperature"].iloc[0])
-rel = C.reliability_frame(logits[("base", "ensemble")], t_base)
+t_base = float(base[(base["set"] == "lab-val") & (base["scaling"] == "id") & (base["seed"] == seed0)]["temperature"].iloc[0])
+rel = C.reliability_frame(logits[("base", "ensemble", seed0)], t_base)
 g = sns.relplot(data=rel[rel["count"] > 0], x="confidence", y="accuracy", hue="label", col="set", kind="line",
                 marker="o", height=3.0, aspect=0.9, facet_kws=dict(xlim=(0, 1), ylim=(0, 1)))
 for ax in g.axes.flat:
@@ -100,31 +105,31 @@ for ax in g.axes.flat:
 g.set_axis_labels("confidence (max softmax)", "accuracy (fraction)")
 g.legend.set_title("temperature")
 g.set_titles("{col_name}")
-g.figure.suptitle(f"base: T=1 vs T={t_base:.2f} fitted on lab-val", y=1.04)
+g.figure.suptitle(f"base (seed {seed0}): T=1 vs T={t_base:.2f} fitted on lab-val", y=1.04)
 ch.figure(g.figure, rel, "lab_reliability_base")
 plt.show()
 
 # %%
-tr = pd.concat([C.transfer(t, "lab-val").assign(recipe=r, prompts=p) for (r, p), t in cal.groupby(["recipe", "prompts"])],
-               ignore_index=True)
+tr = pd.concat([C.transfer(t, "lab-val").assign(recipe=r, prompts=p, seed=sd)
+                for (r, p, sd), t in cal.groupby(["recipe", "prompts", "seed"])], ignore_index=True)
 ch.save(tr, "lab_transfer")
-long = tr.melt(id_vars=["recipe", "prompts", "set"], value_vars=["ece_none", "ece_id", "ece_oracle"],
+long = tr.melt(id_vars=["recipe", "prompts", "seed", "set"], value_vars=["ece_none", "ece_id", "ece_oracle"],
                var_name="temperature", value_name="ece")
 long["temperature"] = long["temperature"].map({"ece_none": C.SCALING_LABELS["none"], "ece_id": C.SCALING_LABELS["id"],
                                                "ece_oracle": C.SCALING_LABELS["oracle"]})
 fig, ax = plt.subplots(figsize=(8.5, 3.8))
 sns.barplot(data=long[long["prompts"] == "ensemble"], x="set", y="ece", hue="temperature", order=SETS, ax=ax,
             errorbar="sd")
-ax.set(xlabel="", ylabel="ECE, 15 bins (mean ± sd over recipes)",
+ax.set(xlabel="", ylabel="ECE, 15 bins (mean ± sd over recipes and seeds)",
        title="Does the in-distribution temperature transfer? (all recipes)")
 ax.legend(fontsize=8)
 ch.figure(fig, long, "lab_transfer")
 plt.show()
 
 # %%
-bt = tr[(tr["recipe"] == "base") & (tr["prompts"] == "ensemble")].set_index("set")
+bt = tr[(tr["recipe"] == "base") & (tr["prompts"] == "ensemble")].groupby("set")[["ece_none", "ece_id", "ece_oracle"]].mean()
 shifted = tr[(tr["prompts"] == "ensemble") & tr["shifted"]]
-chapter.finding("For base, temperature scaling fitted on lab-val changes ECE there from {a:.3f} to {b:.3f}. Under the "
+chapter.finding("For base (mean over seeds), temperature scaling fitted on lab-val changes ECE there from {a:.3f} to {b:.3f}. Under the "
                 "sketch shift the same temperature gives ECE {c:.3f}, against {d:.3f} with the sketch set's own "
                 "(oracle) temperature.", a=float(bt.loc["lab-val", "ece_none"]), b=float(bt.loc["lab-val", "ece_id"]),
                 c=float(bt.loc["lab-sketch", "ece_id"]), d=float(bt.loc["lab-sketch", "ece_oracle"]))
@@ -137,7 +142,7 @@ _ = chapter.finding("Over all recipes and the four shifted sets, the ID temperat
 # ### Per visual factor: which shifts break the ID temperature?
 
 # %%
-z, y = logits[("base", "ensemble")]["lab-factors"]
+z, y = logits[("base", "ensemble", seed0)]["lab-factors"]
 pf = C.per_group_ece(z, y, factor_of_image, t_base)
 ch.save(pf, "lab_factor_ece")
 pl = pf.melt(id_vars=["group"], value_vars=["ece_none", "ece_id"], var_name="scaling", value_name="ece")
@@ -162,9 +167,9 @@ _ = chapter.finding("After ID temperature scaling, base is worst calibrated when
 
 # %%
 def show_reliability(recipe="base", set_name="lab-sketch"):
-    sets_ = logits[(recipe, "ensemble")]
+    sets_ = logits[(recipe, "ensemble", seed0)]
     t = float(cal[(cal["recipe"] == recipe) & (cal["prompts"] == "ensemble") & (cal["set"] == "lab-val")
-                  & (cal["scaling"] == "id")]["temperature"].iloc[0])
+                  & (cal["scaling"] == "id") & (cal["seed"] == seed0)]["temperature"].iloc[0])
     from clipstudy import plots
 
     r = C.reliability_frame({set_name: sets_[set_name]}, t)
@@ -182,16 +187,20 @@ except ImportError:
 
 # %%
 ece_id = cal[(cal["set"] == "lab-val") & (cal["scaling"] == "none") & (cal["prompts"] == "ensemble")]
-shift_id = tr[(tr["prompts"] == "ensemble") & tr["shifted"]].groupby("recipe")["ece_id"].mean().rename("value")
+shift_id = tr[(tr["prompts"] == "ensemble") & tr["shifted"]].groupby(["recipe", "seed"])["ece_id"].mean().rename("value")
 lab_rows = E.lab_effects(ece_id.rename(columns={"ece": "value"}), recs, "calibration", "ECE on lab-val (T=1)")
 lab_rows += E.lab_effects(shift_id.reset_index(), recs, "calibration",
                           "ECE under shift with the lab-val temperature (mean of 4 sets)")
-one = cal[(cal["recipe"] == "base") & (cal["set"] == "lab-val") & (cal["scaling"] == "none")].set_index("prompts")["ece"]
-if {"single", "ensemble"} <= set(one.index):
-    lab_rows.append(E.effect("test-time prompts", "calibration", "ECE on lab-val (T=1)",
-                             float(one["single"] - one["ensemble"]), "one template vs the 8-template ensemble (base)",
-                             "lab"))
+one = cal[(cal["recipe"] == "base") & (cal["set"] == "lab-val") & (cal["scaling"] == "none")].sort_values("seed")
+if {"single", "ensemble"} <= set(one["prompts"]):
+    pe = E.seed_image_effect(one[one["prompts"] == "single"]["ece"], one[one["prompts"] == "ensemble"]["ece"])
+    lab_rows.append(E.effect("test-time prompts", "calibration", "ECE on lab-val (T=1)", pe["effect"],
+                             "one template vs the 8-template ensemble (base)", "lab", n=pe["n"],
+                             ci=(pe["ci_low"], pe["ci_high"])))
 effect_rows += lab_rows
+display(pd.DataFrame(lab_rows)[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+for r in lab_rows:
+    chapter.finding("{comp}, {m}: {w}.", comp=r["comparison"], m=r["metric"], w=E.effect_words(r))
 
 # %% [markdown]
 # ## Live: ImageNet-fitted temperature on the real shifts

@@ -116,7 +116,7 @@ ch.figure(fig, ls_ood.factors.iloc[pick].reset_index(drop=True), "lab_ood_exampl
 plt.show()
 
 # %%
-det = ood.lab_detection(recipes, n=n_eval, profile=lab_profile, device=dev)
+det = ood.lab_detection(recipes, n=n_eval, profile=lab_profile, device=dev, seeds=lab_eval.seeds(lab_profile))
 ch.save(det, "lab_detection")
 display(det[(det["model"] == "base") & (det["prompts"] == "ensemble")]
         .pivot_table(index="method", columns="ood", values=["auroc", "fpr95"]).round(3))
@@ -136,9 +136,9 @@ gap = ood.near_far_gap(det[det["prompts"].isin(["ensemble", "classifier head"])]
 ch.save(gap, "lab_near_far_gap")
 g_base = gap[(gap["model"] == "base") & (gap["method"] == "mcm")]["gap"]
 if len(g_base):
-    chapter.finding("For the base recipe with MCM, far OOD has AUROC {g:+.3f} relative to near OOD: held-out shapes "
-                    "are {word} to tell apart than texture and noise images.", g=float(g_base.iloc[0]),
-                    word=chapter.direction(float(g_base.iloc[0]), "harder", "easier", "as hard"))
+    chapter.finding("For the base recipe with MCM (mean over {k} seeds), far OOD has AUROC {g:+.3f} relative to near "
+                    "OOD: held-out shapes are {word} to tell apart than texture and noise images.", k=len(g_base),
+                    g=float(g_base.mean()), word=chapter.direction(float(g_base.mean()), "harder", "easier", "as hard"))
 
 # %%
 per = det[det["prompts"].isin(["ensemble", "classifier head"]) & (det["ood"] != "all")]
@@ -188,12 +188,15 @@ plt.show()
 pe_base = pe[(pe["model"] == "base") & (pe["method"] == "mcm") & (pe["ood"] == "all")]["effect"]
 pe_all = pe[(pe["method"] == "mcm") & (pe["ood"] == "all")]["effect"]
 if len(pe_base):
-    effect_parts.append(E.effects_frame([E.effect("test-time prompts", ood.AXIS, "auroc (mcm, all OOD)",
-                                                  float(pe_base.iloc[0]), "8-template ensemble vs 1 template (base)",
-                                                  "lab")]))
-    chapter.finding("For the base recipe, the prompt ensemble changes MCM AUROC by {e:+.3f}; across {n:.0f} contrastive "
-                    "recipes the change averages {m:+.3f} and is positive for {k:.0f} of them.",
-                    e=float(pe_base.iloc[0]), n=len(pe_all), m=float(pe_all.mean()), k=int((pe_all > 0).sum()))
+    sel = (det["model"] == "base") & (det["method"] == "mcm") & (det["ood"] == "all")
+    pr = E.seed_image_effect(*(det[sel & (det["prompts"] == p)].sort_values("seed")["auroc"] for p in ("ensemble", "single")))
+    row = E.effect("test-time prompts", ood.AXIS, "auroc (mcm, all OOD)", pr["effect"],
+                   "8-template ensemble vs 1 template (base)", "lab", n=pr["n"], ci=(pr["ci_low"], pr["ci_high"]))
+    effect_parts.append(E.effects_frame([row]))
+    per_recipe = pe_all.groupby(pe[(pe["method"] == "mcm") & (pe["ood"] == "all")]["model"]).mean()
+    chapter.finding("For the base recipe, the prompt ensemble's effect on MCM AUROC: {w}. Across {n:.0f} contrastive "
+                    "recipes the change (mean over seeds) averages {m:+.3f} and is positive for {k:.0f} of them.",
+                    w=E.effect_words(row), n=len(per_recipe), m=float(per_recipe.mean()), k=int((per_recipe > 0).sum()))
 
 # %% [markdown]
 # ## Live: ImageNet against six real OOD sets

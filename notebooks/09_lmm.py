@@ -140,7 +140,8 @@ ch.save(gains, "lab_gains")
 main = results[results["group"] == "all"]
 fig, axes = plt.subplots(1, len(LMM_RECIPES), figsize=(5.2 * len(LMM_RECIPES), 3.8), sharey=True, squeeze=False)
 for ax, r in zip(axes[0], LMM_RECIPES):
-    sub = main[main["recipe"] == r].assign(who=lambda d: d["model"].map({"lab-llava": "mini-LLaVA", "clip": "its CLIP"}))
+    sub = main[main["recipe"] == r].assign(who=lambda d: d["model"].map({"lab-llava": "mini-LLaVA", "clip": "its CLIP",
+                                                                          llava.PROBE_NAME: "linear probe"}))
     sns.barplot(data=sub, x="clip_full", y="accuracy", hue="who", order=["right", "wrong", "all"], ax=ax,
                 errorbar=None)
     ax.set(xlabel="CLIP's full-way prediction was", ylabel="two-choice accuracy, TRUE/(TRUE+FALSE)",
@@ -184,6 +185,39 @@ if answered > 0:
 else:
     chapter.notice("No scorable answers", "The base mini-LLaVA named neither (or both) of the two classes in every "
                    "answer of this build, so its two-choice accuracy is undefined; the counts above show this.")
+
+# %% [markdown]
+# ### A linear probe on the same features
+#
+# The mini-LLaVA is trained on the object labels of its training scenes (its `object` answers), so part of
+# any gain over the zero-shot CLIP may come from any trained readout of the frozen features, not from the
+# language model. The control is a linear probe (multinomial logistic regression) trained on the same frozen
+# CLIP features of the same training scenes, with the same labels; it answers each two-choice question by the
+# higher of its two class logits. The LMM's gain over the probe is computed per question (answered by both;
+# TRUE = 1, FALSE = 0), with a bootstrap interval over questions.
+
+# %%
+vs_probe = []
+for r in LMM_RECIPES:
+    q = details[(details["recipe"] == r) & details["set"].isin(["lab-val", "lab-sketch"])]
+    for part, sel in (("all", np.ones(len(q), bool)), ("wrong", ~q["clip_correct"].to_numpy(bool))):
+        s = q[sel]
+        answered = s["match"].isin(["TRUE", "FALSE"]).to_numpy()  # the probe always names one of the two
+        lmm_hit = (s["match"] == "TRUE").to_numpy(float)
+        probe_hit = (s["probe_match"] == "TRUE").to_numpy(float)
+        res = E.bootstrap_mean(lmm_hit[answered] - probe_hit[answered])
+        vs_probe.append(dict(recipe=r, clip_full=part, n_questions=len(s), n_answered=int(answered.sum()),
+                             acc_lmm=float(lmm_hit[answered].mean()) if answered.any() else np.nan,
+                             acc_probe=float(probe_hit.mean()) if len(s) else np.nan, **res))
+vs_probe = pd.DataFrame(vs_probe)
+ch.save(vs_probe, "lab_llava_vs_probe")
+display(vs_probe.round(3))
+for row in vs_probe.to_dict("records"):
+    chapter.finding("{r}, {p} lab-val and lab-sketch questions: mini-LLaVA {a:.3f} (on the {k:.0f} of {n:.0f} it "
+                    "answered with one class), linear probe {b:.3f}; the LMM's gain over the probe on the questions "
+                    "both answered: {w}.", r=row["recipe"], p="CLIP-wrong" if row["clip_full"] == "wrong" else "all",
+                    a=row["acc_lmm"], k=row["n_answered"], n=row["n_questions"], b=row["acc_probe"],
+                    w=E.effect_words(row))
 
 # %% [markdown]
 # ### Where the LMM helps: by visual factor

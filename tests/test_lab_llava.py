@@ -101,8 +101,8 @@ def test_load_caches_and_retrains_corrupt(smoke_llava, monkeypatch):
 def test_two_choice_protocol_on_lab_sets(smoke_llava):
     detail, table = llava.evaluate("base", "smoke", sets=("lab-val", "lab-factors"), llava=smoke_llava,
                                    progress=False)
-    assert set(table["model"]) == {"lab-llava", "clip"}
-    assert set(detail["match"]) <= set(lmm.VERDICTS)
+    assert set(table["model"]) == {"lab-llava", "clip", llava.PROBE_NAME}
+    assert set(detail["match"]) <= set(lmm.VERDICTS) and set(detail["probe_match"]) <= {"TRUE", "FALSE"}
     assert detail["answer"].map(type).eq(str).all()
     # the other choice is CLIP's own top-1 whenever CLIP is wrong, so CLIP loses every such pair
     wrong = table[(table.model == "clip") & (table.clip_full == "wrong") & (table.n > 0)]
@@ -116,3 +116,22 @@ def test_two_choice_protocol_on_lab_sets(smoke_llava):
     row = table[(table.set == "lab-val") & (table.group == "all") & (table.model == "lab-llava")]
     parts = row[row.clip_full != "all"]["n"].sum()
     assert parts == row[row.clip_full == "all"]["n"].iloc[0]
+
+
+def test_linear_probe_reads_the_same_frozen_features_and_labels(smoke_llava):
+    """The LMM's control: a linear probe on the pooled features of the LMM's own training scenes and labels."""
+    probe = smoke_llava.linear_probe()
+    assert smoke_llava.linear_probe() is probe  # trained once
+    frame, images = llava.training_scenes("base", "smoke", smoke_llava.settings.n_images)
+    keep = frame["label"].to_numpy() >= 0
+    pred = smoke_llava.probe_logits(images[torch.as_tensor(keep)]).argmax(1).numpy()
+    train_acc = (pred == frame["label"].to_numpy()[keep]).mean()
+    assert train_acc > 2 / len(llava.cap.classnames())  # it fits its training labels well above chance
+    # the CLIP tower is untouched by the probe
+    assert not any(p.requires_grad for p in smoke_llava.clip.model.parameters())
+    # on separable toy features the probe recovers the classes (deterministic)
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat(40)
+    x = torch.randn(120, 5, generator=g) * 0.1 + torch.nn.functional.one_hot(y, 5).float()
+    p1, p2 = llava.fit_probe(x, y, 3), llava.fit_probe(x, y, 3)
+    assert (p1(x).argmax(1) == y).all() and torch.equal(p1.linear.weight, p2.linear.weight)

@@ -9,6 +9,18 @@ Records effects also carry n (models, or model pairs) and a 95% bootstrap interv
 `paired_effect` resamples pairs (a model and its own treated version: prompts, fine-tuning, a grid
 neighbour), `grouped_effect` resamples the models of each group. `verdict` turns an effect and its
 interval into agrees / disagrees / inconclusive against an expected sign.
+
+Lab effects (`seed_image_effect`, `lab_effects` and `recipe_contrast` given a `seed` column) are the mean
+over training seeds of the treatment recipe minus the mean over seeds of base, on the same evaluation
+images. Their 95% interval combines two sources of variation: the seeds (each recipe is trained under
+several seeds; the between-seed variance of each recipe's metric, divided by its number of seeds) and the
+images (a bootstrap over the evaluation images, resampling the same image indices for every recipe and seed,
+so the image part is paired; it is the variance of the difference of seed means over those resamples). The
+two variances are added, and the interval is effect +- t * sqrt(total), with t from Student's t at the
+Welch-Satterthwaite degrees of freedom of the seed part (the image part counted as known). `n` is the
+number of trained models behind the effect (seeds of treatment + seeds of base); with fewer than two seeds
+in either recipe the seed variance is unknown and there is no interval (NaN). An interval that covers 0 is
+reported as "no detectable effect" (`effect_words`).
 """
 from __future__ import annotations
 
@@ -63,6 +75,103 @@ def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
     for c in ["effect", *INTERVAL]:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df.reset_index(drop=True)
+
+
+# ---- intervals over seeds and images (lab) ---------------------------------------------------------
+
+LAB_BOOT = 1000  # image resamples per lab metric
+
+
+def image_resamples(n_items: int, n_boot: int = LAB_BOOT, seed: int = 0) -> np.ndarray:
+    """[n_boot, n_items] image indices drawn with replacement; the same (n_items, n_boot, seed) always gives
+    the same draws, so every recipe and seed evaluated on one set is resampled identically (paired)."""
+    return np.random.default_rng([seed, int(n_items)]).integers(0, n_items, size=(n_boot, n_items))
+
+
+def image_boot(per_image: Any, stat: Any = None, n_boot: int = LAB_BOOT, seed: int = 0) -> np.ndarray:
+    """A metric recomputed on `n_boot` resamples of the evaluation images: [n_boot] values.
+
+    `per_image` is an array with images on axis 0, or a tuple of such arrays (e.g. scores and labels);
+    `stat(*arrays)` computes the metric from them (default: the mean of the first array, e.g. 0/1 hits)."""
+    arrays = tuple(np.asarray(a) for a in (per_image if isinstance(per_image, tuple) else (per_image,)))
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        raise ValueError(f"per-image arrays differ in length: {[len(a) for a in arrays]}")
+    idx = image_resamples(n, n_boot, seed)
+    if stat is None:
+        return arrays[0].astype(float)[idx].mean(axis=1)
+    return np.array([float(stat(*(a[i] for a in arrays))) for i in idx])
+
+
+def seed_image_effect(treatment: Sequence[float], base: Sequence[float], treatment_boot: Any = None,
+                      base_boot: Any = None) -> dict:
+    """Mean over seeds of `treatment` minus mean over seeds of `base` (one metric value per trained seed),
+    with a 95% interval from the seeds and the images together (see the module docstring).
+
+    treatment_boot / base_boot: [seeds, n_boot] image-bootstrap replicates of each seed's metric (from
+    `image_boot` with the same resamples for both), or None (seed variance only).
+    Returns dict(effect, n, ci_low, ci_high, n_treatment, n_base, se_seed, se_image, df)."""
+    from scipy import stats
+
+    t = np.asarray(treatment, float)
+    b = np.asarray(base, float)
+    keep_t, keep_b = np.isfinite(t), np.isfinite(b)
+    t, b = t[keep_t], b[keep_b]
+    out = dict(effect=np.nan, n=int(len(t) + len(b)), ci_low=np.nan, ci_high=np.nan, n_treatment=int(len(t)),
+               n_base=int(len(b)), se_seed=np.nan, se_image=np.nan, df=np.nan)
+    if not len(t) or not len(b):
+        return out
+    out["effect"] = float(t.mean() - b.mean())
+    if len(t) < 2 or len(b) < 2:
+        return out
+    vt, vb = t.var(ddof=1) / len(t), b.var(ddof=1) / len(b)
+    v_img = 0.0
+    if treatment_boot is not None and base_boot is not None:
+        tb = np.asarray(treatment_boot, float)[keep_t]
+        bb = np.asarray(base_boot, float)[keep_b]
+        if tb.shape[-1] != bb.shape[-1]:
+            raise ValueError(f"image resamples differ: {tb.shape[-1]} vs {bb.shape[-1]}")
+        d = tb.mean(axis=0) - bb.mean(axis=0)
+        d = d[np.isfinite(d)]
+        v_img = float(d.var(ddof=1)) if len(d) > 1 else 0.0
+    v = vt + vb + v_img
+    den = vt ** 2 / (len(t) - 1) + vb ** 2 / (len(b) - 1)
+    df = float(v ** 2 / den) if den > 0 else np.inf
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, df)) * np.sqrt(v)
+    out.update(ci_low=out["effect"] - half, ci_high=out["effect"] + half, se_seed=float(np.sqrt(vt + vb)),
+               se_image=float(np.sqrt(v_img)), df=df)
+    return out
+
+
+def lab_seed_effects(values: pd.DataFrame, recipes: pd.DataFrame, axis: str, metric: str, value: str = "value",
+                     base: str = "base", recipe_col: str = "recipe", boot: str = "boot",
+                     flags: Mapping[str, str] | None = None) -> list[dict]:
+    """One effect per non-base lab recipe from per-seed values: `values` has one row per (recipe, seed) with
+    `value` and optionally `boot` (that seed's image-bootstrap replicates, `image_boot`). The effect is the
+    difference of seed means and its interval covers seeds and images (`seed_image_effect`). `flags` maps a
+    recipe to a caveat appended to its comparison (e.g. it trains on the tested shift)."""
+    v = values.dropna(subset=[value])
+    if base not in set(v[recipe_col]):
+        return []
+    has_boot = boot in v.columns
+
+    def arrays(r: str):
+        g = v[v[recipe_col] == r].sort_values("seed")
+        bt = np.stack([np.asarray(x, float) for x in g[boot]]) if has_boot and g[boot].notna().all() else None
+        return g[value].to_numpy(float), bt
+
+    bv, bb = arrays(base)
+    rows = []
+    for r in recipes.itertuples(index=False):
+        if r.recipe == base or r.recipe not in set(v[recipe_col]) or r.factor not in LAB_FACTORS:
+            continue
+        tv, tb = arrays(r.recipe)
+        e = seed_image_effect(tv, bv, tb, bb if tb is not None else None)
+        flag = (flags or {}).get(r.recipe, "")
+        comp = f"{r.recipe} vs {base}" + (f" (flagged: {flag})" if flag else "")
+        rows.append(effect(LAB_FACTORS[r.factor], axis, metric, e["effect"], comp, "lab", n=e["n"],
+                           ci=(e["ci_low"], e["ci_high"])))
+    return rows
 
 
 # ---- intervals over models (records) --------------------------------------------------------------
@@ -205,7 +314,8 @@ def factor_summary(effects: pd.DataFrame, not_measured: dict[str, str] | None = 
             parts = []
             for r in rows.to_dict("records"):
                 ci = interval_text(r, fmt)
-                parts.append(f"{r['metric']} {fmt.format(r['effect']) if np.isfinite(r['effect']) else 'n/a'} "
+                nde = "no detectable effect: " if covers_zero(r) else ""
+                parts.append(f"{r['metric']} {nde}{fmt.format(r['effect']) if np.isfinite(r['effect']) else 'n/a'} "
                              f"({r['comparison']}; {r['source']}{'; ' + ci if ci else ''})")
             lines.append(f"- **{f}**: " + "; ".join(parts))
         else:
@@ -227,6 +337,8 @@ def lab_effects(values: pd.DataFrame, recipes: pd.DataFrame, axis: str, metric: 
     factor). Recipes without a value, or whose factor is not a study factor, are skipped; no base
     value means no effects at all.
     """
+    if "seed" in values.columns and values.groupby(recipe_col)["seed"].nunique().max() > 1:
+        return lab_seed_effects(values, recipes, axis, metric, value, base, recipe_col)
     v = values.dropna(subset=[value]).drop_duplicates(recipe_col).set_index(recipe_col)[value]
     if base not in v.index:
         return []
@@ -249,12 +361,41 @@ def recipe_contrast(table: pd.DataFrame, factors: Mapping[str, str], value: str,
     t = table
     for k, v in (where or {}).items():
         t = t[t[k] == v]
+    if "seed" in t.columns and t.groupby(model_col)["seed"].nunique().max() > 1:
+        per_seed = t.groupby([model_col, "seed"])[value].mean().rename("value").reset_index()
+        rec = pd.DataFrame({"recipe": list(factors), "factor": [_LAB_OF.get(f, f) for f in factors.values()]})
+        return effects_frame(lab_seed_effects(per_seed.rename(columns={model_col: "recipe"}), rec, axis, metric,
+                                              base=base))
     per = t.groupby(model_col)[value].mean()
     if base not in per:
         return effects_frame([])
     return effects_frame([effect(fac, axis, metric, float(per[r] - per[base]), f"{r} vs {base}", source)
                           for r, fac in factors.items() if r != base and r in per and np.isfinite(per[r])])
 
+
+
+_LAB_OF = {v: k for k, v in LAB_FACTORS.items()}  # study factor -> lab zoo factor
+
+
+def covers_zero(row: Mapping[str, Any]) -> bool:
+    """True when the row has a finite 95% interval that contains 0."""
+    lo, hi = float(row.get("ci_low", np.nan)), float(row.get("ci_high", np.nan))
+    return bool(np.isfinite(lo) and np.isfinite(hi) and lo <= 0 <= hi)
+
+
+def effect_words(row: Mapping[str, Any], fmt: str = "{:+.3f}", unit: str = "") -> str:
+    """An effect in words from its numbers: 'no detectable effect (+0.004, n=6, 95% CI [...])' when the interval
+    covers 0, else '+0.052 (n=6, 95% CI [...])', or '+0.052 (no interval)' when there is none."""
+    v = float(row.get("effect", np.nan))
+    if not np.isfinite(v):
+        return "not measured"
+    ci = interval_text(row, fmt)
+    num = fmt.format(v) + unit
+    if not ci:
+        return f"{num} (no interval)"
+    if covers_zero(row):
+        return f"no detectable effect ({num}, {ci})"
+    return f"{num} ({ci})"
 
 
 def direction_words(row: Mapping[str, Any], pos: str = "higher", neg: str = "lower") -> str:
@@ -266,5 +407,5 @@ def direction_words(row: Mapping[str, Any], pos: str = "higher", neg: str = "low
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return f"{pos if v > 0 else neg} in this sample, with no interval (too few models)"
     if lo <= 0 <= hi:
-        return "no clear direction (the interval covers zero)"
+        return "no detectable effect (the interval covers zero)"
     return pos if v > 0 else neg

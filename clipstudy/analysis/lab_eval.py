@@ -16,6 +16,30 @@ from ..errors import UnknownNameError
 FACTOR_NAMES = {"architecture": "architecture", "data": "training distribution", "size": "training-set size",
                 "finetuning": "fine-tuning", "loss": "contrastive loss"}
 PROMPTS = {"single": "lab-single", "ensemble": "lab-ensemble"}
+PARITY_TOLERANCE = 0.15  # a recipe more than 15% (relative) below base on lab-val is flagged as undertrained
+# the world values each test shift draws from (outside the base world); a recipe whose world contains them
+# trains on the shift it is then tested on
+SHIFT_VALUES = {"lab-sketch": ("styles", ("edges",)), "lab-silhouette": ("styles", ("silhouette",)),
+                "style": ("styles", ("edges", "silhouette")), "background": ("backgrounds", ())}  # () = every background the base world lacks
+
+
+def shift_flag(recipe: str, shift: str) -> str:
+    """'' when `shift` (a lab set or a visual factor) lies outside the recipe's training distribution, else a
+    short flag: the recipe trains on what it is then tested on, so its robustness there is not a transfer."""
+    from ..lab import zoo as lab_zoo
+    from ..lab.world import WorldConfig
+
+    name = recipe.partition("#")[0]
+    if name not in lab_zoo.names() or shift not in SHIFT_VALUES:
+        return ""
+    field, values = SHIFT_VALUES[shift]
+    base_has = set(getattr(WorldConfig(), field))
+    if field == "backgrounds":  # the background shift draws the backgrounds the base world lacks
+        from ..lab.world import BACKGROUNDS
+
+        values = tuple(set(BACKGROUNDS) - base_has)
+    seen = set(getattr(lab_zoo.recipe(name).config(), field)) & set(values)
+    return f"{name} trains on the {shift} shift" if seen else ""
 
 
 def book_factor(lab_factor: str) -> str:
@@ -39,12 +63,19 @@ def recipes(profile: str = "lab") -> pd.DataFrame:
     return lab_zoo.frame()
 
 
-@lru_cache(maxsize=64)
-def load(recipe: str, profile: str = "lab", device: str = "cpu"):
-    """A loaded lab model (trained first if missing)."""
+@lru_cache(maxsize=128)
+def load(recipe: str, profile: str = "lab", device: str = "cpu", seed: int | None = None):
+    """A loaded lab model (trained first if missing); `seed` picks one of the profile's training seeds."""
     from ..lab import zoo as lab_zoo
 
-    return lab_zoo.load(recipe, device=device, profile=profile, progress=False)
+    return lab_zoo.load(recipe, device=device, profile=profile, progress=False, seed=seed)
+
+
+def seeds(profile: str = "lab") -> list[int]:
+    """The training seeds every lab recipe is trained under in this profile (>= 2 so intervals exist)."""
+    from ..lab import zoo as lab_zoo
+
+    return lab_zoo.seeds(profile)
 
 
 @lru_cache(maxsize=32)
@@ -90,18 +121,44 @@ def outputs(loaded: Any, ls: Any, prompts: str = "ensemble", device: str = "cpu"
 
 
 def zero_shot(recipe: str, set_name: str, *, n: int | None = None, profile: str = "lab", prompts: str = "ensemble",
-              device: str = "cpu"):
-    """(ZeroShot, LabSet) of one lab recipe on one lab set; fine-tuned recipes use their class head."""
+              device: str = "cpu", seed: int | None = None):
+    """(ZeroShot, LabSet) of one lab recipe (under training seed `seed`, default the recipe's own) on one lab
+    set; fine-tuned recipes use their class head."""
     ls = labset(set_name, n, profile)
-    return outputs(load(recipe, profile, device), ls, prompts, device), ls
+    return outputs(load(recipe, profile, device, seed), ls, prompts, device), ls
 
 
 def accuracy_table(recipe_names: Iterable[str], set_names: Iterable[str], *, n: int | None = None,
-                   profile: str = "lab", prompts: str = "ensemble", device: str = "cpu") -> pd.DataFrame:
-    """Tidy top-1 accuracy: recipe, dataset, prompts, accuracy, n."""
+                   profile: str = "lab", prompts: str = "ensemble", device: str = "cpu",
+                   seeds_: Iterable[int] | str | None = None, per_image: bool = False) -> pd.DataFrame:
+    """Tidy top-1 accuracy, one row per recipe, training seed and set: recipe, seed, dataset, prompts,
+    accuracy, n. `seeds_`: None = the recipe's own seed only (one row per recipe and set), 'all' = every seed
+    of the profile, or a list. `per_image` adds `correct` (the per-image 0/1 array, for intervals over images)."""
+    from ..lab import zoo as lab_zoo
+
     rows = []
     for r in recipe_names:
-        for s in set_names:
-            zs, _ = zero_shot(r, s, n=n, profile=profile, prompts=prompts, device=device)
-            rows.append(dict(recipe=r, dataset=s, prompts=prompts, accuracy=zs.accuracy(), n=len(zs.labels)))
+        own = lab_zoo.recipe(r).seed
+        sds = [own] if seeds_ is None else seeds(profile) if seeds_ == "all" else list(seeds_)
+        for sd in sds:
+            for s in set_names:
+                zs, _ = zero_shot(r, s, n=n, profile=profile, prompts=prompts, device=device, seed=sd)
+                row = dict(recipe=r, seed=sd, dataset=s, prompts=prompts, accuracy=zs.accuracy(), n=len(zs.labels))
+                if per_image:
+                    row["correct"] = (zs.logits.argmax(1) == zs.labels).numpy().astype(float)
+                rows.append(row)
     return pd.DataFrame(rows)
+
+
+def parity(acc: pd.DataFrame, base: str = "base", dataset: str = "lab-val", tolerance: float = PARITY_TOLERANCE
+           ) -> pd.DataFrame:
+    """Whether each recipe was trained to a quality comparable with `base`: mean `dataset` accuracy over
+    seeds, its gap to base, and `undertrained` (gap below -tolerance, as a fraction of base's accuracy). A
+    recipe flagged here must not stand for its factor without the flag (issue 15: the architecture
+    contrast once compared a ViT at 0.25 with a ResNet at 0.70)."""
+    a = acc[acc["dataset"] == dataset].groupby("recipe")["accuracy"].mean()
+    if base not in a.index:
+        return pd.DataFrame(columns=["recipe", "accuracy", "gap", "undertrained"])
+    gap = a - a[base]
+    return pd.DataFrame({"recipe": a.index, "accuracy": a.to_numpy(), "gap": gap.to_numpy(),
+                         "undertrained": (gap < -tolerance * a[base]).to_numpy()}).reset_index(drop=True)

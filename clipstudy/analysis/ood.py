@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import OOD_METHODS, ood_metrics, ood_scores
-from .effects import effect, effects_frame
+from .effects import effect, effects_frame, seed_image_effect
 
 AXIS = "OOD detection"
 
@@ -50,7 +50,7 @@ def detection_table(id_logits: Any, ood_logits: Any, ood_groups: Sequence[str], 
     return pd.DataFrame(rows, columns=["method", "ood", "auroc", "aupr_in", "aupr_out", "fpr95", "n_id", "n_ood"])
 
 
-def near_far_gap(table: pd.DataFrame, metric: str = "auroc", by: Sequence[str] = ("model", "method"),
+def near_far_gap(table: pd.DataFrame, metric: str = "auroc", by: Sequence[str] = ("model", "seed", "method"),
                  near: str = "near", far: str = "far") -> pd.DataFrame:
     """far minus near of `metric` per group of `by` (positive AUROC gap: far OOD is easier to tell apart)."""
     by = [b for b in by if b in table.columns]
@@ -63,7 +63,7 @@ def near_far_gap(table: pd.DataFrame, metric: str = "auroc", by: Sequence[str] =
 
 
 def prompt_effect(table: pd.DataFrame, metric: str = "auroc", single: str = "single",
-                  ensemble: str = "ensemble", by: Sequence[str] = ("model", "method", "ood")) -> pd.DataFrame:
+                  ensemble: str = "ensemble", by: Sequence[str] = ("model", "seed", "method", "ood")) -> pd.DataFrame:
     """ensemble minus single-template `metric` per (model, method, ood); needs a `prompts` column."""
     by = [b for b in by if b in table.columns]
     t = table[table["prompts"].isin([single, ensemble])]
@@ -90,14 +90,16 @@ def recipe_effects(table: pd.DataFrame, factors: Mapping[str, str], *, base: str
             continue
         m = method if ((t["model"] == recipe) & (t["method"] == method)).any() else fallback_method
 
-        def val(r):
-            v = t.loc[(t["model"] == r) & (t["method"] == m), metric]
-            return float(v.iloc[0]) if len(v) else float("nan")
+        def val(r):  # one value per training seed
+            v = t.loc[(t["model"] == r) & (t["method"] == m)]
+            return (v.groupby("seed")[metric].mean() if "seed" in v.columns else v[metric].iloc[:1]).to_numpy(float)
 
         b, x = val(base), val(recipe)
-        if np.isnan(b) or np.isnan(x):
+        if not len(b) or not len(x) or np.isnan(b).all() or np.isnan(x).all():
             continue
-        rows.append(effect(factor, axis, f"{metric} ({m}, {ood} OOD)", x - b, f"{recipe} vs {base}", source))
+        e = seed_image_effect(x, b)  # interval over seeds (NaN with one seed)
+        rows.append(effect(factor, axis, f"{metric} ({m}, {ood} OOD)", e["effect"], f"{recipe} vs {base}", source,
+                           n=e["n"] if len(x) > 1 else None, ci=(e["ci_low"], e["ci_high"])))
     return effects_frame(rows)
 
 
@@ -110,11 +112,13 @@ def _zs_table(zs_id: Any, zs_ood: Any, groups: Sequence[str]) -> pd.DataFrame:
 
 
 def lab_detection(recipes: Sequence[str], *, n: int, profile: str = "lab", device: str = "cpu",
-                  prompts: Sequence[str] = ("single", "ensemble"), id_set: str = "lab-val") -> pd.DataFrame:
+                  prompts: Sequence[str] = ("single", "ensemble"), id_set: str = "lab-val",
+                  seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Every recipe x prompt set on lab-val (ID) against lab-ood near and far, as one tidy frame.
 
     Columns: model, classifier, prompts, method, ood (near | far | all), auroc, aupr_in, aupr_out, fpr95,
-    n_id, n_ood, id_acc (top-1 on the ID set). A classifier is scored once (prompts 'classifier head').
+    n_id, n_ood, id_acc (top-1 on the ID set), seed (the training seed; `seeds` lists them, default the
+    recipe's own). A classifier is scored once (prompts 'classifier head').
     """
     from . import lab_eval
 
@@ -122,15 +126,17 @@ def lab_detection(recipes: Sequence[str], *, n: int, profile: str = "lab", devic
     groups = ls_ood.factors["ood"].tolist()
     parts = []
     for r in recipes:
-        loaded = lab_eval.load(r, profile, device)
-        for p in (prompts if not loaded.is_classifier else prompts[-1:]):
-            zi, zo = lab_eval.outputs(loaded, ls_id, p, device), lab_eval.outputs(loaded, ls_ood, p, device)
-            t = _zs_table(zi, zo, groups)
-            t.insert(0, "prompts", "classifier head" if loaded.is_classifier else p)
-            t.insert(0, "classifier", loaded.is_classifier)
-            t.insert(0, "model", r)
-            t["id_acc"] = zi.accuracy()
-            parts.append(t)
+        for sd in (list(seeds) if seeds is not None else [None]):
+            loaded = lab_eval.load(r, profile, device, sd)
+            for p in (prompts if not loaded.is_classifier else prompts[-1:]):
+                zi, zo = lab_eval.outputs(loaded, ls_id, p, device), lab_eval.outputs(loaded, ls_ood, p, device)
+                t = _zs_table(zi, zo, groups)
+                t.insert(0, "prompts", "classifier head" if loaded.is_classifier else p)
+                t.insert(0, "classifier", loaded.is_classifier)
+                t.insert(0, "seed", sd if sd is not None else 0)
+                t.insert(0, "model", r)
+                t["id_acc"] = zi.accuracy()
+                parts.append(t)
     return pd.concat(parts, ignore_index=True)
 
 

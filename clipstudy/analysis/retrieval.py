@@ -101,10 +101,11 @@ def recipe_effects(table: pd.DataFrame, factors: Mapping[str, str], *, base: str
 
 
 def lab_retrieval(recipes: Sequence[str], *, n: int, profile: str = "lab", device: str = "cpu",
-                  ks: Sequence[int] = (1, 5, 10)) -> pd.DataFrame:
+                  ks: Sequence[int] = (1, 5, 10), seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Every contrastive recipe: recall@K both ways on lab-retrieval (5 held-out-template captions per
     image) and its zero-shot top-1 on lab-val (ensemble prompts). A classifier has no text tower and is
-    left out. Columns: model, direction, k, recall, val_acc."""
+    left out. Columns: model, seed, direction, k, recall, val_acc; one block per training seed in `seeds`
+    (default: the recipe's own), so `recipe_effects` gives intervals over seeds."""
     from ..encode import encode_texts
     from . import lab_eval
 
@@ -112,15 +113,17 @@ def lab_retrieval(recipes: Sequence[str], *, n: int, profile: str = "lab", devic
     texts, owner = ls_r.texts()
     parts = []
     for r in recipes:
-        loaded = lab_eval.load(r, profile, device)
-        if loaded.is_classifier:
-            continue
-        img = lab_eval.outputs(loaded, ls_r, "ensemble", device).encoded.features
-        txt = encode_texts(loaded.model, loaded.tokenizer, texts, device)
-        t = recall_table(img, txt, owner, ks)
-        t.insert(0, "model", r)
-        t["val_acc"] = lab_eval.outputs(loaded, ls_v, "ensemble", device).accuracy()
-        parts.append(t)
+        for sd in (list(seeds) if seeds is not None else [None]):
+            loaded = lab_eval.load(r, profile, device, sd)
+            if loaded.is_classifier:
+                break
+            img = lab_eval.outputs(loaded, ls_r, "ensemble", device).encoded.features
+            txt = encode_texts(loaded.model, loaded.tokenizer, texts, device)
+            t = recall_table(img, txt, owner, ks)
+            t.insert(0, "seed", sd if sd is not None else 0)
+            t.insert(0, "model", r)
+            t["val_acc"] = lab_eval.outputs(loaded, ls_v, "ensemble", device).accuracy()
+            parts.append(t)
     return pd.concat(parts, ignore_index=True)
 
 

@@ -186,8 +186,9 @@ def lab_agreement(effects: pd.DataFrame) -> pd.DataFrame:
     """For each factor whose lab recipe and records contrast vary the same thing, the lab's (causal)
     effect, the records' effect with its interval, and `verdict`: does the real-model interval agree
     with the lab's direction? Columns: factor, lab, lab_effect, records, records_effect, n, ci_low,
-    ci_high, verdict."""
-    from .effects import verdict
+    ci_high, verdict. When the lab effect's own interval (over seeds and images) covers 0, the lab has no
+    direction to agree with and the verdict is inconclusive."""
+    from .effects import covers_zero, verdict
 
     rows = []
     for factor, (lab_key, rec_key) in LAB_COUNTERPART.items():
@@ -198,9 +199,12 @@ def lab_agreement(effects: pd.DataFrame) -> pd.DataFrame:
         if lab.empty or rec.empty:
             continue
         lv, rv = lab.iloc[0], rec.iloc[0]
+        v = verdict(rv["effect"], rv["ci_low"], rv["ci_high"], np.sign(lv["effect"]))
+        if covers_zero(lv) and v != "not measured":  # the lab shows no detectable effect: it has no direction
+            v = "inconclusive"
         rows.append(dict(factor=factor, lab=lv["comparison"], lab_effect=lv["effect"], records=rv["comparison"],
                          records_effect=rv["effect"], n=rv["n"], ci_low=rv["ci_low"], ci_high=rv["ci_high"],
-                         verdict=verdict(rv["effect"], rv["ci_low"], rv["ci_high"], np.sign(lv["effect"]))))
+                         verdict=v))
     return pd.DataFrame(rows, columns=["factor", "lab", "lab_effect", "records", "records_effect", "n", "ci_low",
                                        "ci_high", "verdict"])
 

@@ -124,6 +124,35 @@ def lab_er(acc: pd.DataFrame, id_set: str = "lab-val", shifts: Sequence[str] = L
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
 
+def lab_er_replicates(acc: pd.DataFrame, ler: pd.DataFrame, id_set: str = "lab-val", model: str = "model",
+                      per_image: str = "correct", n_boot: int | None = None) -> dict:
+    """Image-bootstrap replicates of each model's ER averaged over the shifts in `ler`: {model: [n_boot]}.
+
+    `acc` has one row per (model, dataset) with the per-image 0/1 array `per_image`; every set is resampled
+    with the same indices (`effects.image_resamples`), and each shift's line stays the one fitted in `ler`
+    (the zoo's trend), so the replicates carry the image part of the interval of an ER difference."""
+    from ..metrics import LogitFit
+    from .effects import LAB_BOOT, image_boot
+
+    n_boot = n_boot or LAB_BOOT
+    hits = {(m, d): np.asarray(c, float) for m, d, c in zip(acc[model], acc["dataset"], acc[per_image])}
+    fits = ler.drop_duplicates("dataset").set_index("dataset")
+    out = {}
+    for m in acc[model].unique():
+        if (m, id_set) not in hits:
+            continue
+        id_b = image_boot(hits[(m, id_set)], n_boot=n_boot)
+        ers = []
+        for s, f in fits.iterrows():
+            if (m, s) not in hits or not np.isfinite(f["fit_slope"]):
+                continue
+            line = LogitFit(f["fit_slope"], f["fit_intercept"], int(f["fit_n"]), np.nan)
+            ers.append(image_boot(hits[(m, s)], n_boot=n_boot) - np.asarray(line(id_b), float))
+        if ers:
+            out[m] = np.mean(ers, axis=0)
+    return out
+
+
 # ---- live ---------------------------------------------------------------------------------------
 
 def live_er(table: pd.DataFrame, points: pd.DataFrame | None, id_set: str = "imagenet") -> pd.DataFrame:

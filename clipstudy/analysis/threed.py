@@ -185,22 +185,27 @@ def recipe_effects(table: pd.DataFrame, factors: Mapping[str, str], value: str, 
 
 
 # ------------------------------------------------------------------ the lab runs
-def lab_3dcc(recipes: Sequence[str], *, n_scenes: int, profile: str = "lab", device: str = "cpu") -> pd.DataFrame:
-    """Zero-shot (ensemble prompts; a classifier uses its head) accuracy of every recipe on lab-3dcc.
+def lab_3dcc(recipes: Sequence[str], *, n_scenes: int, profile: str = "lab", device: str = "cpu",
+             seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Zero-shot (ensemble prompts; a classifier uses its head) accuracy of every recipe on lab-3dcc, under
+    each training seed in `seeds` (default: the recipe's own seed only).
 
-    Columns: model, arch, corruption, kind, severity, accuracy, n."""
+    Columns: model, seed, arch, corruption, kind, severity, accuracy, n. With several seeds, `recipe_effects`
+    gives intervals over seeds."""
     from . import lab_eval
 
     ls = lab_eval.labset("lab-3dcc", n_scenes, profile)
     parts = []
     for r in recipes:
-        loaded = lab_eval.load(r, profile, device)
-        zs = lab_eval.outputs(loaded, ls, "ensemble", device)
-        correct = (zs.logits.argmax(1) == zs.labels).numpy()
-        t = corruption_accuracy(correct, ls.factors)
-        t.insert(0, "arch", loaded.spec.family)
-        t.insert(0, "model", r)
-        parts.append(t)
+        for sd in (list(seeds) if seeds is not None else [None]):
+            loaded = lab_eval.load(r, profile, device, sd)
+            zs = lab_eval.outputs(loaded, ls, "ensemble", device)
+            correct = (zs.logits.argmax(1) == zs.labels).numpy()
+            t = corruption_accuracy(correct, ls.factors)
+            t.insert(0, "arch", loaded.spec.family)
+            t.insert(0, "seed", sd if sd is not None else 0)
+            t.insert(0, "model", r)
+            parts.append(t)
     return pd.concat(parts, ignore_index=True)
 
 

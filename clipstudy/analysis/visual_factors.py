@@ -37,6 +37,61 @@ def lab_factor_table(correct: Any, factor: Any, control: str = CONTROL) -> pd.Da
     return t[t["factor"] != control].reset_index(drop=True)
 
 
+def lab_factor_matrix(correct: Any, factor: Any, control: str = CONTROL) -> tuple[np.ndarray, list[str]]:
+    """([n_scenes, 1 + k] 0/1 hits, [control, factor names]) from a lab-factors evaluation: each scene's control
+    copy and its k shifted copies side by side (images of one factor keep the scenes' order), so resampling
+    rows resamples whole scenes."""
+    f = np.asarray(factor).astype(str)
+    c = np.asarray(correct, dtype=float)
+    names = [control] + sorted(set(f) - {control})
+    cols = [c[f == n] for n in names]
+    if len({len(x) for x in cols}) != 1:
+        raise ValueError(f"lab_factor_matrix: factors have different scene counts {[len(x) for x in cols]}")
+    return np.stack(cols, axis=1), names
+
+
+def lab_factor_er(acc: pd.DataFrame, model: str = "model") -> pd.DataFrame:
+    """Effective robustness per visual factor: for each factor, a logit-linear line over every model in `acc`
+    (columns model, factor, accuracy, control_accuracy: `lab_factor_table` rows) predicts the factor's
+    accuracy from the control accuracy; ER = accuracy - line(control). Unlike the error ratio
+    (1 - acc_f) / (1 - acc_control), whose denominator shrinks as a model gets better, ER asks whether a
+    model does better on the factor than its overall accuracy predicts, so it does not move with accuracy
+    along the zoo's trend. Adds columns predicted, er, fit_slope, fit_intercept, fit_n."""
+    from ..metrics import effective_robustness
+
+    out = []
+    for fac, g in acc.groupby("factor"):
+        g = g.copy()
+        try:
+            er, fit = effective_robustness(g["control_accuracy"], g["accuracy"], g["control_accuracy"], g["accuracy"])
+            g["er"], g["fit_slope"], g["fit_intercept"], g["fit_n"] = np.asarray(er), fit.slope, fit.intercept, fit.n
+        except ValueError:  # fewer than two models, or all at one control accuracy: no line
+            g["er"], g["fit_slope"], g["fit_intercept"], g["fit_n"] = np.nan, np.nan, np.nan, len(g)
+        g["predicted"] = g["accuracy"] - g["er"]
+        out.append(g)
+    return pd.concat(out, ignore_index=True) if out else acc.assign(er=np.nan)
+
+
+def lab_factor_er_boot(matrix: np.ndarray, names: list[str], fits: pd.DataFrame, n_boot: int | None = None
+                       ) -> np.ndarray:
+    """Scene-bootstrap replicates [n_boot] of one model's ER averaged over factors, each factor's line held
+    at `fits` (one row per factor with fit_slope, fit_intercept, fit_n). The same scene resamples are used
+    for every model (`effects.image_resamples`), so differences between models are paired."""
+    from ..metrics import LogitFit
+    from .effects import LAB_BOOT, image_resamples
+
+    idx = image_resamples(len(matrix), n_boot or LAB_BOOT)
+    means = matrix[idx].mean(axis=1)  # [n_boot, 1 + k]
+    f = fits.drop_duplicates("factor").set_index("factor")
+    ers = []
+    for j, name in enumerate(names[1:], start=1):
+        if name not in f.index or not np.isfinite(f.loc[name, "fit_slope"]):
+            continue
+        line = LogitFit(f.loc[name, "fit_slope"], f.loc[name, "fit_intercept"], int(f.loc[name, "fit_n"]), np.nan)
+        ers.append(means[:, j] - np.asarray(line(means[:, 0]), float))
+    return np.mean(ers, axis=0) if ers else np.full(len(idx), np.nan)
+
+
 def records_factor_table(clip_vs_rest: pd.DataFrame) -> pd.DataFrame:
     """Long frame (factor, who, error_ratio, er) from `records.imagenet_x_clip_vs_rest` for plotting."""
     rows = []

@@ -50,9 +50,19 @@ HELDOUT_TEMPLATES = (  # for lab-retrieval only: never seen in training
     "here we have a [{texture} ][{color} ]{shape}[ against {bg}].",
     "[my {style} shows ]a [{color} ][{texture} ]{shape} seen from the side.",
 )
-ZS_TEMPLATES = (  # zero-shot prompts over class names (ensemble); SINGLE_TEMPLATE is the one-template knob
-    "a photo of a {}.", "a sketch of a {}.", "a {} on a plain background.", "a photo of the {}.",
-    "a silhouette of a {}.", "a small {}.", "a large {}.", "there is a {} in front of a cluttered background.",
+# zero-shot prompts over class names (ensemble); SINGLE_TEMPLATE is the one-template knob. The ensemble names
+# none of the factors the lab shifts at test time (style, background, size, ...: SHIFT_WORDS), so a gain from
+# the ensemble is not a prompt that describes the test shift.
+ZS_TEMPLATES = (
+    "a photo of a {}.", "a photo of the {}.", "a picture of a {}.", "an image of a {}.", "this is a {}.",
+    "there is a {}.", "a {}.", "one {}.",
+)
+SHIFT_WORDS = ("sketch", "silhouette", "edges", "drawing", "plain", "cluttered", "background", "small", "large",
+               "smaller", "larger", "big", "tiny", "occluded", "dark", "bright", "rotated", "partial", "cropped",
+               "fog", "foggy", "blurry", "blur", "noise", "noisy")
+_LEGACY_ZS = (  # the ensemble before issue 15; its words stay in VOCAB so the tokenizer's ids do not move
+    "a sketch of a {}.", "a {} on a plain background.", "a silhouette of a {}.", "a small {}.", "a large {}.",
+    "there is a {} in front of a cluttered background.",
 )
 SINGLE_TEMPLATE = ("a photo of a {}.",)
 
@@ -73,7 +83,7 @@ def _build_vocab() -> tuple[str, ...]:
             words.update(_words(w))
     words.update(w for s in SIZE_WORDS for w in _words(s))
     words.update(COLORS)
-    for t in TRAIN_TEMPLATES + HELDOUT_TEMPLATES + ZS_TEMPLATES:
+    for t in TRAIN_TEMPLATES + HELDOUT_TEMPLATES + ZS_TEMPLATES + _LEGACY_ZS:
         words.update(_words(re.sub(r"\{\w*\}|[\[\]]", " ", t)))
     return ("<pad>", "<unk>") + tuple(sorted(words)) + ("<sot>", "<eot>")
 

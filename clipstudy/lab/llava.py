@@ -44,6 +44,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "background": ("what is the background?", "what is behind the object?"),
     "style": ("is this a photo, a sketch or a silhouette?", "what kind of image is this?"),
 }
+PROBE_NAME = "linear-probe"  # the comparison rows of the linear probe on the LMM's frozen features
 CHOICE_KINDS = ("object", "color")  # kinds also asked as two-choice questions ("... Choose from: a, b.")
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<ans>", "<eos>")
 PAD, UNK, BOS, ANS, EOS = range(5)
@@ -379,6 +380,27 @@ class LabLlava:
     clip: Any  # clipstudy.zoo.Loaded
     settings: Settings
     meta: dict
+    probe: Any = None  # LinearProbe on the same frozen features and labels (trained on first use)
+
+    def linear_probe(self) -> "LinearProbe":
+        """A linear classifier on the frozen CLIP tower's pooled features of the same training scenes the LMM
+        was trained on, with the same object labels (the LMM's `object` answers): the control that separates
+        what the LMM adds from what any trained readout of those features adds."""
+        if self.probe is None:
+            frame, images = training_scenes(self.meta["recipe"], self.meta["profile"], self.settings.n_images)
+            pooled, _ = visual_features(self.clip.model, images, self.clip.preprocess, grid=self.settings.grid)
+            labels = torch.as_tensor(frame["label"].to_numpy())
+            keep = labels >= 0
+            self.probe = fit_probe(pooled[keep], labels[keep], len(cap.classnames()), seed=self.settings.seed)
+        return self.probe
+
+    def probe_logits(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """The linear probe's class logits [N, C] on uint8 images."""
+        probe = self.linear_probe()
+        with torch.no_grad():
+            feats = torch.cat([visual_features(self.clip.model, images[s:s + batch_size], self.clip.preprocess,
+                                               grid=self.settings.grid)[0] for s in range(0, len(images), batch_size)])
+            return probe(feats)
 
     def ask(self, images: torch.Tensor, questions: Sequence[str], batch_size: int = 128) -> list[str]:
         """Greedy answers to one question per image (uint8 images [N,3,H,W])."""
@@ -400,6 +422,43 @@ class LabLlava:
                 prefix = self.model.prefix(pooled, tokens)
             out += self.model.generate(prefix, questions[s:s + batch_size], self.settings.max_new_tokens)
         return out
+
+
+class LinearProbe(torch.nn.Module):
+    """Standardised features -> linear class logits (multinomial logistic regression)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, n_classes: int):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.linear = torch.nn.Linear(len(mean), n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear((x.float() - self.mean) / self.std)
+
+
+PROBE_STEPS, PROBE_L2 = 200, 1e-3
+
+
+def fit_probe(features: torch.Tensor, labels: torch.Tensor, n_classes: int, steps: int = PROBE_STEPS,
+              l2: float = PROBE_L2, seed: int = 0) -> LinearProbe:
+    """Multinomial logistic regression (full-batch L-BFGS, L2 penalty `l2`) on frozen features; deterministic."""
+    x = features.float()
+    torch.manual_seed(seed)
+    probe = LinearProbe(x.mean(0), x.std(0).clamp_min(1e-6), n_classes)
+    opt = torch.optim.LBFGS(probe.linear.parameters(), lr=0.5, max_iter=steps, history_size=20,
+                            line_search_fn="strong_wolfe")
+    y = torch.as_tensor(labels).long()
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(probe(x), y) + l2 * probe.linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return probe.eval().requires_grad_(False)
 
 
 def cache_dir(recipe: str, profile: str) -> Path:
@@ -490,12 +549,15 @@ def clip_logits(clip: Any, images: torch.Tensor, classnames: Sequence[str],
 def evaluate(recipe: str = "base", profile: str = "lab",
              sets: Sequence[str] = ("lab-val", "lab-sketch", "lab-factors"), *, n: int | None = None,
              seed: int = 0, device: str = "cpu", llava: LabLlava | None = None,
-             progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+             progress: bool = True, with_probe: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The LMM protocol on lab sets: the miniature LLaVA against its own CLIP, on CLIP's failure pairs.
 
     For each image the other choice is the CLIP's own zero-shot top-1 when wrong (else its top-2), so the
     `clip_full == 'wrong'` rows are exactly the images where the CLIP failed. Sets with a `factor` column
     (lab-factors) are also split by factor (column `group`; 'all' is the whole set).
+    With `with_probe`, a linear probe on the same frozen CLIP features and the same object labels
+    (`LabLlava.linear_probe`) answers the same questions by the higher of its two class logits (model
+    `linear-probe`; per-question column `probe_match`).
     Returns (per-question frame, comparison frame: one row per set, group, model and clip_full).
     """
     llava = llava or load(recipe, profile, device, progress=progress)
@@ -513,6 +575,9 @@ def evaluate(recipe: str = "base", profile: str = "lab",
         out["match"] = lmm.match_frame(out)
         clip = lmm.clip_two_choice(pairs, logits)
         out["clip_correct"] = clip["clip_correct"].to_numpy()
+        probe = lmm.clip_two_choice(pairs, llava.probe_logits(images)) if with_probe else None
+        if probe is not None:
+            out["probe_match"] = probe["match"].to_numpy()
         group = frame["factor"].astype(str).to_numpy() if "factor" in frame else np.full(len(frame), "all")
         out.insert(0, "set", name)
         out["group"] = group
@@ -520,6 +585,9 @@ def evaluate(recipe: str = "base", profile: str = "lab",
         for g in (["all"] + sorted(set(group) - {"all"})):
             sel = np.ones(len(out), bool) if g == "all" else group == g
             t = lmm.compare(out[sel], clip[sel], lmm_name="lab-llava", clip_name="clip")
+            if probe is not None:
+                tp = lmm.compare(probe[sel], clip[sel], lmm_name=PROBE_NAME, clip_name="clip")
+                t = pd.concat([t, tp[tp["model"] == PROBE_NAME]], ignore_index=True)
             t.insert(0, "group", g)
             t.insert(0, "set", name)
             tables.append(t)

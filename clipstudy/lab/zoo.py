@@ -10,6 +10,12 @@ steps, samples seen, wall time, final loss, sha256 of the .pt). The key hashes t
 profile, WORLD_VERSION and TRAIN_VERSION. A file that is unreadable, partial, or does not match
 its record is deleted and retrained, never loaded.
 
+Seeds: every recipe is trained under each of the profile's seeds (`Profile.seeds`: 3 in `lab`, 2 in
+`smoke`); `NAME#K` names the recipe under seed K (`base#1`), `seeded(recipe, profile)` lists them, and
+lab effects are means over seeds with intervals over seeds and images (clipstudy.analysis.effects).
+`arch-vit` trains for `VIT_STEPS_SCALE` times base's steps on the same images (`Recipe.steps_scale`) so the
+architecture contrast compares towers of comparable lab-val accuracy (clipstudy.analysis.lab_eval.parity).
+
 Profiles: `lab` is the real zoo (the whole zoo trains in minutes on 2 CPU cores); `smoke` is a
 miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` uses $CLIPSTUDY_LAB_PROFILE
 (default `lab`); `lab:RECIPE@smoke` names the profile explicitly.
@@ -38,6 +44,7 @@ SIZES = ("small", "medium", "large")
 FACTORS = ("architecture", "data", "size", "finetuning", "loss")  # prompts: an evaluation knob (PROMPT_SETS)
 TRAIN_SEED0 = 1000  # training chunks use seeds 1000, 1001, ... (evaluation sets use small seeds)
 PROMPT_SETS = ("lab-single", "lab-ensemble")
+VIT_STEPS_SCALE = 3.0  # arch-vit trains this many times base's steps (same data): a fair architecture contrast
 
 
 # ---------------------------------------------------------------- recipes
@@ -53,6 +60,7 @@ class Recipe:
     size: str = "medium"
     finetuned: bool = False
     seed: int = 0
+    steps_scale: float = 1.0  # optimiser steps as a multiple of the profile's steps for `size` (ViT parity)
     notes: str = ""
 
     def __post_init__(self):
@@ -128,7 +136,10 @@ def _default_recipes() -> None:
     from .world import BACKGROUNDS
 
     register_recipe(Recipe("base", notes="ResNet, corr 0.5, default world, medium size, CLIP loss"))
-    register_recipe(variant("arch-vit", "architecture", arch="vit", notes="open_clip VisionTransformer tower"))
+    register_recipe(variant("arch-vit", "architecture", arch="vit", steps_scale=VIT_STEPS_SCALE,
+                            notes=f"open_clip VisionTransformer tower, trained {VIT_STEPS_SCALE:g}x base's steps on the "
+                                  "same images so that its lab-val accuracy is near base's (a ViT this small learns "
+                                  "more slowly than the ResNet)"))
     register_recipe(variant("arch-convnext", "architecture", arch="convnext", notes="timm ConvNeXt tower"))
     register_recipe(variant("data-corr-high", "data", world=dict(shape_texture_corr=0.9),
                             notes="texture predicts the class 90% of the time"))
@@ -148,12 +159,36 @@ def _default_recipes() -> None:
 
 
 def recipe(name: str | Recipe) -> Recipe:
+    """A registered recipe by name; `NAME#K` is that recipe trained under seed K (the same recipe otherwise)."""
     if isinstance(name, Recipe):
         return name
     _ensure_defaults()
+    name, _, seed = name.partition("#")
     if name not in RECIPES:
         raise UnknownNameError("lab recipe", name, list(RECIPES), hint="`clipstudy lab recipes` lists them.")
+    if seed:
+        if not seed.isdigit():
+            raise ValueError(f"lab recipe seed must be a non-negative integer, got {seed!r} in {name}#{seed}")
+        return dataclasses.replace(RECIPES[name], seed=int(seed))
     return RECIPES[name]
+
+
+def seeded(recipe_: str | Recipe, profile: str | Profile | None = None) -> list[Recipe]:
+    """The recipe under each of the profile's training seeds (its own seed, +1, +2, ...)."""
+    r, p = recipe(recipe_), profile_of(profile)
+    return [dataclasses.replace(r, seed=r.seed + k) for k in range(p.seeds)]
+
+
+def seeds(profile: str | Profile | None = None) -> list[int]:
+    """The training seeds of a profile for a default recipe (seed 0): 0 .. seeds-1."""
+    return list(range(profile_of(profile).seeds))
+
+
+def label(r: Recipe) -> str:
+    """`base`, or `base#1` when the recipe runs under another seed than the registered one."""
+    _ensure_defaults()
+    reg = RECIPES.get(r.name)
+    return r.name if reg is None or reg.seed == r.seed else f"{r.name}#{r.seed}"
 
 
 def names() -> list[str]:
@@ -175,12 +210,14 @@ class Profile:
     ft_steps: int
     ft_lr: float
     image_size: int = 64
+    seeds: int = 3  # training seeds per recipe (0, 1, ...): lab effects are means over seeds with intervals
 
     def n_chunks(self, size: str) -> int:
         return dict(self.chunks)[size]
 
-    def n_steps(self, size: str) -> int:
-        return dict(self.steps)[size]
+    def n_steps(self, size: str, scale: float = 1.0) -> int:
+        return max(1, int(round(dict(self.steps)[size] * scale)))
+
 
 
 PROFILES: dict[str, Profile] = {
@@ -189,9 +226,10 @@ PROFILES: dict[str, Profile] = {
                    steps=(("small", 120), ("medium", 240), ("large", 480)), batch_size=128, lr=3e-3,
                    ft_steps=300, ft_lr=2e-3),  # enough cross-entropy steps for fine-tuning to move accuracy
     # a miniature at 32 px for tests and smoke builds: seconds per recipe, not a finding
+    # 2 seeds (so intervals exist in tests) at about 2/3 of the one-seed steps: the smoke zoo costs ~1.3x, not 2x
     "smoke": Profile("smoke", chunk=256, chunks=(("small", 1), ("medium", 2), ("large", 4)),
-                     steps=(("small", 20), ("medium", 40), ("large", 60)), batch_size=64, lr=3e-3,
-                     ft_steps=15, ft_lr=5e-4, image_size=32),
+                     steps=(("small", 14), ("medium", 26), ("large", 40)), batch_size=64, lr=3e-3,
+                     ft_steps=10, ft_lr=5e-4, image_size=32, seeds=2),
 }
 
 
@@ -209,7 +247,9 @@ def model_key(r: Recipe, p: Profile) -> str:
     from .world import WORLD_VERSION
 
     parent = model_key(parent_of(r), p) if r.finetuned else None
-    return digest(dict(recipe=r.key_dict(), profile=dataclasses.asdict(p), world=WORLD_VERSION,
+    prof = dataclasses.asdict(p)
+    prof.pop("seeds")  # how many seeds a profile trains does not change any one model
+    return digest(dict(recipe=r.key_dict(), profile=prof, world=WORLD_VERSION,
                        train=T.TRAIN_VERSION, parent=parent), 12)
 
 
@@ -218,8 +258,8 @@ def parent_of(r: Recipe) -> Recipe:
     training (so `finetuned` reuses `base`'s cached weights), else an unregistered `<name>-clip`."""
     plain = dataclasses.replace(r, finetuned=False, name=r.name + "-clip", factor="base")
     for other in (recipe(n) for n in names()):
-        if other.key_dict() == plain.key_dict():
-            return other
+        if dataclasses.replace(other, seed=r.seed).key_dict() == plain.key_dict():
+            return dataclasses.replace(other, seed=r.seed)
     return plain
 
 
@@ -230,7 +270,7 @@ def model_dir() -> Path:
 def paths(recipe_: str | Recipe, profile: str | Profile | None = None) -> tuple[Path, Path]:
     """(weights .pt, record .json) of a recipe under a profile."""
     r, p = recipe(recipe_), profile_of(profile)
-    stem = f"{r.name}-{p.name}-{model_key(r, p)}"
+    stem = f"{r.name}-{p.name}-s{r.seed}-{model_key(r, p)}"
     return model_dir() / f"{stem}.pt", model_dir() / f"{stem}.json"
 
 
@@ -281,12 +321,12 @@ def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
         hist = T.finetune(clf, images, labels, steps=p.ft_steps, batch_size=p.batch_size, lr=p.ft_lr,
                           seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p))
         return clf, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective="cross-entropy",
-                         parent_samples_seen=p.n_steps(r.size) * p.batch_size)
+                         parent_samples_seen=p.n_steps(r.size, parent_of(r).steps_scale) * p.batch_size)
     images, tokens, _ = training_set(r, p, progress)
     prep_s = time.perf_counter() - t0
     torch.manual_seed(r.seed)
     model = T.build_clip(r.arch, r.loss, p.image_size)
-    hist = T.train_clip(model, images, tokens, steps=p.n_steps(r.size), batch_size=p.batch_size, lr=p.lr,
+    hist = T.train_clip(model, images, tokens, steps=p.n_steps(r.size, r.steps_scale), batch_size=p.batch_size, lr=p.lr,
                         seed=r.seed, desc=f"train {r.name}", progress=progress, preprocess=preprocess(p))
     return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=r.loss)
 
@@ -367,9 +407,9 @@ def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | N
     p = profile_of(profile)
     if isinstance(recipes, str):
         recipes = [recipes]
-    rs = [recipe(n) for n in (recipes or names())]
+    rs = [s for n in (recipes or names()) for s in (seeded(n, p) if "#" not in str(n) else [recipe(n)])]
     rows = []
-    for r in _bar(rs, f"lab zoo ({p.name})", progress):
+    for r in _bar(rs, f"lab zoo ({p.name}, {p.seeds} seeds)", progress):
         _ensure(r, p, progress)
         rows.append(record(r, p))
     return pd.DataFrame(rows)
@@ -393,9 +433,9 @@ def spec(recipe_: str | Recipe, profile: str | Profile | None = None):
     from .. import zoo as model_zoo
 
     r, p = recipe(recipe_), profile_of(profile)
-    steps = p.n_steps(r.size) * p.batch_size
+    steps = p.n_steps(r.size, r.steps_scale) * p.batch_size
     return model_zoo.ModelSpec(
-        name=f"lab:{r.name}" + ("" if p.name == "lab" else f"@{p.name}"), source="lab", arch=r.name,
+        name=f"lab:{label(r)}" + ("" if p.name == "lab" else f"@{p.name}"), source="lab", arch=r.name,
         pretrained=None, family=r.arch, data=r.data, samples_seen=float(steps), finetuned=r.finetuned,
         loss=r.loss, resolution=p.image_size,
         notes=f"{r.factor}: {r.notes}; profile {p.name}; {p.n_chunks(r.size) * p.chunk} training images")
@@ -406,13 +446,17 @@ def specs(profile: str | Profile | None = None) -> list:
     return [spec(n, profile) for n in names()]
 
 
-def load(name: str, device: str = "cpu", profile: str | Profile | None = None, progress: bool = True):
-    """A clipstudy.zoo.Loaded for a recipe (`base`, or `base@smoke`); trains it first if missing."""
+def load(name: str, device: str = "cpu", profile: str | Profile | None = None, progress: bool = True,
+         seed: int | None = None):
+    """A clipstudy.zoo.Loaded for a recipe (`base`, `base#1` for seed 1, or `base@smoke`); trains it first if
+    missing. `seed` (if given) overrides the recipe's training seed."""
     from .. import zoo as model_zoo
     from . import captions
 
     name, profile = _split(name, profile)
     r, p = recipe(name), profile_of(profile)
+    if seed is not None:
+        r = dataclasses.replace(r, seed=int(seed))
     model = _ensure(r, p, progress).to(device).eval().requires_grad_(False)  # inference only
     pp = preprocess(p)
     loaded = model_zoo.Loaded(model, pp, None if r.finetuned else captions.tokenizer, spec(r, p), device,
