@@ -253,8 +253,8 @@ per_seed = lab_x.groupby(["recipe", "seed", "prompts"])["er"].mean().rename("val
 per_seed["boot"] = [V.lab_factor_er_boot(mats[(r, sd, p)][0], mats[(r, sd, p)][1], fits)
                     for r, sd, p in zip(per_seed["recipe"], per_seed["seed"], per_seed["prompts"])]
 flags = {r: "; ".join(sorted({f for f in ens.loc[ens["recipe"] == r, "flag"] if f})) for r in recs["recipe"]}
-lab_rows = E.lab_seed_effects(per_seed[per_seed["prompts"] == "ensemble"], recs, "visual factors", metric,
-                              flags={r: f for r, f in flags.items() if f})
+flags = lab_eval.merge_flags(flags, lab_eval.parity_flags(lab_profile, n_eval, dev))
+lab_rows = E.lab_seed_effects(per_seed[per_seed["prompts"] == "ensemble"], recs, "visual factors", metric, flags=flags)
 one, ensb = (per_seed[(per_seed["recipe"] == "base") & (per_seed["prompts"] == p)].sort_values("seed")
              for p in ("single", "ensemble"))
 if len(one) and len(ensb):

@@ -198,7 +198,8 @@ plt.show()
 # %%
 ens = lab_sb[lab_sb["prompts"] == "ensemble"]
 v = ens.groupby("recipe")["shape_bias"].mean()
-lab_rows = E.lab_seed_effects(ens, recs, "shape bias", "shape bias", value="shape_bias")
+lab_rows = E.lab_seed_effects(ens, recs, "shape bias", "shape bias", value="shape_bias",
+                              flags=lab_eval.parity_flags(lab_profile, n_eval, dev))
 single = lab_sb[(lab_sb["recipe"] == "base") & (lab_sb["prompts"] == "single")].sort_values("seed")
 if len(single) and "base" in v:
     b = ens[ens["recipe"] == "base"].sort_values("seed")

@@ -233,3 +233,10 @@ def test_er_replicates_hold_the_line_and_resample_images_together():
     for m in ("a", "b"):
         er = float(ler.loc[ler["model"] == m, "er"].iloc[0])
         assert abs(boots[m].mean() - er) < 0.01 and 0.01 < boots[m].std() < 0.05
+
+
+def test_merge_flags_joins_and_drops_empty():
+    from clipstudy.analysis import lab_eval
+
+    m = lab_eval.merge_flags({"a": "x", "b": ""}, {"a": "y", "c": "z"})
+    assert m == {"a": "x; y", "c": "z"}

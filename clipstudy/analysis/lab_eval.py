@@ -162,3 +162,25 @@ def parity(acc: pd.DataFrame, base: str = "base", dataset: str = "lab-val", tole
     gap = a - a[base]
     return pd.DataFrame({"recipe": a.index, "accuracy": a.to_numpy(), "gap": gap.to_numpy(),
                          "undertrained": (gap < -tolerance * a[base]).to_numpy()}).reset_index(drop=True)
+
+
+def parity_flags(profile: str = "lab", n: int | None = None, device: str = "cpu") -> dict[str, str]:
+    """recipe -> 'undertrained: lab-val X vs base Y' for every recipe that `parity` flags (mean lab-val top-1
+    over the profile's seeds, ensemble prompts; features come from the engine's cache). Chapters append these
+    flags to the recipe's effects, so an undertrained model never stands for its factor unmarked."""
+    acc = accuracy_table(list(recipes(profile)["recipe"]), ["lab-val"], n=n, profile=profile, device=device,
+                         seeds_="all")
+    par = parity(acc)
+    under = par[par["undertrained"]]
+    return {r: f"undertrained: lab-val {a:.3f} vs base {a - g:.3f}"
+            for r, a, g in zip(under["recipe"], under["accuracy"], under["gap"])}
+
+
+def merge_flags(*flag_maps: dict[str, str]) -> dict[str, str]:
+    """recipe -> '; '-joined flags of several maps (empty flags dropped)."""
+    out: dict[str, list[str]] = {}
+    for m in flag_maps:
+        for r, f in m.items():
+            if f:
+                out.setdefault(r, []).append(f)
+    return {r: "; ".join(fs) for r, fs in out.items()}
