@@ -57,7 +57,7 @@ ch = chapter.start("11_claims", results_dir, profile, data_root=data_root,
 chapter.records_ready()
 table, evidence = claims.judge(results_dir)
 ch.save(table, "claims")
-ch.save(evidence, "claims_evidence")
+_ = ch.save(evidence, "claims_evidence")
 
 # %% [markdown]
 # ## The verdicts
