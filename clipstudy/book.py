@@ -121,12 +121,51 @@ def build_html() -> Path:
     return BOOK / "_build" / "html"
 
 
-def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False) -> int:
-    """Execute the chosen chapters and build the book; non-zero exit if any chapter failed."""
+LIVE_STUDY = RESULTS / "live"  # the runner's study folder for the live profile: results.csv, units.csv, logs/
+
+
+def live_grid(only: str | None = None) -> list[str]:
+    """The live datasets the chosen chapters declare (`collection.CHAPTERS`, checked against the notebooks)."""
+    from . import collection
+
+    names = [p.stem for p in select(only)]
+    return list(dict.fromkeys(d for ch in names for d in collection.CHAPTERS.get(ch, ())))
+
+
+def run_live_grid(only: str | None = None, device: str = "auto", executor: str = "local",
+                  executor_options: dict | None = None, models=None, prompts: str = "openai80",
+                  study: Path | None = None):
+    """Run the grid the chapters declare, over the live models and datasets this machine has, through the
+    runner (any executor), before the notebooks execute; the chapters then read its results table and hit
+    its cached features. Missing weights or data are left to each chapter's one "missing" cell."""
+    from . import live, run
+
+    datasets = live_grid(only)
+    panel = live.panel(datasets, models=list(models or live.DEFAULT_MODELS))
+    if not panel.ready:
+        print(f"live grid: nothing to run ({len(panel.missing)} model(s) or dataset(s) missing; the chapters say which)",
+              flush=True)
+        return None
+    print(f"live grid: {len(panel.models)} model(s) x {len(panel.datasets)} dataset(s) on --executor {executor}",
+          flush=True)
+    out = run.run(panel.models, panel.datasets, prompts=prompts, executor=executor, executor_options=executor_options,
+                  device=device, study=study or LIVE_STUDY)
+    for r in out.failed:
+        print(f"  live unit failed: {r.model} x {r.dataset}: {r.error}", flush=True)
+    return out
+
+
+def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False,
+          executor: str = "local", executor_options: dict | None = None) -> int:
+    """Execute the chosen chapters and build the book; non-zero exit if any chapter failed.
+
+    With the live profile, the grid the chapters declare runs first through the study runner (`executor`)."""
     from .config import resolve_device
 
     params = parameters(profile, resolve_device(device))
     paths = select(only)
+    if params.get("live"):
+        run_live_grid(only, params["device"], executor, executor_options)
     if params.get("lab_profile"):
         from .lab import zoo as lab_zoo
 

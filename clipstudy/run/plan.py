@@ -107,6 +107,8 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
     prompts_ = tuple(dict.fromkeys(p.strip() for item in ([prompts] if isinstance(prompts, str) else prompts)
                                    for p in item.split(",") if p.strip()))
 
+    if any(p.startswith("lab-") for p in prompts_):
+        from ..lab import zoo as _  # noqa: F401: registers the lab's prompt sets
     for p in prompts_:
         prompt_sets.templates(p)  # an unknown prompt set fails the plan, not every unit
     model_names = collection.expand_models(models)

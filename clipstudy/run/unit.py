@@ -183,6 +183,8 @@ def _compute(unit: Unit) -> tuple[int, int]:
     from ..config import resolve_device
     from .data import open_dataset
 
+    if any(p.startswith("lab-") for p in unit.prompts):
+        from ..lab import zoo as _  # noqa: F401: registers the lab's prompt sets in this worker
     device = resolve_device(unit.device)
     loaded = load_model(unit.model, device)
     data = open_dataset(unit.dataset, loaded.preprocess, unit.lab_profile)
