@@ -35,7 +35,14 @@ class Data:
 
 
 def split_lab(name: str) -> tuple[str, int | None]:
+    """`lab-val:48` -> ("lab-val", 48); other names are returned whole."""
+    if not name.startswith("lab-"):
+        return name, None
     base, _, n = name.partition(":")
+    if n and not n.isdigit():
+        from ..errors import ClipstudyError
+
+        raise ClipstudyError(f"{name}: a lab set's size follows a colon as a number, e.g. lab-val:600")
     return base, (int(n) if n else None)
 
 
