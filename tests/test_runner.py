@@ -40,8 +40,13 @@ def grid(tmp_path_factory):
 
 @pytest.fixture
 def env(grid, monkeypatch, tmp_path):
-    """CLIPSTUDY_DATA at the fixtures, a fresh cache, and subprocesses (jobs, workers) importing this checkout."""
+    """CLIPSTUDY_DATA at the fixtures, a fresh feature and unit store (lab models and rendered lab sets are the
+    session's, trained once), and subprocesses (jobs, workers) importing this checkout."""
     monkeypatch.setenv("CLIPSTUDY_DATA", str(grid.data))
+    session_lab = Path(os.environ["CLIPSTUDY_CACHE"]) / "lab"
+    session_lab.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "lab").symlink_to(session_lab)
     monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / "cache"))
     path = [str(REPO), str(REPO / "tests")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))

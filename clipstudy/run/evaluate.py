@@ -56,27 +56,38 @@ def outputs(unit: Unit) -> list[Outputs]:
 
 
 def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False) -> pd.DataFrame:
-    """Rows of every axis for every complete unit, model by model (a model's outputs are freed after it)."""
+    """Rows of every axis for every complete unit. One dataset's outputs are in memory at a time, plus the
+    ID sets that calibration and OOD detection read (kept per model)."""
     from tqdm.auto import tqdm
 
     from .data import id_set_of
 
     axes = list(axes)
-    by_model: dict[str, list[Unit]] = {}
+    by_model: dict[str, dict[str, Unit]] = {}
     for u in units:
-        by_model.setdefault(u.model, []).append(u)
+        by_model.setdefault(u.model, {})[u.dataset] = u
     rows = []
     for model, us in tqdm(by_model.items(), desc="evaluate", unit="model", disable=not progress):
-        outs = {(o.dataset, o.prompts): o for u in us for o in outputs(u)}
+        kept: dict[str, dict[str, Outputs]] = {}
+
+        def of(dataset: str) -> dict[str, Outputs]:
+            if dataset not in kept:
+                kept[dataset] = {o.prompts: o for o in outputs(us[dataset])}
+            return kept[dataset]
 
         def id_of(o: Outputs) -> Outputs | None:
-            return outs.get((id_set_of(o.dataset), o.prompts))
+            ref = id_set_of(o.dataset)
+            return of(ref).get(o.prompts) if ref in us else None
 
-        for (dataset, prompts), o in outs.items():
-            for axis in axes:
-                for r in AXES[axis](o, id_of):  # retrieval reads captions, whatever the prompt set
-                    rows.append(dict(model=model, dataset=dataset, axis=axis, precision=o.zs.precision,
-                                     prompts="captions" if axis == "retrieval" else prompts, **r))
+        ids = {id_set_of(d) for d in us}
+        for dataset in us:
+            for prompts, o in of(dataset).items():
+                for axis in axes:
+                    for r in AXES[axis](o, id_of):  # retrieval reads captions, whatever the prompt set
+                        rows.append(dict(model=model, dataset=dataset, axis=axis, precision=o.zs.precision,
+                                         prompts="captions" if axis == "retrieval" else prompts, **r))
+            if dataset not in ids:
+                kept.pop(dataset, None)
     df = pd.DataFrame(rows, columns=COLUMNS).drop_duplicates(subset=list(IDENTITY))
     return df.sort_values(list(IDENTITY), ignore_index=True)
 

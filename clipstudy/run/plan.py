@@ -65,7 +65,7 @@ def precision_key(precision: str, device_kind: str) -> str:
 
 def add_id_sets(datasets: list[str], axes: Sequence[str]) -> list[str]:
     """OOD detection reads its ID set: add it to the grid where an OOD set is asked for without it."""
-    from .data import LAB_TASKS, TASKS, id_set_of, is_lab, split_lab
+    from .data import LAB_TASKS, id_set_of, is_lab, split_lab
 
     if "ood" not in axes:
         return datasets

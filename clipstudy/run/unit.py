@@ -9,6 +9,7 @@ complete: the next run resumes from its finished shards.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 import traceback
@@ -104,8 +105,13 @@ def load_model(name: str, device: str):
     from .. import zoo
 
     if (name, device) not in _LOADED:
+        from ..encode import weights_hash
+
         _LOADED.clear()
-        _LOADED[(name, device)] = zoo.load(name, device)
+        loaded = zoo.load(name, device)
+        if getattr(loaded.model, "weights_id", None) is None:  # the value every engine call would hash, once
+            loaded.model.weights_id = weights_hash(loaded.model)
+        _LOADED[(name, device)] = loaded
     return _LOADED[(name, device)]
 
 
@@ -225,7 +231,8 @@ def _compute(unit: Unit) -> tuple[int, int]:
             scale = encode.logit_scale_of(loaded.model)
         _log(unit, f"features: {len(enc)} images ({len(enc.skipped)} skipped), {enc.forward_passes} encoded now")
         has_texts = data.texts is not None and not loaded.is_classifier
-        if has_texts:
+        if has_texts and not (prior.get("texts") and prior.get("features") == enc.key
+                              and (entry / "texts.pt").exists()):
             if enc.skipped:
                 raise ClipstudyError(f"{unit.dataset}: {len(enc.skipped)} unreadable image(s), e.g. "
                                      f"{enc.skipped[:3]}; retrieval needs every image that owns captions")
@@ -243,7 +250,7 @@ def _compute(unit: Unit) -> tuple[int, int]:
                       is_classifier=bool(loaded.is_classifier), classnames=list(data.classnames),
                       class_index=_jsonable(data.class_index), n=len(enc), n_skipped=len(enc.skipped),
                       device=device, torch=torch.__version__, written=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        store.atomic_write_text(__import__("json").dumps(record, indent=1), entry / RECORD)  # last: marks it complete
+        store.atomic_write_text(json.dumps(record, indent=1), entry / RECORD)  # last: marks it complete
     finally:
         loaded.tokenizer = old_tok
     return images, (tok.n if tok is not None else 0)
@@ -263,10 +270,9 @@ def _head_once(unit: Unit, loaded: Any, classnames: list[str], prompts: str, dev
 
 
 def _jsonable(x: Any) -> Any:
-    if x is None:
-        return None
+    """Class indices (lists, nested lists, numpy arrays or scalars) as plain JSON values."""
     if hasattr(x, "tolist"):
         return x.tolist()
     if isinstance(x, (list, tuple)):
         return [_jsonable(v) for v in x]
-    return int(x) if isinstance(x, (int,)) or type(x).__name__.startswith("int") else x
+    return x
