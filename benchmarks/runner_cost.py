@@ -13,7 +13,8 @@ Reported per grid:
   the datasets read, so two dataset names over the same files would count once;
 - the naive per-axis way: each axis run on its own, with its own empty store (as a per-task tool would),
   over the datasets it reads; its images and prompts encoded against the runner's;
-- wall clock of the local executor with 2 workers against 1, cold, rounds interleaved (1 2 1 2 ...).
+- wall clock of the local executor, cold: 1 worker with 2 torch threads (the default on this 2-core CPU),
+  1 worker with 1 thread, and 2 workers with 1 thread each; rounds interleaved so load drifts hit all alike.
 
 Random weights and generated images: the counts and times are the result, never the metric values.
 
@@ -114,12 +115,13 @@ def reset_store(cache: Path) -> None:
         shutil.rmtree(cache / d, ignore_errors=True)
 
 
-def once(models, datasets, work: Path, *, axes="all", workers: int = 1, **kw) -> tuple[dict, float]:
+def once(models, datasets, work: Path, *, axes="all", workers: int = 1, threads: int | None = None,
+         **kw) -> tuple[dict, float]:
     from clipstudy import run
 
     t0 = time.perf_counter()
     out = run.run(models, datasets, axes=axes, study=work / "study", progress=False,
-                  executor_options=dict(workers=workers), **kw)
+                  executor_options=dict(workers=workers, threads=threads), **kw)
     secs = time.perf_counter() - t0
     assert not out.failed, [(r.model, r.dataset, r.error) for r in out.failed]
     return out.summary.as_dict(), secs
@@ -146,42 +148,59 @@ def naive(models, datasets, cache: Path, work: Path, **kw) -> dict:
     return total
 
 
-def report(name: str, models, datasets, cache: Path, work: Path, rounds: int, **kw) -> list[dict]:
+# (label, workers, torch threads per worker); 2 workers get 1 thread each on 2 cores
+CONFIGS = (("1 worker, 2 threads", 1, 2), ("1 worker, 1 thread", 1, 1), ("2 workers, 1 thread each", 2, 1))
+
+
+def timing(models, datasets, cache: Path, work: Path, rounds: int, **kw) -> dict[str, list[float]]:
+    """Cold wall clock of each local configuration, rounds interleaved so that load drifts hit all alike."""
+    times: dict[str, list[float]] = {c[0]: [] for c in CONFIGS}
+    images = None
+    for _ in range(rounds):
+        for label, workers, threads in CONFIGS:
+            reset_store(cache)
+            s, secs = once(models, datasets, work, workers=workers, threads=threads, **kw)
+            assert images is None or s["images_encoded"] == images
+            images = s["images_encoded"]
+            times[label].append(secs)
+    return times
+
+
+def report(name: str, models, datasets, cache: Path, work: Path, rounds: int, timing_only: bool = False,
+           **kw) -> list[dict]:
     from clipstudy.run.plan import add_id_sets
 
     datasets = add_id_sets(list(datasets), ["ood"])
-    unique = unique_triples(models, datasets, kw.get("lab_profile") or "lab")
-    reset_store(cache)
-    cold, t_cold = once(models, datasets, work, **kw)
-    warm, t_warm = once(models, datasets, work, **kw)
-    nv = naive(models, datasets, cache, work, **kw)
-    times = {1: [], 2: []}
-    for _ in range(rounds):
-        for w in (1, 2):
-            reset_store(cache)
-            s, secs = once(models, datasets, work, workers=w, **kw)
-            assert s["images_encoded"] == cold["images_encoded"]
-            times[w].append(secs)
-    t1, t2 = sum(times[1]) / rounds, sum(times[2]) / rounds
-    print(f"\n## {name}: {len(models)} models x {len(datasets)} datasets ({cold['units_total']} units), every axis")
-    print(f"unique (model, image, transform) triples: {unique}")
-    rows = [
-        dict(what="cold: images encoded", value=cold["images_encoded"], ratio=cold["images_encoded"] / unique,
-             note="redundancy = images / unique triples"),
-        dict(what="warm: images encoded", value=warm["images_encoded"], ratio=float("nan"),
-             note=f"units reused {warm['units_reused']}/{warm['units_total']}, prompts {warm['prompts_encoded']}"),
-        dict(what="naive per-axis: images encoded", value=nv["images_encoded"],
-             ratio=nv["images_encoded"] / cold["images_encoded"], note=f"{nv['axes']} axes, each with an empty store; "
-                                                                       "ratio = naive / runner"),
-        dict(what="naive per-axis: prompts encoded", value=nv["prompts_encoded"],
-             ratio=nv["prompts_encoded"] / max(1, cold["prompts_encoded"]),
-             note=f"runner: {cold['prompts_encoded']}"),
-        dict(what="wall clock, 1 local worker (s)", value=round(t1, 1), ratio=float("nan"),
-             note=f"cold, mean of {rounds}: " + ", ".join(f"{t:.1f}" for t in times[1])),
-        dict(what="wall clock, 2 local workers (s)", value=round(t2, 1), ratio=t1 / t2,
-             note="ratio = 1 worker / 2 workers: " + ", ".join(f"{t:.1f}" for t in times[2])),
-        dict(what="cold run / warm re-run (s)", value=f"{t_cold:.1f} / {t_warm:.1f}", ratio=t_cold / t_warm, note=""),
-    ]
+    print(f"\n## {name}: {len(models)} models x {len(datasets)} datasets ({len(models) * len(datasets)} units), "
+          "every axis")
+    rows = []
+    if not timing_only:
+        unique = unique_triples(models, datasets, kw.get("lab_profile") or "lab")
+        print(f"unique (model, image, transform) triples: {unique}")
+        reset_store(cache)
+        cold, t_cold = once(models, datasets, work, **kw)
+        warm, t_warm = once(models, datasets, work, **kw)
+        nv = naive(models, datasets, cache, work, **kw)
+        rows += [
+            dict(what="cold: images encoded", value=cold["images_encoded"], ratio=cold["images_encoded"] / unique,
+                 note="redundancy = images / unique triples"),
+            dict(what="warm: images encoded", value=warm["images_encoded"], ratio=float("nan"),
+                 note=f"units reused {warm['units_reused']}/{warm['units_total']}, prompts {warm['prompts_encoded']}"),
+            dict(what="naive per-axis: images encoded", value=nv["images_encoded"],
+                 ratio=nv["images_encoded"] / cold["images_encoded"],
+                 note=f"{nv['axes']} axes, each with an empty store; ratio = naive / runner"),
+            dict(what="naive per-axis: prompts encoded", value=nv["prompts_encoded"],
+                 ratio=nv["prompts_encoded"] / max(1, cold["prompts_encoded"]),
+                 note=f"runner: {cold['prompts_encoded']}"),
+            dict(what="cold run / warm re-run (s)", value=f"{t_cold:.1f} / {t_warm:.1f}", ratio=t_cold / t_warm,
+                 note=""),
+        ]
+    times = timing(models, datasets, cache, work, rounds, **kw)
+    base = sum(times[CONFIGS[0][0]]) / rounds
+    for label, _, _ in CONFIGS:
+        mean = sum(times[label]) / rounds
+        rows.append(dict(what=f"wall clock, {label} (s)", value=round(mean, 1), ratio=base / mean,
+                         note="ratio = (1 worker, 2 threads) / this; rounds: " + ", ".join(f"{t:.1f}" for t in times[label])))
     print(table(rows))
     return rows
 
@@ -193,6 +212,9 @@ def main(argv=None) -> None:
     p.add_argument("--lab-profile", choices=["smoke", "lab"], default="smoke")
     p.add_argument("--rounds", type=int, default=2, help="interleaved 1-worker / 2-worker cold runs")
     p.add_argument("--prompts", default="single", help="synthetic grid's prompt set (the book uses openai80)")
+    p.add_argument("--widths", default="96,128,160", help="synthetic: vision widths of the 3 tiny CLIPs")
+    p.add_argument("--image-size", type=int, default=64, help="synthetic: the tiny CLIPs' input size")
+    p.add_argument("--timing-only", action="store_true", help="only the wall-clock rows")
     p.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "clipstudy-bench", "runner"))
     a = p.parse_args(argv)
     work = Path(a.workdir)
@@ -205,8 +227,11 @@ def main(argv=None) -> None:
 
         os.environ["CLIPSTUDY_DATA"] = str(work / "data")
         datasets = synthetic_data(work / "data", a.images)
-        models = [R.tiny_local_dir(work / f"m{i}", i, width=w, image_size=64) for i, w in enumerate((96, 128, 160))]
-        report("synthetic live grid", models, datasets, cache, work, a.rounds, prompts=a.prompts)
+        widths = [int(w) for w in a.widths.split(",")]
+        models = [R.tiny_local_dir(work / f"m{i}-w{w}-s{a.image_size}", i, width=w, image_size=a.image_size)
+                  for i, w in enumerate(widths)]
+        report(f"synthetic live grid (widths {a.widths}, {a.image_size} px)", models, datasets, cache, work, a.rounds,
+               a.timing_only, prompts=a.prompts)
     if a.grid in ("lab", "both"):
         from clipstudy.lab import zoo as lab_zoo
 
@@ -214,7 +239,7 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         lab_zoo.train(None, profile=a.lab_profile)
         print(f"\n(lab zoo {a.lab_profile} ready in {time.perf_counter() - t0:.0f}s: not part of the figures)")
-        report(f"lab book ({a.lab_profile} profile)", models, sets, cache, work, a.rounds,
+        report(f"lab book ({a.lab_profile} profile)", models, sets, cache, work, a.rounds, a.timing_only,
                prompts="lab-single,lab-ensemble", lab_profile=a.lab_profile)
 
 

@@ -48,8 +48,12 @@ class LocalExecutor:
             return
         n = min(self.n_workers(units[0].device), len(units))
         if n <= 1:
-            for u in units:
-                on_result(execute(u))
+            from ..encode import intra_op_threads
+            import torch
+
+            with intra_op_threads(self.threads or torch.get_num_threads()):
+                for u in units:
+                    on_result(execute(u))
             return
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
