@@ -184,13 +184,49 @@ def fetch_records() -> str | None:
         return " ".join(str(e).split())
 
 
+LIVE_STUDY = RESULTS / "live"  # the runner's study folder for the live profile: results.csv, units.csv, logs/
+
+
+def live_grid(only: str | None = None) -> list[str]:
+    """The live datasets the chosen chapters declare (`collection.CHAPTERS`, checked against the notebooks)."""
+    from . import collection
+
+    names = [p.stem for p in select(only)]
+    return list(dict.fromkeys(d for ch in names for d in collection.CHAPTERS.get(ch, ())))
+
+
+def run_live_grid(only: str | None = None, device: str = "auto", executor: str = "local",
+                  executor_options: dict | None = None, models=None, prompts: str = "openai80",
+                  study: Path | None = None):
+    """Run the grid the chapters declare, over the live models and datasets this machine has, through the
+    runner (any executor), before the notebooks execute; the chapters then read its results table and hit
+    its cached features. Missing weights or data are left to each chapter's one "missing" cell."""
+    from . import live, run
+
+    datasets = live_grid(only)
+    panel = live.panel(datasets, models=list(models or live.DEFAULT_MODELS))
+    if not panel.ready:
+        print(f"live grid: nothing to run ({len(panel.missing)} model(s) or dataset(s) missing; the chapters say which)",
+              flush=True)
+        return None
+    print(f"live grid: {len(panel.models)} model(s) x {len(panel.datasets)} dataset(s) on --executor {executor}",
+          flush=True)
+    out = run.run(panel.models, panel.datasets, prompts=prompts, executor=executor, executor_options=executor_options,
+                  device=device, study=study or LIVE_STUDY)
+    for r in out.failed:
+        print(f"  live unit failed: {r.model} x {r.dataset}: {r.error}", flush=True)
+    return out
+
+
 def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False,
-          out: str | os.PathLike | None = None, fetch: bool | None = None) -> int:
+          out: str | os.PathLike | None = None, fetch: bool | None = None, executor: str = "local",
+          executor_options: dict | None = None) -> int:
     """Execute the chosen chapters and build the book; non-zero exit if any chapter failed.
 
     `out` builds the whole book in another folder (see `stage`); by default it goes to book/ here.
     `fetch` (default: every profile but smoke) first fetches the published records that are missing, so the
-    book carries real-model evidence by default.
+    book carries real-model evidence by default. With the live profile, the grid the chapters declare runs
+    first through the study runner (`executor`), into the book's results/live.
     """
     from .config import resolve_device
 
@@ -204,6 +240,9 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     chapters_dir = project / "book" / "chapters"
     params = parameters(profile, resolve_device(device), results_dir=project / "book" / "results")
     paths = select(only)
+    if params.get("live"):
+        run_live_grid(only, params["device"], executor, executor_options,
+                      study=project / "book" / "results" / "live")
     if params.get("lab_profile"):
         from .lab import zoo as lab_zoo
 

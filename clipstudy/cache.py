@@ -1,5 +1,7 @@
 """On-disk feature store keyed by (model id, weights hash, data identity, transform, precision, subset).
 
+Entry names are `store.Key`s; atomic writes and safe loads are the store's.
+
 Layout: `<root>/<key>/shard-00000.pt ... meta.json`. Every file is written to a
 temporary name and renamed into place, so a reader never sees half a file.
 `meta.json` is written last and marks the entry complete; shards without it are
@@ -10,99 +12,19 @@ entry incomplete and is recomputed; a file that cannot be read for another reaso
 """
 from __future__ import annotations
 
-import errno
-import functools
-import hashlib
 import json
 import os
-import pickle
-import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .config import cache_root
-from .errors import ClipstudyError
+from .store import (DAMAGE, CacheError, Key, atomic_save, atomic_write_text, digest,  # noqa: F401 (re-exported)
+                    load_json, safe_load)
 
 META_FIELDS = ("n", "n_shards")
-
-
-class CacheError(ClipstudyError):
-    """The cache folder cannot be used (a file in its place, read-only, disk full)."""
-
-
-def digest(obj: Any, n: int = 16) -> str:
-    """Stable short hash of a JSON-able object."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
-
-
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    mask = os.umask(0o022)  # read it the only way POSIX allows, once per process
-    os.umask(mask)
-    return mask
-
-
-def _publish(tmp: str, path: Path) -> None:
-    """Give the temporary file the mode a plain open() would (mkstemp's is 0600: a shared cache needs the
-    group to read it), then rename it into place."""
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, path)
-
-
-def _no_space(e: OSError, path: Path) -> ClipstudyError | None:
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return CacheError(f"no space left on the device of {path.parent}: nothing was written there "
-                          f"(the partial file was removed). Free space or set CLIPSTUDY_CACHE to another disk.")
-    return None
-
-
-def _atomic_write(path: Path, write, mode: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-        _publish(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError) and _no_space(e, path) is not None:
-            raise _no_space(e, path) from e
-        raise
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then os.replace."""
-    _atomic_write(Path(path), lambda f: torch.save(obj, f), "wb")
-
-
-def atomic_write_text(text: str, path: Path) -> None:
-    _atomic_write(Path(path), lambda f: f.write(text), "w")
-
-
-# What torch.load raises for a file that is not a whole torch archive: damage, not an access problem.
-DAMAGE = (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, RuntimeError, ValueError, KeyError,
-          AttributeError, IndexError, TypeError)
-
-
-def safe_load(path: Path) -> Any | None:
-    """torch.load(weights_only=True), or None when the file is damaged (and then it is removed).
-
-    An OSError other than damage (permission denied, I/O error) is raised, and the file is kept:
-    one failed read must never cost finished work.
-    """
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        return None
-    except DAMAGE:
-        path.unlink(missing_ok=True)
-        return None
-    except OSError as e:
-        raise CacheError(f"cannot read {path} ({e.strerror or e}); the file was kept") from e
 
 
 class FeatureCache:
@@ -113,11 +35,18 @@ class FeatureCache:
         self._log_warned = False
 
     @staticmethod
-    def key(model: str, weights: str, dataset: str, transform: str = "default", subset: str = "all",
-            **extra: Any) -> str:
-        parts = dict(model=model, weights=weights, dataset=dataset, transform=transform, subset=subset, **extra)
-        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{model}__{dataset}")[:80]
-        return f"{slug}__{digest(parts)}"
+    def key(model: str, weights: str, dataset: str, transform: str = "default", subset: str = "all", *,
+            kind: str = "features", **extra: Any) -> str:
+        """The entry name of an artifact: a `store.Key` (data identity and precision among its fields)."""
+        return FeatureCache.key_of(model, weights, dataset, transform, subset, kind=kind, **extra).name
+
+    @staticmethod
+    def key_of(model: str, weights: str, dataset: str, transform: str = "default", subset: str = "all", *,
+               kind: str = "features", **extra: Any) -> Key:
+        data = extra.pop("data", None)
+        precision = extra.pop("precision", "")
+        return Key.of(kind, model, weights, f"{dataset}#{data}" if data else dataset, transform, precision,
+                      subset=subset, **extra)
 
     def check_usable(self) -> Path:
         """Fail before any work when the cache root cannot be a folder (a file stands in its place);
@@ -145,15 +74,8 @@ class FeatureCache:
     def meta(self, key: str) -> dict | None:
         """The entry's meta.json, or None when absent or damaged (a damaged one is removed)."""
         path = self.entry(key) / "meta.json"
-        try:
-            meta = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
-        except (ValueError, UnicodeDecodeError):
-            meta = None
-        except OSError as e:
-            raise CacheError(f"cannot read {path} ({e.strerror or e}); the file was kept") from e
-        if not isinstance(meta, dict) or any(not isinstance(meta.get(f), int) for f in META_FIELDS):
+        meta = load_json(path)
+        if meta is not None and any(not isinstance(meta.get(f), int) for f in META_FIELDS):
             path.unlink(missing_ok=True)  # damaged: the entry is recomputed like a damaged shard
             return None
         return meta

@@ -37,6 +37,18 @@ class Chapter:
         df.to_csv(self.path(name), index=False)
         return df
 
+    def live_results(self, axis: str | None = None, **where: str) -> pd.DataFrame | None:
+        """The study runner's results table of the live grid (`results_dir/live/results.csv`, written by
+        `clipstudy build --profile live` before the chapters run), optionally one axis; None, after one
+        visible notice, when the grid has not run."""
+        from . import run
+
+        try:
+            return run.read(self.results_dir / "live", axis, **where)
+        except Exception as e:  # noqa: BLE001: no table (not a live build) or an unreadable one
+            live_missing([f"the live results table: {e}"])
+            return None
+
     def figure(self, fig: Any, data: pd.DataFrame, name: str) -> Any:
         """Save a figure's data as CSV and the figure as PNG; the figure still shows inline."""
         self.save(data, name)

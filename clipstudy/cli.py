@@ -16,7 +16,15 @@ def _cmd_models(a: argparse.Namespace) -> int:
 
     from . import zoo
 
-    df = zoo.frame(a.factor)
+    if a.collection:
+        from . import collection
+
+        names = collection.models(a.collection.lstrip("@"))
+        df = pd.DataFrame([zoo.get(n).row() for n in names])
+        if a.factor:
+            df = df.sort_values([a.factor, "name"], na_position="last")
+    else:
+        df = zoo.frame(a.factor)
     if a.source:
         df = df[df.source == a.source]
     cols = ["name", "source", "family", "data", "samples_seen", "finetuned", "loss", "resolution"]
@@ -165,7 +173,60 @@ def _cmd_build(a: argparse.Namespace) -> int:
     from . import book
 
     return book.build(profile=a.profile, only=a.only, device=a.device, skip_html=a.no_html, out=a.out,
-                      fetch=False if (a.no_fetch or a.offline) else None)
+                      fetch=False if (a.no_fetch or a.offline) else None, executor=a.executor,
+                      executor_options=_executor_options(a))
+
+
+def _executor_options(a: argparse.Namespace) -> dict:
+    """The chosen executor's options from the command line."""
+    if a.executor == "slurm":
+        return dict(partition=a.partition, gpus_per_job=a.gpus_per_job, cpus_per_job=a.cpus_per_job,
+                    time_min=a.time_min, array_parallelism=a.array_parallelism, max_requeue=a.max_requeue)
+    if a.executor == "ray":
+        return dict(address=a.ray_address, gpus_per_task=a.gpus_per_job, cpus_per_task=a.cpus_per_job or 1)
+    return dict(workers=a.workers, threads=a.cpus_per_job)
+
+
+def _cmd_run(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import run
+
+    out = run.run(a.models, a.datasets, axes=a.axes, prompts=a.prompts, executor=a.executor,
+                  executor_options=_executor_options(a), precision=a.precision, device=a.device, study=a.study,
+                  summary_json=a.summary_json, lab_profile=a.lab_profile, batch_size=a.batch_size,
+                  num_workers=a.loader_workers, dry_run=a.dry_run, evaluate=not a.no_eval, progress=not a.quiet)
+    if out.dry_run is not None:
+        d = out.dry_run
+        print(d["script"])
+        print(f"\ndry run: {len(out.plan.todo)} missing unit(s) -> one job array of {d['array_size']} task(s); "
+              f"nothing was submitted" + (f"; script written to {d['path']}" if d.get("path") else ""))
+        return 0
+    s = out.summary.as_dict()
+    print("  ".join(f"{k}={v}" for k, v in s.items()))
+    if out.table is not None:
+        with pd.option_context("display.width", 200, "display.max_rows", 40):
+            print(f"{len(out.table)} result rows -> {out.table_path}")
+    if out.failed:
+        print(f"\n{len(out.failed)} unit(s) failed (the others ran):", file=sys.stderr)
+        for r in out.failed:
+            print(f"  {r.model} x {r.dataset}: {r.error}", file=sys.stderr)
+    return out.exit_code
+
+
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="local", choices=["local", "slurm", "ray"],
+                   help="local: one worker per visible GPU (or one on CPU); slurm: submitit job arrays (submitit's "
+                        "local executor where SLURM is absent); ray: Ray tasks")
+    p.add_argument("--workers", type=_positive, help="local: worker processes (default: one per GPU, or 1 on CPU)")
+    p.add_argument("--partition", help="slurm: partition")
+    p.add_argument("--gpus-per-job", type=int, default=0, help="slurm: GPUs per job; ray: num_gpus per task")
+    p.add_argument("--cpus-per-job", type=_positive, help="slurm: CPUs per job; ray: num_cpus per task; "
+                                                           "local: torch threads per worker")
+    p.add_argument("--time-min", type=_positive, default=240, help="slurm: time limit per job, minutes")
+    p.add_argument("--array-parallelism", type=_positive, default=16, help="slurm: array jobs running at once")
+    p.add_argument("--max-requeue", type=_non_negative, default=3, help="slurm: requeues after preemption/timeout")
+    p.add_argument("--ray-address", help="ray: cluster address (default: a local ray.init())")
 
 
 def _cmd_lab(a: argparse.Namespace) -> int:
@@ -210,7 +271,31 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="the model registry as a table")
     m.add_argument("--factor", help="sort/group by a factor: family, data, samples_seen, finetuned, loss, resolution")
     m.add_argument("--source", choices=["open_clip", "timm", "lab"])
+    m.add_argument("--collection", help="list a named collection: live, zero-shot, fine-tuned, baselines, lab, "
+                                        "or FIELD=VALUE (e.g. data=laion2b)")
     m.set_defaults(fn=_cmd_models)
+
+    r = sub.add_parser("run", help="the study runner: encode a grid of models x datasets once, evaluate every axis")
+    r.add_argument("--models", required=True, nargs="+",
+                   help="model names and @collections, comma- or space-separated (`clipstudy models --collection`)")
+    r.add_argument("--datasets", required=True, nargs="+",
+                   help="dataset names (lab-NAME[:N] for lab sets) and @collections: @shifts @factors @shape "
+                        "@calibration @ood @retrieval @3d @lab @book")
+    r.add_argument("--axes", default="all", help="all, or some of: shifts,calibration,ood,shape,factors,3d,retrieval")
+    r.add_argument("--prompts", default="openai80", help="prompt set(s), comma-separated (single, openai80, ...)")
+    r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    r.add_argument("--device", default="auto", help="auto, cpu or cuda (where the workers encode)")
+    r.add_argument("--study", default="study", help="the study folder: results.csv, units.csv, logs/ (default ./study)")
+    r.add_argument("--summary-json", help="write the run's counts here (units_total, units_computed, units_reused, "
+                                          "units_failed, images_encoded, prompts_encoded)")
+    r.add_argument("--lab-profile", choices=["lab", "smoke"], help="lab models and lab sets (default: lab)")
+    r.add_argument("--batch-size", type=_positive, default=64)
+    r.add_argument("--loader-workers", type=_non_negative, default=0, help="DataLoader processes per unit")
+    r.add_argument("--dry-run", action="store_true", help="slurm: write the sbatch script and print it; submit nothing")
+    r.add_argument("--no-eval", action="store_true", help="encode only; do not evaluate")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_executor_options(r)
+    r.set_defaults(fn=_cmd_run)
 
     e = sub.add_parser("eval", help="one zero-shot evaluation; prints and saves a tidy row", epilog=zoo.NAME_FORMS,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,6 +327,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="build the whole book in this folder instead of book/ (chapters, tables, HTML)")
     b.add_argument("--no-fetch", action="store_true",
                    help="do not fetch missing published records first (the smoke profile never does)")
+    _add_executor_options(b)  # --profile live runs the chapters' grid on it first
     b.set_defaults(fn=_cmd_build)
 
     f = sub.add_parser("fetch", help="download records or a dataset into $CLIPSTUDY_DATA, or model weights")

@@ -37,6 +37,7 @@ class Encoded:
     from_cache: bool = False
     forward_passes: int = 0  # images pushed through the model by this call
     notes: dict[str, str] = field(default_factory=dict)
+    key: str = ""  # the feature entry's name in the cache (the runner's unit records point to it)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -199,7 +200,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
     if hit is not None:
         cache.log_request(kind="images", model=model_id, dataset=dataset_id, n=n, passes=0)
         return Encoded(hit["features"], hit["labels"], hit["keys"], hit["skipped"], from_cache=True,
-                       notes=dict(hit.get("notes", [])))
+                       notes=dict(hit.get("notes", [])), key=key)
     cache.check_writable()
     shard_seconds = SHARD_SECONDS if shard_seconds is None else shard_seconds
 
@@ -264,7 +265,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
                            subset=subset, precision=precision, n=n, n_shards=i))
     out = cache.load(key)
     return Encoded(out["features"], out["labels"], out["keys"], out["skipped"], from_cache=False,
-                   forward_passes=passes, notes=dict(out.get("notes", [])))
+                   forward_passes=passes, notes=dict(out.get("notes", [])), key=key)
 
 
 def _fill(template: str | Callable[[str], str], name: str) -> str:
@@ -377,7 +378,7 @@ def zero_shot_head(model: Any, tokenizer: Callable, classnames: Sequence[str],
     if model_id is not None:
         cache = cache or FeatureCache()
         weights = weights or getattr(model, "weights_id", None) or weights_hash(model)
-        key = cache.key(model_id, weights, "zero-shot-head", digest(prompts, 24), precision=precision)
+        key = cache.key(model_id, weights, "zero-shot-head", digest(prompts, 24), kind="head", precision=precision)
         hit = cache.load_object(key)
         if hit is not None:
             cache.log_request(kind="text", model=model_id, dataset=f"head-{digest(prompts, 12)}",

@@ -1,0 +1,112 @@
+"""Named collections of models and datasets, written `@NAME` wherever a list of names is taken.
+
+Models: `@live` (the live panel), `@zero-shot` and `@fine-tuned` (the registry's open_clip CLIPs and its
+timm ImageNet-fine-tuned CLIPs), `@baselines` (ImageNet-1k-trained timm models, the paper's baseline
+role), `@lab` (the lab zoo), and `@FIELD=VALUE` over the registry (`@family=vit`, `@data=laion2b`,
+`@loss=siglip`, ...). Datasets: `@shifts`, `@factors`, `@shape`, `@calibration`, `@ood`, `@retrieval`,
+`@3d`, `@lab`, and `@book` (every dataset a chapter's live section reads, from `CHAPTERS`).
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from .errors import UnknownNameError
+
+# ImageNet-1k-trained timm models (supervised baselines: the paper's ER line is fitted over models like these).
+BASELINES: tuple[str, ...] = tuple(f"timm:{n}" for n in (
+    "resnet50.tv_in1k", "resnet101.tv_in1k", "resnet152.tv_in1k", "resnet50.a1_in1k", "wide_resnet50_2.tv_in1k",
+    "resnext50_32x4d.tv_in1k", "densenet121.tv_in1k", "vgg16.tv_in1k", "inception_v3.tv_in1k",
+    "efficientnet_b0.ra_in1k", "efficientnet_b3.ra2_in1k", "mobilenetv3_large_100.ra_in1k", "regnety_040.pycls_in1k",
+    "convnext_tiny.fb_in1k", "convnext_base.fb_in1k", "vit_small_patch16_224.augreg_in1k",
+    "vit_base_patch16_224.augreg_in1k", "deit_small_patch16_224.fb_in1k", "deit_base_patch16_224.fb_in1k",
+    "swin_tiny_patch4_window7_224.ms_in1k", "swin_base_patch4_window7_224.ms_in1k"))
+
+SHIFTS = ("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet")
+OOD = ("inaturalist", "sun", "places", "textures", "ninco", "imagenet-o")
+LAB_SETS = ("lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-cue-conflict", "lab-factors", "lab-3dcc",
+            "lab-ood", "lab-retrieval")
+
+# The live datasets each chapter reads (its `chapter.live_panel([...])` call); tests/test_runner.py checks this
+# table against the notebooks, so the grid `clipstudy build --profile live` runs is the one the chapters declare.
+CHAPTERS: dict[str, tuple[str, ...]] = {
+    "01_introduction": ("imagenet",),
+    "02_natural_shifts": SHIFTS,
+    "03_visual_factors": ("imagenet-x",),
+    "04_shape_bias": ("cue-conflict", "edges", "silhouettes"),
+    "05_calibration": SHIFTS[:5],
+    "06_ood_detection": ("imagenet",) + OOD,
+    "07_retrieval": ("coco-5k", "flickr30k-1k"),
+    "08_3d_awareness": ("imagenet-3dcc",),
+}
+
+DATASETS: dict[str, tuple[str, ...]] = {
+    "shifts": SHIFTS,
+    "factors": ("imagenet-x",),
+    "shape": ("cue-conflict", "edges", "silhouettes"),
+    "calibration": SHIFTS[:5],
+    "ood": ("imagenet",) + OOD,
+    "retrieval": ("coco-5k", "flickr30k-1k"),
+    "3d": ("imagenet-3dcc",),
+    "lab": LAB_SETS,
+    "book": tuple(dict.fromkeys(d for ds in CHAPTERS.values() for d in ds)),
+}
+
+MODEL_COLLECTIONS = ("live", "zero-shot", "fine-tuned", "baselines", "lab")
+FIELDS = ("source", "family", "data", "loss", "finetuned", "resolution")
+
+
+def models(name: str) -> list[str]:
+    """The members of a model collection (`name` without the @)."""
+    from . import zoo
+
+    if name == "live":
+        from . import live
+
+        return list(live.DEFAULT_MODELS)
+    if name == "baselines":
+        return list(BASELINES)
+    if name == "lab":
+        from .lab import zoo as lab_zoo
+
+        return [f"lab:{r}" for r in lab_zoo.names()]
+    if name in ("zero-shot", "fine-tuned"):
+        ft = name == "fine-tuned"
+        return [n for n in zoo.names() if zoo.get(n).source in ("open_clip", "timm") and zoo.get(n).finetuned == ft]
+    field, eq, value = name.partition("=")
+    if eq and field in FIELDS:
+        zoo.names()  # fills the registry
+        members = [n for n, s in zoo.REGISTRY.items() if str(getattr(s, field)).lower() == value.lower()]
+        if not members:
+            values = sorted({str(getattr(s, field)) for s in zoo.REGISTRY.values()})
+            raise UnknownNameError(f"{field} in the registry", value, values)
+        return members
+    raise UnknownNameError("model collection", f"@{name}", [f"@{c}" for c in MODEL_COLLECTIONS],
+                           hint=f"Or @FIELD=VALUE over `clipstudy models` with FIELD one of {', '.join(FIELDS)} "
+                                "(e.g. @data=laion2b).")
+
+
+def datasets(name: str) -> list[str]:
+    """The members of a dataset collection (`name` without the @)."""
+    if name not in DATASETS:
+        raise UnknownNameError("dataset collection", f"@{name}", [f"@{c}" for c in DATASETS])
+    return list(DATASETS[name])
+
+
+def _expand(items: Iterable[str], resolve) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        for part in str(item).split(","):
+            part = part.strip()
+            if part:
+                out += resolve(part[1:]) if part.startswith("@") else [part]
+    return list(dict.fromkeys(out))
+
+
+def expand_models(items: Iterable[str] | str) -> list[str]:
+    """Model names with each `@COLLECTION` replaced by its members, each once, in order ("a,b" splits)."""
+    return _expand([items] if isinstance(items, str) else items, models)
+
+
+def expand_datasets(items: Iterable[str] | str) -> list[str]:
+    """Dataset names with each `@COLLECTION` replaced by its members, each once, in order."""
+    return _expand([items] if isinstance(items, str) else items, datasets)

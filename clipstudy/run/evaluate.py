@@ -1,0 +1,125 @@
+"""Evaluate: every requested axis from the stored units, on CPU, into one tidy results table.
+
+One row per (model, dataset, axis, part, metric, prompts, precision), with the value and its n. `part`
+names a slice of the dataset where an axis has several (a corruption and severity, a visual factor, an
+OOD score and group, a retrieval direction); `all` otherwise.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from ..errors import ClipstudyError
+from .axes import AXES, Outputs
+from .unit import Unit, read_record
+
+COLUMNS = ["model", "dataset", "axis", "part", "metric", "value", "n", "prompts", "precision"]
+IDENTITY = ("model", "dataset", "axis", "part", "metric", "prompts", "precision")
+
+
+def outputs(unit: Unit) -> list[Outputs]:
+    """The stored outputs of a complete unit, one per prompt set (one for classifiers and caption-only sets)."""
+    from .. import store
+    from ..analysis.shape_bias import align
+    from ..cache import FeatureCache
+    from ..encode import Encoded
+    from ..zeroshot import ZeroShot
+    from .data import load_frame
+
+    rec = read_record(unit)
+    if rec is None:
+        raise ClipstudyError(f"{unit.label}: no complete unit in the store ({unit.entry()})")
+    hit = FeatureCache(Path(unit.cache_root) / "features").load(rec["features"])
+    if hit is None:
+        raise ClipstudyError(f"{unit.label}: its features ({rec['features']}) are missing or damaged; run it again")
+    enc = Encoded(hit["features"], hit["labels"], hit["keys"], hit["skipped"], from_cache=True,
+                  notes=dict(hit.get("notes", [])), key=rec["features"])
+    frame = load_frame(unit.entry() / "frame.parquet")
+    if frame is not None and "key" in frame.columns:
+        frame = align(frame.astype({"key": str}), [str(k) for k in enc.keys])
+    texts = store.safe_load(unit.entry() / "texts.pt") if rec.get("texts") else None
+    heads = store.safe_load(unit.entry() / "heads.pt") if rec["heads"] else {}
+    if rec["heads"] and heads is None:
+        raise ClipstudyError(f"{unit.label}: its heads file is damaged; run it again")
+    if rec["is_classifier"] or not rec["classnames"]:
+        sets = ["classifier-head" if rec["is_classifier"] else "captions"]
+    else:
+        sets = [p for p in unit.prompts if p in heads]
+    out = []
+    for p in sets:
+        zs = ZeroShot(unit.model, unit.dataset, p, enc, heads.get(p), rec["logit_scale"], rec["classnames"],
+                      rec["class_index"], precision=rec["precision"])
+        out.append(Outputs(unit.model, unit.dataset, rec["task"], p, zs, frame, texts))
+    return out
+
+
+def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False) -> pd.DataFrame:
+    """Rows of every axis for every complete unit. One dataset's outputs are in memory at a time, plus the
+    ID sets that calibration and OOD detection read (kept per model)."""
+    from tqdm.auto import tqdm
+
+    from .data import id_set_of
+
+    axes = list(axes)
+    by_model: dict[str, dict[str, Unit]] = {}
+    for u in units:
+        by_model.setdefault(u.model, {})[u.dataset] = u
+    rows = []
+    for model, us in tqdm(by_model.items(), desc="evaluate", unit="model", disable=not progress):
+        kept: dict[str, dict[str, Outputs]] = {}
+
+        def of(dataset: str) -> dict[str, Outputs]:
+            if dataset not in kept:
+                kept[dataset] = {o.prompts: o for o in outputs(us[dataset])}
+            return kept[dataset]
+
+        def id_of(o: Outputs) -> Outputs | None:
+            ref = id_set_of(o.dataset)
+            return of(ref).get(o.prompts) if ref in us else None
+
+        ids = {id_set_of(d) for d in us}
+        for dataset in us:
+            for prompts, o in of(dataset).items():
+                for axis in axes:
+                    for r in AXES[axis](o, id_of):  # retrieval reads captions, whatever the prompt set
+                        rows.append(dict(model=model, dataset=dataset, axis=axis, precision=o.zs.precision,
+                                         prompts="captions" if axis == "retrieval" else prompts, **r))
+            if dataset not in ids:
+                kept.pop(dataset, None)
+    df = pd.DataFrame(rows, columns=COLUMNS).drop_duplicates(subset=list(IDENTITY))
+    return df.sort_values(list(IDENTITY), ignore_index=True)
+
+
+def table_path(study: str | Path) -> Path:
+    return Path(study) / "results.csv"
+
+
+def write(study: str | Path, table: pd.DataFrame) -> Path:
+    """Upsert the rows into `<study>/results.csv` (atomic, under a lock): other grids' rows are kept."""
+    from .. import results
+
+    path = table_path(study)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if len(table):
+        results.upsert(path, table, identity=IDENTITY)
+    elif not path.exists():
+        from ..store import atomic_write_text
+
+        atomic_write_text(",".join(COLUMNS) + "\n", path)
+    return path
+
+
+def read(study: str | Path, axis: str | None = None, **where: str) -> pd.DataFrame:
+    """The study's results table (optionally one axis, and columns equal to given values)."""
+    path = table_path(study)
+    if not path.exists():
+        raise ClipstudyError(f"no results table at {path}: run `clipstudy run ... --study {study}` first")
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    df["part"] = df["part"].astype(str)
+    if axis is not None:
+        df = df[df["axis"] == axis]
+    for k, v in where.items():
+        df = df[df[k] == v]
+    return df.reset_index(drop=True)

@@ -1,0 +1,151 @@
+"""Plan: the grid of units (models x datasets), each named by a store key, and which are missing.
+
+Planning loads no model: a unit's key holds the model id (with a local checkpoint's size and mtime, a lab
+model's training key), the dataset id and a fingerprint of its files, the precision and the device kind.
+A model or dataset that cannot be resolved or opened fails its own units here, with the loaders' errors.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from .. import store
+from ..errors import ClipstudyError
+from .unit import Unit, UnitResult, is_complete
+
+
+@dataclass
+class Plan:
+    units: list[Unit] = field(default_factory=list)  # every unit that could be planned
+    todo: list[Unit] = field(default_factory=list)  # missing from the store
+    reused: list[Unit] = field(default_factory=list)  # complete already
+    failed: list[UnitResult] = field(default_factory=list)  # could not be planned
+    axes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.units) + len(self.failed)
+
+
+def _message(e: Exception) -> str:
+    return " ".join(str(e).split()) if isinstance(e, ClipstudyError) else f"{type(e).__name__}: {e}"
+
+
+def lab_recipe(name: str, lab_profile: str) -> tuple[str, str] | None:
+    """(recipe, profile) of a `lab:RECIPE[@PROFILE]` model name, else None."""
+    if not name.startswith("lab:"):
+        return None
+    from ..lab import zoo as lab_zoo
+
+    recipe, profile = lab_zoo._split(name[len("lab:"):], None)
+    return recipe, profile or lab_profile
+
+
+def model_identity(name: str, lab_profile: str = "lab") -> str:
+    """What names a model's weights without loading them: zoo.model_id, plus a lab model's training key."""
+    from .. import zoo
+
+    spec = zoo.get(name)
+    mid = zoo.model_id(spec)
+    lab = lab_recipe(name, lab_profile)
+    if lab is not None:
+        from ..lab import zoo as lab_zoo
+
+        mid += "#" + lab_zoo.model_key(lab_zoo.recipe(lab[0]), lab_zoo.profile_of(lab[1]))
+    return mid
+
+
+def precision_key(precision: str, device_kind: str) -> str:
+    """`auto` is fp32 on CPU; on CUDA the worker's GPU decides (bf16 or fp16), recorded in the unit."""
+    if precision != "auto":
+        return precision
+    return "fp32" if device_kind == "cpu" else "auto"
+
+
+def add_id_sets(datasets: list[str], axes: Sequence[str]) -> list[str]:
+    """OOD detection reads its ID set: add it to the grid where an OOD set is asked for without it."""
+    from .data import LAB_TASKS, id_set_of, is_lab, split_lab
+
+    if "ood" not in axes:
+        return datasets
+    out = list(datasets)
+    for d in datasets:
+        ood = (is_lab(d) and LAB_TASKS[split_lab(d)[0]] == "ood") or (not is_lab(d) and _registry_task(d) == "ood")
+        if ood and id_set_of(d) not in out:
+            out.insert(0, id_set_of(d))
+    return list(dict.fromkeys(out))
+
+
+def _registry_task(name: str) -> str:
+    from .. import datasets
+
+    try:
+        return datasets.get(name).task
+    except ClipstudyError:
+        return ""
+
+
+def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Sequence[str] | str = "all",
+         prompts: Sequence[str] | str = "openai80", precision: str = "auto", device: str = "auto",
+         device_kind: str | None = None, lab_profile: str | None = None, batch_size: int = 64, num_workers: int = 0,
+         study: str = "", cache_root: str | None = None, data_root: str | None = None) -> Plan:
+    """The grid's units, split into missing and complete. `device_kind` (cpu | cuda) is where units will
+    run; by default this machine's `device`."""
+    from .. import collection
+    from ..config import cache_root as default_cache, data_root as default_data, resolve_device
+    from ..encode import PRECISIONS
+    from ..errors import UnknownNameError
+    from . import axes as axis_registry
+    from .data import open_dataset
+
+    if precision not in PRECISIONS:
+        raise UnknownNameError("precision", precision, PRECISIONS)
+    axes_ = axis_registry.resolve(axes)
+    from .. import prompts as prompt_sets
+
+    prompts_ = tuple(dict.fromkeys(p.strip() for item in ([prompts] if isinstance(prompts, str) else prompts)
+                                   for p in item.split(",") if p.strip()))
+
+    if any(p.startswith("lab-") for p in prompts_):
+        from ..lab import zoo as _  # noqa: F401: registers the lab's prompt sets
+    for p in prompts_:
+        prompt_sets.templates(p)  # an unknown prompt set fails the plan, not every unit
+    model_names = collection.expand_models(models)
+    data_names = add_id_sets(collection.expand_datasets(datasets), axes_)
+    if not model_names or not data_names:
+        raise ClipstudyError("the grid is empty: give --models and --datasets (names or @collections)")
+    lab_profile = lab_profile or os.environ.get("CLIPSTUDY_LAB_PROFILE") or "lab"
+    kind = device_kind or ("cuda" if resolve_device(device).startswith("cuda") else "cpu")
+    cache = str(cache_root or default_cache())
+    data_root = str(data_root or default_data())
+    out = Plan(axes=list(axes_))
+
+    data: dict[str, tuple[str, str, str] | str] = {}
+    for d in data_names:
+        try:
+            x = open_dataset(d, None, lab_profile)
+            data[d] = (x.data_id, x.fingerprint, x.task)
+        except Exception as e:  # noqa: BLE001: a missing dataset fails its units, the grid goes on
+            data[d] = _message(e)
+    for m in model_names:
+        try:
+            mid: str | None = model_identity(m, lab_profile)
+            why = ""
+        except Exception as e:  # noqa: BLE001
+            mid, why = None, _message(e)
+        for d in data_names:
+            info = data[d]
+            pk = precision_key(precision, kind)
+            if mid is None or isinstance(info, str):
+                key = store.Key.of("unit", m, data=d, precision=pk).name
+                out.failed.append(UnitResult(key, m, d, "failed", error=why or str(info)))
+                continue
+            data_id, fp, task = info
+            key = store.Key.of("unit", mid, data=f"{data_id}#{fp}", precision=pk, device=kind,
+                               lab_profile=lab_profile if data_id != d else "").name
+            u = Unit(m, d, precision, prompts_, key, mid, data_id, fp, task, cache, data_root, lab_profile, device,
+                     batch_size, num_workers, study)
+            out.units.append(u)
+            (out.reused if is_complete(u) else out.todo).append(u)
+    return out

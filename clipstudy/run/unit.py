@@ -1,0 +1,278 @@
+"""One unit of the study: the encoding of one (model, dataset) under one transform and one precision,
+with its zero-shot heads (and caption embeddings for retrieval sets).
+
+`execute` is what every executor runs, in-process or in a worker elsewhere. It is idempotent: under
+the unit's lock it first looks for the unit's record and returns at once when it is complete, so two
+runs of the same grid compute each unit once. Features go through the engine's cache (resumable
+shards), and the record (`unit.json`) is written last, so a unit killed half-way is simply not
+complete: the next run resumes from its finished shards.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import store
+from ..errors import ClipstudyError
+
+RECORD = "unit.json"
+RECORD_FIELDS = ("features", "heads", "task", "n")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A planned unit: names as the user gave them, their identities, and where the worker finds things."""
+
+    model: str
+    dataset: str
+    precision: str  # as asked (auto | fp32 | bf16 | fp16)
+    prompts: tuple[str, ...]
+    key: str  # the unit's name in the store (a store.Key name)
+    model_id: str
+    data_id: str  # the dataset id in the feature key (a lab set's cache stem; else the name)
+    fingerprint: str  # the data's files at planning time ('' for generated sets)
+    task: str
+    cache_root: str
+    data_root: str = ""
+    lab_profile: str = "lab"
+    device: str = "auto"
+    batch_size: int = 64
+    num_workers: int = 0
+    study: str = ""  # the study folder: the unit's log goes to <study>/logs/
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} x {self.dataset}"
+
+    def entry(self) -> Path:
+        return Path(self.cache_root) / "units" / self.key
+
+    def log_path(self) -> Path | None:
+        return Path(self.study) / "logs" / f"{self.key}.log" if self.study else None
+
+
+@dataclass
+class UnitResult:
+    """What one unit did: computed, reused (complete already) or failed, and what it encoded."""
+
+    key: str
+    model: str
+    dataset: str
+    status: str  # computed | reused | failed
+    images_encoded: int = 0
+    prompts_encoded: int = 0
+    seconds: float = 0.0
+    error: str = ""
+    worker: dict = field(default_factory=dict)  # host, pid and the clipstudy package that ran it
+
+    def row(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "worker"}
+
+
+# ----------------------------------------------------------------- the record
+def read_record(unit: Unit) -> dict | None:
+    return store.load_json(unit.entry() / RECORD, RECORD_FIELDS)
+
+
+def is_complete(unit: Unit, record: dict | None = None) -> bool:
+    """The unit's record exists, names every asked prompt set (CLIPs on labelled data), and its feature
+    entry is complete."""
+    from ..cache import FeatureCache
+
+    rec = record if record is not None else read_record(unit)
+    if rec is None:
+        return False
+    if rec.get("needs_heads") and not set(unit.prompts) <= set(rec["heads"]):
+        return False
+    if rec.get("texts") and not (unit.entry() / "texts.pt").exists():
+        return False
+    if rec["heads"] and not (unit.entry() / "heads.pt").exists():
+        return False
+    return FeatureCache(Path(unit.cache_root) / "features").complete(rec["features"])
+
+
+# ----------------------------------------------------------------- opening things
+_LOADED: dict[tuple[str, str], Any] = {}
+
+
+def load_model(name: str, device: str):
+    """zoo.load, keeping the last model of this process (a worker runs several units of one model)."""
+    from .. import zoo
+
+    if (name, device) not in _LOADED:
+        from ..encode import weights_hash
+
+        _LOADED.clear()
+        loaded = zoo.load(name, device)
+        if getattr(loaded.model, "weights_id", None) is None:  # the value every engine call would hash, once
+            loaded.model.weights_id = weights_hash(loaded.model)
+        _LOADED[(name, device)] = loaded
+    return _LOADED[(name, device)]
+
+
+class CountingTokenizer:
+    """Counts the prompts a tokenizer is asked to encode (a cached head asks none)."""
+
+    def __init__(self, tok: Any):
+        self.tok, self.n = tok, 0
+
+    def __call__(self, texts, *a, **k):
+        self.n += 1 if isinstance(texts, str) else len(texts)
+        return self.tok(texts, *a, **k)
+
+    def __getattr__(self, name: str):
+        return getattr(self.tok, name)
+
+
+# ----------------------------------------------------------------- execution
+def _log(unit: Unit, text: str) -> None:
+    path = unit.log_path()
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{os.getpid()}] {text}\n")
+
+
+def _worker() -> dict:
+    import socket
+
+    import clipstudy
+
+    return dict(host=socket.gethostname(), pid=os.getpid(), package=str(Path(clipstudy.__file__).resolve().parent))
+
+
+def execute(unit: Unit) -> UnitResult:
+    """Run one unit (see the module docstring). Errors fail this unit only; Ctrl-C propagates."""
+    t0 = time.time()
+    os.environ["CLIPSTUDY_CACHE"] = unit.cache_root
+    if unit.data_root:
+        os.environ["CLIPSTUDY_DATA"] = unit.data_root
+    os.environ["CLIPSTUDY_LAB_PROFILE"] = unit.lab_profile  # `lab:RECIPE` without @PROFILE, as planned
+    res = UnitResult(unit.key, unit.model, unit.dataset, "failed", worker=_worker())
+    try:
+        with store.locked(unit.entry() / ".lock"):
+            if is_complete(unit):
+                res.status = "reused"
+                _log(unit, "complete already (another run computed it): reused")
+            else:
+                _log(unit, f"start {unit.label} precision={unit.precision} prompts={','.join(unit.prompts)}")
+                res.images_encoded, res.prompts_encoded = _compute(unit)
+                res.status = "computed"
+                _log(unit, f"done: {res.images_encoded} images and {res.prompts_encoded} prompts encoded "
+                           f"in {time.time() - t0:.1f}s")
+    except Exception as e:  # one unit's failure is reported and the grid goes on
+        res.error = str(e) if isinstance(e, ClipstudyError) else f"{type(e).__name__}: {e}"
+        _log(unit, "FAILED: " + res.error + "\n" + traceback.format_exc())
+    except KeyboardInterrupt as e:
+        _log(unit, f"interrupted: {e}")
+        raise
+    res.seconds = time.time() - t0
+    return res
+
+
+def execute_many(units: list[Unit]) -> list[UnitResult]:
+    """The job function of the remote executors: each unit in turn (models load once per run of units)."""
+    return [execute(u) for u in units]
+
+
+def _compute(unit: Unit) -> tuple[int, int]:
+    """Encode the unit and write its artifacts; the record last. Returns (images, prompts) encoded."""
+    import torch
+
+    from .. import encode, zeroshot, zoo
+    from ..config import resolve_device
+    from .data import open_dataset
+
+    if any(p.startswith("lab-") for p in unit.prompts):
+        from ..lab import zoo as _  # noqa: F401: registers the lab's prompt sets in this worker
+    device = resolve_device(unit.device)
+    loaded = load_model(unit.model, device)
+    data = open_dataset(unit.dataset, loaded.preprocess, unit.lab_profile)
+    if (data.data_id, data.fingerprint) != (unit.data_id, unit.fingerprint):
+        raise ClipstudyError(f"{unit.dataset}: its files changed between planning and encoding; run again")
+    tok = CountingTokenizer(loaded.tokenizer) if loaded.tokenizer is not None else None
+    old_tok, loaded.tokenizer = loaded.tokenizer, tok
+    entry = unit.entry()
+    prior = read_record(unit) or {}
+    heads: dict[str, Any] = {}
+    if prior.get("heads"):
+        heads = store.safe_load(entry / "heads.pt") or {}
+    images = 0
+    try:
+        enc, precision, scale = None, None, 1.0
+        needs_heads = bool(data.classnames) and not loaded.is_classifier
+        if data.classnames:
+            for p in (unit.prompts if needs_heads else ("classifier-head",)):
+                if p in heads and enc is not None:
+                    continue
+                if needs_heads:
+                    _head_once(unit, loaded, data.classnames, p, device)
+                zs = zeroshot.run(loaded, data.dataset, dataset_id=data.data_id, prompts=p, classnames=data.classnames,
+                                  device=device, batch_size=unit.batch_size, num_workers=unit.num_workers,
+                                  precision=unit.precision, progress=False)
+                images += zs.encoded.forward_passes
+                enc, precision, scale = zs.encoded, zs.precision, zs.logit_scale
+                if needs_heads:
+                    heads[p] = zs.head
+        else:
+            precision = encode.resolve_precision(unit.precision, device)
+            enc = encode.encode_images(loaded.model, data.dataset, model_id=zoo.model_id(loaded.spec),
+                                       dataset_id=data.data_id,
+                                       transform_id=getattr(loaded, "transform_id", None) or repr(loaded.preprocess)[:2000],
+                                       weights=getattr(loaded.model, "weights_id", None), batch_size=unit.batch_size,
+                                       device=device, num_workers=unit.num_workers, precision=precision, progress=False)
+            images += enc.forward_passes
+            scale = encode.logit_scale_of(loaded.model)
+        _log(unit, f"features: {len(enc)} images ({len(enc.skipped)} skipped), {enc.forward_passes} encoded now")
+        has_texts = data.texts is not None and not loaded.is_classifier
+        if has_texts and not (prior.get("texts") and prior.get("features") == enc.key
+                              and (entry / "texts.pt").exists()):
+            if enc.skipped:
+                raise ClipstudyError(f"{unit.dataset}: {len(enc.skipped)} unreadable image(s), e.g. "
+                                     f"{enc.skipped[:3]}; retrieval needs every image that owns captions")
+            temb = encode.encode_texts(loaded.model, tok, data.texts, device, precision=precision)
+            store.atomic_save(dict(features=temb, image_to_texts=data.image_to_texts), entry / "texts.pt")
+        if heads:
+            store.atomic_save(heads, entry / "heads.pt")
+        if data.frame is not None:
+            from .data import save_frame
+
+            save_frame(data.frame, entry / "frame.parquet")
+        record = dict(model=unit.model, model_id=unit.model_id, dataset=unit.dataset, data_id=unit.data_id,
+                      task=data.task, id_set=data.id_set, features=enc.key, heads=sorted(heads),
+                      needs_heads=needs_heads, texts=has_texts, precision=precision, logit_scale=float(scale),
+                      is_classifier=bool(loaded.is_classifier), classnames=list(data.classnames),
+                      class_index=_jsonable(data.class_index), n=len(enc), n_skipped=len(enc.skipped),
+                      device=device, torch=torch.__version__, written=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        store.atomic_write_text(json.dumps(record, indent=1), entry / RECORD)  # last: marks it complete
+    finally:
+        loaded.tokenizer = old_tok
+    return images, (tok.n if tok is not None else 0)
+
+
+def _head_once(unit: Unit, loaded: Any, classnames: list[str], prompts: str, device: str) -> None:
+    """Build (or find) the zero-shot head under a lock of its own, so that workers running other datasets
+    of the same model wait for one computation of a shared head (ImageNet's) instead of repeating it."""
+    from .. import encode, prompts as prompt_sets, zoo
+
+    key = store.Key.of("head-lock", zoo.model_id(loaded.spec), data=store.digest(classnames, 24),
+                       transform=prompts, precision=unit.precision)
+    with store.locked(Path(unit.cache_root) / "units" / "heads" / f"{key.name}.lock"):
+        encode.zero_shot_head(loaded.model, loaded.tokenizer, classnames, prompt_sets.templates(prompts), device,
+                              model_id=zoo.model_id(loaded.spec), weights=getattr(loaded.model, "weights_id", None),
+                              precision=unit.precision, progress=False)
+
+
+def _jsonable(x: Any) -> Any:
+    """Class indices (lists, nested lists, numpy arrays or scalars) as plain JSON values."""
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x

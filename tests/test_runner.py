@@ -1,0 +1,314 @@
+"""The study runner (`clipstudy run`): the store key, collections, plan/execute/evaluate on every executor
+(in-process, submitit's local executor with real subprocess jobs, a local Ray instance), and its reliability:
+warm re-runs, SIGKILL mid-unit, two concurrent runs, Ctrl-C, failing units, and the SLURM dry run.
+
+Random-initialised tiny CLIPs and a smoke-profile lab model on fixture datasets in their real layouts:
+pipeline checks, never findings.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+import runner_fixtures as R
+from clipstudy import cli, collection, run, store
+from clipstudy.cache import FeatureCache
+
+REPO = Path(__file__).resolve().parents[1]
+SUMMARY = {"units_total", "units_computed", "units_reused", "units_failed", "images_encoded", "prompts_encoded"}
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    """Fixture datasets in their real layouts and two tiny random CLIPs as local-dir models."""
+    root = tmp_path_factory.mktemp("runner")
+    return SimpleNamespace(root=root, data=R.data_root(root / "data"),
+                           models=[R.tiny_local_dir(root / "m0", 0), R.tiny_local_dir(root / "m1", 1, width=96)])
+
+
+@pytest.fixture
+def env(grid, monkeypatch, tmp_path):
+    """CLIPSTUDY_DATA at the fixtures, a fresh feature and unit store (lab models and rendered lab sets are the
+    session's, trained once), and subprocesses (jobs, workers) importing this checkout."""
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(grid.data))
+    session_lab = Path(os.environ["CLIPSTUDY_CACHE"]) / "lab"
+    session_lab.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "lab").symlink_to(session_lab)
+    monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / "cache"))
+    path = [str(REPO), str(REPO / "tests")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))
+    return grid
+
+
+def _cli(*args: str) -> int:
+    return cli.main(["run", "--quiet", *args])
+
+
+def _summary(path: Path) -> dict:
+    s = json.loads(Path(path).read_text())
+    assert set(s) == SUMMARY
+    return s
+
+
+# ----------------------------------------------------------------- the store key and collections
+def test_store_key_is_frozen_and_each_field_changes_its_name():
+    k = store.Key.of("features", "ViT-B-32/openai", "w1", "imagenet#fp", "t", "fp32", n=3, subset="all")
+    with pytest.raises(Exception):
+        k.model = "other"  # frozen
+    assert hash(k) == hash(store.Key.of("features", "ViT-B-32/openai", "w1", "imagenet#fp", "t", "fp32", subset="all", n=3))
+    names = {k.name}
+    for change in [dict(kind="head"), dict(model="m"), dict(weights="w2"), dict(data="imagenet#other"),
+                   dict(transform="u"), dict(precision="bf16")]:
+        names.add(store.Key.of(**{**dict(kind="features", model="ViT-B-32/openai", weights="w1", data="imagenet#fp",
+                                          transform="t", precision="fp32", n=3, subset="all"), **change}).name)
+    names.add(store.Key.of("features", "ViT-B-32/openai", "w1", "imagenet#fp", "t", "fp32", n=4, subset="all").name)
+    assert len(names) == 8
+    # the feature cache names its entries through the store's key
+    assert FeatureCache.key("m", "w", "d", "t", "all", n=2, precision="fp32", data="fp") == \
+        store.Key.of("features", "m", "w", "d#fp", "t", "fp32", subset="all", n=2).name
+
+
+def test_collections_expand_and_the_models_command_lists_them(capsys):
+    from clipstudy import zoo
+
+    base = collection.expand_models("@baselines")
+    assert len(base) == len(collection.BASELINES) and all(zoo.get(n).source == "timm" for n in base)
+    assert all(zoo.get(n).finetuned for n in collection.expand_models("@fine-tuned"))
+    zs = collection.expand_models(["@zero-shot"])
+    assert zs and all(zoo.get(n).source == "open_clip" and not zoo.get(n).finetuned for n in zs)
+    assert set(collection.expand_models("@loss=siglip")) == {n for n in zoo.names() if zoo.get(n).loss == "siglip"}
+    assert collection.expand_datasets("@shifts,imagenet,@3d") == list(collection.SHIFTS) + ["imagenet-3dcc"]
+    with pytest.raises(KeyError, match="@baselines"):
+        collection.expand_models("@baseline")
+    assert cli.main(["models", "--collection", "baselines"]) == 0
+    out = capsys.readouterr().out
+    assert "timm:resnet50.tv_in1k" in out and f"{len(collection.BASELINES)} models" in out
+
+
+def test_the_chapter_grid_is_what_the_notebooks_declare():
+    """`collection.CHAPTERS` (the grid `build --profile live` runs) equals each notebook's live_panel datasets."""
+    found = {}
+    for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
+        for call in re.finditer(r"live_panel\((\[[^\]]*\])", nb.read_text()):
+            found.setdefault(nb.stem, []).extend(ast.literal_eval(call.group(1)))
+    assert {k: tuple(v) for k, v in found.items()} == collection.CHAPTERS
+
+
+# ----------------------------------------------------------------- local executor, warm re-run, failures
+def test_local_run_counts_exactly_and_a_warm_rerun_encodes_nothing(env, tmp_path):
+    from clipstudy import datasets
+
+    sets = ["imagenet", "imagenet-sketch", "textures", "cue-conflict", "coco-5k"]
+    args = ["--models", ",".join(env.models), "--datasets", ",".join(sets), "--prompts", "single",
+            "--study", str(tmp_path / "study")]
+    assert _cli(*args, "--summary-json", str(tmp_path / "cold.json")) == 0
+    cold = _summary(tmp_path / "cold.json")
+    n_images = sum(len(datasets.load(d)) for d in sets)
+    assert cold == dict(units_total=10, units_computed=10, units_reused=0, units_failed=0,
+                        images_encoded=2 * n_images,  # each (model, image) once: redundancy 1.00
+                        prompts_encoded=2 * (1000 + 16 + 20))  # ImageNet head once per model, cue-conflict, captions
+    table = run.read(tmp_path / "study")
+    assert set(table["axis"]) == {"shifts", "calibration", "ood", "shape", "retrieval"}
+    assert not table.duplicated(list(run.evaluate.IDENTITY)).any()
+    assert _cli(*args, "--summary-json", str(tmp_path / "warm.json")) == 0
+    assert _summary(tmp_path / "warm.json") == dict(units_total=10, units_computed=0, units_reused=10, units_failed=0,
+                                                    images_encoded=0, prompts_encoded=0)
+    pd.testing.assert_frame_equal(run.read(tmp_path / "study"), table)
+    logs = list((tmp_path / "study" / "logs").glob("*.log"))
+    assert len(logs) == 10 and all("done:" in p.read_text() for p in logs)
+
+
+def test_failing_units_are_reported_and_the_rest_of_the_grid_runs(env, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(env.models[0].split(":", 1)[1], broken)
+    (broken / "open_clip_pytorch_model.bin").write_bytes(b"not a checkpoint")
+    rc = _cli("--models", f"{env.models[0]},local-dir:{broken},NoSuchArch/none", "--datasets",
+              "imagenet-sketch,imagenet-r", "--prompts", "single", "--study", str(tmp_path / "s"),
+              "--summary-json", str(tmp_path / "s.json"))
+    assert rc == 1
+    s = _summary(tmp_path / "s.json")
+    assert s["units_total"] == 6 and s["units_computed"] == 1 and s["units_failed"] == 5
+    units = pd.read_csv(tmp_path / "s" / "units.csv").set_index(["model", "dataset"])
+    assert units.loc[(env.models[0], "imagenet-sketch"), "status"] == "computed"
+    err = capsys.readouterr().err
+    assert "imagenet-r dataset not found at" in err and "unknown model 'NoSuchArch/none'" in err
+    assert re.search(r"broken x imagenet-sketch: could not load local-dir:.*broken", err)
+    assert set(run.read(tmp_path / "s")["model"]) == {env.models[0]}
+
+
+# ----------------------------------------------------------------- submitit and Ray against the local executor
+def test_submitit_and_ray_give_the_local_table_row_for_row(env, tmp_path):
+    """Lab model and random tiny CLIP, lab sets and fixture datasets; each executor computes every unit
+    afresh (the store is emptied between runs; the lab model and lab sets stay cached)."""
+    ray = pytest.importorskip("ray", reason="ray is in requirements.txt; install it to run this check")
+    models = [env.models[0], "lab:base@smoke"]
+    sets = ["lab-val:24", "lab-ood:24", "cue-conflict", "coco-5k"]
+    cache = Path(os.environ["CLIPSTUDY_CACHE"])
+    tables, summaries = {}, {}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}})
+    try:
+        for name, opts in [("local", {}), ("slurm", dict(array_parallelism=2, time_min=10)), ("ray", {})]:
+            for d in ("features", "units"):
+                shutil.rmtree(cache / d, ignore_errors=True)
+            out = run.run(models, sets, prompts="single", executor=name, executor_options=opts,
+                          lab_profile="smoke", study=tmp_path / name, progress=False)
+            summaries[name], tables[name] = out.summary.as_dict(), out.table
+            assert out.summary.units_computed == out.summary.units_total == 8, [r.error for r in out.failed]
+            workers = {(r.worker["pid"], r.worker["package"]) for r in out.results}
+            assert {pkg for _, pkg in workers} == {str(REPO / "clipstudy")}  # workers import this checkout
+            assert (name == "local") == ({pid for pid, _ in workers} == {os.getpid()})
+    finally:
+        ray.shutdown()
+    assert summaries["slurm"] == summaries["local"] == summaries["ray"]
+    assert set(tables["local"]["axis"]) == {"shifts", "calibration", "ood", "shape", "retrieval"}
+    for name in ("slurm", "ray"):
+        pd.testing.assert_frame_equal(tables[name], tables["local"], check_exact=True)
+    pd.testing.assert_frame_equal(run.read(tmp_path / "ray"), run.read(tmp_path / "local"), check_exact=True)
+
+
+# ----------------------------------------------------------------- SIGKILL, concurrent runs, Ctrl-C
+@pytest.fixture(scope="module")
+def slow_set(grid) -> str:
+    """48 large JPEGs (decoding is the cost), so a unit takes long enough to be interrupted."""
+    import numpy as np
+    from PIL import Image
+
+    root = grid.root / "slow"
+    rng = np.random.default_rng(3)
+    for c in ("cat", "dog"):
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for j in range(24):
+            Image.fromarray((rng.random((900, 900, 3)) * 255).astype(np.uint8)).save(root / c / f"{j}.jpg", quality=95)
+    return f"imagefolder:{root}"
+
+
+def _spawn(args: list[str], **env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "clipstudy.cli", "run", "--quiet", *args], cwd=REPO,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _shards(cache: Path) -> list[Path]:
+    return sorted((cache / "features").glob("*/shard-*.pt"))
+
+
+def _wait_for(cond, proc: subprocess.Popen, timeout: float = 180) -> None:
+    t0 = time.time()
+    while not cond():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() - t0 < timeout
+        time.sleep(0.01)
+
+
+def test_sigkill_mid_unit_loses_only_the_unfinished_shard(env, slow_set, tmp_path):
+    data = slow_set
+    cache = Path(os.environ["CLIPSTUDY_CACHE"])
+    args = ["--models", env.models[0], "--datasets", data, "--prompts", "single", "--batch-size", "4",
+            "--study", str(tmp_path / "s"), "--summary-json", str(tmp_path / "s.json")]
+    proc = _spawn(args, CLIPSTUDY_SHARD_SECONDS="0")  # every batch closes a shard
+    _wait_for(lambda: len(_shards(cache)) >= 2, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not list((cache / "features").glob("*/meta.json")), "the unit finished before the kill"
+    import torch
+
+    kept = max(torch.load(p, weights_only=True)["stop"] for p in _shards(cache))
+    assert 0 < kept < 48
+    assert _cli(*args) == 0  # the lock died with the killed worker
+    s = _summary(tmp_path / "s.json")
+    assert s["units_computed"] == 1 and s["images_encoded"] == 48 - kept  # resumed from the finished shards
+    shutil.rmtree(cache / "features")
+    shutil.rmtree(cache / "units")
+    assert _cli("--models", env.models[0], "--datasets", data, "--prompts", "single", "--study", str(tmp_path / "c")) == 0
+    pd.testing.assert_frame_equal(run.read(tmp_path / "s"), run.read(tmp_path / "c"), check_exact=True)
+
+
+def test_two_concurrent_runs_compute_each_unit_once(env, slow_set, tmp_path):
+    data = slow_set
+    args = ["--models", ",".join(env.models), "--datasets", f"{data},imagenet-sketch", "--prompts", "single",
+            "--study", str(tmp_path / "s")]
+    procs = [_spawn(args + ["--summary-json", str(tmp_path / f"{i}.json")]) for i in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    a, b = (_summary(tmp_path / f"{i}.json") for i in range(2))
+    assert a["units_total"] == b["units_total"] == 4
+    assert a["units_computed"] + b["units_computed"] == 4  # each unit computed by exactly one of the runs
+    assert a["units_computed"] + a["units_reused"] == b["units_computed"] + b["units_reused"] == 4
+    assert a["images_encoded"] + b["images_encoded"] == 2 * (48 + 4)
+    assert len(run.read(tmp_path / "s")) and not list(Path(os.environ["CLIPSTUDY_CACHE"]).rglob("*.tmp"))
+
+
+def test_ctrl_c_stops_with_a_message_not_a_traceback(env, slow_set, tmp_path):
+    data = slow_set
+    cache = Path(os.environ["CLIPSTUDY_CACHE"])
+    proc = _spawn(["--models", env.models[0], "--datasets", data, "--prompts", "single", "--batch-size", "4",
+                   "--study", str(tmp_path / "s")], CLIPSTUDY_SHARD_SECONDS="0")
+    _wait_for(lambda: len(_shards(cache)) >= 1, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err and "Run the same command again" in err
+    assert not list(cache.rglob("*.tmp")) and not list((cache / "units").glob("*/unit.json"))
+
+
+def test_importing_clipstudy_needs_neither_engine_and_a_missing_one_names_its_extra(monkeypatch):
+    code = ("import sys, clipstudy, clipstudy.cli, clipstudy.run, clipstudy.run.local, clipstudy.book; "
+            "print(sorted(m for m in ('ray', 'submitit') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    from clipstudy.errors import ClipstudyError
+    from clipstudy.run import executors
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "clipstudy.run.raycluster", raising=False)
+    with pytest.raises(ClipstudyError, match=r"pip install 'clipstudy\[ray\]'"):
+        executors.get("ray")
+
+
+# ----------------------------------------------------------------- SLURM dry run
+def test_slurm_dry_run_of_a_40_unit_grid_writes_the_array_script_and_submits_nothing(env, tmp_path, capsys):
+    models = ["RN50/random", "RN101/random", "ViT-B-32/random", "ViT-B-16/random", "ViT-L-14/random",
+              "convnext_base/random", "ViT-B-16-SigLIP/random", "coca_ViT-B-32/random"]
+    sets = ["imagenet", "imagenet-sketch", "textures", "cue-conflict", "coco-5k"]
+    rc = _cli("--models", ",".join(models), "--datasets", ",".join(sets), "--executor", "slurm", "--dry-run",
+              "--partition", "gpu", "--gpus-per-job", "1", "--cpus-per-job", "8", "--time-min", "90",
+              "--array-parallelism", "16", "--study", str(tmp_path / "s"))
+    assert rc == 0
+    out = capsys.readouterr().out
+    folder = tmp_path / "s" / "submitit"
+    script = (folder / "dry-run.sbatch").read_text()
+    assert script in out and "40 missing unit(s) -> one job array of 40 task(s); nothing was submitted" in out
+    for line in ["#SBATCH --array=0-39%16", "#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1",
+                 "#SBATCH --cpus-per-task=8", "#SBATCH --time=90", "#SBATCH --signal=USR2@90",
+                 f"#SBATCH --output={folder}/%A_%a_0_log.out"]:
+        assert line in script.splitlines(), line
+    assert re.search(r"srun .* -m submitit\.core\._submit " + re.escape(str(folder)), script)
+    assert sorted(p.name for p in folder.iterdir()) == ["dry-run.sbatch"]  # no job pickles, no job ids
+    assert not (Path(os.environ["CLIPSTUDY_CACHE"]) / "units").exists()  # nothing ran
+
+
+# ----------------------------------------------------------------- the book's live profile
+def test_build_live_runs_the_declared_grid_and_chapters_read_its_table(env, tmp_path, monkeypatch):
+    from clipstudy import book, chapter
+
+    out = book.run_live_grid("02", device="cpu", models=[env.models[0]], prompts="single", study=tmp_path / "live")
+    # chapter 02 declares six shift sets; the fixtures hold ImageNet and ImageNet-Sketch
+    assert sorted({u.dataset for u in out.plan.units}) == ["imagenet", "imagenet-sketch"]
+    assert out.summary.units_computed == 2
+    ch = chapter.Chapter("02_natural_shifts", tmp_path, "live")
+    top1 = ch.live_results("shifts", metric="top1")
+    assert list(top1["dataset"]) == ["imagenet", "imagenet-sketch"] and top1["value"].between(0, 1).all()
