@@ -141,6 +141,16 @@ def _wilson(hits: float, n: float, z: float = 1.96) -> tuple[float, float]:
     return (c - h, c + h)
 
 
+def _records_claim(results: Path, cid: str) -> dict:
+    """The records row chapter 04 wrote for a shape-bias claim (`analysis.shape_bias.claims`)."""
+    rc = _read(results, "04_shape_bias", "records_claims")
+    r = rc[rc["id"] == cid] if rc is not None and "id" in rc.columns else pd.DataFrame()
+    if r.empty:
+        return row("records", "", note="records missing: run `clipstudy fetch records`")
+    r = r.iloc[0]
+    return row("records", str(r["measured"]), r["effect"], r["n"], (r["ci_low"], r["ci_high"]))
+
+
 @evidence("C1")
 def c1(results: Path, records_root=None) -> list[dict]:
     out = [row("records", "", note="no published per-model 3D-corruption results among the records")]
@@ -152,12 +162,7 @@ def c1(results: Path, records_root=None) -> list[dict]:
 
 @evidence("C2")
 def c2(results: Path, records_root=None) -> list[dict]:
-    out = []
-    rc = _read(results, "04_shape_bias", "records_claims")
-    r = rc[rc["id"] == "C2"] if rc is not None and "id" in rc.columns else pd.DataFrame()
-    out.append(row("records", str(r["measured"].iloc[0]), r["effect"].iloc[0], r["n"].iloc[0],
-                   (r["ci_low"].iloc[0], r["ci_high"].iloc[0])) if len(r) else
-               row("records", "", note="records missing: run `clipstudy fetch records`"))
+    out = [_records_claim(results, "C2")]
     lab = _read(results, "04_shape_bias", "lab_shape_bias")
     if lab is not None and {"recipe", "prompts", "shape_hits", "texture_hits"} <= set(lab.columns):
         b = lab[(lab["recipe"] == "base") & (lab["prompts"] == "ensemble")]
@@ -178,11 +183,7 @@ def c2(results: Path, records_root=None) -> list[dict]:
 
 @evidence("C3")
 def c3(results: Path, records_root=None) -> list[dict]:
-    rc = _read(results, "04_shape_bias", "records_claims")
-    r = rc[rc["id"] == "C3"] if rc is not None and "id" in rc.columns else pd.DataFrame()
-    out = [row("records", str(r["measured"].iloc[0]), r["effect"].iloc[0], r["n"].iloc[0],
-               (r["ci_low"].iloc[0], r["ci_high"].iloc[0])) if len(r) else
-           row("records", "", note="records missing: run `clipstudy fetch records`")]
+    out = [_records_claim(results, "C3")]
     out.append(_from_effects("lab", results, "04_shape_bias", "fine-tuning", "shape bias")
                or row("lab", "", note="chapter 04 wrote no lab fine-tuning effect"))
     out.append(_from_effects("live", results, "04_shape_bias", "fine-tuning", "shape bias")
