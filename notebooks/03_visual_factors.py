@@ -302,3 +302,15 @@ effects = E.effects_frame(effect_rows)
 ch.save(effects, "effects")
 display(Markdown(E.factor_summary(effects, {
     "test-time prompts": "the ImageNet-X records fix the prompts; see the lab rows when present"})))
+
+
+# %% [markdown]
+# ## The paper's claims on this axis
+#
+# These are the rows of the claims page ("The paper's claims, judged") that this chapter's numbers decide,
+# each with its records, lab and live effect, its 95% interval and a verdict computed from them.
+
+# %%
+from clipstudy import claims
+
+_ = claims.show(results_dir, ['C5', 'C6', 'C7'])

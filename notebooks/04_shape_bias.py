@@ -283,3 +283,15 @@ if panel is not None:
 effects = E.effects_frame(effect_rows)
 ch.save(effects, "effects")
 display(Markdown(E.factor_summary(effects)))
+
+
+# %% [markdown]
+# ## The paper's claims on this axis
+#
+# These are the rows of the claims page ("The paper's claims, judged") that this chapter's numbers decide,
+# each with its records, lab and live effect, its 95% interval and a verdict computed from them.
+
+# %%
+from clipstudy import claims
+
+_ = claims.show(results_dir, ['C2', 'C3'])

@@ -231,3 +231,15 @@ nm = {f: why for f, why in not_measured.items() if f not in measured}
 ch.save(pd.DataFrame([dict(factor=f, axis=threed.AXIS, reason=w) for f, w in nm.items()],
                      columns=["factor", "axis", "reason"]), "not_measured")
 display(Markdown(E.factor_summary(effects, nm)))
+
+
+# %% [markdown]
+# ## The paper's claims on this axis
+#
+# These are the rows of the claims page ("The paper's claims, judged") that this chapter's numbers decide,
+# each with its records, lab and live effect, its 95% interval and a verdict computed from them.
+
+# %%
+from clipstudy import claims
+
+_ = claims.show(results_dir, ['C1'])
