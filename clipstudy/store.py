@@ -4,7 +4,7 @@ Every cached artifact (encoded features, zero-shot heads, lab sets, lab models, 
 unit records) is named by a `Key`: what it was computed from (kind, model, weights, data, transform,
 precision and extras). Two different inputs never share a name, and changing what identifies an artifact
 touches this file only: the key of each kind is built by one function below (`feature_key`, `head_key`,
-`lab_set_key`, `lab_model_key`, `llava_key`, `unit_key`). Files are published by writing a temporary file
+`lab_set_key`, `lab_model_key`, `severity_key`, `llava_key`, `unit_key`). Files are published by writing a temporary file
 in the same folder and renaming it, so a reader never sees half a file; `safe_load` reads with
 `weights_only=True`; `discard` is the one place that removes a damaged or stale entry (and only such a
 one) so that it is recomputed. An entry with a record (`save_entry`) is complete when its record, written
@@ -97,10 +97,12 @@ def head_key(model: str, weights: str, prompts: list[list[str]], precision: str)
     return feature_key(model, weights, "zero-shot-head", digest(prompts, 24), kind="head", precision=precision)
 
 
-def lab_set_key(name: str, config: dict, n: int, seed: int, size: int, world_version: Any) -> Key:
-    """A rendered lab set: its name, the world config, size, seed, image size and the world's version."""
+def lab_set_key(name: str, config: dict, n: int, seed: int, size: int, world_version: Any,
+                levels: dict | None = None) -> Key:
+    """A rendered lab set: its name, the world config, size, seed, image size, the world's version and (lab-3dcc)
+    the calibrated corruption levels."""
     return Key.of("lab-set", name, data=f"{n}x{size}px-seed{seed}", config=config, n=n, seed=seed, size=size,
-                  world=world_version)
+                  world=world_version, **({"levels": levels} if levels else {}))
 
 
 def lab_model_key(name: str, recipe: dict, profile: dict, world_version: Any, train_version: Any,
@@ -109,6 +111,11 @@ def lab_model_key(name: str, recipe: dict, profile: dict, world_version: Any, tr
     versions, and the key of the model a fine-tune starts from); `name` only labels the file."""
     return Key.of("lab-model", name, recipe=recipe, profile=profile, world=world_version, train=train_version,
                   parent=parent)
+
+
+def severity_key(base_model: str, grid: list, n: int, seed: int, size: int, version: Any) -> Key:
+    """The lab's 3D-corruption calibration table: the base model it was measured on, the grid, the scenes."""
+    return Key.of("lab-severity", "lab:base", base_model, grid=grid, n=n, seed=seed, size=size, version=version)
 
 
 def llava_key(clip: str, clip_weights: str, settings: dict, vocab: int, version: Any) -> Key:
