@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -64,8 +65,12 @@ def third_party_imports() -> dict[str, dict[str, bool]]:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    src = tmp_path_factory.mktemp("src")  # a clean copy: no stale build/ or egg-info from an earlier build
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(PKG, src / "clipstudy", ignore=shutil.ignore_patterns("__pycache__"))
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(out), str(REPO)], capture_output=True, text=True, timeout=600)
+                        "-w", str(out), str(src)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     (whl,) = out.glob("clipstudy-*.whl")
     return whl
@@ -113,7 +118,7 @@ def test_the_wheel_alone_imports_every_module(wheel, tmp_path):
                         str(target), str(wheel)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (target / "clipstudy" / "models" / "curated.csv").is_file()  # package data ships
-    modules = sorted(_module(p).replace("clipstudy", "clipstudy", 1) for p in PKG.rglob("*.py"))
+    modules = sorted(_module(p) for p in PKG.rglob("*.py"))
     code = ("import importlib, sys\n"
             f"mods = {modules!r}\n"
             "import clipstudy\n"
