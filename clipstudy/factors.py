@@ -8,11 +8,13 @@ in one place:
 - the effects tables (a row's `factor` is a display name, `DISPLAY[key]`).
 
 A registry row and a records row of the same model carry the same values in `COLUMN`s, so the two join.
-This module imports nothing: it is the bottom layer.
+This module imports only `clipstudy.errors`: it is the bottom layer.
 """
 from __future__ import annotations
 
 import re
+
+from .errors import UnknownNameError
 
 # ----------------------------------------------------------------- the six factors
 KEYS: tuple[str, ...] = ("architecture", "data", "size", "finetuning", "loss", "prompts")
@@ -39,13 +41,12 @@ EXTRA_COLUMNS: tuple[str, ...] = ("resolution", "source")
 
 
 def canonical(name: str) -> str:
-    """The key of a factor given by its key, display name, column or alias; KeyError-free ValueError otherwise."""
+    """The key of a factor given by its key, display name, column or alias; UnknownNameError (listing the keys)
+    otherwise."""
     if name in KEYS:
         return name
     if name in ALIASES:
         return ALIASES[name]
-    from .errors import UnknownNameError  # errors is a leaf too: imported here only to keep this module bare
-
     raise UnknownNameError("factor", name, list(KEYS) + list(EXTRA_COLUMNS))
 
 
@@ -87,7 +88,7 @@ LOSSES: tuple[str, ...] = ("clip", "siglip", "coca")
 def loss_of(model: str) -> str:
     """coca_* -> coca; *SigLIP*/*siglip* -> siglip; otherwise the CLIP InfoNCE loss."""
     m = model.lower()
-    if m.startswith("coca") or "_coca" in m or "-coca" in m:
+    if m.startswith("coca"):
         return "coca"
     return "siglip" if "siglip" in m else "clip"
 

@@ -1,14 +1,14 @@
 """The one artifact store: a frozen key, its digest, atomic publish, safe load, locks.
 
-Every cached artifact (encoded features, zero-shot heads, lab sets, lab models, mini-LLaVA, the runner's
-unit records) is named by a `Key`: what it was computed from (kind, model, weights, data, transform,
-precision and extras). Two different inputs never share a name, and changing what identifies an artifact
-touches this file only: the key of each kind is built by one function below (`feature_key`, `head_key`,
-`lab_set_key`, `lab_model_key`, `severity_key`, `llava_key`, `unit_key`). Files are published by writing a temporary file
-in the same folder and renaming it, so a reader never sees half a file; `safe_load` reads with
-`weights_only=True`; `discard` is the one place that removes a damaged or stale entry (and only such a
-one) so that it is recomputed. An entry with a record (`save_entry`) is complete when its record, written
-last, names its key and the sha256 of its file.
+Every cached artifact (encoded features, zero-shot heads, lab sets, lab models, mini-LLaVA, the lab's severity
+table, the runner's unit records) is named by a `Key`: what it was computed from (kind, model, weights, data,
+transform, precision and extras). Two different inputs never share a name, and changing what identifies an
+artifact touches this file only: the key of each kind is built by one function below (`feature_key`,
+`head_key`, `head_lock_key`, `lab_set_key`, `lab_model_key`, `severity_key`, `llava_key`, `unit_key`).
+Files are published by writing a temporary file in the same folder and renaming it, so a reader never sees
+half a file; `safe_load` reads with `weights_only=True`; `discard` is the one place that removes a damaged or
+stale entry (and only such a one) so that it is recomputed. An entry with a record (`save_entry`) is complete
+when its record, written last, names its key and the sha256 of its file.
 """
 from __future__ import annotations
 
@@ -95,6 +95,11 @@ def feature_key(model: str, weights: str, dataset: str, transform: str = "defaul
 def head_key(model: str, weights: str, prompts: list[list[str]], precision: str) -> Key:
     """A zero-shot head: the model and its weights, the filled prompts themselves and the precision."""
     return feature_key(model, weights, "zero-shot-head", digest(prompts, 24), kind="head", precision=precision)
+
+
+def head_lock_key(model: str, classnames: list[str], prompts: str, precision: str) -> Key:
+    """The lock under which runner workers build one shared zero-shot head (classes x prompt set x precision)."""
+    return Key.of("head-lock", model, data=digest(classnames, 24), transform=prompts, precision=precision)
 
 
 def lab_set_key(name: str, config: dict, n: int, seed: int, size: int, world_version: Any,

@@ -20,7 +20,8 @@ FILE_MOVERS = {"store.py", "download.py", "datasets/base.py"}
 def _calls(path: Path) -> set[str]:
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+        f = getattr(node, "func", None)
+        if isinstance(node, ast.Call) and isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
             out.add(f"{node.func.value.id}.{node.func.attr}")
     return out
 

@@ -450,6 +450,7 @@ def frame(factor: str | None = None) -> pd.DataFrame:
     """The recipes with their factor values (one row each); `factor` keeps base and that factor's recipes."""
     df = pd.DataFrame([recipe(n).row() for n in names()])
     if factor is not None:
+        factor = factors.canonical(factor)  # any spelling: finetuned, training-set size, ...
         if factor not in FACTORS:
             raise UnknownNameError("lab factor", factor, list(FACTORS))
         df = df[df.factor.isin(["base", factor])]

@@ -260,8 +260,7 @@ def _head_once(unit: Unit, loaded: Any, classnames: list[str], prompts: str, dev
     of the same model wait for one computation of a shared head (ImageNet's) instead of repeating it."""
     from .. import encode, prompts as prompt_sets, zoo
 
-    key = store.Key.of("head-lock", zoo.model_id(loaded.spec), data=store.digest(classnames, 24),
-                       transform=prompts, precision=unit.precision)
+    key = store.head_lock_key(zoo.model_id(loaded.spec), classnames, prompts, unit.precision)
     with store.locked(Path(unit.cache_root) / "units" / "heads" / f"{key.name}.lock"):
         encode.zero_shot_head(loaded.model, loaded.tokenizer, classnames, prompt_sets.templates(prompts), device,
                               model_id=zoo.model_id(loaded.spec), weights=loaded.weights_id,
