@@ -465,7 +465,7 @@ def cache_dir(recipe: str, profile: str, seed: int | None = None) -> Path:
 def _read_cached(folder: Path, key: str) -> dict | None:
     """The cached payload when it is complete and matches `key`; None (retrain) otherwise (the store's
     `load_entry`: a damaged or stale entry is discarded)."""
-    hit = load_entry(folder / "model.pt", key, folder / "meta.json")
+    hit = load_entry(folder / "model.pt", key, folder / "meta.json", what=f"mini-LLaVA {folder.name}")
     return None if hit is None else dict(meta=hit[1], state=hit[0])
 
 
