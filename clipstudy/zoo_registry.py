@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .factors import DATA_SIZES  # noqa: F401
-from .models.registry import REGISTRY as _CURATED  # noqa: F401
 from .models.registry import _curated
 from .models.spec import ModelSpec
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import UnknownNameError
 from . import tags as T
 from .schema import number_columns, read_table
 from .sources import check_published, require

@@ -224,8 +224,9 @@ def _compute(unit: Unit) -> tuple[int, int]:
             precision = encode.resolve_precision(unit.precision, device)
             enc = encode.encode_images(loaded.model, data.dataset, model_id=zoo.model_id(loaded.spec),
                                        dataset_id=data.data_id,
-                                       transform_id=loaded.transform_id, weights=loaded.weights_id, batch_size=unit.batch_size,
-                                       device=device, num_workers=unit.num_workers, precision=precision, progress=False)
+                                       transform_id=loaded.transform_id, weights=loaded.weights_id,
+                                       batch_size=unit.batch_size, device=device, num_workers=unit.num_workers,
+                                       precision=precision, progress=False)
             images += enc.forward_passes
             scale = encode.logit_scale_of(loaded.model)
         _log(unit, f"features: {len(enc)} images ({len(enc.skipped)} skipped), {enc.forward_passes} encoded now")
