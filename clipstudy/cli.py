@@ -14,22 +14,23 @@ OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFF
 def _cmd_models(a: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import zoo
+    from . import factors, zoo
 
+    col = factors.column(a.factor) if a.factor else None  # any spelling of a factor: architecture, family, ...
     if a.collection:
         from . import collection
 
         names = collection.models(a.collection.lstrip("@"))
         df = pd.DataFrame([zoo.get(n).row() for n in names])
-        if a.factor:
-            df = df.sort_values([a.factor, "name"], na_position="last")
+        if col:
+            df = df.sort_values([col, "name"], na_position="last")
     else:
         df = zoo.frame(a.factor)
     if a.source:
         df = df[df.source == a.source]
     cols = ["name", "source", "family", "data", "samples_seen", "finetuned", "loss", "resolution"]
-    if a.factor:
-        cols = ["name", a.factor] + [c for c in cols if c not in ("name", a.factor)]
+    if col:
+        cols = ["name", col] + [c for c in cols if c not in ("name", col)]
     with pd.option_context("display.max_rows", None, "display.width", 200):
         print(df[cols].to_string(index=False) if len(df) else "(registry is empty)")
     print(f"\n{len(df)} models")
@@ -269,7 +270,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     m = sub.add_parser("models", help="the model registry as a table")
-    m.add_argument("--factor", help="sort/group by a factor: family, data, samples_seen, finetuned, loss, resolution")
+    m.add_argument("--factor", help="sort/group by a factor: architecture, data, size, finetuning, loss (or the "
+                                    "column names family, samples_seen, finetuned), or resolution")
     m.add_argument("--source", choices=["open_clip", "timm", "lab"])
     m.add_argument("--collection", help="list a named collection: live, zero-shot, fine-tuned, baselines, lab, "
                                         "or FIELD=VALUE (e.g. data=laion2b)")

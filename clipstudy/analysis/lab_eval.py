@@ -90,13 +90,8 @@ def labset(name: str, n: int | None = None, profile: str = "lab"):
 
 
 def dataset_id(ls: Any) -> str:
-    """The feature-cache key of a lab set: its own cache file stem (name + hash of world, n, seed, size)."""
-    from ..lab import sets
-    from ..lab.world import WorldConfig
-
-    m = ls.meta
-    cfg = WorldConfig(**m["config"]) if isinstance(m.get("config"), dict) else WorldConfig()
-    return sets.cache_path(ls.name, cfg, m["n"], m["seed"], m["size"], m.get("levels")).stem
+    """The feature-cache key of a lab set: its store key's name (name, world config, n, seed, size)."""
+    return ls.dataset_id
 
 
 def _same_norm(pp: Any) -> bool:

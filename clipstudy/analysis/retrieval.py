@@ -144,7 +144,8 @@ def live_retrieval(models: Sequence[str], sets: Sequence[str], *, device: str = 
             ds = datasets.load(d, transform=loaded.preprocess)
             texts, owner = list(ds.texts), [list(t) for t in ds.image_to_texts]
             img = encode.encode_images(loaded.model, ds, model_id=zoo.model_id(loaded.spec), dataset_id=d,
-                                       transform_id=repr(loaded.preprocess)[:2000], device=device, progress=False)
+                                       transform_id=loaded.transform_id, weights=loaded.weights_id, device=device,
+                                       progress=False)
             if img.skipped:  # recall needs every image that owns captions
                 raise ValueError(f"{d}: {len(img.skipped)} unreadable image(s), e.g. {img.skipped[:3]}; "
                                  "re-fetch them or load the set with on_missing='skip'")

@@ -15,9 +15,6 @@ CLIP's full-way prediction was right. All numbers are computed when called; none
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -31,7 +28,7 @@ import torch.nn.functional as F
 
 from .. import lmm
 from ..config import cache_root
-from ..download import sha256_file
+from ..store import llava_key, load_entry, save_entry
 from ..errors import ClipstudyError, UnknownNameError
 from . import captions as cap
 
@@ -466,28 +463,15 @@ def cache_dir(recipe: str, profile: str, seed: int | None = None) -> Path:
 
 
 def _read_cached(folder: Path, key: str) -> dict | None:
-    """The cached payload when it is complete and matches `key`; None (retrain) otherwise."""
-    meta_path, model_path = folder / "meta.json", folder / "model.pt"
-    try:
-        meta = json.loads(meta_path.read_text())
-        if meta.get("key") != key or meta.get("sha256") != sha256_file(model_path):
-            return None
-        payload = torch.load(model_path, map_location="cpu", weights_only=True)
-        return dict(meta=meta, state=payload)
-    except (OSError, ValueError, RuntimeError, KeyError, EOFError):
-        return None
+    """The cached payload when it is complete and matches `key`; None (retrain) otherwise (the store's
+    `load_entry`: a damaged or stale entry is discarded)."""
+    hit = load_entry(folder / "model.pt", key, folder / "meta.json", what=f"mini-LLaVA {folder.name}")
+    return None if hit is None else dict(meta=hit[1], state=hit[0])
 
 
-def _write_cached(folder: Path, state: dict, meta: dict) -> None:
-    """Atomic: model.pt and meta.json land via renames; meta (with the model's sha256) is written last."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"model.pt.{os.getpid()}.part"
-    torch.save(state, tmp)
-    meta = dict(meta, sha256=sha256_file(tmp))
-    os.replace(tmp, folder / "model.pt")
-    tmp_meta = folder / f"meta.json.{os.getpid()}.part"
-    tmp_meta.write_text(json.dumps(meta, indent=1, default=str))
-    os.replace(tmp_meta, folder / "meta.json")
+def _write_cached(folder: Path, state: dict, meta: dict) -> dict:
+    """Published by the store: model.pt, then meta.json (with the model's sha256) last."""
+    return save_entry(state, folder / "model.pt", meta, folder / "meta.json")
 
 
 def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, seed: int | None = None,
@@ -507,8 +491,8 @@ def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, see
     clip.model.eval()
     for p in clip.model.parameters():
         p.requires_grad_(False)
-    key = hashlib.sha256(json.dumps(dict(v=LLAVA_VERSION, clip=_weights_digest(clip.model), s=settings.row(),
-                                         vocab=len(VOCAB)), sort_keys=True).encode()).hexdigest()[:16]
+    key = llava_key(f"lab:{recipe}@{profile}#{seed}", _weights_digest(clip.model), settings.row(), len(VOCAB),
+                    LLAVA_VERSION).digest()
     folder = cache_dir(recipe, profile, seed)
     hit = None if retrain else _read_cached(folder, key)
     if hit is not None:
@@ -533,7 +517,7 @@ def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, see
                 token_dim=tokens.shape[2] if tokens is not None else None, n_scenes=len(frame),
                 n_instructions=len(data), feature_s=round(t_feat, 2), **hist.row(),
                 params=sum(p.numel() for p in model.parameters()), version=LLAVA_VERSION)
-    _write_cached(folder, model.state_dict(), meta)
+    meta = _write_cached(folder, model.state_dict(), meta)
     return LabLlava(model.eval(), clip, settings, meta)
 
 

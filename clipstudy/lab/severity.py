@@ -117,14 +117,12 @@ def table(profile: str = "lab", device: str = "cpu", progress: bool = False) -> 
 
     p = lab_zoo.profile_of(profile)
     n = N_CAL.get(p.name, N_CAL["lab"])
-    key = store.digest(dict(v=VERSION, model=lab_zoo.model_key(lab_zoo.recipe("base"), p), grid=list(GRID), n=n,
-                            seed=CAL_SEED, size=p.image_size), 16)
+    key = store.severity_key(lab_zoo.model_key(lab_zoo.recipe("base"), p), list(GRID), n, CAL_SEED, p.image_size,
+                             VERSION).digest()
     path = _path(p.name, key)
-    if path.exists():
-        try:
-            return pd.DataFrame(json.loads(path.read_text())["table"])
-        except (ValueError, KeyError):  # a damaged table is recomputed, never trusted
-            path.unlink(missing_ok=True)
+    hit = store.load_json(path, required=("table",))  # a damaged table is discarded and recomputed, never trusted
+    if hit is not None:
+        return pd.DataFrame(hit["table"])
     loaded = lab_zoo.load("base", device=device, profile=p, progress=progress)
     scenes = sample_scenes(n, WorldConfig(), CAL_SEED)
     scenes["style"] = "shaded"

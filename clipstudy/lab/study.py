@@ -31,7 +31,7 @@ def labset(name: str, profile: str | None = None):
 
 
 def _run(loaded, ls, prompts: str):
-    return zeroshot.run(loaded, ls.dataset(loaded.preprocess), dataset_id=f"{ls.name}:{ls.meta.get('n')}",
+    return zeroshot.run(loaded, ls.dataset(loaded.preprocess), dataset_id=ls.dataset_id,
                         prompts=prompts, classnames=ls.classnames, progress=False)
 
 
