@@ -80,21 +80,33 @@ def reliability(rel: pd.DataFrame, hue: str = "model", title: str = "", ax: Any 
 
 
 def bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, title: str = "", ylabel: str | None = None,
-         ax: Any = None, rotate: int = 30, ref: float | None = None):
-    """A bar chart of one metric; `ref` draws a reference line (chance, or no effect)."""
+         ax: Any = None, rotate: int = 30, ref: float | None = None, *, order: list | None = None,
+         xlabel: str = "", ylim: tuple | None = None, figsize: tuple | None = None, ref_label: str | None = None,
+         ref_style: str = "--", ha: str | None = "right", legend: dict | bool | None = None, errorbar: Any = None,
+         **kw: Any):
+    """A bar chart of one metric; `ref` draws a reference line (chance, or no effect). Every chapter's bar
+    chart is drawn here: `legend` None gives a small legend when there is a hue, a dict its options, False none."""
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(4.5, 0.45 * df[x].nunique() + 2), 3.8))
+        fig, ax = plt.subplots(figsize=figsize or (max(4.5, 0.45 * df[x].nunique() + 2), 3.8))
     else:
         fig = ax.figure
-    sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax, errorbar=None)
+    sns.barplot(data=df, x=x, y=y, hue=hue, order=order, ax=ax, errorbar=errorbar, **kw)
     if ref is not None:
-        ax.axhline(ref, color="0.3", lw=0.8, ls="--")
-    ax.set(title=title, ylabel=ylabel or y, xlabel="")
-    ax.tick_params(axis="x", rotation=rotate)
+        ax.axhline(ref, color="0.3", lw=0.8, ls=ref_style, label=ref_label)
+    ax.set(title=title, ylabel=ylabel or y, xlabel=xlabel)
+    if ylim is not None:
+        ax.set(ylim=ylim)
     if rotate:
+        ax.tick_params(axis="x", rotation=rotate)
+    if rotate and ha:
         for t in ax.get_xticklabels():
-            t.set_ha("right")
-    if hue:
+            t.set_ha(ha)
+    if legend is False:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    elif isinstance(legend, dict):
+        ax.legend(**legend)
+    elif hue:
         ax.legend(fontsize=7)
     return fig, ax
 
