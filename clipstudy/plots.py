@@ -309,3 +309,140 @@ def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[st
                       on=["factor", "axis"])
     long["no_detectable_effect"] = ns.reset_index().melt(id_vars="factor", var_name="axis")["value"].to_numpy()
     return fig, ax, long
+
+
+# ---- chapter figures (each was drawn inline in a notebook; the chapters now call these) -----------------
+def er_panels(points: pd.DataFrame, order: list[str], hue: str = "group", ylabel: str = "{} top-1 (%)",
+              title: str = "{} (line: {} ImageNet models)", grid: tuple[int, int] = (2, 2),
+              figsize: tuple = (10, 8.6)):
+    """One ER scatter per shift with its fitted line (the fit columns of `points`), logit-scaled, one legend."""
+    from .analysis import shifts
+    from .metrics import LogitFit
+
+    fig, axes = plt.subplots(*grid, figsize=figsize)
+    axes = np.ravel(axes)
+    for ax in axes[len(order):]:
+        ax.axis("off")
+    for ax, s in zip(axes, order):
+        d = points[points["dataset"] == s]
+        r = d.iloc[0]
+        fit = LogitFit(r["fit_slope"], r["fit_intercept"], int(r["fit_n"]), r["fit_r2"])
+        effective_robustness(d, fit=fit, hue=hue, ax=ax, ylabel=ylabel.format(s),
+                             title=title.format(s, int(r["fit_n"])))
+        shifts.logit_ticks(ax)
+        if ax is not axes[0]:
+            ax.get_legend().remove()
+    fig.tight_layout()
+    return fig
+
+
+def lab_er_panels(ler: pd.DataFrame, order: list[str], label_seed: int):
+    """The lab's ER scatters (one per lab shift, the zoo's own line), recipes of one seed labelled, `*` flagged."""
+    from .analysis import shifts
+    from .metrics import LogitFit
+
+    fig, axes = plt.subplots(1, len(order), figsize=(5.0 * len(order), 4.4))
+    axes = np.atleast_1d(axes)
+    for ax, s in zip(axes, order):
+        d = ler[ler["dataset"] == s]
+        r = d.iloc[0]
+        fit = LogitFit(r["fit_slope"], r["fit_intercept"], int(r["fit_n"]), np.nan) \
+            if np.isfinite(r["fit_slope"]) else None
+        effective_robustness(d, fit=fit, hue="factor", ax=ax, xlabel="lab-val top-1 (%)", ylabel=f"{s} top-1 (%)",
+                             title=f"{s} (line: {int(r['fit_n'])} lab models)")
+        for row in d[d["seed"] == label_seed].itertuples():
+            ax.annotate(row.recipe + (" *" if row.flag else ""),
+                        (shifts.logit_clip(row.id_acc), shifts.logit_clip(row.ood_acc)),
+                        fontsize=6, xytext=(3, 2), textcoords="offset points")
+        shifts.logit_ticks(ax)
+        if ax is not axes[0]:
+            ax.get_legend().remove()
+    fig.tight_layout()
+    return fig
+
+
+def er_by_tag(long: pd.DataFrame):
+    """Box plots of zero-shot CLIPs' mean ER by each tag (one panel per tag)."""
+    g = sns.catplot(data=long, x="value", y="er", col="tag", kind="box", sharex=False, height=3.6, aspect=1.1,
+                    color="C0", fliersize=2)
+    for ax in g.axes.flat:
+        ax.set(xlabel="", ylabel="ER, mean over 4 shifts (fraction)")
+        ax.axhline(0, color="0.4", lw=0.8, ls="--")
+        ax.tick_params(axis="x", rotation=30)
+    g.set_titles("{col_name}")
+    return g.figure
+
+
+def effect_forest(effects: pd.DataFrame, xlabel: str, title: str):
+    """Effects with their 95% intervals, one row per comparison (flagged comparisons marked `*`)."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(effects) + 1.2))
+    yy = np.arange(len(effects))
+    ax.errorbar(effects["effect"], yy, xerr=[effects["effect"] - effects["ci_low"], effects["ci_high"] - effects["effect"]],
+                fmt="o", color="C0", ecolor="0.4", capsize=3)
+    ax.set_yticks(yy, [c.split(" (flagged")[0] + (" *" if "flagged" in c else "") for c in effects["comparison"]],
+                  fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set(xlabel=xlabel, ylabel="", title=title)
+    return fig
+
+
+def factor_ratio_bars(long: pd.DataFrame, order: list[str]):
+    """ImageNet-X: mean error ratio and per-factor ER, zero-shot CLIP against ImageNet models (horizontal bars)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharey=True)
+    sns.barplot(data=long, y="factor", x="error_ratio", hue="who", order=order, ax=axes[0], errorbar=None)
+    axes[0].axvline(1, color="0.3", lw=0.8, ls="--")
+    axes[0].set(xlabel="mean error ratio (1 = as hard as average)", ylabel="ImageNet-X factor")
+    sns.barplot(data=long, y="factor", x="er", hue="who", order=order, ax=axes[1], errorbar=None)
+    axes[1].axvline(0, color="0.3", lw=0.8, ls="--")
+    axes[1].set(xlabel="mean per-factor ER (fraction of images)", ylabel="")
+    axes[1].get_legend().remove()
+    axes[0].legend(fontsize=8, title="")
+    fig.suptitle("ImageNet-X: zero-shot CLIP vs ImageNet models (sorted by CLIP's ER gap)")
+    fig.tight_layout()
+    return fig
+
+
+def lab_factor_heatmap(ens: pd.DataFrame, recipes: list[str], n_seeds: int):
+    """Lab ER per (recipe, factor) as an annotated heatmap (`*`: the recipe trains on it), beside base's accuracy
+    per factor. Returns the figure and base's per-factor means."""
+    heat = ens.pivot_table(index="recipe", columns="factor", values="er", aggfunc="mean")
+    heat = heat.loc[[r for r in recipes if r in heat.index]]
+    marks = ens.groupby(["recipe", "factor"])["flag"].first().unstack().reindex_like(heat)
+    annot = heat.map(lambda v: f"{v:+.2f}") + marks.map(lambda f: " *" if isinstance(f, str) and f else "")
+    fig, axes = plt.subplots(1, 2, figsize=(14, 0.5 * len(heat) + 2.2), gridspec_kw=dict(width_ratios=[3, 1.3]))
+    lim = float(np.nanmax(np.abs(heat.to_numpy()))) if np.isfinite(heat.to_numpy()).any() else 1.0
+    sns.heatmap(heat, annot=annot, fmt="", cmap="vlag", center=0.0, vmin=-lim, vmax=lim, ax=axes[0],
+                cbar_kws=dict(label="ER on the factor (fraction)"), annot_kws=dict(fontsize=8))
+    axes[0].set(xlabel="factor pushed out of training range", ylabel="lab recipe",
+                title=f"Lab effective robustness per factor (mean over {n_seeds} seeds)")
+    base_rows = ens[ens["recipe"] == "base"].groupby("factor", as_index=False)[["accuracy", "control_accuracy",
+                                                                               "error_ratio", "er"]].mean()
+    base_rows = base_rows.sort_values("accuracy")
+    sns.barplot(data=base_rows, y="factor", x="accuracy", ax=axes[1], color="C0", errorbar=None)
+    axes[1].axvline(float(base_rows["control_accuracy"].iloc[0]), color="C3", lw=1, ls="--", label="control")
+    axes[1].set(xlim=(0, 1), xlabel="top-1 (fraction)", ylabel="", title="base: accuracy per factor")
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig, base_rows
+
+
+def lab_shape_bias(ens: pd.DataFrame, n_seeds: int):
+    """Lab shape bias per recipe (bars with seed dots) and against the training shape-texture correlation."""
+    order = ens.groupby("recipe")["shape_bias"].mean().sort_values().index
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=[2, 1]))
+    sns.barplot(data=ens, x="recipe", y="shape_bias", hue="study factor", order=order, dodge=False, ax=axes[0],
+                errorbar=("ci", 95))
+    sns.stripplot(data=ens, x="recipe", y="shape_bias", order=order, color="0.2", size=3, ax=axes[0], legend=False)
+    axes[0].axhline(0.5, color="0.4", lw=0.8, ls="--")
+    axes[0].set(ylim=(0, 1), xlabel="", ylabel="shape bias (fraction of cue decisions)",
+                title=f"Lab shape bias per recipe (dots: {n_seeds} seeds)")
+    axes[0].tick_params(axis="x", rotation=40)
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    corr = ens[ens["recipe"].isin(["data-corr-low", "base", "data-corr-high"])]
+    sns.lineplot(data=corr.sort_values("shape_texture_corr"), x="shape_texture_corr", y="shape_bias", marker="o",
+                 errorbar=("ci", 95), ax=axes[1])
+    axes[1].set(ylim=(0, 1), xlabel="P(class's typical texture) in training", ylabel="shape bias",
+                title="Training shape-texture correlation")
+    fig.tight_layout()
+    return fig
