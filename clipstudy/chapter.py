@@ -108,7 +108,10 @@ def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str 
     from .config import profile as profile_of
     from .config import resolve_device
 
+    from . import plugins
+
     prof = profile_of(profile)
+    plugins.load()  # registered extensions (OOD scores, ...) named in CLIPSTUDY_PLUGINS
     if data_root:  # papermill passes the build's CLIPSTUDY_DATA so records resolve the same way
         os.environ["CLIPSTUDY_DATA"] = data_root
     os.environ["CLIPSTUDY_CHAPTER"] = axis.chapter  # the feature cache's request log names the axis that asked

@@ -360,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(a, "offline", False):  # env, so papermill's kernels are offline too
         os.environ["HF_HUB_OFFLINE"] = "1"
     try:
+        from . import plugins
+
+        plugins.load()  # CLIPSTUDY_PLUGINS: registered extensions (OOD scores, ...)
         return a.fn(a)
     except ClipstudyError as e:
         print(f"clipstudy: error: {e}", file=sys.stderr)

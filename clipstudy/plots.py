@@ -82,10 +82,11 @@ def reliability(rel: pd.DataFrame, hue: str = "model", title: str = "", ax: Any 
 def bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, title: str = "", ylabel: str | None = None,
          ax: Any = None, rotate: int = 30, ref: float | None = None, *, order: list | None = None,
          xlabel: str = "", ylim: tuple | None = None, figsize: tuple | None = None, ref_label: str | None = None,
-         ref_style: str = "--", ha: str | None = "right", legend: dict | bool | None = None, errorbar: Any = None,
+         ref_style: str = "--", ha: str | None = "right", legend: dict | bool | str | None = None, errorbar: Any = None,
          **kw: Any):
     """A bar chart of one metric; `ref` draws a reference line (chance, or no effect). Every chapter's bar
-    chart is drawn here: `legend` None gives a small legend when there is a hue, a dict its options, False none."""
+    chart is drawn here: `legend` None gives a small legend when there is a hue, a dict its options, "keep"
+    seaborn's own, False none."""
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize or (max(4.5, 0.45 * df[x].nunique() + 2), 3.8))
     else:
@@ -101,7 +102,9 @@ def bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, title: str = 
     if rotate and ha:
         for t in ax.get_xticklabels():
             t.set_ha(ha)
-    if legend is False:
+    if legend == "keep":  # seaborn's own legend (titled by the hue)
+        pass
+    elif legend is False:
         if ax.get_legend() is not None:
             ax.get_legend().remove()
     elif isinstance(legend, dict):
@@ -444,5 +447,52 @@ def lab_shape_bias(ens: pd.DataFrame, n_seeds: int):
                  errorbar=("ci", 95), ax=axes[1])
     axes[1].set(ylim=(0, 1), xlabel="P(class's typical texture) in training", ylabel="shape bias",
                 title="Training shape-texture correlation")
+    fig.tight_layout()
+    return fig
+
+
+def reliability_grid(rel: pd.DataFrame, title: str):
+    """Reliability diagrams, one panel per set, one line per temperature."""
+    g = sns.relplot(data=rel[rel["count"] > 0], x="confidence", y="accuracy", hue="label", col="set", kind="line",
+                    marker="o", height=3.0, aspect=0.9, facet_kws=dict(xlim=(0, 1), ylim=(0, 1)))
+    for ax in g.axes.flat:
+        ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
+    g.set_axis_labels("confidence (max softmax)", "accuracy (fraction)")
+    g.legend.set_title("temperature")
+    g.set_titles("{col_name}")
+    g.figure.suptitle(title, y=1.04)
+    return g.figure
+
+
+def scatter(df: pd.DataFrame, x: str, y: str, hue: str | None = None, style: str | None = None, xlabel: str = "",
+            ylabel: str = "", title: str = "", figsize: tuple = (5.2, 4.0)):
+    """One metric against another, one point per model."""
+    fig, ax = plt.subplots(figsize=figsize)
+    sns.scatterplot(data=df, x=x, y=y, hue=hue, style=style, ax=ax, s=30)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def metric_pair(df: pd.DataFrame, x: str, hue: str, panels: list[tuple[str, str, str, float | None]],
+                order: list | None = None, xlabel: str = "", figsize: tuple = (9, 3.6), rotate: int = 0,
+                legend_title: str | None = None):
+    """Side-by-side bar charts of metrics in [0, 1], one panel per (metric, ylabel, title, reference line).
+    `legend_title`: one legend, outside the last panel; else seaborn's legend in each."""
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, sharey=False)
+    for ax, (y, ylabel, title, ref) in zip(axes, panels):
+        sns.barplot(data=df, x=x, y=y, hue=hue, order=order, ax=ax, errorbar=None)
+        if ref is not None:
+            ax.axhline(ref, color="0.3", lw=0.8, ls="--")
+        ax.set(ylim=(0, 1), xlabel=xlabel, ylabel=ylabel, title=title)
+        if legend_title and ax is not axes[-1]:
+            ax.get_legend().remove()
+    if legend_title:
+        axes[-1].legend(title=legend_title, bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
+    if rotate:
+        for a in axes:
+            a.tick_params(axis="x", rotation=rotate)
+            for t in a.get_xticklabels():
+                t.set_ha("right")
     fig.tight_layout()
     return fig
