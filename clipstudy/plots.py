@@ -496,3 +496,51 @@ def metric_pair(df: pd.DataFrame, x: str, hue: str, panels: list[tuple[str, str,
                 t.set_ha("right")
     fig.tight_layout()
     return fig
+
+
+def recall_vs_accuracy(at5: pd.DataFrame):
+    """Records: recall@5 against ImageNet accuracy per dataset and direction, with each panel's fitted line."""
+    g = sns.relplot(data=at5, x="imagenet_acc", y="recall", hue="data" if at5["data"].nunique() <= 12 else "family",
+                    style="family", col="dataset", row="direction", height=3.0, aspect=1.15, s=28,
+                    facet_kws=dict(sharey=False))
+    for (d, dsname), ax in g.axes_dict.items():
+        sub = at5[(at5["direction"] == d) & (at5["dataset"] == dsname)]
+        xs = np.linspace(sub["imagenet_acc"].min(), sub["imagenet_acc"].max(), 20)
+        ax.plot(xs, sub["fit_intercept"].iloc[0] + sub["fit_slope"].iloc[0] * xs, "k--", lw=1)
+    g.set_axis_labels("ImageNet zero-shot top-1 (fraction)", "recall@5 (fraction)")
+    g.set_titles("{col_name}: {row_name}")
+    return g.figure
+
+
+def residual_bars(res5: pd.DataFrame):
+    """Records: mean residual of recall@5 above the classification line, by training data."""
+    order = (res5[res5["dataset"] == "mscoco"].groupby("data")["residual_mean"].mean()
+             .sort_values(ascending=False).index.tolist())
+    g = sns.catplot(data=res5, y="data", x="residual_mean", hue="direction", col="dataset", kind="bar",
+                    order=order, height=max(3.0, 0.22 * len(order) + 1), aspect=0.9, errorbar=None)
+    for ax in g.axes.flat:
+        ax.axvline(0, color="0.3", lw=0.8)
+    g.set_axis_labels("mean residual, R@5 (fraction)", "training data (sources with >= 2 models)")
+    g.set_titles("{col_name}")
+    g.figure.suptitle("Retrieval beyond ImageNet accuracy (> 0: better than the line predicts)", y=1.02)
+    return g.figure
+
+
+def lab_recall_vs_accuracy(lr: pd.DataFrame):
+    """Lab: recall@K against lab-val accuracy, one panel per direction."""
+    g = sns.relplot(data=lr, x="val_acc", y="recall", hue="model", style="k", col="direction", s=60, height=3.6,
+                    aspect=1.1)
+    g.set_axis_labels("lab-val zero-shot top-1 (fraction)", "recall@K (fraction)")
+    g.set_titles("lab: {col_name}")
+    return g.figure
+
+
+def severity_lines(df: pd.DataFrame, xlabel: str, aspect: float = 1.0, titles: bool = True):
+    """Top-1 against severity, one panel per corruption, one line per model."""
+    kw = dict(aspect=aspect) if aspect != 1.0 else {}
+    g = sns.relplot(data=df, x="severity", y="accuracy", hue="model", col="corruption", col_wrap=4, kind="line",
+                    marker="o", height=2.3, errorbar=None, **kw)
+    g.set_axis_labels(xlabel, "top-1 (fraction)")
+    if titles:
+        g.set_titles("{col_name}")
+    return g.figure
