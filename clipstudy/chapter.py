@@ -171,21 +171,6 @@ def records_ready(*folders: str) -> bool:
     return ok
 
 
-def live_panel(datasets: list[str], enabled: bool) -> Any:
-    """The live panel (real checkpoints x `datasets`) when it is ready, else None after one visible notice."""
-    try:
-        from . import live
-
-        panel = live.panel(datasets, enabled=enabled)
-    except Exception as e:  # the live registry itself failed to import or load: say so and move on
-        live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-        return None
-    if not panel.ready:
-        live_missing(panel.missing)
-        return None
-    return panel
-
-
 def live_missing(what: list[str]) -> None:
     """The live section's one cell when weights or data are absent."""
     body = "This build has no live evidence for this chapter; nothing below is estimated.\n\nMissing:\n" + \

@@ -544,3 +544,14 @@ def severity_lines(df: pd.DataFrame, xlabel: str, aspect: float = 1.0, titles: b
     if titles:
         g.set_titles("{col_name}")
     return g.figure
+
+
+def two_choice_panels(main: pd.DataFrame, recipes: list[str]):
+    """Two-choice accuracy per recipe, split by whether the CLIP's full-way prediction was right (`who` hue)."""
+    fig, axes = plt.subplots(1, len(recipes), figsize=(5.2 * len(recipes), 3.8), sharey=True, squeeze=False)
+    for ax, r in zip(axes[0], recipes):
+        bars(main[main["recipe"] == r], "clip_full", "accuracy", hue="who", order=["right", "wrong", "all"], ax=ax,
+             rotate=0, ylim=(0, 1), ref=0.5, xlabel="CLIP's full-way prediction was",
+             ylabel="two-choice accuracy, TRUE/(TRUE+FALSE)", title=f"{r}: lab-val and lab-sketch")
+    fig.tight_layout()
+    return fig

@@ -7,7 +7,6 @@ pipeline checks, never findings.
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -98,13 +97,18 @@ def test_collections_expand_and_the_models_command_lists_them(capsys):
     assert "timm:resnet50.tv_in1k" in out and f"{len(collection.BASELINES)} models" in out
 
 
-def test_the_chapter_grid_is_what_the_notebooks_declare():
-    """`collection.CHAPTERS` (the grid `build --profile live` runs) equals each notebook's live_panel datasets."""
-    found = {}
+def test_the_chapter_grid_is_what_the_axis_modules_declare():
+    """The grid `build --profile live` runs is each axis module's `AXIS.live`; `collection.CHAPTERS` (the
+    `@book` dataset collection) lists the same, and every chapter's notebook starts with its axis."""
+    from clipstudy import axes, book
+
+    declared = {a.chapter: a.live for a in axes.all_axes() if a.live}
+    assert declared == collection.CHAPTERS
+    assert book.live_grid("06") == list(collection.CHAPTERS["06_ood_detection"])
     for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
-        for call in re.finditer(r"live_panel\((\[[^\]]*\])", nb.read_text()):
-            found.setdefault(nb.stem, []).extend(ast.literal_eval(call.group(1)))
-    assert {k: tuple(v) for k, v in found.items()} == collection.CHAPTERS
+        a = axes.of_chapter(nb.stem)
+        assert a is not None, f"{nb.name} has no axis module (clipstudy/axes/) declaring it"
+        assert re.search(rf"from clipstudy\.axes import {a.key} as axis\b", nb.read_text()), nb.name
 
 
 # ----------------------------------------------------------------- local executor, warm re-run, failures
