@@ -50,13 +50,16 @@ def select(only: str | None) -> list[Path]:
     return picked
 
 
-def parameters(profile: str, device: str = "auto", results_dir: Path = RESULTS) -> dict[str, Any]:
-    """The values papermill injects into every chapter's one-line parameters cell."""
+def parameters(profile: str, device: str = "auto", results_dir: Path = RESULTS, **roots: str) -> dict[str, Any]:
+    """What papermill injects into every chapter's one-line parameters cell (`params = dict(...)`): the profile's
+    name (`config.PROFILES` sets every size from it), the device and the roots (`data_root` overrides
+    CLIPSTUDY_DATA)."""
     if profile not in PROFILES:
         raise UnknownNameError("profile", profile, list(PROFILES))
     from .config import data_root
 
-    return dict(profile=profile, device=device, data_root=str(data_root()), results_dir=str(results_dir))
+    return {"params": dict(profile=profile, device=device, data_root=str(roots.get("data_root", data_root())),
+                           results_dir=str(results_dir))}
 
 
 def stage(out: str | os.PathLike) -> Path:
@@ -240,7 +243,7 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     prof = PROFILES[profile]
     paths = select(only)
     if prof.live:
-        run_live_grid(only, params["device"], executor, executor_options,
+        run_live_grid(only, params["params"]["device"], executor, executor_options,
                       study=project / "book" / "results" / "live")
     if prof.lab:
         from .lab import zoo as lab_zoo

@@ -1,7 +1,8 @@
-"""Data and cache roots (CLIPSTUDY_DATA, CLIPSTUDY_CACHE) and device choice."""
+"""Data and cache roots (CLIPSTUDY_DATA, CLIPSTUDY_CACHE), device choice, and the build profiles."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -29,7 +30,6 @@ def resolve_device(device: str = "auto") -> str:
 
 
 # ---------------------------------------------------------------------------------------------- profiles
-from dataclasses import dataclass, field  # noqa: E402
 
 
 @dataclass(frozen=True)

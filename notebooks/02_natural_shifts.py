@@ -31,16 +31,13 @@
 # models, causal ablations in the lab, and (with the `live` profile) real checkpoints.
 
 # %% tags=["parameters"]
-profile = "lab"
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
 
 # %%
 from clipstudy import chapter
 from clipstudy.axes import shifts as axis
 
-ch = chapter.start(axis.AXIS, profile, device, data_root, results_dir)
+ch = chapter.start(axis.AXIS, **params)
 
 # %% [markdown]
 # ## Records: zero-shot CLIPs, fine-tuned CLIPs and ImageNet models

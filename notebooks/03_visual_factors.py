@@ -29,16 +29,13 @@
 # exactly one factor out of its training range, keeping an unshifted copy of each scene as a control.
 
 # %% tags=["parameters"]
-profile = "lab"
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
 
 # %%
 from clipstudy import chapter
 from clipstudy.axes import visual_factors as axis
 
-ch = chapter.start(axis.AXIS, profile, device, data_root, results_dir)
+ch = chapter.start(axis.AXIS, **params)
 
 # %% [markdown]
 # ## Records: ImageNet-X per-factor accuracy of published models
@@ -48,13 +45,10 @@ ch = chapter.start(axis.AXIS, profile, device, data_root, results_dir)
 # ResNet-50; the counts are printed below). The per-factor line is fitted over the ImageNet-trained networks.
 
 # %%
-x = axis.records_imagenet_x(ch)  # None after one "Records missing" notice
+xf, cvr = axis.records_imagenet_x(ch)  # None, None after one "Records missing" notice
 
 # %%
-axis.records_bars(ch, x)
-
-# %%
-axis.records_findings(ch, x)
+axis.records_factors(ch, xf, cvr)
 
 # %% [markdown]
 # ## Records: CLIP against humans on model-vs-human's 17 out-of-distribution sets
@@ -130,4 +124,4 @@ _ = ch.effects.write(ch, axis.NOTES)
 # %%
 from clipstudy import claims
 
-_ = claims.show(results_dir, ['C5', 'C6', 'C7'])
+_ = claims.show(ch.results_dir, ['C5', 'C6', 'C7'])

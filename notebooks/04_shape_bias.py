@@ -28,16 +28,13 @@
 # a time, including how strongly texture predicts the class in the training data.
 
 # %% tags=["parameters"]
-profile = "lab"
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
 
 # %%
 from clipstudy import chapter
 from clipstudy.axes import shape_bias as axis
 
-ch = chapter.start(axis.AXIS, profile, device, data_root, results_dir)
+ch = chapter.start(axis.AXIS, **params)
 
 # %% [markdown]
 # ## Records: real decisions of humans, CLIPs, fine-tuned CLIPs and ImageNet models
@@ -129,4 +126,4 @@ _ = ch.effects.write(ch)
 # %%
 from clipstudy import claims
 
-_ = claims.show(results_dir, ['C2', 'C3'])
+_ = claims.show(ch.results_dir, ['C2', 'C3'])

@@ -32,16 +32,13 @@
 # not its classes; *far* OOD shares neither.
 
 # %% tags=["parameters"]
-profile = "lab"
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
 
 # %%
 from clipstudy import chapter
 from clipstudy.axes import ood as axis
 
-ch = chapter.start(axis.AXIS, profile, device, data_root, results_dir)
+ch = chapter.start(axis.AXIS, **params)
 
 # %% [markdown]
 # ## Records: what the published tables do and do not say
@@ -115,4 +112,4 @@ _ = ch.effects.write(ch)
 # %%
 from clipstudy import claims
 
-_ = claims.show(results_dir, ['C8'])
+_ = claims.show(ch.results_dir, ['C8'])

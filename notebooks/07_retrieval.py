@@ -26,16 +26,13 @@
 # retrieved) and image→text "text retrieval". This book always writes the direction as an arrow.
 
 # %% tags=["parameters"]
-profile = "lab"
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
 
 # %%
 from clipstudy import chapter
 from clipstudy.axes import retrieval as axis
 
-ch = chapter.start(axis.AXIS, profile, device, data_root, results_dir)
+ch = chapter.start(axis.AXIS, **params)
 
 # %% [markdown]
 # ## Records: open_clip's retrieval results against ImageNet accuracy

@@ -31,16 +31,13 @@
 # correspondences are exact rather than estimated.
 
 # %% tags=["parameters"]
-profile = "lab"
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
 
 # %%
 from clipstudy import chapter
 from clipstudy.axes import threed as axis
 
-ch = chapter.start(axis.AXIS, profile, device, data_root, results_dir)
+ch = chapter.start(axis.AXIS, **params)
 
 # %% [markdown]
 # ## Records
@@ -121,4 +118,4 @@ _ = ch.effects.write(ch, sort=True)
 # %%
 from clipstudy import claims
 
-_ = claims.show(results_dir, ['C1'])
+_ = claims.show(ch.results_dir, ['C1'])

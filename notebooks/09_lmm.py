@@ -29,16 +29,13 @@
 # 0 by construction: any LMM accuracy above 0 on those rows is an image the LMM rescues.
 
 # %% tags=["parameters"]
-profile = "lab"
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
 
 # %%
 from clipstudy import chapter
 from clipstudy.axes import lmm as axis
 
-ch = chapter.start(axis.AXIS, profile, device, data_root, results_dir)
+ch = chapter.start(axis.AXIS, **params)
 
 # %% [markdown]
 # ## Records: real LMMs against their own vision encoder
@@ -139,4 +136,4 @@ _ = ch.effects.write(ch)
 # %%
 from clipstudy import claims
 
-_ = claims.show(results_dir, ['C4'])
+_ = claims.show(ch.results_dir, ['C4'])

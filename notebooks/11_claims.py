@@ -37,16 +37,13 @@
 # those of `paper_claims.csv`. This chapter runs after every other one and reads what they wrote.
 
 # %% tags=["parameters"]
-profile = "lab"
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
 
 # %%
 from clipstudy import chapter, claims
 from clipstudy.axes import claims as axis
 
-ch = chapter.start(axis.AXIS, profile, device, data_root, results_dir)
+ch = chapter.start(axis.AXIS, **params)
 table, evidence = axis.judge(ch)
 
 # %% [markdown]
@@ -56,7 +53,7 @@ table, evidence = axis.judge(ch)
 # the claim's own units (listed at the end), followed by the verdict in words.
 
 # %%
-_ = claims.show(results_dir, table["id"])
+_ = claims.show(ch.results_dir, table["id"])
 
 # %% [markdown]
 # ## The evidence, source by source

@@ -37,7 +37,7 @@ def test_every_chapter_is_a_paired_jupytext_notebook_with_parameters():
 
 
 def _write_nb(path: Path, cells: list[str]) -> None:
-    nb = jupytext.reads("\n\n".join(["# %% tags=[\"parameters\"]\nprofile = 'x'"] + [f"# %%\n{c}" for c in cells]),
+    nb = jupytext.reads("\n\n".join(["# %% tags=[\"parameters\"]\nparams = dict(profile='x')"] + [f"# %%\n{c}" for c in cells]),
                         fmt="py:percent")
     jupytext.write(nb, path)
 
@@ -45,7 +45,7 @@ def _write_nb(path: Path, cells: list[str]) -> None:
 def test_a_failing_chapter_is_named_with_its_cell_and_the_others_still_build(tmp_path, monkeypatch, capsys):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
-    _write_nb(nbdir / "01_good.py", ["x = 1 + 1", "print('profile', profile)"])
+    _write_nb(nbdir / "01_good.py", ["x = 1 + 1", "print('profile', params['profile'])"])
     _write_nb(nbdir / "02_bad.py", ["y = 2", "raise ValueError('broken on purpose')"])
     _write_nb(nbdir / "03_after.py", ["z = 3"])
     monkeypatch.setattr(book, "NOTEBOOKS", nbdir)

@@ -7,24 +7,12 @@ from .. import chapter, plots
 from ..analysis import calibration as C
 from ..analysis import effects as E
 from ..lab import evaluate as lab_eval
-from .core import Axis, register
+from .core import Axis, display, live_wide, register, show
 from .visual_factors import _runs
 
 AXIS = register(Axis("calibration", "calibration", "05_calibration",
                      live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a")))
 SETS = ["lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-factors"]
-
-
-def _display(x):
-    from IPython.display import display
-
-    display(x)
-
-
-def _show():
-    import matplotlib.pyplot as plt
-
-    plt.show()
 
 
 def lab(ch: chapter.Chapter) -> dict:
@@ -45,7 +33,7 @@ def lab(ch: chapter.Chapter) -> dict:
     cal = ch.save(pd.concat(tables, ignore_index=True), "lab_calibration")
     base = cal[(cal["recipe"] == "base") & (cal["prompts"] == "ensemble")]
     print(f"base, mean over {len(recs_seeds)} training seeds:")
-    _display(base.pivot_table(index="set", columns="scaling", values=["ece", "nll", "brier"], aggfunc="mean").round(3))
+    display(base.pivot_table(index="set", columns="scaling", values=["ece", "nll", "brier"], aggfunc="mean").round(3))
     return dict(cal=cal, logits=logits, factor_of_image=factor_of_image, seed0=recs_seeds[0])
 
 
@@ -62,7 +50,7 @@ def reliability(ch: chapter.Chapter, lab: dict) -> None:
     rel = C.reliability_frame(lab["logits"][("base", "ensemble", lab["seed0"])], t_base)
     fig = plots.reliability_grid(rel, f"base (seed {lab['seed0']}): T=1 vs T={t_base:.2f} fitted on lab-val")
     ch.figure(fig, rel, "lab_reliability_base")
-    _show()
+    show()
 
 
 def transfer(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
@@ -81,7 +69,7 @@ def transfer(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
                          ylabel="ECE, 15 bins (mean ± sd over recipes and seeds)",
                          title="Does the in-distribution temperature transfer? (all recipes)")
     ch.figure(fig, long, "lab_transfer")
-    _show()
+    show()
     return tr
 
 
@@ -111,7 +99,7 @@ def factor_ece(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
                          xlabel="factor pushed out of range ('none' = control)", ylabel="ECE (15 bins)",
                          title="base on lab-factors", legend=dict(fontsize=8))
     ch.figure(fig, pf, "lab_factor_ece")
-    _show()
+    show()
     w = pf[pf["group"] != "none"].sort_values("ece_id", ascending=False).iloc[0]
     chapter.finding("After ID temperature scaling, base is worst calibrated when '{f}' is out of range (ECE {e:.3f}; "
                     "control {c:.3f}).", f=w["group"], e=float(w["ece_id"]),
@@ -125,7 +113,7 @@ def explorer(ch: chapter.Chapter, lab: dict) -> None:
         r = C.reliability_frame({set_name: lab["logits"][(recipe, "ensemble", lab["seed0"])][set_name]},
                                 t := _t_id(lab, recipe))
         plots.reliability(r, hue="label", title=f"{recipe} on {set_name} (T_id={t:.2f})")
-        _show()
+        show()
 
     try:
         import ipywidgets as widgets
@@ -149,7 +137,7 @@ def lab_effects(ch: chapter.Chapter, lab: dict, tr: pd.DataFrame) -> list[dict]:
         rows = rows + [ch.effects.prompts("ECE on lab-val (T=1)", one[one["prompts"] == "single"]["ece"],
                                           one[one["prompts"] == "ensemble"]["ece"],
                                           comparison="one template vs the 8-template ensemble (base)")]
-    _display(pd.DataFrame(rows)[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    display(pd.DataFrame(rows)[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
     for r in rows:
         chapter.finding("{comp}, {m}: {w}.", comp=r["comparison"], m=r["metric"], w=E.effect_words(r))
     return rows
@@ -157,10 +145,9 @@ def lab_effects(ch: chapter.Chapter, lab: dict, tr: pd.DataFrame) -> list[dict]:
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """ECE, NLL and Brier of the live grid's models at T=1 and the ImageNet temperature (the runner's table)."""
-    t = ch.live("calibration")
-    if t is None:
+    live_cal = live_wide(ch, "calibration", ["model", "dataset", "part"], {"dataset": "set", "part": "scaling"},
+                         "live_calibration")
+    if live_cal is None:
         return None
-    live_cal = t.pivot_table(index=["model", "dataset", "part"], columns="metric", values="value", aggfunc="first")
-    live_cal = ch.save(live_cal.reset_index().rename(columns={"dataset": "set", "part": "scaling"}), "live_calibration")
-    _display(live_cal.pivot_table(index=["model", "set"], columns="scaling", values="ece").round(3))
+    display(live_cal.pivot_table(index=["model", "set"], columns="scaling", values="ece").round(3))
     return live_cal

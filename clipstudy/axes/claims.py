@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import chapter, claims, plots
-from .core import Axis, register
+from .core import Axis, display, register, show
 
 AXIS = register(Axis("claims", "claims", "11_claims", summarised=False, smoke_note=(
     "This build uses the `smoke` profile: its lab effects come from tiny models trained for seconds, so the lab "
@@ -21,15 +21,11 @@ def judge(ch: chapter.Chapter) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def forest(ch: chapter.Chapter, evidence: pd.DataFrame) -> None:
-    import matplotlib.pyplot as plt
-
     fig, ax = plots.claims_forest(evidence)
     ch.figure(fig, evidence, "claims_forest")
-    plt.show()
+    show()
 
 
 def measured(evidence: pd.DataFrame) -> None:
     """What each source measured for each claim, or why it measured nothing."""
-    from IPython.display import display
-
     display(evidence[["id", "source", "verdict", "measured", "note"]].style.hide(axis="index"))

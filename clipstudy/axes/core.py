@@ -8,7 +8,7 @@ axis module and one line in `_toc.yml`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -129,10 +129,26 @@ class Effects:
         return eff
 
 
-def show_rows(rows: Sequence[dict] | pd.DataFrame, columns: Sequence[str] = ("factor", "comparison", "effect", "n",
-                                                                                  "ci_low", "ci_high"),
-              digits: int = 3) -> None:
-    """Display effect rows (validated) with the given columns."""
-    from IPython.display import display
+def live_wide(ch: Any, runner_axis: str, index: Sequence[str], rename: Mapping[str, str], name: str
+              ) -> pd.DataFrame | None:
+    """The chapter's rows of the runner's live results table, one column per metric, saved as `name`; None
+    after the chapter's one notice when there are none (see `Chapter.live`)."""
+    t = ch.live(runner_axis)
+    if t is None:
+        return None
+    wide = t.pivot_table(index=list(index), columns="metric", values="value", aggfunc="first").reset_index()
+    return ch.save(wide.rename(columns=dict(rename)), name)
 
-    display(E.effects_frame(rows if isinstance(rows, pd.DataFrame) else list(rows))[list(columns)].round(digits))
+
+def display(x: Any) -> None:
+    """Show a table (or any object) as the notebook would."""
+    from IPython.display import display as _display
+
+    _display(x)
+
+
+def show() -> None:
+    """Show the current figure inline."""
+    import matplotlib.pyplot as plt
+
+    plt.show()

@@ -6,15 +6,13 @@ import pandas as pd
 
 from .. import chapter, plots
 from ..lab import evaluate as lab_eval
-from .core import Axis, register
+from .core import Axis, display, register, show
 
 AXIS = register(Axis("introduction", "in-distribution accuracy", "01_introduction", live=("imagenet",),
                      summarised=False))
 
 
-def _show(df: pd.DataFrame) -> pd.DataFrame:
-    from IPython.display import display
-
+def _shown(df: pd.DataFrame) -> pd.DataFrame:
     display(df)
     return df
 
@@ -25,7 +23,7 @@ def profiles(ch: chapter.Chapter) -> pd.DataFrame:
 
     params = pd.DataFrame([dict(p.parameters(), in_use=(name == ch.profile)) for name, p in PROFILES.items()])
     ch.save(params, "profiles")
-    _show(params)
+    _shown(params)
     print(f"this build: profile={ch.profile} lab_profile={ch.lab_profile} n_eval={ch.n_eval} "
           f"live={ch.params.live} device={ch.device}")
     return params
@@ -43,7 +41,7 @@ def sources(ch: chapter.Chapter) -> pd.DataFrame | None:
         key = "subject" if name == "cue_conflict" else "model"
         for g, n in f.drop_duplicates(key).groupby("group").size().items():
             rows.append(dict(table=name, group=g, models=int(n), rows=int(len(f[f["group"] == g]))))
-    return _show(ch.save(pd.DataFrame(rows), "records_sources"))
+    return _shown(ch.save(pd.DataFrame(rows), "records_sources"))
 
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
@@ -52,7 +50,7 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     if t is None:
         return None
     top1 = t[(t["dataset"] == "imagenet") & (t["metric"] == "top1")][["model", "prompts", "value", "n"]]
-    return _show(ch.save(top1.rename(columns={"model": "live model", "value": "ImageNet top-1"}), "live_models"))
+    return _shown(ch.save(top1.rename(columns={"model": "live model", "value": "ImageNet top-1"}), "live_models"))
 
 
 def zoo(ch: chapter.Chapter) -> pd.DataFrame:
@@ -65,7 +63,7 @@ def zoo(ch: chapter.Chapter) -> pd.DataFrame:
                                 ("steps", "samples_seen", "n_images", "wall_s", "params")}, "recipe": r}
                             for r in recs["recipe"]])
     table = ch.save(recs.merge(trained, on="recipe"), "lab_zoo")
-    _show(table[["recipe", "factor", "arch", "loss", "shape_texture_corr", "backgrounds", "styles", "size",
+    _shown(table[["recipe", "factor", "arch", "loss", "shape_texture_corr", "backgrounds", "styles", "size",
                  "finetuned", "n_images", "steps", "params", "wall_s"]])
     print("prompt ensemble:", *captions.ZS_TEMPLATES, sep="\n  ")
     print("single template:", captions.SINGLE_TEMPLATE[0])
@@ -74,8 +72,6 @@ def zoo(ch: chapter.Chapter) -> pd.DataFrame:
 
 def example_grid(ch: chapter.Chapter) -> None:
     """lab-val images with base's zero-shot prediction (green: correct, red: wrong)."""
-    import matplotlib.pyplot as plt
-
     zs, ls = lab_eval.zero_shot("base", "lab-val", n=ch.n_eval, profile=ch.lab_profile, device=ch.device)
     pred, true = zs.logits.argmax(1).numpy(), zs.labels.numpy()
     k = min(24, len(pred))
@@ -86,13 +82,11 @@ def example_grid(ch: chapter.Chapter) -> None:
     grid = pd.DataFrame({"index": range(k), "predicted": [ls.classnames[p] for p in pred[:k]],
                          "true": [ls.classnames[t] for t in true[:k]]})
     ch.figure(fig, grid, "lab_zero_shot_grid")
-    plt.show()
+    show()
 
 
 def accuracy(ch: chapter.Chapter) -> pd.DataFrame:
     """lab-val top-1 of every recipe under both prompt sets, its figure, finding and effects."""
-    import matplotlib.pyplot as plt
-
     recs = lab_eval.recipes(ch.lab_profile)
     acc = lab_eval.accuracy_table(recs["recipe"], ["lab-val"], n=ch.n_eval, profile=ch.lab_profile, device=ch.device)
     acc1 = lab_eval.accuracy_table(recs["recipe"], ["lab-val"], n=ch.n_eval, profile=ch.lab_profile,
@@ -105,7 +99,7 @@ def accuracy(ch: chapter.Chapter) -> pd.DataFrame:
                          title="Zero-shot accuracy in distribution", ref=chance, ref_label="chance", ylim=(0, 1),
                          figsize=(9, 3.8), rotate=35, ha=None, legend=dict(fontsize=8))
     ch.figure(fig, both, "lab_val_accuracy")
-    plt.show()
+    show()
     b = acc.set_index("recipe")["accuracy"]
     chapter.finding("In distribution, the base lab CLIP reaches {a:.3f} top-1 on {n:.0f} lab-val images with the prompt "
                     "ensemble (chance {c:.3f}); with one template it reaches {s:.3f}.", a=float(b["base"]),

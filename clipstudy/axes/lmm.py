@@ -8,7 +8,7 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import multimodal
 from ..lab import evaluate as lab_eval
-from .core import Axis, register
+from .core import Axis, display, register, show
 
 AXIS = register(Axis("lmm", multimodal.AXIS, "09_lmm", smoke_note=(
     "This build uses the `smoke` profile: tiny lab models and a miniature LLaVA trained for seconds. Its numbers "
@@ -23,18 +23,6 @@ NOT_MEASURED = {"training distribution": WHY_NOT, "training-set size": WHY_NOT, 
                                 "answer named exactly one of the two classes)"}
 
 
-def _display(x):
-    from IPython.display import display
-
-    display(x)
-
-
-def _show():
-    import matplotlib.pyplot as plt
-
-    plt.show()
-
-
 def records(ch: chapter.Chapter) -> pd.DataFrame | None:
     """Each LMM of the records paired with its vision encoder among the zero-shot CLIPs (None: no records)."""
     for f, why in NOT_MEASURED.items():
@@ -45,7 +33,7 @@ def records(ch: chapter.Chapter) -> pd.DataFrame | None:
 
     pairs = ch.save(multimodal.lmm_encoder_pairs(R.shape_bias_table(R.load("vlm_shapebias"))), "records_lmm_vs_encoder")
     towers = pairs.drop_duplicates("lmm")[["lmm", "encoder_label", "encoder_note"]].sort_values("lmm")
-    _display(towers.rename(columns={"encoder_label": "encoder (among the zero-shot CLIPs)",
+    display(towers.rename(columns={"encoder_label": "encoder (among the zero-shot CLIPs)",
                                     "encoder_note": "vision tower (source)"}).fillna("—"))
     return pairs
 
@@ -63,9 +51,9 @@ def records_effects(ch: chapter.Chapter, pairs: pd.DataFrame | None) -> None:
                                  hue="family", ylabel="shape bias", title="LMMs against their own vision encoder",
                                  ylim=(0.3, 0.9))
     ch.figure(fig, long, "records_lmm_vs_encoder")
-    _show()
+    show()
     rec = E.effects_frame(ch.effects.extend(multimodal.records_lmm_effects(pairs)))
-    _display(rec[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    display(rec[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
     for r in rec.to_dict("records"):
         chapter.finding("{comp}: {e:+.3f} ({ci}): {word}.", comp=r["comparison"], e=r["effect"],
                         ci=E.interval_text(r) or f"n={r['n']:.0f}, no interval",
@@ -91,7 +79,7 @@ def lab(ch: chapter.Chapter) -> dict:
     out = dict(details=pd.concat(details, ignore_index=True), results=pd.concat(results, ignore_index=True))
     ch.save(pd.DataFrame(meta), "lab_llava_training")
     ch.save(out["results"], "lab_comparison")
-    _display(pd.DataFrame(meta))
+    display(pd.DataFrame(meta))
     out["gains"] = ch.save(multimodal.gain_table(out["results"], "lab-llava", by=("recipe", "set", "group",
                                                                                   "clip_full")), "lab_gains")
     return out
@@ -105,8 +93,8 @@ def two_choice(ch: chapter.Chapter, lab: dict) -> None:
     names = {"lab-llava": "mini-LLaVA", "clip": "its CLIP", llava.PROBE_NAME: "linear probe"}
     fig = plots.two_choice_panels(main.assign(who=main["model"].map(names)), RECIPES)
     ch.figure(fig, main, "lab_two_choice")
-    _show()
-    _display(lab["gains"][lab["gains"]["group"] == "all"].round(3))
+    show()
+    display(lab["gains"][lab["gains"]["group"] == "all"].round(3))
 
 
 def _mean(x: pd.Series) -> float:
@@ -119,8 +107,8 @@ def answers(ch: chapter.Chapter, lab: dict) -> None:
     main = lab["results"][lab["results"]["group"] == "all"]
     counts = main[main["model"] == "lab-llava"][["recipe", "set", "clip_full", "n", "n_true", "n_false", "n_both",
                                                  "n_neither"]]
-    _display(ch.save(counts, "lab_answer_counts"))
-    _display(lab["details"].groupby(["recipe", "match"], as_index=False).head(2)[
+    display(ch.save(counts, "lab_answer_counts"))
+    display(lab["details"].groupby(["recipe", "match"], as_index=False).head(2)[
         ["recipe", "set", "true", "other", "answer", "match", "clip_correct"]])
     gains = lab["gains"]
     b = gains[(gains["recipe"] == "base") & (gains["group"] == "all")]
@@ -153,7 +141,7 @@ def versus_probe(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
                              acc_lmm=float(lmm_hit[answered].mean()) if answered.any() else np.nan,
                              acc_probe=float(probe_hit.mean()) if len(s) else np.nan, **res))
     vs = ch.save(pd.DataFrame(rows), "lab_llava_vs_probe")
-    _display(vs.round(3))
+    display(vs.round(3))
     for row in vs.to_dict("records"):
         chapter.finding("{r}, {p} lab-val and lab-sketch questions: mini-LLaVA {a:.3f} (on the {k:.0f} of {n:.0f} it "
                         "answered with one class), linear probe {b:.3f}; the LMM's gain over the probe on the questions "
@@ -176,7 +164,7 @@ def factor_gains(ch: chapter.Chapter, lab: dict) -> None:
                          ha=None, legend="keep", xlabel="factor pushed out of range ('none' = control)",
                          ylabel="accuracy gain, LMM − CLIP", title="Two-choice gain of the mini-LLaVA over its CLIP")
     ch.figure(fig, fg, "lab_factor_gains")
-    _show()
+    show()
     fb = fg[fg["recipe"] == "base"].dropna(subset=["gain"])
     if len(fb):
         top = fb.sort_values("gain")
@@ -210,7 +198,7 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
                          figsize=(7, 3.6), rotate=0, ylim=(0, 1), legend="keep",
                          xlabel="CLIP's full-way prediction was", ylabel="LLaVA two-choice accuracy")
     ch.figure(fig, lg, "live_two_choice")
-    _show()
+    show()
     lw = lg[lg["clip_full"] == "wrong"]
     chapter.finding("On ImageNet-D images their CLIP gets wrong, {n:.0f} LLaVA checkpoints answer the two-choice "
                     "question with mean accuracy {a:.3f}.", n=len(lw), a=float(lw["acc_lmm"].mean()))

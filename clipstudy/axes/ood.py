@@ -13,24 +13,12 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import ood
 from ..lab import evaluate as lab_eval
-from .core import FACTORS, Axis, register
+from .core import Axis, FACTORS, display, register, show
 
 AXIS = register(Axis("ood", ood.AXIS, "06_ood_detection",
                      live=("imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o")))
 HEADLINE, FALLBACK = "mcm", "msp"
 LAB_PROMPTS = ("ensemble", "classifier head")  # the chapter's main prompt set (a classifier has its own head)
-
-
-def _display(x):
-    from IPython.display import display
-
-    display(x)
-
-
-def _show():
-    import matplotlib.pyplot as plt
-
-    plt.show()
 
 
 def records(ch: chapter.Chapter) -> pd.DataFrame | None:
@@ -50,7 +38,7 @@ def records(ch: chapter.Chapter) -> pd.DataFrame | None:
                         xlabel="ImageNet zero-shot top-1 (fraction)", ylabel="ImageNet-O zero-shot top-1 (fraction)",
                         title="Records: ImageNet-O is scored as classification")
     ch.figure(fig, io, "records_imagenet_o_accuracy")
-    _show()
+    show()
     rho = stats.spearmanr(io["imagenet"], io["imagenet-o"]).statistic
     chapter.finding("Over {n:.0f} open_clip models, ImageNet-O classification accuracy follows ImageNet accuracy "
                     "with Spearman rho {rho:.3f}; the records give no detection score to compare.", n=len(io), rho=rho)
@@ -65,7 +53,7 @@ def lab_examples(ch: chapter.Chapter) -> None:
     fig, _ = plots.image_grid(ls.images[pick], [("near: " if kinds[i] == "held_out_shape" else "far: ") + kinds[i]
                                                 for i in pick], ncols=6, size=1.3)
     ch.figure(fig, ls.factors.iloc[pick].reset_index(drop=True), "lab_ood_examples")
-    _show()
+    show()
 
 
 def lab_detection(ch: chapter.Chapter) -> pd.DataFrame:
@@ -73,7 +61,7 @@ def lab_detection(ch: chapter.Chapter) -> pd.DataFrame:
     det = ood.lab_detection(list(lab_eval.recipes(ch.lab_profile)["recipe"]), n=ch.n_eval, profile=ch.lab_profile,
                             device=ch.device, seeds=lab_eval.seeds(ch.lab_profile))
     ch.save(det, "lab_detection")
-    _display(det[(det["model"] == "base") & (det["prompts"] == "ensemble")]
+    display(det[(det["model"] == "base") & (det["prompts"] == "ensemble")]
              .pivot_table(index="method", columns="ood", values=["auroc", "fpr95"]).round(3))
     return det
 
@@ -85,7 +73,7 @@ def lab_base(ch: chapter.Chapter, det: pd.DataFrame) -> None:
                                                     ("fpr95", "FPR at 95% TPR (lower is better)", "base: FPR95", None)],
                             xlabel="score", figsize=(9, 3.6))
     ch.figure(fig, base, "lab_base_scores")
-    _show()
+    show()
     gap = ch.save(ood.near_far_gap(det[det["prompts"].isin(LAB_PROMPTS)]), "lab_near_far_gap")
     g_base = gap[(gap["model"] == "base") & (gap["method"] == HEADLINE)]["gap"]
     if len(g_base):
@@ -108,7 +96,7 @@ def lab_recipes(ch: chapter.Chapter, det: pd.DataFrame) -> None:
                                                   ("fpr95", "FPR95 (lower is better)", "FPR95 per recipe", None)],
                             order=order, figsize=(11, 3.8), rotate=45, legend_title="OOD")
     ch.figure(fig, one, "lab_recipes")
-    _show()
+    show()
     ch.effects.extend(ood.recipe_effects(det[det["prompts"].isin(LAB_PROMPTS)], lab_eval.recipe_factors(),
                                          method=HEADLINE, fallback_method=FALLBACK))
 
@@ -122,7 +110,7 @@ def lab_prompts(ch: chapter.Chapter, det: pd.DataFrame) -> pd.DataFrame:
                          ref=0, ref_style="-", figsize=(9, 3.6), rotate=45, legend="keep",
                          ylabel="AUROC, ensemble − single template", title="Prompt ensemble effect (near and far pooled)")
     ch.figure(fig, shown, "lab_prompt_effect")
-    _show()
+    show()
     head = pe[(pe["method"] == HEADLINE) & (pe["ood"] == "all")]
     if (head["model"] == "base").any():
         sel = (det["model"] == "base") & (det["method"] == HEADLINE) & (det["ood"] == "all")
@@ -150,7 +138,7 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
                          xlabel="OOD set", ylabel="AUROC (MCM)", title="Live: ImageNet vs real OOD sets",
                          legend=dict(fontsize=6))
     ch.figure(fig, lt, "live_detection")
-    _show()
+    show()
     chapter.finding("Over {n:.0f} live models and {k:.0f} OOD sets, mean MCM AUROC is {a:.3f}.",
                     n=lt["model"].nunique(), k=lt["ood"].nunique(), a=float(head["auroc"].mean()))
     return lt

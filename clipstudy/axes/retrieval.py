@@ -7,21 +7,9 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import retrieval
 from ..lab import evaluate as lab_eval
-from .core import Axis, register
+from .core import Axis, display, register, show
 
 AXIS = register(Axis("retrieval", retrieval.AXIS, "07_retrieval", live=("coco-5k", "flickr30k-1k")))
-
-
-def _display(x):
-    from IPython.display import display
-
-    display(x)
-
-
-def _show():
-    import matplotlib.pyplot as plt
-
-    plt.show()
 
 
 def records(ch: chapter.Chapter) -> pd.DataFrame | None:
@@ -39,7 +27,7 @@ def records(ch: chapter.Chapter) -> pd.DataFrame | None:
     at5 = rv[rv["k"] == 5]
     fig = plots.recall_vs_accuracy(at5)
     ch.figure(fig, at5, "records_scatter_r5")
-    _show()
+    show()
     return rv
 
 
@@ -51,7 +39,7 @@ def records_correlations(ch: chapter.Chapter, rv: pd.DataFrame | None) -> None:
     cor = R.retrieval_correlations(rv)
     cor["direction"] = cor["metric"].map(retrieval.direction_of)
     ch.save(cor, "records_correlations")
-    _display(cor[["dataset", "direction", "metric", "n", "pearson_r", "spearman_rho", "slope", "residual_std"]].round(3))
+    display(cor[["dataset", "direction", "metric", "n", "pearson_r", "spearman_rho", "slope", "residual_std"]].round(3))
     c5 = cor[cor["metric"] == "image_retrieval_recall@5"].set_index("dataset")
     chapter.finding("Across {n:.0f} open_clip models, text→image recall@5 on MSCOCO follows ImageNet accuracy with "
                     "Pearson r {r:.3f} (Flickr30k: {rf:.3f}); the residual standard deviation is {sd:.3f}.",
@@ -71,9 +59,9 @@ def records_residuals(ch: chapter.Chapter, rv: pd.DataFrame | None) -> None:
     ch.save(res, "records_residuals_by_data")
     fig = plots.residual_bars(res5)
     ch.figure(fig, res5, "records_residuals_by_data")
-    _show()
+    show()
     rec_eff = E.effects_frame(ch.effects.extend(retrieval.records_effects(rv, "mscoco", "image_retrieval_recall@5")))
-    _display(rec_eff[["factor", "comparison", "effect"]].round(3))
+    display(rec_eff[["factor", "comparison", "effect"]].round(3))
     top = res5[res5["dataset"] == "mscoco"].groupby("data")["residual_mean"].mean().sort_values()
     chapter.finding("On MSCOCO, models trained on {best} sit {hi:+.3f} above the line on average and those trained on "
                     "{worst} {lo:+.3f}: the training source moves retrieval by up to {span:.3f} beyond classification.",
@@ -92,10 +80,10 @@ def laion_grid(ch: chapter.Chapter) -> pd.DataFrame | None:
     fig, _ = plots.grid_lines(grid, "recall@5", "recall@5 (mean of both directions, Flickr30k and MSCOCO)",
                               title="LAION grid: retrieval")
     ch.figure(fig, grid, "records_laion_grid_recall")
-    _show()
+    show()
     g = E.effects_frame(ch.effects.extend(scaling_grid.grid_effects(grid, "recall@5", "recall@5 (LAION grid, mean of 4)",
                                                                     AXIS.name)))
-    _display(g[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(4))
+    display(g[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(4))
     for r in g.to_dict("records"):
         chapter.finding("{comp}: recall@5 changes by {e:+.4f} ({ci}): {word}.", comp=r["comparison"], e=r["effect"],
                         ci=E.interval_text(r, "{:+.4f}"), word=E.direction_words(r, "retrieval improves",
@@ -108,7 +96,7 @@ def lab(ch: chapter.Chapter) -> pd.DataFrame:
     lr = retrieval.lab_retrieval(list(lab_eval.recipes(ch.lab_profile)["recipe"]), n=ch.n_eval, profile=ch.lab_profile,
                                  device=ch.device, seeds=lab_eval.seeds(ch.lab_profile))
     ch.save(lr, "lab_retrieval")
-    _display(lr.pivot_table(index="model", columns=["direction", "k"], values="recall").round(3))
+    display(lr.pivot_table(index="model", columns=["direction", "k"], values="recall").round(3))
     ch.effects.not_measured("fine-tuning", "the fine-tuned lab model is a classifier with no text tower: it cannot "
                             "retrieve")
     return lr
@@ -118,7 +106,7 @@ def lab_vs_accuracy(ch: chapter.Chapter, lr: pd.DataFrame) -> None:
     """Does retrieval rank the lab recipes as classification does? Figure, rank agreement and effects."""
     fig = plots.lab_recall_vs_accuracy(lr)
     ch.figure(fig, lr, "lab_retrieval_vs_accuracy")
-    _show()
+    show()
     r5 = lr[lr["k"] == 5].groupby("model", as_index=False).agg(recall=("recall", "mean"), val_acc=("val_acc", "mean"))
     agree = retrieval.rank_agreement(r5, "val_acc", "recall")
     ch.save(pd.DataFrame([agree]), "lab_rank_agreement")
@@ -140,7 +128,7 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     fig, ax = plots.bars(lv[lv["k"] == 5], "model", "recall", hue="direction", figsize=(8, 3.8), rotate=45, ha=None,
                          ylabel="recall@5 (fraction)", title="Live retrieval", legend="keep")
     ch.figure(fig, lv, "live_retrieval")
-    _show()
+    show()
     chapter.finding("Over {n:.0f} live models, mean recall@5 is {r:.3f}.", n=lv["model"].nunique(),
                     r=float(lv[lv["k"] == 5]["recall"].mean()))
     return lv

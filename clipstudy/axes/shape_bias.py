@@ -8,22 +8,10 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import shape_bias as SB
 from ..lab import evaluate as lab_eval
-from .core import LAB_FACTORS, Axis, register
+from .core import LAB_FACTORS, Axis, display, live_wide, register, show
 from .visual_factors import _runs
 
 AXIS = register(Axis("shape_bias", SB.AXIS, "04_shape_bias", live=("cue-conflict", "edges", "silhouettes")))
-
-
-def _display(x):
-    from IPython.display import display
-
-    display(x)
-
-
-def _show():
-    import matplotlib.pyplot as plt
-
-    plt.show()
 
 
 # ---- records ---------------------------------------------------------------------------------------
@@ -39,7 +27,7 @@ def records(ch: chapter.Chapter) -> pd.DataFrame | None:
     fig, ax = plots.shape_bias_strip(fig_data, order=[c for c in SB.CATEGORY_ORDER if c in set(fig_data["category"])],
                                      title="Shape bias on cue-conflict images: real deciders")
     ch.figure(fig, fig_data, "records_shape_bias")
-    _show()
+    show()
     cat = fig_data.groupby("category", observed=True)["shape_bias"].mean()
     chapter.finding("Mean shape bias: humans {h:.3f}, zero-shot CLIP ViTs {v:.3f}, zero-shot CLIP ResNets {r:.3f}, "
                     "ImageNet-fine-tuned CLIPs {f:.3f}, ImageNet models {i:.3f}.", h=cat.get("humans", np.nan),
@@ -65,14 +53,14 @@ def records_paired(ch: chapter.Chapter, sb: pd.DataFrame | None) -> None:
                        hue="finetuned", ylabel="shape bias", title="Fine-tuning, per CLIP", ax=axes[1])
     fig.tight_layout()
     ch.figure(fig, pd.concat([zs, ft_long]), "records_paired")
-    _show()
+    show()
 
 
 def records_effects(ch: chapter.Chapter, sb: pd.DataFrame | None) -> pd.DataFrame | None:
     if sb is None:
         return None
     rec = E.effects_frame(ch.effects.extend(SB.records_effects(sb)))
-    _display(rec[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    display(rec[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
     for r in rec.to_dict("records"):
         chapter.finding("{factor} ({comp}): {e:+.3f} ({ci}): {word}.", factor=r["factor"], comp=r["comparison"],
                         e=r["effect"], ci=E.interval_text(r) or f"n={r['n']:.0f}, no interval",
@@ -84,7 +72,7 @@ def records_claims(ch: chapter.Chapter, sb: pd.DataFrame | None, rec: pd.DataFra
     if sb is None:
         return
     cl = ch.save(SB.claims(sb, rec), "records_claims")
-    _display(cl.round(3))
+    display(cl.round(3))
     for r in cl.itertuples():
         chapter.finding("{id} ({claim}): {verdict} ({m}: {e:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}], n={n:.0f}).",
                         id=r.id, claim=r.claim, verdict=r.verdict, m=r.measured, e=r.effect, lo=r.ci_low,
@@ -115,7 +103,7 @@ def lab(ch: chapter.Chapter) -> pd.DataFrame:
     lab_sb["study factor"] = lab_sb["factor"].map(LAB_FACTORS).fillna("base")
     ch.save(lab_sb.drop(columns="boot"), "lab_shape_bias")
     print(f"mean over {len(lab_eval.seeds(ch.lab_profile))} training seeds per recipe:")
-    _display(lab_sb.groupby(["recipe", "prompts", "factor"])[["shape_bias", "shape_acc", "texture_acc", "n_conflict"]]
+    display(lab_sb.groupby(["recipe", "prompts", "factor"])[["shape_bias", "shape_acc", "texture_acc", "n_conflict"]]
              .mean().round(3))
     return lab_sb
 
@@ -123,7 +111,7 @@ def lab(ch: chapter.Chapter) -> pd.DataFrame:
 def lab_figure(ch: chapter.Chapter, lab_sb: pd.DataFrame) -> None:
     fig = plots.lab_shape_bias(lab_sb[lab_sb["prompts"] == "ensemble"], len(lab_eval.seeds(ch.lab_profile)))
     ch.figure(fig, lab_sb.drop(columns="boot"), "lab_shape_bias")
-    _show()
+    show()
 
 
 def lab_effects(ch: chapter.Chapter, lab_sb: pd.DataFrame) -> list[dict]:
@@ -138,7 +126,7 @@ def lab_effects(ch: chapter.Chapter, lab_sb: pd.DataFrame) -> list[dict]:
         b = ens[ens["recipe"] == "base"].sort_values("seed")
         rows = rows + [ch.effects.prompts("shape bias", single["shape_bias"], b["shape_bias"], single["boot"],
                                           b["boot"])]
-    _display(pd.DataFrame(rows)[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    display(pd.DataFrame(rows)[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
     for r in rows:
         chapter.finding("{comp}, effect on shape bias: {words}.", comp=r["comparison"], words=E.effect_words(r))
     if {"data-corr-high", "data-corr-low"} <= set(v.index):
@@ -158,7 +146,7 @@ def agreement(ch: chapter.Chapter) -> pd.DataFrame:
     if not len(ag):
         print("No factor has both a lab and a records effect in this build (records or lab rows missing).")
         return ag
-    _display(ag.round(3))
+    display(ag.round(3))
     for r in ag.itertuples():
         chapter.finding("{f}: the lab moves shape bias by {l:+.3f} ({lc}); real models by {rv:+.3f} ({rc}): {v}.",
                         f=r.factor, l=r.lab_effect, lc=r.lab, rv=r.records_effect, rc=r.records, v=r.verdict)
@@ -171,10 +159,7 @@ def agreement(ch: chapter.Chapter) -> pd.DataFrame:
 # ---- live ------------------------------------------------------------------------------------------
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """16-way accuracy and shape bias of the live grid's models (the runner's results table)."""
-    t = ch.live("shape")
-    if t is None:
-        return None
-    wide = t.pivot_table(index=["model", "dataset"], columns="metric", values="value", aggfunc="first").reset_index()
-    live_sb = ch.save(wide.rename(columns={"accuracy16": "accuracy"}), "live_shape_bias")
-    _display(live_sb.round(3))
+    live_sb = live_wide(ch, "shape", ["model", "dataset"], {"accuracy16": "accuracy"}, "live_shape_bias")
+    if live_sb is not None:
+        display(live_sb.round(3))
     return live_sb

@@ -8,23 +8,11 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import shifts
 from ..lab import evaluate as lab_eval
-from .core import LAB_FACTORS, Axis, register
+from .core import Axis, LAB_FACTORS, display, register, show
 
 AXIS = register(Axis("shifts", "natural shifts", "02_natural_shifts",
                      live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet")))
 NOTES = {"test-time prompts": "the records fix the prompts (OpenAI's 80 templates); see the lab rows when present"}
-
-
-def _display(x):
-    from IPython.display import display
-
-    display(x)
-
-
-def _show():
-    import matplotlib.pyplot as plt
-
-    plt.show()
 
 
 # ---- records ---------------------------------------------------------------------------------------
@@ -35,7 +23,7 @@ def records_points(ch: chapter.Chapter) -> pd.DataFrame | None:
     from .. import records
 
     points = ch.save(records.natural_shift_er(), "records_er_points")
-    _display(points.groupby("group")["model"].nunique().rename("models").to_frame())
+    display(points.groupby("group")["model"].nunique().rename("models").to_frame())
     return points
 
 
@@ -48,7 +36,7 @@ def records_scatter(ch: chapter.Chapter, points: pd.DataFrame | None) -> None:
     fig = plots.er_panels(points, order, hue="group", ylabel="{} top-1 (%)", title="{} (line: {} ImageNet models)",
                           grid=(2, 2), figsize=(10, 8.6))
     ch.figure(fig, points[["model", "group", "dataset", "id_acc", "ood_acc", "predicted", "er"]], "records_er_scatter")
-    _show()
+    show()
 
 
 def records_groups(ch: chapter.Chapter, points: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -56,7 +44,7 @@ def records_groups(ch: chapter.Chapter, points: pd.DataFrame | None) -> pd.DataF
     if points is None:
         return None
     table = ch.save(shifts.shift_group_table(points), "records_er_by_group")
-    _display(table.pivot(index="dataset", columns="group", values="er_mean").round(3))
+    display(table.pivot(index="dataset", columns="group", values="er_mean").round(3))
     by_group = shifts.mean_er(points).groupby("group")["er"].mean()
     chapter.finding("Averaged over V2, Sketch, R and A, zero-shot CLIPs have mean effective robustness {zs:.3f}, "
                     "ImageNet-fine-tuned CLIPs {ft:.3f} and ImageNet models {inet:.3f} (accuracy as a fraction).",
@@ -81,7 +69,7 @@ def records_tags(ch: chapter.Chapter, points: pd.DataFrame | None) -> None:
     long = shifts.er_by_tags(shifts.mean_er(points), ("data_scale", "family", "loss"))
     fig = plots.er_by_tag(long)
     ch.figure(fig, long, "records_er_by_tag")
-    _show()
+    show()
     ch.save(records.er_summary(points[points["group"] == "zero-shot CLIP"], by="data"), "records_er_by_data")
 
 
@@ -89,7 +77,7 @@ def records_effects(ch: chapter.Chapter, points: pd.DataFrame | None) -> None:
     if points is None:
         return
     rec = ch.effects.extend(shifts.records_effects(points, AXIS.name))
-    _display(pd.DataFrame(rec)[["factor", "effect", "comparison"]].round(3))
+    display(pd.DataFrame(rec)[["factor", "effect", "comparison"]].round(3))
     ft = next(r for r in rec if r["factor"] == "fine-tuning")
     chapter.finding("Fine-tuning CLIPs on ImageNet changes their mean ER by {e:+.3f} against zero-shot CLIPs of the "
                     "same family and data: effective robustness is {word}.", e=ft["effect"],
@@ -130,12 +118,12 @@ def laion_grid(ch: chapter.Chapter) -> pd.DataFrame | None:
                                      "records_laion_grid_er")):
         fig, _ = plots.grid_lines(grid, col, label, title=title)
         ch.figure(fig, grid, name)
-        _show()
+        show()
     rows = ch.effects.extend(
         scaling_grid.grid_effects(grid, "imagenet", "ImageNet top-1 (LAION grid)", AXIS.name)
         + scaling_grid.grid_effects(grid, "er", "effective robustness (mean over shifts, LAION grid)", AXIS.name))
     g = E.effects_frame(rows)
-    _display(g[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(4))
+    display(g[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(4))
     for r in g[g["metric"].str.startswith("effective")].to_dict("records"):
         chapter.finding("{comp}: ER changes by {e:+.4f} ({ci}): {word}.", comp=r["comparison"], e=r["effect"],
                         ci=E.interval_text(r, "{:+.4f}"), word=E.direction_words(r, "more robust", "less robust"))
@@ -155,14 +143,14 @@ def lab_accuracy(ch: chapter.Chapter) -> pd.DataFrame:
                                        recipe="base, one prompt")], ignore_index=True)
     ch.save(acc_all.drop(columns="correct"), "lab_accuracy")
     print(f"{len(lab_eval.seeds(ch.lab_profile))} training seeds per recipe; mean top-1 over seeds:")
-    _display(acc_all.pivot_table(index="recipe", columns="dataset", values="accuracy", aggfunc="mean").round(3))
+    display(acc_all.pivot_table(index="recipe", columns="dataset", values="accuracy", aggfunc="mean").round(3))
     return acc_all
 
 
 def lab_parity(ch: chapter.Chapter, acc_all: pd.DataFrame) -> dict[str, str]:
     """Whether each recipe reached base's quality; recipe -> flag for those that did not."""
     par = ch.save(lab_eval.parity(acc_all[acc_all["recipe"] != "base, one prompt"]), "lab_parity")
-    _display(par.round(3))
+    display(par.round(3))
     under = par[par["undertrained"]]
     pv = par.set_index("recipe")
     if {"base", "arch-vit"} <= set(pv.index):
@@ -187,7 +175,7 @@ def lab_er(ch: chapter.Chapter, acc_all: pd.DataFrame) -> pd.DataFrame:
     ch.save(ler, "lab_er")
     fig = plots.lab_er_panels(ler, list(shifts.LAB_SHIFTS), seed0)
     ch.figure(fig, ler, "lab_er_scatter")
-    _show()
+    show()
     print("* the recipe trains on this shift (flagged); labels mark seed", seed0)
     return ler
 
@@ -206,11 +194,11 @@ def lab_effects(ch: chapter.Chapter, acc_all: pd.DataFrame, ler: pd.DataFrame, f
         t, b = (lab_mean[lab_mean["recipe"] == x].sort_values("seed") for x in ("base, one prompt", "base"))
         rows = rows + [ch.effects.prompts(metric, t["er"], b["er"], t["boot"], b["boot"])]
     lab_eff = pd.DataFrame(rows)
-    _display(lab_eff[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(4))
+    display(lab_eff[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(4))
     fig = plots.effect_forest(lab_eff, "change in mean ER over lab shifts (treatment minus base), 95% CI over seeds "
                               "and images", "Lab: effect of one factor at a time on ER")
     ch.figure(fig, lab_eff, "lab_effects")
-    _show()
+    show()
     for r in rows:
         chapter.finding("{comp}, effect on ER: {words}.", comp=r["comparison"], words=E.effect_words(r, "{:+.4f}"))
     means = lab_mean.groupby("recipe")["er"].mean()
@@ -231,7 +219,7 @@ def live(ch: chapter.Chapter, points: pd.DataFrame | None) -> pd.DataFrame | Non
     zs_table = ch.save(t[t["part"] == "all"][["model", "dataset", "metric", "value", "n", "prompts", "precision"]],
                        "live_zero_shot")
     ler = ch.save(shifts.live_er(zs_table, points), "live_er")
-    _display(ler.pivot_table(index="model", columns="dataset", values="er").round(3))
+    display(ler.pivot_table(index="model", columns="dataset", values="er").round(3))
     chapter.finding("Over {n:.0f} live models and their shifts, the mean ER against the records' ImageNet-model "
                     "line is {er:.3f}.", n=ler["model"].nunique(), er=float(ler["er"].mean()))
     return ler

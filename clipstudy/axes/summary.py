@@ -10,18 +10,12 @@ import pandas as pd
 from .. import chapter, plots
 from ..analysis import summary
 from ..analysis.effects import SOURCES
-from .core import FACTORS, Axis, register
+from .core import FACTORS, Axis, display, register, show
 
 AXIS = register(Axis("summary", "summary", "10_summary", summarised=False, smoke_note=(
     "This build uses the `smoke` profile: every lab effect below comes from tiny models trained for seconds on tiny "
     "sets. The table shows that the pipeline carries each number from its chapter to this summary; none of them is "
     "a finding.")))
-
-
-def _display(x):
-    from IPython.display import display
-
-    display(x)
 
 
 def expected() -> list:
@@ -57,7 +51,7 @@ def table(ch: chapter.Chapter, s: dict) -> pd.DataFrame:
                                    for c, a in s["axes_by_chapter"].items()))
     t = heads.round({"effect": 4, "ci_low": 4, "ci_high": 4})[["factor", "axis", "source", "effect", "n", "ci_low",
                                                                "ci_high", "metric", "comparison", "chapter", "n_rows"]]
-    _display(ch.save(t, "summary_table"))
+    display(ch.save(t, "summary_table"))
     return t
 
 
@@ -68,11 +62,9 @@ def heatmap(ch: chapter.Chapter, s: dict) -> None:
         chapter.notice("No effects", "No chapter wrote an effects table in this build; run the chapters first "
                        "(`clipstudy build`), then this one.")
         return
-    import matplotlib.pyplot as plt
-
     fig, ax, long = plots.summary_heatmap(heads, axes)
     ch.figure(fig, long, "summary_heatmap")
-    plt.show()
+    show()
     n_cells, n_filled = len(FACTORS) * len(axes), int(np.isfinite(long["effect"]).sum())
     chapter.finding("This build measured {k:.0f} of the {n:.0f} factor × axis cells ({frac:.3f}); {s:.0f} cells have "
                     "evidence from more than one source, and {z:.0f} headline effects have an interval that covers 0.",
@@ -86,7 +78,7 @@ def missing(ch: chapter.Chapter, s: dict) -> pd.DataFrame:
     miss = ch.save(summary.missing_cells(s["eff"], s["axes_by_chapter"], summary.read_not_measured(ch.results_dir),
                                          s["problems"], s["present"]), "missing_cells")
     if len(miss):
-        _display(miss)
+        display(miss)
     else:
         print("Every factor was measured on every axis in this build.")
     return miss
@@ -101,4 +93,4 @@ def sources(ch: chapter.Chapter, s: dict) -> None:
         fill_value=0)
     per = per.reindex(columns=[x for x in SOURCES if x in per.columns])
     ch.save(per.reset_index(), "sources_per_axis")
-    _display(per)
+    display(per)

@@ -7,22 +7,10 @@ import pandas as pd
 from .. import chapter, plots
 from ..analysis import threed
 from ..lab import evaluate as lab_eval
-from .core import Axis, register
+from .core import Axis, display, register, show
 
 AXIS = register(Axis("threed", threed.AXIS, "08_3d_awareness", live=("imagenet-3dcc",)))
 ARCHS = ["base", "arch-vit", "arch-convnext"]
-
-
-def _display(x):
-    from IPython.display import display
-
-    display(x)
-
-
-def _show():
-    import matplotlib.pyplot as plt
-
-    plt.show()
 
 
 def records(ch: chapter.Chapter) -> None:
@@ -43,7 +31,7 @@ def lab_examples(ch: chapter.Chapter) -> None:
     fig, _ = plots.image_grid(ls3.images[pick], [f"{f3['corruption'][i]} s{f3['severity'][i]}" for i in pick],
                               ncols=6, size=1.35)
     ch.figure(fig, f3.iloc[pick].reset_index(drop=True)[["corruption", "severity", "shape"]], "lab_3dcc_examples")
-    _show()
+    show()
 
 
 def lab_3dcc(ch: chapter.Chapter) -> pd.DataFrame:
@@ -54,7 +42,7 @@ def lab_3dcc(ch: chapter.Chapter) -> pd.DataFrame:
     arch = acc3[acc3["model"].isin(ARCHS)]
     fig = plots.severity_lines(arch, "severity (0 = clean)", aspect=1.1)
     ch.figure(fig, arch, "lab_3dcc_by_architecture")
-    _show()
+    show()
     return acc3
 
 
@@ -66,7 +54,7 @@ def lab_drop(ch: chapter.Chapter, acc3: pd.DataFrame) -> None:
                          ylabel="accuracy drop, clean − corrupted (fraction)",
                          title="Mean drop over severities 1-5, 3D vs 2D corruptions")
     ch.figure(fig, summ, "lab_3dcc_drop")
-    _show()
+    show()
     w = summ.pivot_table(index="model", columns="kind", values="drop")
     b = w.loc["base"]
     # 2D and 3D severities are comparable only if they cost base about the same; otherwise counting recipes whose 3D
@@ -93,7 +81,7 @@ def explorer(ch: chapter.Chapter, acc3: pd.DataFrame) -> None:
             plots.bars(acc3[acc3["severity"] == severity], "corruption", "accuracy", hue="model", figsize=(10, 3.4),
                        rotate=0, ylim=(0, 1), ylabel="top-1 (fraction)", title=f"severity {severity}",
                        legend=dict(fontsize=6, ncol=3))
-            _show()
+            show()
 
         W.interact(_at, severity=W.IntSlider(value=3, min=0, max=5, step=1, description="severity"))
     except ImportError:
@@ -106,14 +94,14 @@ def correspondence(ch: chapter.Chapter) -> pd.DataFrame:
     size = lab_eval.labset("lab-3dcc", ch.params.n_3dcc_scenes, ch.lab_profile).images.shape[-1]
     cr = threed.lab_correspondence(recipes, n_pairs=ch.params.n_3dcc_scenes, profile=ch.lab_profile, device=ch.device)
     ch.save(cr, "lab_correspondence")
-    _display(cr.pivot_table(index=["model", "arch", "layer", "grid"], columns="radius", values="recall").round(3))
+    display(cr.pivot_table(index=["model", "arch", "layer", "grid"], columns="radius", values="recall").round(3))
     fig, ax = plots.bars(cr.assign(r=cr["radius"].map(lambda v: f"{v:g} px")), "model", "recall", hue="r",
                          order=["pixels"] + recipes, palette="crest", figsize=(9.5, 3.8), rotate=45,
                          ylabel="correspondence recall (fraction)",
                          title=f"Matches within r px of the true point ({size} px images)",
                          legend=dict(title="radius r", fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left"))
     ch.figure(fig, cr, "lab_correspondence")
-    _show()
+    show()
     r4 = cr[cr["radius"] == 4].set_index("model")["recall"]
     best = r4.reindex(ARCHS).dropna()
     chapter.finding("At 4 px, the base model (ResNet) recovers {b:.3f} of correspondences, raw pixels {p:.3f}; among "
@@ -135,7 +123,7 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     lv = ch.save(lv[["model", "corruption", "severity", "accuracy", "n"]], "live_3dcc")
     fig = plots.severity_lines(lv, "severity", titles=False)
     ch.figure(fig, lv, "live_3dcc")
-    _show()
+    show()
     chapter.finding("Over {n:.0f} live models, mean ImageNet-3DCC accuracy falls from {a1:.3f} at severity 1 to "
                     "{a5:.3f} at severity 5.", n=lv["model"].nunique(),
                     a1=float(lv[lv["severity"] == 1]["accuracy"].mean()),

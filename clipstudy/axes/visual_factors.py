@@ -8,50 +8,33 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import visual_factors as V
 from ..lab import evaluate as lab_eval
-from .core import Axis, register
+from .core import Axis, display, live_wide, register, show
 
 AXIS = register(Axis("visual_factors", "visual factors", "03_visual_factors", live=("imagenet-x",)))
 NOTES = {"test-time prompts": "the ImageNet-X records fix the prompts; see the lab rows when present"}
 
 
-def _display(x):
-    from IPython.display import display
-
-    display(x)
-
-
-def _show():
-    import matplotlib.pyplot as plt
-
-    plt.show()
-
-
 # ---- records: ImageNet-X ------------------------------------------------------------------------------
-def records_imagenet_x(ch: chapter.Chapter) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Per-factor accuracy of the ImageNet-X models, and zero-shot CLIP against the rest (None: no records)."""
+def records_imagenet_x(ch: chapter.Chapter) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Per-factor accuracy of the ImageNet-X models, and zero-shot CLIP against the rest (None, None: no records)."""
     if not chapter.records_ready():  # else one "Records missing" notice
-        return None
+        return None, None
     from .. import records
 
     xf = ch.save(records.imagenet_x_factors(), "records_imagenet_x")
     cvr = ch.save(records.imagenet_x_clip_vs_rest(xf), "records_clip_vs_rest")
-    _display(xf.groupby("group")["model"].nunique().rename("models").to_frame())
+    display(xf.groupby("group")["model"].nunique().rename("models").to_frame())
     return xf, cvr
 
 
-def records_bars(ch: chapter.Chapter, x: tuple | None) -> None:
-    if x is None:
+def records_factors(ch: chapter.Chapter, xf: pd.DataFrame | None, cvr: pd.DataFrame | None) -> None:
+    """Error ratio and ER per factor, zero-shot CLIP against ImageNet models; the findings and effects."""
+    if xf is None:
         return
-    long = V.records_factor_table(x[1])
-    fig = plots.factor_ratio_bars(long, list(x[1]["factor"]))
+    long = V.records_factor_table(cvr)
+    fig = plots.factor_ratio_bars(long, list(cvr["factor"]))
     ch.figure(fig, long, "records_factor_bars")
-    _show()
-
-
-def records_findings(ch: chapter.Chapter, x: tuple | None) -> None:
-    if x is None:
-        return
-    xf, cvr = x
+    show()
     top, bottom = cvr.iloc[0], cvr.iloc[-1]
     chapter.finding("Zero-shot CLIPs are above the ImageNet models' line on {n_pos:.0f} of {n:.0f} factors. Their "
                     "largest per-factor ER gap is on '{top}' ({g_top:+.3f}); the smallest on '{bot}' ({g_bot:+.3f}).",
@@ -62,7 +45,7 @@ def records_findings(ch: chapter.Chapter, x: tuple | None) -> None:
                     "(error ratio {er:.3f}; ImageNet models {rest:.3f}).", f=hard["factor"],
                     er=float(hard["error_ratio_clip"]), rest=float(hard["error_ratio_rest"]))
     rec = ch.effects.extend(V.records_effects(xf))
-    _display(pd.DataFrame(rec)[["factor", "effect", "comparison"]].round(4))
+    display(pd.DataFrame(rec)[["factor", "effect", "comparison"]].round(4))
 
 
 # ---- records: model-vs-human ---------------------------------------------------------------------------
@@ -80,7 +63,7 @@ def mvh_levels(ch: chapter.Chapter) -> dict | None:
     fig, _ = plots.accuracy_by_level(panel, list(V.PARAMETRIC), orders,
                                      title="Accuracy by distortion level (dotted: chance, 1/16)")
     ch.figure(fig, panel, "records_mvh_levels")
-    _show()
+    show()
     return dict(mvh=mvh, acc=acc, panel=panel)
 
 
@@ -93,7 +76,7 @@ def mvh_renditions(ch: chapter.Chapter, m: dict | None) -> None:
     fig, ax = plots.bars(nonpar, "dataset", "accuracy", hue="label", ylabel="accuracy",
                          title="Renditions: sketch, stylized, edge, silhouette", ref=1 / 16, rotate=0)
     ch.figure(fig, nonpar, "records_mvh_renditions")
-    _show()
+    show()
     da = m["da"] = records.dataset_accuracy(m["acc"], exclude=True)  # the benchmark's levels (no control, no floor)
     clip_mean = da[da["model"].isin(V.CLIPS)].groupby("model")["accuracy"].mean()
     hum = da[da["kind"] == "human"].groupby("dataset")["accuracy"].mean().mean()
@@ -117,14 +100,14 @@ def mvh_consistency(ch: chapter.Chapter, m: dict | None) -> None:
     fig, ax = plots.bars(per, "label", "kappa", ylabel="kappa with humans (mean over sets)",
                          title="Error consistency: do models err where humans err?", ref=0.0, rotate=40)
     ch.figure(fig, per, "records_error_consistency")
-    _show()
+    show()
     k = per.set_index("label")["kappa"]
     chapter.finding("Mean kappa with human observers: CLIP ViT-B/32 {b32:.3f}, B/16 {b16:.3f}, L/14 {l14:.3f}, "
                     "ResNet-50 {rn:.3f}; humans among themselves {h:.3f}.", b32=k.get("CLIP ViT-B/32", np.nan),
                     b16=k.get("CLIP ViT-B/16", np.nan), l14=k.get("CLIP ViT-L/14", np.nan),
                     rn=k.get("ResNet-50", np.nan), h=k.get("humans", np.nan))
     rows = ch.effects.extend(V.mvh_effects(m["da"], ec))
-    _display(E.effects_frame(rows)[["metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    display(E.effects_frame(rows)[["metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
 
 
 # ---- lab -------------------------------------------------------------------------------------------
@@ -169,7 +152,7 @@ def lab_heatmap(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
     ens = lab["table"][lab["table"]["prompts"] == "ensemble"]
     fig, base_rows = plots.lab_factor_heatmap(ens, list(recs["recipe"]), len(lab_eval.seeds(ch.lab_profile)))
     ch.figure(fig, ens, "lab_factor_heatmap")
-    _show()
+    show()
     return base_rows
 
 
@@ -194,7 +177,7 @@ def lab_effects(ch: chapter.Chapter, lab: dict, base_rows: pd.DataFrame) -> list
                  for p in ("single", "ensemble"))
     if len(one) and len(ensb):
         rows = rows + [ch.effects.prompts(metric, one["value"], ensb["value"], one["boot"], ensb["boot"])]
-    _display(pd.DataFrame(rows)[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    display(pd.DataFrame(rows)[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
     for r in rows:
         chapter.finding("{comp}, effect on the mean ER over the lab factors: {w}.", comp=r["comparison"],
                         w=E.effect_words(r))
@@ -204,10 +187,8 @@ def lab_effects(ch: chapter.Chapter, lab: dict, base_rows: pd.DataFrame) -> list
 # ---- live ------------------------------------------------------------------------------------------
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """Error ratio per ImageNet-X factor of the live grid's models (the runner's results table)."""
-    t = ch.live("factors")
-    if t is None:
+    live_x = live_wide(ch, "factors", ["model", "part", "n"], {"part": "factor", "n": "count"}, "live_imagenet_x")
+    if live_x is None:
         return None
-    live_x = t.pivot_table(index=["model", "part", "n"], columns="metric", values="value", aggfunc="first")
-    live_x = ch.save(live_x.reset_index().rename(columns={"part": "factor", "n": "count"}), "live_imagenet_x")
-    _display(live_x.pivot_table(index="factor", columns="model", values="error_ratio").round(3))
+    display(live_x.pivot_table(index="factor", columns="model", values="error_ratio").round(3))
     return live_x
