@@ -555,3 +555,12 @@ def two_choice_panels(main: pd.DataFrame, recipes: list[str]):
              ylabel="two-choice accuracy, TRUE/(TRUE+FALSE)", title=f"{r}: lab-val and lab-sketch")
     fig.tight_layout()
     return fig
+
+
+def paired_panels(panels: list[dict], figsize: tuple = (11, 4)):
+    """`paired_lines` panels side by side (each dict: its keyword arguments)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize)
+    for ax, kw in zip(np.atleast_1d(axes), panels):
+        paired_lines(ax=ax, **kw)
+    fig.tight_layout()
+    return fig

@@ -40,18 +40,15 @@ def records_paired(ch: chapter.Chapter, sb: pd.DataFrame | None) -> None:
     """Per CLIP: shape bias under three prompt sets, and before and after fine-tuning."""
     if sb is None:
         return
-    import matplotlib.pyplot as plt
-
     zs = SB.zero_shot(sb)
     ftp = SB.finetune_pairs(sb)
     ft_long = pd.concat([ftp.assign(stage="zero-shot", shape_bias=ftp["sb_zero_shot"]),
                          ftp.assign(stage="fine-tuned on ImageNet", shape_bias=ftp["sb_finetuned"])])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    plots.paired_lines(zs, "prompts", "shape_bias", "model", ["ensemble80", "one-template", "bare-name"], hue="arch",
-                       ylabel="shape bias", title="Prompt sets, per zero-shot CLIP", ax=axes[0])
-    plots.paired_lines(ft_long, "stage", "shape_bias", "finetuned", ["zero-shot", "fine-tuned on ImageNet"],
-                       hue="finetuned", ylabel="shape bias", title="Fine-tuning, per CLIP", ax=axes[1])
-    fig.tight_layout()
+    fig = plots.paired_panels([
+        dict(frame=zs, x="prompts", y="shape_bias", unit="model", order=["ensemble80", "one-template", "bare-name"],
+             hue="arch", ylabel="shape bias", title="Prompt sets, per zero-shot CLIP"),
+        dict(frame=ft_long, x="stage", y="shape_bias", unit="finetuned", order=["zero-shot", "fine-tuned on ImageNet"],
+             hue="finetuned", ylabel="shape bias", title="Fine-tuning, per CLIP")], figsize=(11, 4))
     ch.figure(fig, pd.concat([zs, ft_long]), "records_paired")
     show()
 
