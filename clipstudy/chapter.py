@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -63,11 +63,11 @@ class Chapter:
             live_missing([f"the live results table: {e}"])
             return None
 
-    def live(self, runner_axis: str) -> pd.DataFrame | None:
+    def live(self, runner_axis: str, datasets: Iterable[str] | None = None) -> pd.DataFrame | None:
         """This chapter's rows of the runner's live results table (`runner_axis`: the runner's axis key), over
-        the datasets the chapter declares; None after one visible notice when the live profile was not
-        selected, the table is absent, or it holds none of them. Datasets without rows are named in one
-        notice and the rest are returned."""
+        `datasets` (default: those the chapter declares); None after one visible notice when the live profile
+        was not selected, the table is absent, or it holds none of them. Datasets without rows are named in
+        one notice and the rest are returned."""
         if self.params is not None and not self.params.live:
             live_missing(["the live profile was not selected: build with `clipstudy build --profile live` "
                           "on a machine with the checkpoints and datasets"])
@@ -75,7 +75,8 @@ class Chapter:
         df = self.live_results(runner_axis)
         if df is None:
             return None
-        want = list(self.axis.live) if self.axis is not None else sorted(set(df["dataset"]))
+        want = list(datasets) if datasets is not None else list(self.axis.live) if self.axis is not None \
+            else sorted(set(df["dataset"]))
         df = df[df["dataset"].isin(want)].reset_index(drop=True)
         lacking = [d for d in want if d not in set(df["dataset"])]
         if df.empty:

@@ -316,3 +316,18 @@ def test_build_live_runs_the_declared_grid_and_chapters_read_its_table(env, tmp_
     ch = chapter.Chapter("02_natural_shifts", tmp_path, "live")
     top1 = ch.live_results("shifts", metric="top1")
     assert list(top1["dataset"]) == ["imagenet", "imagenet-sketch"] and top1["value"].between(0, 1).all()
+    # the chapter's live section reads that table (no encoding) and names, in one notice, what it lacks
+    from clipstudy.axes import shifts
+    from clipstudy.config import PROFILES
+
+    shown = []
+    monkeypatch.setattr(chapter, "notice", lambda title, body: shown.append((title, body)))
+    monkeypatch.setattr(chapter, "finding", lambda text, **k: text.format(**k))
+    ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "live", axis=shifts.AXIS, params=PROFILES["live"])
+    from clipstudy import encode
+
+    monkeypatch.setattr(encode, "encode_images", lambda *a, **k: pytest.fail("a live section encoded images"))
+    ler = shifts.live(ch, None)
+    assert list(ler["dataset"]) == ["imagenet-sketch"] and ler["ood_acc"].iloc[0] == top1["value"].iloc[1]
+    assert [t for t, _ in shown] == ["Live rows missing"]
+    assert all(d in shown[0][1] for d in ("imagenet-v2", "imagenet-r", "imagenet-a", "objectnet"))

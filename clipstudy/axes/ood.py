@@ -18,6 +18,7 @@ from .core import Axis, FACTORS, display, register, show
 AXIS = register(Axis("ood", ood.AXIS, "06_ood_detection",
                      live=("imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o")))
 HEADLINE, FALLBACK = "mcm", "msp"
+ID_SET = "imagenet"
 LAB_PROMPTS = ("ensemble", "classifier head")  # the chapter's main prompt set (a classifier has its own head)
 
 
@@ -127,7 +128,7 @@ def lab_prompts(ch: chapter.Chapter, det: pd.DataFrame) -> pd.DataFrame:
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """ImageNet against each real OOD set for the live grid's models, every score (the runner's table)."""
-    t = ch.live("ood")
+    t = ch.live("ood", [d for d in AXIS.live if d != ID_SET])  # the ID set is the reference, not a row
     if t is None:
         return None
     t = t.assign(method=t["part"].str.split("/").str[0])
