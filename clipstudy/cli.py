@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from .config import PROFILES
 from .errors import ClipstudyError
 
 OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
@@ -319,7 +320,8 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=_cmd_datasets)
 
     b = sub.add_parser("build", help="execute the chapters with papermill and build the Jupyter Book")
-    b.add_argument("--profile", default="lab", choices=["lab", "live", "smoke"])
+    b.add_argument("--profile", default="lab", choices=list(PROFILES),
+                   help="the build profile (config.PROFILES: it sets every size)")
     b.add_argument("--only", help="re-run one chapter, e.g. 04")
     b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
