@@ -51,7 +51,7 @@ def select(only: str | None) -> list[Path]:
 
 
 def parameters(profile: str, device: str = "auto", results_dir: Path = RESULTS, **roots: str) -> dict[str, Any]:
-    """What papermill injects into every chapter's one-line parameters cell (`params = dict(...)`): the profile's
+    """What papermill injects into every chapter's one-line parameters cell (`params = {...}`): the profile's
     name (`config.PROFILES` sets every size from it), the device and the roots (`data_root` overrides
     CLIPSTUDY_DATA)."""
     if profile not in PROFILES:

@@ -32,7 +32,7 @@
 # not its classes; *far* OOD shares neither.
 
 # %% tags=["parameters"]
-params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
+params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
 from clipstudy import chapter

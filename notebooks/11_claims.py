@@ -37,7 +37,7 @@
 # those of `paper_claims.csv`. This chapter runs after every other one and reads what they wrote.
 
 # %% tags=["parameters"]
-params = dict(profile="lab", device="auto", data_root="", results_dir="book/results")
+params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
 from clipstudy import chapter, claims

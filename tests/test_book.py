@@ -37,7 +37,7 @@ def test_every_chapter_is_a_paired_jupytext_notebook_with_parameters():
 
 
 def _write_nb(path: Path, cells: list[str]) -> None:
-    nb = jupytext.reads("\n\n".join(["# %% tags=[\"parameters\"]\nparams = dict(profile='x')"] + [f"# %%\n{c}" for c in cells]),
+    nb = jupytext.reads("\n\n".join(["# %% tags=[\"parameters\"]\nparams = {'profile': 'x'}"] + [f"# %%\n{c}" for c in cells]),
                         fmt="py:percent")
     jupytext.write(nb, path)
 
@@ -75,13 +75,17 @@ def _tree_state(folder: Path) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
-    """The whole book at tiny sizes, through the CLI, as `make book` runs it; any cell error fails.
+    """The whole book at tiny sizes, through the CLI, as `make book` runs it; any cell error fails. An OOD score
+    registered by a plugin (one function) appears in chapter 06's table.
 
     It builds in a temporary folder: the user's own book/ (chapters, tables, HTML) is left untouched.
     """
     before = {d: _tree_state(book.BOOK / d) for d in ("_build", "chapters", "results")}
     out = tmp_path / "book-out"
     env = dict(os.environ, MPLBACKEND="Agg")  # as in CI: the build must still put inline figures in the book
+    # a plugin registers one more OOD score (tests/ood_plugin_example.py): chapter 06 must score with it
+    env.update(CLIPSTUDY_PLUGINS="ood_plugin_example",
+               PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO), env.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "smoke", "--out", str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -93,6 +97,9 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
         figures = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert figures or p.stem.startswith(("01_", "10_")), f"{p.stem} shows no figure"
         assert (out / "book" / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
+    from test_ood_registry import check_plugin_score
+
+    check_plugin_score(out / "book" / "results", out / "book" / "chapters")
     # the claims page, the book's front door: every claim of paper_claims.csv with a computed verdict
     table = pd.read_csv(out / "book" / "results" / "11_claims" / "claims.csv")
     assert list(table["id"]) == list(claims.listing()["id"])
