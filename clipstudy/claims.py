@@ -203,8 +203,23 @@ def c3(results: Path, records_root=None) -> list[dict]:
     return out
 
 
+def _paired_gain(a: pd.DataFrame) -> tuple[float, float, float]:
+    """(gain, its variance, n) of LMM minus CLIP two-choice accuracy over the rows of one comparison table,
+    paired over images (McNemar's variance of a paired difference of proportions)."""
+    n = float(a["n"].sum())
+    lm, cl, both = (a["acc_lmm"] * a["n"]).sum(), (a["acc_clip"] * a["n"]).sum(), a["n_both"].sum()
+    b, c = lm - both, cl - both  # LMM right only, CLIP right only
+    d = (b - c) / n
+    return d, max(b + c - (b - c) ** 2 / n, 0.0) / n ** 2, n
+
+
 def _lmm_gain(table: pd.DataFrame | None, source: str, who: str) -> dict | None:
-    """LMM minus its own CLIP on two-choice accuracy, paired over images (McNemar's variance)."""
+    """LMM minus its own CLIP on two-choice accuracy, paired over images (McNemar's variance).
+
+    With a `seed` column (one (CLIP, LMM) pair per training seed), the effect is the mean over seeds and its
+    interval adds the seed-to-seed variance of the mean to the images' (t quantile, seeds - 1 df)."""
+    from scipy import stats
+
     if table is None or not {"acc_lmm", "acc_clip", "n", "n_both", "group", "clip_full"} <= set(table.columns):
         return None
     a = table[(table["group"] == "all") & (table["clip_full"] == "all")]
@@ -213,13 +228,17 @@ def _lmm_gain(table: pd.DataFrame | None, source: str, who: str) -> dict | None:
     a = a.dropna(subset=["acc_lmm", "acc_clip"])
     if a.empty:
         return None
-    n = float(a["n"].sum())
-    lm, cl, both = (a["acc_lmm"] * a["n"]).sum(), (a["acc_clip"] * a["n"]).sum(), a["n_both"].sum()
-    b, c = lm - both, cl - both  # LMM right only, CLIP right only
-    d = (b - c) / n
-    se = np.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n
-    return row(source, f"two-choice accuracy, {who} minus its own CLIP (paired over images)", d, n,
-               (d - 1.96 * se, d + 1.96 * se))
+    if "seed" not in a.columns or a["seed"].nunique() < 2:
+        d, v, n = _paired_gain(a)
+        return row(source, f"two-choice accuracy, {who} minus its own CLIP (paired over images)", d, n,
+                   (d - 1.96 * np.sqrt(v), d + 1.96 * np.sqrt(v)))
+    per = [_paired_gain(g) for _, g in a.groupby("seed")]
+    d = np.array([x[0] for x in per])
+    k = len(d)
+    var = d.var(ddof=1) / k + float(np.mean([x[1] for x in per]))  # seeds, plus the images' (shared by seeds)
+    half = float(stats.t.ppf(0.975, k - 1)) * np.sqrt(var)
+    return row(source, f"two-choice accuracy, {who} minus its own CLIP (paired over images; mean of {k} "
+                       "training seeds)", float(d.mean()), float(per[0][2]) * k, (d.mean() - half, d.mean() + half))
 
 
 @evidence("C4")

@@ -83,11 +83,13 @@ def seeds(profile: str = "lab") -> list[int]:
 
 @lru_cache(maxsize=32)
 def labset(name: str, n: int | None = None, profile: str = "lab"):
-    """An evaluation set of `n` items (default size if None), base world, default seed, profile's image size."""
-    from ..lab import sets
+    """An evaluation set of `n` items (default size if None), base world, default seed, profile's image size.
+    lab-3dcc's 3D corruptions take the strengths calibrated on the profile's base model (`lab.severity`)."""
+    from ..lab import sets, severity
     from ..lab import zoo as lab_zoo
 
-    return sets.build(name, n=n, size=lab_zoo.profile_of(profile).image_size)
+    levels = severity.levels(profile) if name == "lab-3dcc" else None
+    return sets.build(name, n=n, size=lab_zoo.profile_of(profile).image_size, levels=levels)
 
 
 def dataset_id(ls: Any) -> str:
@@ -97,7 +99,7 @@ def dataset_id(ls: Any) -> str:
 
     m = ls.meta
     cfg = WorldConfig(**m["config"]) if isinstance(m.get("config"), dict) else WorldConfig()
-    return sets.cache_path(ls.name, cfg, m["n"], m["seed"], m["size"]).stem
+    return sets.cache_path(ls.name, cfg, m["n"], m["seed"], m["size"], m.get("levels")).stem
 
 
 def _same_norm(pp: Any) -> bool:

@@ -214,16 +214,19 @@ def _factors(config, n, seed, size):
     return dict(images=r.image, labels=torch.tensor(f["label"].to_numpy()), factors=f, captions=cap.captions(f, seed))
 
 
-def _3dcc(config, n, seed, size):
+def _3dcc(config, n, seed, size, levels: dict[str, list[float]] | None = None):
+    """`levels` maps a 3D corruption to its strength at severities 1..5 (`clipstudy.lab.severity`
+    calibrates them); without it, severity s is level s. The frame's `level` column says which was used."""
     base = sample_scenes(n, config, seed)
     base["style"] = "shaded"
     base["scene"] = np.arange(n)
     r = render(base, size=size)
-    imgs, frames = [r.image], [base.assign(corruption="none", severity=0)]
+    imgs, frames = [r.image], [base.assign(corruption="none", severity=0, level=0.0)]
     for c in CORRUPTIONS:
         for s in SEVERITIES:
-            imgs.append(corrupt(r.image, r.depth if c in CORRUPTIONS_3D else None, c, s))
-            frames.append(base.assign(corruption=c, severity=s))
+            lv = float(levels[c][s - 1]) if levels and c in levels else float(s)
+            imgs.append(corrupt(r.image, r.depth if c in CORRUPTIONS_3D else None, c, s, lv if c in CORRUPTIONS_3D else None))
+            frames.append(base.assign(corruption=c, severity=s, level=lv))
     f = pd.concat(frames, ignore_index=True)
     return dict(images=torch.cat(imgs), labels=torch.tensor(f["label"].to_numpy()), factors=f,
                 captions=cap.captions(f, seed), extras={"depth": r.depth_filled()})
@@ -319,9 +322,12 @@ def _builder(name):
 
 
 # ---------------------------------------------------------------- cache
-def cache_path(name: str, config: WorldConfig, n: int, seed: int, size: int) -> Path:
-    key = json.dumps({"name": name, "config": config.to_dict(), "n": n, "seed": seed, "size": size,
-                      "version": WORLD_VERSION}, sort_keys=True, default=list)
+def cache_path(name: str, config: WorldConfig, n: int, seed: int, size: int,
+               levels: dict[str, list[float]] | None = None) -> Path:
+    key = {"name": name, "config": config.to_dict(), "n": n, "seed": seed, "size": size, "version": WORLD_VERSION}
+    if levels:
+        key["levels"] = {c: [round(float(v), 4) for v in lv] for c, lv in sorted(levels.items())}
+    key = json.dumps(key, sort_keys=True, default=list)
     return cache_root() / "lab" / "sets" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
 
@@ -354,31 +360,34 @@ def _load(path: Path) -> LabSet:
 
 
 def build(name: str, config: WorldConfig = WorldConfig(), n: int | None = None, seed: int | None = None, *,
-          size: int = 64, cache: bool = True) -> LabSet:
+          size: int = 64, cache: bool = True, levels: dict[str, list[float]] | None = None) -> LabSet:
     """Build (or load from cache) the named lab set. n and seed default to DEFAULT_N / DEFAULT_SEED.
 
     Evaluation sets read `config` to know what is in range: build them with the BASE config (the default)
-    so that models trained under different recipes are compared on the same images.
+    so that models trained under different recipes are compared on the same images. `levels` (lab-3dcc
+    only) are the calibrated 3D corruption strengths per severity (`clipstudy.lab.severity`).
     """
+    if levels and name != "lab-3dcc":
+        raise ValueError(f"levels apply to lab-3dcc only, not {name}")
     if name not in SET_NAMES:
         raise UnknownNameError("lab set", name, list(SET_NAMES))
     n = DEFAULT_N[name] if n is None else int(n)
     seed = DEFAULT_SEED[name] if seed is None else int(seed)
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    path = cache_path(name, config, n, seed, size)
+    path = cache_path(name, config, n, seed, size, levels)
     if cache and path.exists():
         try:
             return _load(path)
         except Exception as e:  # a corrupt or partial file is rebuilt, never trusted
             warnings.warn(f"rebuilding lab set {name}: cached file {path} is unreadable ({type(e).__name__}: {e})")
     t0 = time.time()
-    parts = _builder(name)(config, n, seed, size)
+    parts = _3dcc(config, n, seed, size, levels) if levels else _builder(name)(config, n, seed, size)
     f = parts["factors"].reset_index(drop=True)
     ls = LabSet(name, parts["images"].contiguous(), parts["labels"].long(), f, parts["captions"],
                 cap.classnames(config), parts.get("extras", {}),
                 {"n": n, "seed": seed, "size": size, "config": config.to_dict(), "world_version": WORLD_VERSION,
-                 "build_s": round(time.time() - t0, 3)})
+                 "build_s": round(time.time() - t0, 3), **({"levels": levels} if levels else {})})
     if cache:
         _save(path, ls)
     return ls
