@@ -26,6 +26,10 @@
 # - **MCM**: the maximum softmax of the raw image-text *cosines* at temperature 1 (Ming et al. 2022),
 #   which only a model with a text tower has.
 #
+# These are the scores registered in `clipstudy.metrics.ood`; a score registered there (one function that
+# declares whether it reads logits, cosines or image features, e.g. from a plugin named in
+# `CLIPSTUDY_PLUGINS`) joins every table and figure below.
+#
 # Each score is summarised by **AUROC** (the probability that a random ID image scores above a
 # random OOD image; 0.5 is chance) and **FPR95** (the fraction of OOD images still accepted when the
 # threshold keeps 95% of ID images; lower is better). *Near* OOD shares the look of the ID data but
@@ -58,7 +62,7 @@ _ = axis.records(ch)  # None after one "Records missing" notice
 # The lab's ID set is `lab-val`. `lab-ood` holds two kinds of images: **near** OOD, scenes rendered
 # exactly like training scenes but of three shapes held out of training (snowman, hourglass, cross),
 # and **far** OOD, full-frame texture patches and smooth noise with no object. Every recipe of the
-# lab zoo is scored with all four scores, and the contrastive recipes with both prompt sets:
+# lab zoo is scored with every registered score, and the contrastive recipes with both prompt sets:
 # one template (`a photo of a {}.`) and the lab's ensemble of eight templates.
 
 # %%
