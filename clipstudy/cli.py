@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from .config import PROFILES
 from .errors import ClipstudyError
 
 OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
@@ -321,7 +322,8 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=_cmd_datasets)
 
     b = sub.add_parser("build", help="execute the chapters with papermill and build the Jupyter Book")
-    b.add_argument("--profile", default="lab", choices=["lab", "live", "smoke"])
+    b.add_argument("--profile", default="lab", choices=list(PROFILES),
+                   help="the build profile (config.PROFILES: it sets every size)")
     b.add_argument("--only", help="re-run one chapter, e.g. 04")
     b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -362,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(a, "offline", False):  # env, so papermill's kernels are offline too
         os.environ["HF_HUB_OFFLINE"] = "1"
     try:
+        from . import plugins
+
+        plugins.load()  # CLIPSTUDY_PLUGINS: registered extensions (OOD scores, ...)
         return a.fn(a)
     except ClipstudyError as e:
         print(f"clipstudy: error: {e}", file=sys.stderr)

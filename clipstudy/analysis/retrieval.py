@@ -107,7 +107,7 @@ def lab_retrieval(recipes: Sequence[str], *, n: int, profile: str = "lab", devic
     left out. Columns: model, seed, direction, k, recall, val_acc; one block per training seed in `seeds`
     (default: the recipe's own), so `recipe_effects` gives intervals over seeds."""
     from ..encode import encode_texts
-    from . import lab_eval
+    from ..lab import evaluate as lab_eval
 
     ls_r, ls_v = lab_eval.labset("lab-retrieval", n, profile), lab_eval.labset("lab-val", n, profile)
     texts, owner = ls_r.texts()
