@@ -219,6 +219,45 @@ def run_live_grid(only: str | None = None, device: str = "auto", executor: str =
     return out
 
 
+LAB_STUDY = RESULTS / "lab"  # the runner's study folder for the lab grid
+
+
+def lab_grid(profile: str, only: str | None = None) -> tuple[list[str], list[str]]:
+    """(models, datasets) of the lab grid the chosen chapters declare: every lab recipe under every training
+    seed of the profile, by the lab sets each axis module names (`Axis.lab`), at the profile's sizes."""
+    from . import axes
+    from .lab import zoo as lab_zoo
+
+    prof = PROFILES[profile]
+    found = [axes.of_chapter(p.stem) for p in select(only)]
+    sets = list(dict.fromkeys(s for a in found if a is not None for s in a.lab))
+    models = [f"lab:{lab_zoo.label(r)}@{prof.lab}" for n in lab_zoo.names() for r in lab_zoo.seeded(n, prof.lab)]
+    return models, [f"{s}:{prof.lab_n(s)}" for s in sets]
+
+
+def run_lab_grid(profile: str, only: str | None = None, device: str = "auto", executor: str = "local",
+                 executor_options: dict | None = None, study: Path | None = None):
+    """The lab half of the book through the study runner, as the live half: every (lab model, lab set) unit
+    the chapters read is encoded once into the store (with both lab prompt sets' heads) and evaluated into
+    the study's results table; the chapters then read those features from the store."""
+    from . import run
+
+    models, datasets = lab_grid(profile, only)
+    if not datasets:
+        return None
+    t0 = time.time()
+    out = run.run(models, datasets, prompts="lab-single,lab-ensemble", executor=executor,
+                  executor_options=executor_options, device=device, lab_profile=PROFILES[profile].lab,
+                  study=study or LAB_STUDY, progress=False)
+    s = out.summary
+    print(f"lab grid: {len(models)} model(s) x {len(datasets)} set(s) on --executor {executor}: "
+          f"{s.units_computed} computed, {s.units_reused} reused, {s.units_failed} failed, "
+          f"{s.images_encoded} images encoded in {time.time() - t0:.0f}s", flush=True)
+    for r in out.failed:
+        print(f"  lab unit failed: {r.model} x {r.dataset}: {r.error}", flush=True)
+    return out
+
+
 def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False,
           out: str | os.PathLike | None = None, fetch: bool | None = None, executor: str = "local",
           executor_options: dict | None = None) -> int:
@@ -251,6 +290,8 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
         t0 = time.time()
         lab_zoo.train(None, profile=prof.lab)  # trains what is missing; a warm cache loads
         print(f"lab zoo ready ({prof.lab}) in {time.time() - t0:.0f}s", flush=True)
+        run_lab_grid(profile, only, params["params"]["device"], executor, executor_options,
+                     study=project / "book" / "results" / "lab")
     runs = []
     for p in paths:
         print(f"executing {p.stem} ...", flush=True)

@@ -62,6 +62,10 @@ class Profile:
         """lab-factors scenes the mini-LLaVA is questioned on."""
         return max(4, self.n_eval // 20)
 
+    def lab_n(self, name: str) -> int:
+        """How many items of lab set `name` the chapters read (scenes for lab-factors and lab-3dcc)."""
+        return {"lab-factors": self.n_factor_scenes, "lab-3dcc": self.n_3dcc_scenes}.get(name, self.n_eval)
+
     def lab_set_size(self, name: str) -> int | None:
         """The size of a lab set in the runner's grid (None: the set's default size)."""
         return dict(self.lab_set_sizes).get(name)

@@ -57,9 +57,18 @@ axis.records(ch)
 # ones from the `imagecorruptions` package (Gaussian noise, contrast, defocus blur), at severities 1-5.
 # Every recipe of the zoo is scored zero-shot with the prompt ensemble (the fine-tuned recipe with
 # its classifier head).
+#
+# The flat corruptions keep ImageNet-C's standard severities. The strength of each 3D corruption at
+# severity *s* is **calibrated** (`clipstudy.lab.severity`): on scenes of their own, the base recipe
+# (seed 0) must lose as much accuracy to it as it loses, on average, to the flat corruptions at *s*.
+# A recipe that then loses more to 3D than to 2D corruptions does so because of the model, not because
+# the lab happened to make one kind stronger.
 
 # %%
 axis.lab_examples(ch)
+
+# %%
+axis.lab_calibration(ch)
 
 # %%
 acc3 = axis.lab_3dcc(ch)

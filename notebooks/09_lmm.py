@@ -64,7 +64,9 @@ axis.records_effects(ch, pairs)
 #
 # Two CLIPs are given an LMM: `base` (a ResNet tower, whose pooled embedding alone the LMM sees) and
 # `arch-vit` (a ViT tower, whose patch tokens the LMM also sees), so architecture is the one factor this
-# chapter varies; training one LMM per recipe would multiply the build time.
+# chapter varies; training one LMM per recipe would multiply the build time. `base` gets one LMM per
+# training seed of its CLIP (each seed an independent CLIP and LMM), so the claims page can put an
+# interval over seeds and images on its gain over its CLIP; `arch-vit` gets one (seed 0).
 
 # %%
 lab = axis.lab(ch)

@@ -10,9 +10,9 @@ from ..lab import evaluate as lab_eval
 from .core import Axis, display, live_wide, register, show
 from .visual_factors import _runs
 
-AXIS = register(Axis("calibration", "calibration", "05_calibration",
-                     live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a")))
 SETS = ["lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-factors"]
+AXIS = register(Axis("calibration", "calibration", "05_calibration",
+                     live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"), lab=tuple(SETS)))
 
 
 def lab(ch: chapter.Chapter) -> dict:

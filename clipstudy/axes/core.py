@@ -34,6 +34,7 @@ class Axis:
     name: str  # the axis name its effects rows carry (the summary's column)
     chapter: str  # the notebook's stem, e.g. "02_natural_shifts"
     live: tuple[str, ...] = ()  # live datasets the chapter reads (the grid `clipstudy build --profile live` runs)
+    lab: tuple[str, ...] = ()  # lab sets the chapter reads through the engine (the lab grid; sizes: config.Profile)
     summarised: bool = True  # a column of the summary (chapter 10)
     smoke_note: str = SMOKE_NOTE
 

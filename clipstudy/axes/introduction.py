@@ -8,7 +8,7 @@ from .. import chapter, plots
 from ..lab import evaluate as lab_eval
 from .core import Axis, display, register, show
 
-AXIS = register(Axis("introduction", "in-distribution accuracy", "01_introduction", live=("imagenet",),
+AXIS = register(Axis("introduction", "in-distribution accuracy", "01_introduction", live=("imagenet",), lab=("lab-val",),
                      summarised=False))
 
 

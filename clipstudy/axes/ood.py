@@ -16,7 +16,8 @@ from ..lab import evaluate as lab_eval
 from .core import Axis, FACTORS, display, register, show
 
 AXIS = register(Axis("ood", ood.AXIS, "06_ood_detection",
-                     live=("imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o")))
+                     live=("imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o"),
+                     lab=("lab-val", "lab-ood")))
 HEADLINE, FALLBACK = "mcm", "msp"
 ID_SET = "imagenet"
 LAB_PROMPTS = ("ensemble", "classifier head")  # the chapter's main prompt set (a classifier has its own head)

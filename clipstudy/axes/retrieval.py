@@ -9,7 +9,8 @@ from ..analysis import retrieval
 from ..lab import evaluate as lab_eval
 from .core import Axis, display, register, show
 
-AXIS = register(Axis("retrieval", retrieval.AXIS, "07_retrieval", live=("coco-5k", "flickr30k-1k")))
+AXIS = register(Axis("retrieval", retrieval.AXIS, "07_retrieval", live=("coco-5k", "flickr30k-1k"),
+                          lab=("lab-val", "lab-retrieval"))))
 
 
 def records(ch: chapter.Chapter) -> pd.DataFrame | None:

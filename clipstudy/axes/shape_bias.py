@@ -11,7 +11,8 @@ from ..lab import evaluate as lab_eval
 from .core import LAB_FACTORS, Axis, display, live_wide, register, show
 from .visual_factors import _runs
 
-AXIS = register(Axis("shape_bias", SB.AXIS, "04_shape_bias", live=("cue-conflict", "edges", "silhouettes")))
+AXIS = register(Axis("shape_bias", SB.AXIS, "04_shape_bias", live=("cue-conflict", "edges", "silhouettes"),
+                          lab=("lab-val", "lab-cue-conflict"))))
 
 
 # ---- records ---------------------------------------------------------------------------------------

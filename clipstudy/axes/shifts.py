@@ -11,7 +11,8 @@ from ..lab import evaluate as lab_eval
 from .core import Axis, LAB_FACTORS, display, register, show
 
 AXIS = register(Axis("shifts", "natural shifts", "02_natural_shifts",
-                     live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet")))
+                     live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet"),
+                     lab=("lab-val", *shifts.LAB_SHIFTS)))
 NOTES = {"test-time prompts": "the records fix the prompts (OpenAI's 80 templates); see the lab rows when present"}
 
 
