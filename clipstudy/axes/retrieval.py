@@ -10,7 +10,7 @@ from ..lab import evaluate as lab_eval
 from .core import Axis, display, register, show
 
 AXIS = register(Axis("retrieval", retrieval.AXIS, "07_retrieval", live=("coco-5k", "flickr30k-1k"),
-                          lab=("lab-val", "lab-retrieval"))))
+                          lab=("lab-val", "lab-retrieval")))
 
 
 def records(ch: chapter.Chapter) -> pd.DataFrame | None:

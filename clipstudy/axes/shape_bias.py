@@ -12,7 +12,7 @@ from .core import LAB_FACTORS, Axis, display, live_wide, register, show
 from .visual_factors import _runs
 
 AXIS = register(Axis("shape_bias", SB.AXIS, "04_shape_bias", live=("cue-conflict", "edges", "silhouettes"),
-                          lab=("lab-val", "lab-cue-conflict"))))
+                          lab=("lab-val", "lab-cue-conflict")))
 
 
 # ---- records ---------------------------------------------------------------------------------------

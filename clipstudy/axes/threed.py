@@ -9,7 +9,7 @@ from ..analysis import threed
 from ..lab import evaluate as lab_eval
 from .core import Axis, display, register, show
 
-AXIS = register(Axis("threed", threed.AXIS, "08_3d_awareness", live=("imagenet-3dcc",), lab=("lab-3dcc",))))
+AXIS = register(Axis("threed", threed.AXIS, "08_3d_awareness", live=("imagenet-3dcc",), lab=("lab-3dcc",)))
 ARCHS = ["base", "arch-vit", "arch-convnext"]
 
 

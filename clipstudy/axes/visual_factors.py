@@ -11,7 +11,7 @@ from ..lab import evaluate as lab_eval
 from .core import Axis, display, live_wide, register, show
 
 AXIS = register(Axis("visual_factors", "visual factors", "03_visual_factors", live=("imagenet-x",),
-                          lab=("lab-val", "lab-factors"))))
+                          lab=("lab-val", "lab-factors")))
 NOTES = {"test-time prompts": "the ImageNet-X records fix the prompts; see the lab rows when present"}
 
 

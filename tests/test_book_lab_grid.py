@@ -1,0 +1,41 @@
+"""The lab half of the book goes through the study runner: the grid is what the axis modules declare, at the
+profile's sizes, and the chapters' lab path then reads the runner's features without encoding anything."""
+from __future__ import annotations
+
+from clipstudy import axes, book
+from clipstudy.config import PROFILES
+from clipstudy.lab import zoo as lab_zoo
+
+
+def test_lab_grid_is_every_recipe_and_seed_by_the_declared_sets():
+    models, datasets = book.lab_grid("smoke")
+    prof = PROFILES["smoke"]
+    assert len(models) == len(lab_zoo.names()) * prof_seeds(prof.lab) == len(set(models))
+    assert "lab:base@smoke" in models and "lab:base#1@smoke" in models
+    declared = {s for a in axes.REGISTRY.values() for s in a.lab}
+    assert {"lab-val", "lab-factors", "lab-3dcc", "lab-ood", "lab-retrieval", "lab-cue-conflict"} <= declared
+    assert sorted(datasets) == sorted(f"{s}:{prof.lab_n(s)}" for s in declared)
+    assert f"lab-factors:{prof.n_factor_scenes}" in datasets and f"lab-3dcc:{prof.n_3dcc_scenes}" in datasets
+    only = book.lab_grid("smoke", only="08")[1]
+    assert only == [f"lab-3dcc:{prof.n_3dcc_scenes}"]
+
+
+def prof_seeds(lab_profile: str) -> int:
+    return len(lab_zoo.seeds(lab_profile))
+
+
+def test_chapter_path_reads_the_runners_features(tmp_path, monkeypatch):
+    import clipstudy.encode as enc
+    from clipstudy import run
+    from clipstudy.lab import evaluate as lab_eval
+
+    out = run.run(["lab:base@smoke"], ["lab-val:20", "lab-factors:8"], prompts="lab-single,lab-ensemble",
+                  lab_profile="smoke", study=tmp_path / "s", progress=False)
+    assert out.summary.images_encoded == 20 + 8 * 11
+    passes = []
+    real = enc.encode_images
+    monkeypatch.setattr(enc, "encode_images", lambda *a, **k: passes.append(real(*a, **k).forward_passes) or real(*a, **k))
+    for s, n in (("lab-val", 20), ("lab-factors", 8)):
+        for prompts in ("single", "ensemble"):
+            lab_eval.zero_shot("base", s, n=n, profile="smoke", prompts=prompts)
+    assert passes and sum(passes) == 0  # every image came from the runner's store entries
