@@ -249,8 +249,11 @@ def model_key(r: Recipe, p: Profile) -> str:
     parent = model_key(parent_of(r), p) if r.finetuned else None
     prof = dataclasses.asdict(p)
     prof.pop("seeds")  # how many seeds a profile trains does not change any one model
-    return digest(dict(recipe=r.key_dict(), profile=prof, world=WORLD_VERSION,
-                       train=T.TRAIN_VERSION, parent=parent), 12)
+    key = dict(recipe=r.key_dict(), profile=prof, world=WORLD_VERSION, train=T.TRAIN_VERSION, parent=parent)
+    prec = T.train_precision()
+    if prec != "fp32":  # fp32 keys are those of before the precision policy
+        key["precision"] = prec
+    return digest(key, 12)
 
 
 def parent_of(r: Recipe) -> Recipe:
@@ -319,16 +322,20 @@ def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
         clf = T.classifier_from_clip(clip, captions.classnames(r.config()), list(captions.ZS_TEMPLATES),
                                      captions.tokenizer)
         hist = T.finetune(clf, images, labels, steps=p.ft_steps, batch_size=p.batch_size, lr=p.ft_lr,
-                          seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p))
+                          seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p),
+                          precision=T.train_precision())
         return clf, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective="cross-entropy",
+                         precision=T.train_precision(),
                          parent_samples_seen=p.n_steps(r.size, parent_of(r).steps_scale) * p.batch_size)
     images, tokens, _ = training_set(r, p, progress)
     prep_s = time.perf_counter() - t0
     torch.manual_seed(r.seed)
     model = T.build_clip(r.arch, r.loss, p.image_size)
     hist = T.train_clip(model, images, tokens, steps=p.n_steps(r.size, r.steps_scale), batch_size=p.batch_size, lr=p.lr,
-                        seed=r.seed, desc=f"train {r.name}", progress=progress, preprocess=preprocess(p))
-    return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=r.loss)
+                        seed=r.seed, desc=f"train {r.name}", progress=progress, preprocess=preprocess(p),
+                        precision=T.train_precision())
+    return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=r.loss,
+                       precision=T.train_precision())
 
 
 def _build_empty(r: Recipe, p: Profile) -> torch.nn.Module:
