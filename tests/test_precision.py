@@ -183,6 +183,8 @@ def test_lab_training_follows_the_policy_and_keys_its_models(monkeypatch):
     assert kb16 != k32
     monkeypatch.setattr(T, "TRAIN_AUTOCAST", False)
     assert T.train_precision() == "fp32" and lab_zoo.model_key(r, p) == k32
+    monkeypatch.setenv(encode.PRECISION_ENV, "bf16")  # pinned (`build --precision bf16`): trains in bf16
+    assert T.train_precision() == "bf16" and lab_zoo.model_key(r, p) == kb16
 
 
 def test_bf16_training_step_runs_the_forward_in_bf16_and_keeps_fp32_weights():
