@@ -201,3 +201,15 @@ def test_bf16_training_step_runs_the_forward_in_bf16_and_keeps_fp32_weights():
     h.remove()
     assert set(dtypes) == {torch.bfloat16} and all(p.dtype == torch.float32 for p in model.parameters())
     assert all(torch.isfinite(torch.tensor(hist.losses)))
+
+
+def test_parallel_lab_training_gives_the_weights_of_sequential_training(tmp_path, monkeypatch):
+    from clipstudy.lab import zoo as lab_zoo
+
+    shas = {}
+    for workers in (1, 2):
+        monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / f"w{workers}"))
+        df = lab_zoo.train(["size-small", "finetuned#0"], profile="smoke", progress=False, workers=workers)
+        assert len(df) == 3  # size-small under both smoke seeds, and finetuned (its parent base trains too)
+        shas[workers] = sorted(df["sha256"])
+    assert shas[1] == shas[2]

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 
 from ..errors import UnknownNameError
 
-TRAIN_VERSION = 1  # bump when the training loop changes what a recipe produces (invalidates cached models)
+TRAIN_VERSION = 2  # bump when the training loop changes what a recipe produces (invalidates cached models)
+# 2: one torch thread per model (threads), so weights do not depend on the core count or on parallel training
 EMBED_DIM = 64
 IMAGE_SIZE = 64
 # Fixed normalisation constants for the rendered world (uint8 -> roughly zero-mean, unit-scale).
@@ -174,16 +175,32 @@ def _autocast(precision: str):
     return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
+TRAIN_THREADS = 1  # torch threads per training run: see threads
+
+
 @contextmanager
 def threads(n: int | None = None):
-    """Use every core this process may run on while training, then restore torch's setting."""
+    """Train with `n` (default TRAIN_THREADS = 1) torch threads, then restore torch's setting.
+
+    One thread per model: the lab models are tiny, so a second intra-op thread buys little on a quiet
+    machine and costs 2.5-7x under shared load (benchmarks/train_options.py), and the weights then do not
+    depend on the machine's core count. lab.zoo.train uses the cores by training models side by side.
+    """
     old = torch.get_num_threads()
-    n = n or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    torch.set_num_threads(max(1, n))
+    torch.set_num_threads(max(1, n or TRAIN_THREADS))
     try:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def threads_for_worker() -> None:
+    """A training worker process: one intra-op thread, one inter-op thread."""
+    torch.set_num_threads(TRAIN_THREADS)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set in this process
+        pass
 
 
 def cosine_lr(step: int, steps: int, warmup: int) -> float:
