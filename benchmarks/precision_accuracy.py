@@ -161,6 +161,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="lab", help="lab profile of the lab models and sets (lab | smoke)")
     ap.add_argument("--recipes", default="all", help="comma-separated recipes, or all (every cached seed is used)")
+    ap.add_argument("--models", help="comma-separated RECIPE#SEED to use instead of every cached seed of --recipes")
     ap.add_argument("--train", action="store_true", help="train the missing seeds first (slow: minutes per model)")
     ap.add_argument("--prompts", default="lab-ensemble")
     ap.add_argument("--stimuli-limit", type=int, default=0, help="first N images of each stimuli set (0: all)")
@@ -180,7 +181,7 @@ def main(argv=None) -> int:
         recipes = lab_zoo.names() if a.recipes == "all" else a.recipes.split(",")
         if a.train:
             lab_zoo.train(recipes, profile=a.profile)
-        models = cached_models(recipes, a.profile)
+        models = a.models.split(",") if a.models else cached_models(recipes, a.profile)
         print(f"lab models ({a.profile}, cached): {', '.join(models) or 'none'}\n")
         ag, me = lab_part(models, a.profile, a.prompts)
         agree.append(ag)
