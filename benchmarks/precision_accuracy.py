@@ -88,8 +88,11 @@ def cached_models(recipes: list[str], profile: str) -> list[str]:
 def lab_part(models: list[str], profile: str, prompts: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(agreement per model x set, metrics per model x set x metric under fp32 and bf16)."""
     from clipstudy.lab import study
+    from clipstudy.lab import train as T
     from clipstudy.lab import zoo as lab_zoo
 
+    # The same (fp32-trained) weights under both encode precisions: the pin must not reach training.
+    T.train_precision = lambda precision="auto": "fp32"
     agree, mets = [], []
     for m in models:
         loaded = lab_zoo.load(m, profile=profile, progress=False)
