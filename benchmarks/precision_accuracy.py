@@ -85,6 +85,17 @@ def cached_models(recipes: list[str], profile: str) -> list[str]:
     return out
 
 
+def _outputs(loaded, ls, prompts: str):
+    """The engine's zero-shot outputs of a lab model on a lab set, as the chapters compute them."""
+    try:
+        from clipstudy.lab.evaluate import outputs  # the one lab evaluation path (issue 13)
+    except ImportError:
+        from clipstudy.lab.study import _run
+
+        return _run(loaded, ls, prompts)
+    return outputs(loaded, ls, prompts.removeprefix("lab-"))
+
+
 def lab_part(models: list[str], profile: str, prompts: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(agreement per model x set, metrics per model x set x metric under fp32 and bf16)."""
     from clipstudy.lab import study
@@ -105,7 +116,7 @@ def lab_part(models: list[str], profile: str, prompts: str) -> tuple[pd.DataFram
                 mets.append(df)
                 for name in LAB_SETS:
                     ls = study.labset(name, profile)
-                    res = study._run(loaded, ls, prompts)
+                    res = _outputs(loaded, ls, prompts)
                     preds[(name, prec)] = (res.logits.argmax(1), res.labels)
                 print(f"  {m} {prec}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         for name in LAB_SETS:
