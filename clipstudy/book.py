@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import PROFILES
 from .errors import ClipstudyError, UnknownNameError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,12 +24,8 @@ BOOK = ROOT / "book"
 CHAPTERS = BOOK / "chapters"
 RESULTS = BOOK / "results"
 
-# The notebook parameters of each profile; papermill injects them after the `parameters` cell.
-PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": dict(profile="smoke", lab_profile="smoke", n_eval=48, live=False),
-    "lab": dict(profile="lab", lab_profile="lab", n_eval=600, live=False),
-    "live": dict(profile="live", lab_profile="lab", n_eval=600, live=True),
-}
+# The build profiles are `config.PROFILES` (`config.Profile`: every size); papermill injects only the profile's
+# name, the device and the roots after a chapter's `parameters` cell, and `chapter.start` reads the sizes.
 
 
 @dataclass
@@ -53,12 +50,16 @@ def select(only: str | None) -> list[Path]:
     return picked
 
 
-def parameters(profile: str, device: str = "auto", results_dir: Path = RESULTS) -> dict[str, Any]:
+def parameters(profile: str, device: str = "auto", results_dir: Path = RESULTS, **roots: str) -> dict[str, Any]:
+    """What papermill injects into every chapter's one-line parameters cell (`params = {...}`): the profile's
+    name (`config.PROFILES` sets every size from it), the device and the roots (`data_root` overrides
+    CLIPSTUDY_DATA)."""
     if profile not in PROFILES:
         raise UnknownNameError("profile", profile, list(PROFILES))
     from .config import data_root
 
-    return dict(PROFILES[profile], device=device, data_root=str(data_root()), results_dir=str(results_dir))
+    return {"params": dict(profile=profile, device=device, data_root=str(roots.get("data_root", data_root())),
+                           results_dir=str(results_dir))}
 
 
 def stage(out: str | os.PathLike) -> Path:
@@ -188,11 +189,11 @@ LIVE_STUDY = RESULTS / "live"  # the runner's study folder for the live profile:
 
 
 def live_grid(only: str | None = None) -> list[str]:
-    """The live datasets the chosen chapters declare (`collection.CHAPTERS`, checked against the notebooks)."""
-    from . import collection
+    """The live datasets the chosen chapters declare (each axis module's `AXIS.live`)."""
+    from . import axes
 
-    names = [p.stem for p in select(only)]
-    return list(dict.fromkeys(d for ch in names for d in collection.CHAPTERS.get(ch, ())))
+    found = [axes.of_chapter(p.stem) for p in select(only)]
+    return list(dict.fromkeys(d for a in found if a is not None for d in a.live))
 
 
 def run_live_grid(only: str | None = None, device: str = "auto", executor: str = "local",
@@ -215,6 +216,45 @@ def run_live_grid(only: str | None = None, device: str = "auto", executor: str =
                   device=device, study=study or LIVE_STUDY)
     for r in out.failed:
         print(f"  live unit failed: {r.model} x {r.dataset}: {r.error}", flush=True)
+    return out
+
+
+LAB_STUDY = RESULTS / "lab"  # the runner's study folder for the lab grid
+
+
+def lab_grid(profile: str, only: str | None = None) -> tuple[list[str], list[str]]:
+    """(models, datasets) of the lab grid the chosen chapters declare: every lab recipe under every training
+    seed of the profile, by the lab sets each axis module names (`Axis.lab`), at the profile's sizes."""
+    from . import axes
+    from .lab import zoo as lab_zoo
+
+    prof = PROFILES[profile]
+    found = [axes.of_chapter(p.stem) for p in select(only)]
+    sets = list(dict.fromkeys(s for a in found if a is not None for s in a.lab))
+    models = [f"lab:{lab_zoo.label(r)}@{prof.lab}" for n in lab_zoo.names() for r in lab_zoo.seeded(n, prof.lab)]
+    return models, [f"{s}:{prof.lab_n(s)}" for s in sets]
+
+
+def run_lab_grid(profile: str, only: str | None = None, device: str = "auto", executor: str = "local",
+                 executor_options: dict | None = None, study: Path | None = None):
+    """The lab half of the book through the study runner, as the live half: every (lab model, lab set) unit
+    the chapters read is encoded once into the store (with both lab prompt sets' heads) and evaluated into
+    the study's results table; the chapters then read those features from the store."""
+    from . import run
+
+    models, datasets = lab_grid(profile, only)
+    if not datasets:
+        return None
+    t0 = time.time()
+    out = run.run(models, datasets, prompts="lab-single,lab-ensemble", executor=executor,
+                  executor_options=executor_options, device=device, lab_profile=PROFILES[profile].lab,
+                  study=study or LAB_STUDY, progress=False)
+    s = out.summary
+    print(f"lab grid: {len(models)} model(s) x {len(datasets)} set(s) on --executor {executor}: "
+          f"{s.units_computed} computed, {s.units_reused} reused, {s.units_failed} failed, "
+          f"{s.images_encoded} images encoded in {time.time() - t0:.0f}s", flush=True)
+    for r in out.failed:
+        print(f"  lab unit failed: {r.model} x {r.dataset}: {r.error}", flush=True)
     return out
 
 
@@ -254,16 +294,19 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     project = ROOT if out is None else stage(out)
     chapters_dir = project / "book" / "chapters"
     params = parameters(profile, resolve_device(device), results_dir=project / "book" / "results")
+    prof = PROFILES[profile]
     paths = select(only)
-    if params.get("live"):
-        run_live_grid(only, params["device"], executor, executor_options,
+    if prof.live:
+        run_live_grid(only, params["params"]["device"], executor, executor_options,
                       study=project / "book" / "results" / "live")
-    if params.get("lab_profile"):
+    if prof.lab:
         from .lab import zoo as lab_zoo
 
         t0 = time.time()
-        lab_zoo.train(None, profile=params["lab_profile"])  # trains what is missing; a warm cache loads
-        print(f"lab zoo ready ({params['lab_profile']}) in {time.time() - t0:.0f}s", flush=True)
+        lab_zoo.train(None, profile=prof.lab)  # trains what is missing; a warm cache loads
+        print(f"lab zoo ready ({prof.lab}) in {time.time() - t0:.0f}s", flush=True)
+        run_lab_grid(profile, only, params["params"]["device"], executor, executor_options,
+                     study=project / "book" / "results" / "lab")
     runs = []
     for p in paths:
         print(f"executing {p.stem} ...", flush=True)

@@ -22,7 +22,7 @@ import torch
 
 from .config import cache_root
 from .store import (DAMAGE, CacheError, Key, atomic_save, atomic_write_text, digest,  # noqa: F401 (re-exported)
-                    load_json, safe_load)
+                    discard, feature_key, load_json, safe_load)
 
 META_FIELDS = ("n", "n_shards")
 
@@ -43,10 +43,7 @@ class FeatureCache:
     @staticmethod
     def key_of(model: str, weights: str, dataset: str, transform: str = "default", subset: str = "all", *,
                kind: str = "features", **extra: Any) -> Key:
-        data = extra.pop("data", None)
-        precision = extra.pop("precision", "")
-        return Key.of(kind, model, weights, f"{dataset}#{data}" if data else dataset, transform, precision,
-                      subset=subset, **extra)
+        return feature_key(model, weights, dataset, transform, subset, kind=kind, **extra)
 
     def check_usable(self) -> Path:
         """Fail before any work when the cache root cannot be a folder (a file stands in its place);
@@ -76,7 +73,7 @@ class FeatureCache:
         path = self.entry(key) / "meta.json"
         meta = load_json(path)
         if meta is not None and any(not isinstance(meta.get(f), int) for f in META_FIELDS):
-            path.unlink(missing_ok=True)  # damaged: the entry is recomputed like a damaged shard
+            discard(path)  # damaged: the entry is recomputed like a damaged shard
             return None
         return meta
 
@@ -96,7 +93,7 @@ class FeatureCache:
         """Remove shards `start`, `start+1`, ...: they follow a damaged one and no longer line up."""
         i = start
         while self.shard_path(key, i).exists():
-            self.shard_path(key, i).unlink(missing_ok=True)
+            discard(self.shard_path(key, i))
             i += 1
 
     def finish(self, key: str, meta: dict) -> None:
@@ -109,7 +106,7 @@ class FeatureCache:
             return None
         shards = [self.load_shard(key, i) for i in range(meta["n_shards"])]
         if any(s is None for s in shards):  # damaged after completion: invalidate, recompute
-            (self.entry(key) / "meta.json").unlink(missing_ok=True)
+            discard(self.entry(key) / "meta.json")
             return None
         return merge_shards(shards)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -23,9 +23,23 @@ def _display_md(text: str) -> None:
 
 @dataclass
 class Chapter:
+    """A chapter being executed: where its tables go, its profile, device and effects collector."""
+
     name: str
     results_dir: Path
     profile: str
+    axis: Any = None  # clipstudy.axes.Axis
+    params: Any = None  # clipstudy.config.Profile
+    device: str = "cpu"
+    effects: Any = None  # clipstudy.axes.core.Effects
+
+    @property
+    def lab_profile(self) -> str:
+        return self.params.lab
+
+    @property
+    def n_eval(self) -> int:
+        return self.params.n_eval
 
     def path(self, name: str, suffix: str = ".csv") -> Path:
         p = self.results_dir / self.name / f"{name}{suffix}"
@@ -49,6 +63,31 @@ class Chapter:
             live_missing([f"the live results table: {e}"])
             return None
 
+    def live(self, runner_axis: str, datasets: Iterable[str] | None = None) -> pd.DataFrame | None:
+        """This chapter's rows of the runner's live results table (`runner_axis`: the runner's axis key), over
+        `datasets` (default: those the chapter declares); None after one visible notice when the live profile
+        was not selected, the table is absent, or it holds none of them. Datasets without rows are named in
+        one notice and the rest are returned."""
+        if self.params is not None and not self.params.live:
+            live_missing(["the live profile was not selected: build with `clipstudy build --profile live` "
+                          "on a machine with the checkpoints and datasets"])
+            return None
+        df = self.live_results(runner_axis)
+        if df is None:
+            return None
+        want = list(datasets) if datasets is not None else list(self.axis.live) if self.axis is not None \
+            else sorted(set(df["dataset"]))
+        df = df[df["dataset"].isin(want)].reset_index(drop=True)
+        lacking = [d for d in want if d not in set(df["dataset"])]
+        if df.empty:
+            live_missing([f"rows of axis `{runner_axis}` for {', '.join(want)} in the live results table (the "
+                          "grid found no weights or data for them; `clipstudy run` lists why)"])
+            return None
+        if lacking:
+            notice("Live rows missing", f"The live results table has no `{runner_axis}` rows for: "
+                   + ", ".join(lacking) + ". The sections below use the datasets that have them; nothing is estimated.")
+        return df
+
     def figure(self, fig: Any, data: pd.DataFrame, name: str) -> Any:
         """Save a figure's data as CSV and the figure as PNG; the figure still shows inline."""
         self.save(data, name)
@@ -56,29 +95,37 @@ class Chapter:
         return fig
 
 
-SMOKE_NOTE = ("This build uses the `smoke` profile: tiny lab models trained for seconds and tiny evaluation "
-              "sets. Its lab numbers are pipeline checks only, not findings.")
+def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str = "",
+          results_dir: str | Path = "book/results") -> Chapter:
+    """The setup every chapter shares, from its parameters cell: the build profile (`config.Profile`, which
+    sets every size), the data root, the seaborn theme, the smoke warning, and the chapter's effects collector.
 
-
-def start(name: str, results_dir: str | Path, profile: str, *, data_root: str = "", smoke_note: str = SMOKE_NOTE,
-          **params: Any) -> Chapter:
-    """The setup every chapter shares: data root, seaborn theme, the smoke warning, the parameters in use."""
+    `axis` is the chapter's `clipstudy.axes.Axis` (its name, notebook and live datasets)."""
     import os
 
     import seaborn as sns
 
+    from .axes.core import Effects
+    from .config import profile as profile_of
+    from .config import resolve_device
+
+    from . import plugins
+
+    prof = profile_of(profile)
+    plugins.load()  # registered extensions (OOD scores, ...) named in CLIPSTUDY_PLUGINS
     if data_root:  # papermill passes the build's CLIPSTUDY_DATA so records resolve the same way
         os.environ["CLIPSTUDY_DATA"] = data_root
-    os.environ["CLIPSTUDY_CHAPTER"] = name  # the feature cache's request log names the axis that asked
+    os.environ["CLIPSTUDY_CHAPTER"] = axis.chapter  # the feature cache's request log names the axis that asked
     sns.set_theme(context="notebook", style="whitegrid")
     # a book table is a record: show every row and column, never pandas' "..." cut
     for opt, v in (("display.max_rows", None), ("display.max_columns", None), ("display.width", 250),
-                   ("display.max_colwidth", 120)):
+                   ("display.max_colwidth", 140)):
         pd.set_option(opt, v)
-    if profile == "smoke":
-        notice("Smoke profile", smoke_note)
-    print("  ".join(f"{k}={v}" for k, v in dict(profile=profile, **params).items()))
-    return Chapter(name, Path(results_dir), profile)
+    if prof.name == "smoke":
+        notice("Smoke profile", axis.smoke_note)
+    print("  ".join(f"{k}={v}" for k, v in prof.parameters().items()))
+    return Chapter(axis.chapter, Path(results_dir), prof.name, axis=axis, params=prof,
+                   device=resolve_device(device), effects=Effects(axis))
 
 
 def notice(title: str, body: str) -> None:
@@ -123,21 +170,6 @@ def records_ready(*folders: str) -> bool:
     if not ok:
         notice("Records missing", msg)
     return ok
-
-
-def live_panel(datasets: list[str], enabled: bool) -> Any:
-    """The live panel (real checkpoints x `datasets`) when it is ready, else None after one visible notice."""
-    try:
-        from . import live
-
-        panel = live.panel(datasets, enabled=enabled)
-    except Exception as e:  # the live registry itself failed to import or load: say so and move on
-        live_missing([f"live path unavailable: {type(e).__name__}: {e}"])
-        return None
-    if not panel.ready:
-        live_missing(panel.missing)
-        return None
-    return panel
 
 
 def live_missing(what: list[str]) -> None:

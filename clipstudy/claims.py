@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis.effects import bootstrap_mean, verdict as sign_verdict
+from .errors import UnknownNameError
 
 SOURCES = ("records", "lab", "live")
 VERDICTS = ("agrees", "disagrees", "inconclusive", "not measured")
@@ -91,6 +92,17 @@ def row(source: str, measured: str, effect: float = np.nan, n: float = np.nan, c
                 measured=measured, note=note)
 
 
+def _chapter(axis_key: str) -> str:
+    """The results folder (the chapter) of an axis in the axis registry; an unknown key raises."""
+    from .axes import REGISTRY, all_axes
+
+    if axis_key not in REGISTRY:
+        all_axes()
+    if axis_key not in REGISTRY:
+        raise UnknownNameError("axis", axis_key, list(REGISTRY))
+    return REGISTRY[axis_key].chapter
+
+
 def _read(results: Path, chapter: str, table: str) -> pd.DataFrame | None:
     p = results / chapter / f"{table}.csv"
     try:
@@ -143,7 +155,7 @@ def _wilson(hits: float, n: float, z: float = 1.96) -> tuple[float, float]:
 
 def _records_claim(results: Path, cid: str) -> dict:
     """The records row chapter 04 wrote for a shape-bias claim (`analysis.shape_bias.claims`)."""
-    rc = _read(results, "04_shape_bias", "records_claims")
+    rc = _read(results, _chapter("shape_bias"), "records_claims")
     r = rc[rc["id"] == cid] if rc is not None and "id" in rc.columns else pd.DataFrame()
     if r.empty:
         return row("records", "", note="records missing: run `clipstudy fetch records`")
@@ -155,7 +167,7 @@ def _records_claim(results: Path, cid: str) -> dict:
 def c1(results: Path, records_root=None) -> list[dict]:
     out = [row("records", "", note="no published per-model 3D-corruption results among the records")]
     for source in ("lab", "live"):
-        r = _from_effects(source, results, "08_3d_awareness", "architecture", "accuracy under 3D", "strongest")
+        r = _from_effects(source, results, _chapter("threed"), "architecture", "accuracy under 3D", "strongest")
         out.append(r or row(source, "", note="chapter 08 wrote no architecture effect on 3D corruptions"))
     return out
 
@@ -163,7 +175,7 @@ def c1(results: Path, records_root=None) -> list[dict]:
 @evidence("C2")
 def c2(results: Path, records_root=None) -> list[dict]:
     out = [_records_claim(results, "C2")]
-    lab = _read(results, "04_shape_bias", "lab_shape_bias")
+    lab = _read(results, _chapter("shape_bias"), "lab_shape_bias")
     if lab is not None and {"recipe", "prompts", "shape_hits", "texture_hits"} <= set(lab.columns):
         b = lab[(lab["recipe"] == "base") & (lab["prompts"] == "ensemble")]
         if "seed" in b.columns and b["seed"].nunique() > 1:  # over seeds
@@ -184,15 +196,30 @@ def c2(results: Path, records_root=None) -> list[dict]:
 @evidence("C3")
 def c3(results: Path, records_root=None) -> list[dict]:
     out = [_records_claim(results, "C3")]
-    out.append(_from_effects("lab", results, "04_shape_bias", "fine-tuning", "shape bias")
+    out.append(_from_effects("lab", results, _chapter("shape_bias"), "fine-tuning", "shape bias")
                or row("lab", "", note="chapter 04 wrote no lab fine-tuning effect"))
-    out.append(_from_effects("live", results, "04_shape_bias", "fine-tuning", "shape bias")
+    out.append(_from_effects("live", results, _chapter("shape_bias"), "fine-tuning", "shape bias")
                or row("live", "", note="live shape bias is not part of this build"))
     return out
 
 
+def _paired_gain(a: pd.DataFrame) -> tuple[float, float, float]:
+    """(gain, its variance, n) of LMM minus CLIP two-choice accuracy over the rows of one comparison table,
+    paired over images (McNemar's variance of a paired difference of proportions)."""
+    n = float(a["n"].sum())
+    lm, cl, both = (a["acc_lmm"] * a["n"]).sum(), (a["acc_clip"] * a["n"]).sum(), a["n_both"].sum()
+    b, c = lm - both, cl - both  # LMM right only, CLIP right only
+    d = (b - c) / n
+    return d, max(b + c - (b - c) ** 2 / n, 0.0) / n ** 2, n
+
+
 def _lmm_gain(table: pd.DataFrame | None, source: str, who: str) -> dict | None:
-    """LMM minus its own CLIP on two-choice accuracy, paired over images (McNemar's variance)."""
+    """LMM minus its own CLIP on two-choice accuracy, paired over images (McNemar's variance).
+
+    With a `seed` column (one (CLIP, LMM) pair per training seed), the effect is the mean over seeds and its
+    interval adds the seed-to-seed variance of the mean to the images' (t quantile, seeds - 1 df)."""
+    from scipy import stats
+
     if table is None or not {"acc_lmm", "acc_clip", "n", "n_both", "group", "clip_full"} <= set(table.columns):
         return None
     a = table[(table["group"] == "all") & (table["clip_full"] == "all")]
@@ -201,22 +228,26 @@ def _lmm_gain(table: pd.DataFrame | None, source: str, who: str) -> dict | None:
     a = a.dropna(subset=["acc_lmm", "acc_clip"])
     if a.empty:
         return None
-    n = float(a["n"].sum())
-    lm, cl, both = (a["acc_lmm"] * a["n"]).sum(), (a["acc_clip"] * a["n"]).sum(), a["n_both"].sum()
-    b, c = lm - both, cl - both  # LMM right only, CLIP right only
-    d = (b - c) / n
-    se = np.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n
-    return row(source, f"two-choice accuracy, {who} minus its own CLIP (paired over images)", d, n,
-               (d - 1.96 * se, d + 1.96 * se))
+    if "seed" not in a.columns or a["seed"].nunique() < 2:
+        d, v, n = _paired_gain(a)
+        return row(source, f"two-choice accuracy, {who} minus its own CLIP (paired over images)", d, n,
+                   (d - 1.96 * np.sqrt(v), d + 1.96 * np.sqrt(v)))
+    per = [_paired_gain(g) for _, g in a.groupby("seed")]
+    d = np.array([x[0] for x in per])
+    k = len(d)
+    var = d.var(ddof=1) / k + float(np.mean([x[1] for x in per]))  # seeds, plus the images' (shared by seeds)
+    half = float(stats.t.ppf(0.975, k - 1)) * np.sqrt(var)
+    return row(source, f"two-choice accuracy, {who} minus its own CLIP (paired over images; mean of {k} "
+                       "training seeds)", float(d.mean()), float(per[0][2]) * k, (d.mean() - half, d.mean() + half))
 
 
 @evidence("C4")
 def c4(results: Path, records_root=None) -> list[dict]:
     return [row("records", "", note="the records hold LMM decisions on cue-conflict (shape bias, chapter 09), "
                                     "not accuracy on hard categories"),
-            _lmm_gain(_read(results, "09_lmm", "lab_gains"), "lab", "the mini-LLaVA")
+            _lmm_gain(_read(results, _chapter("lmm"), "lab_gains"), "lab", "the mini-LLaVA")
             or row("lab", "", note="chapter 09 wrote no lab comparison"),
-            _lmm_gain(_read(results, "09_lmm", "live_gains"), "live", "LLaVA on ImageNet-D")
+            _lmm_gain(_read(results, _chapter("lmm"), "live_gains"), "live", "LLaVA on ImageNet-D")
             or row("live", "", note="no live LLaVA and ImageNet-D in this build")]
 
 
@@ -272,9 +303,9 @@ def c5_c6(results: Path, records_root=None) -> list[dict]:
 @evidence("C7")
 def c7(results: Path, records_root=None) -> list[dict]:
     out = [row("records", "", note="the ImageNet-X records hold OpenAI CLIPs only: no second training source")]
-    out.append(_from_effects("lab", results, "03_visual_factors", "training distribution", "", "strongest")
+    out.append(_from_effects("lab", results, _chapter("visual_factors"), "training distribution", "", "strongest")
                or row("lab", "", note="chapter 03 wrote no lab training-distribution effect"))
-    out.append(_from_effects("live", results, "03_visual_factors", "training distribution", "", "strongest")
+    out.append(_from_effects("live", results, _chapter("visual_factors"), "training distribution", "", "strongest")
                or row("live", "", note="no live ImageNet-X evaluation in this build"))
     return out
 
@@ -284,7 +315,7 @@ def c8(results: Path, records_root=None) -> list[dict]:
     from scipy.stats import spearmanr
 
     out = [row("records", "", note="the records hold no OOD-detection AUROC per model")]
-    det = _read(results, "06_ood_detection", "lab_detection")
+    det = _read(results, _chapter("ood"), "lab_detection")
     if det is not None and {"model", "method", "ood", "auroc", "id_acc"} <= set(det.columns):
         d = det[(det["method"] == "mcm") & (det["ood"] == "all") & (det["prompts"] == "ensemble")
                 & ~det["model"].astype(str).str.startswith("data-")]

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from .config import PROFILES
 from .errors import ClipstudyError
 
 OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
@@ -16,22 +17,23 @@ PRECISION_HELP = ("auto: bf16 autocast on CUDA that supports it (else fp16) and 
 def _cmd_models(a: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import zoo
+    from . import factors, zoo
 
+    col = factors.column(a.factor) if a.factor else None  # any spelling of a factor: architecture, family, ...
     if a.collection:
         from . import collection
 
         names = collection.models(a.collection.lstrip("@"))
         df = pd.DataFrame([zoo.get(n).row() for n in names])
-        if a.factor:
-            df = df.sort_values([a.factor, "name"], na_position="last")
+        if col:
+            df = df.sort_values([col, "name"], na_position="last")
     else:
         df = zoo.frame(a.factor)
     if a.source:
         df = df[df.source == a.source]
     cols = ["name", "source", "family", "data", "samples_seen", "finetuned", "loss", "resolution"]
-    if a.factor:
-        cols = ["name", a.factor] + [c for c in cols if c not in ("name", a.factor)]
+    if col:
+        cols = ["name", col] + [c for c in cols if c not in ("name", col)]
     with pd.option_context("display.max_rows", None, "display.width", 200):
         print(df[cols].to_string(index=False) if len(df) else "(registry is empty)")
     print(f"\n{len(df)} models")
@@ -271,7 +273,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     m = sub.add_parser("models", help="the model registry as a table")
-    m.add_argument("--factor", help="sort/group by a factor: family, data, samples_seen, finetuned, loss, resolution")
+    m.add_argument("--factor", help="sort/group by a factor: architecture, data, size, finetuning, loss (or the "
+                                    "column names family, samples_seen, finetuned), or resolution")
     m.add_argument("--source", choices=["open_clip", "timm", "lab"])
     m.add_argument("--collection", help="list a named collection: live, zero-shot, fine-tuned, baselines, lab, "
                                         "or FIELD=VALUE (e.g. data=laion2b)")
@@ -321,7 +324,8 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=_cmd_datasets)
 
     b = sub.add_parser("build", help="execute the chapters with papermill and build the Jupyter Book")
-    b.add_argument("--profile", default="lab", choices=["lab", "live", "smoke"])
+    b.add_argument("--profile", default="lab", choices=list(PROFILES),
+                   help="the build profile (config.PROFILES: it sets every size)")
     b.add_argument("--only", help="re-run one chapter, e.g. 04")
     b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -363,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(a, "offline", False):  # env, so papermill's kernels are offline too
         os.environ["HF_HUB_OFFLINE"] = "1"
     try:
+        from . import plugins
+
+        plugins.load()  # CLIPSTUDY_PLUGINS: registered extensions (OOD scores, ...)
         return a.fn(a)
     except ClipstudyError as e:
         print(f"clipstudy: error: {e}", file=sys.stderr)

@@ -2,15 +2,17 @@
 
 Models: `@live` (the live panel), `@zero-shot` and `@fine-tuned` (the registry's open_clip CLIPs and its
 timm ImageNet-fine-tuned CLIPs), `@baselines` (ImageNet-1k-trained timm models, the paper's baseline
-role), `@lab` (the lab zoo), and `@FIELD=VALUE` over the registry (`@family=vit`, `@data=laion2b`,
-`@loss=siglip`, ...). Datasets: `@shifts`, `@factors`, `@shape`, `@calibration`, `@ood`, `@retrieval`,
-`@3d`, `@lab`, and `@book` (every dataset a chapter's live section reads, from `CHAPTERS`).
+role), `@lab` (the lab zoo, registered by its source), and `@FIELD=VALUE` over the registry (`@family=vit`,
+`@data=laion2b`, `@loss=siglip`; a factor's key works too: `@architecture=vit`). The one `@` parser is
+`clipstudy.models.registry.expand`. Datasets: `@shifts`, `@factors`, `@shape`, `@calibration`, `@ood`,
+`@retrieval`, `@3d`, `@lab`, and `@book` (every dataset a chapter's live section reads, from `CHAPTERS`).
 """
 from __future__ import annotations
 
 from typing import Iterable
 
 from .errors import UnknownNameError
+from .models import registry
 
 # ImageNet-1k-trained timm models (supervised baselines: the paper's ER line is fitted over models like these).
 BASELINES: tuple[str, ...] = tuple(f"timm:{n}" for n in (
@@ -52,37 +54,31 @@ DATASETS: dict[str, tuple[str, ...]] = {
 }
 
 MODEL_COLLECTIONS = ("live", "zero-shot", "fine-tuned", "baselines", "lab")
-FIELDS = ("source", "family", "data", "loss", "finetuned", "resolution")
+FIELDS = registry.FIELDS
+
+# A small live panel that spans the six factors (`live.DEFAULT_MODELS`); `clipstudy models` lists the registry.
+LIVE: tuple[str, ...] = (
+    "RN50/openai", "ViT-B-32/openai", "ViT-B-16/openai", "ViT-L-14/openai",
+    "ViT-B-32/laion400m_e32", "ViT-B-32/laion2b_s34b_b79k", "ViT-B-16/datacomp_xl_s13b_b90k",
+    "ViT-B-16-SigLIP/webli", "coca_ViT-B-32/laion2b_s13b_b90k",
+    "timm:vit_base_patch16_clip_224.openai_ft_in1k",
+)
+
+
+def _hub_clips(finetuned: bool) -> list[str]:
+    return [n for n, s in registry.entries().items()
+            if s.source in registry.HUB_SOURCES and s.finetuned == finetuned]
+
+
+registry.register_collection("live", lambda: list(LIVE))
+registry.register_collection("baselines", lambda: list(BASELINES))
+registry.register_collection("zero-shot", lambda: _hub_clips(False))
+registry.register_collection("fine-tuned", lambda: _hub_clips(True))
 
 
 def models(name: str) -> list[str]:
-    """The members of a model collection (`name` without the @)."""
-    from . import zoo
-
-    if name == "live":
-        from . import live
-
-        return list(live.DEFAULT_MODELS)
-    if name == "baselines":
-        return list(BASELINES)
-    if name == "lab":
-        from .lab import zoo as lab_zoo
-
-        return [f"lab:{r}" for r in lab_zoo.names()]
-    if name in ("zero-shot", "fine-tuned"):
-        ft = name == "fine-tuned"
-        return [n for n in zoo.names() if zoo.get(n).source in ("open_clip", "timm") and zoo.get(n).finetuned == ft]
-    field, eq, value = name.partition("=")
-    if eq and field in FIELDS:
-        zoo.names()  # fills the registry
-        members = [n for n, s in zoo.REGISTRY.items() if str(getattr(s, field)).lower() == value.lower()]
-        if not members:
-            values = sorted({str(getattr(s, field)) for s in zoo.REGISTRY.values()})
-            raise UnknownNameError(f"{field} in the registry", value, values)
-        return members
-    raise UnknownNameError("model collection", f"@{name}", [f"@{c}" for c in MODEL_COLLECTIONS],
-                           hint=f"Or @FIELD=VALUE over `clipstudy models` with FIELD one of {', '.join(FIELDS)} "
-                                "(e.g. @data=laion2b).")
+    """The members of a model collection (`name` without the @): a named one, or `FIELD=VALUE`."""
+    return registry.collection(name)
 
 
 def datasets(name: str) -> list[str]:
@@ -92,21 +88,11 @@ def datasets(name: str) -> list[str]:
     return list(DATASETS[name])
 
 
-def _expand(items: Iterable[str], resolve) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        for part in str(item).split(","):
-            part = part.strip()
-            if part:
-                out += resolve(part[1:]) if part.startswith("@") else [part]
-    return list(dict.fromkeys(out))
-
-
 def expand_models(items: Iterable[str] | str) -> list[str]:
     """Model names with each `@COLLECTION` replaced by its members, each once, in order ("a,b" splits)."""
-    return _expand([items] if isinstance(items, str) else items, models)
+    return registry.expand(items)
 
 
 def expand_datasets(items: Iterable[str] | str) -> list[str]:
     """Dataset names with each `@COLLECTION` replaced by its members, each once, in order."""
-    return _expand([items] if isinstance(items, str) else items, datasets)
+    return registry.expand(items, datasets)

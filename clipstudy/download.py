@@ -6,23 +6,15 @@ into place, so a half-written or tampered file is never read back.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from .errors import ChecksumError, FetchError
+from .store import sha256_file  # noqa: F401 (re-exported: the one file hash)
 
 CHUNK = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def download(url: str, dest: str | os.PathLike, sha256: str | None = None, *,

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .cache import FeatureCache, digest
+from .cache import FeatureCache
+from .store import digest, head_key
 
 SHARD_SIZE = 2048
 
@@ -429,7 +430,7 @@ def zero_shot_head(model: Any, tokenizer: Callable, classnames: Sequence[str],
     if model_id is not None:
         cache = cache or FeatureCache()
         weights = weights or getattr(model, "weights_id", None) or weights_hash(model)
-        key = cache.key(model_id, weights, "zero-shot-head", digest(prompts, 24), kind="head", precision=precision)
+        key = head_key(model_id, weights, prompts, precision).name
         hit = cache.load_object(key)
         if hit is not None:
             cache.log_request(kind="text", model=model_id, dataset=f"head-{digest(prompts, 12)}",

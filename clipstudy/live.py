@@ -10,15 +10,11 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from .collection import LIVE
 from .errors import ClipstudyError
 
-# A small default live panel that spans the six factors; `clipstudy models` lists the full registry.
-DEFAULT_MODELS: tuple[str, ...] = (
-    "RN50/openai", "ViT-B-32/openai", "ViT-B-16/openai", "ViT-L-14/openai",
-    "ViT-B-32/laion400m_e32", "ViT-B-32/laion2b_s34b_b79k", "ViT-B-16/datacomp_xl_s13b_b90k",
-    "ViT-B-16-SigLIP/webli", "coca_ViT-B-32/laion2b_s13b_b90k",
-    "timm:vit_base_patch16_clip_224.openai_ft_in1k",
-)
+# A small default live panel that spans the six factors (`@live`); `clipstudy models` lists the full registry.
+DEFAULT_MODELS: tuple[str, ...] = LIVE
 
 
 @dataclass

@@ -80,21 +80,36 @@ def reliability(rel: pd.DataFrame, hue: str = "model", title: str = "", ax: Any 
 
 
 def bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, title: str = "", ylabel: str | None = None,
-         ax: Any = None, rotate: int = 30, ref: float | None = None):
-    """A bar chart of one metric; `ref` draws a reference line (chance, or no effect)."""
+         ax: Any = None, rotate: int = 30, ref: float | None = None, *, order: list | None = None,
+         xlabel: str = "", ylim: tuple | None = None, figsize: tuple | None = None, ref_label: str | None = None,
+         ref_style: str = "--", ha: str | None = "right", legend: dict | bool | str | None = None, errorbar: Any = None,
+         **kw: Any):
+    """A bar chart of one metric; `ref` draws a reference line (chance, or no effect). Every chapter's bar
+    chart is drawn here: `legend` None gives a small legend when there is a hue, a dict its options, "keep"
+    seaborn's own, False none."""
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(4.5, 0.45 * df[x].nunique() + 2), 3.8))
+        fig, ax = plt.subplots(figsize=figsize or (max(4.5, 0.45 * df[x].nunique() + 2), 3.8))
     else:
         fig = ax.figure
-    sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax, errorbar=None)
+    sns.barplot(data=df, x=x, y=y, hue=hue, order=order, ax=ax, errorbar=errorbar, **kw)
     if ref is not None:
-        ax.axhline(ref, color="0.3", lw=0.8, ls="--")
-    ax.set(title=title, ylabel=ylabel or y, xlabel="")
-    ax.tick_params(axis="x", rotation=rotate)
+        ax.axhline(ref, color="0.3", lw=0.8, ls=ref_style, label=ref_label)
+    ax.set(title=title, ylabel=ylabel or y, xlabel=xlabel)
+    if ylim is not None:
+        ax.set(ylim=ylim)
     if rotate:
+        ax.tick_params(axis="x", rotation=rotate)
+    if rotate and ha:
         for t in ax.get_xticklabels():
-            t.set_ha("right")
-    if hue:
+            t.set_ha(ha)
+    if legend == "keep":  # seaborn's own legend (titled by the hue)
+        pass
+    elif legend is False:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    elif isinstance(legend, dict):
+        ax.legend(**legend)
+    elif hue:
         ax.legend(fontsize=7)
     return fig, ax
 
@@ -297,3 +312,255 @@ def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[st
                       on=["factor", "axis"])
     long["no_detectable_effect"] = ns.reset_index().melt(id_vars="factor", var_name="axis")["value"].to_numpy()
     return fig, ax, long
+
+
+# ---- chapter figures (each was drawn inline in a notebook; the chapters now call these) -----------------
+def er_panels(points: pd.DataFrame, order: list[str], hue: str = "group", ylabel: str = "{} top-1 (%)",
+              title: str = "{} (line: {} ImageNet models)", grid: tuple[int, int] = (2, 2),
+              figsize: tuple = (10, 8.6)):
+    """One ER scatter per shift with its fitted line (the fit columns of `points`), logit-scaled, one legend."""
+    from .analysis import shifts
+    from .metrics import LogitFit
+
+    fig, axes = plt.subplots(*grid, figsize=figsize)
+    axes = np.ravel(axes)
+    for ax in axes[len(order):]:
+        ax.axis("off")
+    for ax, s in zip(axes, order):
+        d = points[points["dataset"] == s]
+        r = d.iloc[0]
+        fit = LogitFit(r["fit_slope"], r["fit_intercept"], int(r["fit_n"]), r["fit_r2"])
+        effective_robustness(d, fit=fit, hue=hue, ax=ax, ylabel=ylabel.format(s),
+                             title=title.format(s, int(r["fit_n"])))
+        shifts.logit_ticks(ax)
+        if ax is not axes[0]:
+            ax.get_legend().remove()
+    fig.tight_layout()
+    return fig
+
+
+def lab_er_panels(ler: pd.DataFrame, order: list[str], label_seed: int):
+    """The lab's ER scatters (one per lab shift, the zoo's own line), recipes of one seed labelled, `*` flagged."""
+    from .analysis import shifts
+    from .metrics import LogitFit
+
+    fig, axes = plt.subplots(1, len(order), figsize=(5.0 * len(order), 4.4))
+    axes = np.atleast_1d(axes)
+    for ax, s in zip(axes, order):
+        d = ler[ler["dataset"] == s]
+        r = d.iloc[0]
+        fit = LogitFit(r["fit_slope"], r["fit_intercept"], int(r["fit_n"]), np.nan) \
+            if np.isfinite(r["fit_slope"]) else None
+        effective_robustness(d, fit=fit, hue="factor", ax=ax, xlabel="lab-val top-1 (%)", ylabel=f"{s} top-1 (%)",
+                             title=f"{s} (line: {int(r['fit_n'])} lab models)")
+        for row in d[d["seed"] == label_seed].itertuples():
+            ax.annotate(row.recipe + (" *" if row.flag else ""),
+                        (shifts.logit_clip(row.id_acc), shifts.logit_clip(row.ood_acc)),
+                        fontsize=6, xytext=(3, 2), textcoords="offset points")
+        shifts.logit_ticks(ax)
+        if ax is not axes[0]:
+            ax.get_legend().remove()
+    fig.tight_layout()
+    return fig
+
+
+def er_by_tag(long: pd.DataFrame):
+    """Box plots of zero-shot CLIPs' mean ER by each tag (one panel per tag)."""
+    g = sns.catplot(data=long, x="value", y="er", col="tag", kind="box", sharex=False, height=3.6, aspect=1.1,
+                    color="C0", fliersize=2)
+    for ax in g.axes.flat:
+        ax.set(xlabel="", ylabel="ER, mean over 4 shifts (fraction)")
+        ax.axhline(0, color="0.4", lw=0.8, ls="--")
+        ax.tick_params(axis="x", rotation=30)
+    g.set_titles("{col_name}")
+    return g.figure
+
+
+def effect_forest(effects: pd.DataFrame, xlabel: str, title: str):
+    """Effects with their 95% intervals, one row per comparison (flagged comparisons marked `*`)."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(effects) + 1.2))
+    yy = np.arange(len(effects))
+    ax.errorbar(effects["effect"], yy, xerr=[effects["effect"] - effects["ci_low"], effects["ci_high"] - effects["effect"]],
+                fmt="o", color="C0", ecolor="0.4", capsize=3)
+    ax.set_yticks(yy, [c.split(" (flagged")[0] + (" *" if "flagged" in c else "") for c in effects["comparison"]],
+                  fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set(xlabel=xlabel, ylabel="", title=title)
+    return fig
+
+
+def factor_ratio_bars(long: pd.DataFrame, order: list[str]):
+    """ImageNet-X: mean error ratio and per-factor ER, zero-shot CLIP against ImageNet models (horizontal bars)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharey=True)
+    sns.barplot(data=long, y="factor", x="error_ratio", hue="who", order=order, ax=axes[0], errorbar=None)
+    axes[0].axvline(1, color="0.3", lw=0.8, ls="--")
+    axes[0].set(xlabel="mean error ratio (1 = as hard as average)", ylabel="ImageNet-X factor")
+    sns.barplot(data=long, y="factor", x="er", hue="who", order=order, ax=axes[1], errorbar=None)
+    axes[1].axvline(0, color="0.3", lw=0.8, ls="--")
+    axes[1].set(xlabel="mean per-factor ER (fraction of images)", ylabel="")
+    axes[1].get_legend().remove()
+    axes[0].legend(fontsize=8, title="")
+    fig.suptitle("ImageNet-X: zero-shot CLIP vs ImageNet models (sorted by CLIP's ER gap)")
+    fig.tight_layout()
+    return fig
+
+
+def lab_factor_heatmap(ens: pd.DataFrame, recipes: list[str], n_seeds: int):
+    """Lab ER per (recipe, factor) as an annotated heatmap (`*`: the recipe trains on it), beside base's accuracy
+    per factor. Returns the figure and base's per-factor means."""
+    heat = ens.pivot_table(index="recipe", columns="factor", values="er", aggfunc="mean")
+    heat = heat.loc[[r for r in recipes if r in heat.index]]
+    marks = ens.groupby(["recipe", "factor"])["flag"].first().unstack().reindex_like(heat)
+    annot = heat.map(lambda v: f"{v:+.2f}") + marks.map(lambda f: " *" if isinstance(f, str) and f else "")
+    fig, axes = plt.subplots(1, 2, figsize=(14, 0.5 * len(heat) + 2.2), gridspec_kw=dict(width_ratios=[3, 1.3]))
+    lim = float(np.nanmax(np.abs(heat.to_numpy()))) if np.isfinite(heat.to_numpy()).any() else 1.0
+    sns.heatmap(heat, annot=annot, fmt="", cmap="vlag", center=0.0, vmin=-lim, vmax=lim, ax=axes[0],
+                cbar_kws=dict(label="ER on the factor (fraction)"), annot_kws=dict(fontsize=8))
+    axes[0].set(xlabel="factor pushed out of training range", ylabel="lab recipe",
+                title=f"Lab effective robustness per factor (mean over {n_seeds} seeds)")
+    base_rows = ens[ens["recipe"] == "base"].groupby("factor", as_index=False)[["accuracy", "control_accuracy",
+                                                                               "error_ratio", "er"]].mean()
+    base_rows = base_rows.sort_values("accuracy")
+    sns.barplot(data=base_rows, y="factor", x="accuracy", ax=axes[1], color="C0", errorbar=None)
+    axes[1].axvline(float(base_rows["control_accuracy"].iloc[0]), color="C3", lw=1, ls="--", label="control")
+    axes[1].set(xlim=(0, 1), xlabel="top-1 (fraction)", ylabel="", title="base: accuracy per factor")
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig, base_rows
+
+
+def lab_shape_bias(ens: pd.DataFrame, n_seeds: int):
+    """Lab shape bias per recipe (bars with seed dots) and against the training shape-texture correlation."""
+    order = ens.groupby("recipe")["shape_bias"].mean().sort_values().index
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=[2, 1]))
+    sns.barplot(data=ens, x="recipe", y="shape_bias", hue="study factor", order=order, dodge=False, ax=axes[0],
+                errorbar=("ci", 95))
+    sns.stripplot(data=ens, x="recipe", y="shape_bias", order=order, color="0.2", size=3, ax=axes[0], legend=False)
+    axes[0].axhline(0.5, color="0.4", lw=0.8, ls="--")
+    axes[0].set(ylim=(0, 1), xlabel="", ylabel="shape bias (fraction of cue decisions)",
+                title=f"Lab shape bias per recipe (dots: {n_seeds} seeds)")
+    axes[0].tick_params(axis="x", rotation=40)
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    corr = ens[ens["recipe"].isin(["data-corr-low", "base", "data-corr-high"])]
+    sns.lineplot(data=corr.sort_values("shape_texture_corr"), x="shape_texture_corr", y="shape_bias", marker="o",
+                 errorbar=("ci", 95), ax=axes[1])
+    axes[1].set(ylim=(0, 1), xlabel="P(class's typical texture) in training", ylabel="shape bias",
+                title="Training shape-texture correlation")
+    fig.tight_layout()
+    return fig
+
+
+def reliability_grid(rel: pd.DataFrame, title: str):
+    """Reliability diagrams, one panel per set, one line per temperature."""
+    g = sns.relplot(data=rel[rel["count"] > 0], x="confidence", y="accuracy", hue="label", col="set", kind="line",
+                    marker="o", height=3.0, aspect=0.9, facet_kws=dict(xlim=(0, 1), ylim=(0, 1)))
+    for ax in g.axes.flat:
+        ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
+    g.set_axis_labels("confidence (max softmax)", "accuracy (fraction)")
+    g.legend.set_title("temperature")
+    g.set_titles("{col_name}")
+    g.figure.suptitle(title, y=1.04)
+    return g.figure
+
+
+def scatter(df: pd.DataFrame, x: str, y: str, hue: str | None = None, style: str | None = None, xlabel: str = "",
+            ylabel: str = "", title: str = "", figsize: tuple = (5.2, 4.0)):
+    """One metric against another, one point per model."""
+    fig, ax = plt.subplots(figsize=figsize)
+    sns.scatterplot(data=df, x=x, y=y, hue=hue, style=style, ax=ax, s=30)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def metric_pair(df: pd.DataFrame, x: str, hue: str, panels: list[tuple[str, str, str, float | None]],
+                order: list | None = None, xlabel: str = "", figsize: tuple = (9, 3.6), rotate: int = 0,
+                legend_title: str | None = None):
+    """Side-by-side bar charts of metrics in [0, 1], one panel per (metric, ylabel, title, reference line).
+    `legend_title`: one legend, outside the last panel; else seaborn's legend in each."""
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, sharey=False)
+    for ax, (y, ylabel, title, ref) in zip(axes, panels):
+        sns.barplot(data=df, x=x, y=y, hue=hue, order=order, ax=ax, errorbar=None)
+        if ref is not None:
+            ax.axhline(ref, color="0.3", lw=0.8, ls="--")
+        ax.set(ylim=(0, 1), xlabel=xlabel, ylabel=ylabel, title=title)
+        if legend_title and ax is not axes[-1]:
+            ax.get_legend().remove()
+    if legend_title:
+        axes[-1].legend(title=legend_title, bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
+    if rotate:
+        for a in axes:
+            a.tick_params(axis="x", rotation=rotate)
+            for t in a.get_xticklabels():
+                t.set_ha("right")
+    fig.tight_layout()
+    return fig
+
+
+def recall_vs_accuracy(at5: pd.DataFrame):
+    """Records: recall@5 against ImageNet accuracy per dataset and direction, with each panel's fitted line."""
+    g = sns.relplot(data=at5, x="imagenet_acc", y="recall", hue="data" if at5["data"].nunique() <= 12 else "family",
+                    style="family", col="dataset", row="direction", height=3.0, aspect=1.15, s=28,
+                    facet_kws=dict(sharey=False))
+    for (d, dsname), ax in g.axes_dict.items():
+        sub = at5[(at5["direction"] == d) & (at5["dataset"] == dsname)]
+        xs = np.linspace(sub["imagenet_acc"].min(), sub["imagenet_acc"].max(), 20)
+        ax.plot(xs, sub["fit_intercept"].iloc[0] + sub["fit_slope"].iloc[0] * xs, "k--", lw=1)
+    g.set_axis_labels("ImageNet zero-shot top-1 (fraction)", "recall@5 (fraction)")
+    g.set_titles("{col_name}: {row_name}")
+    return g.figure
+
+
+def residual_bars(res5: pd.DataFrame):
+    """Records: mean residual of recall@5 above the classification line, by training data."""
+    order = (res5[res5["dataset"] == "mscoco"].groupby("data")["residual_mean"].mean()
+             .sort_values(ascending=False).index.tolist())
+    g = sns.catplot(data=res5, y="data", x="residual_mean", hue="direction", col="dataset", kind="bar",
+                    order=order, height=max(3.0, 0.22 * len(order) + 1), aspect=0.9, errorbar=None)
+    for ax in g.axes.flat:
+        ax.axvline(0, color="0.3", lw=0.8)
+    g.set_axis_labels("mean residual, R@5 (fraction)", "training data (sources with >= 2 models)")
+    g.set_titles("{col_name}")
+    g.figure.suptitle("Retrieval beyond ImageNet accuracy (> 0: better than the line predicts)", y=1.02)
+    return g.figure
+
+
+def lab_recall_vs_accuracy(lr: pd.DataFrame):
+    """Lab: recall@K against lab-val accuracy, one panel per direction."""
+    g = sns.relplot(data=lr, x="val_acc", y="recall", hue="model", style="k", col="direction", s=60, height=3.6,
+                    aspect=1.1)
+    g.set_axis_labels("lab-val zero-shot top-1 (fraction)", "recall@K (fraction)")
+    g.set_titles("lab: {col_name}")
+    return g.figure
+
+
+def severity_lines(df: pd.DataFrame, xlabel: str, aspect: float = 1.0, titles: bool = True):
+    """Top-1 against severity, one panel per corruption, one line per model."""
+    kw = dict(aspect=aspect) if aspect != 1.0 else {}
+    g = sns.relplot(data=df, x="severity", y="accuracy", hue="model", col="corruption", col_wrap=4, kind="line",
+                    marker="o", height=2.3, errorbar=None, **kw)
+    g.set_axis_labels(xlabel, "top-1 (fraction)")
+    if titles:
+        g.set_titles("{col_name}")
+    return g.figure
+
+
+def two_choice_panels(main: pd.DataFrame, recipes: list[str]):
+    """Two-choice accuracy per recipe, split by whether the CLIP's full-way prediction was right (`who` hue)."""
+    fig, axes = plt.subplots(1, len(recipes), figsize=(5.2 * len(recipes), 3.8), sharey=True, squeeze=False)
+    for ax, r in zip(axes[0], recipes):
+        bars(main[main["recipe"] == r], "clip_full", "accuracy", hue="who", order=["right", "wrong", "all"], ax=ax,
+             rotate=0, ylim=(0, 1), ref=0.5, xlabel="CLIP's full-way prediction was",
+             ylabel="two-choice accuracy, TRUE/(TRUE+FALSE)", title=f"{r}: lab-val and lab-sketch")
+    fig.tight_layout()
+    return fig
+
+
+def paired_panels(panels: list[dict], figsize: tuple = (11, 4)):
+    """`paired_lines` panels side by side (each dict: its keyword arguments)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize)
+    for ax, kw in zip(np.atleast_1d(axes), panels):
+        paired_lines(ax=ax, **kw)
+    fig.tight_layout()
+    return fig

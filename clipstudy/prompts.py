@@ -28,5 +28,16 @@ def register_templates(name: str, items: Sequence[str | Template]) -> None:
     TEMPLATES[name] = tuple(t if callable(t) else (lambda c, t=t: t.format(c)) for t in items)
 
 
+def register_lab_templates() -> None:
+    """`lab-single` (one template) and `lab-ensemble` (the lab's zero-shot templates), from the lab's captions."""
+    from .lab import captions
+
+    register_templates("lab-single", list(captions.SINGLE_TEMPLATE))
+    register_templates("lab-ensemble", list(captions.ZS_TEMPLATES))
+
+
+register_lab_templates()  # part of the vocabulary from the start: never dependent on import order
+
+
 def imagenet_classnames() -> list[str]:
     return list(IMAGENET_CLASSNAMES)

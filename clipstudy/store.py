@@ -1,11 +1,14 @@
 """The one artifact store: a frozen key, its digest, atomic publish, safe load, locks.
 
-Every artifact (encoded features, zero-shot heads, the runner's unit records) is named by a
-`Key`: what it was computed from (kind, model, weights, data, transform, precision and extras).
-Two different inputs never share a name, and changing what identifies an artifact touches this
-file only. Files are published by writing a temporary file in the same folder and renaming it,
-so a reader never sees half a file; `safe_load` reads with `weights_only=True` and removes a
-damaged file (and only a damaged one) so that it is recomputed.
+Every cached artifact (encoded features, zero-shot heads, lab sets, lab models, mini-LLaVA, the lab's severity
+table, the runner's unit records) is named by a `Key`: what it was computed from (kind, model, weights, data,
+transform, precision and extras). Two different inputs never share a name, and changing what identifies an
+artifact touches this file only: the key of each kind is built by one function below (`feature_key`,
+`head_key`, `head_lock_key`, `lab_set_key`, `lab_model_key`, `severity_key`, `llava_key`, `unit_key`).
+Files are published by writing a temporary file in the same folder and renaming it, so a reader never sees
+half a file; `safe_load` reads with `weights_only=True`; `discard` is the one place that removes a damaged or
+stale entry (and only such a one) so that it is recomputed. An entry with a record (`save_entry`) is complete
+when its record, written last, names its key and the sha256 of its file.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +78,59 @@ class Key:
     @property
     def name(self) -> str:
         label = self.data.split("#", 1)[0]
-        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{self.model}__{label}")[:80]
+        readable = f"{self.model}__{label}" if label else self.model
+        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in readable)[:80]
         return f"{slug}__{self.digest()}"
+
+
+# ----------------------------------------------------------------- the key of each kind of artifact
+def feature_key(model: str, weights: str, dataset: str, transform: str = "default", subset: str = "all", *,
+                kind: str = "features", data: str | None = None, precision: str = "", **extra: Any) -> Key:
+    """Encoded features of one dataset: model id, weights id, dataset id plus the fingerprint of its files
+    (`data`), transform, precision, subset and the engine's extras (n, normalize)."""
+    return Key.of(kind, model, weights, f"{dataset}#{data}" if data else dataset, transform, precision,
+                  subset=subset, **extra)
+
+
+def head_key(model: str, weights: str, prompts: list[list[str]], precision: str) -> Key:
+    """A zero-shot head: the model and its weights, the filled prompts themselves and the precision."""
+    return feature_key(model, weights, "zero-shot-head", digest(prompts, 24), kind="head", precision=precision)
+
+
+def head_lock_key(model: str, classnames: list[str], prompts: str, precision: str) -> Key:
+    """The lock under which runner workers build one shared zero-shot head (classes x prompt set x precision)."""
+    return Key.of("head-lock", model, data=digest(classnames, 24), transform=prompts, precision=precision)
+
+
+def lab_set_key(name: str, config: dict, n: int, seed: int, size: int, world_version: Any,
+                levels: dict | None = None) -> Key:
+    """A rendered lab set: its name, the world config, size, seed, image size, the world's version and (lab-3dcc)
+    the calibrated corruption levels."""
+    return Key.of("lab-set", name, data=f"{n}x{size}px-seed{seed}", config=config, n=n, seed=seed, size=size,
+                  world=world_version, **({"levels": levels} if levels else {}))
+
+
+def lab_model_key(name: str, recipe: dict, profile: dict, world_version: Any, train_version: Any,
+                  parent: str | None) -> Key:
+    """A trained lab model: what its weights depend on (recipe fields, profile, world and training code
+    versions, and the key of the model a fine-tune starts from); `name` only labels the file."""
+    return Key.of("lab-model", name, recipe=recipe, profile=profile, world=world_version, train=train_version,
+                  parent=parent)
+
+
+def severity_key(base_model: str, grid: list, n: int, seed: int, size: int, version: Any) -> Key:
+    """The lab's 3D-corruption calibration table: the base model it was measured on, the grid, the scenes."""
+    return Key.of("lab-severity", "lab:base", base_model, grid=grid, n=n, seed=seed, size=size, version=version)
+
+
+def llava_key(clip: str, clip_weights: str, settings: dict, vocab: int, version: Any) -> Key:
+    """A mini-LLaVA: the weights of the CLIP it sits on, its settings, vocabulary and code version."""
+    return Key.of("llava", clip, clip_weights, settings=settings, vocab=vocab, version=version)
+
+
+def unit_key(model: str, data: str, precision: str, **extra: Any) -> Key:
+    """A unit of the study runner: one (model, dataset) at one precision on one device kind."""
+    return Key.of("unit", model, data=data, precision=precision, **extra)
 
 
 # ----------------------------------------------------------------- atomic publish
@@ -131,6 +186,15 @@ DAMAGE = (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, RuntimeError, Va
           AttributeError, IndexError, TypeError)
 
 
+def discard(*paths: Path, why: str = "") -> None:
+    """Remove the files of a damaged or stale entry so that it is recomputed, never read: the one place that
+    deletes from the store. `why` (when given) is said as a warning."""
+    for p in paths:
+        Path(p).unlink(missing_ok=True)
+    if why:
+        warnings.warn(why, stacklevel=3)
+
+
 def safe_load(path: Path) -> Any | None:
     """torch.load(weights_only=True), or None when the file is damaged (and then it is removed).
 
@@ -142,7 +206,7 @@ def safe_load(path: Path) -> Any | None:
     except FileNotFoundError:
         return None
     except DAMAGE:
-        Path(path).unlink(missing_ok=True)
+        discard(path)
         return None
     except OSError as e:
         raise CacheError(f"cannot read {path} ({e.strerror or e}); the file was kept") from e
@@ -160,9 +224,67 @@ def load_json(path: Path, required: tuple[str, ...] = ()) -> dict | None:
     except OSError as e:
         raise CacheError(f"cannot read {path} ({e.strerror or e}); the file was kept") from e
     if not isinstance(obj, dict) or any(f not in obj for f in required):
-        Path(path).unlink(missing_ok=True)
+        discard(path)
         return None
     return obj
+
+
+# ----------------------------------------------------------------- entries with a record
+def sha256_file(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _record_path(path: Path, record_path: Path | None) -> Path:
+    return Path(record_path) if record_path is not None else Path(path).with_suffix(".json")
+
+
+def save_entry(obj: Any, path: Path, record: dict, record_path: Path | None = None) -> dict:
+    """Publish `obj` at `path`, then its record (with the file's sha256) next to it, last: the record marks
+    the entry complete. Returns the record as written."""
+    path = Path(path)
+    atomic_save(obj, path)
+    record = dict(record, sha256=sha256_file(path))
+    atomic_write_text(json.dumps(record, indent=1, default=str), _record_path(path, record_path))
+    return record
+
+
+def check_entry(path: Path, key: str, record_path: Path | None = None, what: str = "") -> dict | None:
+    """The record of a complete entry whose record names `key` and whose file matches the recorded sha256;
+    None otherwise. A half-written entry (one file without the other) is discarded quietly; a file that does
+    not match its record is discarded with a warning that names `what`."""
+    path, rec_path = Path(path), _record_path(path, record_path)
+    if not path.exists() or not rec_path.exists():
+        if path.exists() != rec_path.exists():  # one without the other: an interrupted write
+            discard(path, rec_path)
+        return None
+    rec = load_json(rec_path)
+    try:
+        ok = rec is not None and rec.get("key") == key and rec.get("sha256") == sha256_file(path)
+    except FileNotFoundError:
+        ok = False
+    if not ok:
+        discard(path, rec_path, why=f"{what or path.name}: cached file {path} does not match its record; rebuilding")
+        return None
+    return rec
+
+
+def load_entry(path: Path, key: str, record_path: Path | None = None, what: str = "") -> tuple[Any, dict] | None:
+    """(object, record) of a complete entry (`check_entry`), read with `safe_load`; None when absent or damaged
+    (a damaged entry is discarded)."""
+    rec = check_entry(path, key, record_path, what)
+    if rec is None:
+        return None
+    obj = safe_load(path)
+    if obj is None:
+        discard(path, _record_path(path, record_path),
+                why=f"{what or Path(path).name}: cached file {path} is unreadable; rebuilding")
+        return None
+    return obj, rec
 
 
 # ----------------------------------------------------------------- locks

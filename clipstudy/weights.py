@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .errors import ChecksumError, FetchError, UnknownNameError
+from .errors import ChecksumError, FetchError
 
 if TYPE_CHECKING:
-    from .zoo import ModelSpec
+    from .models.spec import ModelSpec
 
 PROBE_TIMEOUT = 5.0  # seconds the hub gets to answer one HEAD request; CLIPSTUDY_HUB_TIMEOUT overrides
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -52,9 +52,9 @@ def _safe_first(filename: str) -> tuple[str, ...]:
 
 def hub_files(spec: ModelSpec) -> HubFiles | None:
     """The hub repo and files of an open_clip tag or a timm model; None for weights from elsewhere."""
-    from . import zoo
+    from .models.spec import pretrained_tag
 
-    if spec.source == "open_clip" and zoo.pretrained_tag(spec):
+    if spec.source == "open_clip" and pretrained_tag(spec):
         import open_clip
 
         hub = (open_clip.get_pretrained_cfg(spec.arch, spec.pretrained) or {}).get("hf_hub") or ""
@@ -139,10 +139,11 @@ def how_to_get(files: HubFiles) -> str:
 def ensure(spec: ModelSpec | str, *, verify_cached: bool = False) -> Path | None:
     """The local weights file of a hub model, downloaded when missing unless offline; None when the
     model's weights do not come from the hub (lab, local files, random, URL-only tags). New files are
-    checked against their sha256; cached ones too with `verify_cached` (what `fetch model` asks)."""
-    from . import zoo
+    checked against their sha256; cached ones too with `verify_cached` (what `fetch model` asks). A name is
+    resolved by the registry (every name form once `clipstudy.zoo` is imported)."""
+    from .models import registry
 
-    spec = zoo.get(spec)
+    spec = registry.get(spec)
     files = hub_files(spec)
     if files is None:
         return None
@@ -213,29 +214,14 @@ def check_sha256(path: Path, files: HubFiles) -> None:
                             f"says {blob.name}. The file was deleted; run `clipstudy fetch model {files.model}` again.")
 
 
-# A collection is `@live` (the live panel) or `@FIELD=VALUE` over the registry's hub models.
+# `clipstudy fetch model @COLLECTION`: the registry's collections, @FIELD=VALUE over its hub models only.
 COLLECTION_FIELDS = ("source", "family", "data", "loss")
 
 
 def expand(names: Iterable[str]) -> list[str]:
-    """Model names with each `@COLLECTION` replaced by its members, each once, in order."""
-    from . import live, zoo
+    """Model names with each `@COLLECTION` replaced by its members, each once, in order (the registry's
+    parser; `@FIELD=VALUE` keeps the models whose weights come from the hub)."""
+    from . import collection  # noqa: F401  (registers @live and the other named collections)
+    from .models import registry
 
-    out: list[str] = []
-    for n in names:
-        if n == "@live":
-            out += live.DEFAULT_MODELS
-        elif n.startswith("@") and "=" in n and n[1:].split("=", 1)[0] in COLLECTION_FIELDS:
-            field, value = n[1:].split("=", 1)
-            members = [m for m in zoo.names(**{field: value}) if zoo.REGISTRY[m].source in ("open_clip", "timm")]
-            if not members:
-                values = sorted({str(getattr(s, field)) for s in zoo.REGISTRY.values()})
-                raise UnknownNameError(f"{field} in the registry", value, values)
-            out += members
-        elif n.startswith("@"):
-            raise UnknownNameError("collection", n, ["@live"] + [f"@{f}=VALUE" for f in COLLECTION_FIELDS],
-                                   hint="A collection is @live (the live panel) or @FIELD=VALUE over "
-                                        "`clipstudy models`, e.g. @data=laion2b or @loss=siglip.")
-        else:
-            out.append(n)
-    return list(dict.fromkeys(out))
+    return registry.expand(names, lambda c: registry.collection(c, hub_only=True))

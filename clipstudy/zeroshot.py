@@ -84,9 +84,8 @@ def run(model: str | zoo.Loaded, dataset: Any, *, dataset_id: str | None = None,
     names = list(classnames or getattr(dataset, "classnames"))
     mid = zoo.model_id(spec)
     enc = encode.encode_images(loaded.model, dataset, model_id=mid, dataset_id=dataset_id,
-                               transform_id=getattr(loaded, "transform_id", None) or repr(loaded.preprocess)[:2000],
-                               batch_size=batch_size, device=device, num_workers=num_workers,
-                               weights=getattr(loaded.model, "weights_id", None), precision=precision,
+                               transform_id=loaded.transform_id, batch_size=batch_size, device=device,
+                               num_workers=num_workers, weights=loaded.weights_id, precision=precision,
                                progress=progress)
     if len(enc) == 0 and len(dataset):
         from collections import Counter
@@ -101,7 +100,7 @@ def run(model: str | zoo.Loaded, dataset: Any, *, dataset_id: str | None = None,
         return ZeroShot(spec.name, dataset_id, "classifier-head", enc, None, 1.0, names,
                         list(index) if index is not None else None, precision=precision)
     head = encode.zero_shot_head(loaded.model, loaded.tokenizer, names, prompt_sets.templates(prompts), device,
-                                 model_id=mid, weights=getattr(loaded.model, "weights_id", None),
+                                 model_id=mid, weights=loaded.weights_id,
                                  precision=precision, progress=progress)
     return ZeroShot(spec.name, dataset_id, prompts, enc, head, encode.logit_scale_of(loaded.model), names,
                     precision=precision)

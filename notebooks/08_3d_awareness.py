@@ -31,29 +31,13 @@
 # correspondences are exact rather than estimated.
 
 # %% tags=["parameters"]
-profile = "lab"
-lab_profile = "lab"
-n_eval = 600
-live = False
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import seaborn as sns
-from IPython.display import Markdown, display
-
 from clipstudy import chapter
-from clipstudy.analysis import effects as E
-from clipstudy.analysis import threed
+from clipstudy.axes import threed as axis
 
-ch = chapter.start("08_3d_awareness", results_dir, profile, data_root=data_root, lab_profile=lab_profile, n_eval=n_eval, live=live)
-effect_parts = []
-not_measured = {"test-time prompts": "correspondence reads the image tower only; the 3DCC rows use the prompt "
-                                     "ensemble throughout (the prompt effect is measured in chapters 2-6)"}
+ch = chapter.start(axis.AXIS, **params)
 
 # %% [markdown]
 # ## Records
@@ -63,10 +47,7 @@ not_measured = {"test-time prompts": "correspondence reads the image tower only;
 # section: its evidence is the lab and, with the `live` profile, real checkpoints.
 
 # %%
-ok = chapter.records_ready()  # else one "Records missing" notice
-if ok:
-    chapter.notice("No records on this axis", "The records hold no 3DCC or correspondence numbers of real models; "
-                   "nothing on this axis is taken from them.")
+axis.records(ch)
 
 # %% [markdown]
 # ## Lab: 3D and 2D corruptions by severity
@@ -76,64 +57,24 @@ if ok:
 # ones from the `imagecorruptions` package (Gaussian noise, contrast, defocus blur), at severities 1-5.
 # Every recipe of the zoo is scored zero-shot with the prompt ensemble (the fine-tuned recipe with
 # its classifier head).
+#
+# The flat corruptions keep ImageNet-C's standard severities. The strength of each 3D corruption at
+# severity *s* is **calibrated** (`clipstudy.lab.severity`): on scenes of their own, the base recipe
+# (seed 0) must lose as much accuracy to it as it loses, on average, to the flat corruptions at *s*.
+# A recipe that then loses more to 3D than to 2D corruptions does so because of the model, not because
+# the lab happened to make one kind stronger.
 
 # %%
-from clipstudy import plots
-from clipstudy.analysis import lab_eval
-from clipstudy.config import resolve_device
-from clipstudy.lab import zoo as lab_zoo
-
-dev = resolve_device(device)
-recipes = list(lab_zoo.frame()["recipe"])
-factors = lab_eval.recipe_factors()
-n_scenes = max(8, n_eval // 10)
-ls3 = lab_eval.labset("lab-3dcc", n_scenes, lab_profile)
-f3 = ls3.factors
-pick = [0] + [int(np.flatnonzero(((f3["corruption"] == c) & (f3["severity"] == s)).to_numpy())[0])
-              for c in f3.loc[f3["corruption"] != "none", "corruption"].unique() for s in (3, 5)]
-fig, _ = plots.image_grid(ls3.images[pick], [f"{f3['corruption'][i]} s{f3['severity'][i]}" for i in pick],
-                          ncols=6, size=1.35)
-ch.figure(fig, f3.iloc[pick].reset_index(drop=True)[["corruption", "severity", "shape"]], "lab_3dcc_examples")
-plt.show()
+axis.lab_examples(ch)
 
 # %%
-acc3 = threed.lab_3dcc(recipes, n_scenes=n_scenes, profile=lab_profile, device=dev, seeds=lab_eval.seeds(lab_profile))
-ch.save(acc3, "lab_3dcc")
-arch = acc3[acc3["model"].isin(["base", "arch-vit", "arch-convnext"])]
-g = sns.relplot(data=arch, x="severity", y="accuracy", hue="model", col="corruption", col_wrap=4, kind="line",
-                marker="o", height=2.3, aspect=1.1, errorbar=None)
-g.set_axis_labels("severity (0 = clean)", "top-1 (fraction)")
-g.set_titles("{col_name}")
-ch.figure(g.figure, arch, "lab_3dcc_by_architecture")
-plt.show()
+axis.lab_calibration(ch)
 
 # %%
-summ = threed.kind_summary(acc3, by=["model"])
-ch.save(summ, "lab_3dcc_kind_summary")
-fig, ax = plt.subplots(figsize=(9, 3.6))
-sns.barplot(data=summ, x="model", y="drop", hue="kind", order=recipes, ax=ax, errorbar=None)
-ax.set(xlabel="", ylabel="accuracy drop, clean − corrupted (fraction)",
-       title="Mean drop over severities 1-5, 3D vs 2D corruptions")
-ax.tick_params(axis="x", rotation=45)
-for t in ax.get_xticklabels():
-    t.set_ha("right")
-ch.figure(fig, summ, "lab_3dcc_drop")
-plt.show()
-w = summ.pivot_table(index="model", columns="kind", values="drop")
-b = w.loc["base"]
-# 2D and 3D severities are comparable only if they cost base about the same; otherwise counting recipes whose 3D
-# drop is larger measures the corruptions, not the models, and the chapter says so instead of counting
-ratio = float(b["3D"] / b["2D"]) if b["2D"] > 0 else float("nan")
-comparable = bool(np.isfinite(ratio) and 2 / 3 <= ratio <= 3 / 2)
-chapter.finding("For the base recipe, 3D corruptions cost {d3:.3f} of accuracy on average and 2D ones {d2:.3f} "
-                "(ratio {r:.2f}). {rest}", d3=b["3D"], d2=b["2D"], r=ratio,
-                rest=(f"The two kinds are comparable in strength on base (ratio within 2/3..3/2), and across {len(w)} "
-                      f"recipes the 3D drop is larger for {int((w['3D'] > w['2D']).sum())}." if comparable else
-                      "The lab's 2D and 3D severities are not calibrated to comparable drops on base (ratio outside "
-                      "2/3..3/2), so how many recipes lose more to 3D than to 2D corruptions says more about the "
-                      "corruptions than about the models; compare recipes within one kind instead."))
-effect_parts.append(threed.recipe_effects(acc3[acc3["severity"] > 0], factors, "accuracy",
-                                          "accuracy under 3D corruptions (severity 1-5 mean)", where={"kind": "3D"}))
+acc3 = axis.lab_3dcc(ch)
+
+# %%
+axis.lab_drop(ch, acc3)
 
 # %% [markdown]
 # ### Explore by severity
@@ -142,20 +83,7 @@ effect_parts.append(threed.recipe_effects(acc3[acc3["severity"] > 0], factors, "
 # the accuracy of every recipe at one severity (it changes nothing that was saved).
 
 # %%
-try:
-    import ipywidgets as W
-
-    def _at(severity: int = 3):
-        d = acc3[acc3["severity"] == severity]
-        fig, ax = plt.subplots(figsize=(10, 3.4))
-        sns.barplot(data=d, x="corruption", y="accuracy", hue="model", ax=ax, errorbar=None)
-        ax.set(ylim=(0, 1), xlabel="", ylabel="top-1 (fraction)", title=f"severity {severity}")
-        ax.legend(fontsize=6, ncol=3)
-        plt.show()
-
-    W.interact(_at, severity=W.IntSlider(value=3, min=0, max=5, step=1, description="severity"))
-except ImportError:
-    print("ipywidgets is not installed: the static figures above are the whole record.")
+axis.explorer(ch, acc3)
 
 # %% [markdown]
 # ## Lab: cross-view correspondence
@@ -169,28 +97,7 @@ except ImportError:
 # 3×3 RGB patches.
 
 # %%
-n_pairs = max(8, n_eval // 10)
-cr = threed.lab_correspondence(recipes, n_pairs=n_pairs, profile=lab_profile, device=dev)
-ch.save(cr, "lab_correspondence")
-display(cr.pivot_table(index=["model", "arch", "layer", "grid"], columns="radius", values="recall").round(3))
-fig, ax = plt.subplots(figsize=(9.5, 3.8))
-order = ["pixels"] + recipes
-sns.barplot(data=cr.assign(r=cr["radius"].map(lambda v: f"{v:g} px")), x="model", y="recall", hue="r", order=order,
-            ax=ax, errorbar=None, palette="crest")
-ax.set(xlabel="", ylabel="correspondence recall (fraction)",
-       title=f"Matches within r px of the true point ({ls3.images.shape[-1]} px images)")
-ax.legend(title="radius r", fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
-ax.tick_params(axis="x", rotation=45)
-for t in ax.get_xticklabels():
-    t.set_ha("right")
-ch.figure(fig, cr, "lab_correspondence")
-plt.show()
-r4 = cr[cr["radius"] == 4].set_index("model")["recall"]
-best_arch = r4.reindex(["base", "arch-vit", "arch-convnext"]).dropna()
-chapter.finding("At 4 px, the base model (ResNet) recovers {b:.3f} of correspondences, raw pixels {p:.3f}; among the three "
-                "architectures {best} is best ({v:.3f}).", b=r4.get("base", np.nan), p=r4.get("pixels", np.nan),
-                best=best_arch.idxmax() if len(best_arch) else "none", v=best_arch.max() if len(best_arch) else np.nan)
-effect_parts.append(threed.recipe_effects(cr, factors, "recall", "correspondence recall@4px", where={"radius": 4}))
+_ = axis.correspondence(ch)
 
 # %% [markdown]
 # ## Live: ImageNet-3DCC
@@ -199,21 +106,7 @@ effect_parts.append(threed.recipe_effects(cr, factors, "recall", "correspondence
 # severity with OpenAI's 80 templates.
 
 # %%
-panel = chapter.live_panel(["imagenet-3dcc"], enabled=live)
-
-# %%
-if panel is not None:
-    lv = threed.live_3dcc(panel.models, device=dev)
-    ch.save(lv, "live_3dcc")
-    g = sns.relplot(data=lv, x="severity", y="accuracy", hue="model", col="corruption", col_wrap=4, kind="line",
-                    marker="o", height=2.3, errorbar=None)
-    g.set_axis_labels("severity", "top-1 (fraction)")
-    ch.figure(g.figure, lv, "live_3dcc")
-    plt.show()
-    chapter.finding("Over {n:.0f} live models, mean ImageNet-3DCC accuracy falls from {a1:.3f} at severity 1 to "
-                    "{a5:.3f} at severity 5.", n=lv["model"].nunique(),
-                    a1=float(lv[lv["severity"] == 1]["accuracy"].mean()),
-                    a5=float(lv[lv["severity"] == 5]["accuracy"].mean()))
+_ = axis.live(ch)  # the runner's live results table
 
 # %% [markdown]
 # ## What the six factors do here
@@ -223,15 +116,7 @@ if panel is not None:
 # this build.
 
 # %%
-effects = E.effects_frame(pd.concat(effect_parts, ignore_index=True) if effect_parts else [])
-effects = effects.sort_values("factor", kind="stable", key=lambda s: s.map(E.FACTORS.index)).reset_index(drop=True)
-ch.save(effects, "effects")
-measured = set(effects["factor"])
-nm = {f: why for f, why in not_measured.items() if f not in measured}
-ch.save(pd.DataFrame([dict(factor=f, axis=threed.AXIS, reason=w) for f, w in nm.items()],
-                     columns=["factor", "axis", "reason"]), "not_measured")
-display(Markdown(E.factor_summary(effects, nm)))
-
+_ = ch.effects.write(ch, sort=True)
 
 # %% [markdown]
 # ## The paper's claims on this axis
@@ -242,4 +127,4 @@ display(Markdown(E.factor_summary(effects, nm)))
 # %%
 from clipstudy import claims
 
-_ = claims.show(results_dir, ['C1'])
+_ = claims.show(ch.results_dir, ['C1'])

@@ -24,43 +24,16 @@
 # this build; it computes nothing new, and a cell it cannot fill is listed with the reason.
 
 # %% tags=["parameters"]
-profile = "lab"
-lab_profile = "lab"
-n_eval = 600
-live = False
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-from IPython.display import display
+from clipstudy import chapter
+from clipstudy.axes import summary as axis
 
-from clipstudy import book, chapter, plots
-from clipstudy.analysis import effects as E
-from clipstudy.analysis import summary
-
-ch = chapter.start("10_summary", results_dir, profile, data_root=data_root,
-                   smoke_note=("This build uses the `smoke` profile: every lab effect below comes from tiny "
-                   "models trained for seconds on tiny sets. The table shows that the pipeline carries each number "
-                   "from its chapter to this summary; none of them is a finding."))
+ch = chapter.start(axis.AXIS, **params)
 
 # %%
-expected = [p.stem for p in book.chapters() if p.stem[:2] not in ("01", "10", "11")]
-eff, problems = summary.read_effects(results_dir)
-eff = eff[eff["chapter"].isin(expected)] if len(eff) else eff
-present = summary.chapters_with_effects(results_dir)
-axes_by_chapter = summary.chapter_axes(eff, expected)
-ch.save(eff, "all_effects")
-for p in problems:
-    chapter.notice("Unreadable effects file", p)
-print(f"{len(eff)} effect rows from {eff['chapter'].nunique() if len(eff) else 0} of {len(expected)} chapters")
-n_records = int((eff["source"] == "records").sum()) if len(eff) else 0
-if not n_records:
-    chapter.notice("No records evidence", "No chapter wrote an effect from the published records in this build: "
-                   "the records are missing. Run `clipstudy fetch records` and rebuild the book.")
+s = axis.read(ch)
 
 # %% [markdown]
 # ## The table
@@ -72,13 +45,7 @@ if not n_records:
 # effect is one trained contrast and has none.
 
 # %%
-heads = summary.headline(eff)
-# every expected chapter gets a column; one that wrote no effects is named by its chapter
-axes = list(dict.fromkeys(a if a is not None else f"{c[3:]} (no effects)" for c, a in axes_by_chapter.items()))
-table = heads.round({"effect": 4, "ci_low": 4, "ci_high": 4})[["factor", "axis", "source", "effect", "n", "ci_low",
-                                                               "ci_high", "metric", "comparison", "chapter", "n_rows"]]
-ch.save(table, "summary_table")
-display(table)
+_ = axis.table(ch, s)
 
 # %% [markdown]
 # ## The heatmap
@@ -90,20 +57,7 @@ display(table)
 # no detectable effect; those cells are pale. Grey cells were not measured (see below).
 
 # %%
-if len(heads):
-    fig, ax, long = plots.summary_heatmap(heads, axes)
-    ch.figure(fig, long, "summary_heatmap")
-    plt.show()
-    g = long.pivot_table(index="factor", columns="axis", values="effect", aggfunc="first")
-    n_cells, n_filled = len(E.FACTORS) * len(axes), int(np.isfinite(long["effect"]).sum())
-    chapter.finding("This build measured {k:.0f} of the {n:.0f} factor × axis cells ({frac:.3f}); {s:.0f} cells have "
-                    "evidence from more than one source, and {z:.0f} headline effects have an interval that covers 0.",
-                    k=n_filled, n=n_cells, frac=n_filled / n_cells,
-                    s=int((heads.groupby(["factor", "axis"])["source"].nunique() > 1).sum()),
-                    z=int(long["no_detectable_effect"].sum()))
-else:
-    chapter.notice("No effects", "No chapter wrote an effects table in this build; run the chapters first "
-                   "(`clipstudy build`), then this one.")
+axis.heatmap(ch, s)
 
 # %% [markdown]
 # ## Missing cells, and why
@@ -113,12 +67,7 @@ else:
 # factor.
 
 # %%
-miss = summary.missing_cells(eff, axes_by_chapter, summary.read_not_measured(results_dir), problems, present)
-ch.save(miss, "missing_cells")
-if len(miss):
-    display(miss)
-else:
-    print("Every factor was measured on every axis in this build.")
+_ = axis.missing(ch, s)
 
 # %% [markdown]
 # ## Sources per axis
@@ -126,9 +75,4 @@ else:
 # How many effects each axis holds from each source (lab, records, live) in this build.
 
 # %%
-if len(eff):
-    per = eff.assign(measured=np.isfinite(eff["effect"])).groupby(["axis", "source"])["measured"].sum().unstack(
-        fill_value=0)
-    per = per.reindex(columns=[s for s in E.SOURCES if s in per.columns])
-    ch.save(per.reset_index(), "sources_per_axis")
-    display(per)
+axis.sources(ch, s)

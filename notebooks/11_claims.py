@@ -37,27 +37,14 @@
 # those of `paper_claims.csv`. This chapter runs after every other one and reads what they wrote.
 
 # %% tags=["parameters"]
-profile = "lab"
-lab_profile = "lab"
-n_eval = 600
-live = False
-device = "auto"
-data_root = ""
-results_dir = "book/results"
+params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
-import matplotlib.pyplot as plt
-from IPython.display import display
+from clipstudy import chapter, claims
+from clipstudy.axes import claims as axis
 
-from clipstudy import chapter, claims, plots
-
-ch = chapter.start("11_claims", results_dir, profile, data_root=data_root,
-                   smoke_note=("This build uses the `smoke` profile: its lab effects come from tiny models trained "
-                               "for seconds, so the lab verdicts below are pipeline checks, not findings."))
-chapter.records_ready()
-table, evidence = claims.judge(results_dir)
-ch.save(table, "claims")
-_ = ch.save(evidence, "claims_evidence")
+ch = chapter.start(axis.AXIS, **params)
+table, evidence = axis.judge(ch)
 
 # %% [markdown]
 # ## The verdicts
@@ -66,7 +53,7 @@ _ = ch.save(evidence, "claims_evidence")
 # the claim's own units (listed at the end), followed by the verdict in words.
 
 # %%
-_ = claims.show(results_dir, table["id"])
+_ = claims.show(ch.results_dir, table["id"])
 
 # %% [markdown]
 # ## The evidence, source by source
@@ -75,9 +62,7 @@ _ = claims.show(results_dir, table["id"])
 # source's verdict.
 
 # %%
-fig, ax = plots.claims_forest(evidence)
-ch.figure(fig, evidence, "claims_forest")
-plt.show()
+axis.forest(ch, evidence)
 
 # %% [markdown]
 # ## What each number measures
@@ -85,4 +70,4 @@ plt.show()
 # Each source's evidence for each claim: what was measured, or why nothing was.
 
 # %%
-display(evidence[["id", "source", "verdict", "measured", "note"]].style.hide(axis="index"))
+axis.measured(evidence)

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from clipstudy import book, claims
+from clipstudy.config import Profile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,7 +37,7 @@ def test_every_chapter_is_a_paired_jupytext_notebook_with_parameters():
 
 
 def _write_nb(path: Path, cells: list[str]) -> None:
-    nb = jupytext.reads("\n\n".join(["# %% tags=[\"parameters\"]\nprofile = 'x'"] + [f"# %%\n{c}" for c in cells]),
+    nb = jupytext.reads("\n\n".join(["# %% tags=[\"parameters\"]\nparams = {'profile': 'x'}"] + [f"# %%\n{c}" for c in cells]),
                         fmt="py:percent")
     jupytext.write(nb, path)
 
@@ -44,11 +45,11 @@ def _write_nb(path: Path, cells: list[str]) -> None:
 def test_a_failing_chapter_is_named_with_its_cell_and_the_others_still_build(tmp_path, monkeypatch, capsys):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
-    _write_nb(nbdir / "01_good.py", ["x = 1 + 1", "print('profile', profile)"])
+    _write_nb(nbdir / "01_good.py", ["x = 1 + 1", "print('profile', params['profile'])"])
     _write_nb(nbdir / "02_bad.py", ["y = 2", "raise ValueError('broken on purpose')"])
     _write_nb(nbdir / "03_after.py", ["z = 3"])
     monkeypatch.setattr(book, "NOTEBOOKS", nbdir)
-    monkeypatch.setattr(book, "PROFILES", {"t": dict(profile="t", lab_profile=None)})
+    monkeypatch.setattr(book, "PROFILES", {"t": Profile("t", lab=None)})
     rc = book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False)
     err = capsys.readouterr().err
     assert rc == 1
@@ -74,13 +75,17 @@ def _tree_state(folder: Path) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
-    """The whole book at tiny sizes, through the CLI, as `make book` runs it; any cell error fails.
+    """The whole book at tiny sizes, through the CLI, as `make book` runs it; any cell error fails. An OOD score
+    registered by a plugin (one function) appears in chapter 06's table.
 
     It builds in a temporary folder: the user's own book/ (chapters, tables, HTML) is left untouched.
     """
     before = {d: _tree_state(book.BOOK / d) for d in ("_build", "chapters", "results")}
     out = tmp_path / "book-out"
     env = dict(os.environ, MPLBACKEND="Agg")  # as in CI: the build must still put inline figures in the book
+    # a plugin registers one more OOD score (tests/ood_plugin_example.py): chapter 06 must score with it
+    env.update(CLIPSTUDY_PLUGINS="ood_plugin_example",
+               PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO), env.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "smoke", "--out", str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -92,6 +97,9 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
         figures = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert figures or p.stem.startswith(("01_", "10_")), f"{p.stem} shows no figure"
         assert (out / "book" / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
+    from test_ood_registry import check_plugin_score
+
+    check_plugin_score(out / "book" / "results", out / "book" / "chapters")
     # the claims page, the book's front door: every claim of paper_claims.csv with a computed verdict
     table = pd.read_csv(out / "book" / "results" / "11_claims" / "claims.csv")
     assert list(table["id"]) == list(claims.listing()["id"])
@@ -106,7 +114,7 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
 
 
 def test_chapter_helpers_show_one_notice_when_evidence_is_missing(tmp_path, monkeypatch):
-    from clipstudy import chapter, live
+    from clipstudy import chapter
 
     shown = []
     monkeypatch.setattr(chapter, "notice", lambda title, body: shown.append((title, body)))
@@ -116,19 +124,24 @@ def test_chapter_helpers_show_one_notice_when_evidence_is_missing(tmp_path, monk
     n = len(shown)
     assert chapter.records_ready() is True and len(shown) == n
 
-    assert chapter.live_panel(["imagenet"], enabled=False) is None
-    assert "live profile was not selected" in shown[-1][1]
+    # the live sections read the runner's results table: one notice when the profile is not live, when the
+    # table is absent, and one naming the declared datasets the table has no rows for
+    from clipstudy.axes import shifts
+    from clipstudy.config import PROFILES
 
-    def broken(*a, **k):
-        raise ImportError("no module named huggingface_hub")
-
-    monkeypatch.setattr(live, "panel", broken)
-    assert chapter.live_panel(["imagenet"], enabled=True) is None
-    assert "live path unavailable: ImportError" in shown[-1][1]
-    ready = live.Panel(models=["ViT-B-32/openai"], datasets=["imagenet"])
-    monkeypatch.setattr(live, "panel", lambda names, enabled: ready)
+    ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "lab", axis=shifts.AXIS, params=PROFILES["lab"])
+    assert ch.live("shifts") is None and "live profile was not selected" in shown[-1][1]
+    ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "live", axis=shifts.AXIS, params=PROFILES["live"])
+    assert ch.live("shifts") is None and "the live results table" in shown[-1][1]
+    rows = [dict(model="m", dataset=d, axis=a, part="all", metric="top1", value=0.5, n=10, prompts="p", precision="fp32")
+            for d, a in (("imagenet", "shifts"), ("imagenet-sketch", "shifts"), ("coco-5k", "retrieval"))]
+    (tmp_path / "live").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "live" / "results.csv", index=False)
     n = len(shown)
-    assert chapter.live_panel(["imagenet"], enabled=True) is ready and len(shown) == n
+    got = ch.live("shifts")
+    assert list(got["dataset"]) == ["imagenet", "imagenet-sketch"] and len(shown) == n + 1
+    assert shown[-1][0] == "Live rows missing" and "imagenet-v2" in shown[-1][1] and "imagenet-sketch" not in shown[-1][1]
+    assert ch.live("calibration") is None and "rows of axis `calibration`" in shown[-1][1]
 
 
 def test_book_pages_fold_code_and_replace_widgets_with_a_static_note(tmp_path):
@@ -173,7 +186,7 @@ def test_build_fetches_missing_records_first_except_in_smoke(tmp_path, monkeypat
     monkeypatch.setattr(book, "fetch_records", lambda: calls.append(1) or "offline (test)")
     monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "none")
     (tmp_path / "none").mkdir()
-    monkeypatch.setattr(book, "PROFILES", {profile: dict(profile=profile, lab_profile=None)})
+    monkeypatch.setattr(book, "PROFILES", {profile: Profile(profile, lab=None)})
     assert book.build(profile=profile, skip_html=True, out=tmp_path / "out") == 0
     assert bool(calls) == fetches
     if fetches:

@@ -21,7 +21,7 @@ def test_smoke_chapters_without_records_name_the_fetch_command(tmp_path, monkeyp
     monkeypatch.setenv("CLIPSTUDY_DATA", str(empty))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     lab_zoo.train(None, profile="smoke")
-    params = dict(book.parameters("smoke", "cpu"), data_root=str(empty), results_dir=str(tmp_path / "results"))
+    params = book.parameters("smoke", "cpu", results_dir=tmp_path / "results", data_root=str(empty))
     for p in [p for p in book.chapters() if p.stem[:2] in ("02", "03", "04", "07", "09", "10")]:
         run = book.execute(p, params, out_dir=tmp_path / "chapters")
         assert run.ok, f"{p.stem}: {run.error}"

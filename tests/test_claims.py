@@ -75,3 +75,27 @@ def test_records_claims_on_the_shared_imagenet_x(shared_data, tmp_path):
     assert rec.loc["C5", "effect"] == pytest.approx((gaps > 0).mean() - 0.5)
     assert rec.loc["C6", "effect"] == pytest.approx(gaps[["pose", "partial_view"]].mean())
     assert rec.loc["C5", "ci_low"] <= rec.loc["C5", "effect"] <= rec.loc["C5", "ci_high"]
+
+
+def _lmm_table(seed: int, acc_lmm: float, acc_clip: float, n: int, n_both: int) -> pd.DataFrame:
+    return pd.DataFrame([dict(recipe="base", seed=seed, group="all", clip_full="all", model="lab-llava",
+                              acc_lmm=acc_lmm, acc_clip=acc_clip, n=n, n_both=n_both)])
+
+
+def test_lmm_gain_over_seeds_is_the_mean_with_seed_and_image_variance():
+    one = claims._lmm_gain(_lmm_table(0, 0.6, 0.5, 200, 90), "lab", "x")
+    # paired by hand: LMM-only 30, CLIP-only 10 -> d = 0.1, var = (40 - 20**2/200) / 200**2
+    assert one["effect"] == pytest.approx(0.1)
+    se = np.sqrt((40 - 400 / 200) / 200 ** 2)
+    assert one["ci_low"] == pytest.approx(0.1 - 1.96 * se)
+    three = pd.concat([_lmm_table(0, 0.6, 0.5, 200, 90), _lmm_table(1, 0.7, 0.5, 200, 90),
+                       _lmm_table(2, 0.5, 0.5, 200, 90)], ignore_index=True)
+    r = claims._lmm_gain(three, "lab", "x")
+    d = np.array([0.1, 0.2, 0.0])
+    assert r["effect"] == pytest.approx(d.mean())
+    assert "3 training seeds" in r["measured"]
+    per_var = [claims._paired_gain(three.iloc[[i]])[1] for i in range(3)]
+    from scipy import stats
+    half = stats.t.ppf(0.975, 2) * np.sqrt(d.var(ddof=1) / 3 + np.mean(per_var))
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert r["ci_high"] - r["ci_low"] > one["ci_high"] - one["ci_low"]  # seeds widen the interval

@@ -13,7 +13,7 @@ import pytest
 
 import clipstudy.datasets as D
 import fixtures_layouts as F
-from clipstudy.datasets import base, imagenet_r
+from clipstudy.datasets import base, synset_folders
 from clipstudy.errors import ChecksumError, FetchError
 
 
@@ -97,7 +97,7 @@ def leftovers(root: Path) -> list[Path]:
 def test_fetch_with_checksum_then_load(tmp_path, server, data, monkeypatch):
     body = r_archive(tmp_path)
     server.files["/imagenet-r.tar"] = body
-    monkeypatch.setattr(imagenet_r, "SHA256", hashlib.sha256(body).hexdigest())
+    monkeypatch.setitem(synset_folders.SHA256, "imagenet-r", hashlib.sha256(body).hexdigest())
     out = D.fetch("imagenet-r", url=server.url + "/imagenet-r.tar")
     assert out == data / "imagenet-r" / "imagenet-r"
     ds = D.load("imagenet-r")
@@ -111,7 +111,7 @@ def test_fetch_with_checksum_then_load(tmp_path, server, data, monkeypatch):
 
 def test_wrong_checksum_leaves_nothing(tmp_path, server, data, monkeypatch):
     server.files["/imagenet-r.tar"] = r_archive(tmp_path)
-    monkeypatch.setattr(imagenet_r, "SHA256", "0" * 64)
+    monkeypatch.setitem(synset_folders.SHA256, "imagenet-r", "0" * 64)
     with pytest.raises(ChecksumError):
         D.fetch("imagenet-r", url=server.url + "/imagenet-r.tar")
     assert not (data / "imagenet-r").exists() or not any((data / "imagenet-r").iterdir())
@@ -121,7 +121,7 @@ def test_wrong_checksum_leaves_nothing(tmp_path, server, data, monkeypatch):
 def test_resume_from_part_file(tmp_path, server, data, monkeypatch):
     body = r_archive(tmp_path)
     server.files["/imagenet-r.tar"] = body
-    monkeypatch.setattr(imagenet_r, "SHA256", hashlib.sha256(body).hexdigest())
+    monkeypatch.setitem(synset_folders.SHA256, "imagenet-r", hashlib.sha256(body).hexdigest())
     part = data / ".downloads" / "imagenet-r.tar.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(body[:300])  # an earlier, interrupted download
@@ -135,7 +135,7 @@ def test_interrupted_download_resumes_on_refetch(tmp_path, server, data, monkeyp
     body = r_archive(tmp_path)
     server.files["/imagenet-r.tar"] = body
     server.cut_once.add("/imagenet-r.tar")
-    monkeypatch.setattr(imagenet_r, "SHA256", hashlib.sha256(body).hexdigest())
+    monkeypatch.setitem(synset_folders.SHA256, "imagenet-r", hashlib.sha256(body).hexdigest())
     with pytest.raises(FetchError, match="resume"):
         D.fetch("imagenet-r", url=server.url + "/imagenet-r.tar")
     assert not (data / "imagenet-r" / "imagenet-r").exists()  # nothing half-written is in place

@@ -30,14 +30,15 @@ def test_imagenet_class_lists_agree():
     assert imagenet.classnames()[0] == "tench"
 
 
-@pytest.mark.parametrize("name,module", [("imagenet-r", "imagenet_r"), ("imagenet-a", "imagenet_a")])
-def test_200_class_subsets(name, module):
-    mod = D.get(name).mod
-    idx = mod.imagenet_indices()
-    assert len(idx) == 200 == len(set(idx)) == len(mod.classnames())
+@pytest.mark.parametrize("name", ["imagenet-r", "imagenet-a"])
+def test_200_class_subsets(name):
+    mod = D.get(name).mod  # one module for the synset-folder format: ImageNet-R, -A and -Sketch
+    assert mod is D.get("imagenet-sketch").mod
+    idx = mod.imagenet_indices(name)
+    assert len(idx) == 200 == len(set(idx)) == len(mod.classnames(name)) == len(D.get(name).classnames())
     assert list(idx) == sorted(idx)  # sorted synsets <-> sorted indices
-    assert [imagenet.classnames()[i] for i in idx] == mod.classnames()
-    assert [imagenet.wnids()[i] for i in idx] == mod.wnids()
+    assert [imagenet.classnames()[i] for i in idx] == mod.classnames(name)
+    assert [imagenet.wnids()[i] for i in idx] == mod.wnids(name)
 
 
 # ---------------------------------------------------------------- loaders read the real layouts
@@ -75,14 +76,14 @@ def test_imagenet_sketch(tmp_path):
 
 @pytest.mark.parametrize("name", ["imagenet-r", "imagenet-a"])
 def test_200_class_loader_labels_and_head_mask(tmp_path, name):
-    mod = D.get(name).mod
-    chosen = [mod.wnids()[0], mod.wnids()[57], mod.wnids()[199]]
+    wnids = D.get(name).mod.wnids(name)
+    chosen = [wnids[0], wnids[57], wnids[199]]
     expect = F.make_subset200(tmp_path, name, chosen)
     ds = D.load(name, tmp_path)
     assert len(ds) == 6
     for key, label in keys_labels(ds).items():
         wnid = expect[key]
-        assert label == mod.wnids().index(wnid)  # label over the 200 classes
+        assert label == wnids.index(wnid)  # label over the 200 classes
         assert ds.imagenet_indices[label] == imagenet.wnid_to_index()[wnid]  # -> the 1000-class head
     mask = ds.class_mask
     assert mask.dtype == bool and mask.sum() == 200

@@ -153,7 +153,7 @@ def test_prompt_ensemble_names_no_test_shift_and_keeps_the_vocabulary():
 
 
 def test_shift_flags_follow_the_training_world():
-    from clipstudy.analysis import lab_eval
+    from clipstudy.lab import evaluate as lab_eval
 
     assert lab_eval.shift_flag("data-diverse", "lab-sketch") and lab_eval.shift_flag("data-diverse#1", "background")
     assert not lab_eval.shift_flag("base", "lab-sketch") and not lab_eval.shift_flag("data-narrow", "background")
@@ -161,7 +161,7 @@ def test_shift_flags_follow_the_training_world():
 
 
 def test_parity_flags_an_undertrained_recipe():
-    from clipstudy.analysis import lab_eval
+    from clipstudy.lab import evaluate as lab_eval
 
     acc = pd.DataFrame({"recipe": ["base"] * 2 + ["arch-vit"] * 2 + ["arch-convnext"] * 2,
                         "dataset": "lab-val", "accuracy": [0.70, 0.68, 0.25, 0.26, 0.66, 0.67]})
@@ -236,7 +236,7 @@ def test_er_replicates_hold_the_line_and_resample_images_together():
 
 
 def test_merge_flags_joins_and_drops_empty():
-    from clipstudy.analysis import lab_eval
+    from clipstudy.lab import evaluate as lab_eval
 
     m = lab_eval.merge_flags({"a": "x", "b": ""}, {"a": "y", "c": "z"})
     assert m == {"a": "x; y", "c": "z"}

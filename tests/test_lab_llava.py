@@ -135,3 +135,15 @@ def test_linear_probe_reads_the_same_frozen_features_and_labels(smoke_llava):
     x = torch.randn(120, 5, generator=g) * 0.1 + torch.nn.functional.one_hot(y, 5).float()
     p1, p2 = llava.fit_probe(x, y, 3), llava.fit_probe(x, y, 3)
     assert (p1(x).argmax(1) == y).all() and torch.equal(p1.linear.weight, p2.linear.weight)
+
+
+def test_each_seed_is_its_own_clip_and_lmm(smoke_llava):
+    """Seed k pairs the CLIP trained under seed k with an LMM seeded k, cached apart from seed 0's."""
+    one = llava.load("base", "smoke", seed=1, progress=False)
+    assert one.settings.seed == 1 and smoke_llava.settings.seed == 0
+    assert one.meta["key"] != smoke_llava.meta["key"]
+    w0 = next(iter(smoke_llava.clip.model.state_dict().values()))
+    w1 = next(iter(one.clip.model.state_dict().values()))
+    assert not torch.equal(w0, w1)  # another trained CLIP, not seed 0's
+    assert llava.cache_dir("base", "smoke", 1) != llava.cache_dir("base", "smoke")
+    assert (llava.cache_dir("base", "smoke", 1) / "model.pt").exists()

@@ -65,7 +65,9 @@ def test_cache_reloads_and_retrains_damaged_files(mini):
     pt, js = lab_zoo.paths("test-mini", TINY_PROFILE)
     assert pt.exists() and js.exists()
     again = lab_zoo.load("test-mini", profile=TINY_PROFILE, progress=False)
-    assert again.model.weights_id == first.model.weights_id  # loaded, not retrained
+    assert again.weights_id == first.weights_id  # loaded, not retrained
+    assert first.weights_id.startswith("lab:test-mini@") and first.transform_id == repr(first.preprocess)
+    assert not hasattr(first.model, "weights_id")  # declared on Loaded, never patched onto the module
     assert json.loads(js.read_text())["trained_at"] == first.extra["record"]["trained_at"]
 
     # a truncated weights file no longer matches its record: retrained, never loaded

@@ -23,7 +23,7 @@ from clipstudy.records.tables import _open_clip_config, parse_cue_image
     ("laion2b_s29b_b131k_ft_soup", "laion2b", 2.32e9, 29e9, True),
     ("laion_aesthetic_s13b_b82k_augreg", "laion-aesthetic", 900e6, 13e9, False),
     ("metaclip_fullcc", "metaclip-2.5b", 2.5e9, math.nan, False),
-    ("dfn5b", "dfn5b", 5e9, math.nan, False),
+    ("dfn5b", "dfn-5b", 5e9, math.nan, False),  # one spelling of DFN with the registry (clipstudy.factors)
     ("webli", "webli", 10e9, math.nan, False),
     ("yfcc15m", "yfcc15m", 15e6, math.nan, False),
 ])

@@ -7,7 +7,6 @@ pipeline checks, never findings.
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -98,13 +97,18 @@ def test_collections_expand_and_the_models_command_lists_them(capsys):
     assert "timm:resnet50.tv_in1k" in out and f"{len(collection.BASELINES)} models" in out
 
 
-def test_the_chapter_grid_is_what_the_notebooks_declare():
-    """`collection.CHAPTERS` (the grid `build --profile live` runs) equals each notebook's live_panel datasets."""
-    found = {}
+def test_the_chapter_grid_is_what_the_axis_modules_declare():
+    """The grid `build --profile live` runs is what the chosen chapters' axis modules declare (`AXIS.live`), and
+    every chapter's notebook starts with its axis module."""
+    from clipstudy import axes, book
+
+    declared = {a.chapter: a.live for a in axes.all_axes()}
+    assert book.live_grid("06") == list(declared["06_ood_detection"]) == ["imagenet", *collection.OOD]
+    assert book.live_grid() == list(dict.fromkeys(d for ds in declared.values() for d in ds))
     for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
-        for call in re.finditer(r"live_panel\((\[[^\]]*\])", nb.read_text()):
-            found.setdefault(nb.stem, []).extend(ast.literal_eval(call.group(1)))
-    assert {k: tuple(v) for k, v in found.items()} == collection.CHAPTERS
+        a = axes.of_chapter(nb.stem)
+        assert a is not None, f"{nb.name} has no axis module (clipstudy/axes/) declaring it"
+        assert re.search(rf"from clipstudy\.axes import {a.key} as axis\b", nb.read_text()), nb.name
 
 
 # ----------------------------------------------------------------- local executor, warm re-run, failures
@@ -312,3 +316,18 @@ def test_build_live_runs_the_declared_grid_and_chapters_read_its_table(env, tmp_
     ch = chapter.Chapter("02_natural_shifts", tmp_path, "live")
     top1 = ch.live_results("shifts", metric="top1")
     assert list(top1["dataset"]) == ["imagenet", "imagenet-sketch"] and top1["value"].between(0, 1).all()
+    # the chapter's live section reads that table (no encoding) and names, in one notice, what it lacks
+    from clipstudy.axes import shifts
+    from clipstudy.config import PROFILES
+
+    shown = []
+    monkeypatch.setattr(chapter, "notice", lambda title, body: shown.append((title, body)))
+    monkeypatch.setattr(chapter, "finding", lambda text, **k: text.format(**k))
+    ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "live", axis=shifts.AXIS, params=PROFILES["live"])
+    from clipstudy import encode
+
+    monkeypatch.setattr(encode, "encode_images", lambda *a, **k: pytest.fail("a live section encoded images"))
+    ler = shifts.live(ch, None)
+    assert list(ler["dataset"]) == ["imagenet-sketch"] and ler["ood_acc"].iloc[0] == top1["value"].iloc[1]
+    assert [t for t, _ in shown] == ["Live rows missing"]
+    assert all(d in shown[0][1] for d in ("imagenet-v2", "imagenet-r", "imagenet-a", "objectnet"))

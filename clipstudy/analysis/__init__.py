@@ -1,6 +1,6 @@
-"""Chapter analyses: small pure functions over tidy frames, one module per study axis.
+"""Analyses: small pure functions over tidy frames (metrics applied to a study's tables), one module per axis.
 
-Notebooks narrate and call these; anything longer than a few lines lives here so it is tested.
-`effects` holds the shared vocabulary of the six factors and the tidy effects table that
-every chapter writes (chapter 10 reads them all).
+The chapters call them through their axis modules (`clipstudy.axes`), which hold the chapter logic; the
+runner's axes (`clipstudy.run.axes`) reuse them. `effects` holds the tidy effects table every chapter writes
+(chapter 10 reads them all). `lab_eval` is kept as a name of `clipstudy.lab.evaluate`.
 """

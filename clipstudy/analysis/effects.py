@@ -30,10 +30,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import factors
 from ..errors import SchemaError, UnknownNameError
 
-FACTORS: tuple[str, ...] = ("architecture", "training distribution", "training-set size", "fine-tuning",
-                            "contrastive loss", "test-time prompts")
+FACTORS: tuple[str, ...] = tuple(factors.DISPLAY[k] for k in factors.KEYS)  # the display names, in study order
 SOURCES: tuple[str, ...] = ("lab", "records", "live")
 REQUIRED: list[str] = ["factor", "axis", "metric", "effect", "comparison", "source"]
 INTERVAL: list[str] = ["n", "ci_low", "ci_high"]  # optional on input (NaN: not given, e.g. one lab run)
@@ -325,8 +325,7 @@ def factor_summary(effects: pd.DataFrame, not_measured: dict[str, str] | None = 
 
 
 # the lab zoo's recipe factors (clipstudy.lab.zoo.FACTORS) -> the study's six factors
-LAB_FACTORS: dict[str, str] = {"architecture": "architecture", "data": "training distribution",
-                               "size": "training-set size", "finetuning": "fine-tuning", "loss": "contrastive loss"}
+LAB_FACTORS: dict[str, str] = {k: factors.DISPLAY[k] for k in factors.TRAINING}
 
 
 def lab_effects(values: pd.DataFrame, recipes: pd.DataFrame, axis: str, metric: str, value: str = "value",

@@ -12,37 +12,47 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics import OOD_METHODS, ood_metrics, ood_scores
+from ..errors import UnknownNameError
+from ..metrics import ood_metrics, ood_scores
+from ..metrics.ood import SCORES
 from .effects import effect, effects_frame, seed_image_effect
 
 AXIS = "OOD detection"
 
 
 def detection_table(id_logits: Any, ood_logits: Any, ood_groups: Sequence[str], *, id_cosine: Any = None,
-                    ood_cosine: Any = None, methods: Sequence[str] = OOD_METHODS, overall: str | None = "all"
-                    ) -> pd.DataFrame:
-    """AUROC, AUPR-in, AUPR-out and FPR@95%TPR of every score method against every OOD group.
+                    ood_cosine: Any = None, id_features: Any = None, ood_features: Any = None,
+                    methods: Sequence[str] | None = None, overall: str | None = "all") -> pd.DataFrame:
+    """AUROC, AUPR-in, AUPR-out and FPR@95%TPR of every registered score against every OOD group.
 
     id_logits [N_id, C], ood_logits [N_ood, C]; ood_groups [N_ood] names each OOD image's group (e.g.
-    near / far). Cosines are needed for MCM only; without them MCM is skipped. `overall` adds a row
-    over all OOD images pooled (None: no pooled row).
-    Columns: method, ood, auroc, aupr_in, aupr_out, fpr95, n_id, n_ood.
+    near / far). Each score reads the input it declares (`metrics.ood.SCORES`): cosines (MCM) and image
+    features are optional, and a score whose input is not given is skipped, never estimated. `methods`
+    restricts the scores (default: every registered one). `overall` adds a row over all OOD images pooled
+    (None: no pooled row). Columns: method, ood, auroc, aupr_in, aupr_out, fpr95, n_id, n_ood.
     """
     groups = np.asarray(list(ood_groups), dtype=object)
     n_ood = len(np.asarray(ood_logits))
     if len(groups) != n_ood:
         raise ValueError(f"ood_groups has {len(groups)} entries but ood_logits has {n_ood} rows")
-    if (id_cosine is None) != (ood_cosine is None):
-        raise ValueError("give both id_cosine and ood_cosine (MCM needs the cosines of ID and OOD images), or neither")
+    inputs = {"logits": (id_logits, ood_logits)}
+    for name, (a, b) in (("cosine", (id_cosine, ood_cosine)), ("features", (id_features, ood_features))):
+        if (a is None) != (b is None):
+            raise ValueError(f"give both id_{name} and ood_{name} (a score reading {name} needs them for ID and OOD "
+                             "images), or neither")
+        if a is not None:
+            inputs[name] = (a, b)
     names = list(dict.fromkeys(groups.tolist()))
     if overall is not None and len(names) > 1:
         names.append(overall)
     rows = []
-    for m in methods:
-        if m == "mcm" and id_cosine is None:
+    for m in (SCORES if methods is None else methods):
+        if m not in SCORES:
+            raise UnknownNameError("OOD score method", m, list(SCORES))
+        if SCORES[m].input not in inputs:
             continue
-        s_id = ood_scores(id_cosine if m == "mcm" else id_logits, m)
-        s_ood = ood_scores(ood_cosine if m == "mcm" else ood_logits, m)
+        x_id, x_ood = inputs[SCORES[m].input]
+        s_id, s_ood = ood_scores(x_id, m), ood_scores(x_ood, m)
         for g in names:
             sel = np.ones(n_ood, bool) if g == overall and g not in set(groups) else groups == g
             rows.append(dict(method=m, ood=g, **ood_metrics(s_id, s_ood[sel]), n_id=len(s_id),
@@ -104,11 +114,14 @@ def recipe_effects(table: pd.DataFrame, factors: Mapping[str, str], *, base: str
 
 
 def _zs_table(zs_id: Any, zs_ood: Any, groups: Sequence[str]) -> pd.DataFrame:
-    """detection_table of two ZeroShot results (same model and head); MCM only where cosines exist."""
+    """detection_table of two ZeroShot results (same model and head): every registered score, cosine scores
+    only where cosines exist (zero-shot heads), feature scores on the image embeddings."""
     cos = zs_id.head is not None
     return detection_table(zs_id.logits.numpy(), zs_ood.logits.numpy(), groups,
                            id_cosine=zs_id.cosine.numpy() if cos else None,
-                           ood_cosine=zs_ood.cosine.numpy() if cos else None)
+                           ood_cosine=zs_ood.cosine.numpy() if cos else None,
+                           id_features=zs_id.encoded.features.float().numpy(),
+                           ood_features=zs_ood.encoded.features.float().numpy())
 
 
 def lab_detection(recipes: Sequence[str], *, n: int, profile: str = "lab", device: str = "cpu",
@@ -120,7 +133,7 @@ def lab_detection(recipes: Sequence[str], *, n: int, profile: str = "lab", devic
     n_id, n_ood, id_acc (top-1 on the ID set), seed (the training seed; `seeds` lists them, default the
     recipe's own). A classifier is scored once (prompts 'classifier head').
     """
-    from . import lab_eval
+    from ..lab import evaluate as lab_eval
 
     ls_id, ls_ood = lab_eval.labset(id_set, n, profile), lab_eval.labset("lab-ood", n, profile)
     groups = ls_ood.factors["ood"].tolist()

@@ -107,7 +107,7 @@ def lab_retrieval(recipes: Sequence[str], *, n: int, profile: str = "lab", devic
     left out. Columns: model, seed, direction, k, recall, val_acc; one block per training seed in `seeds`
     (default: the recipe's own), so `recipe_effects` gives intervals over seeds."""
     from ..encode import encode_texts
-    from . import lab_eval
+    from ..lab import evaluate as lab_eval
 
     ls_r, ls_v = lab_eval.labset("lab-retrieval", n, profile), lab_eval.labset("lab-val", n, profile)
     texts, owner = ls_r.texts()
@@ -144,7 +144,8 @@ def live_retrieval(models: Sequence[str], sets: Sequence[str], *, device: str = 
             ds = datasets.load(d, transform=loaded.preprocess)
             texts, owner = list(ds.texts), [list(t) for t in ds.image_to_texts]
             img = encode.encode_images(loaded.model, ds, model_id=zoo.model_id(loaded.spec), dataset_id=d,
-                                       transform_id=repr(loaded.preprocess)[:2000], device=device, progress=False)
+                                       transform_id=loaded.transform_id, weights=loaded.weights_id, device=device,
+                                       progress=False)
             if img.skipped:  # recall needs every image that owns captions
                 raise ValueError(f"{d}: {len(img.skipped)} unreadable image(s), e.g. {img.skipped[:3]}; "
                                  "re-fetch them or load the set with on_missing='skip'")

@@ -192,7 +192,7 @@ def lab_3dcc(recipes: Sequence[str], *, n_scenes: int, profile: str = "lab", dev
 
     Columns: model, seed, arch, corruption, kind, severity, accuracy, n. With several seeds, `recipe_effects`
     gives intervals over seeds."""
-    from . import lab_eval
+    from ..lab import evaluate as lab_eval
 
     ls = lab_eval.labset("lab-3dcc", n_scenes, profile)
     parts = []
@@ -226,7 +226,7 @@ def lab_correspondence(recipes: Sequence[str], *, n_pairs: int, profile: str = "
     ('pixels': 3x3 RGB patches) shows what raw appearance alone achieves.
     Columns: model, arch, layer, n_layers, grid, channels, radius, recall, n_points, n_pairs, median_error.
     """
-    from . import lab_eval
+    from ..lab import evaluate as lab_eval
 
     ls = lab_eval.labset("lab-multiview", n_pairs, profile)
     size = int(ls.images.shape[-1])

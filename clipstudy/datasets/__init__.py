@@ -1,4 +1,4 @@
-"""The real datasets, one module per family, behind one registry of names.
+"""The real datasets, one module per on-disk format, behind one typed registry of names.
 
     >>> import clipstudy.datasets as D
     >>> D.names()                      # every dataset name
@@ -6,6 +6,8 @@
     >>> D.fetch("imagenet-r")          # where a public download exists
     >>> D.get("objectnet").layout      # the expected on-disk layout
 
+A registry row (`DatasetEntry`) names the format module and the family's fixed arguments; a module that holds
+several families (synset_folders: ImageNet-Sketch, -R, -A; ood; retrieval) takes the family's name first.
 Every dataset follows the engine protocol: item i is (image tensor or None, label, key[, note]).
 `imagefolder:PATH` loads a user's own folder of class sub-folders.
 """
@@ -17,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnknownNameError
+
+
+TASKS = ("classification", "ood", "retrieval", "shape-bias")
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,12 @@ class DatasetEntry:
     kwargs: dict = field(default_factory=dict)
     fetch_kwargs: dict = field(default_factory=dict)
     fetchable: bool = True
-    task: str = "classification"  # classification | ood | retrieval | shape-bias
+    task: str = "classification"  # one of TASKS
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise UnknownNameError("dataset task", self.task, TASKS)
 
     @property
     def mod(self):
@@ -64,9 +73,9 @@ _E = DatasetEntry
 REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in [
     _E("imagenet", "imagenet", fetchable=False, description="ImageNet-1k val (50k, synset folders)"),
     _E("imagenet-v2", "imagenet_v2", description="ImageNetV2 matched-frequency (10k)"),
-    _E("imagenet-sketch", "imagenet_sketch", description="ImageNet-Sketch (50,889)"),
-    _E("imagenet-r", "imagenet_r", description="ImageNet-R, 200 classes (30k)"),
-    _E("imagenet-a", "imagenet_a", description="ImageNet-A, 200 classes (7.5k)"),
+    _E("imagenet-sketch", "synset_folders", args=("imagenet-sketch",), description="ImageNet-Sketch (50,889)"),
+    _E("imagenet-r", "synset_folders", args=("imagenet-r",), description="ImageNet-R, 200 classes (30k)"),
+    _E("imagenet-a", "synset_folders", args=("imagenet-a",), description="ImageNet-A, 200 classes (7.5k)"),
     _E("objectnet", "objectnet", fetchable=False, description="ObjectNet, 113 ImageNet-overlapping classes"),
     _E("imagenet-x", "imagenet_x", fetchable=False, description="ImageNet val + ImageNet-X factor annotations"),
     _E("cue-conflict", "cue_conflict", task="shape-bias", description="Geirhos cue-conflict stimuli (16 classes)"),

@@ -68,8 +68,13 @@ def is_image(path: Path) -> bool:
 
 def list_images(folder: Path, recursive: bool = False) -> list[Path]:
     """Image files in `folder` (sorted, hidden files skipped)."""
-    it = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in it if p.is_file() and is_image(p))
+    if recursive:
+        return sorted(p for p in folder.rglob("*") if p.is_file() and is_image(p))
+    # scandir's entries know their type without a stat per file: 3DCC's millions of files list faster
+    with os.scandir(folder) as it:
+        names = sorted(e.name for e in it if e.is_file() and not e.name.startswith(".")
+                       and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS)
+    return [folder / n for n in names]
 
 
 def subdirs(folder: Path) -> list[Path]:
@@ -146,9 +151,10 @@ class ImageListDataset(Dataset):
                  extra: dict[str, Sequence] | None = None, keys: Sequence[str] | None = None,
                  imagenet_indices: Sequence | None = None, verify: bool = False):
         self.name, self.root = name, Path(root)
-        self.paths = [Path(p) for p in paths]
+        self.paths = [p if isinstance(p, Path) else Path(p) for p in paths]
         self.labels = [int(y) for y in labels]
-        self.keys = list(keys) if keys is not None else [self._key(p) for p in self.paths]
+        self.keys = list(keys) if keys is not None else self._keys(self.paths)
+        self._fingerprint: str | None = None
         self.classnames = list(classnames)
         self.transform = transform
         self.imagenet_indices = imagenet_indices
@@ -164,6 +170,16 @@ class ImageListDataset(Dataset):
             return p.relative_to(self.root).as_posix()
         except ValueError:
             return p.as_posix()
+
+    def _keys(self, paths: Sequence[Path]) -> list[str]:
+        """Each path relative to the root (as `_key`), by string prefix: Path.relative_to per file dominated
+        opening a million-file dataset."""
+        prefix = self.root.as_posix().rstrip("/") + "/"
+        out = []
+        for p in paths:
+            s = p.as_posix()
+            out.append(s[len(prefix):] if s.startswith(prefix) and "/../" not in s else self._key(p))
+        return out
 
     @property
     def class_mask(self) -> np.ndarray | None:
@@ -191,9 +207,11 @@ class ImageListDataset(Dataset):
 
     def fingerprint(self) -> str:
         """The resolved root and every file's relative path, label, size and mtime: a cheap identity of
-        what this dataset reads, so another folder, or a repaired image, is never served stale features."""
+        what this dataset reads, so another folder, or a repaired image, is never served stale features. Computed once per opened dataset: the identity of what it reads when first asked."""
         from ..cache import digest
 
+        if getattr(self, "_fingerprint", None) is not None:
+            return self._fingerprint
         rows = []
         for p, k, y in zip(self.paths, self.keys, self.labels):
             try:
@@ -201,7 +219,8 @@ class ImageListDataset(Dataset):
                 rows.append((k, y, st.st_size, st.st_mtime_ns))
             except OSError:
                 rows.append((k, y, None, None))
-        return digest([str(self.root.resolve()), type(self).__name__, rows], 24)
+        self._fingerprint = digest([str(self.root.resolve()), type(self).__name__, rows], 24)
+        return self._fingerprint
 
     def prepare(self, img):
         """A family's fix-up of the decoded PIL image before the transform (none by default)."""

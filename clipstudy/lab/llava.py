@@ -15,9 +15,6 @@ CLIP's full-way prediction was right. All numbers are computed when called; none
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -31,7 +28,7 @@ import torch.nn.functional as F
 
 from .. import lmm
 from ..config import cache_root
-from ..download import sha256_file
+from ..store import llava_key, load_entry, save_entry
 from ..errors import ClipstudyError, UnknownNameError
 from . import captions as cap
 
@@ -319,10 +316,10 @@ def fit(model: MiniLlava, pooled: torch.Tensor, tokens: torch.Tensor | None, dat
 
 # --------------------------------------------------------------------------- data and the lab CLIP
 
-def _clip(recipe: str, device: str, profile: str):
+def _clip(recipe: str, device: str, profile: str, seed: int | None = None):
     from . import zoo as lab_zoo
 
-    loaded = lab_zoo.load(recipe, device=device, profile=profile)
+    loaded = lab_zoo.load(recipe, device=device, profile=profile, seed=seed)
     model = loaded.model
     if getattr(model, "is_classifier", False) or not hasattr(model, "encode_text"):
         raise ClipstudyError(f"lab recipe {recipe!r} is a classifier without a text tower; the LMM protocol "
@@ -461,50 +458,42 @@ def fit_probe(features: torch.Tensor, labels: torch.Tensor, n_classes: int, step
     return probe.eval().requires_grad_(False)
 
 
-def cache_dir(recipe: str, profile: str) -> Path:
-    return cache_root() / "lab" / "llava" / f"{recipe}-{profile}"
+def cache_dir(recipe: str, profile: str, seed: int | None = None) -> Path:
+    return cache_root() / "lab" / "llava" / (f"{recipe}-{profile}" + (f"-seed{seed}" if seed else ""))
 
 
 def _read_cached(folder: Path, key: str) -> dict | None:
-    """The cached payload when it is complete and matches `key`; None (retrain) otherwise."""
-    meta_path, model_path = folder / "meta.json", folder / "model.pt"
-    try:
-        meta = json.loads(meta_path.read_text())
-        if meta.get("key") != key or meta.get("sha256") != sha256_file(model_path):
-            return None
-        payload = torch.load(model_path, map_location="cpu", weights_only=True)
-        return dict(meta=meta, state=payload)
-    except (OSError, ValueError, RuntimeError, KeyError, EOFError):
-        return None
+    """The cached payload when it is complete and matches `key`; None (retrain) otherwise (the store's
+    `load_entry`: a damaged or stale entry is discarded)."""
+    hit = load_entry(folder / "model.pt", key, folder / "meta.json", what=f"mini-LLaVA {folder.name}")
+    return None if hit is None else dict(meta=hit[1], state=hit[0])
 
 
-def _write_cached(folder: Path, state: dict, meta: dict) -> None:
-    """Atomic: model.pt and meta.json land via renames; meta (with the model's sha256) is written last."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"model.pt.{os.getpid()}.part"
-    torch.save(state, tmp)
-    meta = dict(meta, sha256=sha256_file(tmp))
-    os.replace(tmp, folder / "model.pt")
-    tmp_meta = folder / f"meta.json.{os.getpid()}.part"
-    tmp_meta.write_text(json.dumps(meta, indent=1, default=str))
-    os.replace(tmp_meta, folder / "meta.json")
+def _write_cached(folder: Path, state: dict, meta: dict) -> dict:
+    """Published by the store: model.pt, then meta.json (with the model's sha256) last."""
+    return save_entry(state, folder / "model.pt", meta, folder / "meta.json")
 
 
-def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, retrain: bool = False,
-         progress: bool = True) -> LabLlava:
+def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, seed: int | None = None,
+         retrain: bool = False, progress: bool = True) -> LabLlava:
     """The miniature LLaVA on lab CLIP `recipe`: from the cache, or trained now (and cached).
 
+    `seed` picks the CLIP's training seed (one of the profile's seeds; default the recipe's own) and seeds
+    the LMM's initialisation, instruction sampling and batch order, so each seed is one independent
+    (CLIP, LMM) pair and lab effects get intervals over seeds.
     The cache key covers the CLIP's weights, the settings and LLAVA_VERSION, so a retrained CLIP or a
     changed recipe never reuses a stale LMM; a corrupt or partial cache is retrained, never loaded.
     """
     settings = settings_for(profile)
-    clip = _clip(recipe, device, profile)
+    if seed is not None:
+        settings = dataclasses.replace(settings, seed=int(seed))
+    clip = _clip(recipe, device, profile, seed)
     clip.model.eval()
     for p in clip.model.parameters():
         p.requires_grad_(False)
-    key = hashlib.sha256(json.dumps(dict(v=LLAVA_VERSION, clip=_weights_digest(clip.model), s=settings.row(),
-                                         vocab=len(VOCAB)), sort_keys=True).encode()).hexdigest()[:16]
-    folder = cache_dir(recipe, profile)
+    key = llava_key(f"lab:{recipe}@{profile}#{seed}", _weights_digest(clip.model), settings.row(), len(VOCAB),
+                    LLAVA_VERSION).digest()
+    folder = cache_dir(recipe, profile, seed)
     hit = None if retrain else _read_cached(folder, key)
     if hit is not None:
         m = hit["meta"]
@@ -528,7 +517,7 @@ def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, ret
                 token_dim=tokens.shape[2] if tokens is not None else None, n_scenes=len(frame),
                 n_instructions=len(data), feature_s=round(t_feat, 2), **hist.row(),
                 params=sum(p.numel() for p in model.parameters()), version=LLAVA_VERSION)
-    _write_cached(folder, model.state_dict(), meta)
+    meta = _write_cached(folder, model.state_dict(), meta)
     return LabLlava(model.eval(), clip, settings, meta)
 
 
@@ -549,7 +538,8 @@ def clip_logits(clip: Any, images: torch.Tensor, classnames: Sequence[str],
 def evaluate(recipe: str = "base", profile: str = "lab",
              sets: Sequence[str] = ("lab-val", "lab-sketch", "lab-factors"), *, n: int | None = None,
              seed: int = 0, device: str = "cpu", llava: LabLlava | None = None,
-             progress: bool = True, with_probe: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+             progress: bool = True, with_probe: bool = True,
+             train_seed: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The LMM protocol on lab sets: the miniature LLaVA against its own CLIP, on CLIP's failure pairs.
 
     For each image the other choice is the CLIP's own zero-shot top-1 when wrong (else its top-2), so the
@@ -558,9 +548,10 @@ def evaluate(recipe: str = "base", profile: str = "lab",
     With `with_probe`, a linear probe on the same frozen CLIP features and the same object labels
     (`LabLlava.linear_probe`) answers the same questions by the higher of its two class logits (model
     `linear-probe`; per-question column `probe_match`).
+    `seed` draws the question pairs; `train_seed` picks the (CLIP, LMM) training seed when `llava` is None.
     Returns (per-question frame, comparison frame: one row per set, group, model and clip_full).
     """
-    llava = llava or load(recipe, profile, device, progress=progress)
+    llava = llava or load(recipe, profile, device, seed=train_seed, progress=progress)
     classnames = cap.classnames()
     details, tables = [], []
     for name in sets:

@@ -1,14 +1,11 @@
 """Named lab sets (training and evaluation), built from the world, rendered, and cached on disk.
 
 Each evaluation set changes only what its name says relative to `lab-val` (see SET_NAMES / DESCRIPTIONS).
-Cache: cache_root()/lab/sets/<name>-<hash of name, config, n, seed, size, WORLD_VERSION>.pt, written to a
-temporary file then os.replace'd; a file that fails to load or validate is rebuilt.
+Cache: cache_root()/lab/sets/<store key name>.pt (`clipstudy.store.lab_set_key`: name, config, n, seed, size,
+WORLD_VERSION), published atomically by the store; a file that fails to load or validate is rebuilt.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,6 +17,7 @@ import pandas as pd
 import torch
 
 from ..config import cache_root
+from ..store import Key, atomic_save, discard, lab_set_key, safe_load
 from ..errors import UnknownNameError
 from . import captions as cap
 from .corrupt import CORRUPTIONS, CORRUPTIONS_3D, SEVERITIES, corrupt
@@ -80,6 +78,15 @@ class LabSet:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def dataset_id(self) -> str:
+        """The set's id in feature keys: its store key's name (name, world config, n, seed, image size)."""
+        from .world import WorldConfig
+
+        m = self.meta
+        cfg = WorldConfig(**m["config"]) if isinstance(m.get("config"), dict) else WorldConfig()
+        return cache_key(self.name, cfg, m["n"], m["seed"], m["size"], m.get("levels")).name
 
     def dataset(self, transform: Callable | None = None) -> "LabDataset":
         """Engine-protocol Dataset: item i -> (image, label, key).
@@ -214,16 +221,19 @@ def _factors(config, n, seed, size):
     return dict(images=r.image, labels=torch.tensor(f["label"].to_numpy()), factors=f, captions=cap.captions(f, seed))
 
 
-def _3dcc(config, n, seed, size):
+def _3dcc(config, n, seed, size, levels: dict[str, list[float]] | None = None):
+    """`levels` maps a 3D corruption to its strength at severities 1..5 (`clipstudy.lab.severity`
+    calibrates them); without it, severity s is level s. The frame's `level` column says which was used."""
     base = sample_scenes(n, config, seed)
     base["style"] = "shaded"
     base["scene"] = np.arange(n)
     r = render(base, size=size)
-    imgs, frames = [r.image], [base.assign(corruption="none", severity=0)]
+    imgs, frames = [r.image], [base.assign(corruption="none", severity=0, level=0.0)]
     for c in CORRUPTIONS:
         for s in SEVERITIES:
-            imgs.append(corrupt(r.image, r.depth if c in CORRUPTIONS_3D else None, c, s))
-            frames.append(base.assign(corruption=c, severity=s))
+            lv = float(levels[c][s - 1]) if levels and c in levels else float(s)
+            imgs.append(corrupt(r.image, r.depth if c in CORRUPTIONS_3D else None, c, s, lv if c in CORRUPTIONS_3D else None))
+            frames.append(base.assign(corruption=c, severity=s, level=lv))
     f = pd.concat(frames, ignore_index=True)
     return dict(images=torch.cat(imgs), labels=torch.tensor(f["label"].to_numpy()), factors=f,
                 captions=cap.captions(f, seed), extras={"depth": r.depth_filled()})
@@ -319,10 +329,16 @@ def _builder(name):
 
 
 # ---------------------------------------------------------------- cache
-def cache_path(name: str, config: WorldConfig, n: int, seed: int, size: int) -> Path:
-    key = json.dumps({"name": name, "config": config.to_dict(), "n": n, "seed": seed, "size": size,
-                      "version": WORLD_VERSION}, sort_keys=True, default=list)
-    return cache_root() / "lab" / "sets" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+def cache_key(name: str, config: WorldConfig, n: int, seed: int, size: int,
+              levels: dict[str, list[float]] | None = None) -> Key:
+    """The store key of a lab set (its name is also the set's dataset id in feature keys)."""
+    levels = {c: [round(float(v), 4) for v in lv] for c, lv in sorted(levels.items())} if levels else None
+    return lab_set_key(name, config.to_dict(), n, seed, size, WORLD_VERSION, levels)
+
+
+def cache_path(name: str, config: WorldConfig, n: int, seed: int, size: int,
+               levels: dict[str, list[float]] | None = None) -> Path:
+    return cache_root() / "lab" / "sets" / f"{cache_key(name, config, n, seed, size, levels).name}.pt"
 
 
 def _frame_to_dict(f: pd.DataFrame) -> dict:
@@ -333,16 +349,24 @@ def _frame_to_dict(f: pd.DataFrame) -> dict:
 
 
 def _save(path: Path, ls: LabSet) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"name": ls.name, "images": ls.images, "labels": ls.labels, "factors": _frame_to_dict(ls.factors),
             "captions": ls.captions, "classnames": ls.classnames, "extras": ls.extras, "meta": ls.meta}
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    atomic_save(blob, path)
 
 
-def _load(path: Path) -> LabSet:
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+def _load(path: Path) -> LabSet | None:
+    """The cached set, or None when absent or damaged (a damaged or inconsistent file is discarded)."""
+    blob = safe_load(path)
+    if blob is None:
+        return None
+    try:
+        return _from_blob(path, blob)
+    except (KeyError, TypeError, ValueError, AttributeError):  # readable, but not a whole lab set
+        discard(path)
+        return None
+
+
+def _from_blob(path: Path, blob: dict) -> LabSet:
     fd = blob["factors"]
     f = pd.DataFrame(fd["data"], columns=fd["columns"])
     ls = LabSet(blob["name"], blob["images"], blob["labels"], f, blob["captions"], blob["classnames"],
@@ -354,31 +378,34 @@ def _load(path: Path) -> LabSet:
 
 
 def build(name: str, config: WorldConfig = WorldConfig(), n: int | None = None, seed: int | None = None, *,
-          size: int = 64, cache: bool = True) -> LabSet:
+          size: int = 64, cache: bool = True, levels: dict[str, list[float]] | None = None) -> LabSet:
     """Build (or load from cache) the named lab set. n and seed default to DEFAULT_N / DEFAULT_SEED.
 
     Evaluation sets read `config` to know what is in range: build them with the BASE config (the default)
-    so that models trained under different recipes are compared on the same images.
+    so that models trained under different recipes are compared on the same images. `levels` (lab-3dcc
+    only) are the calibrated 3D corruption strengths per severity (`clipstudy.lab.severity`).
     """
+    if levels and name != "lab-3dcc":
+        raise ValueError(f"levels apply to lab-3dcc only, not {name}")
     if name not in SET_NAMES:
         raise UnknownNameError("lab set", name, list(SET_NAMES))
     n = DEFAULT_N[name] if n is None else int(n)
     seed = DEFAULT_SEED[name] if seed is None else int(seed)
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    path = cache_path(name, config, n, seed, size)
+    path = cache_path(name, config, n, seed, size, levels)
     if cache and path.exists():
-        try:
-            return _load(path)
-        except Exception as e:  # a corrupt or partial file is rebuilt, never trusted
-            warnings.warn(f"rebuilding lab set {name}: cached file {path} is unreadable ({type(e).__name__}: {e})")
+        hit = _load(path)  # a corrupt or partial file is rebuilt, never trusted
+        if hit is not None:
+            return hit
+        warnings.warn(f"rebuilding lab set {name}: cached file {path} was damaged (removed)")
     t0 = time.time()
-    parts = _builder(name)(config, n, seed, size)
+    parts = _3dcc(config, n, seed, size, levels) if levels else _builder(name)(config, n, seed, size)
     f = parts["factors"].reset_index(drop=True)
     ls = LabSet(name, parts["images"].contiguous(), parts["labels"].long(), f, parts["captions"],
                 cap.classnames(config), parts.get("extras", {}),
                 {"n": n, "seed": seed, "size": size, "config": config.to_dict(), "world_version": WORLD_VERSION,
-                 "build_s": round(time.time() - t0, 3)})
+                 "build_s": round(time.time() - t0, 3), **({"levels": levels} if levels else {})})
     if cache:
         _save(path, ls)
     return ls

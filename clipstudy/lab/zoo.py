@@ -5,10 +5,10 @@
     load(recipe, device, profile)   a clipstudy.zoo.Loaded (trains first if missing)
     specs(profile)                  clipstudy.zoo.ModelSpec rows for the recipes
 
-Weights live in cache_root()/lab/models/<recipe>-<key>.pt with a JSON record next to them (seed,
-steps, samples seen, wall time, final loss, sha256 of the .pt). The key hashes the recipe, the
-profile, WORLD_VERSION and TRAIN_VERSION. A file that is unreadable, partial, or does not match
-its record is deleted and retrained, never loaded.
+Weights live in cache_root()/lab/models/<store key name>.pt with a JSON record next to them (seed,
+steps, samples seen, wall time, final loss, sha256 of the .pt), published by `clipstudy.store.save_entry`.
+The key (`clipstudy.store.lab_model_key`) covers the recipe, the profile, WORLD_VERSION and TRAIN_VERSION.
+A file that is unreadable, partial, or does not match its record is discarded and retrained, never loaded.
 
 Seeds: every recipe is trained under each of the profile's seeds (`Profile.seeds`: 3 in `lab`, 2 in
 `smoke`); `NAME#K` names the recipe under seed K (`base#1`), `seeded(recipe, profile)` lists them, and
@@ -23,10 +23,8 @@ miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` uses $CLIPSTUDY_L
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -34,14 +32,15 @@ from typing import Any, Iterable
 import pandas as pd
 import torch
 
-from ..cache import atomic_save, atomic_write_text, digest, safe_load
 from ..config import cache_root
-from ..download import sha256_file
+from ..store import Key, check_entry, discard, lab_model_key, load_entry, save_entry
+from .. import factors
 from ..errors import UnknownNameError
+from ..models.spec import Loaded, ModelSpec
 from . import train as T
 
 SIZES = ("small", "medium", "large")
-FACTORS = ("architecture", "data", "size", "finetuning", "loss")  # prompts: an evaluation knob (PROMPT_SETS)
+FACTORS = factors.TRAINING  # architecture, data, size, finetuning, loss; prompts: an evaluation knob (PROMPT_SETS)
 TRAIN_SEED0 = 1000  # training chunks use seeds 1000, 1001, ... (evaluation sets use small seeds)
 PROMPT_SETS = ("lab-single", "lab-ensemble")
 VIT_STEPS_SCALE = 3.0  # arch-vit trains this many times base's steps (same data): a fair architecture contrast
@@ -243,17 +242,23 @@ def profile_of(name: str | Profile | None) -> Profile:
 
 
 # ---------------------------------------------------------------- cache layout
-def model_key(r: Recipe, p: Profile) -> str:
+def store_key(r: Recipe, p: Profile) -> Key:
+    """The store key of a recipe's weights under a profile (`clipstudy.store.lab_model_key`)."""
     from .world import WORLD_VERSION
 
     parent = model_key(parent_of(r), p) if r.finetuned else None
     prof = dataclasses.asdict(p)
     prof.pop("seeds")  # how many seeds a profile trains does not change any one model
-    key = dict(recipe=r.key_dict(), profile=prof, world=WORLD_VERSION, train=T.TRAIN_VERSION, parent=parent)
+    key = lab_model_key(f"{r.name}-{p.name}-s{r.seed}", r.key_dict(), prof, WORLD_VERSION, T.TRAIN_VERSION, parent)
     prec = T.train_precision()
-    if prec != "fp32":  # fp32 keys are those of before the precision policy
-        key["precision"] = prec
-    return digest(key, 12)
+    if prec != "fp32":  # what the weights were trained in (fp32 keys stay those of before the precision policy)
+        key = dataclasses.replace(key, precision=prec)
+    return key
+
+
+def model_key(r: Recipe, p: Profile) -> str:
+    """The short digest of `store_key` (what the runner's unit keys and the weights' record hold)."""
+    return store_key(r, p).digest(12)
 
 
 def parent_of(r: Recipe) -> Recipe:
@@ -273,8 +278,13 @@ def model_dir() -> Path:
 def paths(recipe_: str | Recipe, profile: str | Profile | None = None) -> tuple[Path, Path]:
     """(weights .pt, record .json) of a recipe under a profile."""
     r, p = recipe(recipe_), profile_of(profile)
-    stem = f"{r.name}-{p.name}-s{r.seed}-{model_key(r, p)}"
+    stem = store_key(r, p).name
     return model_dir() / f"{stem}.pt", model_dir() / f"{stem}.json"
+
+
+def weights_id(r: Recipe, p: Profile, rec: dict) -> str:
+    """What names a trained model's weights in feature keys: recipe, profile, training key and file hash."""
+    return f"lab:{r.name}@{p.name}-{rec['key']}-{rec['sha256'][:12]}"
 
 
 
@@ -345,67 +355,42 @@ def _build_empty(r: Recipe, p: Profile) -> torch.nn.Module:
 
 
 def _ensure(r: Recipe, p: Profile, progress: bool) -> torch.nn.Module:
-    """The trained model of `r` (from cache, else trained and cached)."""
+    """The trained model of `r` (from the store, else trained and published there)."""
     model = _load_weights(r, p)
     if model is not None:
         return model
     model, rec = _fit(r, p, progress)
-    pt, js = paths(r, p)
+    pt, _ = paths(r, p)
     key = model_key(r, p)
-    atomic_save(dict(state_dict=model.state_dict(), key=key, recipe=r.key_dict(), profile=p.name), pt)
-    rec = dict(recipe=r.name, profile=p.name, key=key, seed=r.seed, arch=r.arch, loss=r.loss, size=r.size,
-               finetuned=r.finetuned, data=r.data, params=T.n_params(model), sha256=sha256_file(pt),
-               trained_at=time.strftime("%Y-%m-%dT%H:%M:%S"), torch=torch.__version__, **rec)
-    atomic_write_text(json.dumps(rec, indent=1), js)  # written last: marks the weights complete
-    model.weights_id = f"lab:{r.name}@{p.name}-{key}-{rec['sha256'][:12]}"
+    save_entry(dict(state_dict=model.state_dict(), key=key, recipe=r.key_dict(), profile=p.name), pt,
+               dict(recipe=r.name, profile=p.name, key=key, seed=r.seed, arch=r.arch, loss=r.loss, size=r.size,
+                    finetuned=r.finetuned, data=r.data, params=T.n_params(model),
+                    trained_at=time.strftime("%Y-%m-%dT%H:%M:%S"), torch=torch.__version__, **rec))
     return model
 
 
 def _load_weights(r: Recipe, p: Profile) -> torch.nn.Module | None:
     pt, js = paths(r, p)
-    rec = _record_at(r, p, pt, js)
-    if rec is None:
+    hit = load_entry(pt, model_key(r, p), what=f"lab model {r.name}")
+    if hit is None:
         return None
-    blob = safe_load(pt)
+    blob, rec = hit
     model = _build_empty(r, p)
     try:
-        if blob is None or blob.get("key") != rec["key"]:
+        if not isinstance(blob, dict) or blob.get("key") != rec["key"]:
             raise ValueError("unreadable or foreign checkpoint")
         model.load_state_dict(blob["state_dict"], strict=True)
     except (ValueError, RuntimeError, KeyError, AttributeError) as e:
-        warnings.warn(f"lab model {r.name}: cached weights {pt} are unusable ({e}); retraining")
-        pt.unlink(missing_ok=True)
-        js.unlink(missing_ok=True)
+        discard(pt, js, why=f"lab model {r.name}: cached weights {pt} are unusable ({e}); retraining")
         return None
-    model.eval()
-    model.weights_id = f"lab:{r.name}@{p.name}-{rec['key']}-{rec['sha256'][:12]}"
-    return model
-
-
-def _record_at(r: Recipe, p: Profile, pt: Path, js: Path) -> dict | None:
-    if not pt.exists() or not js.exists():
-        if pt.exists() != js.exists():  # one without the other: an interrupted write
-            pt.unlink(missing_ok=True)
-            js.unlink(missing_ok=True)
-        return None
-    try:
-        rec = json.loads(js.read_text())
-        ok = rec.get("key") == model_key(r, p) and rec.get("sha256") == sha256_file(pt)
-    except (OSError, ValueError):
-        ok = False
-    if not ok:
-        warnings.warn(f"lab model {r.name}: cached file {pt} does not match its record; retraining")
-        pt.unlink(missing_ok=True)
-        js.unlink(missing_ok=True)
-        return None
-    return rec
+    return model.eval()
 
 
 def record(recipe_: str | Recipe, profile: str | Profile | None = None) -> dict | None:
     """The training record (seed, steps, samples seen, wall time, final loss, ...) of a cached model."""
     r, p = recipe(recipe_), profile_of(profile)
-    pt, js = paths(r, p)
-    return _record_at(r, p, pt, js)
+    pt, _ = paths(r, p)
+    return check_entry(pt, model_key(r, p), what=f"lab model {r.name}")
 
 
 def train_workers(p: Profile, n_missing: int) -> int:
@@ -447,7 +432,7 @@ def _train_parallel(todo: list[Recipe], p: Profile, workers: int, progress: bool
                                 for r in todo for i in range(p.n_chunks(r.size))))
     plain = [r for r in todo if not r.finetuned]
     parents = [parent_of(r) for r in todo if r.finetuned]
-    plain += [q for q in dict.fromkeys(parents) if q not in plain and _record_at(q, p, *paths(q, p)) is None]
+    plain += [q for q in dict.fromkeys(parents) if q not in plain and record(q, p) is None]
     stages = [("render", _render_chunk, chunks), ("train", _train_one, [(r, p) for r in plain]),
               ("fine-tune", _train_one, [(r, p) for r in todo if r.finetuned])]
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
@@ -467,7 +452,7 @@ def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | N
     if isinstance(recipes, str):
         recipes = [recipes]
     rs = [s for n in (recipes or names()) for s in (seeded(n, p) if "#" not in str(n) else [recipe(n)])]
-    todo = [r for r in rs if _record_at(r, p, *paths(r, p)) is None]
+    todo = [r for r in rs if record(r, p) is None]
     n = workers or train_workers(p, len(todo))
     if n > 1 and len(todo) > 1:
         _train_parallel(todo, p, n, progress)
@@ -492,28 +477,26 @@ def _split(name: str, profile: str | Profile | None) -> tuple[str, str | Profile
     return name, profile
 
 
-def spec(recipe_: str | Recipe, profile: str | Profile | None = None):
-    from .. import zoo as model_zoo
-
+def spec(recipe_: str | Recipe, profile: str | Profile | None = None) -> ModelSpec:
+    """The ModelSpec of a recipe under a profile (source 'lab', factor fields filled)."""
     r, p = recipe(recipe_), profile_of(profile)
     steps = p.n_steps(r.size, r.steps_scale) * p.batch_size
-    return model_zoo.ModelSpec(
+    return ModelSpec(
         name=f"lab:{label(r)}" + ("" if p.name == "lab" else f"@{p.name}"), source="lab", arch=r.name,
         pretrained=None, family=r.arch, data=r.data, samples_seen=float(steps), finetuned=r.finetuned,
         loss=r.loss, resolution=p.image_size,
         notes=f"{r.factor}: {r.notes}; profile {p.name}; {p.n_chunks(r.size) * p.chunk} training images")
 
 
-def specs(profile: str | Profile | None = None) -> list:
+def specs(profile: str | Profile | None = None) -> list[ModelSpec]:
     """ModelSpec of every lab recipe (source 'lab', six-factor fields filled)."""
     return [spec(n, profile) for n in names()]
 
 
 def load(name: str, device: str = "cpu", profile: str | Profile | None = None, progress: bool = True,
-         seed: int | None = None):
+         seed: int | None = None) -> Loaded:
     """A clipstudy.zoo.Loaded for a recipe (`base`, `base#1` for seed 1, or `base@smoke`); trains it first if
     missing. `seed` (if given) overrides the recipe's training seed."""
-    from .. import zoo as model_zoo
     from . import captions
 
     name, profile = _split(name, profile)
@@ -522,16 +505,16 @@ def load(name: str, device: str = "cpu", profile: str | Profile | None = None, p
         r = dataclasses.replace(r, seed=int(seed))
     model = _ensure(r, p, progress).to(device).eval().requires_grad_(False)  # inference only
     pp = preprocess(p)
-    loaded = model_zoo.Loaded(model, pp, None if r.finetuned else captions.tokenizer, spec(r, p), device,
-                              extra=dict(record=record(r, p)))
-    loaded.transform_id = repr(pp)
-    return loaded
+    rec = record(r, p)
+    return Loaded(model, pp, None if r.finetuned else captions.tokenizer, spec(r, p), device, extra=dict(record=rec),
+                  weights_id=weights_id(r, p, rec), transform_id=repr(pp))
 
 
 def frame(factor: str | None = None) -> pd.DataFrame:
     """The recipes with their factor values (one row each); `factor` keeps base and that factor's recipes."""
     df = pd.DataFrame([recipe(n).row() for n in names()])
     if factor is not None:
+        factor = factors.canonical(factor)  # any spelling: finetuned, training-set size, ...
         if factor not in FACTORS:
             raise UnknownNameError("lab factor", factor, list(FACTORS))
         df = df[df.factor.isin(["base", factor])]
@@ -539,12 +522,8 @@ def frame(factor: str | None = None) -> pd.DataFrame:
 
 
 def register_prompts() -> None:
-    """`lab-single` (one template) and `lab-ensemble` (the lab's zero-shot templates) prompt sets."""
+    """`lab-single` and `lab-ensemble` again (clipstudy.prompts registers them on its own import, so they
+    never depend on what was imported first); kept for code that calls it."""
     from .. import prompts
-    from . import captions
 
-    prompts.register_templates("lab-single", list(captions.SINGLE_TEMPLATE))
-    prompts.register_templates("lab-ensemble", list(captions.ZS_TEMPLATES))
-
-
-register_prompts()
+    prompts.register_lab_templates()

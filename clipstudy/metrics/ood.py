@@ -1,10 +1,11 @@
-"""OOD detection: scores from zero-shot outputs, and AUROC / AUPR / FPR@95%TPR.
+"""OOD detection: a registry of scores (a new score is one function), and AUROC / AUPR / FPR@95%TPR.
 
 Convention everywhere: higher score = more in-distribution (ID); ID is the positive class.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 from scipy.special import logsumexp, softmax
@@ -12,35 +13,91 @@ from scipy.special import logsumexp, softmax
 from ..errors import UnknownNameError
 from ._arrays import as_float, check_nonempty
 
-OOD_METHODS = ("msp", "maxlogit", "energy", "mcm")
 _COS_TOL = 1e-2  # fp16 cosines can overshoot 1 slightly
+INPUTS = ("logits", "cosine", "features")
+
+
+@dataclass(frozen=True)
+class Score:
+    """One OOD score: a function of one input array [N, ...] (and a temperature) to per-sample ID-ness [N].
+
+    `input` says what it reads: `logits` (logit_scale * cosine, or a classifier's logits), `cosine` (raw
+    image-text cosines in [-1, 1]; zero-shot models only) or `features` (the image embeddings [N, D])."""
+
+    name: str
+    input: str
+    fn: Callable[..., np.ndarray]
+    doc: str = ""
+
+
+SCORES: dict[str, Score] = {}
+
+
+def register_score(name: str, input: str) -> Callable[[Callable], Callable]:
+    """Register `fn(x, temperature=1.0) -> [N]` as OOD score `name` reading `input` (higher = more ID). Every
+    detection table (the chapters, the runner) scores with every registered score whose input it has."""
+    if input not in INPUTS:
+        raise UnknownNameError("OOD score input", input, INPUTS)
+
+    def wrap(fn: Callable) -> Callable:
+        SCORES[name] = Score(name, input, fn, (fn.__doc__ or "").strip())
+        return fn
+    return wrap
+
+
+def score_names(inputs: Any = INPUTS) -> list[str]:
+    """The registered scores (in registration order) whose input is among `inputs`."""
+    return [n for n, s in SCORES.items() if s.input in set(inputs)]
+
+
+@register_score("msp", "logits")
+def _msp(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """max softmax(logits / T) (Hendrycks & Gimpel 2017)."""
+    return softmax(z / temperature, axis=1).max(axis=1)
+
+
+@register_score("maxlogit", "logits")
+def _maxlogit(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """max logits (T unused)."""
+    return z.max(axis=1)
+
+
+@register_score("energy", "logits")
+def _energy(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """T * logsumexp(logits / T), the negative free energy (Liu et al. 2020)."""
+    return temperature * logsumexp(z / temperature, axis=1)
+
+
+@register_score("mcm", "cosine")
+def _mcm(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """max softmax(cos / T) over raw cosines, T = 1 the MCM paper's default (Ming et al. 2022)."""
+    if z.size and np.abs(z).max() > 1 + _COS_TOL:
+        raise ValueError(
+            f"mcm expects cosine similarities in [-1, 1], got values up to {np.abs(z).max():.3g}; "
+            "pass features @ head, not logit_scale * cosine"
+        )
+    return softmax(z / temperature, axis=1).max(axis=1)
+
+
+OOD_METHODS = ("msp", "maxlogit", "energy", "mcm")  # the built-in scores (`SCORES` holds every registered one)
 
 
 def ood_scores(logits: Any, method: str, temperature: float = 1.0) -> np.ndarray:
-    """Per-sample ID-ness score [N] from [N, C] outputs.
+    """Per-sample ID-ness score [N] from [N, C] outputs (or [N, D] features), by a registered score.
 
-    Inputs differ by method:
+    Inputs differ by score (`SCORES[method].input`):
     - msp, maxlogit, energy take the classifier logits (logit_scale * cosine):
       msp = max softmax(logits / T); maxlogit = max logits (T unused);
       energy = T * logsumexp(logits / T), i.e. the negative free energy (Liu et al. 2020).
     - mcm takes the raw cosine similarities in [-1, 1] (not logit_scale * cos):
       mcm = max softmax(cos / T), with T = 1 the MCM paper's default (Ming et al. 2022).
     """
-    if method not in OOD_METHODS:
-        raise UnknownNameError("OOD score method", method, OOD_METHODS)
+    if method not in SCORES:
+        raise UnknownNameError("OOD score method", method, list(SCORES))
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature!r}")
-    z = as_float(logits, "logits", ndim=2)
-    if method == "maxlogit":
-        return z.max(axis=1)
-    if method == "energy":
-        return temperature * logsumexp(z / temperature, axis=1)
-    if method == "mcm" and z.size and np.abs(z).max() > 1 + _COS_TOL:
-        raise ValueError(
-            f"mcm expects cosine similarities in [-1, 1], got values up to {np.abs(z).max():.3g}; "
-            "pass features @ head, not logit_scale * cosine"
-        )
-    return softmax(z / temperature, axis=1).max(axis=1)  # msp and mcm
+    z = as_float(logits, "logits" if SCORES[method].input != "features" else "features", ndim=2)
+    return np.asarray(SCORES[method].fn(z, temperature=temperature), dtype=float)
 
 
 def fpr_at_tpr(id_scores: Any, ood_scores: Any, tpr: float = 0.95) -> float:

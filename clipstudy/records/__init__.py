@@ -11,13 +11,14 @@ Files live under `<CLIPSTUDY_DATA>/records`; `clipstudy fetch records` (records.
 them from their public sources, each checked against a recorded SHA-256.
 """
 from .sources import Source, fetch, manifest, records_root
-from .tables import load, parse_cue_image, untagged
+from .tables import parse_cue_image, untagged
 from .tags import CLIP_FT, GROUPS, HUMAN, IMAGENET, KINDS, LMM, PROMPTS, TAG_COLUMNS, UNKNOWN, ZS_CLIP
 
 __all__ = ["Source", "fetch", "manifest", "records_root", "load", "parse_cue_image", "untagged",
            "CLIP_FT", "GROUPS", "HUMAN", "IMAGENET", "KINDS", "LMM", "PROMPTS", "TAG_COLUMNS", "UNKNOWN", "ZS_CLIP"]
 
 from . import decisions, scaling  # noqa: E402
+from .catalog import load  # noqa: E402
 from .analysis import (SHIFTS, data_scale, er_summary, imagenet_x_clip_vs_rest, imagenet_x_factors,  # noqa: E402
                        natural_shift_er, retrieval_correlations, retrieval_residuals,
                        retrieval_vs_classification, texture_vs_shape_bias)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import UnknownNameError
 from . import tags as T
 from .schema import number_columns, read_table
 from .sources import check_published, require
@@ -246,30 +245,6 @@ def load_cue_conflict(root=None) -> pd.DataFrame:
     df["family"] = df["subject"].where(~human, "human")
     df.insert(0, "source", "texture_vs_shape")
     return df
-
-
-def _loaders() -> dict:
-    from . import decisions, scaling
-
-    return {"open_clip": load_open_clip, "timm": load_timm, "clip_benchmark": load_clip_benchmark,
-            "imagenet_x": load_imagenet_x, "cue_conflict": load_cue_conflict,
-            "model_vs_human": decisions.load_model_vs_human, "model_vs_human_clip": decisions.load_model_vs_human_clip,
-            "vlm_shapebias": decisions.load_vlm_shapebias, "texture_vs_shape": decisions.load_texture_vs_shape,
-            "scaling_laws_openclip": scaling.load_scaling_laws}
-
-
-
-
-def load(name: str, root: str | Path | None = None, **options) -> pd.DataFrame:
-    """A records table as a tidy frame; `root` defaults to CLIPSTUDY_DATA (records/ under it).
-
-    Decision records (`model_vs_human`, `model_vs_human_clip`, `vlm_shapebias`, `texture_vs_shape`)
-    come back one row per decision (see `records.decisions`); `options` go to the loader (e.g.
-    `datasets=["cue-conflict"]` for model-vs-human)."""
-    loaders = _loaders()
-    if name not in loaders:
-        raise UnknownNameError("records table", name, list(loaders))
-    return loaders[name](root, **options)
 
 
 def untagged(frame: pd.DataFrame, required: list[str] | None = None) -> list[str]:

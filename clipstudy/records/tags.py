@@ -1,8 +1,8 @@
 """Six-factor tags derived from model names and pretrained tags (small pure functions).
 
 Tag columns (shared by every records frame):
-  family        image tower: vit | resnet | convnext | other (the vocabulary of clipstudy.zoo; EVA is a vit)
-  data          training source (openai-wit, laion400m, laion2b, datacomp-1b, commonpool-xl-clip, dfn5b, ...)
+  family        image tower: vit | resnet | convnext | other (clipstudy.factors: the registry's vocabulary; EVA is a vit)
+  data          training source (openai-wit, laion400m, laion2b, datacomp-1b, commonpool-xl-clip, dfn-5b, ...)
   dataset_size  images in that source (NaN where the tag does not say, e.g. filtered CommonPool)
   samples_seen  images seen in training: `sNNb` in the tag, or epochs x size for `eNN` tags
   finetuned     weights were fine-tuned after pre-training (ImageNet for timm CLIP-FT; MSCOCO or
@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 import re
 
+from .. import factors as F
+
 NAN = float("nan")
 
 ZS_CLIP, CLIP_FT, IMAGENET, HUMAN = "zero-shot CLIP", "CLIP fine-tuned", "ImageNet model", "human"
@@ -37,37 +39,12 @@ PROMPTS = (ENSEMBLE80, BARE_NAME, ONE_TEMPLATE, VQA, CAPTION)
 TAG_COLUMNS = ["family", "data", "dataset_size", "samples_seen", "finetuned", "finetune_data",
                "loss", "resolution", "group", "kind", "prompts"]
 
-# Published sizes (images) of the training sources named in pretrained tags.
-DATA_SIZES = {
-    "openai-wit": 400e6, "laion400m": 400e6, "laion2b": 2.32e9, "laion5b": 5.85e9,
-    "laion-aesthetic": 900e6, "datacomp-1b": 1.4e9, "datacomp-l": 140e6, "datacomp-m": 14e6,
-    "datacomp-s": 1.4e6, "commonpool-xl": 12.8e9, "commonpool-l": 1.28e9, "commonpool-m": 128e6,
-    "commonpool-s": 12.8e6, "dfn5b": 5e9, "dfn2b": 2e9, "metaclip-400m": 400e6, "metaclip-2.5b": 2.5e9,
-    "webli": 10e9, "merged-2b": 2e9, "yfcc15m": 15e6, "cc12m": 12e6,
-    "laion80m": 80e6,  # LAION-80M of the scaling-law grid (Cherti et al. 2023): an 80M-sample subset of LAION
-    "instagram-3.6b": 3.6e9,  # SWAG (Singh et al. 2022): IG-3.6B hashtag-labelled images
-}
+# Published sizes (images) of the training sources, and the rules that tag a model: one vocabulary with the
+# model registry (clipstudy.factors), so registry rows and records rows join on family, data and loss.
+DATA_SIZES = F.DATA_SIZES
 OPENAI_EPOCHS = 32  # Radford et al. 2021 train every CLIP for 32 epochs over WIT-400M
 
-# (regex on the pretrained tag, data source); first match wins.
-_DATA_RULES = [
-    (r"^openai$", "openai-wit"),
-    (r"^laion400m", "laion400m"),
-    (r"^laion2b", "laion2b"),
-    (r"^laion5b", "laion5b"),
-    (r"^laion_?aesthetic|^laiona", "laion-aesthetic"),
-    (r"^datacomp_(xl|l|m|s)_", None),  # handled below: datacomp-<scale>
-    (r"^datacomp", "datacomp-1b"),     # datacomp1b (CLIPA), datacomp_s34b_b86k: DataComp-1B
-    (r"^commonpool_(xl|l|m|s)(?:_(clip|laion|image|text|basic))?_", None),
-    (r"^dfn5b", "dfn5b"),
-    (r"^dfn2b", "dfn2b"),
-    (r"^metaclip_400m", "metaclip-400m"),
-    (r"^metaclip_fullcc", "metaclip-2.5b"),
-    (r"^webli", "webli"),
-    (r"^merged2b", "merged-2b"),
-    (r"^yfcc15m", "yfcc15m"),
-    (r"^cc12m", "cc12m"),
-]
+_DATA_RULES = F.DATA_RULES  # (regex on the pretrained tag, data source); first match wins
 
 _SCALE = {"b": 1e9, "m": 1e6, "k": 1e3}
 
@@ -86,16 +63,7 @@ def parse_pretrained(tag: str, model: str = "") -> dict:
     if t.startswith("mscoco_finetuned_"):
         t = t[len("mscoco_finetuned_"):]
         out.update(finetuned=True, finetune_data="mscoco")
-    for pat, data in _DATA_RULES:
-        m = re.search(pat, t)
-        if not m:
-            continue
-        if data is None and t.startswith("datacomp"):
-            data = f"datacomp-{m.group(1)}" if m.group(1) != "xl" else "datacomp-1b"
-        elif data is None:  # commonpool_<scale>[_<filter>]: size known only for the unfiltered pool
-            data = f"commonpool-{m.group(1)}" + (f"-{m.group(2)}" if m.group(2) else "")
-        out["data"] = data
-        break
+    out["data"] = F.data_of(t)
     if out["data"] is None and t == "v1" and model.startswith("nllb-clip"):
         out["data"] = "laion-coco-nllb"  # NLLB-CLIP: LAION-COCO captions translated by NLLB
     out["dataset_size"] = DATA_SIZES.get(out["data"], NAN) if out["data"] else NAN
@@ -111,24 +79,8 @@ def parse_pretrained(tag: str, model: str = "") -> dict:
     return out
 
 
-def loss_from_name(model: str) -> str:
-    """coca_* -> coca; *SigLIP*/*siglip* -> siglip; otherwise the CLIP InfoNCE loss."""
-    m = model.lower()
-    if m.startswith("coca"):
-        return "coca"
-    return "siglip" if "siglip" in m else "clip"
-
-
-def family_from_name(name: str) -> str:
-    """Architecture family from an open_clip, timm or testbed model name."""
-    n = name.lower().split(".")[0]
-    if "convnext" in n:
-        return "convnext"
-    if re.search(r"(^|[-_])rn\d|resnet|resnext|^rn|wide_res|bit-|bitm", n):
-        return "resnet"
-    if re.search(r"vit|deit|eva|beit|siglip|clipa|(^|[-_])b-(16|32)", n):
-        return "vit"
-    return "other"
+loss_from_name = F.loss_of  # coca_* -> coca; *SigLIP* -> siglip; otherwise clip
+family_from_name = F.family_of  # vit | resnet | convnext | other (EVA, DeiT, BEiT are ViTs)
 
 
 def resolution_from_name(name: str, default: int = 224) -> int:

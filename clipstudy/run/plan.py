@@ -143,12 +143,12 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
             info = data[d]
             pk = precision_key(precision, kind)
             if mid is None or isinstance(info, str):
-                key = store.Key.of("unit", m, data=d, precision=pk).name
+                key = store.unit_key(m, d, pk).name
                 out.failed.append(UnitResult(key, m, d, "failed", error=why or str(info)))
                 continue
             data_id, fp, task = info
-            key = store.Key.of("unit", mid, data=f"{data_id}#{fp}", precision=pk, device=kind,
-                               lab_profile=lab_profile if data_id != d else "").name
+            key = store.unit_key(mid, f"{data_id}#{fp}", pk, device=kind,
+                                 lab_profile=lab_profile if data_id != d else "").name
             u = Unit(m, d, precision, prompts_, key, mid, data_id, fp, task, cache, data_root, lab_profile, device,
                      batch_size, num_workers, study)
             out.units.append(u)

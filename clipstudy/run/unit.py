@@ -109,8 +109,8 @@ def load_model(name: str, device: str):
 
         _LOADED.clear()
         loaded = zoo.load(name, device)
-        if getattr(loaded.model, "weights_id", None) is None:  # the value every engine call would hash, once
-            loaded.model.weights_id = weights_hash(loaded.model)
+        if loaded.weights_id is None:  # the value every engine call would hash, once
+            loaded.weights_id = weights_hash(loaded.model)
         _LOADED[(name, device)] = loaded
     return _LOADED[(name, device)]
 
@@ -224,9 +224,9 @@ def _compute(unit: Unit) -> tuple[int, int]:
             precision = encode.resolve_precision(unit.precision, device)
             enc = encode.encode_images(loaded.model, data.dataset, model_id=zoo.model_id(loaded.spec),
                                        dataset_id=data.data_id,
-                                       transform_id=getattr(loaded, "transform_id", None) or repr(loaded.preprocess)[:2000],
-                                       weights=getattr(loaded.model, "weights_id", None), batch_size=unit.batch_size,
-                                       device=device, num_workers=unit.num_workers, precision=precision, progress=False)
+                                       transform_id=loaded.transform_id, weights=loaded.weights_id,
+                                       batch_size=unit.batch_size, device=device, num_workers=unit.num_workers,
+                                       precision=precision, progress=False)
             images += enc.forward_passes
             scale = encode.logit_scale_of(loaded.model)
         _log(unit, f"features: {len(enc)} images ({len(enc.skipped)} skipped), {enc.forward_passes} encoded now")
@@ -261,11 +261,10 @@ def _head_once(unit: Unit, loaded: Any, classnames: list[str], prompts: str, dev
     of the same model wait for one computation of a shared head (ImageNet's) instead of repeating it."""
     from .. import encode, prompts as prompt_sets, zoo
 
-    key = store.Key.of("head-lock", zoo.model_id(loaded.spec), data=store.digest(classnames, 24),
-                       transform=prompts, precision=unit.precision)
+    key = store.head_lock_key(zoo.model_id(loaded.spec), classnames, prompts, unit.precision)
     with store.locked(Path(unit.cache_root) / "units" / "heads" / f"{key.name}.lock"):
         encode.zero_shot_head(loaded.model, loaded.tokenizer, classnames, prompt_sets.templates(prompts), device,
-                              model_id=zoo.model_id(loaded.spec), weights=getattr(loaded.model, "weights_id", None),
+                              model_id=zoo.model_id(loaded.spec), weights=loaded.weights_id,
                               precision=unit.precision, progress=False)
 
 

@@ -1,0 +1,153 @@
+"""Chapter 05: calibration in distribution and under shift, before and after ID temperature scaling."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import chapter, plots
+from ..analysis import calibration as C
+from ..analysis import effects as E
+from ..lab import evaluate as lab_eval
+from .core import Axis, display, live_wide, register, show
+from .visual_factors import _runs
+
+SETS = ["lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-factors"]
+AXIS = register(Axis("calibration", "calibration", "05_calibration",
+                     live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"), lab=tuple(SETS)))
+
+
+def lab(ch: chapter.Chapter) -> dict:
+    """Calibration of every recipe and seed (base also with one template) on the lab sets: the table, the logits
+    (for reliability diagrams) and which factor each lab-factors image shifts."""
+    recs_seeds = lab_eval.seeds(ch.lab_profile)
+    tables, logits, factor_of_image = [], {}, None
+    for r, sd, prompts in _runs(ch):
+        sets_ = {}
+        for s in SETS:
+            n = ch.params.n_factor_scenes if s == "lab-factors" else ch.n_eval
+            zs, ls = lab_eval.zero_shot(r, s, n=n, profile=ch.lab_profile, prompts=prompts, device=ch.device, seed=sd)
+            sets_[s] = (zs.logits.numpy(), zs.labels.numpy())
+            if s == "lab-factors":
+                factor_of_image = ls.factors["factor"].to_numpy()
+        logits[(r, prompts, sd)] = sets_
+        tables.append(C.calibration_table(sets_, "lab-val").assign(recipe=r, prompts=prompts, seed=sd))
+    cal = ch.save(pd.concat(tables, ignore_index=True), "lab_calibration")
+    base = cal[(cal["recipe"] == "base") & (cal["prompts"] == "ensemble")]
+    print(f"base, mean over {len(recs_seeds)} training seeds:")
+    display(base.pivot_table(index="set", columns="scaling", values=["ece", "nll", "brier"], aggfunc="mean").round(3))
+    return dict(cal=cal, logits=logits, factor_of_image=factor_of_image, seed0=recs_seeds[0])
+
+
+def _t_id(lab: dict, recipe: str = "base") -> float:
+    """The temperature fitted on lab-val for `recipe` (ensemble prompts, the figures' seed)."""
+    cal = lab["cal"]
+    return float(cal[(cal["recipe"] == recipe) & (cal["prompts"] == "ensemble") & (cal["set"] == "lab-val")
+                     & (cal["scaling"] == "id") & (cal["seed"] == lab["seed0"])]["temperature"].iloc[0])
+
+
+def reliability(ch: chapter.Chapter, lab: dict) -> None:
+    """base's reliability diagrams at T=1 and at the ID temperature, one panel per set."""
+    t_base = _t_id(lab)
+    rel = C.reliability_frame(lab["logits"][("base", "ensemble", lab["seed0"])], t_base)
+    fig = plots.reliability_grid(rel, f"base (seed {lab['seed0']}): T=1 vs T={t_base:.2f} fitted on lab-val")
+    ch.figure(fig, rel, "lab_reliability_base")
+    show()
+
+
+def transfer(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
+    """Does the ID temperature transfer to the shifted sets? ECE without, with ID and with oracle temperatures."""
+    cal = lab["cal"]
+    tr = pd.concat([C.transfer(t, "lab-val").assign(recipe=r, prompts=p, seed=sd)
+                    for (r, p, sd), t in cal.groupby(["recipe", "prompts", "seed"])], ignore_index=True)
+    ch.save(tr, "lab_transfer")
+    long = tr.melt(id_vars=["recipe", "prompts", "seed", "set"], value_vars=["ece_none", "ece_id", "ece_oracle"],
+                   var_name="temperature", value_name="ece")
+    long["temperature"] = long["temperature"].map({"ece_none": C.SCALING_LABELS["none"],
+                                                   "ece_id": C.SCALING_LABELS["id"],
+                                                   "ece_oracle": C.SCALING_LABELS["oracle"]})
+    fig, ax = plots.bars(long[long["prompts"] == "ensemble"], "set", "ece", hue="temperature", order=SETS,
+                         errorbar="sd", figsize=(8.5, 3.8), rotate=0, legend=dict(fontsize=8),
+                         ylabel="ECE, 15 bins (mean ± sd over recipes and seeds)",
+                         title="Does the in-distribution temperature transfer? (all recipes)")
+    ch.figure(fig, long, "lab_transfer")
+    show()
+    return tr
+
+
+def transfer_findings(ch: chapter.Chapter, tr: pd.DataFrame) -> None:
+    bt = tr[(tr["recipe"] == "base") & (tr["prompts"] == "ensemble")].groupby("set")[
+        ["ece_none", "ece_id", "ece_oracle"]].mean()
+    shifted = tr[(tr["prompts"] == "ensemble") & tr["shifted"]]
+    chapter.finding("For base (mean over seeds), temperature scaling fitted on lab-val changes ECE there from {a:.3f} "
+                    "to {b:.3f}. Under the sketch shift the same temperature gives ECE {c:.3f}, against {d:.3f} with "
+                    "the sketch set's own (oracle) temperature.", a=float(bt.loc["lab-val", "ece_none"]),
+                    b=float(bt.loc["lab-val", "ece_id"]), c=float(bt.loc["lab-sketch", "ece_id"]),
+                    d=float(bt.loc["lab-sketch", "ece_oracle"]))
+    chapter.finding("Over all recipes and the four shifted sets, the ID temperature {word} ECE on average (mean gain "
+                    "{g:+.3f}); the mean transfer gap to the oracle is {gap:.3f}.", g=float(shifted["gain"].mean()),
+                    word=chapter.direction(float(shifted["gain"].mean()), "lowers", "raises", "leaves unchanged"),
+                    gap=float(shifted["transfer_gap"].mean()))
+
+
+def factor_ece(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
+    """base's ECE per out-of-range factor on lab-factors, before and after ID temperature scaling."""
+    t_base = _t_id(lab)
+    z, y = lab["logits"][("base", "ensemble", lab["seed0"])]["lab-factors"]
+    pf = ch.save(C.per_group_ece(z, y, lab["factor_of_image"], t_base), "lab_factor_ece")
+    pl = pf.melt(id_vars=["group"], value_vars=["ece_none", "ece_id"], var_name="scaling", value_name="ece")
+    pl["scaling"] = pl["scaling"].map({"ece_none": C.SCALING_LABELS["none"], "ece_id": C.SCALING_LABELS["id"]})
+    fig, ax = plots.bars(pl, "group", "ece", hue="scaling", figsize=(8.5, 3.6), rotate=35, ha=None,
+                         xlabel="factor pushed out of range ('none' = control)", ylabel="ECE (15 bins)",
+                         title="base on lab-factors", legend=dict(fontsize=8))
+    ch.figure(fig, pf, "lab_factor_ece")
+    show()
+    w = pf[pf["group"] != "none"].sort_values("ece_id", ascending=False).iloc[0]
+    chapter.finding("After ID temperature scaling, base is worst calibrated when '{f}' is out of range (ECE {e:.3f}; "
+                    "control {c:.3f}).", f=w["group"], e=float(w["ece_id"]),
+                    c=float(pf.set_index("group").loc["none", "ece_id"]) if "none" in set(pf["group"]) else float("nan"))
+    return pf
+
+
+def explorer(ch: chapter.Chapter, lab: dict) -> None:
+    """An ipywidgets explorer of reliability diagrams per recipe and set (static books show a note)."""
+    def show_reliability(recipe="base", set_name="lab-sketch"):
+        r = C.reliability_frame({set_name: lab["logits"][(recipe, "ensemble", lab["seed0"])][set_name]},
+                                t := _t_id(lab, recipe))
+        plots.reliability(r, hue="label", title=f"{recipe} on {set_name} (T_id={t:.2f})")
+        show()
+
+    try:
+        import ipywidgets as widgets
+
+        widgets.interact(show_reliability, recipe=widgets.Dropdown(options=list(lab_eval.recipes(ch.lab_profile)[
+            "recipe"]), value="base"), set_name=widgets.Dropdown(options=SETS, value="lab-sketch"))
+    except ImportError:
+        print("ipywidgets is not installed: the explorer is unavailable (the static figures above are complete).")
+
+
+def lab_effects(ch: chapter.Chapter, lab: dict, tr: pd.DataFrame) -> list[dict]:
+    """Each factor's effect on ECE in distribution and under shift (over seeds), and the prompt effect."""
+    cal, recs = lab["cal"], lab_eval.recipes(ch.lab_profile)
+    ece_id = cal[(cal["set"] == "lab-val") & (cal["scaling"] == "none") & (cal["prompts"] == "ensemble")]
+    shift_id = tr[(tr["prompts"] == "ensemble") & tr["shifted"]].groupby(["recipe", "seed"])["ece_id"].mean()
+    rows = ch.effects.lab_means(ece_id.rename(columns={"ece": "value"}), recs, "ECE on lab-val (T=1)")
+    rows = rows + ch.effects.lab_means(shift_id.rename("value").reset_index(), recs,
+                                       "ECE under shift with the lab-val temperature (mean of 4 sets)")
+    one = cal[(cal["recipe"] == "base") & (cal["set"] == "lab-val") & (cal["scaling"] == "none")].sort_values("seed")
+    if {"single", "ensemble"} <= set(one["prompts"]):
+        rows = rows + [ch.effects.prompts("ECE on lab-val (T=1)", one[one["prompts"] == "single"]["ece"],
+                                          one[one["prompts"] == "ensemble"]["ece"],
+                                          comparison="one template vs the 8-template ensemble (base)")]
+    display(pd.DataFrame(rows)[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    for r in rows:
+        chapter.finding("{comp}, {m}: {w}.", comp=r["comparison"], m=r["metric"], w=E.effect_words(r))
+    return rows
+
+
+def live(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """ECE, NLL and Brier of the live grid's models at T=1 and the ImageNet temperature (the runner's table)."""
+    live_cal = live_wide(ch, "calibration", ["model", "dataset", "part"], {"dataset": "set", "part": "scaling"},
+                         "live_calibration")
+    if live_cal is None:
+        return None
+    display(live_cal.pivot_table(index=["model", "set"], columns="scaling", values="ece").round(3))
+    return live_cal

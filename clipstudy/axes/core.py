@@ -1,0 +1,155 @@
+"""The axis registry and the one effects collector every chapter writes through.
+
+An `Axis` is a typed constant that an axis module declares once (`AXIS = register(Axis(...))`): its key,
+the name its effects carry, its chapter (the notebook's stem), the live datasets the chapter reads, and
+whether the summary gives it a column. The summary, the live grid and the effects collector read this
+registry, so no free-string axis name is joined on anywhere, and adding a chapter is one notebook, one
+axis module and one line in `_toc.yml`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import effects as E
+from ..errors import ClipstudyError, UnknownNameError
+
+# The factor vocabulary of the effects tables: the one place chapters take it from (the core's
+# clipstudy.factors replaces this import at merge).
+FACTORS: tuple[str, ...] = E.FACTORS
+LAB_FACTORS: Mapping[str, str] = E.LAB_FACTORS
+
+SMOKE_NOTE = ("This build uses the `smoke` profile: tiny lab models trained for seconds and tiny evaluation "
+              "sets. Its lab numbers are pipeline checks only, not findings.")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis of the study and its chapter."""
+
+    key: str  # short id: the module's name
+    name: str  # the axis name its effects rows carry (the summary's column)
+    chapter: str  # the notebook's stem, e.g. "02_natural_shifts"
+    live: tuple[str, ...] = ()  # live datasets the chapter reads (the grid `clipstudy build --profile live` runs)
+    lab: tuple[str, ...] = ()  # lab sets the chapter reads through the engine (the lab grid; sizes: config.Profile)
+    summarised: bool = True  # a column of the summary (chapter 10)
+    smoke_note: str = SMOKE_NOTE
+
+    def __str__(self) -> str:
+        return self.name
+
+
+REGISTRY: dict[str, Axis] = {}
+
+
+def register(axis: Axis) -> Axis:
+    """Add an axis to the registry (its module calls this once, at import)."""
+    for other in REGISTRY.values():
+        if other.key != axis.key and (other.name == axis.name or other.chapter == axis.chapter):
+            raise ClipstudyError(f"axis {axis.key!r} repeats the name or chapter of {other.key!r}")
+    REGISTRY[axis.key] = axis
+    return axis
+
+
+class Effects:
+    """The effects of one chapter, all on its axis: rows of `analysis.effects` (treatment minus base, n,
+    95% interval), plus why a factor was not measured. Rows from helpers must carry this axis' name."""
+
+    def __init__(self, axis: Axis):
+        self.axis = axis
+        self.rows: list[dict] = []
+        self.why_not: dict[str, str] = {}
+
+    # ---- adding rows
+    def add(self, factor: str, metric: str, value: float, comparison: str, source: str, *,
+            n: float | None = None, ci: tuple[float, float] | None = None) -> dict:
+        """One effect on this axis (see `analysis.effects.effect`)."""
+        row = E.effect(factor, self.axis.name, metric, value, comparison, source, n=n, ci=ci)
+        self.rows.append(row)
+        return row
+
+    def extend(self, rows: Iterable[dict] | pd.DataFrame | None) -> list[dict]:
+        """Rows built by an analysis helper; each must be on this axis (a wrong axis name raises)."""
+        if rows is None:
+            return []
+        rs = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+        bad = sorted({str(r.get("axis")) for r in rs} - {self.axis.name})
+        if bad:
+            raise ClipstudyError(f"effects on axis {bad[0]!r} were added to the {self.axis.name!r} chapter")
+        self.rows += rs
+        return rs
+
+    def lab(self, values: pd.DataFrame, recipes: pd.DataFrame, metric: str, value: str = "value",
+            flags: Mapping[str, str] | None = None) -> list[dict]:
+        """Each lab recipe against base over training seeds and images (`analysis.effects.lab_seed_effects`)."""
+        return self.extend(E.lab_seed_effects(values, recipes, self.axis.name, metric, value=value,
+                                              flags=dict(flags or {})))
+
+    def lab_means(self, values: pd.DataFrame, recipes: pd.DataFrame, metric: str, value: str = "value") -> list[dict]:
+        """Each lab recipe against base over its seeds' values (`analysis.effects.lab_effects`)."""
+        return self.extend(E.lab_effects(values, recipes, self.axis.name, metric, value=value))
+
+    def prompts(self, metric: str, treatment: Sequence[float], base: Sequence[float], treatment_boot: Any = None,
+                base_boot: Any = None, comparison: str = "one template vs the template ensemble (base)") -> dict:
+        """The test-time prompt effect in the lab: one recipe under two prompt sets, over seeds (and images
+        when bootstrap replicates are given)."""
+        pe = E.seed_image_effect(np.asarray(treatment, float), np.asarray(base, float),
+                                 None if treatment_boot is None else np.stack(list(treatment_boot)),
+                                 None if base_boot is None else np.stack(list(base_boot)))
+        return self.add("test-time prompts", metric, pe["effect"], comparison, "lab", n=pe["n"],
+                        ci=(pe["ci_low"], pe["ci_high"]))
+
+    def not_measured(self, factor: str, reason: str) -> None:
+        """Why a factor has no effect on this axis (the summary shows it in the empty cell)."""
+        if factor not in FACTORS:
+            raise UnknownNameError("factor", factor, list(FACTORS))
+        self.why_not[factor] = reason
+
+    # ---- reading
+    def frame(self, rows: Iterable[dict] | None = None) -> pd.DataFrame:
+        return E.effects_frame(list(self.rows if rows is None else rows))
+
+    def write(self, ch: Any, notes: Mapping[str, str] | None = None, sort: bool = False) -> pd.DataFrame:
+        """Save effects.csv (and not_measured.csv when a reason was given) and show the factor summary.
+        `notes` are shown for factors without an effect and not saved (context, not a reason)."""
+        from IPython.display import Markdown, display
+
+        eff = self.frame()
+        if sort:
+            eff = eff.sort_values("factor", kind="stable", key=lambda s: s.map(FACTORS.index)).reset_index(drop=True)
+        ch.save(eff, "effects")
+        measured = set(eff["factor"])
+        nm = {f: w for f, w in self.why_not.items() if f not in measured}
+        if self.why_not:
+            ch.save(pd.DataFrame([dict(factor=f, axis=self.axis.name, reason=w) for f, w in nm.items()],
+                                 columns=["factor", "axis", "reason"]), "not_measured")
+        display(Markdown(E.factor_summary(eff, {**dict(notes or {}), **nm} or None)))
+        return eff
+
+
+def live_wide(ch: Any, runner_axis: str, index: Sequence[str], rename: Mapping[str, str], name: str
+              ) -> pd.DataFrame | None:
+    """The chapter's rows of the runner's live results table, one column per metric, saved as `name`; None
+    after the chapter's one notice when there are none (see `Chapter.live`)."""
+    t = ch.live(runner_axis)
+    if t is None:
+        return None
+    wide = t.pivot_table(index=list(index), columns="metric", values="value", aggfunc="first").reset_index()
+    return ch.save(wide.rename(columns=dict(rename)), name)
+
+
+def display(x: Any) -> None:
+    """Show a table (or any object) as the notebook would."""
+    from IPython.display import display as _display
+
+    _display(x)
+
+
+def show() -> None:
+    """Show the current figure inline."""
+    import matplotlib.pyplot as plt
+
+    plt.show()

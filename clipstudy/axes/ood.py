@@ -1,0 +1,146 @@
+"""Chapter 06: telling ImageNet (or lab-val) apart from OOD images, with every registered OOD score.
+
+The scores come from `clipstudy.metrics.ood.SCORES`: a score registered there (one function) appears in
+every table and figure of this chapter. The headline contrast reads `HEADLINE` (MCM), or `FALLBACK`
+(MSP) for a classifier, which has no image-text cosines.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import chapter, plots
+from ..analysis import effects as E
+from ..analysis import ood
+from ..lab import evaluate as lab_eval
+from .core import Axis, FACTORS, display, register, show
+
+AXIS = register(Axis("ood", ood.AXIS, "06_ood_detection",
+                     live=("imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o"),
+                     lab=("lab-val", "lab-ood")))
+HEADLINE, FALLBACK = "mcm", "msp"
+ID_SET = "imagenet"
+LAB_PROMPTS = ("ensemble", "classifier head")  # the chapter's main prompt set (a classifier has its own head)
+
+
+def records(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """The records score ImageNet-O as classification only: its accuracy against ImageNet accuracy."""
+    for f in FACTORS:
+        ch.effects.not_measured(f, "the records hold no OOD-detection metric of real models; see the lab rows")
+    if not chapter.records_ready():  # else one "Records missing" notice
+        return None
+    from scipy import stats
+
+    from .. import records as R
+
+    oc = R.load("open_clip")
+    io = oc[(oc["metric"] == "acc1") & oc["dataset"].isin(["imagenet", "imagenet-o"])].pivot_table(
+        index=["model", "family", "loss"], columns="dataset", values="value", aggfunc="first").dropna().reset_index()
+    fig = plots.scatter(io, "imagenet", "imagenet-o", hue="family", style="loss",
+                        xlabel="ImageNet zero-shot top-1 (fraction)", ylabel="ImageNet-O zero-shot top-1 (fraction)",
+                        title="Records: ImageNet-O is scored as classification")
+    ch.figure(fig, io, "records_imagenet_o_accuracy")
+    show()
+    rho = stats.spearmanr(io["imagenet"], io["imagenet-o"]).statistic
+    chapter.finding("Over {n:.0f} open_clip models, ImageNet-O classification accuracy follows ImageNet accuracy "
+                    "with Spearman rho {rho:.3f}; the records give no detection score to compare.", n=len(io), rho=rho)
+    return io
+
+
+def lab_examples(ch: chapter.Chapter) -> None:
+    """Four lab-ood images of each kind: held-out shapes (near), textures and noise (far)."""
+    ls = lab_eval.labset("lab-ood", ch.n_eval, ch.lab_profile)
+    kinds = ls.factors["kind"].to_numpy()
+    pick = [int(i) for k in ("held_out_shape", "texture", "noise") for i in np.flatnonzero(kinds == k)[:4]]
+    fig, _ = plots.image_grid(ls.images[pick], [("near: " if kinds[i] == "held_out_shape" else "far: ") + kinds[i]
+                                                for i in pick], ncols=6, size=1.3)
+    ch.figure(fig, ls.factors.iloc[pick].reset_index(drop=True), "lab_ood_examples")
+    show()
+
+
+def lab_detection(ch: chapter.Chapter) -> pd.DataFrame:
+    """Every recipe, seed and prompt set: lab-val (ID) against lab-ood near, far and pooled, every score."""
+    det = ood.lab_detection(list(lab_eval.recipes(ch.lab_profile)["recipe"]), n=ch.n_eval, profile=ch.lab_profile,
+                            device=ch.device, seeds=lab_eval.seeds(ch.lab_profile))
+    ch.save(det, "lab_detection")
+    display(det[(det["model"] == "base") & (det["prompts"] == "ensemble")]
+             .pivot_table(index="method", columns="ood", values=["auroc", "fpr95"]).round(3))
+    return det
+
+
+def lab_base(ch: chapter.Chapter, det: pd.DataFrame) -> None:
+    """base's AUROC and FPR95 per score, near and far; the near/far gap of the headline score."""
+    base = det[(det["model"] == "base") & (det["prompts"] == "ensemble") & (det["ood"] != "all")]
+    fig = plots.metric_pair(base, "method", "ood", [("auroc", "AUROC (0.5 = chance)", "base: AUROC", 0.5),
+                                                    ("fpr95", "FPR at 95% TPR (lower is better)", "base: FPR95", None)],
+                            xlabel="score", figsize=(9, 3.6))
+    ch.figure(fig, base, "lab_base_scores")
+    show()
+    gap = ch.save(ood.near_far_gap(det[det["prompts"].isin(LAB_PROMPTS)]), "lab_near_far_gap")
+    g_base = gap[(gap["model"] == "base") & (gap["method"] == HEADLINE)]["gap"]
+    if len(g_base):
+        chapter.finding("For the base recipe with MCM (mean over {k} seeds), far OOD has AUROC {g:+.3f} relative to near "
+                        "OOD: held-out shapes are {word} to tell apart than texture and noise images.", k=len(g_base),
+                        g=float(g_base.mean()), word=chapter.direction(float(g_base.mean()), "harder", "easier",
+                                                                       "as hard"))
+
+
+def lab_recipes(ch: chapter.Chapter, det: pd.DataFrame) -> None:
+    """AUROC and FPR95 per recipe on the headline score (the fallback for classifiers), and their effects."""
+    recipes = list(lab_eval.recipes(ch.lab_profile)["recipe"])
+    per = det[det["prompts"].isin(LAB_PROMPTS) & (det["ood"] != "all")]
+    one = pd.concat([per[per["method"] == HEADLINE], per[per["classifier"] & (per["method"] == FALLBACK)]],
+                    ignore_index=True)
+    one["score"] = np.where(one["classifier"], "MSP (classifier)", "MCM")
+    order = [r for r in recipes if r in set(one["model"])]
+    fig = plots.metric_pair(one, "model", "ood", [("auroc", "AUROC (0.5 = chance)",
+                                                   "AUROC per recipe (MCM; MSP for finetuned)", 0.5),
+                                                  ("fpr95", "FPR95 (lower is better)", "FPR95 per recipe", None)],
+                            order=order, figsize=(11, 3.8), rotate=45, legend_title="OOD")
+    ch.figure(fig, one, "lab_recipes")
+    show()
+    ch.effects.extend(ood.recipe_effects(det[det["prompts"].isin(LAB_PROMPTS)], lab_eval.recipe_factors(),
+                                         method=HEADLINE, fallback_method=FALLBACK))
+
+
+def lab_prompts(ch: chapter.Chapter, det: pd.DataFrame) -> pd.DataFrame:
+    """The prompt ensemble's effect on AUROC per recipe and score, and base's headline prompt effect."""
+    recipes = list(lab_eval.recipes(ch.lab_profile)["recipe"])
+    pe = ch.save(ood.prompt_effect(det[~det["classifier"]]), "lab_prompt_effect")
+    shown = pe[pe["ood"] != "all"]
+    fig, ax = plots.bars(shown, "model", "effect", hue="method", order=[r for r in recipes if r in set(pe["model"])],
+                         ref=0, ref_style="-", figsize=(9, 3.6), rotate=45, legend="keep",
+                         ylabel="AUROC, ensemble − single template", title="Prompt ensemble effect (near and far pooled)")
+    ch.figure(fig, shown, "lab_prompt_effect")
+    show()
+    head = pe[(pe["method"] == HEADLINE) & (pe["ood"] == "all")]
+    if (head["model"] == "base").any():
+        sel = (det["model"] == "base") & (det["method"] == HEADLINE) & (det["ood"] == "all")
+        ens, single = (det[sel & (det["prompts"] == p)].sort_values("seed")["auroc"] for p in ("ensemble", "single"))
+        row = ch.effects.prompts(f"auroc ({HEADLINE}, all OOD)", ens, single,
+                                 comparison="8-template ensemble vs 1 template (base)")
+        per_recipe = head.groupby("model")["effect"].mean()
+        chapter.finding("For the base recipe, the prompt ensemble's effect on MCM AUROC: {w}. Across {n:.0f} "
+                        "contrastive recipes the change (mean over seeds) averages {m:+.3f} and is positive for {k:.0f} "
+                        "of them.", w=E.effect_words(row), n=len(per_recipe), m=float(per_recipe.mean()),
+                        k=int((per_recipe > 0).sum()))
+    return pe
+
+
+def live(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """ImageNet against each real OOD set for the live grid's models, every score (the runner's table)."""
+    t = ch.live("ood", [d for d in AXIS.live if d != ID_SET])  # the ID set is the reference, not a row
+    if t is None:
+        return None
+    t = t.assign(method=t["part"].str.split("/").str[0])
+    lt = t.pivot_table(index=["model", "method", "dataset", "n"], columns="metric", values="value", aggfunc="first")
+    lt = ch.save(lt.reset_index().rename(columns={"dataset": "ood", "n": "n_ood"}), "live_detection")
+    head = lt[lt["method"] == HEADLINE]
+    fig, ax = plots.bars(head, "ood", "auroc", hue="model", figsize=(8, 3.8), rotate=0, ylim=(0, 1),
+                         xlabel="OOD set", ylabel="AUROC (MCM)", title="Live: ImageNet vs real OOD sets",
+                         legend=dict(fontsize=6))
+    ch.figure(fig, lt, "live_detection")
+    show()
+    chapter.finding("Over {n:.0f} live models and {k:.0f} OOD sets, mean MCM AUROC is {a:.3f}.",
+                    n=lt["model"].nunique(), k=lt["ood"].nunique(), a=float(head["auroc"].mean()))
+    return lt

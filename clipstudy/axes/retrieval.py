@@ -1,0 +1,135 @@
+"""Chapter 07: image-text retrieval, and how far it tracks classification (records, LAION grid, lab, live)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import chapter, plots
+from ..analysis import effects as E
+from ..analysis import retrieval
+from ..lab import evaluate as lab_eval
+from .core import Axis, display, register, show
+
+AXIS = register(Axis("retrieval", retrieval.AXIS, "07_retrieval", live=("coco-5k", "flickr30k-1k"),
+                          lab=("lab-val", "lab-retrieval"))))
+
+
+def records(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """open_clip's retrieval recalls against ImageNet accuracy, with each (dataset, direction)'s line."""
+    ch.effects.not_measured("test-time prompts", "retrieval compares images with captions, not with class prompts; "
+                            "the lab rows use the prompt ensemble only for the lab-val accuracy on the x axis")
+    if not chapter.records_ready():  # else one "Records missing" notice
+        return None
+    from .. import records as R
+
+    rv = R.retrieval_vs_classification()
+    rv["direction"] = rv["metric"].map(retrieval.direction_of)
+    rv["k"] = rv["metric"].str.rsplit("@", n=1).str[1].astype(int)
+    ch.save(rv, "records_retrieval_vs_classification")
+    at5 = rv[rv["k"] == 5]
+    fig = plots.recall_vs_accuracy(at5)
+    ch.figure(fig, at5, "records_scatter_r5")
+    show()
+    return rv
+
+
+def records_correlations(ch: chapter.Chapter, rv: pd.DataFrame | None) -> None:
+    if rv is None:
+        return
+    from .. import records as R
+
+    cor = R.retrieval_correlations(rv)
+    cor["direction"] = cor["metric"].map(retrieval.direction_of)
+    ch.save(cor, "records_correlations")
+    display(cor[["dataset", "direction", "metric", "n", "pearson_r", "spearman_rho", "slope", "residual_std"]].round(3))
+    c5 = cor[cor["metric"] == "image_retrieval_recall@5"].set_index("dataset")
+    chapter.finding("Across {n:.0f} open_clip models, text→image recall@5 on MSCOCO follows ImageNet accuracy with "
+                    "Pearson r {r:.3f} (Flickr30k: {rf:.3f}); the residual standard deviation is {sd:.3f}.",
+                    n=c5.loc["mscoco", "n"], r=c5.loc["mscoco", "pearson_r"], rf=c5.loc["flickr30k", "pearson_r"],
+                    sd=c5.loc["mscoco", "residual_std"])
+
+
+def records_residuals(ch: chapter.Chapter, rv: pd.DataFrame | None) -> None:
+    """Retrieval beyond ImageNet accuracy, by training data; the records' effects."""
+    if rv is None:
+        return
+    from .. import records as R
+
+    res = R.retrieval_residuals(rv, by="data")
+    res5 = res[res["metric"].isin(["image_retrieval_recall@5", "text_retrieval_recall@5"]) & (res["n"] >= 2)].copy()
+    res5["direction"] = res5["metric"].map(retrieval.direction_of)
+    ch.save(res, "records_residuals_by_data")
+    fig = plots.residual_bars(res5)
+    ch.figure(fig, res5, "records_residuals_by_data")
+    show()
+    rec_eff = E.effects_frame(ch.effects.extend(retrieval.records_effects(rv, "mscoco", "image_retrieval_recall@5")))
+    display(rec_eff[["factor", "comparison", "effect"]].round(3))
+    top = res5[res5["dataset"] == "mscoco"].groupby("data")["residual_mean"].mean().sort_values()
+    chapter.finding("On MSCOCO, models trained on {best} sit {hi:+.3f} above the line on average and those trained on "
+                    "{worst} {lo:+.3f}: the training source moves retrieval by up to {span:.3f} beyond classification.",
+                    best=top.index[-1], hi=top.iloc[-1], worst=top.index[0], lo=top.iloc[0],
+                    span=top.iloc[-1] - top.iloc[0])
+
+
+def laion_grid(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """LAION's scaling grid: recall@5 and its controlled contrasts."""
+    if not chapter.records_ready("scaling_laws_openclip"):  # else one notice naming the fetch command
+        return None
+    from .. import records as R
+    from ..analysis import scaling_grid
+
+    grid = ch.save(R.scaling.grid(R.load("scaling_laws_openclip")), "records_laion_grid")
+    fig, _ = plots.grid_lines(grid, "recall@5", "recall@5 (mean of both directions, Flickr30k and MSCOCO)",
+                              title="LAION grid: retrieval")
+    ch.figure(fig, grid, "records_laion_grid_recall")
+    show()
+    g = E.effects_frame(ch.effects.extend(scaling_grid.grid_effects(grid, "recall@5", "recall@5 (LAION grid, mean of 4)",
+                                                                    AXIS.name)))
+    display(g[["factor", "comparison", "effect", "n", "ci_low", "ci_high"]].round(4))
+    for r in g.to_dict("records"):
+        chapter.finding("{comp}: recall@5 changes by {e:+.4f} ({ci}): {word}.", comp=r["comparison"], e=r["effect"],
+                        ci=E.interval_text(r, "{:+.4f}"), word=E.direction_words(r, "retrieval improves",
+                                                                                "retrieval worsens"))
+    return grid
+
+
+def lab(ch: chapter.Chapter) -> pd.DataFrame:
+    """Recall@K both ways of every contrastive recipe and seed on lab-retrieval, with its lab-val accuracy."""
+    lr = retrieval.lab_retrieval(list(lab_eval.recipes(ch.lab_profile)["recipe"]), n=ch.n_eval, profile=ch.lab_profile,
+                                 device=ch.device, seeds=lab_eval.seeds(ch.lab_profile))
+    ch.save(lr, "lab_retrieval")
+    display(lr.pivot_table(index="model", columns=["direction", "k"], values="recall").round(3))
+    ch.effects.not_measured("fine-tuning", "the fine-tuned lab model is a classifier with no text tower: it cannot "
+                            "retrieve")
+    return lr
+
+
+def lab_vs_accuracy(ch: chapter.Chapter, lr: pd.DataFrame) -> None:
+    """Does retrieval rank the lab recipes as classification does? Figure, rank agreement and effects."""
+    fig = plots.lab_recall_vs_accuracy(lr)
+    ch.figure(fig, lr, "lab_retrieval_vs_accuracy")
+    show()
+    r5 = lr[lr["k"] == 5].groupby("model", as_index=False).agg(recall=("recall", "mean"), val_acc=("val_acc", "mean"))
+    agree = retrieval.rank_agreement(r5, "val_acc", "recall")
+    ch.save(pd.DataFrame([agree]), "lab_rank_agreement")
+    chapter.finding("Across {n:.0f} lab recipes, recall@5 (mean of both directions) and lab-val accuracy rank the models "
+                    "with Spearman rho {rho:.3f} (Pearson r {r:.3f}).", n=agree["n"], rho=agree["spearman_rho"],
+                    r=agree["pearson_r"])
+    ch.effects.extend(retrieval.recipe_effects(lr, lab_eval.recipe_factors(), where={"k": 5},
+                                               metric="recall@5 (both directions, mean)"))
+
+
+def live(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """Recall@K both ways of the live grid's models (the runner's results table)."""
+    t = ch.live("retrieval")
+    if t is None:
+        return None
+    lv = t.assign(direction=t["part"], k=t["metric"].str.rsplit("@", n=1).str[1].astype(int))
+    lv = ch.save(lv.rename(columns={"value": "recall"})[["model", "dataset", "direction", "k", "recall"]],
+                 "live_retrieval")
+    fig, ax = plots.bars(lv[lv["k"] == 5], "model", "recall", hue="direction", figsize=(8, 3.8), rotate=45, ha=None,
+                         ylabel="recall@5 (fraction)", title="Live retrieval", legend="keep")
+    ch.figure(fig, lv, "live_retrieval")
+    show()
+    chapter.finding("Over {n:.0f} live models, mean recall@5 is {r:.3f}.", n=lv["model"].nunique(),
+                    r=float(lv[lv["k"] == 5]["recall"].mean()))
+    return lv

@@ -1,0 +1,217 @@
+"""Model names: the curated registry, the name forms that resolve through sources, and collections.
+
+The curated registry is data (`curated.csv` next to this file: open_clip pairs and timm ImageNet-fine-tuned
+CLIPs, each with its factors). Its numbers come from the tags themselves (`s34b` = 34B samples seen, `e32` =
+32 epochs), open_clip's `docs/PRETRAINED.md` and model cards, the DataComp paper (pool scales small 12.8M,
+medium 128M, large 1.28B, xlarge 12.8B samples seen = pool size), and the original papers for OpenAI CLIP
+(32 epochs over 400M pairs), SigLIP (40B samples on WebLI) and DFN; rows noted approximate are epoch-count x
+dataset-size estimates.
+
+Everything else resolves through a table that each source (`clipstudy.models.sources`) registers into:
+a name prefix or form (`ARCH/TAG`, `ARCH@path`, `local-dir:`, `timm:`, `lab:`) and the function that turns
+such a name into a `ModelSpec`; a loader per source; and, for sources with their own names, a lister. This
+module imports no source (sources import it), so it never cycles; `clipstudy.zoo` imports them all.
+
+Collections (`@NAME`) are parsed here once: named ones are registered (`@live`, `@baselines`, `@lab`, ...)
+and `@FIELD=VALUE` filters the registry.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from .. import factors
+from ..errors import ClipstudyError, UnknownNameError
+from .spec import LOCAL_DIR, Loaded, ModelSpec, local_checkpoint, model_id, pretrained_tag  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NAME_FORMS = """model names:
+  ARCH/TAG                 an open_clip pretrained pair (open_clip.list_pretrained()), e.g. ViT-B-32/openai;
+                           `clipstudy models` lists the curated registry with its six factors
+  timm:NAME                a timm model with its ImageNet head, e.g. timm:vit_base_patch16_clip_224.openai_ft_in1k
+  ARCH@/path/to/file.pt    a local open_clip checkpoint (.pt/.pth/.bin/.safetensors) for architecture ARCH;
+                           OpenAI-style weights need the QuickGELU variant, e.g. ViT-B-32-quickgelu@/path/to/file.pt
+  local-dir:/path/to/dir   an open_clip model folder (open_clip_config.json + weights), as `clipstudy lab export` writes
+  lab:RECIPE[@PROFILE]     a tiny CLIP trained in the lab (`clipstudy lab recipes`)
+  ARCH/random              random weights (seeded), for pipeline checks only
+Hub weights (ARCH/TAG, timm:NAME) download on first use unless offline (--offline or HF_HUB_OFFLINE=1);
+`clipstudy fetch model NAME` downloads them ahead."""
+
+# the registry's sortable columns: the factors' columns, then the extra ones (`clipstudy models --factor`)
+FACTORS: tuple[str, ...] = tuple(factors.COLUMN[k] for k in factors.TRAINING) + ("resolution",)
+CURATED_CSV = Path(__file__).with_name("curated.csv")
+
+
+def _curated() -> dict[str, ModelSpec]:
+    out: dict[str, ModelSpec] = {}
+    with CURATED_CSV.open(newline="") as f:
+        for r in csv.DictReader(line for line in f if not line.startswith("#")):
+            out[r["name"]] = ModelSpec(
+                name=r["name"], source=r["source"], arch=r["arch"], pretrained=r["pretrained"] or None,
+                family=r["family"], data=r["data"], samples_seen=float(r["samples_seen"]),
+                finetuned=r["finetuned"] == "True", loss=r["loss"], resolution=int(r["resolution"]),
+                notes=r["notes"])
+    return out
+
+
+# the curated rows are loaded with the module, so `register` before the first `get` adds to them
+REGISTRY: dict[str, ModelSpec] = _curated()
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add (or replace) a named model; the curated registry stays."""
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+# ----------------------------------------------------------------- the source table
+@dataclass(frozen=True)
+class Resolver:
+    """One name form: `prefix` (at the start of a name) or `infix` (anywhere), and how to resolve it."""
+
+    form: str
+    resolve: Callable[[str], ModelSpec]
+    prefix: str = ""
+    infix: str = ""
+
+    def matches(self, name: str) -> bool:
+        return name.startswith(self.prefix) if self.prefix else self.infix in name
+
+
+RESOLVERS: list[Resolver] = []
+LOADERS: dict[str, Callable[[ModelSpec, str], Loaded]] = {}
+LISTERS: dict[str, Callable[[], list[ModelSpec]]] = {}  # sources whose models are listed beside the registry
+SUGGESTERS: list[Callable[[], list[str]]] = []
+
+
+def register_resolver(form: str, resolve: Callable[[str], ModelSpec], *, prefix: str = "", infix: str = "") -> None:
+    """A source claims names that start with `prefix` (or contain `infix`); prefixes are tried first."""
+    if bool(prefix) == bool(infix):
+        raise ValueError("give exactly one of prefix and infix")
+    RESOLVERS[:] = [r for r in RESOLVERS if r.form != form] + [Resolver(form, resolve, prefix, infix)]
+    RESOLVERS.sort(key=lambda r: 0 if r.prefix else 1)  # stable: infix forms keep their registration order
+
+
+def register_source(source: str, load: Callable[[ModelSpec, str], Loaded], *,
+                    lister: Callable[[], list[ModelSpec]] | None = None,
+                    suggest: Callable[[], list[str]] | None = None) -> None:
+    """A source's loader, and optionally the models it lists and the names it suggests for typos."""
+    LOADERS[source] = load
+    if lister is not None:
+        LISTERS[source] = lister
+    if suggest is not None and suggest not in SUGGESTERS:
+        SUGGESTERS.append(suggest)
+
+
+def entries() -> dict[str, ModelSpec]:
+    """The registry plus every listing source's models (the lab zoo), by name."""
+    out = dict(REGISTRY)
+    for lister in LISTERS.values():
+        for s in lister():
+            out.setdefault(s.name, s)
+    return out
+
+
+def _suggestions() -> list[str]:
+    out = list(entries())
+    for suggest in SUGGESTERS:
+        try:
+            out += suggest()
+        except Exception:  # an optional source's list is for suggestions only
+            pass
+    return list(dict.fromkeys(out))
+
+
+def get(name: str | ModelSpec) -> ModelSpec:
+    """Resolve a model name (see NAME_FORMS) to a ModelSpec; unknown names suggest close ones."""
+    if isinstance(name, ModelSpec):
+        return name
+    if name in REGISTRY:
+        return REGISTRY[name]
+    for r in RESOLVERS:
+        if r.matches(name):
+            spec = r.resolve(name)
+            if spec is not None:
+                return spec
+    raise UnknownNameError("model", name, _suggestions(),
+                           hint="Use ARCH/TAG from open_clip.list_pretrained(), timm:NAME, ARCH@CHECKPOINT, "
+                                "local-dir:FOLDER, lab:RECIPE, ARCH/random, or a name from `clipstudy models`.")
+
+
+def load(spec: ModelSpec | str, device: str = "cpu") -> Loaded:
+    """Build the model with its preprocess and tokenizer, through its source's loader."""
+    spec = get(spec)
+    if spec.source not in LOADERS:
+        raise ClipstudyError(f"unknown model source {spec.source!r} for {spec.name}")
+    return LOADERS[spec.source](spec, device)
+
+
+def specs(names_: Iterable[str]) -> list[ModelSpec]:
+    return [get(n) for n in names_]
+
+
+def names(**filters: Any) -> list[str]:
+    """Registry (and listed) names whose fields equal the given values."""
+    return [n for n, s in entries().items() if all(getattr(s, k) == v for k, v in filters.items())]
+
+
+def frame(factor: str | None = None) -> pd.DataFrame:
+    """The registry as a table; `factor` (a factor in any spelling, or `resolution`) sorts and groups it."""
+    import pandas as pd
+
+    df = pd.DataFrame([s.row() for s in entries().values()])
+    if df.empty:
+        return df
+    if factor is not None:
+        col = factors.column(factor)
+        df = df.sort_values([col, "name"], na_position="last")
+        df = df[["name", col] + [c for c in df.columns if c not in ("name", col)]]
+    return df.reset_index(drop=True)
+
+
+# ----------------------------------------------------------------- collections
+COLLECTIONS: dict[str, Callable[[], list[str]]] = {}
+FIELDS: tuple[str, ...] = ("source", "family", "data", "loss", "finetuned", "resolution")
+HUB_SOURCES = ("open_clip", "timm")
+
+
+def register_collection(name: str, members: Callable[[], list[str]]) -> None:
+    """`@name` expands to `members()` (called on use, so it sees recipes registered later)."""
+    COLLECTIONS[name] = members
+
+
+def collection(name: str, *, hub_only: bool = False) -> list[str]:
+    """The members of `@name`: a registered collection, or `FIELD=VALUE` over the registry (with `hub_only`,
+    only models whose weights come from the hub; any factor spelling works as FIELD)."""
+    if name in COLLECTIONS:
+        return list(COLLECTIONS[name]())
+    field, eq, value = name.partition("=")
+    if eq and field not in FIELDS and (field in factors.KEYS or field in factors.ALIASES):
+        field = factors.column(field)
+    if eq and field in FIELDS:
+        pool = {n: s for n, s in entries().items() if not hub_only or s.source in HUB_SOURCES}
+        members = [n for n, s in pool.items() if str(getattr(s, field)).lower() == value.lower()]
+        if not members:
+            raise UnknownNameError(f"{field} in the registry", value, sorted({str(getattr(s, field))
+                                                                              for s in pool.values()}))
+        return members
+    raise UnknownNameError("model collection", f"@{name}", [f"@{c}" for c in COLLECTIONS],
+                           hint=f"Or @FIELD=VALUE over `clipstudy models` with FIELD one of {', '.join(FIELDS)} "
+                                "(e.g. @data=laion2b or @loss=siglip).")
+
+
+def expand(items: Iterable[str] | str, resolve: Callable[[str], list[str]] | None = None) -> list[str]:
+    """Names with each `@COLLECTION` replaced by its members, each once, in order ("a,b" splits).
+    `resolve` maps a collection name (without @) to members; model collections by default."""
+    resolve = resolve or collection
+    out: list[str] = []
+    for item in ([items] if isinstance(items, str) else items):
+        for part in str(item).split(","):
+            part = part.strip()
+            if part:
+                out += resolve(part[1:]) if part.startswith("@") else [part]
+    return list(dict.fromkeys(out))

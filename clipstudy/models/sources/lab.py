@@ -1,0 +1,41 @@
+"""`lab:RECIPE[@PROFILE]`: a tiny CLIP trained in the lab (`clipstudy.lab.zoo`), trained on first use.
+
+The lab zoo is imported on use, so registering this source does not import torch.
+"""
+from __future__ import annotations
+
+from .. import registry
+from ..spec import Loaded, ModelSpec
+
+PREFIX = "lab:"
+
+
+def resolve(name: str) -> ModelSpec:
+    from ...lab import zoo as lab_zoo
+
+    recipe, _, profile = name[len(PREFIX):].partition("@")
+    return lab_zoo.spec(recipe, profile or None)
+
+
+def load(spec: ModelSpec, device: str) -> Loaded:
+    from ...lab import zoo as lab_zoo
+
+    return lab_zoo.load(spec.arch, device=device)
+
+
+def listed() -> list[ModelSpec]:
+    """Every lab recipe under the `lab` profile (what `clipstudy models` lists beside the registry)."""
+    from ...lab import zoo as lab_zoo
+
+    return lab_zoo.specs("lab")
+
+
+def members() -> list[str]:
+    from ...lab import zoo as lab_zoo
+
+    return [f"{PREFIX}{r}" for r in lab_zoo.names()]
+
+
+registry.register_resolver("lab:RECIPE[@PROFILE]", resolve, prefix=PREFIX)
+registry.register_source("lab", load, lister=listed)
+registry.register_collection("lab", members)

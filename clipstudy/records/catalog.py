@@ -1,0 +1,33 @@
+"""Every records table by name: `load(name)` dispatches to the loader of its format.
+
+Kept apart from the loaders (`tables`, `decisions`, `scaling`) so that they can share helpers without
+importing each other in a circle.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from ..errors import UnknownNameError
+from . import decisions, scaling, tables
+
+LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
+    "open_clip": tables.load_open_clip, "timm": tables.load_timm, "clip_benchmark": tables.load_clip_benchmark,
+    "imagenet_x": tables.load_imagenet_x, "cue_conflict": tables.load_cue_conflict,
+    "model_vs_human": decisions.load_model_vs_human, "model_vs_human_clip": decisions.load_model_vs_human_clip,
+    "vlm_shapebias": decisions.load_vlm_shapebias, "texture_vs_shape": decisions.load_texture_vs_shape,
+    "scaling_laws_openclip": scaling.load_scaling_laws,
+}
+
+
+def load(name: str, root: str | Path | None = None, **options) -> pd.DataFrame:
+    """A records table as a tidy frame; `root` defaults to CLIPSTUDY_DATA (records/ under it).
+
+    Decision records (`model_vs_human`, `model_vs_human_clip`, `vlm_shapebias`, `texture_vs_shape`)
+    come back one row per decision (see `records.decisions`); `options` go to the loader (e.g.
+    `datasets=["cue-conflict"]` for model-vs-human)."""
+    if name not in LOADERS:
+        raise UnknownNameError("records table", name, list(LOADERS))
+    return LOADERS[name](root, **options)
