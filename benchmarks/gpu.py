@@ -43,7 +43,8 @@ def main(argv=None) -> list[dict]:
     work = Path(a.workdir)
     per_class = -(-a.images // 8)
     root = make_sketch_folder(work / f"imagenet_sketch-8x{per_class}", 8, per_class)
-    print(f"# gpu: {torch.cuda.get_device_name()} (CUDA {torch.version.cuda}), {a.workers} loader workers")
+    print(f"# gpu: {torch.cuda.get_device_name()} (CUDA {torch.version.cuda}), {a.workers} loader workers, "
+          f"precision auto = {encode.resolve_precision('auto', dev)}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print("# " + machine())
     rows = []
     for arch in a.archs:

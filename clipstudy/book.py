@@ -260,8 +260,11 @@ def run_lab_grid(profile: str, only: str | None = None, device: str = "auto", ex
 
 def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False,
           out: str | os.PathLike | None = None, fetch: bool | None = None, executor: str = "local",
-          executor_options: dict | None = None) -> int:
+          executor_options: dict | None = None, precision: str = "auto") -> int:
     """Execute the chosen chapters and build the book; non-zero exit if any chapter failed.
+
+    `precision` other than auto pins the engine's precision (and the lab training's) for the whole build,
+    chapters' kernels included, through `CLIPSTUDY_PRECISION` (see encode.resolve_precision).
 
     `out` builds the whole book in another folder (see `stage`); by default it goes to book/ here.
     `fetch` (default: every profile but smoke) first fetches the published records that are missing, so the
@@ -269,7 +272,19 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     first through the study runner (`executor`), into the book's results/live.
     """
     from .config import resolve_device
+    from .encode import PRECISION_ENV, resolve_precision
 
+    resolve_precision(precision, "cpu")  # a bad name fails now
+    if precision != "auto":
+        old = os.environ.get(PRECISION_ENV)
+        os.environ[PRECISION_ENV] = precision
+        try:
+            return build(profile, only, device, skip_html, out, fetch, executor, executor_options)
+        finally:
+            if old is None:
+                os.environ.pop(PRECISION_ENV, None)
+            else:
+                os.environ[PRECISION_ENV] = old
     if fetch if fetch is not None else profile != "smoke":
         why = fetch_records()
         print("records: every published record file is in place" if why is None else

@@ -10,6 +10,8 @@ from .config import PROFILES
 from .errors import ClipstudyError
 
 OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
+PRECISION_HELP = ("auto: bf16 autocast on CUDA that supports it (else fp16) and on CPUs that report AMX-BF16 or "
+                  "AVX512-BF16, fp32 elsewhere; part of the cache key and of every result row")
 
 
 def _cmd_models(a: argparse.Namespace) -> int:
@@ -176,7 +178,7 @@ def _cmd_build(a: argparse.Namespace) -> int:
 
     return book.build(profile=a.profile, only=a.only, device=a.device, skip_html=a.no_html, out=a.out,
                       fetch=False if (a.no_fetch or a.offline) else None, executor=a.executor,
-                      executor_options=_executor_options(a))
+                      executor_options=_executor_options(a), precision=a.precision)
 
 
 def _executor_options(a: argparse.Namespace) -> dict:
@@ -286,7 +288,7 @@ def parser() -> argparse.ArgumentParser:
                         "@calibration @ood @retrieval @3d @lab @book")
     r.add_argument("--axes", default="all", help="all, or some of: shifts,calibration,ood,shape,factors,3d,retrieval")
     r.add_argument("--prompts", default="openai80", help="prompt set(s), comma-separated (single, openai80, ...)")
-    r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION_HELP)
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (where the workers encode)")
     r.add_argument("--study", default="study", help="the study folder: results.csv, units.csv, logs/ (default ./study)")
     r.add_argument("--summary-json", help="write the run's counts here (units_total, units_computed, units_reused, "
@@ -310,7 +312,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--root", help="dataset folder (default: $CLIPSTUDY_DATA/<dataset>)")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="auto: bf16 (or fp16) autocast on CUDA, fp32 on CPU; part of the cache key and the row")
+                   help=PRECISION_HELP)
     e.add_argument("--batch-size", type=_positive, default=64)
     e.add_argument("--workers", type=_non_negative, default=0, help="DataLoader worker processes")
     e.add_argument("--limit", type=_positive, help="evaluate only the first N images")
@@ -328,6 +330,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--no-html", action="store_true", help="execute the notebooks but skip jupyter-book")
+    b.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION_HELP)
     b.add_argument("--out", help="build the whole book in this folder instead of book/ (chapters, tables, HTML)")
     b.add_argument("--no-fetch", action="store_true",
                    help="do not fetch missing published records first (the smoke profile never does)")

@@ -7,11 +7,12 @@ interrupted encode resumes from its finished shards.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -65,19 +66,69 @@ def collate_skip(batch: list[tuple]) -> tuple[torch.Tensor | None, torch.Tensor,
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# CPU flags (Linux /proc/cpuinfo) of native bf16 arithmetic: AMX tiles or AVX512-BF16 dot products.
+# Without them oneDNN emulates bf16 on AVX512 and autocast is several times *slower* than fp32
+# (ViT-B-32 image forward on an AVX512 Xeon without these flags: 0.2x; benchmarks/README.md).
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+PRECISION_ENV = "CLIPSTUDY_PRECISION"  # pins what `auto` means (set by `clipstudy build --precision`)
 
 
-def resolve_precision(precision: str, device: str) -> str:
-    """The precision an encode runs in: `auto` is bf16 (else fp16) autocast on CUDA and fp32 on CPU."""
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as the OS reports them (/proc/cpuinfo), plus torch's dispatch capability
+    as `torch:<NAME>` (e.g. torch:AVX512, torch:AMX); empty where neither is readable."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    flags.update(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    try:
+        flags.add("torch:" + str(torch.backends.cpu.get_cpu_capability()).upper())
+    except Exception:  # older torch
+        pass
+    return frozenset(flags)
+
+
+def cpu_has_bf16(flags: Iterable[str] | None = None) -> bool:
+    """Whether the CPU reports native bf16 arithmetic (AMX-BF16 or AVX512-BF16). Detected, never guessed:
+    `flags` defaults to `cpu_flags()`; tests inject their own."""
+    flags = set(cpu_flags() if flags is None else flags)
+    if flags & set(BF16_CPU_FLAGS):
+        return True
+    return any(f.startswith("torch:") and ("AMX" in f or "BF16" in f) for f in flags)
+
+
+def resolve_precision(precision: str, device: str, *, cpu: Iterable[str] | None = None,
+                      cuda_bf16: bool | None = None) -> str:
+    """The precision an encode runs in. `auto` (the policy):
+
+    - CUDA: bf16 autocast where the GPU supports it, else fp16;
+    - CPU: bf16 autocast where the CPU reports AMX-BF16 or AVX512-BF16 (`cpu_has_bf16`), else fp32.
+
+    `CLIPSTUDY_PRECISION` (fp32|bf16|fp16), when set, is what `auto` means (`clipstudy build --precision`
+    sets it for the chapters' kernels). `cpu` (flags) and `cuda_bf16` inject the hardware for tests.
+    """
     if precision not in PRECISIONS:
         from .errors import UnknownNameError
 
         raise UnknownNameError("precision", precision, PRECISIONS)
     if precision != "auto":
         return precision
+    pinned = os.environ.get(PRECISION_ENV, "").strip()
+    if pinned and pinned != "auto":
+        if pinned not in PRECISIONS:
+            from .errors import UnknownNameError
+
+            raise UnknownNameError(f"precision (${PRECISION_ENV})", pinned, PRECISIONS)
+        return pinned
     if str(device).startswith("cuda"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
+        ok = torch.cuda.is_bf16_supported() if cuda_bf16 is None else cuda_bf16
+        return "bf16" if ok else "fp16"
+    return "bf16" if cpu_has_bf16(cpu) else "fp32"
 
 
 def autocast(device: str, precision: str = "auto"):

@@ -78,7 +78,7 @@ def test_encode_normalises_skips_corrupt_and_caches(folder, tmp_path):
     ds = FolderDataset(folder)
     m = Counting(tiny_clip())
     a = encode.encode_images(m, ds, model_id="tiny", dataset_id="folder", batch_size=4, cache=cache,
-                             weights="w0", progress=False)
+                             weights="w0", progress=False, precision="fp32")  # compared with fp32 at 1e-5
     assert len(a) == 15 and a.features.shape == (15, 32)
     assert torch.allclose(a.features.norm(dim=-1), torch.ones(15), atol=1e-5)
     assert a.skipped == ["dog_bad.jpg"]
@@ -90,11 +90,11 @@ def test_encode_normalises_skips_corrupt_and_caches(folder, tmp_path):
     assert torch.allclose(a.features, ref, atol=1e-5)
     # a second request computes nothing
     b = encode.encode_images(m, ds, model_id="tiny", dataset_id="folder", batch_size=4, cache=cache,
-                             weights="w0", progress=False)
+                             weights="w0", progress=False, precision="fp32")
     assert b.from_cache and m.n == 15 and torch.equal(a.features, b.features) and b.skipped == a.skipped
     # other weights are another key
     c = encode.encode_images(m, ds, model_id="tiny", dataset_id="folder", batch_size=4, cache=cache,
-                             weights="w1", progress=False)
+                             weights="w1", progress=False, precision="fp32")
     assert not c.from_cache and m.n == 30
 
 
@@ -135,7 +135,7 @@ def test_zero_shot_head_is_renormalised_mean_of_template_embeddings(tmp_path):
     tok = lambda texts: torch.stack([torch.tensor([1 + (hash(t) % 90)] * 4 + [99] + [0] * 11) for t in texts])
     names, temps = ["cat", "dog"], ["a {}.", "a photo of a {}.", lambda c: f"art of a {c}"]
     head = encode.zero_shot_head(model, tok, names, temps, model_id="tiny", weights="w",
-                                 cache=FeatureCache(tmp_path))
+                                 cache=FeatureCache(tmp_path), precision="fp32")
     assert head.shape == (32, 2)
     for j, c in enumerate(names):
         texts = [t(c) if callable(t) else t.format(c) for t in temps]
@@ -143,7 +143,8 @@ def test_zero_shot_head_is_renormalised_mean_of_template_embeddings(tmp_path):
             e = F.normalize(model.encode_text(tok(texts)), dim=-1)
         ref = F.normalize(e.mean(0), dim=-1)
         assert torch.allclose(head[:, j], ref, atol=1e-5)
-    again = encode.zero_shot_head(model, tok, names, temps, model_id="tiny", weights="w", cache=FeatureCache(tmp_path))
+    again = encode.zero_shot_head(model, tok, names, temps, model_id="tiny", weights="w", cache=FeatureCache(tmp_path),
+                                  precision="fp32")
     assert torch.equal(head, again)
     logits = encode.zero_shot_logits(F.normalize(torch.randn(3, 32), dim=-1), head, 100.0)
     assert logits.abs().max() <= 100.0 + 1e-4
@@ -176,7 +177,7 @@ def test_trimmed_text_forward_matches_open_clip(custom_text, text, monkeypatch):
         ref = F.normalize(model.encode_text(tok(texts)), dim=-1)
     assert encode._causal_text_tower(model) is not None
     monkeypatch.setattr(model, "encode_text", None)  # the trimmed path must not fall back to the full forward
-    got = encode.encode_texts(model, tok, texts, batch_size=4)
+    got = encode.encode_texts(model, tok, texts, batch_size=4, precision="fp32")
     assert got.shape == ref.shape
     assert torch.allclose(got, ref, atol=1e-5)  # same function, float rounding only; input order kept
 
@@ -189,7 +190,7 @@ def test_text_towers_where_padding_matters_run_in_full(text):
     texts = _texts()
     with torch.no_grad():
         ref = F.normalize(model.encode_text(tok(texts)), dim=-1)
-    assert torch.equal(encode.encode_texts(model, tok, texts, batch_size=len(texts)), ref)
+    assert torch.equal(encode.encode_texts(model, tok, texts, batch_size=len(texts), precision="fp32"), ref)
 
 
 def test_request_log_names_the_chapter_and_counts_real_passes(folder, tmp_path, monkeypatch):

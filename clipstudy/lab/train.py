@@ -22,7 +22,8 @@ import torch.nn.functional as F
 
 from ..errors import UnknownNameError
 
-TRAIN_VERSION = 1  # bump when the training loop changes what a recipe produces (invalidates cached models)
+TRAIN_VERSION = 2  # bump when the training loop changes what a recipe produces (invalidates cached models)
+# 2: one torch thread per model (threads), so weights do not depend on the core count or on parallel training
 EMBED_DIM = 64
 IMAGE_SIZE = 64
 # Fixed normalisation constants for the rendered world (uint8 -> roughly zero-mean, unit-scale).
@@ -149,16 +150,57 @@ class LabClassifier(torch.nn.Module):
 
 
 # ---------------------------------------------------------------- training loops
+# Whether lab training follows the precision policy (encode.resolve_precision: bf16 autocast on CPUs with
+# AMX-BF16/AVX512-BF16). Off until benchmarks/precision_accuracy.py --train has shown, on a CPU with native
+# bf16, that bf16-trained recipes stay within their seed intervals of fp32 lab-val accuracy (issue 17). On a
+# CPU without native bf16 the policy gives fp32 anyway. `CLIPSTUDY_PRECISION=bf16` trains in bf16 regardless.
+TRAIN_AUTOCAST = False
+
+
+def train_precision(precision: str = "auto") -> str:
+    """The precision lab training runs in: `auto` follows the engine's policy on CPU (bf16 where the CPU
+    has native bf16, else fp32) when TRAIN_AUTOCAST is on, else fp32. fp16 trains in fp32 (no loss scaling
+    on CPU). Part of a lab model's cache key when not fp32 (lab.zoo.model_key)."""
+    from ..encode import PRECISION_ENV, resolve_precision
+
+    if precision == "auto" and not TRAIN_AUTOCAST and os.environ.get(PRECISION_ENV, "auto") in ("", "auto"):
+        return "fp32"
+    out = resolve_precision(precision, "cpu")
+    return "bf16" if out == "bf16" else "fp32"
+
+
+def _autocast(precision: str):
+    from contextlib import nullcontext
+
+    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
+TRAIN_THREADS = 1  # torch threads per training run: see threads
+
+
 @contextmanager
 def threads(n: int | None = None):
-    """Use every core this process may run on while training, then restore torch's setting."""
+    """Train with `n` (default TRAIN_THREADS = 1) torch threads, then restore torch's setting.
+
+    One thread per model: the lab models are tiny, so a second intra-op thread buys little on a quiet
+    machine and costs 2.5-7x under shared load (benchmarks/train_options.py), and the weights then do not
+    depend on the machine's core count. lab.zoo.train uses the cores by training models side by side.
+    """
     old = torch.get_num_threads()
-    n = n or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    torch.set_num_threads(max(1, n))
+    torch.set_num_threads(max(1, n or TRAIN_THREADS))
     try:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def threads_for_worker() -> None:
+    """A training worker process: one intra-op thread, one inter-op thread."""
+    torch.set_num_threads(TRAIN_THREADS)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set in this process
+        pass
 
 
 def cosine_lr(step: int, steps: int, warmup: int) -> float:
@@ -195,7 +237,8 @@ def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.
 
 
 def _loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Tensor], *, steps: int, batch_size: int,
-          lr: float, weight_decay: float, warmup: int, seed: int, desc: str, progress: bool) -> History:
+          lr: float, weight_decay: float, warmup: int, seed: int, desc: str, progress: bool,
+          precision: str = "fp32") -> History:
     from tqdm.auto import tqdm
 
     gen = torch.Generator().manual_seed(seed)
@@ -207,7 +250,8 @@ def _loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Ten
     with threads():
         bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
         for _ in bar:
-            loss = step_fn(gen)
+            with _autocast(precision):  # forward and loss; backward and the fp32 optimiser step outside
+                loss = step_fn(gen).float()
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {len(losses)}")
             opt.zero_grad(set_to_none=True)
@@ -227,7 +271,8 @@ def _loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Ten
 
 def train_clip(model, images: torch.Tensor, tokens: torch.Tensor, *, steps: int, batch_size: int = 256,
                lr: float = 2e-3, weight_decay: float = 0.1, warmup: int | None = None, seed: int = 0,
-               desc: str = "train", progress: bool = True, preprocess: Preprocess | None = None) -> History:
+               desc: str = "train", progress: bool = True, preprocess: Preprocess | None = None,
+               precision: str = "fp32") -> History:
     """Contrastive training on uint8 `images` [N,3,H,W] and caption `tokens` [N,K,L] (one of K
     captions drawn per image per step). The loss (CLIP or SigLIP) follows the model's logit bias."""
     import open_clip
@@ -248,12 +293,12 @@ def train_clip(model, images: torch.Tensor, tokens: torch.Tensor, *, steps: int,
 
     return _loop(model, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                  warmup=warmup if warmup is not None else max(1, steps // 10), seed=seed, desc=desc,
-                 progress=progress)
+                 progress=progress, precision=precision)
 
 
 def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int = 256,
              lr: float = 5e-4, weight_decay: float = 0.05, seed: int = 0, desc: str = "finetune",
-             progress: bool = True, preprocess: Preprocess | None = None) -> History:
+             progress: bool = True, preprocess: Preprocess | None = None, precision: str = "fp32") -> History:
     """Cross-entropy fine-tuning of the whole classifier (image tower + head) on class labels."""
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
@@ -268,7 +313,7 @@ def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, 
         return F.cross_entropy(clf(preprocess(images[idx])), labels[idx])
 
     return _loop(clf, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                 warmup=max(1, steps // 10), seed=seed, desc=desc, progress=progress)
+                 warmup=max(1, steps // 10), seed=seed, desc=desc, progress=progress, precision=precision)
 
 
 def classifier_from_clip(model, classnames: Sequence[str], templates: Sequence[str], tokenizer) -> LabClassifier:

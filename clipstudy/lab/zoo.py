@@ -249,7 +249,11 @@ def store_key(r: Recipe, p: Profile) -> Key:
     parent = model_key(parent_of(r), p) if r.finetuned else None
     prof = dataclasses.asdict(p)
     prof.pop("seeds")  # how many seeds a profile trains does not change any one model
-    return lab_model_key(f"{r.name}-{p.name}-s{r.seed}", r.key_dict(), prof, WORLD_VERSION, T.TRAIN_VERSION, parent)
+    key = lab_model_key(f"{r.name}-{p.name}-s{r.seed}", r.key_dict(), prof, WORLD_VERSION, T.TRAIN_VERSION, parent)
+    prec = T.train_precision()
+    if prec != "fp32":  # what the weights were trained in (fp32 keys stay those of before the precision policy)
+        key = dataclasses.replace(key, precision=prec)
+    return key
 
 
 def model_key(r: Recipe, p: Profile) -> str:
@@ -328,16 +332,20 @@ def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
         clf = T.classifier_from_clip(clip, captions.classnames(r.config()), list(captions.ZS_TEMPLATES),
                                      captions.tokenizer)
         hist = T.finetune(clf, images, labels, steps=p.ft_steps, batch_size=p.batch_size, lr=p.ft_lr,
-                          seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p))
+                          seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p),
+                          precision=T.train_precision())
         return clf, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective="cross-entropy",
+                         precision=T.train_precision(),
                          parent_samples_seen=p.n_steps(r.size, parent_of(r).steps_scale) * p.batch_size)
     images, tokens, _ = training_set(r, p, progress)
     prep_s = time.perf_counter() - t0
     torch.manual_seed(r.seed)
     model = T.build_clip(r.arch, r.loss, p.image_size)
     hist = T.train_clip(model, images, tokens, steps=p.n_steps(r.size, r.steps_scale), batch_size=p.batch_size, lr=p.lr,
-                        seed=r.seed, desc=f"train {r.name}", progress=progress, preprocess=preprocess(p))
-    return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=r.loss)
+                        seed=r.seed, desc=f"train {r.name}", progress=progress, preprocess=preprocess(p),
+                        precision=T.train_precision())
+    return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=r.loss,
+                       precision=T.train_precision())
 
 
 def _build_empty(r: Recipe, p: Profile) -> torch.nn.Module:
@@ -385,13 +393,69 @@ def record(recipe_: str | Recipe, profile: str | Profile | None = None) -> dict 
     return check_entry(pt, model_key(r, p), what=f"lab model {r.name}")
 
 
+def train_workers(p: Profile, n_missing: int) -> int:
+    """Processes that train missing models side by side: `CLIPSTUDY_TRAIN_WORKERS`, else one per core this
+    process may use for the lab profile (1 for smoke, whose models train in seconds). Each trains with one
+    torch thread (lab.train.threads), so a model's weights do not depend on how many run at once."""
+    env = os.environ.get("CLIPSTUDY_TRAIN_WORKERS", "").strip()
+    if env:
+        n = int(env)
+    elif p.name == "smoke":
+        n = 1
+    else:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(n, n_missing))
+
+
+def _render_chunk(args: tuple) -> None:
+    from . import sets
+
+    T.threads_for_worker()
+    cfg, n, seed, size = args
+    sets.build("lab-train", cfg, n=n, seed=seed, size=size)
+
+
+def _train_one(args: tuple) -> str:
+    T.threads_for_worker()
+    r, p = args
+    _ensure(r, p, progress=False)
+    return r.name
+
+
+def _train_parallel(todo: list[Recipe], p: Profile, workers: int, progress: bool) -> None:
+    """Render the training chunks, then train the contrastive models, then the fine-tuned ones (their parents
+    must exist), each stage over `workers` spawned processes. Every model is written atomically by its worker."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = list(dict.fromkeys((r.config(), p.chunk, TRAIN_SEED0 + i, p.image_size)
+                                for r in todo for i in range(p.n_chunks(r.size))))
+    plain = [r for r in todo if not r.finetuned]
+    parents = [parent_of(r) for r in todo if r.finetuned]
+    plain += [q for q in dict.fromkeys(parents) if q not in plain and record(q, p) is None]
+    stages = [("render", _render_chunk, chunks), ("train", _train_one, [(r, p) for r in plain]),
+              ("fine-tune", _train_one, [(r, p) for r in todo if r.finetuned])]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        for name, fn, items in stages:
+            if not items:
+                continue
+            for _ in _bar(pool.map(fn, items), f"lab zoo ({p.name}): {name} x{len(items)} on {workers} processes",
+                          progress):
+                pass
+
+
 def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | None = None,
-          progress: bool = True) -> pd.DataFrame:
-    """Train every missing recipe (default: the whole zoo); returns their records as a frame."""
+          progress: bool = True, workers: int | None = None) -> pd.DataFrame:
+    """Train every missing recipe (default: the whole zoo); returns their records as a frame.
+    Missing models train in `workers` processes side by side (default: `train_workers`)."""
     p = profile_of(profile)
     if isinstance(recipes, str):
         recipes = [recipes]
     rs = [s for n in (recipes or names()) for s in (seeded(n, p) if "#" not in str(n) else [recipe(n)])]
+    todo = [r for r in rs if record(r, p) is None]
+    n = workers or train_workers(p, len(todo))
+    if n > 1 and len(todo) > 1:
+        _train_parallel(todo, p, n, progress)
     rows = []
     for r in _bar(rs, f"lab zoo ({p.name}, {p.seeds} seeds)", progress):
         _ensure(r, p, progress)

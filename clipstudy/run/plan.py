@@ -57,10 +57,15 @@ def model_identity(name: str, lab_profile: str = "lab") -> str:
 
 
 def precision_key(precision: str, device_kind: str) -> str:
-    """`auto` is fp32 on CPU; on CUDA the worker's GPU decides (bf16 or fp16), recorded in the unit."""
+    """`auto` on CPU is this machine's policy (bf16 with AMX/AVX512-BF16, else fp32: encode.resolve_precision);
+    on CUDA the worker's GPU decides (bf16 or fp16), recorded in the unit."""
     if precision != "auto":
         return precision
-    return "fp32" if device_kind == "cpu" else "auto"
+    if device_kind == "cpu":
+        from ..encode import resolve_precision
+
+        return resolve_precision("auto", "cpu")
+    return "auto"
 
 
 def add_id_sets(datasets: list[str], axes: Sequence[str]) -> list[str]:

@@ -1,0 +1,215 @@
+"""The precision policy (encode.resolve_precision) with injected hardware, its plumbing into the cache key,
+result rows, the runner's plan, `clipstudy build --precision` and lab training."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from clipstudy import encode
+from clipstudy.cache import FeatureCache
+from clipstudy.errors import UnknownNameError
+
+ICE_LAKE = {"avx2", "avx512f", "avx512bw", "avx512_vnni", "torch:AVX512"}  # AVX512 without native bf16
+SAPPHIRE = ICE_LAKE | {"amx_tile", "amx_bf16", "avx512_bf16"}
+GENOA = ICE_LAKE | {"avx512_bf16"}
+
+
+@pytest.fixture(autouse=True)
+def _no_pin(monkeypatch):
+    monkeypatch.delenv(encode.PRECISION_ENV, raising=False)
+
+
+@pytest.mark.parametrize("flags,want", [
+    (SAPPHIRE, "bf16"), (GENOA, "bf16"), ({"amx_bf16"}, "bf16"), ({"torch:AMX"}, "bf16"),
+    (ICE_LAKE, "fp32"), ({"avx2", "fma", "torch:AVX2"}, "fp32"), (set(), "fp32"), ({"asimd", "bf16"}, "fp32"),
+])
+def test_auto_on_cpu_is_bf16_only_with_native_bf16(flags, want):
+    assert encode.resolve_precision("auto", "cpu", cpu=flags) == want
+
+
+@pytest.mark.parametrize("cuda_bf16,want", [(True, "bf16"), (False, "fp16")])
+def test_auto_on_cuda_is_bf16_else_fp16_whatever_the_cpu(cuda_bf16, want):
+    for flags in (SAPPHIRE, ICE_LAKE):
+        assert encode.resolve_precision("auto", "cuda:0", cpu=flags, cuda_bf16=cuda_bf16) == want
+
+
+def test_explicit_precisions_pass_through_and_unknown_names_fail():
+    for p in ("fp32", "bf16", "fp16"):
+        assert encode.resolve_precision(p, "cpu", cpu=SAPPHIRE) == p
+        assert encode.resolve_precision(p, "cpu", cpu=ICE_LAKE) == p
+    with pytest.raises(UnknownNameError):
+        encode.resolve_precision("half", "cpu")
+
+
+def test_the_environment_pins_what_auto_means(monkeypatch):
+    monkeypatch.setenv(encode.PRECISION_ENV, "fp32")
+    assert encode.resolve_precision("auto", "cpu", cpu=SAPPHIRE) == "fp32"
+    assert encode.resolve_precision("bf16", "cpu", cpu=SAPPHIRE) == "bf16"  # an explicit choice wins
+    monkeypatch.setenv(encode.PRECISION_ENV, "bf16")
+    assert encode.resolve_precision("auto", "cpu", cpu=ICE_LAKE) == "bf16"
+    monkeypatch.setenv(encode.PRECISION_ENV, "auto")
+    assert encode.resolve_precision("auto", "cpu", cpu=ICE_LAKE) == "fp32"
+    monkeypatch.setenv(encode.PRECISION_ENV, "bfloat")
+    with pytest.raises(UnknownNameError):
+        encode.resolve_precision("auto", "cpu")
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="reads Linux /proc/cpuinfo")
+def test_detection_reads_this_cpus_flags():
+    text = Path("/proc/cpuinfo").read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith(("flags", "Features")))
+    native = bool({"amx_bf16", "avx512_bf16"} & set(line.split(":", 1)[1].split()))
+    if not native:  # torch's own dispatch level may still report AMX
+        native = any("AMX" in f or "BF16" in f for f in encode.cpu_flags() if f.startswith("torch:"))
+    assert encode.cpu_has_bf16() is native
+    assert encode.resolve_precision("auto", "cpu") == ("bf16" if native else "fp32")
+
+
+def test_autocast_runs_matmuls_in_the_resolved_dtype():
+    a, b = torch.randn(4, 8), torch.randn(8, 3)
+    with encode.autocast("cpu", "bf16"):
+        assert (a @ b).dtype == torch.bfloat16
+    with encode.autocast("cpu", "fp32"):
+        assert (a @ b).dtype == torch.float32
+
+
+def _tiny():
+    import open_clip
+
+    torch.manual_seed(0)
+    return open_clip.CLIP(embed_dim=16, vision_cfg=dict(layers=1, width=32, head_width=16, patch_size=8, image_size=16),
+                          text_cfg=dict(context_length=16, vocab_size=100, width=32, heads=2, layers=1)).eval()
+
+
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, n=6):
+        g = torch.Generator().manual_seed(1)
+        self.x = torch.randn(n, 3, 16, 16, generator=g)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], i % 2, f"img{i}"
+
+
+def test_precision_is_in_the_feature_key_and_the_entry(tmp_path):
+    cache, model, ds = FeatureCache(tmp_path), _tiny(), _Images()
+    kw = dict(model_id="tiny", dataset_id="imgs", weights="w", cache=cache, progress=False)
+    f32 = encode.encode_images(model, ds, precision="fp32", **kw)
+    b16 = encode.encode_images(model, ds, precision="bf16", **kw)
+    assert not b16.from_cache and b16.key != f32.key and b16.forward_passes == len(ds)
+    assert encode.encode_images(model, ds, precision="fp32", **kw).from_cache
+    assert cache.meta(b16.key)["precision"] == "bf16" and cache.meta(f32.key)["precision"] == "fp32"
+    cos = (f32.features * b16.features).sum(-1)
+    assert (cos > 0.99).all() and not torch.equal(f32.features, b16.features)  # a different computation
+    # `auto` is keyed by what it resolved to, never by the word "auto"
+    auto = encode.encode_images(model, ds, precision="auto", **kw)
+    assert auto.from_cache and auto.key == (b16.key if encode.resolve_precision("auto", "cpu") == "bf16" else f32.key)
+
+
+def test_zero_shot_rows_record_the_resolved_precision(tmp_path, monkeypatch):
+    from clipstudy import zeroshot, zoo
+
+    monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path))
+    model = _tiny()
+    loaded = zoo.Loaded(model, lambda x: x, lambda texts: torch.randint(1, 99, (len(texts), 16)),
+                        zoo.ModelSpec(name="tiny", source="test", arch="tiny"))
+    ds = _Images()
+    ds.classnames = ["a", "b"]
+    for asked, got in (("bf16", "bf16"), ("fp32", "fp32"), ("auto", encode.resolve_precision("auto", "cpu"))):
+        res = zeroshot.run(loaded, ds, dataset_id="imgs", prompts="single", device="cpu", precision=asked,
+                           progress=False)
+        assert set(res.tidy()["precision"]) == {got}
+
+
+def test_the_runner_plans_cpu_units_under_this_machines_policy(monkeypatch):
+    from clipstudy.run import plan as _plan_fn  # noqa: F401 (the package exports plan())
+    import importlib
+
+    plan = importlib.import_module("clipstudy.run.plan")
+
+    monkeypatch.setattr(encode, "cpu_has_bf16", lambda flags=None: True)
+    assert plan.precision_key("auto", "cpu") == "bf16"
+    monkeypatch.setattr(encode, "cpu_has_bf16", lambda flags=None: False)
+    assert plan.precision_key("auto", "cpu") == "fp32"
+    assert plan.precision_key("bf16", "cpu") == "bf16" and plan.precision_key("auto", "cuda") == "auto"
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_build_precision_pins_the_chapters_and_restores(monkeypatch, tmp_path):
+    from clipstudy import book, cli
+
+    seen = []
+
+    def params(*a, **k):
+        seen.append(os.environ.get(encode.PRECISION_ENV))
+        raise _Stop
+
+    monkeypatch.setattr(book, "parameters", params)
+    with pytest.raises(_Stop):
+        book.build("smoke", out=tmp_path, fetch=False, precision="bf16")
+    assert seen == ["bf16"] and encode.PRECISION_ENV not in os.environ
+    with pytest.raises(_Stop):
+        book.build("smoke", out=tmp_path, fetch=False)
+    assert seen == ["bf16", None]
+    with pytest.raises(UnknownNameError):
+        book.build("smoke", out=tmp_path, fetch=False, precision="half")
+    for cmd in (["build"], ["eval", "m", "d"], ["run", "--models", "m", "--datasets", "d"]):
+        a = cli.parser().parse_args(cmd + ["--precision", "bf16"])
+        assert a.precision == "bf16"
+        with pytest.raises(SystemExit):
+            cli.parser().parse_args(cmd + ["--precision", "int8"])
+
+
+def test_lab_training_follows_the_policy_and_keys_its_models(monkeypatch):
+    from clipstudy.lab import train as T
+    from clipstudy.lab import zoo as lab_zoo
+
+    r, p = lab_zoo.recipe("base"), lab_zoo.profile_of("smoke")
+    monkeypatch.setattr(T, "TRAIN_AUTOCAST", True)
+    monkeypatch.setattr(encode, "cpu_has_bf16", lambda flags=None: False)
+    assert T.train_precision() == "fp32"
+    k32 = lab_zoo.model_key(r, p)
+    monkeypatch.setattr(encode, "cpu_has_bf16", lambda flags=None: True)
+    assert T.train_precision() == "bf16" and T.train_precision("fp32") == "fp32" and T.train_precision("fp16") == "fp32"
+    kb16 = lab_zoo.model_key(r, p)
+    assert kb16 != k32
+    monkeypatch.setattr(T, "TRAIN_AUTOCAST", False)
+    assert T.train_precision() == "fp32" and lab_zoo.model_key(r, p) == k32
+    monkeypatch.setenv(encode.PRECISION_ENV, "bf16")  # pinned (`build --precision bf16`): trains in bf16
+    assert T.train_precision() == "bf16" and lab_zoo.model_key(r, p) == kb16
+
+
+def test_bf16_training_step_runs_the_forward_in_bf16_and_keeps_fp32_weights():
+    from clipstudy.lab import train as T
+    from clipstudy.lab.captions import CONTEXT_LENGTH
+
+    model = T.build_clip("vit", image_size=16)
+    images = torch.randint(0, 256, (16, 3, 16, 16), dtype=torch.uint8)
+    tokens = torch.randint(1, 50, (16, 1, CONTEXT_LENGTH))
+    dtypes = []
+    h = model.visual.transformer.resblocks[0].mlp.c_fc.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+    hist = T.train_clip(model, images, tokens, steps=2, batch_size=8, progress=False,
+                        preprocess=T.Preprocess(size=16), precision="bf16")
+    h.remove()
+    assert set(dtypes) == {torch.bfloat16} and all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(torch.isfinite(torch.tensor(hist.losses)))
+
+
+def test_parallel_lab_training_gives_the_weights_of_sequential_training(tmp_path, monkeypatch):
+    from clipstudy.lab import zoo as lab_zoo
+
+    shas = {}
+    for workers in (1, 2):
+        monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / f"w{workers}"))
+        df = lab_zoo.train(["size-small", "finetuned#0"], profile="smoke", progress=False, workers=workers)
+        assert len(df) == 3  # size-small under both smoke seeds, and finetuned (its parent base trains too)
+        shas[workers] = sorted(df["sha256"])
+    assert shas[1] == shas[2]
