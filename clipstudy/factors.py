@@ -140,3 +140,13 @@ def data_of(tag: str) -> str | None:
             return f"commonpool-{m.group(1)}" + (f"-{m.group(2)}" if m.group(2) else "")
         return data
     return None
+
+
+def spec_fields(tags: dict, name: str) -> dict:
+    """A model's factor fields (family, data, samples_seen, finetuned, loss, resolution) from its records tags,
+    falling back on the name rules: one definition for every model source."""
+    seen = tags.get("samples_seen")
+    return dict(family=tags.get("family") or family_of(name), data=tags.get("data") or "",
+                samples_seen=None if seen is None or seen != seen else float(seen),
+                finetuned=bool(tags.get("finetuned")), loss=tags.get("loss") or loss_of(name),
+                resolution=int(tags.get("resolution") or 224))

@@ -25,11 +25,7 @@ def tag_factors(arch: str, tag: str) -> dict[str, Any]:
     from ...records import tags
 
     t = tags.open_clip_tags(arch, tag)
-    seen = t.get("samples_seen")
-    return dict(family=t.get("family") or factors.family_of(arch), data=t.get("data") or "",
-                samples_seen=None if seen is None or seen != seen else float(seen),
-                finetuned=bool(t.get("finetuned")), loss=t.get("loss") or factors.loss_of(arch),
-                resolution=int(t.get("resolution") or 224))
+    return factors.spec_fields(t, arch)
 
 
 def resolve_checkpoint(name: str) -> ModelSpec:

@@ -18,11 +18,7 @@ def tag_factors(tname: str) -> dict[str, Any]:
     from ...records import tags
 
     t = tags.timm_tags(tname)
-    seen = t.get("samples_seen")
-    return dict(family=t.get("family") or factors.family_of(tname), data=t.get("data") or "",
-                samples_seen=None if seen is None or seen != seen else float(seen),
-                finetuned=bool(t.get("finetuned")), loss=t.get("loss") or factors.loss_of(tname),
-                resolution=int(t.get("resolution") or 224))
+    return factors.spec_fields(t, tname)
 
 
 def resolve(name: str) -> ModelSpec:
