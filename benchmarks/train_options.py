@@ -9,7 +9,6 @@ current setting (fp32, all threads) within the round, with the load average at t
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import sys
 import time
@@ -26,7 +25,8 @@ def main(argv=None) -> int:
     ap.add_argument("--archs", default="resnet,vit,convnext")
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--variants", default="threads-1,bf16,channels_last")
+    ap.add_argument("--variants", default="threads-all,bf16,channels_last,batch-64,size-48,size-32",
+                    help="threads-all, bf16, channels_last, batch-N, size-N (the current setting is 1 thread)")
     a = ap.parse_args(argv)
 
     from clipstudy.lab import train as T
@@ -35,15 +35,22 @@ def main(argv=None) -> int:
 
     p = lab_zoo.profile_of("lab")
     g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (1024, 3, p.image_size, p.image_size), dtype=torch.uint8, generator=g)
     tokens = torch.randint(1, 90, (1024, 3, CONTEXT_LENGTH), generator=g)
+    images_at = {}
+
+    def images(size):
+        if size not in images_at:
+            images_at[size] = torch.randint(0, 256, (1024, 3, size, size), dtype=torch.uint8, generator=g)
+        return images_at[size]
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
-    def run(model, threads=None, precision="fp32", cl=False):
-        m = copy.deepcopy(model)
+    def run(arch, threads=1, precision="fp32", cl=False, batch=None, size=None):
+        size = size or p.image_size
+        torch.manual_seed(0)
+        m = T.build_clip(arch, "clip", size)
         if cl:
             m = m.to(memory_format=torch.channels_last)
-        pre = T.Preprocess(size=p.image_size)
+        pre = T.Preprocess(size=size)
         prep = (lambda x: pre(x).contiguous(memory_format=torch.channels_last)) if cl else pre
         old = T.threads
 
@@ -52,16 +59,20 @@ def main(argv=None) -> int:
         if threads:
             T.threads = pinned
         try:
-            h = T.train_clip(m, images, tokens, steps=a.steps, batch_size=p.batch_size, lr=p.lr, seed=0,
+            h = T.train_clip(m, images(size), tokens, steps=a.steps, batch_size=batch or p.batch_size, lr=p.lr, seed=0,
                              progress=False, preprocess=prep, precision=precision)
         finally:
             T.threads = old
         return h.wall_s / a.steps, h.final_loss
 
-    variants = {"current (fp32, all threads)": {}}
+    variants = {"current (fp32, 1 thread)": {}}
     for v in a.variants.split(","):
-        if v == "threads-1":
-            variants["1 thread"] = dict(threads=1)
+        if v == "threads-all":
+            variants["all threads"] = dict(threads=ncpu)
+        elif v.startswith("batch-"):
+            variants[f"batch {v[6:]}"] = dict(batch=int(v[6:]))
+        elif v.startswith("size-"):
+            variants[f"{v[5:]} px"] = dict(size=int(v[5:]))
         elif v == "bf16":
             variants["bf16 autocast"] = dict(precision="bf16")
         elif v == "channels_last":
@@ -70,15 +81,13 @@ def main(argv=None) -> int:
           f"{ncpu} cores; lab profile batch {p.batch_size}, {p.image_size} px, {a.steps} steps per measurement")
     rows = []
     for arch in a.archs.split(","):
-        torch.manual_seed(0)
-        model = T.build_clip(arch, "clip", p.image_size)
-        run(model)  # warm-up
+        run(arch)  # warm-up
         for r in range(a.rounds):
             load, base = os.getloadavg()[0], None
             for name, kw in variants.items():
                 if kw.get("cl") and arch == "vit":
                     continue
-                s, loss = run(model, **kw)
+                s, loss = run(arch, **kw)
                 base = base or s
                 rows.append(dict(arch=arch, round=r + 1, load=load, variant=name, s_per_step=s, vs_current=base / s,
                                  final_loss=loss))

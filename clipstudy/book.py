@@ -258,6 +258,14 @@ def run_lab_grid(profile: str, only: str | None = None, device: str = "auto", ex
     return out
 
 
+def stage_table(stages: list[tuple[str, float]]) -> str:
+    """The build's stages as a small text table: seconds, and the share of the total (the last row)."""
+    total = stages[-1][1] if stages else 0.0
+    width = max((len(n) for n, _ in stages), default=5)
+    lines = ["build stages:"] + [f"  {n:<{width}}  {s:7.0f} s  {100 * s / total if total else 0:5.1f}%" for n, s in stages]
+    return "\n".join(lines)
+
+
 def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False,
           out: str | os.PathLike | None = None, fetch: bool | None = None, executor: str = "local",
           executor_options: dict | None = None, precision: str = "auto") -> int:
@@ -285,8 +293,11 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
                 os.environ.pop(PRECISION_ENV, None)
             else:
                 os.environ[PRECISION_ENV] = old
+    stages: list[tuple[str, float]] = []  # (stage, seconds): printed at the end, so a cold build's cost is on record
+    t_build = t0 = time.time()
     if fetch if fetch is not None else profile != "smoke":
         why = fetch_records()
+        stages.append(("records", time.time() - t0))
         print("records: every published record file is in place" if why is None else
               f"records: could not fetch ({why}); the book builds without them and says so. "
               "Run `clipstudy fetch records` when online.", flush=True)
@@ -297,25 +308,35 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     prof = PROFILES[profile]
     paths = select(only)
     if prof.live:
+        t0 = time.time()
         run_live_grid(only, params["params"]["device"], executor, executor_options,
                       study=project / "book" / "results" / "live")
+        stages.append(("live grid", time.time() - t0))
     if prof.lab:
         from .lab import zoo as lab_zoo
 
         t0 = time.time()
         lab_zoo.train(None, profile=prof.lab)  # trains what is missing; a warm cache loads
         print(f"lab zoo ready ({prof.lab}) in {time.time() - t0:.0f}s", flush=True)
+        stages.append(("lab zoo", time.time() - t0))
+        t0 = time.time()
         run_lab_grid(profile, only, params["params"]["device"], executor, executor_options,
                      study=project / "book" / "results" / "lab")
+        stages.append(("lab grid", time.time() - t0))
     runs = []
     for p in paths:
         print(f"executing {p.stem} ...", flush=True)
         r = execute(p, params, chapters_dir)
         runs.append(r)
         print(f"  {'ok' if r.ok else 'FAILED'} in {r.seconds:.0f}s" + (f": {r.error}" if r.error else ""), flush=True)
+        stages.append((f"chapter {r.name}", r.seconds))
     if not skip_html:
+        t0 = time.time()
         html = build_html(project)
+        stages.append(("html", time.time() - t0))
         print(f"book written to {html / 'index.html'}")
+    stages.append(("total", time.time() - t_build))
+    print(stage_table(stages), flush=True)
     failed = [r for r in runs if not r.ok]
     if failed:
         print("\nchapters that failed:", file=sys.stderr)

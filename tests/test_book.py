@@ -51,8 +51,10 @@ def test_a_failing_chapter_is_named_with_its_cell_and_the_others_still_build(tmp
     monkeypatch.setattr(book, "NOTEBOOKS", nbdir)
     monkeypatch.setattr(book, "PROFILES", {"t": Profile("t", lab=None)})
     rc = book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False)
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert rc == 1
+    stages = out[out.index("build stages:"):]  # every stage's time is printed, failed chapters included
+    assert all(f"chapter {n}" in stages for n in ("01_good", "02_bad", "03_after")) and "total" in stages, stages
     assert "02_bad" in err and "ValueError: broken on purpose" in err and "cell 3 (raise" in err, err
     chapters = tmp_path / "out" / "book" / "chapters"
     assert (chapters / "03_after.ipynb").exists()  # later chapters still ran
