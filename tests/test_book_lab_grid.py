@@ -39,3 +39,12 @@ def test_chapter_path_reads_the_runners_features(tmp_path, monkeypatch):
         for prompts in ("single", "ensemble"):
             lab_eval.zero_shot("base", s, n=n, profile="smoke", prompts=prompts)
     assert passes and sum(passes) == 0  # every image came from the runner's store entries
+
+
+def test_each_seed_is_its_own_model_in_the_runner(tmp_path):
+    """`lab:base#1` is encoded with seed 1's weights: it cannot reuse seed 0's features."""
+    from clipstudy import run
+
+    out = run.run(["lab:base@smoke", "lab:base#1@smoke"], ["lab-val:20"], prompts="lab-single",
+                  lab_profile="smoke", study=tmp_path / "s", progress=False)
+    assert out.summary.images_encoded == 2 * 20

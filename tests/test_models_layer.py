@@ -69,6 +69,19 @@ def test_every_name_form_resolves_through_the_source_table():
         zoo.get("no-such-model")
 
 
+def test_a_lab_name_loads_its_own_seed_and_profile(monkeypatch):
+    """`lab:base#1@smoke` loads seed 1 under the smoke profile, not the registered seed under the default
+    profile (the seed's interval would otherwise be computed from one model three times)."""
+    from clipstudy.lab import zoo as lab_zoo
+
+    asked = []
+    monkeypatch.setattr(lab_zoo, "load", lambda name, device="cpu", **kw: asked.append(name) or name)
+    for name in ("lab:base#1@smoke", "lab:base#2", "lab:size-large@smoke", "lab:base"):
+        zoo.load(name)
+    parsed = [(lab_zoo.recipe(lab_zoo._split(a, None)[0]).seed, lab_zoo._split(a, None)[1]) for a in asked]
+    assert parsed == [(1, "smoke"), (2, None), (0, "smoke"), (0, None)], asked
+
+
 def test_a_new_source_is_one_registration(monkeypatch):
     """A source registers a prefix, a loader and a lister; get/load/names then know its models."""
     monkeypatch.setattr(registry, "RESOLVERS", list(registry.RESOLVERS))

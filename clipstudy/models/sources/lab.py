@@ -20,7 +20,8 @@ def resolve(name: str) -> ModelSpec:
 def load(spec: ModelSpec, device: str) -> Loaded:
     from ...lab import zoo as lab_zoo
 
-    return lab_zoo.load(spec.arch, device=device)
+    # the name, not spec.arch (the bare recipe): it carries the seed (`base#1`) and the profile (`@smoke`)
+    return lab_zoo.load(spec.name[len(PREFIX):], device=device)
 
 
 def listed() -> list[ModelSpec]:
