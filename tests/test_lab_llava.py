@@ -3,6 +3,8 @@ determine the answer, the cache (reuse, corrupt -> retrain), and the two-choice 
 (smoke profile: a pipeline check, not a finding)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,3 +149,19 @@ def test_each_seed_is_its_own_clip_and_lmm(smoke_llava):
     assert not torch.equal(w0, w1)  # another trained CLIP, not seed 0's
     assert llava.cache_dir("base", "smoke", 1) != llava.cache_dir("base", "smoke")
     assert (llava.cache_dir("base", "smoke", 1) / "model.pt").exists()
+
+
+def test_missing_lmms_train_side_by_side_with_the_same_weights(smoke_llava):
+    """`train` on spawned workers writes the same LMMs as `load` one at a time, and skips cached ones."""
+    import shutil
+
+    pairs = [("base", 0), ("base", 1)]
+    for r, sd in pairs:
+        llava.load(r, "smoke", seed=sd, progress=False)  # the CLIPs and the reference LMMs
+    ref = {sd: json.loads((llava.cache_dir(r, "smoke", sd) / "meta.json").read_text())["sha256"] for r, sd in pairs}
+    assert llava.train(pairs, "smoke", workers=2) == 0  # all cached: nothing to spawn
+    for r, sd in pairs:
+        shutil.rmtree(llava.cache_dir(r, "smoke", sd))
+    assert llava.train(pairs, "smoke", workers=2) == 2
+    got = {sd: json.loads((llava.cache_dir(r, "smoke", sd) / "meta.json").read_text())["sha256"] for r, sd in pairs}
+    assert got == ref

@@ -76,7 +76,9 @@ def lab(ch: chapter.Chapter) -> dict:
     from ..lab import llava
 
     details, results, meta = [], [], []
-    for r, sd in ((r, sd) for r in RECIPES for sd in seeds_of(r, ch.lab_profile)):
+    pairs = [(r, sd) for r in RECIPES for sd in seeds_of(r, ch.lab_profile)]
+    llava.train(pairs, ch.lab_profile, ch.device)  # the missing ones side by side (lab profile, CPU)
+    for r, sd in pairs:
         lm = llava.load(r, ch.lab_profile, ch.device, seed=sd, progress=False)
         meta.append(dict(recipe=r, seed=sd, **{k: lm.meta.get(k) for k in ("params", "n_scenes", "n_instructions",
                                                                            "steps", "final_loss", "wall_s", "token_dim")}))

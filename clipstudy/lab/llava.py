@@ -32,7 +32,9 @@ from ..store import llava_key, load_entry, save_entry
 from ..errors import ClipstudyError, UnknownNameError
 from . import captions as cap
 
-LLAVA_VERSION = 1  # bump when the instruction data, model or training loop change (invalidates caches)
+LLAVA_VERSION = 2  # bump when the instruction data, model or training loop change (invalidates caches)
+# 2: every weight seeded from the settings (projectors were not) and features computed on settings.threads, so
+#    an LMM trained in a worker equals one trained here
 
 QUESTIONS: dict[str, tuple[str, ...]] = {
     "object": ("what is the main object in this image?", "what object is this?", "what shape is shown?"),
@@ -199,20 +201,23 @@ class MiniLlava(torch.nn.Module):
         super().__init__()
         from transformers import LlamaConfig, LlamaForCausalLM
 
-        h = settings.hidden
+        # every weight, projectors included, from the settings' seed alone: not from whatever the process drew
+        # before (an LMM trained in a worker equals one trained here), and the caller's RNG is left as it was
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(settings.seed)
+            h = settings.hidden
 
-        def mlp(d):  # LLaVA-1.5's projector: Linear, GELU, Linear
-            return torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.GELU(), torch.nn.Linear(h, h))
+            def mlp(d):  # LLaVA-1.5's projector: Linear, GELU, Linear
+                return torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.GELU(), torch.nn.Linear(h, h))
 
-        self.pooled_dim, self.token_dim = pooled_dim, token_dim
-        self.project_pooled = mlp(pooled_dim)
-        self.project_tokens = mlp(token_dim) if token_dim else None
-        cfg = LlamaConfig(vocab_size=len(VOCAB), hidden_size=h, intermediate_size=2 * h,
-                          num_hidden_layers=settings.layers, num_attention_heads=settings.heads,
-                          num_key_value_heads=settings.heads, max_position_embeddings=256,
-                          pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS, tie_word_embeddings=True)
-        torch.manual_seed(settings.seed)
-        self.lm = LlamaForCausalLM(cfg)
+            self.pooled_dim, self.token_dim = pooled_dim, token_dim
+            self.project_pooled = mlp(pooled_dim)
+            self.project_tokens = mlp(token_dim) if token_dim else None
+            cfg = LlamaConfig(vocab_size=len(VOCAB), hidden_size=h, intermediate_size=2 * h,
+                              num_hidden_layers=settings.layers, num_attention_heads=settings.heads,
+                              num_key_value_heads=settings.heads, max_position_embeddings=256,
+                              pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS, tie_word_embeddings=True)
+            self.lm = LlamaForCausalLM(cfg)
 
     def prefix(self, pooled: torch.Tensor, tokens: torch.Tensor | None) -> torch.Tensor:
         parts = [self.project_pooled(pooled)[:, None]]
@@ -505,20 +510,51 @@ def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, see
         else:
             return LabLlava(model.eval(), clip, settings, m)
 
+    from .train import threads
+
     t0 = time.perf_counter()
     frame, images = training_scenes(recipe, profile, settings.n_images)
-    pooled, tokens = visual_features(clip.model, images, clip.preprocess, grid=settings.grid)
-    t_feat = time.perf_counter() - t0
-    data = instructions(frame, seed=settings.seed, per_image=settings.per_image,
-                        classnames=cap.classnames())
-    model = MiniLlava(pooled.shape[1], tokens.shape[2] if tokens is not None else None, settings)
-    hist = fit(model, pooled, tokens, data, settings, progress=progress)
+    with threads(settings.threads):  # features and fit alike: the weights do not depend on the core count
+        pooled, tokens = visual_features(clip.model, images, clip.preprocess, grid=settings.grid)
+        t_feat = time.perf_counter() - t0
+        data = instructions(frame, seed=settings.seed, per_image=settings.per_image,
+                            classnames=cap.classnames())
+        model = MiniLlava(pooled.shape[1], tokens.shape[2] if tokens is not None else None, settings)
+        hist = fit(model, pooled, tokens, data, settings, progress=progress)
     meta = dict(key=key, recipe=recipe, profile=profile, settings=settings.row(), pooled_dim=pooled.shape[1],
                 token_dim=tokens.shape[2] if tokens is not None else None, n_scenes=len(frame),
                 n_instructions=len(data), feature_s=round(t_feat, 2), **hist.row(),
                 params=sum(p.numel() for p in model.parameters()), version=LLAVA_VERSION)
     meta = _write_cached(folder, model.state_dict(), meta)
     return LabLlava(model.eval(), clip, settings, meta)
+
+
+def _train_one(args: tuple) -> None:
+    from . import train as T
+
+    T.threads_for_worker()
+    recipe, profile, seed = args
+    load(recipe, profile, "cpu", seed=seed, progress=False)
+
+
+def train(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device: str = "cpu",
+          workers: int | None = None) -> int:
+    """Train the missing mini-LLaVAs of (recipe, seed) `pairs` side by side in spawned processes (one torch
+    thread each, as the lab zoo's models), so that `load` then reads them from the cache; returns how many
+    were trained here. One at a time (nothing to do here) on CUDA, for one missing model, or with one worker.
+    A pair whose cache exists but is stale is left to `load`, which retrains it."""
+    from . import zoo as lab_zoo
+
+    todo = [(r, profile, sd) for r, sd in pairs if not (cache_dir(r, profile, sd) / "meta.json").exists()]
+    n = workers or lab_zoo.train_workers(lab_zoo.profile_of(profile), len(todo))
+    if str(device).startswith("cuda") or n < 2 or len(todo) < 2:
+        return 0
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
+        list(pool.map(_train_one, todo))
+    return len(todo)
 
 
 # --------------------------------------------------------------------------- the two-choice protocol
