@@ -220,11 +220,9 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # medium = 3k images; small/large span 10x in images (1k..10k) and 4x in samples seen.
-    # Batch 64 (was 128) halves the cold cost of 3 seeds (about 34 -> 17 min of training on 2 cores without
-    # native bf16); the claims table keeps its verdicts (benchmarks/README.md, "the cold lab build").
+    # medium = 3k images; small/large span 10x in images (1k..10k) and 4x in samples seen
     "lab": Profile("lab", chunk=1000, chunks=(("small", 1), ("medium", 3), ("large", 10)),
-                   steps=(("small", 120), ("medium", 240), ("large", 480)), batch_size=64, lr=3e-3,
+                   steps=(("small", 120), ("medium", 240), ("large", 480)), batch_size=128, lr=3e-3,
                    ft_steps=300, ft_lr=2e-3),  # enough cross-entropy steps for fine-tuning to move accuracy
     # a miniature at 32 px for tests and smoke builds: seconds per recipe, not a finding
     # 2 seeds (so intervals exist in tests) at about 2/3 of the one-seed steps: the smoke zoo costs ~1.3x, not 2x
