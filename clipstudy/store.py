@@ -128,9 +128,13 @@ def llava_key(clip: str, clip_weights: str, settings: dict, vocab: int, version:
     return Key.of("llava", clip, clip_weights, settings=settings, vocab=vocab, version=version)
 
 
+UNIT_VERSION = 2  # bump when what a unit holds changes for the same identities (invalidates cached units)
+# 2: `lab:RECIPE#SEED` units hold that seed's results (before, the model layer loaded the registered seed)
+
+
 def unit_key(model: str, data: str, precision: str, **extra: Any) -> Key:
     """A unit of the study runner: one (model, dataset) at one precision on one device kind."""
-    return Key.of("unit", model, data=data, precision=precision, **extra)
+    return Key.of("unit", model, data=data, precision=precision, version=UNIT_VERSION, **extra)
 
 
 # ----------------------------------------------------------------- atomic publish

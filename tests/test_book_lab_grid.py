@@ -45,6 +45,21 @@ def test_each_seed_is_its_own_model_in_the_runner(tmp_path):
     """`lab:base#1` is encoded with seed 1's weights: it cannot reuse seed 0's features."""
     from clipstudy import run
 
-    out = run.run(["lab:base@smoke", "lab:base#1@smoke"], ["lab-val:20"], prompts="lab-single",
-                  lab_profile="smoke", study=tmp_path / "s", progress=False)
-    assert out.summary.images_encoded == 2 * 20
+    out = run.run(["lab:base@smoke", "lab:base#1@smoke"], ["lab-val:13"], prompts="lab-single",  # 13: no other
+                  lab_profile="smoke", study=tmp_path / "s", progress=False)  # test encodes this set
+    assert out.summary.units_computed == 2 and out.summary.images_encoded == 2 * 13
+
+
+def test_a_unit_never_files_another_models_weights(tmp_path, monkeypatch):
+    """Had the model layer loaded seed 0 for `lab:base#1` (the old bug), the unit fails and writes nothing."""
+    from clipstudy import run
+    from clipstudy.models import registry
+    from clipstudy.run import unit as unit_mod
+
+    monkeypatch.setitem(registry.LOADERS, "lab",
+                        lambda spec, device: lab_zoo.load(spec.arch, device=device, profile="smoke"))
+    monkeypatch.setattr(unit_mod, "_LOADED", {})  # no model kept from an earlier test
+    out = run.run(["lab:base#1@smoke"], ["lab-val:20"], prompts="lab-single", lab_profile="smoke",
+                  study=tmp_path / "s", progress=False)
+    assert out.summary.units_failed == 1 and out.summary.images_encoded == 0
+    assert "not the planned model" in out.failed[0].error, out.failed[0].error

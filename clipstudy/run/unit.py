@@ -193,6 +193,11 @@ def _compute(unit: Unit) -> tuple[int, int]:
         from ..lab import zoo as _  # noqa: F401: registers the lab's prompt sets in this worker
     device = resolve_device(unit.device)
     loaded = load_model(unit.model, device)
+    # never file one model's results under another's name: a lab model's training key must be the planned one
+    rec = loaded.extra.get("record") if unit.model.startswith("lab:") else None
+    if rec is not None and not unit.model_id.endswith("#" + str(rec.get("key"))):
+        raise ClipstudyError(f"{unit.model}: the loaded weights (training key {rec.get('key')}) are not the "
+                             f"planned model ({unit.model_id}); nothing was written")
     data = open_dataset(unit.dataset, loaded.preprocess, unit.lab_profile)
     if (data.data_id, data.fingerprint) != (unit.data_id, unit.fingerprint):
         raise ClipstudyError(f"{unit.dataset}: its files changed between planning and encoding; run again")
