@@ -75,6 +75,7 @@ def test_a_lab_name_loads_its_own_seed_and_profile(monkeypatch):
     from clipstudy.lab import zoo as lab_zoo
 
     asked = []
+    monkeypatch.delenv("CLIPSTUDY_LAB_PROFILE", raising=False)  # an in-process runner unit may have set it
     monkeypatch.setattr(lab_zoo, "load", lambda name, device="cpu", **kw: asked.append(name) or name)
     for name in ("lab:base#1@smoke", "lab:base#2", "lab:size-large@smoke", "lab:base"):
         zoo.load(name)
