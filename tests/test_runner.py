@@ -331,3 +331,18 @@ def test_build_live_runs_the_declared_grid_and_chapters_read_its_table(env, tmp_
     assert list(ler["dataset"]) == ["imagenet-sketch"] and ler["ood_acc"].iloc[0] == top1["value"].iloc[1]
     assert [t for t, _ in shown] == ["Live rows missing"]
     assert all(d in shown[0][1] for d in ("imagenet-v2", "imagenet-r", "imagenet-a", "objectnet"))
+
+
+def test_an_in_process_unit_leaves_the_callers_environment(tmp_path, monkeypatch):
+    """The unit sets the cache, data and lab-profile variables for itself only."""
+    from clipstudy.run import unit as unit_mod
+
+    monkeypatch.delenv("CLIPSTUDY_LAB_PROFILE", raising=False)
+    before = {k: os.environ.get(k) for k in ("CLIPSTUDY_CACHE", "CLIPSTUDY_DATA", "CLIPSTUDY_LAB_PROFILE")}
+    seen = {}
+    monkeypatch.setattr(unit_mod, "_compute", lambda u: seen.update(os.environ) or (0, 0))
+    u = unit_mod.Unit("m", "d", "fp32", ("p",), "k", "mid", "d", "", "classify", str(tmp_path / "c"),
+                      str(tmp_path / "data"), "smoke", study=str(tmp_path / "s"))
+    assert unit_mod.execute(u).status == "computed"
+    assert seen["CLIPSTUDY_LAB_PROFILE"] == "smoke" and seen["CLIPSTUDY_CACHE"] == str(tmp_path / "c")
+    assert {k: os.environ.get(k) for k in before} == before

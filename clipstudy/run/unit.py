@@ -13,6 +13,7 @@ import json
 import os
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,11 +151,35 @@ def _worker() -> dict:
 def execute(unit: Unit) -> UnitResult:
     """Run one unit (see the module docstring). Errors fail this unit only; Ctrl-C propagates."""
     t0 = time.time()
-    os.environ["CLIPSTUDY_CACHE"] = unit.cache_root
+    env = dict(CLIPSTUDY_CACHE=unit.cache_root, CLIPSTUDY_LAB_PROFILE=unit.lab_profile)  # `lab:RECIPE`, as planned
     if unit.data_root:
-        os.environ["CLIPSTUDY_DATA"] = unit.data_root
-    os.environ["CLIPSTUDY_LAB_PROFILE"] = unit.lab_profile  # `lab:RECIPE` without @PROFILE, as planned
+        env["CLIPSTUDY_DATA"] = unit.data_root
     res = UnitResult(unit.key, unit.model, unit.dataset, "failed", worker=_worker())
+    try:
+        with _environ(env):  # for this unit only: an in-process unit leaves the caller's environment as it was
+            _execute(unit, res, t0)
+    except KeyboardInterrupt as e:
+        _log(unit, f"interrupted: {e}")
+        raise
+    res.seconds = time.time() - t0
+    return res
+
+
+@contextmanager
+def _environ(values: dict[str, str]):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _execute(unit: Unit, res: UnitResult, t0: float) -> None:
     try:
         with store.locked(unit.entry() / ".lock"):
             if is_complete(unit):
@@ -169,11 +194,6 @@ def execute(unit: Unit) -> UnitResult:
     except Exception as e:  # one unit's failure is reported and the grid goes on
         res.error = str(e) if isinstance(e, ClipstudyError) else f"{type(e).__name__}: {e}"
         _log(unit, "FAILED: " + res.error + "\n" + traceback.format_exc())
-    except KeyboardInterrupt as e:
-        _log(unit, f"interrupted: {e}")
-        raise
-    res.seconds = time.time() - t0
-    return res
 
 
 def execute_many(units: list[Unit]) -> list[UnitResult]:
