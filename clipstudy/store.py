@@ -267,8 +267,12 @@ def check_entry(path: Path, key: str, record_path: Path | None = None, what: str
             discard(path, rec_path)
         return None
     rec = load_json(rec_path)
+    if rec is not None and rec.get("key") != key:  # made by another version or settings: stale, not damaged
+        discard(path, rec_path, why=f"{what or path.name}: cached file {path} was made by another version or "
+                                    "other settings; rebuilding")
+        return None
     try:
-        ok = rec is not None and rec.get("key") == key and rec.get("sha256") == sha256_file(path)
+        ok = rec is not None and rec.get("sha256") == sha256_file(path)
     except FileNotFoundError:
         ok = False
     if not ok:

@@ -69,9 +69,14 @@ def test_entry_with_record_roundtrip_and_damage(tmp_path):
     assert rec["sha256"] == store.sha256_file(pt) and json.loads(pt.with_suffix(".json").read_text())["key"] == "k1"
     obj, got = store.load_entry(pt, "k1")
     assert torch.equal(obj["w"], torch.ones(2)) and got["key"] == "k1"
-    with pytest.warns(UserWarning, match="does not match"):
-        assert store.load_entry(pt, "k2") is None  # stale: discarded
+    with pytest.warns(UserWarning, match="another version or other settings"):
+        assert store.load_entry(pt, "k2") is None  # stale: discarded, and said to be stale
     assert not pt.exists() and not pt.with_suffix(".json").exists()
+    store.save_entry({"w": torch.ones(2)}, pt, {"key": "k1"})
+    pt.write_bytes(pt.read_bytes()[:-3])  # damaged: the file no longer matches its record's sha256
+    with pytest.warns(UserWarning, match="does not match its record"):
+        assert store.load_entry(pt, "k1") is None
+    assert not pt.exists()
     store.save_entry({"w": 1}, pt, {"key": "k1"})
     pt.with_suffix(".json").unlink()  # interrupted: the file without its record
     assert store.check_entry(pt, "k1") is None and not pt.exists()
