@@ -42,7 +42,9 @@ s = axis.read(ch)
 # chapter wrote for it; `n_rows` says how many it wrote in all; `all_effects.csv` has every row). Effects
 # are in the units of their metric (accuracy, AUROC, recall, ER: fractions). Records effects come with
 # `n` (models or model pairs) and a 95% bootstrap interval over models (`ci_low`, `ci_high`); a lab
-# effect is one trained contrast and has none.
+# effect is the mean over the profile's training seeds, with `n` the recipe-and-base models it averages and
+# an interval from the seeds and the images together. Some records effects have no interval (`n` empty): a
+# single contrast of group means.
 
 # %%
 _ = axis.table(ch, s)
