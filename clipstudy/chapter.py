@@ -135,6 +135,16 @@ def notice(title: str, body: str) -> None:
     _display_md(f"> **{title}.**\n>\n{quoted}")
 
 
+def markdown(text: str) -> None:
+    """A block of computed markdown (the claims page's per-claim audit)."""
+    _display_md(text)
+
+
+def heading(text: str) -> None:
+    """A small bold heading above a table (a table grouped by axis, one per group)."""
+    _display_md(f"**{text}**")
+
+
 def finding(text: str, **numbers: float) -> str:
     """Format `text` with computed numbers (`{x:.3f}` style), display it, and return it."""
     s = text.format(**numbers)

@@ -249,8 +249,10 @@ def claims_forest(evidence: pd.DataFrame, title: str = "Each claim's effect by s
     coloured by that source's verdict. Effects are in each claim's own units, so compare a row with 0,
     not with other rows."""
     ev = evidence[np.isfinite(evidence["effect"])].copy()
-    ev["label"] = ev["id"] + " · " + ev["source"]
-    ev = ev.sort_values(["id", "source"]).reset_index(drop=True)
+    if "label" not in ev.columns:
+        ev["label"] = ev["id"] + " · " + ev["source"]
+    ev = ev.sort_values(["id", "source"], key=lambda c: c.str.extract(r"(\d+)$", expand=False).astype(float)
+                        if c.name == "id" else c, kind="stable").reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(ev), 2) + 1.2))
     for i, r in ev.iterrows():
         c = VERDICT_COLORS.get(r["verdict"], "0.5")

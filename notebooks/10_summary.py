@@ -36,20 +36,6 @@ ch = chapter.start(axis.AXIS, **params)
 s = axis.read(ch)
 
 # %% [markdown]
-# ## The table
-#
-# One row per (factor, axis, source): the chapter's headline effect for that cell (the first effect the
-# chapter wrote for it; `n_rows` says how many it wrote in all; `all_effects.csv` has every row). Effects
-# are in the units of their metric (accuracy, AUROC, recall, ER: fractions). Records effects come with
-# `n` (models or model pairs) and a 95% bootstrap interval over models (`ci_low`, `ci_high`); a lab
-# effect is the mean over the profile's training seeds, with `n` the recipe-and-base models it averages and
-# an interval from the seeds and the images together. Some records effects have no interval (`n` empty): a
-# single contrast of group means.
-
-# %%
-_ = axis.table(ch, s)
-
-# %% [markdown]
 # ## The heatmap
 #
 # Each cell shows the headline effect of one factor on one axis. It comes from the lab when the lab
@@ -60,6 +46,21 @@ _ = axis.table(ch, s)
 
 # %%
 axis.heatmap(ch, s)
+
+# %% [markdown]
+# ## The table
+#
+# One table per axis, in chapter order; one row per (factor, source): the chapter's headline effect for that
+# cell (the first effect the chapter wrote for it; `n_rows` says how many it wrote in all; `all_effects.csv`
+# has every row), with its 95% interval in the same cell. Effects
+# are in the units of their metric (accuracy, AUROC, recall, ER: fractions). Records effects come with
+# `n` (models or model pairs) and a 95% bootstrap interval over models; a lab
+# effect is the mean over the profile's training seeds, with `n` the recipe-and-base models it averages and
+# an interval from the seeds and the images together. Some records effects have no interval (`n` empty): a
+# single contrast of group means. A dash marks a value that was not measured.
+
+# %%
+_ = axis.table(ch, s)
 
 # %% [markdown]
 # ## Missing cells, and why

@@ -23,24 +23,27 @@
 # - **lab**: a causal ablation in the rendered world;
 # - **live**: real checkpoints on real data.
 #
-# Each source gives an effect, its n and a 95% interval. A verdict follows from that interval and the
-# claim's expected direction:
+# Each claim was given, before anything was computed, one **primary effect** per source: its metric, its
+# contrast and its unit of replication (`clipstudy/claims.csv`; the methods page explains the rules). The
+# verdict of a source comes from its primary effect alone:
 #
-# - **agrees**: the interval lies on the expected side of 0.
+# - **agrees**: the 95% interval lies on the expected side of 0 (a two-sided claim: either side).
 # - **disagrees**: it lies on the other side.
-# - **inconclusive**: it covers 0. The book then reports "no detectable effect".
-# - **not measured**: no evidence, or an effect without an interval.
+# - **inconclusive**: it covers 0, and the page gives the smallest effect it could have detected; or the
+#   effect rests on fewer than 5 models, too few for a bootstrap interval ("n too small").
+# - **not measured**: no evidence.
 #
-# A two-sided claim ("families differ") agrees when any interval excludes 0. A "near zero" claim
-# agrees when the whole interval lies within ±0.05. The overall verdict follows the real models
-# (records, live) where they measured the claim, and the lab where they did not. The claim ids are
-# those of `paper_claims.csv`. This chapter runs after every other one and reads what they wrote.
+# A claim that a family differs ("families differ", "differs by source") is judged on all its contrasts
+# at once, with Holm's correction for their number. The overall verdict follows the real models
+# (records, live) where they measured the claim, and the lab where they did not. Other contrasts are
+# shown as secondary and never judged. The claim ids are those of `paper_claims.csv`. This chapter runs
+# after every other one and reads what they wrote.
 
 # %% tags=["parameters"]
 params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
-from clipstudy import chapter, claims
+from clipstudy import chapter
 from clipstudy.axes import claims as axis
 
 ch = chapter.start(axis.AXIS, **params)
@@ -49,20 +52,30 @@ table, evidence = axis.judge(ch)
 # %% [markdown]
 # ## The verdicts
 #
-# One row per claim. The records, lab and live columns show the effect, its 95% interval and n, in
-# the claim's own units (listed at the end), followed by the verdict in words.
+# One row per claim. Each source's cell gives its primary effect, its 95% interval, and n with its unit
+# (models, model pairs, recipes, seeds, images), in the claim's own units (see each claim below).
 
 # %%
-_ = claims.show(ch.results_dir, table["id"])
+axis.verdicts(table)
 
 # %% [markdown]
 # ## The evidence, source by source
 #
-# Each dot is one source's effect for one claim. The bar is its 95% interval, and the colour is that
-# source's verdict.
+# Each dot is one judged effect: a primary, or one contrast of a family (numbered). The bar is its 95%
+# interval, and the colour is that source's verdict.
 
 # %%
 axis.forest(ch, evidence)
+
+# %% [markdown]
+# ## Each claim, for audit
+#
+# The paper's sentence, our operational definition, and per source every effect computed for it: its role
+# (primary, family or secondary), n and unit, interval and p-value (Holm-adjusted in a family), and the
+# caveat that applies.
+
+# %%
+axis.audit(table, evidence)
 
 # %% [markdown]
 # ## What each number measures

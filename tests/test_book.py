@@ -106,6 +106,16 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
     table = pd.read_csv(out / "book" / "results" / "11_claims" / "claims.csv")
     assert list(table["id"]) == list(claims.listing()["id"])
     assert set(table["verdict"]) <= set(claims.VERDICTS) and table["verdict"].notna().all()
+    ev = pd.read_csv(out / "book" / "results" / "11_claims" / "claims_evidence.csv", keep_default_na=False)
+    judged = ev[(ev["role"] != "secondary") & (ev["effect"].astype(str) != "")]
+    for r in table.itertuples():  # each measured source names its unit; a small n or a proxy says so in a caveat
+        for s in claims.SOURCES:
+            if getattr(r, f"{s}_verdict") != "not measured":
+                assert isinstance(getattr(r, f"{s}_unit"), str) and getattr(r, f"{s}_unit"), (r.id, s)
+    small = judged[judged["caveat"].astype(str).str.startswith("n too small")]
+    assert set(small["id"]) <= set(table.loc[table["caveat"].fillna("").str.len() > 0, "id"])
+    assert table.set_index("id").loc["C10", "caveat"].startswith("proxy") or \
+        table.set_index("id").loc["C10", "records_verdict"] == "not measured"
     # the cache's request log splits the build's encoding cost by chapter (benchmarks/book_cost.py reads it)
     from clipstudy.config import cache_root
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from clipstudy import claims
+from clipstudy.analysis import multimodal
 
 SHARED_CLAIMS = Path(__file__).resolve().parents[2] / "shared" / "paper_claims.csv"
 
@@ -49,7 +50,7 @@ def test_judge_reads_chapter_outputs_and_words_follow_the_numbers(tmp_path):
     res = tmp_path / "results"
     (res / "04_shape_bias").mkdir(parents=True)
     pd.DataFrame([dict(id="C3", claim="x", measured="fine-tuned minus zero-shot, paired", expected="negative",
-                       effect=-0.19, n=3, ci_low=-0.23, ci_high=-0.16)]).to_csv(
+                       effect=-0.19, n=6, ci_low=-0.23, ci_high=-0.16)]).to_csv(
         res / "04_shape_bias" / "records_claims.csv", index=False)
     pd.DataFrame([dict(factor="fine-tuning", axis="shape bias", metric="shape bias", effect=0.04,
                        comparison="finetuned vs base", source="lab", n=3, ci_low=0.01, ci_high=0.07)]).to_csv(
@@ -57,24 +58,98 @@ def test_judge_reads_chapter_outputs_and_words_follow_the_numbers(tmp_path):
     table, ev = claims.judge(res, ids=["C3"])
     (row,) = table.to_dict("records")
     assert row["records_verdict"] == "agrees" and row["lab_verdict"] == "disagrees" and row["verdict"] == "agrees"
-    assert "-0.190 [-0.230, -0.160], n=3" == row["records"]
+    assert row["records"] == "-0.190 [-0.230, -0.160], n=6 model pairs"
+    assert row["records_unit"] == "model pairs" and row["lab_unit"] == "seeds x images"
     assert "opposite ways" in row["words"]
     assert set(ev["source"]) == set(claims.SOURCES)
 
 
+def test_under_five_models_no_interval_is_claimed(tmp_path):
+    """The n < 5 rule: three fine-tuned CLIPs give an effect but no interval, and the verdict says n too small."""
+    res = tmp_path / "results"
+    (res / "04_shape_bias").mkdir(parents=True)
+    pd.DataFrame([dict(id="C3", claim="x", measured="paired", expected="negative", effect=-0.19, n=3,
+                       ci_low=-0.23, ci_high=-0.16)]).to_csv(res / "04_shape_bias" / "records_claims.csv", index=False)
+    table, ev = claims.judge(res, ids=["C3"])
+    (row,) = table.to_dict("records")
+    rec = ev[(ev["source"] == "records")].iloc[0]
+    assert np.isnan(rec["ci_low"]) and np.isnan(rec["ci_high"]) and rec["verdict"] == "inconclusive"
+    assert row["records_verdict"] == "inconclusive" and "(no interval)" in row["records"]
+    assert row["caveat"].startswith("n too small") and "n too small" in row["words"]
+
+
+def test_holm_known_answer():
+    # p = (0.01, 0.04, 0.03, NaN): sorted 0.01, 0.03, 0.04 times 3, 2, 1 -> 0.03, 0.06, 0.04 -> monotone 0.06
+    adj = claims.holm([0.01, 0.04, 0.03, np.nan])
+    assert adj[:3] == pytest.approx([0.03, 0.06, 0.06]) and np.isnan(adj[3])
+    assert claims.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # 0.5 * 2 = 1.0, then monotone
+    assert claims.family_verdict("differ", [0.1, -0.2], [0.03, 0.2]) == "agrees"
+    assert claims.family_verdict("differ", [0.1, -0.2], [0.06, 0.2]) == "inconclusive"
+    assert claims.family_verdict("positive", [0.1, -0.2], [0.01, 0.01]) == "inconclusive"  # split
+    assert claims.family_verdict("positive", [-0.1, 0.2], [0.01, 0.5]) == "disagrees"
+
+
+def test_a_family_is_judged_after_holm_not_by_its_strongest_contrast(tmp_path):
+    """Three lab contrasts with raw p 0.02, 0.03, 0.04: each alone excludes 0 at 95%, but none survives Holm
+    (0.06, 0.06, 0.06), so the family is inconclusive and the page says how many were tried."""
+    res = tmp_path / "results"
+    (res / "03_visual_factors").mkdir(parents=True)
+    rows = [dict(factor="training distribution", axis="visual factors", metric="mean effective robustness over 10",
+                 effect=0.05, comparison=f"data-{k} vs base", source="lab", n=6, ci_low=0.005, ci_high=0.095, p=p)
+            for k, p in (("a", 0.02), ("b", 0.03), ("c", 0.04))]
+    pd.DataFrame(rows).to_csv(res / "03_visual_factors" / "effects.csv", index=False)
+    table, ev = claims.judge(res, ids=["C7"])
+    lab = ev[(ev["source"] == "lab")]
+    assert list(lab["role"]) == ["family"] * 3 and lab["p_holm"].to_numpy() == pytest.approx([0.06] * 3)
+    assert table.iloc[0]["lab_verdict"] == "inconclusive"
+    assert "family of 3 contrasts, 0 differ after Holm" in table.iloc[0]["lab"]
+    assert "no effect larger than ±0.045 detected" in table.iloc[0]["words"]
+    rows[0]["p"] = 0.001  # 0.003 after Holm: the family differs
+    pd.DataFrame(rows).to_csv(res / "03_visual_factors" / "effects.csv", index=False)
+    assert claims.judge(res, ids=["C7"])[0].iloc[0]["lab_verdict"] == "agrees"
+
+
+def test_c9_difference_of_drops_is_a_positive_family(tmp_path):
+    res = tmp_path / "results"
+    (res / "04_shape_bias").mkdir(parents=True)
+    rows = [dict(factor="fine-tuning", axis="shape bias", metric=f"shape-bias drop, standard minus {k}", effect=e,
+                 comparison=f"finetuned vs finetuned-{k}", source="lab", n=6, ci_low=lo, ci_high=hi, p=p)
+            for k, e, lo, hi, p in (("contrastive", 0.08, 0.05, 0.11, 0.001), ("peft", 0.01, -0.02, 0.04, 0.4))]
+    pd.DataFrame(rows).to_csv(res / "04_shape_bias" / "effects.csv", index=False)
+    table, ev = claims.judge(res, ids=["C9"])
+    assert table.iloc[0]["lab_verdict"] == "agrees"  # the contrastive drop is smaller, after Holm over 2
+    rows[0].update(effect=-0.08, ci_low=-0.11, ci_high=-0.05)
+    pd.DataFrame(rows).to_csv(res / "04_shape_bias" / "effects.csv", index=False)
+    assert claims.judge(res, ids=["C9"])[0].iloc[0]["lab_verdict"] == "disagrees"
+
+
 def test_records_claims_on_the_shared_imagenet_x(shared_data, tmp_path):
+    """C5/C6 resample models, not rows: a CLIP listed in two testbeds is one model, so n counts models and the two
+    zero-shot CLIPs are too few for an interval."""
     table, ev = claims.judge(tmp_path, ids=["C5", "C6"], records_root=shared_data)
     rec = ev[ev["source"] == "records"].set_index("id")
-    # brute force: per-factor mean ER of the zero-shot CLIPs minus the ImageNet baselines
     from clipstudy import records
 
     f = records.imagenet_x_factors(shared_data)
-    clip = f[f["group"] == records.ZS_CLIP].groupby("factor")["er"].mean()
-    base = f[f["baseline"]].groupby("factor")["er"].mean()
-    gaps = clip - base
+    keep = f[(f["group"] == records.ZS_CLIP) | f["baseline"]]
+    keep = keep.assign(model=keep["model"].replace({"clip": "vit_b_32_clip_zeroshot", "clipRN50": "resnet50_clip_zeroshot"}))
+    per_model = keep.groupby(["model", "factor"])["er"].mean().unstack()  # each model once
+    is_clip = keep.groupby("model")["group"].first() == records.ZS_CLIP
+    gaps = per_model[is_clip].mean() - per_model[~is_clip].mean()
     assert rec.loc["C5", "effect"] == pytest.approx((gaps > 0).mean() - 0.5)
     assert rec.loc["C6", "effect"] == pytest.approx(gaps[["pose", "partial_view"]].mean())
-    assert rec.loc["C5", "ci_low"] <= rec.loc["C5", "effect"] <= rec.loc["C5", "ci_high"]
+    assert rec.loc["C5", "n"] == len(per_model) and is_clip.sum() == 2
+    assert np.isnan(rec.loc["C5", "ci_low"]) and rec.loc["C5", "verdict"] == "inconclusive"
+    assert table.set_index("id").loc["C5", "caveat"].startswith("n too small")
+
+
+def test_pseudo_replicated_rows_count_once():
+    er = pd.DataFrame([dict(model=m, clip=c, factor=f, er=v) for m, c, v in
+                       (("clipA", True, 1.0), ("clipA", True, 1.0), ("net1", False, 0.5), ("net2", False, 0.7))
+                       for f in ("pose", "texture")])
+    er = er.groupby(["model", "clip", "factor"], as_index=False)["er"].mean()
+    gaps, boot, n_clip, n_base = claims.factor_gaps(er, n_boot=50)
+    assert (n_clip, n_base) == (1, 2) and gaps["pose"] == pytest.approx(1.0 - 0.6)
 
 
 def _lmm_table(seed: int, acc_lmm: float, acc_clip: float, n: int, n_both: int) -> pd.DataFrame:
@@ -87,15 +162,43 @@ def test_lmm_gain_over_seeds_is_the_mean_with_seed_and_image_variance():
     # paired by hand: LMM-only 30, CLIP-only 10 -> d = 0.1, var = (40 - 20**2/200) / 200**2
     assert one["effect"] == pytest.approx(0.1)
     se = np.sqrt((40 - 400 / 200) / 200 ** 2)
-    assert one["ci_low"] == pytest.approx(0.1 - 1.96 * se)
+    from scipy import stats
+    assert one["ci_low"] == pytest.approx(0.1 - stats.norm.ppf(0.975) * se)
     three = pd.concat([_lmm_table(0, 0.6, 0.5, 200, 90), _lmm_table(1, 0.7, 0.5, 200, 90),
                        _lmm_table(2, 0.5, 0.5, 200, 90)], ignore_index=True)
     r = claims._lmm_gain(three, "lab", "x")
     d = np.array([0.1, 0.2, 0.0])
     assert r["effect"] == pytest.approx(d.mean())
-    assert "3 training seeds" in r["measured"]
+    assert "3 seed(s)" in r["measured"]
     per_var = [claims._paired_gain(three.iloc[[i]])[1] for i in range(3)]
     from scipy import stats
     half = stats.t.ppf(0.975, 2) * np.sqrt(d.var(ddof=1) / 3 + np.mean(per_var))
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
     assert r["ci_high"] - r["ci_low"] > one["ci_high"] - one["ci_low"]  # seeds widen the interval
+
+
+def _questions(seed: int, rng: np.random.Generator, n: int = 1800, n_cls: int = 9) -> pd.DataFrame:
+    label = rng.integers(0, n_cls, n)
+    clip = rng.random(n) < (0.1 + 0.1 * label)  # low classes are hard for the CLIP
+    lmm = rng.random(n) < 0.6
+    return pd.DataFrame(dict(recipe="base", seed=seed, set="lab-val", group="all", key=[f"lab-val/{i:06d}" for i in range(n)],
+                             label=label, match=np.where(lmm, "TRUE", "FALSE"), clip_correct=clip))
+
+
+def test_hard_categories_are_chosen_on_held_out_images():
+    rng = np.random.default_rng(0)
+    q = _questions(0, rng)
+    scored = multimodal.hard_category_split(q)
+    half = multimodal._half(q.set_index("key").loc[scored["key"], :].reset_index()["key"])
+    assert (half == scored["fold"].to_numpy()).all()  # each image is scored in its own half
+    assert scored["key"].is_unique  # ... once
+    for fold in (0, 1):  # and the classes it is scored on were chosen on the other half only
+        other = q[multimodal._half(q["key"]) != fold]
+        assert set(scored.loc[scored["fold"] == fold, "label"]) <= set(multimodal.hard_classes(other))
+    assert set(scored["label"]) <= {0, 1, 2, 3}  # the CLIP's weakest third (by construction)
+    d, v, n = multimodal.paired_gain(scored)
+    lm = (scored["match"] == "TRUE").to_numpy(float)
+    assert d == pytest.approx(lm.mean() - scored["clip_correct"].mean()) and n == len(scored)
+    qs = pd.concat([_questions(s, np.random.default_rng(s)) for s in range(3)], ignore_index=True)
+    r = claims.hard_category_gain(qs)
+    assert r["seeds"] == 3 and r["ci_low"] < r["effect"] < r["ci_high"] and r["effect"] > 0

@@ -38,19 +38,25 @@ SOURCES: tuple[str, ...] = ("lab", "records", "live")
 REQUIRED: list[str] = ["factor", "axis", "metric", "effect", "comparison", "source"]
 INTERVAL: list[str] = ["n", "ci_low", "ci_high"]  # optional on input (NaN: not given, e.g. one lab run)
 COLUMNS: list[str] = REQUIRED + INTERVAL
+# The two-sided p-value of the effect against 0 (Welch t for lab seed x image effects, the bootstrap's share of
+# resamples on the other side of 0 for records): optional, kept after COLUMNS. The claims page corrects a family
+# of contrasts with Holm's method from it.
+P = "p"
 
 
 def effect(factor: str, axis: str, metric: str, value: float, comparison: str, source: str, *,
-           n: float | None = None, ci: tuple[float, float] | None = None) -> dict:
+           n: float | None = None, ci: tuple[float, float] | None = None, p: float | None = None) -> dict:
     """One row of the effects table; unknown factor or source names raise with the valid ones.
-    `n` (models or pairs behind the effect) and `ci` (its 95% interval) are NaN when not given."""
+    `n` (models or pairs behind the effect), `ci` (its 95% interval) and `p` (two-sided, against 0) are NaN
+    when not given."""
     if factor not in FACTORS:
         raise UnknownNameError("factor", factor, list(FACTORS))
     if source not in SOURCES:
         raise UnknownNameError("evidence source", source, list(SOURCES))
     lo, hi = ci if ci is not None else (np.nan, np.nan)
     return dict(factor=factor, axis=axis, metric=metric, effect=float(value), comparison=comparison, source=source,
-                n=float(n) if n is not None else np.nan, ci_low=float(lo), ci_high=float(hi))
+                n=float(n) if n is not None else np.nan, ci_low=float(lo), ci_high=float(hi),
+                p=float(p) if p is not None else np.nan)
 
 
 def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
@@ -58,7 +64,7 @@ def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
     interval columns are optional on input."""
     df = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows)
     if df.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=COLUMNS + [P])
     for c in INTERVAL:
         if c not in df.columns:
             df[c] = np.nan
@@ -71,8 +77,10 @@ def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
     bad = sorted(set(df["source"]) - set(SOURCES))
     if bad:
         raise UnknownNameError("evidence source", bad[0], list(SOURCES))
-    df = df[COLUMNS].copy()
-    for c in ["effect", *INTERVAL]:
+    if P not in df.columns:
+        df[P] = np.nan
+    df = df[COLUMNS + [P]].copy()
+    for c in ["effect", *INTERVAL, P]:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df.reset_index(drop=True)
 
@@ -118,7 +126,7 @@ def seed_image_effect(treatment: Sequence[float], base: Sequence[float], treatme
     keep_t, keep_b = np.isfinite(t), np.isfinite(b)
     t, b = t[keep_t], b[keep_b]
     out = dict(effect=np.nan, n=int(len(t) + len(b)), ci_low=np.nan, ci_high=np.nan, n_treatment=int(len(t)),
-               n_base=int(len(b)), se_seed=np.nan, se_image=np.nan, df=np.nan)
+               n_base=int(len(b)), se_seed=np.nan, se_image=np.nan, df=np.nan, p=np.nan)
     if not len(t) or not len(b):
         return out
     out["effect"] = float(t.mean() - b.mean())
@@ -138,8 +146,9 @@ def seed_image_effect(treatment: Sequence[float], base: Sequence[float], treatme
     den = vt ** 2 / (len(t) - 1) + vb ** 2 / (len(b) - 1)
     df = float(v ** 2 / den) if den > 0 else np.inf
     half = float(stats.t.ppf(0.5 + LEVEL / 2, df)) * np.sqrt(v)
+    p = float(2 * stats.t.sf(abs(out["effect"]) / np.sqrt(v), df)) if v > 0 else (0.0 if out["effect"] else 1.0)
     out.update(ci_low=out["effect"] - half, ci_high=out["effect"] + half, se_seed=float(np.sqrt(vt + vb)),
-               se_image=float(np.sqrt(v_img)), df=df)
+               se_image=float(np.sqrt(v_img)), df=df, p=p)
     return out
 
 
@@ -170,7 +179,7 @@ def lab_seed_effects(values: pd.DataFrame, recipes: pd.DataFrame, axis: str, met
         flag = (flags or {}).get(r.recipe, "")
         comp = f"{r.recipe} vs {base}" + (f" (flagged: {flag})" if flag else "")
         rows.append(effect(LAB_FACTORS[r.factor], axis, metric, e["effect"], comp, "lab", n=e["n"],
-                           ci=(e["ci_low"], e["ci_high"])))
+                           ci=(e["ci_low"], e["ci_high"]), p=e["p"]))
     return rows
 
 
@@ -187,16 +196,28 @@ def _interval(boot: np.ndarray) -> tuple[float, float]:
     return float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))
 
 
+def boot_p(boot: np.ndarray) -> float:
+    """Two-sided bootstrap p-value against 0: twice the smaller share of resamples at or beyond 0 on either side
+    (at least one resample's worth, since a finite bootstrap never shows p = 0)."""
+    boot = np.asarray(boot, float)
+    boot = boot[np.isfinite(boot)]
+    if not len(boot):
+        return np.nan
+    tail = min(float(np.mean(boot <= 0)), float(np.mean(boot >= 0)))
+    return float(min(1.0, max(2 * tail, 1.0 / len(boot))))
+
+
 def bootstrap_mean(values: Sequence[float], n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """Mean of `values` with a percentile bootstrap interval (resampling the values). Returns dict(effect,
-    n, ci_low, ci_high); with fewer than two values there is no interval (NaN)."""
+    n, ci_low, ci_high, p); with fewer than two values there is no interval (NaN)."""
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
     if len(v) < 2:
-        return dict(effect=float(v.mean()) if len(v) else np.nan, n=int(len(v)), ci_low=np.nan, ci_high=np.nan)
+        return dict(effect=float(v.mean()) if len(v) else np.nan, n=int(len(v)), ci_low=np.nan, ci_high=np.nan,
+                    p=np.nan)
     rng = np.random.default_rng(seed)
     boot = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
     lo, hi = _interval(boot)
-    return dict(effect=float(v.mean()), n=int(len(v)), ci_low=lo, ci_high=hi)
+    return dict(effect=float(v.mean()), n=int(len(v)), ci_low=lo, ci_high=hi, p=boot_p(boot))
 
 
 def paired_effect(frame: pd.DataFrame, pair_on: str | Sequence[str], column: str, treatment, base, value: str,
@@ -231,7 +252,7 @@ def grouped_effect(frame: pd.DataFrame, column: str, treatment, base, value: str
     t = per.loc[treatment].to_numpy(float) if treatment in per.index.get_level_values(0) else np.empty((0, len(cols)))
     b = per.loc[base].to_numpy(float) if base in per.index.get_level_values(0) else np.empty((0, len(cols)))
     out = dict(effect=np.nan, n=len(t) + len(b), n_treatment=len(t), n_base=len(b), n_strata=0, ci_low=np.nan,
-               ci_high=np.nan)
+               ci_high=np.nan, p=np.nan)
     if not len(t) or not len(b):
         return out
 
@@ -248,6 +269,7 @@ def grouped_effect(frame: pd.DataFrame, column: str, treatment, base, value: str
     rng = np.random.default_rng(seed)
     boot = stat(t[rng.integers(0, len(t), size=(n_boot, len(t)))], b[rng.integers(0, len(b), size=(n_boot, len(b)))])
     out["ci_low"], out["ci_high"] = _interval(boot)
+    out["p"] = boot_p(boot)
     return out
 
 
@@ -408,3 +430,49 @@ def direction_words(row: Mapping[str, Any], pos: str = "higher", neg: str = "low
     if lo <= 0 <= hi:
         return "no detectable effect (the interval covers zero)"
     return pos if v > 0 else neg
+
+
+# ---- a family of contrasts (claims) ---------------------------------------------------------------
+
+def holm(p: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (NaN stays NaN and is not counted in the family): the k-th smallest
+    of m p-values is multiplied by m - k + 1, made monotone, and capped at 1."""
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    if not m:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out[order] = adj
+    return out
+
+
+def p_from_interval(value: float, ci_low: float, ci_high: float, level: float = LEVEL) -> float:
+    """A two-sided p-value against 0 read back from a symmetric normal interval (effect +- z * se): the fallback
+    for an effect row that carries no p of its own."""
+    from scipy import stats
+
+    if not all(np.isfinite([value, ci_low, ci_high])) or ci_high <= ci_low:
+        return np.nan
+    se = (ci_high - ci_low) / (2 * stats.norm.ppf(0.5 + level / 2))
+    return float(2 * stats.norm.sf(abs(value) / se))
+
+
+def trend_residuals(x: Sequence[float], y: Sequence[float], fit_on: Sequence[bool] | None = None,
+                    logit: bool = False) -> np.ndarray:
+    """y minus a least-squares line in x fitted on the rows `fit_on` (default all), in logit space when `logit`
+    (the effective-robustness convention: both axes are accuracies). What a metric is beyond what accuracy
+    predicts."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if logit:
+        from scipy.special import logit as lg
+
+        x, y = lg(np.clip(x, 1e-4, 1 - 1e-4)), lg(np.clip(y, 1e-4, 1 - 1e-4))
+    m = np.ones(len(x), bool) if fit_on is None else np.asarray(fit_on, bool)
+    m = m & np.isfinite(x) & np.isfinite(y)
+    if m.sum() < 2 or np.ptp(x[m]) == 0:
+        return np.full(len(x), np.nan)
+    b, a = np.polyfit(x[m], y[m], 1)
+    return y - (a + b * x)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
+
 import pandas as pd
 
 from .effects import recipe_contrast
@@ -158,3 +160,76 @@ def records_lmm_effects(pairs: pd.DataFrame) -> list[dict]:
         add("test-time prompts", bootstrap_mean(d.to_numpy()), "shape bias (LMM)",
             "captioning vs the 16-way question, paired per LMM")
     return rows
+
+
+HARD_SHARE = 1 / 3  # the hard categories: the third of the classes where the CLIP is weakest
+
+
+def _half(keys: pd.Series, seed: int = 0) -> np.ndarray:
+    """A fixed split of images into two halves by a hash of the key (the same image is in the same half for
+    every model and seed, so the choice and the score never share an image)."""
+    import hashlib
+
+    return np.array([int(hashlib.sha256(f"{seed}:{k}".encode()).hexdigest()[:8], 16) % 2 for k in keys.astype(str)])
+
+
+def hard_classes(questions: pd.DataFrame, share: float = HARD_SHARE) -> list:
+    """The classes (`label`) where the CLIP's full-way top-1 (`clip_correct`) is lowest on these questions: the
+    weakest `share` of the classes (at least one). Ties are broken by class index, so the choice is fixed."""
+    acc = questions.groupby("label")["clip_correct"].mean().sort_index()
+    k = max(1, int(round(share * len(acc))))
+    return list(acc.sort_values(kind="stable").index[:k])
+
+
+def hard_category_split(questions: pd.DataFrame, share: float = HARD_SHARE, seed: int = 0) -> pd.DataFrame:
+    """Two-fold cross-fitting of the hard categories: the images are split in halves; the hard classes are chosen
+    on one half and the images of those classes are scored on the other, then the halves swap. Every image is
+    scored at most once and never by a choice it took part in.
+
+    questions: one row per question with key, label, match (the LMM's TRUE/FALSE/BOTH/NEITHER) and clip_correct.
+    Returns the scored rows with `fold` (the half scored) and `chosen_on` (the other half)."""
+    half = _half(questions["key"], seed)
+    parts = []
+    for fold in (0, 1):
+        chosen = hard_classes(questions[half != fold], share)
+        s = questions[(half == fold) & questions["label"].isin(chosen)]
+        parts.append(s.assign(fold=fold, chosen_on=1 - fold))
+    return pd.concat(parts, ignore_index=True)
+
+
+def paired_gain(questions: pd.DataFrame) -> tuple[float, float, int]:
+    """(LMM minus CLIP two-choice accuracy, its variance, n) over the questions the LMM answered TRUE or FALSE,
+    paired over images: the CLIP's two-choice answer is right exactly when its full-way top-1 is (its other
+    choice is its own top-1 or top-2), so each image gives d = lmm_right - clip_right."""
+    q = questions[questions["match"].isin(["TRUE", "FALSE"])]
+    d = (q["match"] == "TRUE").to_numpy(float) - q["clip_correct"].astype(bool).to_numpy(float)
+    n = len(d)
+    if n < 2:
+        return (float(d.mean()) if n else np.nan, np.nan, n)
+    return float(d.mean()), float(d.var(ddof=1) / n), n
+
+
+def seeds_gain(per_seed: Sequence[tuple[float, float, int]]) -> dict:
+    """The mean over training seeds of per-seed paired gains, with an interval from the seeds and the images:
+    variance = between-seed variance of the mean + the mean within-seed (image) variance (the seeds share the same
+    images, so that part does not shrink with more seeds), t with seeds - 1 df.
+    One seed: the images' normal interval. Returns dict(effect, n (scored images over all seeds), ci_low, ci_high,
+    p, seeds)."""
+    from scipy import stats
+
+    per = [x for x in per_seed if np.isfinite(x[0])]
+    out = dict(effect=np.nan, n=int(sum(x[2] for x in per)), ci_low=np.nan, ci_high=np.nan, p=np.nan, seeds=len(per))
+    if not per or not all(np.isfinite(x[1]) for x in per):
+        return out
+    d = np.array([x[0] for x in per])
+    v_img = float(np.mean([x[1] for x in per]))
+    k = len(d)
+    if k == 1:
+        var, q, dist = v_img, stats.norm.ppf(0.975), stats.norm
+    else:
+        var = d.var(ddof=1) / k + v_img
+        q, dist = stats.t.ppf(0.975, k - 1), stats.t(k - 1)
+    se = float(np.sqrt(var))
+    out.update(effect=float(d.mean()), ci_low=float(d.mean() - q * se), ci_high=float(d.mean() + q * se),
+               p=float(2 * dist.sf(abs(d.mean()) / se)) if se > 0 else np.nan)
+    return out

@@ -4,7 +4,7 @@ Shape bias = shape hits / (shape + texture hits) over conflict images only (metr
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -230,3 +230,28 @@ def claims(sb: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["verdict"] = [verdict(r.effect, r.ci_low, r.ci_high, r.expected) for r in out.itertuples()]
     return out
+
+
+# The same real model evaluated in two record sets is one model (the unit of replication is the model): these
+# names are one checkpoint each. model-vs-human's CLIP fork loads OpenAI's ViT-L/14 (`clip-14`), which Gavrikov et
+# al. also ran; model-vs-human's `resnet50` is torchvision's ResNet-50, which vlm_shapebias names `tv_resnet50`.
+SAME_MODEL = {("model_vs_human_clip", "clip-14"): "ViT_L_14_openai", ("model_vs_human", "resnet50"): "tv_resnet50"}
+IMAGENET_DATA = ("imagenet-1k", "imagenet-21k")  # trained on ImageNet alone (SWAG pre-trains on Instagram)
+
+
+def model_units(sb: pd.DataFrame, group: str, prompts: str = "ensemble80", data: Sequence[str] | None = None
+                ) -> pd.DataFrame:
+    """One row per real model of `group` on the cue-conflict images (shape_bias averaged over the record sets
+    that hold it; `SAME_MODEL` joins names of one checkpoint), zero-shot CLIPs under `prompts` (a record set
+    with no prompt sets, model-vs-human's fork, counts as the ensemble it used). Columns: unit, shape_bias,
+    sources, n_sources."""
+    g = sb[sb["group"] == group]
+    if group == "zero-shot CLIP":
+        g = g[(g["prompts"] == prompts) | (g["source"] == "model_vs_human_clip")]
+    if data is not None:
+        g = g[g["data"].isin(list(data))]
+    unit = [SAME_MODEL.get((s, m), m) for s, m in zip(g["source"], g["model"])]
+    out = g.assign(unit=unit).groupby("unit").agg(shape_bias=("shape_bias", "mean"),
+                                                  sources=("source", lambda s: ", ".join(sorted(set(s)))),
+                                                  n_sources=("source", "nunique"))
+    return out.reset_index()

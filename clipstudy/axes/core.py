@@ -142,10 +142,11 @@ def live_wide(ch: Any, runner_axis: str, index: Sequence[str], rename: Mapping[s
 
 
 def display(x: Any) -> None:
-    """Show a table (or any object) as the notebook would."""
-    from IPython.display import display as _display
+    """Show a table the book's way (`tables.show`: no index, integer counts, "—" for missing, effects with their
+    interval in one cell); any other object as the notebook would."""
+    from .. import tables
 
-    _display(x)
+    tables.show(x)
 
 
 def show() -> None:

@@ -89,6 +89,9 @@ def lab(ch: chapter.Chapter) -> dict:
     out = dict(details=pd.concat(details, ignore_index=True), results=pd.concat(results, ignore_index=True))
     ch.save(pd.DataFrame(meta), "lab_llava_training")
     ch.save(out["results"], "lab_comparison")
+    # one row per question: what the claims page needs to choose hard categories on one half and score the other
+    ch.save(out["details"][["recipe", "seed", "set", "group", "key", "label", "match", "clip_correct"]],
+            "lab_questions")
     display(pd.DataFrame(meta))
     out["gains"] = ch.save(multimodal.gain_table(out["results"], "lab-llava", by=("recipe", "seed", "set", "group",
                                                                                   "clip_full")), "lab_gains")

@@ -39,19 +39,21 @@ def read(ch: chapter.Chapter) -> dict:
     if not (int((eff["source"] == "records").sum()) if len(eff) else 0):
         chapter.notice("No records evidence", "No chapter wrote an effect from the published records in this build: "
                        "the records are missing. Run `clipstudy fetch records` and rebuild the book.")
-    return dict(eff=eff, problems=problems, axes_by_chapter=axes_by_chapter,
+    # every expected chapter gets a column; one that wrote no effects is named by its chapter
+    axes_ = list(dict.fromkeys(a if a is not None else f"{c[3:]} (no effects)" for c, a in axes_by_chapter.items()))
+    return dict(eff=eff, problems=problems, axes_by_chapter=axes_by_chapter, heads=summary.headline(eff), axes=axes_,
                 present=summary.chapters_with_effects(ch.results_dir))
 
 
 def table(ch: chapter.Chapter, s: dict) -> pd.DataFrame:
-    """One headline effect per (factor, axis, source)."""
-    heads = s["heads"] = summary.headline(s["eff"])
-    # every expected chapter gets a column; one that wrote no effects is named by its chapter
-    s["axes"] = list(dict.fromkeys(a if a is not None else f"{c[3:]} (no effects)"
-                                   for c, a in s["axes_by_chapter"].items()))
-    t = heads.round({"effect": 4, "ci_low": 4, "ci_high": 4})[["factor", "axis", "source", "effect", "n", "ci_low",
-                                                               "ci_high", "metric", "comparison", "chapter", "n_rows"]]
-    display(ch.save(t, "summary_table"))
+    """One headline effect per (factor, axis, source), grouped by axis in chapter order: one table per axis."""
+    heads = s["heads"]
+    cols = ["factor", "source", "effect", "ci_low", "ci_high", "n", "metric", "comparison", "n_rows"]
+    t = ch.save(heads[["axis", "chapter", *cols]].sort_values(["chapter", "factor", "source"], kind="stable"),
+                "summary_table")
+    for (_, axis_name), g in t.groupby(["chapter", "axis"], sort=True):
+        chapter.heading(axis_name)
+        display(g[cols])
     return t
 
 
