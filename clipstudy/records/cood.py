@@ -78,8 +78,8 @@ def load_cood(root=None) -> pd.DataFrame:
     bad = combo != df["model name - confidence function"]
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
-        raise _bad(path, i + 1, f"'model name - confidence function' is {df['model name - confidence function'].iloc[i]!r}"
-                               f", not {combo.iloc[i]!r}")
+        got = df["model name - confidence function"].iloc[i]
+        raise _bad(path, i + 1, f"'model name - confidence function' is {got!r}, not {combo.iloc[i]!r}")
     dup = df.duplicated(["model name", "confidence function", "severity level"])
     if dup.any():
         i = int(dup.to_numpy().nonzero()[0][0])
@@ -254,7 +254,8 @@ def c13_records(frame: pd.DataFrame, n_boot: int = N_BOOT, seed: int = SEED) -> 
 
 
 # ---- matched-accuracy contrasts against the ImageNet models' line ---------------------------------------
-def _vs_imagenet_line(pts: pd.DataFrame, value: str, group: str, n_boot: int, seed: int) -> tuple[float, tuple, int, int]:
+def _vs_imagenet_line(pts: pd.DataFrame, value: str, group: str, n_boot: int,
+                      seed: int) -> tuple[float, tuple, int, int]:
     """Mean over `group`'s models of value - (a + b * acc), the line fit over the ImageNet models; the bootstrap
     resamples both groups and refits the line each time. Returns (effect, ci, n_group, n_imagenet)."""
     ok = pts.dropna(subset=["id_acc", value])
