@@ -566,3 +566,52 @@ def paired_panels(panels: list[dict], figsize: tuple = (11, 4)):
         paired_lines(ax=ax, **kw)
     fig.tight_layout()
     return fig
+
+
+COOD_GROUP_STYLE = {"ImageNet model": dict(color="0.65", marker="o", s=14, alpha=0.55, zorder=1),
+                    "zero-shot CLIP": dict(color="C3", marker="*", s=110, alpha=0.95, zorder=3),
+                    "CLIP fine-tuned": dict(color="C0", marker="D", s=40, alpha=0.95, zorder=3)}
+
+
+def _cood_panel(ax: Any, pts: pd.DataFrame, y: str, trend: str, ylabel: str, title: str, pairs: bool = False):
+    """One records panel: ImageNet models as grey dots with their linear trend (`trend` column), CLIPs marked;
+    `pairs` joins each fine-tuned CLIP to its zero-shot parent."""
+    d = pts.dropna(subset=["id_acc", y])
+    for group, style in COOD_GROUP_STYLE.items():
+        g = d[d["group"] == group]
+        if len(g):
+            sns.scatterplot(data=g, x="id_acc", y=y, ax=ax, label=f"{group} ({len(g)})", edgecolor="none", **style)
+    line = d[d["group"] == "ImageNet model"].dropna(subset=[trend]).sort_values("id_acc")
+    if len(line):
+        ax.plot(line["id_acc"], line[trend], "k--", lw=1, label="ImageNet models' linear trend")
+    if pairs and "parent" in d.columns:
+        at = d.set_index("model")
+        for r in d[d["parent"].isin(at.index)].itertuples():
+            p = at.loc[r.parent]
+            ax.annotate("", xy=(r.id_acc, getattr(r, y)), xytext=(p["id_acc"], p[y]),
+                        arrowprops=dict(arrowstyle="->", color="C0", lw=0.7, alpha=0.7))
+    ax.set(xlabel="ImageNet top-1 (fraction)", ylabel=ylabel, title=title)
+    ax.legend(fontsize=7, loc="best")
+
+
+def cood_auroc(pts: pd.DataFrame, title: str = "Records: class-OOD detection against ImageNet accuracy"):
+    """AUROC (severity mean) against ImageNet accuracy, one point per model (`records.cood_points`; models at
+    chance accuracy left out): ImageNet models with their linear trend, zero-shot and fine-tuned CLIPs marked,
+    an arrow from each zero-shot parent to its fine-tune."""
+    fig, ax = plt.subplots(figsize=(6.6, 4.6))
+    _cood_panel(ax, pts[~pts["at_chance"]], "ood_auroc", "auroc_trend",
+                "class-OOD AUROC (softmax, mean of 11 severities)", title, pairs=True)
+    fig.tight_layout()
+    return fig
+
+
+def cood_gap(pts: pd.DataFrame, title: str = "Records: confidence-accuracy gap (a calibration proxy)"):
+    """Mean softmax confidence minus accuracy on ImageNet val against accuracy (`records.cood_points`, rows with
+    a usable gap): ImageNet models with their linear trend, zero-shot CLIPs marked; 0 = confidence matches
+    accuracy on average."""
+    fig, ax = plt.subplots(figsize=(6.2, 4.4))
+    _cood_panel(ax, pts[pts["gap_usable"]], "gap", "gap_trend", "mean max-softmax − top-1 (> 0: over-confident)",
+                title)
+    ax.axhline(0, color="0.3", lw=0.8)
+    fig.tight_layout()
+    return fig

@@ -13,7 +13,8 @@ def test_smoke_chapters_without_records_name_the_fetch_command(tmp_path, monkeyp
     """With an empty CLIPSTUDY_DATA the chapters whose records need the newer record sets (and the summary)
     still run, and each says in a visible output how to get the records. The other chapters' single
     `chapter.records_ready()` cell is covered by test_book.py (its helper test and the full smoke build); running
-    them again here would double the build's cost (05, calibration, has no records: its text says why)."""
+    them again here would double the build's cost. The cood_benchmarking sections of 05 and 06 are called directly
+    without records in test_records_cood.py."""
     from clipstudy.lab import zoo as lab_zoo
 
     empty = tmp_path / "data"

@@ -15,6 +15,38 @@ AXIS = register(Axis("calibration", "calibration", "05_calibration",
                      live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"), lab=tuple(SETS)))
 
 
+COOD = "cood_benchmarking"  # Galil et al. 2023 publish each model's mean ID confidence and accuracy
+
+
+def records_gap(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """The calibration proxy of real models: mean softmax confidence minus top-1 on ImageNet val (cood_benchmarking),
+    zero-shot CLIPs against the ImageNet models' trend at the same accuracy (claim C10); None after one notice."""
+    if not chapter.records_ready(COOD):  # else one "Records missing" notice naming the fetch command
+        return None
+    from .. import records as R
+
+    c = R.load(COOD)
+    pts = R.cood_points(c)
+    left = pts[(pts["group"] != R.ZS_CLIP) & ~pts["gap_usable"]]
+    print(f"{int(pts['gap_usable'].sum())} models with a usable gap; left out: "
+          + ", ".join(f"{g} ({k})" for g, k in left.groupby("group")["model"].count().items())
+          + " (at chance accuracy, or a mean max-softmax near the uniform 1/1000 that is not a calibrated confidence)")
+    fig = plots.cood_gap(pts)
+    ch.figure(fig, pts, "records_gap")
+    show()
+    cols = ["model", "id_acc", "id_avg_conf", "gap", "gap_trend", "gap_residual"]
+    display(ch.save(pts[pts["group"] == R.ZS_CLIP].sort_values("id_acc")[cols].reset_index(drop=True),
+                    "records_gap_clips").round(3))
+    cl = ch.save(R.cood.claims_table(c, ["C10"]), "records_claims")
+    r = cl.iloc[0].to_dict()
+    chapter.finding("The confidence-accuracy gap, a published proxy for calibration error (not ECE): the {n} zero-shot "
+                    "CLIPs minus the ImageNet models' trend at the same accuracy is {w}: {d}.",
+                    n=r["n"], w=E.effect_words(r),
+                    d=E.direction_words(r, "the CLIPs are more over-confident than ImageNet models of their accuracy",
+                                        "the CLIPs are less over-confident than ImageNet models of their accuracy"))
+    return cl
+
+
 def lab(ch: chapter.Chapter) -> dict:
     """Calibration of every recipe and seed (base also with one template) on the lab sets: the table, the logits
     (for reliability diagrams) and which factor each lab-factors image shifts."""

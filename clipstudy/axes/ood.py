@@ -23,10 +23,23 @@ ID_SET = "imagenet"
 LAB_PROMPTS = ("ensemble", "classifier head")  # the chapter's main prompt set (a classifier has its own head)
 
 
+COOD = "cood_benchmarking"  # Galil et al. 2023: class-OOD AUROC per real model
+RECORDS_WHY_NOT = {  # factors the OOD records do not contrast (cood_benchmarking's CLIPs are OpenAI's only)
+    "architecture": "not contrasted in the records: cood_benchmarking's 9 zero-shot CLIPs mix ResNets and ViTs of "
+                    "different sizes, with no matched pairs",
+    "training distribution": "the OOD records hold one CLIP training source (OpenAI's); C8 below is a correlation "
+                             "within it, not a contrast of sources",
+    "training-set size": "the OOD records hold one CLIP training set (OpenAI's WIT-400M)",
+    "fine-tuning": "records missing: run `clipstudy fetch records` (cood_benchmarking has 7 fine-tuned CLIPs)",
+    "contrastive loss": "the OOD records' CLIPs all use the CLIP loss",
+    "test-time prompts": "the OOD records give one prompt set per CLIP",
+}
+
+
 def records(ch: chapter.Chapter) -> pd.DataFrame | None:
     """The records score ImageNet-O as classification only: its accuracy against ImageNet accuracy."""
     for f in FACTORS:
-        ch.effects.not_measured(f, "the records hold no OOD-detection metric of real models; see the lab rows")
+        ch.effects.not_measured(f, RECORDS_WHY_NOT.get(f, "not contrasted in the records; see the lab rows"))
     if not chapter.records_ready():  # else one "Records missing" notice
         return None
     from scipy import stats
@@ -43,8 +56,64 @@ def records(ch: chapter.Chapter) -> pd.DataFrame | None:
     show()
     rho = stats.spearmanr(io["imagenet"], io["imagenet-o"]).statistic
     chapter.finding("Over {n:.0f} open_clip models, ImageNet-O classification accuracy follows ImageNet accuracy "
-                    "with Spearman rho {rho:.3f}; the records give no detection score to compare.", n=len(io), rho=rho)
+                    "with Spearman rho {rho:.3f}; that table gives no detection score (the cood_benchmarking records "
+                    "below do).",
+                    n=len(io), rho=rho)
     return io
+
+
+def records_cood(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """Class-OOD detection of real models (Galil et al. 2023): AUROC against ImageNet accuracy, zero-shot and
+    fine-tuned CLIPs against the ImageNet models' trend at matched accuracy; None after one notice if missing."""
+    if not chapter.records_ready(COOD):  # else one "Records missing" notice naming the fetch command
+        return None
+    from .. import records as R
+
+    c = R.load(COOD)
+    pts = ch.save(R.cood_points(c), "records_cood_points")
+    chance = sorted(pts.loc[pts["at_chance"], "model"])
+    print(f"{pts['model'].nunique()} models scored with the softmax confidence; left out of every fit and figure "
+          f"(at chance ImageNet accuracy, a failed evaluation): {', '.join(chance) or 'none'}")
+    fig = plots.cood_auroc(pts)
+    ch.figure(fig, pts, "records_cood_auroc")
+    show()
+    cols = ["model", "group", "parent", "id_acc", "ood_auroc", "auroc_trend", "auroc_residual"]
+    clips = pts[pts["group"] != R.IMAGENET].sort_values(["group", "id_acc"], ascending=[False, True])[cols]
+    display(ch.save(clips.reset_index(drop=True), "records_cood_clips").round(3))
+    zs, ft = R.auroc_vs_imagenet(c, R.ZS_CLIP), R.auroc_vs_imagenet(c, R.CLIP_FT)
+    ch.save(pd.DataFrame([dict(group=R.ZS_CLIP, **zs), dict(group=R.CLIP_FT, **ft)]), "records_cood_matched")
+    chapter.finding("At matched ImageNet accuracy (positive: better detection than the ImageNet models' linear trend "
+                    "predicts), the class-OOD AUROC of the {n} zero-shot CLIPs differs from it by {z}; that of the {m} "
+                    "fine-tuned CLIPs by {f}.", n=zs["n"], z=E.effect_words(zs), m=ft["n"], f=E.effect_words(ft))
+    return c
+
+
+def records_claims(ch: chapter.Chapter, c: pd.DataFrame | None) -> pd.DataFrame | None:
+    """C8 (accuracy tracks AUROC among the zero-shot CLIPs; every confidence function as secondary) and C13
+    (fine-tuning beyond the zero-shot trend) from the records, and the records' fine-tuning effect."""
+    if c is None:
+        return None
+    from .. import records as R
+
+    cl = ch.save(R.cood.claims_table(c, ["C8", "C13"]), "records_claims")
+    display(cl[["id", "effect", "n", "unit", "ci_low", "ci_high", "measured"]].round(3))
+    sec = ch.save(R.c8_secondary(c), "records_c8_secondary")
+    display(sec[["confidence", "primary", "effect", "n", "ci_low", "ci_high", "note"]].round(3))
+    c8, c13 = (cl.set_index("id").loc[i].to_dict() for i in ("C8", "C13"))
+    others = sec[~sec["primary"] & sec["effect"].notna()]
+    chapter.finding("Among the {n} OpenAI zero-shot CLIPs, ImageNet accuracy and class-OOD AUROC (softmax, mean of 11 "
+                    "severity levels) have Spearman rho {w}; with the other confidence functions rho is {lo:.3f} to "
+                    "{hi:.3f} ({k} functions).", n=c8["n"], w=E.effect_words(c8), lo=float(others["effect"].min()),
+                    hi=float(others["effect"].max()), k=len(others))
+    pairs = ch.save(R.c13_pairs(c), "records_c13_pairs")
+    chapter.finding("Fine-tuning on ImageNet changes AUROC by {raw:+.3f} on average over {n} CLIPs, while the zero-shot "
+                    "CLIPs' trend predicts {pred:+.3f} for the same accuracy gains: beyond the trend, {w} ({d}).",
+                    raw=float(pairs["d_auroc"].mean()), n=c13["n"], pred=float(pairs["predicted"].mean()),
+                    w=E.effect_words(c13), d=E.direction_words(c13, "more than predicted", "less than predicted"))
+    ch.effects.add("fine-tuning", "class-OOD AUROC beyond the zero-shot accuracy trend (softmax, severity mean)",
+                   c13["effect"], "CLIP fine-tuned on ImageNet vs its zero-shot parent (cood_benchmarking)",
+                   "records", n=c13["n"], ci=(c13["ci_low"], c13["ci_high"]))
+    return cl
 
 
 def lab_examples(ch: chapter.Chapter) -> None:

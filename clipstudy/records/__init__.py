@@ -6,6 +6,8 @@
     d = records.load("vlm_shapebias")     # one row per decision; also model_vs_human(_clip), texture_vs_shape
     sb = records.shape_bias_table(d)      # shape bias per (source, model, prompts), with six-factor tags
     grid = records.scaling.grid(records.load("scaling_laws_openclip"))  # LAION's data x samples grid
+    c = records.load("cood_benchmarking")  # class-OOD AUROC and ID confidence per (model, function, severity)
+    records.c8_records(c)                  # also c8_secondary, c13_records, c10_records, cood_points
 
 Files live under `<CLIPSTUDY_DATA>/records`; `clipstudy fetch records` (records.fetch) downloads
 them from their public sources, each checked against a recorded SHA-256.
@@ -17,7 +19,7 @@ from .tags import CLIP_FT, GROUPS, HUMAN, IMAGENET, KINDS, LMM, PROMPTS, TAG_COL
 __all__ = ["Source", "fetch", "manifest", "records_root", "load", "parse_cue_image", "untagged",
            "CLIP_FT", "GROUPS", "HUMAN", "IMAGENET", "KINDS", "LMM", "PROMPTS", "TAG_COLUMNS", "UNKNOWN", "ZS_CLIP"]
 
-from . import decisions, scaling  # noqa: E402
+from . import cood, decisions, scaling  # noqa: E402
 from .catalog import load  # noqa: E402
 from .analysis import (SHIFTS, data_scale, er_summary, imagenet_x_clip_vs_rest, imagenet_x_factors,  # noqa: E402
                        natural_shift_er, retrieval_correlations, retrieval_residuals,
@@ -25,9 +27,12 @@ from .analysis import (SHIFTS, data_scale, er_summary, imagenet_x_clip_vs_rest, 
 from .decision_tables import (dataset_accuracy, error_consistency_summary, error_consistency_table,  # noqa: E402
                               ood_accuracy_table, shape_bias_table)
 from .decisions import unknown_models  # noqa: E402
+from .cood import (auroc_vs_imagenet, c8_records, c8_secondary, c10_records, c13_pairs, c13_records,  # noqa: E402
+                   cood_points)
 
 __all__ += ["SHIFTS", "data_scale", "er_summary", "imagenet_x_clip_vs_rest", "imagenet_x_factors",
             "natural_shift_er", "retrieval_correlations", "retrieval_residuals",
             "retrieval_vs_classification", "texture_vs_shape_bias", "decisions", "scaling", "shape_bias_table",
             "ood_accuracy_table", "dataset_accuracy", "error_consistency_table", "error_consistency_summary",
-            "unknown_models"]
+            "unknown_models", "cood", "cood_points", "c8_records", "c8_secondary", "c13_pairs", "c13_records",
+            "c10_records", "auroc_vs_imagenet"]

@@ -11,14 +11,14 @@ from typing import Callable
 import pandas as pd
 
 from ..errors import UnknownNameError
-from . import decisions, scaling, tables
+from . import cood, decisions, scaling, tables
 
 LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
     "open_clip": tables.load_open_clip, "timm": tables.load_timm, "clip_benchmark": tables.load_clip_benchmark,
     "imagenet_x": tables.load_imagenet_x, "cue_conflict": tables.load_cue_conflict,
     "model_vs_human": decisions.load_model_vs_human, "model_vs_human_clip": decisions.load_model_vs_human_clip,
     "vlm_shapebias": decisions.load_vlm_shapebias, "texture_vs_shape": decisions.load_texture_vs_shape,
-    "scaling_laws_openclip": scaling.load_scaling_laws,
+    "scaling_laws_openclip": scaling.load_scaling_laws, "cood_benchmarking": cood.load_cood,
 }
 
 

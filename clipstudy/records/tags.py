@@ -343,3 +343,55 @@ def lmm_tags(name: str, prompts: str) -> dict:
         t.update(group=LMM, kind="lmm", loss=None, finetuned=None)
     t.update(arch=name, prompts=prompts, encoder=stem, encoder_note=f"{words} ({source})")
     return t
+
+
+# ---- cood_benchmarking names (Galil, Dabbah & El-Yaniv, ICLR 2023) -------------------------------
+# `CLIP_<arch>` are OpenAI's zero-shot CLIPs, `CLIP_finetuned_<arch>` the same CLIPs fine-tuned on ImageNet
+# (the source does not say how: `finetune_recipe` is "unknown"); every other name is an ImageNet classifier
+# named by timm or torchvision (`_torchvision`). `~` in a name stands for `/`.
+COOD_CLIP = re.compile(r"^CLIP_(finetuned_)?(.+)$")
+# (regex on an ImageNet classifier's name, pre-training data, whether it was then fine-tuned on ImageNet-1k);
+# first match wins, else ImageNet-1k only. Only what the name says is read: older timm default weights whose
+# name carries no data token (e.g. the ViT AugReg, BEiT or Swin-B/L defaults) stay "imagenet-1k".
+_COOD_DATA = [
+    (r"facebookSWAG", "instagram-3.6b", True),             # SWAG: IG-3.6B hashtags, then ImageNet-1k
+    (r"^ig_", "instagram-1b", True), (r"^swsl_", "instagram-1b", True),  # IG-1B hashtags (semi-weakly supervised)
+    (r"^ssl_", "yfcc100m", True),                          # semi-supervised on YFCC100M, then ImageNet-1k
+    (r"^tf_efficientnet.*_ns(?:_|$)", "jft-300m", False),  # Noisy Student: unlabelled JFT-300M, trained jointly
+    (r"in22ft1k|in21ft1k|22kft1k|_in21k|bitm|bit_teacher|_miil", "imagenet-21k", True),
+]
+
+
+def cood_clip_arch(name: str) -> str | None:
+    """`CLIP_ViT-L~14@336px` / `CLIP_finetuned_ViT-L~14@336px` -> open_clip's `ViT-L-14-336`; None if not a CLIP."""
+    m = COOD_CLIP.match(name)
+    if not m:
+        return None
+    arch = m.group(2).replace("~", "-")
+    return re.sub(r"@(\d+)px$", r"-\1", arch)
+
+
+def cood_parent(name: str) -> str | None:
+    """The zero-shot CLIP a `CLIP_finetuned_<arch>` starts from (`CLIP_<arch>`); None for every other name."""
+    m = COOD_CLIP.match(name)
+    return f"CLIP_{m.group(2)}" if m and m.group(1) else None
+
+
+def cood_tags(name: str, config: dict | None = None) -> dict:
+    """Tag columns of a cood_benchmarking model name, plus `arch`, `pretrained` and `finetune_recipe`.
+    `config` is open_clip's model config of a CLIP's architecture (family and resolution), if known."""
+    arch = cood_clip_arch(name)
+    if arch is not None:
+        t = {**open_clip_tags(arch, "openai", config), "arch": arch, "pretrained": "openai", "finetune_recipe": None}
+        if cood_parent(name):  # pre-training tags stay the parent's; the ImageNet fine-tune is on top
+            t.update(finetuned=True, finetune_data="imagenet-1k", group=CLIP_FT, finetune_recipe=UNKNOWN)
+        return t
+    data, ft = "imagenet-1k", False
+    for pat, d, tuned in _COOD_DATA:
+        if re.search(pat, name):
+            data, ft = d, tuned
+            break
+    return {"family": family_from_name(name), "data": data, "dataset_size": DATA_SIZES.get(data, NAN),
+            "samples_seen": NAN, "finetuned": ft, "finetune_data": "imagenet-1k" if ft else None, "loss": None,
+            "resolution": resolution_from_name(name), "group": IMAGENET, "kind": "model", "prompts": None,
+            "arch": name, "pretrained": None, "finetune_recipe": None}
