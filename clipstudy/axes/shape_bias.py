@@ -153,9 +153,10 @@ def lab_finetune_kinds(ch: chapter.Chapter, lab_sb: pd.DataFrame) -> list[dict]:
     rows = ch.effects.extend(SB.finetune_kind_effects(lab_sb, kinds=kinds))
     display(pd.DataFrame(rows)[["metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
     for r in rows:
-        chapter.finding("{m}: {words}: {word}.", m=r["metric"], words=E.effect_words(r),
-                        word=E.direction_words(r, "this kind keeps more of base's shape bias than standard fine-tuning",
-                                               "this kind loses more of base's shape bias than standard fine-tuning"))
+        word = "" if E.covers_zero(r) or not np.isfinite(r["ci_low"]) else ": " + E.direction_words(
+            r, "this kind keeps more of base's shape bias than standard fine-tuning",
+            "this kind loses more of base's shape bias than standard fine-tuning")
+        chapter.finding("{m}: {words}{word}.", m=r["metric"], words=E.effect_words(r), word=word)
     return rows
 
 
