@@ -442,7 +442,7 @@ def lab_shape_bias(ens: pd.DataFrame, n_seeds: int):
     axes[0].axhline(0.5, color="0.4", lw=0.8, ls="--")
     axes[0].set(ylim=(0, 1), xlabel="", ylabel="shape bias (fraction of cue decisions)",
                 title=f"Lab shape bias per recipe (dots: {n_seeds} seeds)")
-    axes[0].tick_params(axis="x", rotation=40)
+    plt.setp(axes[0].get_xticklabels(), rotation=40, ha="right", rotation_mode="anchor")  # long recipe names
     axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     corr = ens[ens["recipe"].isin(["data-corr-low", "base", "data-corr-high"])]
     sns.lineplot(data=corr.sort_values("shape_texture_corr"), x="shape_texture_corr", y="shape_bias", marker="o",

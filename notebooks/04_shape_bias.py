@@ -90,6 +90,23 @@ axis.lab_figure(ch, lab_sb)
 _ = axis.lab_effects(ch, lab_sb)
 
 # %% [markdown]
+# ## Lab: does the kind of fine-tuning matter?
+#
+# The paper reads its records as saying that shape bias persists under contrastive or parameter-efficient
+# fine-tuning, unlike standard fine-tuning (claim C9). The lab fine-tunes each seed's `base` three ways, on the
+# same images with the same steps, batch, learning rate and weight decay: `finetuned` (cross-entropy, the whole
+# image tower and a class head), `finetuned-contrastive` (FLYP: open_clip's CLIP loss on class captions, both
+# towers updated; it stays a CLIP) and `finetuned-peft` (the same cross-entropy, with the tower frozen except
+# its last block). Each is scored by its own classifier, and all three start from the same one: the class
+# heads are initialised from base's zero-shot head with the template ensemble, and the contrastive model is
+# read zero-shot with that ensemble, as base is. A kind's **drop** is base's shape bias minus the fine-tune's,
+# within a seed; the effect is the standard drop minus the kind's drop (positive: the kind keeps more shape
+# bias), with the lab's interval over seeds and images.
+
+# %%
+_ = axis.lab_finetune_kinds(ch, lab_sb)
+
+# %% [markdown]
 # ## Real models against the lab's causal direction
 #
 # Where a lab recipe and a records contrast vary the same factor the same way (a ViT tower instead of a

@@ -255,3 +255,71 @@ def model_units(sb: pd.DataFrame, group: str, prompts: str = "ensemble80", data:
                                                   sources=("source", lambda s: ", ".join(sorted(set(s)))),
                                                   n_sources=("source", "nunique"))
     return out.reset_index()
+
+
+# ---- lab: the kind of fine-tuning (claim C9) --------------------------------------------------------
+
+# the lab recipes that fine-tune `base` in another way than `finetuned` (cross-entropy, whole tower), by the
+# words the effects rows use: metric "shape-bias drop, standard minus <kind>"
+FT_KIND_RECIPES = {"contrastive": "finetuned-contrastive", "parameter-efficient": "finetuned-peft"}
+FT_DROP_METRIC = "shape-bias drop, standard minus {kind}"
+FT_DROP_COMPARISON = "drop under {standard} minus drop under {recipe} (each from its own seed's {base}, paired by seed)"
+
+
+def finetune_drops(lab_sb: pd.DataFrame, base: str = "base", recipes: tuple[str, ...] = (),
+                   value: str = "shape_bias", prompts: str | None = "ensemble") -> pd.DataFrame:
+    """Per seed, each fine-tuned recipe's shape-bias drop from its own parent: drop = value(base, seed k) -
+    value(recipe, seed k). `lab_sb` has one row per (recipe, seed[, prompts]); with a `prompts` column only the
+    `prompts` rows are used (a classifier's row carries the prompt set it was asked for, which it ignores).
+    Columns: recipe, seed, base_value, value, drop (seeds without a base value are left out)."""
+    t = lab_sb if prompts is None or "prompts" not in lab_sb.columns else lab_sb[lab_sb["prompts"] == prompts]
+    b = t[t["recipe"] == base].set_index("seed")[value]
+    out = []
+    for r in recipes:
+        g = t[t["recipe"] == r]
+        for sd, v in zip(g["seed"], g[value]):
+            if sd in b.index:
+                out.append(dict(recipe=r, seed=sd, base_value=float(b[sd]), value=float(v), drop=float(b[sd] - v)))
+    return pd.DataFrame(out, columns=["recipe", "seed", "base_value", "value", "drop"])
+
+
+def finetune_kind_effects(lab_sb: pd.DataFrame, axis: str = AXIS, base: str = "base", standard: str = "finetuned",
+                          kinds: dict[str, str] | None = None, value: str = "shape_bias", boot: str = "boot",
+                          prompts: str | None = "ensemble") -> list[dict]:
+    """Claim C9 in the lab: for each kind of fine-tuning (`kinds`: words -> recipe, default FT_KIND_RECIPES), the
+    shape-bias drop under standard fine-tuning minus the drop under that kind, paired by seed. Positive: the
+    kind keeps more of base's shape bias than standard fine-tuning does.
+
+    Each drop is taken within a seed: value(base, k) - value(recipe, k), the fine-tune against the very CLIP it
+    started from (only seeds that have base, `standard` and the kind count). The effect is the mean over seeds of
+    the standard drops minus the mean of the kind's drops, with the interval every lab effect has
+    (`effects.seed_image_effect`: seeds and images; the image replicates of a drop are base's minus the
+    recipe's on the same resamples, `boot` holding each row's `image_boot` replicates, or no column: seeds
+    only). n counts the fine-tuned models behind it (seeds of standard + seeds of the kind). Rows: factor
+    "fine-tuning", metric FT_DROP_METRIC, comparison FT_DROP_COMPARISON, source "lab"."""
+    from .effects import effect, seed_image_effect
+
+    kinds = dict(FT_KIND_RECIPES if kinds is None else kinds)
+    t = lab_sb if prompts is None or "prompts" not in lab_sb.columns else lab_sb[lab_sb["prompts"] == prompts]
+    has_boot = boot in t.columns
+    by = {(r, sd): row for r, sd, row in zip(t["recipe"], t["seed"], t.to_dict("records"))}
+    rows = []
+    for words, rec in kinds.items():
+        seeds = sorted(sd for (r, sd) in by if r == base and (standard, sd) in by and (rec, sd) in by)
+        if not seeds:
+            continue
+
+        def drops(r: str):
+            d = np.array([by[(base, sd)][value] - by[(r, sd)][value] for sd in seeds], float)
+            if not has_boot:
+                return d, None
+            bt = np.stack([np.asarray(by[(base, sd)][boot], float) - np.asarray(by[(r, sd)][boot], float)
+                           for sd in seeds])
+            return d, bt
+
+        (ds, bs), (dk, bk) = drops(standard), drops(rec)
+        e = seed_image_effect(ds, dk, bs, bk)
+        rows.append(effect("fine-tuning", axis, FT_DROP_METRIC.format(kind=words), e["effect"],
+                           FT_DROP_COMPARISON.format(standard=standard, recipe=rec, base=base), "lab", n=e["n"],
+                           ci=(e["ci_low"], e["ci_high"]), p=e["p"]))
+    return rows

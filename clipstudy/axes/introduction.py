@@ -64,7 +64,7 @@ def zoo(ch: chapter.Chapter) -> pd.DataFrame:
                             for r in recs["recipe"]])
     table = ch.save(recs.merge(trained, on="recipe"), "lab_zoo")
     _shown(table[["recipe", "factor", "arch", "loss", "shape_texture_corr", "backgrounds", "styles", "size",
-                 "finetuned", "n_images", "steps", "params", "wall_s"]])
+                 "finetuned", "ft_kind", "n_images", "steps", "params", "wall_s"]])
     print("prompt ensemble:", *captions.ZS_TEMPLATES, sep="\n  ")
     print("single template:", captions.SINGLE_TEMPLATE[0])
     return table

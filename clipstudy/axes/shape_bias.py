@@ -138,6 +138,28 @@ def lab_effects(ch: chapter.Chapter, lab_sb: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def lab_finetune_kinds(ch: chapter.Chapter, lab_sb: pd.DataFrame) -> list[dict]:
+    """Claim C9: the shape-bias drop under standard fine-tuning minus the drop under contrastive (FLYP) and
+    parameter-efficient (last block) fine-tuning of the same seed's base, paired by seed (seeds and images)."""
+    kinds = {w: r for w, r in SB.FT_KIND_RECIPES.items() if r in set(lab_sb["recipe"])}
+    drops = SB.finetune_drops(lab_sb, recipes=("finetuned", *kinds.values()))
+    if "finetuned" not in set(drops["recipe"]) or not kinds:
+        print("This build has no standard and no other fine-tuned recipe to compare (zoo: lab.zoo.names()).")
+        return []
+    per = drops.groupby("recipe", sort=False)[["base_value", "value", "drop"]].mean().rename(
+        columns={"base_value": "shape bias of base", "value": "shape bias after fine-tuning", "drop": "drop"})
+    print(f"mean over {drops['seed'].nunique()} training seeds; each drop is against the same seed's base:")
+    display(per.round(3))
+    rows = ch.effects.extend(SB.finetune_kind_effects(lab_sb, kinds=kinds))
+    display(pd.DataFrame(rows)[["metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
+    for r in rows:
+        word = "" if E.covers_zero(r) or not np.isfinite(r["ci_low"]) else ": " + E.direction_words(
+            r, "this kind keeps more of base's shape bias than standard fine-tuning",
+            "this kind loses more of base's shape bias than standard fine-tuning")
+        chapter.finding("{m}: {words}{word}.", m=r["metric"], words=E.effect_words(r), word=word)
+    return rows
+
+
 def agreement(ch: chapter.Chapter) -> pd.DataFrame:
     """Whether the lab's direction of each factor agrees with the records'."""
     ag = ch.save(SB.lab_agreement(ch.effects.frame()), "lab_vs_records")

@@ -296,7 +296,7 @@ def metrics_zoo(recipes: Iterable[str] | None = None, profile: str | None = None
             df = metrics_table(r, profile, prompts=pr)
             df["recipe"] = r
             df["prompt_set"] = pr
-            if lab_zoo.recipe(r).finetuned:  # a classifier does not read prompts: evaluate it once
+            if lab_zoo.recipe(r).is_classifier:  # a classifier does not read prompts: evaluate it once
                 df["prompt_set"] = "classifier-head"
                 frames.append(df)
                 break

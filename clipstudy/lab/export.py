@@ -64,7 +64,7 @@ def export(recipe: str, out: str | Path, profile: str | None = None) -> Path:
 
     name, prof = lab_zoo._split(recipe, profile)
     r, p = lab_zoo.recipe(name), lab_zoo.profile_of(prof)
-    if r.finetuned:
+    if r.is_classifier:
         raise ClipstudyError(f"lab recipe {r.name!r} is an image classifier, not a CLIP; open_clip cannot load it")
     cfg = open_clip_config(r.arch, r.loss, p.image_size)
     model = lab_zoo.load(r.name, profile=p).model

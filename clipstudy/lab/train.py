@@ -4,7 +4,10 @@ A model is built from an architecture name (`ARCHS`: vit, resnet, convnext at ma
 budgets) with a text tower over the lab's closed vocabulary, so token embeddings cost almost
 nothing. `train_clip` runs AdamW with warmup + cosine decay on a contrastive loss (open_clip's
 `ClipLoss` or `SigLipLoss`); `finetune` turns a trained image tower plus a linear head into a
-classifier with cross-entropy on class labels (the lab's "ImageNet fine-tuning").
+classifier with cross-entropy on class labels (the lab's "ImageNet fine-tuning"). Two other kinds of
+fine-tuning (`FT_KINDS`) start from the same CLIP: `contrastive` (FLYP: `train_clip` on class captions,
+`class_caption_tokens`, both towers updated, the result stays a CLIP) and `last-block` (parameter-efficient:
+`tune_last_block` freezes the image tower except its last block before the cross-entropy fine-tune).
 Everything is seeded, so the same recipe gives the same weights on the same machine.
 """
 from __future__ import annotations
@@ -24,6 +27,12 @@ from ..errors import UnknownNameError
 
 TRAIN_VERSION = 2  # bump when the training loop changes what a recipe produces (invalidates cached models)
 # 2: one torch thread per model (threads), so weights do not depend on the core count or on parallel training
+# How a fine-tuned recipe tunes its parent CLIP: `standard` (cross-entropy, whole image tower + head), `contrastive`
+# (FLYP) and `last-block` (parameter-efficient). Each non-standard kind has its own version, part of its recipes'
+# keys only (lab.zoo.Recipe.key_dict): bump one when its loop changes, and no other recipe's cached weights move.
+FT_KINDS = ("standard", "contrastive", "last-block")
+FT_VERSIONS = {"contrastive": 1, "last-block": 1}
+FT_WEIGHT_DECAY = 0.05  # every kind of fine-tuning uses the same weight decay (and steps, batch, lr, warmup)
 EMBED_DIM = 64
 IMAGE_SIZE = 64
 # Fixed normalisation constants for the rendered world (uint8 -> roughly zero-mean, unit-scale).
@@ -138,6 +147,13 @@ class LabClassifier(torch.nn.Module):
         super().__init__()
         self.visual = visual
         self.head = torch.nn.Linear(embed_dim, n_classes)
+        self.frozen: tuple[str, ...] = ()  # batch-norm layers of `visual` kept in eval mode (tune_last_block)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for name in self.frozen:  # a frozen layer's running statistics stay its parent's
+            self.visual.get_submodule(name).eval()
+        return self
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.visual(x)
@@ -297,9 +313,10 @@ def train_clip(model, images: torch.Tensor, tokens: torch.Tensor, *, steps: int,
 
 
 def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int = 256,
-             lr: float = 5e-4, weight_decay: float = 0.05, seed: int = 0, desc: str = "finetune",
+             lr: float = 5e-4, weight_decay: float = FT_WEIGHT_DECAY, seed: int = 0, desc: str = "finetune",
              progress: bool = True, preprocess: Preprocess | None = None, precision: str = "fp32") -> History:
-    """Cross-entropy fine-tuning of the whole classifier (image tower + head) on class labels."""
+    """Cross-entropy fine-tuning of the classifier (image tower + head) on class labels: every parameter that
+    requires grad (all of them, unless `tune_last_block` froze part of the tower)."""
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     if (labels < 0).any():
@@ -331,3 +348,52 @@ def classifier_from_clip(model, classnames: Sequence[str], templates: Sequence[s
         bias = getattr(model, "logit_bias", None)
         clf.head.bias.fill_(float(bias) if bias is not None else 0.0)
     return clf
+
+
+# ---------------------------------------------------------------- other kinds of fine-tuning
+def class_caption_tokens(labels: torch.Tensor, classnames: Sequence[str], templates: Sequence[str],
+                         tokenizer) -> torch.Tensor:
+    """Caption tokens [N, K, L] for FLYP-style contrastive fine-tuning: image i's K captions are the K class
+    prompts of its class (`templates`, e.g. "a photo of a {}."), so `train_clip` draws one prompt per image
+    per step, as FLYP does with the zero-shot templates."""
+    if (labels < 0).any():
+        raise ValueError("fine-tuning labels must be class indices >= 0 (held-out shapes are -1)")
+    k = len(templates)
+    per_class = tokenizer([t.format(c) for c in classnames for t in templates]).view(len(classnames), k, -1)
+    return per_class[labels]
+
+
+def last_block(visual: torch.nn.Module) -> tuple[str, ...]:
+    """Parameter-name prefixes of an image tower's last block: the part `tune_last_block` leaves trainable.
+    ResNet: layer4 (its last residual stage; the attention pool after it stays frozen); ViT: the last residual
+    block; timm ConvNeXt: the last stage. What pools and projects into the embedding stays frozen, so the
+    embedding's geometry is the parent's up to what the last block changes. In the lab's tiny towers the last
+    block holds a large share of the weights (ResNet: 28% of the tower; `tune_last_block` reports the count)."""
+    from open_clip.modified_resnet import ModifiedResNet
+    from open_clip.transformer import VisionTransformer
+
+    if isinstance(visual, ModifiedResNet):
+        return ("layer4",)
+    if isinstance(visual, VisionTransformer):
+        return (f"transformer.resblocks.{len(visual.transformer.resblocks) - 1}",)
+    if hasattr(visual, "trunk") and hasattr(visual.trunk, "stages"):
+        return (f"trunk.stages.{len(visual.trunk.stages) - 1}",)
+    raise TypeError(f"no last block known for image tower {type(visual).__name__}")
+
+
+def tune_last_block(clf: LabClassifier) -> dict:
+    """Freeze the classifier's image tower except its last block (`last_block`); the head stays trainable.
+    Frozen batch-norm layers stay in eval mode while training, so the frozen part remains its parent's, bit for
+    bit. Returns dict(trainable, total, prefixes) (parameter counts)."""
+    prefixes = last_block(clf.visual)
+
+    def tuned(name: str) -> bool:
+        return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+    for name, p in clf.visual.named_parameters():
+        p.requires_grad_(tuned(name))
+    clf.head.requires_grad_(True)
+    clf.frozen = tuple(n for n, m in clf.visual.named_modules()
+                       if n and isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not tuned(n))
+    return dict(trainable=sum(p.numel() for p in clf.parameters() if p.requires_grad), total=n_params(clf),
+                prefixes=list(prefixes))
