@@ -143,4 +143,4 @@ _ = ch.effects.write(ch)
 # %%
 from clipstudy import claims
 
-_ = claims.show(ch.results_dir, ['C2', 'C3'])
+_ = claims.show(ch.results_dir, ['C2', 'C3', 'C9', 'C14'])

@@ -100,3 +100,14 @@ _ = axis.live(ch)  # the runner's live results table
 
 # %%
 _ = ch.effects.write(ch)
+
+# %% [markdown]
+# ## The paper's claims on this axis
+#
+# These are the rows of the claims page ("The paper's claims, judged") that this chapter's numbers decide,
+# each with its records, lab and live effect, its 95% interval and a verdict computed from them.
+
+# %%
+from clipstudy import claims
+
+_ = claims.show(ch.results_dir, ['C10', 'C11', 'C12'])

@@ -136,4 +136,4 @@ _ = ch.effects.write(ch)
 # %%
 from clipstudy import claims
 
-_ = claims.show(ch.results_dir, ['C8'])
+_ = claims.show(ch.results_dir, ['C8', 'C13'])
