@@ -435,13 +435,14 @@ def c5_c6(results: Path, records_root=None) -> list[dict]:
     pb = boot[:, [list(gaps.index).index(f) for f in on]].mean(axis=1)
     note = (f"{n_clip} zero-shot CLIPs (OpenAI ViT-B/32 and RN50; each listed in two testbeds, averaged) against "
             f"{n_base} ImageNet models; bootstrap over models")
-    n = n_clip + n_base
+    # n is the smaller group, the one that limits what the bootstrap can know; the unit names the other
+    n, unit = n_clip, f"zero-shot CLIPs (vs {n_base} ImageNet models)"
     return [dict(row("records", f"share of the {len(gaps)} ImageNet-X factors where CLIP's per-factor ER is above "
                      f"the ImageNet models' ({(gaps > 0).sum()} of {len(gaps)}), minus 0.5", share, n,
-                     tuple(np.quantile(sb, [0.025, 0.975])), note, unit="models", p=boot_p(sb),
+                     tuple(np.quantile(sb, [0.025, 0.975])), note, unit=unit, p=boot_p(sb),
                      caveat=_small(n_clip, "zero-shot CLIPs")), id="C5"),
             dict(row("records", "CLIP minus ImageNet models, per-factor ER, mean of pose and partial_view",
-                     float(gaps[on].mean()), n, tuple(np.quantile(pb, [0.025, 0.975])), note, unit="models",
+                     float(gaps[on].mean()), n, tuple(np.quantile(pb, [0.025, 0.975])), note, unit=unit,
                      p=boot_p(pb), caveat=_small(n_clip, "zero-shot CLIPs")), id="C6"),
             *[dict(row(s, "", note="ImageNet-X factors are measured on the records only in this build"), id=i)
               for i in ("C5", "C6") for s in ("lab", "live")]]
@@ -711,7 +712,8 @@ def cell(r: pd.Series | None, family: pd.DataFrame | None = None) -> str:
         s = f"{_fmt(r['effect'])} (no interval), {unit}"
     if family is not None and len(family) > 1:
         k = int((family["p_holm"] < ALPHA).sum())
-        s += f"; family of {len(family)} contrasts, {k} differ after Holm (shown: {r['measured'].split(', ')[-1]})"
+        shown = r["measured"].rsplit(": ", 1)[-1].rsplit(", ", 1)[-1]
+        s += f"; family of {len(family)} contrasts, {k} differ after Holm (shown: {shown})"
     if r["verdict"] == "inconclusive" and np.isfinite(r["ci_low"]):
         s += f"; no effect larger than ±{(r['ci_high'] - r['ci_low']) / 2:.3f} detected"
     return s
