@@ -153,6 +153,39 @@ def test_failing_units_are_reported_and_the_rest_of_the_grid_runs(env, tmp_path,
     assert set(run.read(tmp_path / "s")["model"]) == {env.models[0]}
 
 
+def _nan_copy(model: str, folder: Path) -> str:
+    """A copy of a local-dir model whose checkpoint is all NaN (as a diverged training run leaves it)."""
+    import torch
+
+    shutil.copytree(model.split(":", 1)[1], folder)
+    ckpt = folder / "open_clip_pytorch_model.bin"
+    sd = torch.load(ckpt, weights_only=True)
+    torch.save({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in sd.items()}, ckpt)
+    return f"local-dir:{folder}"
+
+
+def test_a_nan_checkpoint_fails_its_own_units_at_evaluation_and_the_others_rows_are_written(env, tmp_path):
+    nan = _nan_copy(env.models[0], tmp_path / "nan")
+    args = ["--models", f"{env.models[0]},{nan}", "--datasets", "imagenet,imagenet-sketch,textures", "--prompts",
+            "single", "--study", str(tmp_path / "s")]
+    assert _cli(*args, "--summary-json", str(tmp_path / "s.json")) == 1
+    s = _summary(tmp_path / "s.json")
+    assert s["units_total"] == 6 and s["units_computed"] == 3 and s["units_failed"] == 3
+    units = pd.read_csv(tmp_path / "s" / "units.csv", keep_default_na=False).set_index(["model", "dataset"])
+    assert (units.loc[env.models[0], "status"] == "computed").all()
+    assert (units.loc[nan, "status"] == "failed").all()
+    assert units.loc[(nan, "imagenet"), "error"].startswith("evaluation failed:")
+    assert "NaN" in units.loc[(nan, "imagenet"), "error"]
+    table = run.read(tmp_path / "s")
+    assert set(table["model"]) == {env.models[0]}
+    assert set(table["dataset"]) == {"imagenet", "imagenet-sketch", "textures"}
+    assert (tmp_path / "s" / "summary.json").exists()
+    # a warm re-run reuses every unit and still fails the NaN ones, counted once each
+    assert _cli(*args, "--summary-json", str(tmp_path / "w.json")) == 1
+    assert _summary(tmp_path / "w.json") == dict(units_total=6, units_computed=0, units_reused=3, units_failed=3,
+                                                 images_encoded=0, prompts_encoded=0)
+
+
 # ----------------------------------------------------------------- submitit and Ray against the local executor
 def test_submitit_and_ray_give_the_local_table_row_for_row(env, tmp_path):
     """Lab model and random tiny CLIP, lab sets and fixture datasets; each executor computes every unit

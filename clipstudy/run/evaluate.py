@@ -55,13 +55,20 @@ def outputs(unit: Unit) -> list[Outputs]:
     return out
 
 
-def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False) -> pd.DataFrame:
+def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False,
+             failed: dict[str, str] | None = None) -> pd.DataFrame:
     """Rows of every axis for every complete unit. One dataset's outputs are in memory at a time, plus the
-    ID sets that calibration and OOD detection read (kept per model)."""
+    ID sets that calibration and OOD detection read (kept per model).
+
+    Each unit is evaluated on its own: one whose outputs cannot be read or whose metrics raise (a NaN
+    checkpoint's logits, say) gives no rows, and its error goes into `failed` (unit key -> message), so the
+    other units' rows are still returned. A unit whose ID set failed fails with that reason."""
     from tqdm.auto import tqdm
 
     from .data import id_set_of
+    from .plan import _message
 
+    failed = {} if failed is None else failed
     axes = list(axes)
     by_model: dict[str, dict[str, Unit]] = {}
     for u in units:
@@ -69,23 +76,41 @@ def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False)
     rows = []
     for model, us in tqdm(by_model.items(), desc="evaluate", unit="model", disable=not progress):
         kept: dict[str, dict[str, Outputs]] = {}
+        broken: dict[str, str] = {}  # dataset -> why its outputs could not be read
 
         def of(dataset: str) -> dict[str, Outputs]:
+            if dataset in broken:
+                raise ClipstudyError(broken[dataset])
             if dataset not in kept:
-                kept[dataset] = {o.prompts: o for o in outputs(us[dataset])}
+                try:
+                    kept[dataset] = {o.prompts: o for o in outputs(us[dataset])}
+                except Exception as e:  # noqa: BLE001: this unit fails; the grid goes on
+                    broken[dataset] = _message(e)
+                    raise
             return kept[dataset]
 
         def id_of(o: Outputs) -> Outputs | None:
             ref = id_set_of(o.dataset)
-            return of(ref).get(o.prompts) if ref in us else None
+            if ref not in us:
+                return None
+            try:
+                return of(ref).get(o.prompts)
+            except Exception as e:  # noqa: BLE001
+                raise ClipstudyError(f"its ID set {ref} could not be evaluated: {_message(e)}") from e
 
         ids = {id_set_of(d) for d in us}
-        for dataset in us:
-            for prompts, o in of(dataset).items():
-                for axis in axes:
-                    for r in AXES[axis](o, id_of):  # retrieval reads captions, whatever the prompt set
-                        rows.append(dict(model=model, dataset=dataset, axis=axis, precision=o.zs.precision,
-                                         prompts="captions" if axis == "retrieval" else prompts, **r))
+        for dataset, u in us.items():
+            mine = []
+            try:
+                for prompts, o in of(dataset).items():
+                    for axis in axes:
+                        for r in AXES[axis](o, id_of):  # retrieval reads captions, whatever the prompt set
+                            mine.append(dict(model=model, dataset=dataset, axis=axis, precision=o.zs.precision,
+                                             prompts="captions" if axis == "retrieval" else prompts, **r))
+            except Exception as e:  # noqa: BLE001: one unit's failure is reported, the others' rows are kept
+                failed[u.key] = f"evaluation failed: {_message(e)}"
+            else:
+                rows += mine
             if dataset not in ids:
                 kept.pop(dataset, None)
     df = pd.DataFrame(rows, columns=COLUMNS).drop_duplicates(subset=list(IDENTITY))

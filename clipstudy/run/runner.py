@@ -36,7 +36,9 @@ class Summary:
 
     @classmethod
     def of(cls, plan_: Plan, results: Sequence[UnitResult]) -> "Summary":
-        s = cls(units_total=plan_.total, units_reused=len(plan_.reused), units_failed=len(plan_.failed))
+        seen = {r.key for r in results}  # a reused unit that failed its evaluation is counted once, as failed
+        s = cls(units_total=plan_.total, units_reused=sum(u.key not in seen for u in plan_.reused),
+                units_failed=len(plan_.failed))
         for r in results:
             s.units_computed += r.status == "computed"
             s.units_reused += r.status == "reused"
@@ -86,6 +88,19 @@ def _write_units(study: Path, plan_: Plan, results: Sequence[UnitResult]) -> Non
     rows += [UnitResult(u.key, u.model, u.dataset, "not run").row() for u in plan_.todo
              if u.key not in done]
     atomic_write_text(pd.DataFrame(rows).to_csv(index=False), study / "units.csv")
+
+
+def _fail_evaluated(out: "Outcome", units: Sequence, bad: dict[str, str]) -> None:
+    """Mark the units whose evaluation raised as failed, with the error (a reused one gets a result row)."""
+    by_key = {r.key: r for r in out.results}
+    for u in units:
+        if u.key not in bad:
+            continue
+        r = by_key.get(u.key)
+        if r is None:
+            r = UnitResult(u.key, u.model, u.dataset, "failed")
+            out.results.append(r)
+        r.status, r.error = "failed", bad[u.key]
 
 
 def prepare(units: Iterable) -> None:
@@ -157,13 +172,15 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
             f"a unit that was running keeps its finished shards. Run the same command again to resume "
             f"(units: {study / 'units.csv'}).") from e
     bar.close()
-    out.summary = Summary.of(p, out.results)
-    _write_units(study, p, out.results)
     if evaluate:
         done = {r.key for r in out.results if r.status in ("computed", "reused")}
         complete = [u for u in p.units if u in p.reused or u.key in done]
-        out.table = ev.evaluate(complete, p.axes, progress=progress)
+        bad: dict[str, str] = {}
+        out.table = ev.evaluate(complete, p.axes, progress=progress, failed=bad)
+        _fail_evaluated(out, complete, bad)
         out.table_path = ev.write(study, out.table)
+    out.summary = Summary.of(p, out.results)
+    _write_units(study, p, out.results)
     _write_json(out.summary.as_dict(), study / "summary.json")
     if summary_json:
         _write_json(out.summary.as_dict(), Path(summary_json))
