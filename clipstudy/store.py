@@ -243,6 +243,24 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+_DIGESTS: dict[tuple, str] = {}  # (real path, size, mtime_ns, inode, ctime_ns) -> SHA-256
+
+
+def file_digest(path: str | os.PathLike, raw: bytes | None = None) -> str:
+    """The SHA-256 of what reading `path` gives (a symlink is followed: its target's bytes), computed once per
+    (real path, size, mtime_ns, inode) and cached for this process. The key also holds ctime_ns, which no
+    copy can set: `cp -p` of another same-size file over this one keeps its inode and may keep its mtime, but
+    not its ctime. `raw`, when given, is the file's bytes already read (hashed instead of reading again)."""
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    key = (real, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    got = _DIGESTS.get(key)
+    if got is None:
+        got = hashlib.sha256(raw).hexdigest() if raw is not None else sha256_file(real)
+        _DIGESTS[key] = got
+    return got
+
+
 def _record_path(path: Path, record_path: Path | None) -> Path:
     return Path(record_path) if record_path is not None else Path(path).with_suffix(".json")
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -184,6 +185,34 @@ def test_a_nan_checkpoint_fails_its_own_units_at_evaluation_and_the_others_rows_
     assert _cli(*args, "--summary-json", str(tmp_path / "w.json")) == 1
     assert _summary(tmp_path / "w.json") == dict(units_total=6, units_computed=0, units_reused=3, units_failed=3,
                                                  images_encoded=0, prompts_encoded=0)
+
+
+def test_weights_replaced_by_cp_p_of_a_same_size_file_are_a_new_unit(env, tmp_path):
+    """`cp -p` of another checkpoint of the same size over a local-dir model's, its mtime set to the old one's
+    to the nanosecond: the unit's identity is the content hash, so the next run (in this process, where hashes
+    are cached) computes the unit again and gives the new weights' numbers."""
+    model = tmp_path / "m"
+    shutil.copytree(env.models[0].split(":", 1)[1], model)
+    other = R.tiny_local_dir(tmp_path / "other", seed=7).split(":", 1)[1]
+    ckpt, new = model / "open_clip_pytorch_model.bin", Path(other) / "open_clip_pytorch_model.bin"
+    assert ckpt.stat().st_size == new.stat().st_size and ckpt.read_bytes() != new.read_bytes()
+    args = ["--datasets", "imagenet,imagenet-sketch", "--prompts", "single", "--axes", "shifts,calibration"]
+    assert _cli("--models", f"local-dir:{model}", *args, "--study", str(tmp_path / "s")) == 0
+    before = run.read(tmp_path / "s")
+    st = ckpt.stat()
+    os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns))
+    subprocess.run(["cp", "-p", str(new), str(ckpt)], check=True)
+    after_st = ckpt.stat()
+    assert (after_st.st_size, after_st.st_mtime_ns, after_st.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert _cli("--models", f"local-dir:{model}", *args, "--study", str(tmp_path / "s"),
+                "--summary-json", str(tmp_path / "s.json")) == 0
+    assert _summary(tmp_path / "s.json")["units_computed"] == 2
+    assert _cli("--models", f"local-dir:{other}", *args, "--study", str(tmp_path / "o")) == 0
+    got, want = run.read(tmp_path / "s"), run.read(tmp_path / "o")
+    assert len(got) == len(before)  # the model's rows were replaced, not added
+    ids = ["dataset", "axis", "part", "metric"]
+    pd.testing.assert_series_equal(got.set_index(ids)["value"], want.set_index(ids)["value"])
+    assert not np.allclose(got.set_index(ids)["value"], before.set_index(ids)["value"])
 
 
 # ----------------------------------------------------------------- submitit and Ray against the local executor

@@ -7,7 +7,6 @@ copy of the public files.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,27 +53,22 @@ def published(path: str | Path) -> Source | None:
     return {s.local: s for s in manifest()}.get(rel.as_posix())
 
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> SHA-256: each file is hashed once
-
-
 def check_published(path: str | Path, raw: bytes | None = None, n_rows: int | None = None) -> None:
     """A manifest file in the default layout must be the published file: its SHA-256 must match.
 
     This is what catches a file cut at a row boundary or inside a value, which still parses. Files
     outside `<CLIPSTUDY_DATA>/records`, or not in the manifest (a user's own runs), are not checked;
     they get the strict parse only. Raises SchemaError naming the file, where it ends when it is
-    short, and the expected size and checksum. Hashes are cached per (path, size, mtime).
+    short, and the expected size and checksum. Hashes are the store's `file_digest` (cached per file).
     """
     s = published(path)
     if s is None:
         return
+    from ..store import file_digest
+
     path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    digest = _DIGESTS.get(key)
-    if digest is None:
-        digest = hashlib.sha256(raw if raw is not None else path.read_bytes()).hexdigest()
-        _DIGESTS[key] = digest
+    st = path.stat()  # what is read: a symlink's target
+    digest = file_digest(path, raw)
     if digest == s.sha256:
         return
     size, where = st.st_size, ""
