@@ -215,6 +215,37 @@ def test_weights_replaced_by_cp_p_of_a_same_size_file_are_a_new_unit(env, tmp_pa
     assert not np.allclose(got.set_index(ids)["value"], before.set_index(ids)["value"])
 
 
+@pytest.mark.parametrize("table", ["results.csv", "units.csv"])
+def test_a_cut_off_or_garbage_study_table_is_refused_before_any_work(env, tmp_path, capsys, table):
+    study = tmp_path / "s"
+    args = ["--datasets", "imagenet-sketch", "--prompts", "single", "--study", str(study)]
+    assert _cli("--models", env.models[0], *args) == 0
+    good = (study / table).read_bytes()
+    units = sorted((Path(os.environ["CLIPSTUDY_CACHE"]) / "units").iterdir())
+    capsys.readouterr()
+    for damaged, why in [(good[:-12], "cut off"),  # cut mid-row, as a copy interrupted by a full disk leaves it
+                         (good.splitlines()[0] + b"\nlocal-di,,,\n", "line 2 is damaged"),
+                         (b"a,b\n1,2\n", "lacks the column")]:
+        (study / table).write_bytes(damaged)
+        assert _cli("--models", env.models[1], *args) == 2
+        err = capsys.readouterr().err
+        assert f"{study / table} is not a clipstudy" in err and why in err and "Move it away" in err, err
+        assert "Traceback" not in err
+        assert sorted((Path(os.environ["CLIPSTUDY_CACHE"]) / "units").iterdir()) == units  # nothing ran
+        assert (study / table).read_bytes() == damaged  # and nothing was overwritten
+    if table == "results.csv":
+        from clipstudy.errors import ClipstudyError
+
+        with pytest.raises(ClipstudyError, match="cut off|damaged|lacks"):
+            run.read(study)
+    (study / table).write_bytes(good)
+    assert _cli("--models", env.models[1], *args) == 0
+    t = run.read(study)
+    assert set(t["model"]) == set(env.models) and t["n"].dtype == "int64"
+    u = pd.read_csv(study / "units.csv")
+    assert set(u["model"]) == set(env.models)  # the earlier run's unit is kept, as results.csv keeps its rows
+
+
 # ----------------------------------------------------------------- submitit and Ray against the local executor
 def test_submitit_and_ray_give_the_local_table_row_for_row(env, tmp_path):
     """Lab model and random tiny CLIP, lab sets and fixture datasets; each executor computes every unit
