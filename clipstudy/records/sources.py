@@ -45,12 +45,24 @@ def manifest() -> tuple[Source, ...]:
 
 def published(path: str | Path) -> Source | None:
     """The manifest entry of a file in the default layout, `<CLIPSTUDY_DATA>/records/<local>` (where
-    `clipstudy fetch records` puts it), or None: a file elsewhere is a user's own (root= a folder of theirs)."""
-    try:
-        rel = Path(path).resolve().relative_to(records_root().resolve())
-    except ValueError:
-        return None
-    return {s.local: s for s in manifest()}.get(rel.as_posix())
+    `clipstudy fetch records` puts it), or None: a file elsewhere is a user's own (root= a folder of theirs).
+
+    A file is in the layout by where it is named, not where a link in its path points: a record file (or
+    folder) under `<CLIPSTUDY_DATA>/records` that is a symlink to a copy elsewhere is still that record, and
+    what it points to must be the published file (`check_published` hashes what is read)."""
+    import os
+
+    by_local = {s.local: s for s in manifest()}
+    root = records_root()
+    for f, r in ((os.path.normpath(os.path.abspath(path)), os.path.normpath(os.path.abspath(root))),
+                 (Path(path).resolve(), root.resolve())):
+        try:
+            rel = Path(f).relative_to(r)
+        except ValueError:
+            continue
+        if rel.as_posix() in by_local:
+            return by_local[rel.as_posix()]
+    return None
 
 
 def check_published(path: str | Path, raw: bytes | None = None, n_rows: int | None = None) -> None:
