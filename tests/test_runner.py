@@ -86,7 +86,9 @@ def test_collections_expand_and_the_models_command_lists_them(capsys):
 
     base = collection.expand_models("@baselines")
     assert len(base) == len(collection.BASELINES) and all(zoo.get(n).source == "timm" for n in base)
-    assert all(zoo.get(n).finetuned for n in collection.expand_models("@fine-tuned"))
+    ft = collection.expand_models("@fine-tuned")
+    assert ft and all(zoo.get(n).finetuned for n in ft)  # `all` over an empty collection would pass
+    assert set(ft) == {n for n in zoo.names() if zoo.get(n).finetuned and zoo.get(n).source == "timm"}
     zs = collection.expand_models(["@zero-shot"])
     assert zs and all(zoo.get(n).source == "open_clip" and not zoo.get(n).finetuned for n in zs)
     assert set(collection.expand_models("@loss=siglip")) == {n for n in zoo.names() if zoo.get(n).loss == "siglip"}
