@@ -364,6 +364,91 @@ def test_ctrl_c_stops_with_a_message_not_a_traceback(env, slow_set, tmp_path):
     assert not list(cache.rglob("*.tmp")) and not list((cache / "units").glob("*/unit.json"))
 
 
+def _worker_pid(study: Path, label: str, proc: subprocess.Popen) -> int:
+    """The pid of the worker that logged the start of unit `label` (`MODEL x DATASET`)."""
+    found: list[int] = []
+
+    def started() -> bool:
+        for log in (study / "logs").glob("*.log") if (study / "logs").is_dir() else []:
+            m = re.search(r"\[(\d+)\] start " + re.escape(label) + " ", log.read_text())
+            if m:
+                found.append(int(m.group(1)))
+                return True
+        return False
+
+    _wait_for(started, proc)
+    return found[0]
+
+
+def test_a_worker_killed_with_sigkill_fails_only_its_unit_and_the_rest_go_on(env, slow_set, tmp_path):
+    """`--workers 2`; the worker running one unit is SIGKILLed by pid (as an OOM kill would): that unit fails,
+    saying why; its worker is replaced and the other three units are computed."""
+    study, cache = tmp_path / "s", Path(os.environ["CLIPSTUDY_CACHE"])
+    args = ["--models", ",".join(env.models), "--datasets", f"{slow_set},imagenet-sketch", "--prompts", "single",
+            "--batch-size", "4", "--workers", "2", "--study", str(study), "--summary-json", str(tmp_path / "s.json")]
+    proc = _spawn(args, CLIPSTUDY_SHARD_SECONDS="0")
+    victim = _worker_pid(study, f"{env.models[0]} x {slow_set}", proc)
+    assert victim != proc.pid
+    _wait_for(lambda: len(_shards(cache)) >= 1, proc)
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    s = _summary(tmp_path / "s.json")
+    assert s["units_total"] == 4 and s["units_computed"] == 3 and s["units_failed"] == 1, err
+    units = pd.read_csv(study / "units.csv", keep_default_na=False).set_index(["model", "dataset"])
+    why = units.loc[(env.models[0], slow_set), "error"]
+    assert "worker running it died" in why and "SIGKILL" in why and "BrokenProcessPool" not in why
+    assert (units.drop(index=(env.models[0], slow_set))["status"] == "computed").all()
+    assert set(run.read(study)["model"]) == set(env.models)
+    assert _cli(*args[:-2]) == 0  # the failed unit resumes on the next run
+
+
+def test_workers_die_with_their_parent_and_leave_no_tmp_a_later_run_keeps(env, slow_set, tmp_path):
+    """SIGKILL on the parent of a `--workers 2` run: both workers exit too (parent-death signal), and the next
+    run removes the temporary files dead workers left (a 0-byte shard `.tmp`, as Ctrl-C or SIGKILL leaves)."""
+    from clipstudy import store as store_mod
+
+    study, cache = tmp_path / "s", Path(os.environ["CLIPSTUDY_CACHE"])
+    args = ["--models", ",".join(env.models), "--datasets", slow_set, "--prompts", "single", "--batch-size", "4",
+            "--workers", "2", "--study", str(study)]
+    proc = _spawn(args, CLIPSTUDY_SHARD_SECONDS="0")
+    pids = [_worker_pid(study, f"{m} x {slow_set}", proc) for m in env.models]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    t0 = time.time()
+    try:
+        while any(store_mod._alive(p) for p in pids):  # a zombie counts as gone: this container's init may not reap
+            assert time.time() - t0 < 20, f"orphaned workers {[p for p in pids if store_mod._alive(p)]}"
+            time.sleep(0.1)
+    finally:
+        for p in pids:  # never leave an orphan behind a failed check
+            if store_mod._alive(p):
+                os.kill(p, signal.SIGKILL)
+    left = cache / "features" / "left-by-a-dead-worker"
+    left.mkdir(parents=True, exist_ok=True)
+    stale = left / f"shard-00000.pt.{store_mod._host()}.{pids[0]}.abcd1234.tmp"
+    stale.write_bytes(b"")
+    live = left / f"shard-00001.pt.{store_mod._host()}.{os.getpid()}.abcd1234.tmp"  # a live writer's: kept
+    live.write_bytes(b"")
+    assert _cli(*args) == 0
+    assert not stale.exists() and live.exists()
+    live.unlink()
+    assert not list(cache.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_with_workers_leaves_no_tmp(env, slow_set, tmp_path, workers):
+    cache = Path(os.environ["CLIPSTUDY_CACHE"])
+    proc = _spawn(["--models", ",".join(env.models), "--datasets", slow_set, "--prompts", "single",
+                   "--batch-size", "4", "--workers", workers, "--study", str(tmp_path / "s")],
+                  CLIPSTUDY_SHARD_SECONDS="0")
+    _wait_for(lambda: len(_shards(cache)) >= 1, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and not list(cache.rglob("*.tmp"))
+
+
 def test_importing_clipstudy_needs_neither_engine_and_a_missing_one_names_its_extra(monkeypatch):
     code = ("import sys, clipstudy, clipstudy.cli, clipstudy.run, clipstudy.run.local, clipstudy.book; "
             "print(sorted(m for m in ('ray', 'submitit') if m in sys.modules))")

@@ -193,6 +193,9 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
         return out
     if p.todo:
         FeatureCache().check_writable()
+        from .local import _sweep
+
+        _sweep(p.todo)  # temporary files that killed workers of earlier runs left (dead writers' only)
         prepare(p.todo)
     bar = tqdm(total=p.total, initial=len(p.reused) + len(p.failed), desc=f"units ({executor})", unit="unit",
                disable=not progress)
