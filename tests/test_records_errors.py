@@ -117,6 +117,15 @@ def test_a_record_file_linked_to_an_edited_copy_elsewhere_fails_its_checksum(sha
     assert len(records.load("open_clip"))  # a link to an unmodified copy is fine
 
 
+def test_a_deleted_record_file_names_the_fetch_command(shared_data, tmp_path, monkeypatch):
+    d = _copy(shared_data, tmp_path, "open_clip")
+    (d / "openclip_retrieval_results.csv").unlink()
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(tmp_path))
+    with pytest.raises(MissingDataError, match=r"(?s)openclip_retrieval_results.csv not found at .*"
+                                               r"clipstudy fetch records \(it is .*@[0-9a-f]{12}:"):
+        records.load("open_clip")
+
+
 def test_row_cut_short_is_malformed(shared_data, tmp_path):
     d = _copy(shared_data, tmp_path, "timm")
     f = d / "results-imagenet-a.csv"

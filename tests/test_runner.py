@@ -167,7 +167,7 @@ def _nan_copy(model: str, folder: Path) -> str:
     return f"local-dir:{folder}"
 
 
-def test_a_nan_checkpoint_fails_its_own_units_at_evaluation_and_the_others_rows_are_written(env, tmp_path):
+def test_a_nan_checkpoint_fails_its_own_units_at_evaluation_and_the_others_rows_are_written(env, tmp_path, capsys):
     nan = _nan_copy(env.models[0], tmp_path / "nan")
     args = ["--models", f"{env.models[0]},{nan}", "--datasets", "imagenet,imagenet-sketch,textures", "--prompts",
             "single", "--study", str(tmp_path / "s")]
@@ -187,6 +187,11 @@ def test_a_nan_checkpoint_fails_its_own_units_at_evaluation_and_the_others_rows_
     assert _cli(*args, "--summary-json", str(tmp_path / "w.json")) == 1
     assert _summary(tmp_path / "w.json") == dict(units_total=6, units_computed=0, units_reused=3, units_failed=3,
                                                  images_encoded=0, prompts_encoded=0)
+    assert "outputs are NaN or infinite" in units.loc[(nan, "imagenet"), "error"]  # named, with what to check
+    # `eval` of the same model: a one-line error naming the model, not a traceback
+    assert cli.main(["eval", nan, "imagenet-sketch", "--prompts", "single", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{nan} on imagenet-sketch: its outputs are NaN or infinite" in err and "Traceback" not in err
 
 
 def test_weights_replaced_by_cp_p_of_a_same_size_file_are_a_new_unit(env, tmp_path):
@@ -246,6 +251,30 @@ def test_a_cut_off_or_garbage_study_table_is_refused_before_any_work(env, tmp_pa
     assert set(t["model"]) == set(env.models) and t["n"].dtype == "int64"
     u = pd.read_csv(study / "units.csv")
     assert set(u["model"]) == set(env.models)  # the earlier run's unit is kept, as results.csv keeps its rows
+
+
+def test_odd_paths_and_names_are_one_line_errors_before_any_work(env, tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    base = ["--models", env.models[0], "--datasets", "imagenet-sketch", "--prompts", "single"]
+    cases = [
+        (["--study", str(tmp_path / "file" / "sub")], "is not a writable folder"),
+        (["--study", str(tmp_path / "s"), "--summary-json", str(tmp_path)], "is a folder; give a file path"),
+        (["--study", str(tmp_path / "s"), "--summary-json", str(tmp_path / "file" / "s.json")],
+         "is not a writable folder"),
+    ]
+    for extra, why in cases:
+        assert _cli(*base, *extra) == 2, extra
+        err = capsys.readouterr().err
+        assert why in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (Path(os.environ["CLIPSTUDY_CACHE"]) / "units").exists()  # nothing ran
+    assert _cli("--models", "lab:base#x@smoke", "--datasets", "lab-val:8", "--study", str(tmp_path / "l")) == 1
+    assert "the seed after '#' must be a whole number" in capsys.readouterr().err
+    from clipstudy.errors import ClipstudyError
+    from clipstudy.lab import zoo as lab_zoo
+
+    monkeypatch.setenv("CLIPSTUDY_TRAIN_WORKERS", "abc")
+    with pytest.raises(ClipstudyError, match="CLIPSTUDY_TRAIN_WORKERS='abc': expected a whole number"):
+        lab_zoo.train_workers(lab_zoo.profile_of("smoke"), 3)
 
 
 # ----------------------------------------------------------------- submitit and Ray against the local executor

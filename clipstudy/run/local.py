@@ -53,6 +53,18 @@ def _init_worker(gpu: int | None, threads: int, parent: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _reap(procs, timeout: float = 5.0) -> None:
+    """Wait for the dead worker's exit status. The pool's own thread may reap it at the same time (then our
+    waitpid finds nothing and the status appears on the shared Process object a moment later)."""
+    import time
+
+    t0 = time.time()
+    for p in procs:
+        p.join(timeout=timeout)
+    while any(p.exitcode is None for p in procs) and time.time() - t0 < timeout:
+        time.sleep(0.05)
+
+
 def _death(procs) -> str:
     """Why a worker's process ended, in words (its exit code or signal)."""
     codes = [p.exitcode for p in procs if p.exitcode is not None]
@@ -134,8 +146,7 @@ class LocalExecutor:
                     try:
                         r = f.result()
                     except BrokenProcessPool:  # this worker died: its unit fails, a new worker takes its place
-                        for p in procs:
-                            p.join(timeout=5)
+                        _reap(procs)
                         r = failed([u], f"the worker running it died ({_death(procs)}); the other units went "
                                         "on. Run again to retry it (it resumes from its finished shards)")[0]
                         pools[slot].shutdown(wait=False, cancel_futures=True)

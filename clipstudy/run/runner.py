@@ -114,6 +114,20 @@ def check_study(study: Path) -> None:
                                  "give another --study")
 
 
+def check_output_file(path: Path, flag: str) -> None:
+    """Before any work: `path` can be written as a file (its folder exists or can be made, and is writable)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ClipstudyError(f"{flag} {path} is a folder; give a file path (e.g. {path / 'summary.json'})")
+    probe = path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ClipstudyError(f"{flag} {path}: {probe} is not a writable folder; give a path you can write")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ClipstudyError(f"{flag} {path} is read-only; give another path")
+
+
 def _write_units(study: Path, plan_: Plan, results: Sequence[UnitResult]) -> None:
     """Upsert this run's units into `units.csv` (atomic, under a lock): units of other runs on the same
     study folder (another grid, or a concurrent run) are kept, as results.csv keeps their rows."""
@@ -177,6 +191,8 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
 
     study = Path(study).expanduser().resolve()
     check_study(study)
+    if summary_json:
+        check_output_file(Path(summary_json).expanduser(), "--summary-json")
     FeatureCache().check_usable()
     ex = executors.get(executor, **(executor_options or {}))
     p = plan(models, datasets, axes=axes, prompts=prompts, precision=precision, device=device,
@@ -232,5 +248,5 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
     _write_units(study, p, out.results)
     _write_json(out.summary.as_dict(), study / "summary.json")
     if summary_json:
-        _write_json(out.summary.as_dict(), Path(summary_json))
+        _write_json(out.summary.as_dict(), Path(summary_json).expanduser())
     return out
