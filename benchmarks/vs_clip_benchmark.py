@@ -197,7 +197,7 @@ def cases(a: argparse.Namespace, work: Path) -> list[dict]:
     if "lab" in a.models:
         from clipstudy.lab import export
 
-        folder = export.export(a.lab_recipe, work / f"lab-{a.lab_recipe}", profile="lab")
+        folder = export.export(a.lab_recipe, work / f"lab-{a.lab_recipe}", profile="lab", force=True)
         data, names, wnids = lab_sketch_folder(work / "lab_sketch-lab-val", "lab-val", "lab")
         n = sum(1 for _ in data.glob("*/*.png"))
         out.append(dict(model=f"lab:{a.lab_recipe} (trained)", cb_model=f"local-dir:{folder}", cb_pretrained="",

@@ -243,7 +243,7 @@ def _cmd_lab(a: argparse.Namespace) -> int:
     elif a.lab_cmd == "export":
         from .lab import export
 
-        out = export.export(a.recipe, a.dest, profile=a.profile)
+        out = export.export(a.recipe, a.dest, profile=a.profile, force=a.force)
         print(f"wrote {out}; load it as local-dir:{out} (clipstudy, open_clip, clip_benchmark)")
     return 0
 
@@ -356,8 +356,11 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=_cmd_lab)
     e = lsub.add_parser("export", help="write a lab CLIP as an open_clip local-dir model folder")
     e.add_argument("recipe", help="a CLIP recipe name (see `clipstudy lab recipes`)")
-    e.add_argument("dest", help="the folder to write")
+    e.add_argument("dest", help="the folder to write (new or empty, unless --force)")
     e.add_argument("--profile", default="lab", choices=["lab", "smoke"])
+    e.add_argument("--force", action="store_true",
+                   help="write into a non-empty folder: its weight files (*.safetensors, *.bin, *.pth, *.pt) are "
+                        "removed first, so no older export shadows the new one")
     e.set_defaults(fn=_cmd_lab)
     return p
 

@@ -159,11 +159,67 @@ def _no_space(e: OSError, path: Path) -> ClipstudyError | None:
     return None
 
 
+def _host() -> str:
+    import socket
+
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:40] or "host"
+
+
+def _tmp_prefix(path: Path) -> str:
+    """`NAME.HOST.PID.`: a temporary file names its writer, so a later sweep can tell a dead writer's
+    leftover (SIGKILL, an OOM kill, a worker stopped on Ctrl-C) from a live writer's file."""
+    return f"{path.name}.{_host()}.{os.getpid()}."
+
+
+STALE_TMP_SECONDS = 24 * 3600  # another host's leftover is removed once it is this old
+
+
+def sweep_tmp(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Remove the temporary files (`*.tmp`) under `folder` whose writer is dead: a process of this host that
+    no longer runs, or any writer when the file is older than STALE_TMP_SECONDS. A live writer's file is
+    kept. Returns what was removed. Nothing is ever read from a `.tmp`; this only stops them piling up."""
+    import time
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    host, now, gone = _host(), time.time(), []
+    for f in (folder.rglob("*.tmp") if recursive else folder.glob("*.tmp")):
+        parts = f.name.split(".")
+        pid = parts[-3] if len(parts) >= 5 else ""
+        try:
+            old = now - f.lstat().st_mtime > STALE_TMP_SECONDS
+        except OSError:
+            continue
+        dead = old
+        if not dead and pid.isdigit() and parts[-4] == host:
+            dead = not _alive(int(pid))
+        if dead:
+            f.unlink(missing_ok=True)
+            gone.append(f)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie does not: it writes nothing more)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def atomic_write(path: Path, write, mode: str = "wb") -> None:
     """Call `write(f)` on a temporary file in `path`'s folder, then rename it to `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
@@ -241,6 +297,24 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+_DIGESTS: dict[tuple, str] = {}  # (real path, size, mtime_ns, inode, ctime_ns) -> SHA-256
+
+
+def file_digest(path: str | os.PathLike, raw: bytes | None = None) -> str:
+    """The SHA-256 of what reading `path` gives (a symlink is followed: its target's bytes), computed once per
+    (real path, size, mtime_ns, inode) and cached for this process. The key also holds ctime_ns, which no
+    copy can set: `cp -p` of another same-size file over this one keeps its inode and may keep its mtime, but
+    not its ctime. `raw`, when given, is the file's bytes already read (hashed instead of reading again)."""
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    key = (real, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    got = _DIGESTS.get(key)
+    if got is None:
+        got = hashlib.sha256(raw).hexdigest() if raw is not None else sha256_file(real)
+        _DIGESTS[key] = got
+    return got
 
 
 def _record_path(path: Path, record_path: Path | None) -> Path:

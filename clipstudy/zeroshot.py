@@ -13,7 +13,12 @@ import torch
 
 from . import encode, prompts as prompt_sets, zoo
 from .config import resolve_device
+from .errors import ClipstudyError
 from .metrics import accuracy
+
+
+class NonFiniteOutputs(ClipstudyError, ValueError):
+    """A model's logits hold NaN or infinite values: no metric of them means anything."""
 
 
 @dataclass
@@ -46,8 +51,16 @@ class ZeroShot:
     def logits(self) -> torch.Tensor:
         if self.head is None:
             z = self.encoded.features
-            return z[:, self.class_index] if self.class_index is not None else z
-        return encode.zero_shot_logits(self.encoded.features, self.head, self.logit_scale)
+            z = z[:, self.class_index] if self.class_index is not None else z
+        else:
+            z = encode.zero_shot_logits(self.encoded.features, self.head, self.logit_scale)
+        bad = ~torch.isfinite(z).all(dim=1) if z.numel() else torch.zeros(0, dtype=torch.bool)
+        if bool(bad.any()):
+            raise NonFiniteOutputs(
+                f"{self.model} on {self.dataset}: its outputs are NaN or infinite for {int(bad.sum())} of "
+                f"{len(z)} images (precision {self.precision}). Its checkpoint holds NaN/inf weights (a diverged "
+                "training run?) or overflows in this precision: check the weights, or try --precision fp32")
+        return z
 
     def accuracy(self, k: int = 1) -> float:
         return float(accuracy(self.logits, self.labels, k=k))

@@ -11,12 +11,11 @@ from typing import Any
 from . import collection  # noqa: F401  (registers @live, @zero-shot, @fine-tuned, @baselines)
 from .factors import family_of  # noqa: F401
 from .models import sources  # noqa: F401  (registers every source's name forms and loader)
-from .models.registry import (FACTORS, NAME_FORMS, REGISTRY, entries, frame, get, load, names,  # noqa: F401
-                              register, specs)
+from .models.registry import (FACTORS, NAME_FORMS, REGISTRY, entries, frame, get, load, model_id,  # noqa: F401
+                              names, register, specs)
 from .models.sources.open_clip import (PREPROCESS_ARGS, build_open_clip, checkpoint_problem,  # noqa: F401
                                        open_clip_kwargs)
-from .models.spec import (LOCAL_DIR, Loaded, ModelSpec, local_checkpoint, model_id,  # noqa: F401
-                          pretrained_tag)
+from .models.spec import LOCAL_DIR, Loaded, ModelSpec, local_checkpoint, pretrained_tag  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

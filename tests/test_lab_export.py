@@ -81,3 +81,30 @@ def test_local_dir_names_fail_clearly(tmp_path, capsys):
         zoo.load(f"local-dir:{tmp_path / 'badcfg'}")
     assert cli.main(["lab", "export", "finetuned", str(tmp_path / "x"), "--profile", "smoke"]) == 2
     assert "classifier" in capsys.readouterr().err
+
+
+def test_export_into_a_folder_with_an_older_export_refuses_unless_forced_and_then_replaces_every_weight_file(
+        tmp_path, capsys):
+    """An older export left as `open_clip_model.safetensors` (the file open_clip prefers) must not shadow the new
+    weights: a non-empty folder is refused before any work; with force, every weight file is replaced."""
+    from safetensors.torch import save_file
+
+    out = tmp_path / "export"
+    export.export("base", out, profile=TINY)
+    ref = lab_zoo.load("base", profile=TINY).model.state_dict()
+    save_file({k: v.detach().clone().contiguous() + 1 for k, v in ref.items()}, out / "open_clip_model.safetensors")
+    (out / "old_weights.pth").write_bytes(b"stale")
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(ClipstudyError, match=r"not empty.*--force"):
+        export.export("base", out, profile=TINY)
+    assert sorted(p.name for p in out.iterdir()) == before  # nothing touched
+    assert cli.main(["lab", "export", "base", str(out), "--profile", "smoke"]) == 2  # refused before training
+    err = capsys.readouterr().err
+    assert "not empty" in err and "--force" in err and "Traceback" not in err
+    export.export("base", out, profile=TINY, force=True)
+    assert not list(out.glob("*.safetensors")) and not (out / "old_weights.pth").exists()
+    model, _, _ = open_clip.create_model_and_transforms(f"local-dir:{out}")
+    assert all(torch.equal(v, ref[k]) for k, v in model.state_dict().items())
+    (tmp_path / "file").write_text("x")
+    assert cli.main(["lab", "export", "base", str(tmp_path / "file"), "--profile", "smoke"]) == 2
+    assert "is a file" in capsys.readouterr().err

@@ -95,6 +95,37 @@ def test_truncated_published_file_is_refused(shared_data, tmp_path, monkeypatch)
     assert len(records.load("open_clip", tmp_path))  # strict parsing only: the cut value cannot be seen
 
 
+def test_a_record_file_linked_to_an_edited_copy_elsewhere_fails_its_checksum(shared_data, tmp_path, monkeypatch):
+    """The pinned SHA-256 applies to what is read: a file under CLIPSTUDY_DATA/records replaced by a symlink
+    to an edited copy outside it (or the whole folder linked) is refused, as the edited file itself is."""
+    d = _copy(shared_data, tmp_path / "data", "open_clip")
+    f = d / "openclip_results.csv"
+    shutil.copytree(d, tmp_path / "elsewhere")
+    edited = tmp_path / "elsewhere" / "openclip_results.csv"
+    lines = f.read_text().splitlines(keepends=True)
+    edited.write_text("".join(lines[:1] + lines[2:]))  # one model's row dropped: still parses
+    f.unlink()
+    f.symlink_to(edited)
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(tmp_path / "data"))
+    with pytest.raises(SchemaError, match=r"(?s)openclip_results.csv.*published file.*SHA-256 [0-9a-f]{64}"):
+        records.load("open_clip")
+    shutil.rmtree(d)
+    d.symlink_to(edited.parent, target_is_directory=True)  # the folder a link to the edited copy's
+    with pytest.raises(SchemaError, match=r"(?s)openclip_results.csv.*SHA-256"):
+        records.load("open_clip")
+    edited.write_bytes((shared_data / "records" / "open_clip" / "openclip_results.csv").read_bytes())
+    assert len(records.load("open_clip"))  # a link to an unmodified copy is fine
+
+
+def test_a_deleted_record_file_names_the_fetch_command(shared_data, tmp_path, monkeypatch):
+    d = _copy(shared_data, tmp_path, "open_clip")
+    (d / "openclip_retrieval_results.csv").unlink()
+    monkeypatch.setenv("CLIPSTUDY_DATA", str(tmp_path))
+    with pytest.raises(MissingDataError, match=r"(?s)openclip_retrieval_results.csv not found at .*"
+                                               r"clipstudy fetch records \(it is .*@[0-9a-f]{12}:"):
+        records.load("open_clip")
+
+
 def test_row_cut_short_is_malformed(shared_data, tmp_path):
     d = _copy(shared_data, tmp_path, "timm")
     f = d / "results-imagenet-a.csv"

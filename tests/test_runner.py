@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -85,7 +86,9 @@ def test_collections_expand_and_the_models_command_lists_them(capsys):
 
     base = collection.expand_models("@baselines")
     assert len(base) == len(collection.BASELINES) and all(zoo.get(n).source == "timm" for n in base)
-    assert all(zoo.get(n).finetuned for n in collection.expand_models("@fine-tuned"))
+    ft = collection.expand_models("@fine-tuned")
+    assert ft and all(zoo.get(n).finetuned for n in ft)  # `all` over an empty collection would pass
+    assert set(ft) == {n for n in zoo.names() if zoo.get(n).finetuned and zoo.get(n).source == "timm"}
     zs = collection.expand_models(["@zero-shot"])
     assert zs and all(zoo.get(n).source == "open_clip" and not zoo.get(n).finetuned for n in zs)
     assert set(collection.expand_models("@loss=siglip")) == {n for n in zoo.names() if zoo.get(n).loss == "siglip"}
@@ -151,6 +154,127 @@ def test_failing_units_are_reported_and_the_rest_of_the_grid_runs(env, tmp_path,
     assert "imagenet-r dataset not found at" in err and "unknown model 'NoSuchArch/none'" in err
     assert re.search(r"broken x imagenet-sketch: could not load local-dir:.*broken", err)
     assert set(run.read(tmp_path / "s")["model"]) == {env.models[0]}
+
+
+def _nan_copy(model: str, folder: Path) -> str:
+    """A copy of a local-dir model whose checkpoint is all NaN (as a diverged training run leaves it)."""
+    import torch
+
+    shutil.copytree(model.split(":", 1)[1], folder)
+    ckpt = folder / "open_clip_pytorch_model.bin"
+    sd = torch.load(ckpt, weights_only=True)
+    torch.save({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in sd.items()}, ckpt)
+    return f"local-dir:{folder}"
+
+
+def test_a_nan_checkpoint_fails_its_own_units_at_evaluation_and_the_others_rows_are_written(env, tmp_path, capsys):
+    nan = _nan_copy(env.models[0], tmp_path / "nan")
+    args = ["--models", f"{env.models[0]},{nan}", "--datasets", "imagenet,imagenet-sketch,textures", "--prompts",
+            "single", "--study", str(tmp_path / "s")]
+    assert _cli(*args, "--summary-json", str(tmp_path / "s.json")) == 1
+    s = _summary(tmp_path / "s.json")
+    assert s["units_total"] == 6 and s["units_computed"] == 3 and s["units_failed"] == 3
+    units = pd.read_csv(tmp_path / "s" / "units.csv", keep_default_na=False).set_index(["model", "dataset"])
+    assert (units.loc[env.models[0], "status"] == "computed").all()
+    assert (units.loc[nan, "status"] == "failed").all()
+    assert units.loc[(nan, "imagenet"), "error"].startswith("evaluation failed:")
+    assert "NaN" in units.loc[(nan, "imagenet"), "error"]
+    table = run.read(tmp_path / "s")
+    assert set(table["model"]) == {env.models[0]}
+    assert set(table["dataset"]) == {"imagenet", "imagenet-sketch", "textures"}
+    assert (tmp_path / "s" / "summary.json").exists()
+    # a warm re-run reuses every unit and still fails the NaN ones, counted once each
+    assert _cli(*args, "--summary-json", str(tmp_path / "w.json")) == 1
+    assert _summary(tmp_path / "w.json") == dict(units_total=6, units_computed=0, units_reused=3, units_failed=3,
+                                                 images_encoded=0, prompts_encoded=0)
+    assert "outputs are NaN or infinite" in units.loc[(nan, "imagenet"), "error"]  # named, with what to check
+    # `eval` of the same model: a one-line error naming the model, not a traceback
+    assert cli.main(["eval", nan, "imagenet-sketch", "--prompts", "single", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{nan} on imagenet-sketch: its outputs are NaN or infinite" in err and "Traceback" not in err
+
+
+def test_weights_replaced_by_cp_p_of_a_same_size_file_are_a_new_unit(env, tmp_path):
+    """`cp -p` of another checkpoint of the same size over a local-dir model's, its mtime set to the old one's
+    to the nanosecond: the unit's identity is the content hash, so the next run (in this process, where hashes
+    are cached) computes the unit again and gives the new weights' numbers."""
+    model = tmp_path / "m"
+    shutil.copytree(env.models[0].split(":", 1)[1], model)
+    other = R.tiny_local_dir(tmp_path / "other", seed=7).split(":", 1)[1]
+    ckpt, new = model / "open_clip_pytorch_model.bin", Path(other) / "open_clip_pytorch_model.bin"
+    assert ckpt.stat().st_size == new.stat().st_size and ckpt.read_bytes() != new.read_bytes()
+    args = ["--datasets", "imagenet,imagenet-sketch", "--prompts", "single", "--axes", "shifts,calibration"]
+    assert _cli("--models", f"local-dir:{model}", *args, "--study", str(tmp_path / "s")) == 0
+    before = run.read(tmp_path / "s")
+    st = ckpt.stat()
+    os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns))
+    subprocess.run(["cp", "-p", str(new), str(ckpt)], check=True)
+    after_st = ckpt.stat()
+    assert (after_st.st_size, after_st.st_mtime_ns, after_st.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert _cli("--models", f"local-dir:{model}", *args, "--study", str(tmp_path / "s"),
+                "--summary-json", str(tmp_path / "s.json")) == 0
+    assert _summary(tmp_path / "s.json")["units_computed"] == 2
+    assert _cli("--models", f"local-dir:{other}", *args, "--study", str(tmp_path / "o")) == 0
+    got, want = run.read(tmp_path / "s"), run.read(tmp_path / "o")
+    assert len(got) == len(before)  # the model's rows were replaced, not added
+    ids = ["dataset", "axis", "part", "metric"]
+    pd.testing.assert_series_equal(got.set_index(ids)["value"], want.set_index(ids)["value"])
+    assert not np.allclose(got.set_index(ids)["value"], before.set_index(ids)["value"])
+
+
+@pytest.mark.parametrize("table", ["results.csv", "units.csv"])
+def test_a_cut_off_or_garbage_study_table_is_refused_before_any_work(env, tmp_path, capsys, table):
+    study = tmp_path / "s"
+    args = ["--datasets", "imagenet-sketch", "--prompts", "single", "--study", str(study)]
+    assert _cli("--models", env.models[0], *args) == 0
+    good = (study / table).read_bytes()
+    units = sorted((Path(os.environ["CLIPSTUDY_CACHE"]) / "units").iterdir())
+    capsys.readouterr()
+    for damaged, why in [(good[:-12], "cut off"),  # cut mid-row, as a copy interrupted by a full disk leaves it
+                         (good.splitlines()[0] + b"\nlocal-di,,,\n", "line 2 is damaged"),
+                         (b"a,b\n1,2\n", "lacks the column")]:
+        (study / table).write_bytes(damaged)
+        assert _cli("--models", env.models[1], *args) == 2
+        err = capsys.readouterr().err
+        assert f"{study / table} is not a clipstudy" in err and why in err and "Move it away" in err, err
+        assert "Traceback" not in err
+        assert sorted((Path(os.environ["CLIPSTUDY_CACHE"]) / "units").iterdir()) == units  # nothing ran
+        assert (study / table).read_bytes() == damaged  # and nothing was overwritten
+    if table == "results.csv":
+        from clipstudy.errors import ClipstudyError
+
+        with pytest.raises(ClipstudyError, match="cut off|damaged|lacks"):
+            run.read(study)
+    (study / table).write_bytes(good)
+    assert _cli("--models", env.models[1], *args) == 0
+    t = run.read(study)
+    assert set(t["model"]) == set(env.models) and t["n"].dtype == "int64"
+    u = pd.read_csv(study / "units.csv")
+    assert set(u["model"]) == set(env.models)  # the earlier run's unit is kept, as results.csv keeps its rows
+
+
+def test_odd_paths_and_names_are_one_line_errors_before_any_work(env, tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    base = ["--models", env.models[0], "--datasets", "imagenet-sketch", "--prompts", "single"]
+    cases = [
+        (["--study", str(tmp_path / "file" / "sub")], "is not a writable folder"),
+        (["--study", str(tmp_path / "s"), "--summary-json", str(tmp_path)], "is a folder; give a file path"),
+        (["--study", str(tmp_path / "s"), "--summary-json", str(tmp_path / "file" / "s.json")],
+         "is not a writable folder"),
+    ]
+    for extra, why in cases:
+        assert _cli(*base, *extra) == 2, extra
+        err = capsys.readouterr().err
+        assert why in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (Path(os.environ["CLIPSTUDY_CACHE"]) / "units").exists()  # nothing ran
+    assert _cli("--models", "lab:base#x@smoke", "--datasets", "lab-val:8", "--study", str(tmp_path / "l")) == 1
+    assert "the seed after '#' must be a whole number" in capsys.readouterr().err
+    from clipstudy.errors import ClipstudyError
+    from clipstudy.lab import zoo as lab_zoo
+
+    monkeypatch.setenv("CLIPSTUDY_TRAIN_WORKERS", "abc")
+    with pytest.raises(ClipstudyError, match="CLIPSTUDY_TRAIN_WORKERS='abc': expected a whole number"):
+        lab_zoo.train_workers(lab_zoo.profile_of("smoke"), 3)
 
 
 # ----------------------------------------------------------------- submitit and Ray against the local executor
@@ -267,6 +391,91 @@ def test_ctrl_c_stops_with_a_message_not_a_traceback(env, slow_set, tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err and "Run the same command again" in err
     assert not list(cache.rglob("*.tmp")) and not list((cache / "units").glob("*/unit.json"))
+
+
+def _worker_pid(study: Path, label: str, proc: subprocess.Popen) -> int:
+    """The pid of the worker that logged the start of unit `label` (`MODEL x DATASET`)."""
+    found: list[int] = []
+
+    def started() -> bool:
+        for log in (study / "logs").glob("*.log") if (study / "logs").is_dir() else []:
+            m = re.search(r"\[(\d+)\] start " + re.escape(label) + " ", log.read_text())
+            if m:
+                found.append(int(m.group(1)))
+                return True
+        return False
+
+    _wait_for(started, proc)
+    return found[0]
+
+
+def test_a_worker_killed_with_sigkill_fails_only_its_unit_and_the_rest_go_on(env, slow_set, tmp_path):
+    """`--workers 2`; the worker running one unit is SIGKILLed by pid (as an OOM kill would): that unit fails,
+    saying why; its worker is replaced and the other three units are computed."""
+    study, cache = tmp_path / "s", Path(os.environ["CLIPSTUDY_CACHE"])
+    args = ["--models", ",".join(env.models), "--datasets", f"{slow_set},imagenet-sketch", "--prompts", "single",
+            "--batch-size", "4", "--workers", "2", "--study", str(study), "--summary-json", str(tmp_path / "s.json")]
+    proc = _spawn(args, CLIPSTUDY_SHARD_SECONDS="0")
+    victim = _worker_pid(study, f"{env.models[0]} x {slow_set}", proc)
+    assert victim != proc.pid
+    _wait_for(lambda: len(_shards(cache)) >= 1, proc)
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    s = _summary(tmp_path / "s.json")
+    assert s["units_total"] == 4 and s["units_computed"] == 3 and s["units_failed"] == 1, err
+    units = pd.read_csv(study / "units.csv", keep_default_na=False).set_index(["model", "dataset"])
+    why = units.loc[(env.models[0], slow_set), "error"]
+    assert "worker running it died" in why and "SIGKILL" in why and "BrokenProcessPool" not in why
+    assert (units.drop(index=(env.models[0], slow_set))["status"] == "computed").all()
+    assert set(run.read(study)["model"]) == set(env.models)
+    assert _cli(*args[:-2]) == 0  # the failed unit resumes on the next run
+
+
+def test_workers_die_with_their_parent_and_leave_no_tmp_a_later_run_keeps(env, slow_set, tmp_path):
+    """SIGKILL on the parent of a `--workers 2` run: both workers exit too (parent-death signal), and the next
+    run removes the temporary files dead workers left (a 0-byte shard `.tmp`, as Ctrl-C or SIGKILL leaves)."""
+    from clipstudy import store as store_mod
+
+    study, cache = tmp_path / "s", Path(os.environ["CLIPSTUDY_CACHE"])
+    args = ["--models", ",".join(env.models), "--datasets", slow_set, "--prompts", "single", "--batch-size", "4",
+            "--workers", "2", "--study", str(study)]
+    proc = _spawn(args, CLIPSTUDY_SHARD_SECONDS="0")
+    pids = [_worker_pid(study, f"{m} x {slow_set}", proc) for m in env.models]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    t0 = time.time()
+    try:
+        while any(store_mod._alive(p) for p in pids):  # a zombie counts as gone: this container's init may not reap
+            assert time.time() - t0 < 20, f"orphaned workers {[p for p in pids if store_mod._alive(p)]}"
+            time.sleep(0.1)
+    finally:
+        for p in pids:  # never leave an orphan behind a failed check
+            if store_mod._alive(p):
+                os.kill(p, signal.SIGKILL)
+    left = cache / "features" / "left-by-a-dead-worker"
+    left.mkdir(parents=True, exist_ok=True)
+    stale = left / f"shard-00000.pt.{store_mod._host()}.{pids[0]}.abcd1234.tmp"
+    stale.write_bytes(b"")
+    live = left / f"shard-00001.pt.{store_mod._host()}.{os.getpid()}.abcd1234.tmp"  # a live writer's: kept
+    live.write_bytes(b"")
+    assert _cli(*args) == 0
+    assert not stale.exists() and live.exists()
+    live.unlink()
+    assert not list(cache.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_with_workers_leaves_no_tmp(env, slow_set, tmp_path, workers):
+    cache = Path(os.environ["CLIPSTUDY_CACHE"])
+    proc = _spawn(["--models", ",".join(env.models), "--datasets", slow_set, "--prompts", "single",
+                   "--batch-size", "4", "--workers", workers, "--study", str(tmp_path / "s")],
+                  CLIPSTUDY_SHARD_SECONDS="0")
+    _wait_for(lambda: len(_shards(cache)) >= 1, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and not list(cache.rglob("*.tmp"))
 
 
 def test_importing_clipstudy_needs_neither_engine_and_a_missing_one_names_its_extra(monkeypatch):

@@ -102,3 +102,28 @@ def test_lab_evaluators_key_a_set_alike():
     ls = sets.build("lab-val", n=8, size=32)
     assert lab_eval.dataset_id(ls) == ls.dataset_id == sets.cache_path("lab-val", sets.WorldConfig(), 8,
                                                                         sets.DEFAULT_SEED["lab-val"], 32).stem
+
+
+def test_file_digest_is_the_contents_hashed_once_per_file_state(tmp_path, monkeypatch):
+    """store.file_digest (the one cached file hash: model ids, record checksums): once per (path, size,
+    mtime_ns, inode); another same-size file copied over it with `cp -p` and the old mtime is a new hash."""
+    import hashlib
+    import os
+    import subprocess
+
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(b"x" * 1000)
+    b.write_bytes(b"y" * 1000)
+    calls = []
+    real = store.sha256_file
+    monkeypatch.setattr(store, "sha256_file", lambda p: calls.append(p) or real(p))
+    assert store.file_digest(a) == hashlib.sha256(b"x" * 1000).hexdigest()
+    assert store.file_digest(a) == store.file_digest(str(a)) and len(calls) == 1  # cached
+    link = tmp_path / "link.bin"
+    link.symlink_to(b)
+    assert store.file_digest(link) == hashlib.sha256(b"y" * 1000).hexdigest()  # what reading it gives
+    st = a.stat()
+    os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
+    subprocess.run(["cp", "-p", str(b), str(a)], check=True)
+    assert (a.stat().st_size, a.stat().st_mtime_ns, a.stat().st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert store.file_digest(a) == hashlib.sha256(b"y" * 1000).hexdigest()

@@ -263,6 +263,59 @@ def test_16_bit_png_is_scaled_and_counted(tmp_path):
     assert len(enc) == 1 and "scaled to 8 bits" in enc.notes[key]
 
 
+def _save_tiff(arr: np.ndarray, path: Path) -> None:
+    Image.fromarray(arr).save(path)  # float32 -> mode F, int32 -> mode I, uint16 -> I;16
+
+
+@pytest.mark.parametrize("arr,mode,want", [
+    (np.full((8, 8), 0.5, np.float32), "F", 0.5 * 255),  # a float TIFF in [0, 1]
+    (np.full((8, 8), 100.0, np.float32), "F", 100.0),  # a float TIFF in 0..255
+    (np.full((8, 8), 30000.0, np.float32), "F", 30000 / 65535 * 255),
+    (np.full((8, 8), 30000, np.int32), "I", 30000 / 65535 * 255),
+    (np.full((8, 8), 3_000_000_000 // 2, np.int32), "I", 1_500_000_000 / (2 ** 32 - 1) * 255),
+    (np.full((8, 8), 40000, np.uint16), "I;16", 40000 / 65535 * 255),
+])
+def test_every_deep_pil_mode_is_scaled_by_its_range_and_noted(tmp_path, arr, mode, want):
+    """The 16-bit fix for every deep grey mode: a float (F) TIFF in [0, 1] is not read as an all-black image."""
+    from clipstudy.datasets.base import read_image
+
+    _save_tiff(arr, tmp_path / "x.tif")
+    assert Image.open(tmp_path / "x.tif").mode == mode
+    img, note = read_image(tmp_path / "x.tif")
+    assert img.mode == "RGB" and abs(float(np.asarray(img).mean()) - want) <= 1.0, (mode, np.asarray(img).mean())
+    assert note.startswith(f"{mode} image scaled to 8 bits")
+
+
+@pytest.mark.parametrize("arr,why", [
+    (np.array([[0.5, np.nan]], np.float32), "NaN"),
+    (np.array([[-1.0, 1.0]], np.float32), "negative"),
+    (np.array([[0.0, 1e6]], np.float32), "up to 1e+06"),
+    (np.array([[-5, 9]], np.int32), "negative"),
+])
+def test_a_deep_image_with_no_known_range_is_skipped_and_named(tmp_path, arr, why):
+    d = tmp_path / "d" / "grey"
+    d.mkdir(parents=True)
+    _save_tiff(arr, d / "odd.tif")
+    Image.new("RGB", (8, 8), (9, 9, 9)).save(d / "fine.png")
+    ds = imagefolder.load(tmp_path / "d")
+    items = {it[2]: it for it in (ds[i] for i in range(len(ds)))}
+    odd = items["grey/odd.tif"]
+    assert odd[0] is None and "no known range, skipped" in odd[3] and why in odd[3]
+    assert ds.skipped == ["grey/odd.tif"] and items["grey/fine.png"][0] is not None
+
+
+def test_every_pil_mode_gives_rgb_or_a_named_skip(tmp_path):
+    from clipstudy.datasets.base import read_image
+
+    for mode in ("1", "L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LA", "PA", "I", "F", "I;16"):
+        path = tmp_path / f"{mode.replace(';', '_')}.{'jpg' if mode == 'YCbCr' else 'tif'}"
+        Image.new(mode, (4, 4)).save(path)
+        img, note = read_image(path)
+        assert img is not None and img.mode == "RGB", (mode, note)
+    img, note = read_image(tmp_path / "missing.tif")
+    assert img is None and "unreadable" in note
+
+
 def test_image_over_the_pixel_limit_is_named(tmp_path, monkeypatch, capsys):
     _folder(tmp_path / "d", 0, n=2)
     Image.new("RGB", (300, 300)).save(tmp_path / "d" / "cat" / "huge.png")

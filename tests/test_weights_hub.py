@@ -124,8 +124,12 @@ def test_a_cut_download_resumes_and_the_loaded_models_hold_the_served_weights(se
 
     n = len(hub.log)
     loaded = zoo.load(RN50)  # online: the hub is asked, the cached file is used
-    assert all(method == "HEAD" for method, _, _ in hub.log[n:])
+    asked = hub.log[n:]
+    assert asked, "the hub was never asked"  # `all` over an empty log would pass
+    assert {method for method, _, _ in asked} == {"HEAD"}
+    assert any(path.endswith(RN50_FILE) for _, path, _ in asked)
     got = loaded.model.state_dict()
+    assert sd[RN50] and set(sd[RN50]) <= set(got)
     assert all(torch.equal(got[k], v.to(got[k].dtype)) for k, v in sd[RN50].items())
     assert QuickGELU in {type(m) for m in loaded.model.modules()}  # built as the OpenAI tag was trained
 

@@ -100,25 +100,67 @@ def require_images(samples: Sequence, root: Path, name: str, layout: str, fetcha
 
 # --------------------------------------------------------------------------- images
 
-def _to_8bit(im):
-    """A 16- or 32-bit grey image as 8-bit grey, scaled by its bit depth (PIL's convert would clip to white)."""
+# PIL modes whose bands are 8-bit and which PIL converts to RGB by their meaning (palette, CMYK, YCbCr, LAB,
+# HSV; alpha dropped; "1" is 0/255)
+EIGHT_BIT_MODES = ("1", "L", "P", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "LA", "PA")
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def _grey_8bit(arr: np.ndarray, top: float):
     from PIL import Image
 
-    arr = np.asarray(im, dtype=np.float64)
-    top = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) <= 65535 else float(2 ** 32 - 1)
     return Image.fromarray(np.clip(np.rint(arr / top * 255), 0, 255).astype(np.uint8))
 
 
+def _to_8bit(im):
+    """(8-bit grey image or None, note) of a 16-bit, 32-bit integer or float grey image, scaled by its range
+    (PIL's convert would clip integers to white and floats in [0, 1] to black):
+
+    - I;16*: 0..65535;
+    - I (32-bit signed): 0..65535 when every value fits in 16 bits (a 16-bit PNG some PIL versions open as I),
+      else 0..2^32-1; negative values have no known range: skipped;
+    - F (32-bit float): [0, 1] when every value is in it, else 0..255, else 0..65535; non-finite values or
+      values outside [0, 65535] have no known range: skipped.
+    """
+    arr = np.asarray(im, dtype=np.float64)
+    mode = im.mode
+    if mode in SIXTEEN_BIT_MODES:
+        return _grey_8bit(arr, 65535.0), f"{mode} image scaled to 8 bits (range 0..65535)"
+    if not arr.size:
+        return None, f"{mode} image with no pixels, skipped"
+    if mode == "F" and not np.isfinite(arr).all():
+        return None, "F image with no known range, skipped (float with NaN or infinite values)"
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0:
+        return None, f"{mode} image with no known range, skipped (negative values: min {lo:g}, max {hi:g})"
+    if mode == "I":
+        top = 65535.0 if hi <= 65535 else float(2 ** 32 - 1)
+        return _grey_8bit(arr, top), f"I image scaled to 8 bits (range 0..{top:.0f})"
+    for top, what in ((1.0, "0..1"), (255.0, "0..255"), (65535.0, "0..65535")):
+        if hi <= top:
+            return _grey_8bit(arr, top), f"F image scaled to 8 bits (float, range {what})"
+    return None, f"F image with no known range, skipped (float with values up to {hi:g})"
+
+
 def read_image(path: str | os.PathLike):
-    """(RGB PIL image or None, note): the note says why an image was skipped or how it was changed."""
+    """(RGB PIL image or None, note): the note says why an image was skipped or how it was changed.
+
+    Every PIL mode is converted by its range (8-bit modes by PIL, deeper grey modes by `_to_8bit`) or the
+    image is skipped with a note that names the mode."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
             note = ""
-            if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-                note = f"{im.mode} image scaled to 8 bits"
-                im = _to_8bit(im)
+            if im.mode in SIXTEEN_BIT_MODES or im.mode in ("I", "F"):
+                im, note = _to_8bit(im)
+                if im is None:
+                    return None, note
+            elif im.mode not in EIGHT_BIT_MODES:
+                try:
+                    return im.convert("RGB"), f"{im.mode} image converted to RGB by PIL"
+                except ValueError:
+                    return None, f"{im.mode} image that PIL cannot convert to RGB, skipped"
             return im.convert("RGB"), note  # convert() forces a full decode, so truncation shows up here
     except Image.DecompressionBombError as e:
         return None, f"over PIL's pixel limit, raise PIL.Image.MAX_IMAGE_PIXELS to read it ({e})"

@@ -54,22 +54,54 @@ def open_clip_config(arch: str, loss: str, image_size: int) -> dict:
                                     resize_mode="shortest"))
 
 
-def export(recipe: str, out: str | Path, profile: str | None = None) -> Path:
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")  # what open_clip's local-dir loader may pick up
+
+
+def check_dest(out: Path, force: bool = False) -> None:
+    """Before any work: `out` is a folder that can be written, and empty unless `force` (an older export's
+    weights there, `open_clip_model.safetensors` say, would be the file open_clip prefers)."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        raise ClipstudyError(f"lab export: {out} is a file; give a folder to write the model into")
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ClipstudyError(f"lab export: {probe} is not a writable folder; give another destination")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if held and not force:
+        shown = ", ".join(held[:6]) + (f" and {len(held) - 6} more" if len(held) > 6 else "")
+        raise ClipstudyError(f"lab export: {out} is not empty (it holds {shown}). Give a new or empty folder, or "
+                             "pass --force to write over it (every weight file in it is then removed first, so "
+                             "no older weights shadow the new ones)")
+
+
+def export(recipe: str, out: str | Path, profile: str | None = None, force: bool = False) -> Path:
     """Write lab model `recipe` (trained first if missing) to `out`; returns the folder.
 
+    `out` must be new or empty unless `force`; then every weight file open_clip could load from it
+    (*.safetensors, *.bin, *.pth, *.pt) and its config are removed before the new ones are written.
     Load it anywhere with open_clip: `create_model_and_transforms(f"local-dir:{out}")`.
     """
     from . import zoo as lab_zoo
     from ..cache import atomic_save, atomic_write_text
 
+    out = Path(out).expanduser()
+    check_dest(out, force)
     name, prof = lab_zoo._split(recipe, profile)
     r, p = lab_zoo.recipe(name), lab_zoo.profile_of(prof)
     if r.is_classifier:
         raise ClipstudyError(f"lab recipe {r.name!r} is an image classifier, not a CLIP; open_clip cannot load it")
     cfg = open_clip_config(r.arch, r.loss, p.image_size)
     model = lab_zoo.load(r.name, profile=p).model
-    out = Path(out).expanduser()
+    check_dest(out, force)  # again: training may have taken a while
     out.mkdir(parents=True, exist_ok=True)
+    if force:
+        (out / "open_clip_config.json").unlink(missing_ok=True)  # first: the folder is incomplete until the end
+        for f in out.iterdir():
+            if f.suffix in WEIGHT_SUFFIXES and (f.is_file() or f.is_symlink()):
+                f.unlink()
     save_tokenizer(out)
     atomic_save(model.state_dict(), out / "open_clip_pytorch_model.bin")
     atomic_write_text(json.dumps(cfg, indent=1), out / "open_clip_config.json")  # last: marks the folder complete

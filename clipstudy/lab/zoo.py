@@ -41,11 +41,16 @@ import torch
 from ..config import cache_root
 from ..store import Key, check_entry, discard, lab_model_key, load_entry, save_entry
 from .. import factors
-from ..errors import UnknownNameError
+from ..errors import ClipstudyError, UnknownNameError
 from ..models.spec import Loaded, ModelSpec
 from . import train as T
 
 SIZES = ("small", "medium", "large")
+
+
+class BadLabNameError(ClipstudyError, ValueError):
+    """A lab model name that does not parse (`lab:RECIPE[#SEED][@PROFILE]`)."""
+
 FACTORS = factors.TRAINING  # architecture, data, size, finetuning, loss; prompts: an evaluation knob (PROMPT_SETS)
 TRAIN_SEED0 = 1000  # training chunks use seeds 1000, 1001, ... (evaluation sets use small seeds)
 PROMPT_SETS = ("lab-single", "lab-ensemble")
@@ -199,7 +204,8 @@ def recipe(name: str | Recipe) -> Recipe:
         raise UnknownNameError("lab recipe", name, list(RECIPES), hint="`clipstudy lab recipes` lists them.")
     if seed:
         if not seed.isdigit():
-            raise ValueError(f"lab recipe seed must be a non-negative integer, got {seed!r} in {name}#{seed}")
+            raise BadLabNameError(f"lab:{name}#{seed}: the seed after '#' must be a whole number 0 or more, got "
+                                  f"{seed!r} (e.g. lab:{name}#1)")
         return dataclasses.replace(RECIPES[name], seed=int(seed))
     return RECIPES[name]
 
@@ -443,6 +449,9 @@ def train_workers(p: Profile, n_missing: int) -> int:
     torch thread (lab.train.threads), so a model's weights do not depend on how many run at once."""
     env = os.environ.get("CLIPSTUDY_TRAIN_WORKERS", "").strip()
     if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ClipstudyError(f"CLIPSTUDY_TRAIN_WORKERS={env!r}: expected a whole number of processes, 1 or "
+                                 "more (unset it for one per core)")
         n = int(env)
     elif p.name == "smoke":
         n = 1

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .. import factors
 from ..errors import ClipstudyError, UnknownNameError
-from .spec import LOCAL_DIR, Loaded, ModelSpec, local_checkpoint, model_id, pretrained_tag  # noqa: F401 (re-exported)
+from .spec import LOCAL_DIR, Loaded, ModelSpec, local_checkpoint, pretrained_tag  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +44,30 @@ Hub weights (ARCH/TAG, timm:NAME) download on first use unless offline (--offlin
 # the registry's sortable columns: the factors' columns, then the extra ones (`clipstudy models --factor`)
 FACTORS: tuple[str, ...] = tuple(factors.COLUMN[k] for k in factors.TRAINING) + ("resolution",)
 CURATED_CSV = Path(__file__).with_name("curated.csv")
+
+
+def model_id(spec: ModelSpec) -> str:
+    """The cache id of a model: its name, plus a hash of the bytes of a local checkpoint file, or of every file
+    of a local model folder (names and contents). The hash is `store.file_digest`'s, cached per file's
+    (path, size, mtime_ns, inode), so a file replaced by another of the same size and mtime (`cp -p`) is a
+    new id, and an unchanged one is hashed once per process."""
+    import os
+
+    if spec.pretrained and os.path.isfile(spec.pretrained):
+        from ..store import file_digest
+
+        return f"{spec.name}#{file_digest(spec.pretrained)[:16]}"
+    if spec.arch.startswith(LOCAL_DIR):
+        import hashlib
+
+        from ..store import file_digest
+
+        folder = Path(spec.arch[len(LOCAL_DIR):]).expanduser()
+        h = hashlib.sha256()
+        for f in sorted(f for f in folder.iterdir() if f.is_file()):
+            h.update(f"{f.name}\0{file_digest(f)}\n".encode())
+        return f"{spec.name}#{h.hexdigest()[:16]}"
+    return spec.name
 
 
 def _curated() -> dict[str, ModelSpec]:

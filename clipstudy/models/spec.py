@@ -63,17 +63,6 @@ class Loaded:
         return bool(getattr(self.model, "is_classifier", False))
 
 
-def model_id(spec: ModelSpec) -> str:
-    """The cache id of a model: its name, plus the checkpoint file's size and mtime for local files."""
-    if spec.pretrained and os.path.isfile(spec.pretrained):
-        st = os.stat(spec.pretrained)
-        return f"{spec.name}#{st.st_size}-{int(st.st_mtime)}"
-    if spec.arch.startswith(LOCAL_DIR):
-        files = [f for f in Path(spec.arch[len(LOCAL_DIR):]).expanduser().iterdir() if f.is_file()]
-        return f"{spec.name}#{sum(f.stat().st_size for f in files)}-{max(int(f.stat().st_mtime) for f in files)}"
-    return spec.name
-
-
 def local_checkpoint(spec: ModelSpec) -> Path | None:
     """The file of an `ARCH@/path` spec, else None."""
     p = spec.pretrained

@@ -35,8 +35,18 @@ _KIND_WORD = {"str": "text", "text": "text", "num": "number", "num!": "number"}
 
 
 def read_text(path: Path, schema: dict[str, str]) -> tuple[bytes, str]:
-    """The file's bytes and its text; bytes that are not UTF-8 are a SchemaError naming the row."""
-    raw = path.read_bytes()
+    """The file's bytes and its text; bytes that are not UTF-8 are a SchemaError naming the row. A missing
+    file is a MissingDataError with the fetch command (a record file deleted from a fetched folder)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as e:
+        from ..errors import MissingDataError
+        from .sources import FETCH_CMD, published
+
+        s = published(path)
+        hint = (f"{FETCH_CMD} (it is {s.repo}@{s.commit[:12]}:{s.path})" if s is not None else
+                f"{FETCH_CMD} for the published records; for your own, put the file back")
+        raise MissingDataError(f"record file {path.name}", path, fetch=hint) from e
     try:
         return raw, raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

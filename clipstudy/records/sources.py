@@ -7,7 +7,6 @@ copy of the public files.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,15 +45,24 @@ def manifest() -> tuple[Source, ...]:
 
 def published(path: str | Path) -> Source | None:
     """The manifest entry of a file in the default layout, `<CLIPSTUDY_DATA>/records/<local>` (where
-    `clipstudy fetch records` puts it), or None: a file elsewhere is a user's own (root= a folder of theirs)."""
-    try:
-        rel = Path(path).resolve().relative_to(records_root().resolve())
-    except ValueError:
-        return None
-    return {s.local: s for s in manifest()}.get(rel.as_posix())
+    `clipstudy fetch records` puts it), or None: a file elsewhere is a user's own (root= a folder of theirs).
 
+    A file is in the layout by where it is named, not where a link in its path points: a record file (or
+    folder) under `<CLIPSTUDY_DATA>/records` that is a symlink to a copy elsewhere is still that record, and
+    what it points to must be the published file (`check_published` hashes what is read)."""
+    import os
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> SHA-256: each file is hashed once
+    by_local = {s.local: s for s in manifest()}
+    root = records_root()
+    for f, r in ((os.path.normpath(os.path.abspath(path)), os.path.normpath(os.path.abspath(root))),
+                 (Path(path).resolve(), root.resolve())):
+        try:
+            rel = Path(f).relative_to(r)
+        except ValueError:
+            continue
+        if rel.as_posix() in by_local:
+            return by_local[rel.as_posix()]
+    return None
 
 
 def check_published(path: str | Path, raw: bytes | None = None, n_rows: int | None = None) -> None:
@@ -63,18 +71,16 @@ def check_published(path: str | Path, raw: bytes | None = None, n_rows: int | No
     This is what catches a file cut at a row boundary or inside a value, which still parses. Files
     outside `<CLIPSTUDY_DATA>/records`, or not in the manifest (a user's own runs), are not checked;
     they get the strict parse only. Raises SchemaError naming the file, where it ends when it is
-    short, and the expected size and checksum. Hashes are cached per (path, size, mtime).
+    short, and the expected size and checksum. Hashes are the store's `file_digest` (cached per file).
     """
     s = published(path)
     if s is None:
         return
+    from ..store import file_digest
+
     path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    digest = _DIGESTS.get(key)
-    if digest is None:
-        digest = hashlib.sha256(raw if raw is not None else path.read_bytes()).hexdigest()
-        _DIGESTS[key] = digest
+    st = path.stat()  # what is read: a symlink's target
+    digest = file_digest(path, raw)
     if digest == s.sha256:
         return
     size, where = st.st_size, ""

@@ -9,6 +9,7 @@ Everything a run writes goes under its study folder: `results.csv` (the tidy res
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -36,7 +37,9 @@ class Summary:
 
     @classmethod
     def of(cls, plan_: Plan, results: Sequence[UnitResult]) -> "Summary":
-        s = cls(units_total=plan_.total, units_reused=len(plan_.reused), units_failed=len(plan_.failed))
+        seen = {r.key for r in results}  # a reused unit that failed its evaluation is counted once, as failed
+        s = cls(units_total=plan_.total, units_reused=sum(u.key not in seen for u in plan_.reused),
+                units_failed=len(plan_.failed))
         for r in results:
             s.units_computed += r.status == "computed"
             s.units_reused += r.status == "reused"
@@ -77,7 +80,58 @@ def _write_json(obj: Any, path: Path) -> None:
     atomic_write_text(json.dumps(obj, indent=1) + "\n", Path(path))
 
 
+UNIT_COLUMNS = ["key", "model", "dataset", "status", "images_encoded", "prompts_encoded", "seconds", "error"]
+
+
+def read_units(path: Path) -> pd.DataFrame:
+    """`units.csv`, strictly (evaluate.read_strict): a cut-off or foreign file is refused."""
+    from .evaluate import read_strict
+
+    return read_strict(path, UNIT_COLUMNS, text=["key", "model", "dataset", "status"],
+                       ints=["images_encoded", "prompts_encoded"], floats=["seconds"], what="units table (units.csv)")
+
+
+def check_study(study: Path) -> None:
+    """Before any work: the study folder can be written, and the tables a run merges into are the runner's
+    (results.csv and units.csv, read strictly)."""
+    from .evaluate import read_table, table_path
+
+    if study.exists() and not study.is_dir():
+        raise ClipstudyError(f"--study {study} is a file; give a folder")
+    probe = study
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ClipstudyError(f"--study {study}: {probe} is not a writable folder; give a folder you can write")
+    if table_path(study).is_file():
+        read_table(table_path(study))
+    if (study / "units.csv").is_file():
+        read_units(study / "units.csv")
+    for name in ("results.csv", "units.csv", "summary.json"):
+        f = study / name
+        if f.exists() and (not f.is_file() or not os.access(f, os.W_OK)):
+            raise ClipstudyError(f"--study {study}: {f} cannot be written (read-only, or not a file); "
+                                 "give another --study")
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    """Before any work: `path` can be written as a file (its folder exists or can be made, and is writable)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ClipstudyError(f"{flag} {path} is a folder; give a file path (e.g. {path / 'summary.json'})")
+    probe = path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ClipstudyError(f"{flag} {path}: {probe} is not a writable folder; give a path you can write")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ClipstudyError(f"{flag} {path} is read-only; give another path")
+
+
 def _write_units(study: Path, plan_: Plan, results: Sequence[UnitResult]) -> None:
+    """Upsert this run's units into `units.csv` (atomic, under a lock): units of other runs on the same
+    study folder (another grid, or a concurrent run) are kept, as results.csv keeps their rows."""
+    from .. import results as results_mod
     from ..store import atomic_write_text
 
     done = {r.key for r in results}
@@ -85,7 +139,29 @@ def _write_units(study: Path, plan_: Plan, results: Sequence[UnitResult]) -> Non
     rows += [UnitResult(u.key, u.model, u.dataset, "reused").row() for u in plan_.reused if u.key not in done]
     rows += [UnitResult(u.key, u.model, u.dataset, "not run").row() for u in plan_.todo
              if u.key not in done]
-    atomic_write_text(pd.DataFrame(rows).to_csv(index=False), study / "units.csv")
+    new = pd.DataFrame(rows, columns=UNIT_COLUMNS)
+    path = study / "units.csv"
+    with results_mod.locked(path):
+        if path.exists():
+            old = read_units(path)
+            not_run = set(new.loc[new["status"] == "not run", "key"])
+            new = new[~new["key"].isin(not_run & set(old["key"]))]  # 'not run' here hides no other run's row
+            old = old[~old["key"].isin(set(new["key"]))]
+            new = pd.concat([old, new], ignore_index=True) if len(old) else new
+        atomic_write_text(new.to_csv(index=False), path)
+
+
+def _fail_evaluated(out: "Outcome", units: Sequence, bad: dict[str, str]) -> None:
+    """Mark the units whose evaluation raised as failed, with the error (a reused one gets a result row)."""
+    by_key = {r.key: r for r in out.results}
+    for u in units:
+        if u.key not in bad:
+            continue
+        r = by_key.get(u.key)
+        if r is None:
+            r = UnitResult(u.key, u.model, u.dataset, "failed")
+            out.results.append(r)
+        r.status, r.error = "failed", bad[u.key]
 
 
 def prepare(units: Iterable) -> None:
@@ -114,8 +190,9 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
     from . import executors
 
     study = Path(study).expanduser().resolve()
-    if study.exists() and not study.is_dir():
-        raise ClipstudyError(f"--study {study} is a file; give a folder")
+    check_study(study)
+    if summary_json:
+        check_output_file(Path(summary_json).expanduser(), "--summary-json")
     FeatureCache().check_usable()
     ex = executors.get(executor, **(executor_options or {}))
     p = plan(models, datasets, axes=axes, prompts=prompts, precision=precision, device=device,
@@ -132,6 +209,9 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
         return out
     if p.todo:
         FeatureCache().check_writable()
+        from .local import _sweep
+
+        _sweep(p.todo)  # temporary files that killed workers of earlier runs left (dead writers' only)
         prepare(p.todo)
     bar = tqdm(total=p.total, initial=len(p.reused) + len(p.failed), desc=f"units ({executor})", unit="unit",
                disable=not progress)
@@ -157,14 +237,16 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
             f"a unit that was running keeps its finished shards. Run the same command again to resume "
             f"(units: {study / 'units.csv'}).") from e
     bar.close()
-    out.summary = Summary.of(p, out.results)
-    _write_units(study, p, out.results)
     if evaluate:
         done = {r.key for r in out.results if r.status in ("computed", "reused")}
         complete = [u for u in p.units if u in p.reused or u.key in done]
-        out.table = ev.evaluate(complete, p.axes, progress=progress)
+        bad: dict[str, str] = {}
+        out.table = ev.evaluate(complete, p.axes, progress=progress, failed=bad)
+        _fail_evaluated(out, complete, bad)
         out.table_path = ev.write(study, out.table)
+    out.summary = Summary.of(p, out.results)
+    _write_units(study, p, out.results)
     _write_json(out.summary.as_dict(), study / "summary.json")
     if summary_json:
-        _write_json(out.summary.as_dict(), Path(summary_json))
+        _write_json(out.summary.as_dict(), Path(summary_json).expanduser())
     return out

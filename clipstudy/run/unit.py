@@ -105,11 +105,13 @@ def load_model(name: str, device: str):
     """zoo.load, keeping the last model of this process (a worker runs several units of one model)."""
     from .. import zoo
 
-    if (name, device) not in _LOADED:
+    hit = _LOADED.get((name, device))
+    if hit is None or zoo.model_id(hit.spec) != hit.extra.get("_model_id"):  # its files changed: load again
         from ..encode import weights_hash
 
         _LOADED.clear()
         loaded = zoo.load(name, device)
+        loaded.extra["_model_id"] = zoo.model_id(loaded.spec)
         if loaded.weights_id is None:  # the value every engine call would hash, once
             loaded.weights_id = weights_hash(loaded.model)
         _LOADED[(name, device)] = loaded
@@ -218,6 +220,9 @@ def _compute(unit: Unit) -> tuple[int, int]:
     if rec is not None and not unit.model_id.endswith("#" + str(rec.get("key"))):
         raise ClipstudyError(f"{unit.model}: the loaded weights (training key {rec.get('key')}) are not the "
                              f"planned model ({unit.model_id}); nothing was written")
+    if rec is None and not unit.model.startswith("lab:") and loaded.extra.get("_model_id") != unit.model_id:
+        raise ClipstudyError(f"{unit.model}: its weight files changed between planning and encoding "
+                             f"(planned {unit.model_id}, now {loaded.extra.get('_model_id')}); run again")
     data = open_dataset(unit.dataset, loaded.preprocess, unit.lab_profile)
     if (data.data_id, data.fingerprint) != (unit.data_id, unit.fingerprint):
         raise ClipstudyError(f"{unit.dataset}: its files changed between planning and encoding; run again")
