@@ -380,6 +380,23 @@ def test_two_concurrent_runs_compute_each_unit_once(env, slow_set, tmp_path):
     assert len(run.read(tmp_path / "s")) and not list(Path(os.environ["CLIPSTUDY_CACHE"]).rglob("*.tmp"))
 
 
+def test_two_concurrent_runs_of_two_grids_leave_one_summary_of_both(env, tmp_path):
+    """Two runs at once on one study folder, each its own model: units.csv and the study's summary.json hold
+    both grids (a summary of the last run only was the fault), while each --summary-json is its own run's."""
+    study = tmp_path / "s"
+    procs = [_spawn(["--models", m, "--datasets", "imagenet-sketch", "--prompts", "single", "--study", str(study),
+                     "--summary-json", str(tmp_path / f"{i}.json")]) for i, m in enumerate(env.models[:2])]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    units = pd.read_csv(study / "units.csv", keep_default_na=False)
+    assert set(units["model"]) == set(env.models[:2]) and len(units) == 2
+    merged = _summary(study / "summary.json")
+    assert merged["units_total"] == 2 and merged["units_computed"] == 2, merged
+    assert [_summary(tmp_path / f"{i}.json")["units_total"] for i in range(2)] == [1, 1]
+    assert merged["images_encoded"] == sum(_summary(tmp_path / f"{i}.json")["images_encoded"] for i in range(2))
+
+
 def test_ctrl_c_stops_with_a_message_not_a_traceback(env, slow_set, tmp_path):
     data = slow_set
     cache = Path(os.environ["CLIPSTUDY_CACHE"])

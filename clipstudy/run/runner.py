@@ -149,6 +149,17 @@ def _write_units(study: Path, plan_: Plan, results: Sequence[UnitResult]) -> Non
             old = old[~old["key"].isin(set(new["key"]))]
             new = pd.concat([old, new], ignore_index=True) if len(old) else new
         atomic_write_text(new.to_csv(index=False), path)
+        # the study's summary.json counts what units.csv holds (the latest status of every unit of every run on
+        # this folder), so two runs on one study folder leave one summary of both grids, not the last run's
+        _write_json(study_summary(new).as_dict(), study / "summary.json")
+
+
+def study_summary(units: pd.DataFrame) -> Summary:
+    """The Summary of a study folder's units table: each unit once, by its latest status."""
+    st = units["status"].astype(str)
+    return Summary(units_total=len(units), units_computed=int((st == "computed").sum()),
+                   units_reused=int((st == "reused").sum()), units_failed=int((st == "failed").sum()),
+                   images_encoded=int(units["images_encoded"].sum()), prompts_encoded=int(units["prompts_encoded"].sum()))
 
 
 def _fail_evaluated(out: "Outcome", units: Sequence, bad: dict[str, str]) -> None:
@@ -230,7 +241,6 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
         bar.close()
         out.summary = Summary.of(p, out.results)
         _write_units(study, p, out.results)
-        _write_json(out.summary.as_dict(), study / "summary.json")
         why = f" ({e})" if str(e) else ""
         raise RunInterrupted(
             f"interrupted{why}. {len(out.results)} of {len(p.todo)} units finished in this run and are kept; "
@@ -246,7 +256,6 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
         out.table_path = ev.write(study, out.table)
     out.summary = Summary.of(p, out.results)
     _write_units(study, p, out.results)
-    _write_json(out.summary.as_dict(), study / "summary.json")
     if summary_json:
         _write_json(out.summary.as_dict(), Path(summary_json).expanduser())
     return out
