@@ -164,7 +164,10 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
     if a.name == "records":
         from . import records
 
-        records.fetch(dest=dest)
+        records.fetch(dest=dest, base_url=a.base_url)
+    elif a.base_url:
+        raise ClipstudyError(f"--base-url is a mirror of the published records; `fetch {a.name}` downloads from "
+                             "the dataset's own source")
     else:
         from . import datasets
 
@@ -344,6 +347,9 @@ def parser() -> argparse.ArgumentParser:
                                             "weights go to the Hugging Face cache (HF_HOME), from HF_ENDPOINT")
     f.add_argument("--list", action="store_true", help="list what can be fetched")
     f.add_argument("--dest", help="destination folder")
+    f.add_argument("--base-url", metavar="URL",
+                   help="records: a mirror laid out as raw.githubusercontent.com (URL/OWNER/REPO/COMMIT/PATH); every "
+                        "file is still checked against its pinned SHA-256")
     f.set_defaults(fn=_cmd_fetch)
 
     lab = sub.add_parser("lab", help="the lab: tiny CLIPs on a rendered world")
