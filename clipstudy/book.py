@@ -360,6 +360,12 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     from .encode import PRECISION_ENV, resolve_precision
 
     resolve_precision(precision, "cpu")  # a bad name fails now
+    select(only)  # so does an unknown chapter
+    if out is not None:  # and an --out that cannot be written (a file, under a file, read-only)
+        from .paths import writable_dir
+
+        for d in (Path(out), Path(out) / "book", Path(out) / "book" / "chapters"):
+            writable_dir(d, "--out")
     if precision != "auto":
         old = os.environ.get(PRECISION_ENV)
         os.environ[PRECISION_ENV] = precision

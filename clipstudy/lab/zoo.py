@@ -41,7 +41,7 @@ import torch
 from ..config import cache_root
 from ..store import Key, check_entry, discard, lab_model_key, load_entry, save_entry
 from .. import factors
-from ..errors import UnknownNameError
+from ..errors import ClipstudyError, UnknownNameError
 from ..models.spec import Loaded, ModelSpec
 from . import train as T
 
@@ -189,6 +189,10 @@ def _default_recipes() -> None:
     register_recipe(variant("loss-siglip", "loss", loss="siglip", notes="open_clip SigLipLoss"))
 
 
+class LabNameError(ClipstudyError, ValueError):
+    """A lab model name that cannot be read (`base#x`: a seed that is not a number)."""
+
+
 def recipe(name: str | Recipe) -> Recipe:
     """A registered recipe by name; `NAME#K` is that recipe trained under seed K (the same recipe otherwise)."""
     if isinstance(name, Recipe):
@@ -199,7 +203,8 @@ def recipe(name: str | Recipe) -> Recipe:
         raise UnknownNameError("lab recipe", name, list(RECIPES), hint="`clipstudy lab recipes` lists them.")
     if seed:
         if not seed.isdigit():
-            raise ValueError(f"lab recipe seed must be a non-negative integer, got {seed!r} in {name}#{seed}")
+            raise LabNameError(f"lab recipe seed must be a non-negative integer, got {seed!r} in {name}#{seed}: "
+                               f"write {name}#0, {name}#1, ... (or {name} for its registered seed)")
         return dataclasses.replace(RECIPES[name], seed=int(seed))
     return RECIPES[name]
 
@@ -443,6 +448,9 @@ def train_workers(p: Profile, n_missing: int) -> int:
     torch thread (lab.train.threads), so a model's weights do not depend on how many run at once."""
     env = os.environ.get("CLIPSTUDY_TRAIN_WORKERS", "").strip()
     if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ClipstudyError(f"CLIPSTUDY_TRAIN_WORKERS={env!r}: expected a positive integer (how many processes "
+                                 "train lab models side by side); unset it for one per core")
         n = int(env)
     elif p.name == "smoke":
         n = 1

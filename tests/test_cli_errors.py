@@ -1,0 +1,77 @@
+"""Raw tracebacks of the trials (issue 26) become one-line errors, checked up front, before any work: a path to
+write that is a file, under a file or read-only; a bad CLIPSTUDY_TRAIN_WORKERS; a lab name with a bad seed."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from clipstudy import cli
+
+RUN = ["run", "--models", "lab:base", "--datasets", "lab-val:4", "--lab-profile", "smoke", "--quiet"]
+
+
+def _one_line_error(capsys, *needles: str) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    line = next((ln for ln in err.splitlines() if ln.startswith("clipstudy: error: ")), None)
+    assert line is not None, err
+    for n in needles:
+        assert n in line, line
+    return line
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """Folders that os.access calls read-only (the tests may run as root, for whom chmod is no barrier)."""
+    denied: list[str] = []
+    real = os.access
+
+    def access(p, mode, *a, **k):
+        if mode & os.W_OK and any(os.path.abspath(p) == d for d in denied):
+            return False
+        return real(p, mode, *a, **k)
+
+    monkeypatch.setattr(os, "access", access)
+    return lambda path: denied.append(os.path.abspath(path))
+
+
+def test_summary_json_under_a_file_or_read_only_fails_before_any_work(tmp_path, capsys, read_only):
+    (tmp_path / "afile").write_text("x")
+    study = tmp_path / "study"
+    assert cli.main(RUN + ["--study", str(study), "--summary-json", str(tmp_path / "afile" / "s.json")]) == 2
+    _one_line_error(capsys, "--summary-json", "afile")
+    (tmp_path / "ro").mkdir()
+    read_only(tmp_path / "ro")
+    assert cli.main(RUN + ["--study", str(study), "--summary-json", str(tmp_path / "ro" / "s.json")]) == 2
+    _one_line_error(capsys, "--summary-json", "not writable")
+    assert cli.main(RUN + ["--study", str(study), "--summary-json", str(tmp_path)]) == 2
+    _one_line_error(capsys, "--summary-json", "is a folder")
+    assert not study.exists()  # nothing was planned or run
+
+
+def test_build_out_that_is_a_file_or_read_only_fails_before_any_work(tmp_path, capsys, read_only, monkeypatch):
+    from clipstudy import book
+
+    monkeypatch.setattr(book, "fetch_records", lambda: pytest.fail("the build did work before checking --out"))
+    (tmp_path / "afile").write_text("x")
+    for out, says in ((tmp_path / "afile", "is a file; give a folder"), (tmp_path / "afile" / "b", "is a file, so")):
+        assert cli.main(["build", "--profile", "lab", "--no-html", "--out", str(out)]) == 2
+        _one_line_error(capsys, "--out", says)
+    (tmp_path / "ro").mkdir()
+    read_only(tmp_path / "ro")
+    assert cli.main(["build", "--profile", "lab", "--no-html", "--out", str(tmp_path / "ro" / "b")]) == 2
+    _one_line_error(capsys, "--out", "not writable")
+    assert cli.main(["build", "--profile", "lab", "--only", "99", "--out", str(tmp_path / "b")]) == 2
+    _one_line_error(capsys, "unknown chapter '99'")
+
+
+def test_a_bad_train_workers_variable_is_named(monkeypatch, capsys):
+    monkeypatch.setenv("CLIPSTUDY_TRAIN_WORKERS", "abc")
+    assert cli.main(["lab", "train", "base", "--profile", "smoke"]) == 2
+    _one_line_error(capsys, "CLIPSTUDY_TRAIN_WORKERS='abc'", "positive integer")
+
+
+def test_a_lab_name_with_a_bad_seed_is_one_line(tmp_path, capsys):
+    assert cli.main(["eval", "lab:base#x", "lab-val", "--limit", "2", "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, "base#x", "base#0")
