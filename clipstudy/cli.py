@@ -197,12 +197,19 @@ def _executor_options(a: argparse.Namespace) -> dict:
 def _cmd_run(a: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import run
+    import time
 
-    out = run.run(a.models, a.datasets, axes=a.axes, prompts=a.prompts, executor=a.executor,
-                  executor_options=_executor_options(a), precision=a.precision, device=a.device, study=a.study,
-                  summary_json=a.summary_json, lab_profile=a.lab_profile, batch_size=a.batch_size,
-                  num_workers=a.loader_workers, dry_run=a.dry_run, evaluate=not a.no_eval, progress=not a.quiet)
+    from . import run
+    from .store import NoSpaceError
+
+    t0 = time.time()
+    try:
+        out = run.run(a.models, a.datasets, axes=a.axes, prompts=a.prompts, executor=a.executor,
+                      executor_options=_executor_options(a), precision=a.precision, device=a.device, study=a.study,
+                      summary_json=a.summary_json, lab_profile=a.lab_profile, batch_size=a.batch_size,
+                      num_workers=a.loader_workers, dry_run=a.dry_run, evaluate=not a.no_eval, progress=not a.quiet)
+    except NoSpaceError as e:
+        raise _no_space_in_run(e, Path(a.study), a.summary_json, t0) from e
     if out.dry_run is not None:
         d = out.dry_run
         print(d["script"])
@@ -219,6 +226,22 @@ def _cmd_run(a: argparse.Namespace) -> int:
         for r in out.failed:
             print(f"  {r.model} x {r.dataset}: {r.error}", file=sys.stderr)
     return out.exit_code
+
+
+def _no_space_in_run(e, study: Path, summary_json: str | None, t0: float) -> ClipstudyError:
+    """A full disk under the study folder (or at --summary-json) names that option and what this run had
+    already written there; the store's message names the file and folder (and CLIPSTUDY_CACHE for the cache)."""
+    study, target = study.expanduser().resolve(), e.path.resolve()
+    if summary_json and target == Path(summary_json).expanduser().resolve():
+        return ClipstudyError(f"--summary-json: {e.fact} Free space, or give --summary-json a file on another "
+                              f"disk; the run's tables are in --study {study}.")
+    if study != target.parent and study not in target.parents:
+        return e
+    names = ("results.csv", "units.csv", "summary.json")
+    written = [n for n in names if (study / n).is_file() and (study / n).stat().st_mtime >= t0]
+    return ClipstudyError(f"--study {study}: {e.fact} This run had written {', '.join(written) or 'none of'} "
+                          f"{'' if written else ', '.join(names) + ' '}there before it. Free space, or give --study "
+                          "a folder on another disk, and run again: finished units are reused from the cache.")
 
 
 def _add_executor_options(p: argparse.ArgumentParser) -> None:

@@ -75,3 +75,32 @@ def test_a_bad_train_workers_variable_is_named(monkeypatch, capsys):
 def test_a_lab_name_with_a_bad_seed_is_one_line(tmp_path, capsys):
     assert cli.main(["eval", "lab:base#x", "lab-val", "--limit", "2", "--out", str(tmp_path / "o")]) == 2
     _one_line_error(capsys, "base#x", "base#0")
+
+
+_FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG, as ENOSPC would
+resource.setrlimit(resource.RLIMIT_FSIZE, (500, 500))
+from clipstudy import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_full_disk_under_study_names_the_folder_and_study_not_the_cache(tmp_path):
+    """The trial filled the disk under --study. Simulated here with RLIMIT_FSIZE (no mount needed): the cache is
+    warm, so the only files that grow are the study's tables (results.csv of this grid is ~900 bytes)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    assert cli.main(RUN + ["--study", str(tmp_path / "warm")]) == 0  # encodes into the cache
+    study = tmp_path / "full"
+    repo = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", _FULL_DISK, *RUN, "--study", str(study)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr and line.startswith(f"clipstudy: error: --study {study}:"), proc.stderr
+    assert f"results.csv was not written in {study}" in line and "CLIPSTUDY_CACHE" not in line, line
+    assert "nothing was written" not in line and "run again" in line, line
