@@ -210,6 +210,11 @@ def _cmd_run(a: argparse.Namespace) -> int:
                       num_workers=a.loader_workers, dry_run=a.dry_run, evaluate=not a.no_eval, progress=not a.quiet)
     except NoSpaceError as e:
         raise _no_space_in_run(e, Path(a.study), a.summary_json, t0) from e
+    except ClipstudyError as e:  # a table in the study folder that is not the runner's: say it is --study's
+        study, msg = Path(a.study).expanduser().resolve(), str(e)
+        if f"{study}{os.sep}" not in msg or "--study" in msg:
+            raise
+        raise ClipstudyError(f"--study {study}: " + msg.replace("choose another --out", "give another --study")) from e
     if out.dry_run is not None:
         d = out.dry_run
         print(d["script"])

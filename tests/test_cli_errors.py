@@ -104,3 +104,13 @@ def test_a_full_disk_under_study_names_the_folder_and_study_not_the_cache(tmp_pa
     assert "Traceback" not in proc.stderr and line.startswith(f"clipstudy: error: --study {study}:"), proc.stderr
     assert f"results.csv was not written in {study}" in line and "CLIPSTUDY_CACHE" not in line, line
     assert "nothing was written" not in line and "run again" in line, line
+
+
+def test_a_foreign_results_table_in_study_is_refused_naming_study(tmp_path, capsys):
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "results.csv").write_text("name,score\nalice,3\n")  # someone else's table
+    assert cli.main(RUN + ["--study", str(study)]) == 2
+    line = _one_line_error(capsys, f"--study {study.resolve()}", "results.csv")
+    assert "--out" not in line, line
+    assert (study / "results.csv").read_text() == "name,score\nalice,3\n"  # left as it was
