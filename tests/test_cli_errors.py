@@ -114,3 +114,18 @@ def test_a_foreign_results_table_in_study_is_refused_naming_study(tmp_path, caps
     line = _one_line_error(capsys, f"--study {study.resolve()}", "results.csv")
     assert "--out" not in line, line
     assert (study / "results.csv").read_text() == "name,score\nalice,3\n"  # left as it was
+
+
+def test_a_ray_address_where_nothing_listens_fails_fast_in_words(tmp_path, capsys, monkeypatch):
+    """The trial: --ray-address 127.0.0.1:1 hung (still at 180 s) with only Ray's warnings."""
+    import time
+
+    pytest.importorskip("ray")
+    monkeypatch.setenv("CLIPSTUDY_RAY_CONNECT_TIMEOUT", "5")
+    t0 = time.time()
+    assert cli.main(RUN + ["--study", str(tmp_path / "s"), "--executor", "ray", "--ray-address", "127.0.0.1:1"]) == 2
+    assert time.time() - t0 < 30
+    _one_line_error(capsys, "--ray-address 127.0.0.1:1", "nothing answers", "ray start --head")
+    assert not (tmp_path / "s").exists()  # before any work
+    assert cli.main(RUN + ["--study", str(tmp_path / "s"), "--executor", "ray", "--ray-address", "nohost"]) == 2
+    _one_line_error(capsys, "expected HOST:PORT")
