@@ -69,12 +69,12 @@ def test_build_out_that_is_a_file_or_read_only_fails_before_any_work(tmp_path, c
 def test_a_bad_train_workers_variable_is_named(monkeypatch, capsys):
     monkeypatch.setenv("CLIPSTUDY_TRAIN_WORKERS", "abc")
     assert cli.main(["lab", "train", "base", "--profile", "smoke"]) == 2
-    _one_line_error(capsys, "CLIPSTUDY_TRAIN_WORKERS='abc'", "positive integer")
+    _one_line_error(capsys, "CLIPSTUDY_TRAIN_WORKERS='abc'", "1 or more")
 
 
 def test_a_lab_name_with_a_bad_seed_is_one_line(tmp_path, capsys):
     assert cli.main(["eval", "lab:base#x", "lab-val", "--limit", "2", "--out", str(tmp_path / "o")]) == 2
-    _one_line_error(capsys, "base#x", "base#0")
+    _one_line_error(capsys, "lab:base#x", "lab:base#1")
 
 
 _FULL_DISK = """
