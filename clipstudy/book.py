@@ -74,8 +74,19 @@ def stage(out: str | os.PathLike) -> Path:
     return out
 
 
+def failed_path(out_dir: Path, stem: str) -> Path:
+    """Where a chapter that failed leaves its executed notebook: hidden (`book/chapters/.*` is excluded from the
+    book), so the previous good chapter, if any, stays what the book shows."""
+    return out_dir / f".{stem}.failed.ipynb"
+
+
 def execute(path: Path, params: dict[str, Any], out_dir: Path | None = None) -> ChapterRun:
-    """Run one chapter; on failure name the cell and the error instead of raising."""
+    """Run one chapter; on failure name the cell and the error instead of raising.
+
+    papermill writes into a hidden temporary notebook beside the chapter; only a chapter that ran to the end
+    is renamed into place (atomically). A failed one is kept as `.NN_name.failed.ipynb` and the previous good
+    chapter, if any, is left as it was; an interrupted one (Ctrl-C) leaves nothing behind.
+    """
     out_dir = out_dir or CHAPTERS
     import jupytext
     import papermill as pm
@@ -87,32 +98,98 @@ def execute(path: Path, params: dict[str, Any], out_dir: Path | None = None) -> 
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     jupytext.write(nb, src, fmt="ipynb")
     out = out_dir / f"{path.stem}.ipynb"
+    running = out_dir / f".{path.stem}.running.ipynb"
+    failed = failed_path(out_dir, path.stem)
     t0 = time.time()
     env_before = dict(os.environ)
     # the kernel inherits this: inline figures are what the book shows, whatever the caller's backend (CI: Agg)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    run: ChapterRun | None = None
     try:
-        pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3", progress_bar=False,
+        pm.execute_notebook(str(src), str(running), parameters=params, kernel_name="python3", progress_bar=False,
                             cwd=str(ROOT))
-        return ChapterRun(path.stem, True, time.time() - t0)
+        run = ChapterRun(path.stem, True, time.time() - t0)
     except PapermillExecutionError as e:
         first = (e.source or "").strip().splitlines()[:1]
         # papermill counts its injected-parameters cell; report the cell of the source notebook, 1-based
         tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
         idx = e.cell_index - (1 if tagged and e.cell_index > tagged[0] else 0)
-        return ChapterRun(path.stem, False, time.time() - t0,
-                          f"cell {idx + 1} ({first[0][:70] if first else ''}): {e.ename}: {e.evalue}")
+        run = ChapterRun(path.stem, False, time.time() - t0,
+                         f"cell {idx + 1} ({first[0][:70] if first else ''}): {e.ename}: {e.evalue}")
     except Exception as e:  # kernel died, bad notebook: still a named chapter failure
-        return ChapterRun(path.stem, False, time.time() - t0, f"{type(e).__name__}: {e}")
+        run = ChapterRun(path.stem, False, time.time() - t0, f"{type(e).__name__}: {e}")
     finally:
         os.environ.clear()
         os.environ.update(env_before)
         src.unlink(missing_ok=True)
-        if out.exists():
-            tidy_parameters(out)
+        if run is None:  # interrupted (KeyboardInterrupt, SystemExit): no half-executed notebook is kept
+            running.unlink(missing_ok=True)
+    if running.exists():
+        tidy_parameters(running, stem=path.stem)
+        if run.ok:
+            os.replace(running, out)
+            failed.unlink(missing_ok=True)
+        else:
+            mark_failed(running, run.error)
+            os.replace(running, failed)
+    if not run.ok:
+        kept = "the previous good chapter is kept" if out.exists() and not chapter_problem(out) else \
+            "the book has no good version of it"
+        run.error += f" ({kept}; the failed notebook is {failed})" if failed.exists() else f" ({kept})"
+    return run
 
 
-def tidy_parameters(path: Path) -> None:
+def mark_failed(path: Path, error: str) -> None:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.setdefault("clipstudy", {})["failed"] = error
+    nbformat.write(nb, path)
+
+
+def chapter_problem(path: Path) -> str | None:
+    """Why an executed chapter in a book folder must not be published, or None: it failed (marked so, or it
+    holds a cell error, as a failed chapter written by an older build does), or it cannot be read."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as e:  # noqa: BLE001: any unreadable notebook is a problem to report, not to raise
+        return f"it cannot be read ({type(e).__name__})"
+    if nb.metadata.get("clipstudy", {}).get("failed"):
+        return f"it failed: {nb.metadata['clipstudy']['failed']}"
+    for i, c in enumerate(nb.cells):
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "error":
+                return f"it holds an error in cell {i + 1}: {o.get('ename')}: {o.get('evalue', '')}"[:300]
+    return None
+
+
+@dataclass
+class BookState:
+    """What a book folder holds for each chapter of the book, checked before its HTML is built."""
+    bad: dict[str, str]     # chapter -> why it must not be published (an older build's failed notebook)
+    stale: list[str]        # a good chapter shown, though its last build failed (.NN.failed.ipynb is newer)
+    failed: list[str]       # no good version: its last build failed
+    missing: list[str]      # never built in this folder
+
+
+def book_state(chapters_dir: Path) -> BookState:
+    """The state of every chapter of the book in `chapters_dir`: `--only NN` into a folder never publishes an
+    older failed chapter, and says which chapters the book lacks or shows from an earlier build."""
+    st = BookState({}, [], [], [])
+    for p in chapters():
+        nb, failed = chapters_dir / f"{p.stem}.ipynb", failed_path(chapters_dir, p.stem)
+        if not nb.exists():
+            (st.failed if failed.exists() else st.missing).append(p.stem)
+        elif (why := chapter_problem(nb)) is not None:
+            st.bad[p.stem] = why
+        elif failed.exists() and failed.stat().st_mtime_ns > nb.stat().st_mtime_ns:
+            st.stale.append(p.stem)
+    return st
+
+
+def tidy_parameters(path: Path, stem: str | None = None) -> None:
     """In the book, drop the default-parameters cell and fold every code cell behind a toggle: readers see
     the narrative and the outputs, and can expand the code (the injected parameters included)."""
     import nbformat
@@ -126,7 +203,7 @@ def tidy_parameters(path: Path) -> None:
             tags.append("hide-input")
         for o in c.get("outputs", []):
             if WIDGET in o.get("data", {}):
-                o["data"] = {"text/markdown": WIDGET_NOTE.format(stem=path.stem)}
+                o["data"] = {"text/markdown": WIDGET_NOTE.format(stem=stem or path.stem)}
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
 
@@ -283,6 +360,12 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     from .encode import PRECISION_ENV, resolve_precision
 
     resolve_precision(precision, "cpu")  # a bad name fails now
+    select(only)  # so does an unknown chapter
+    if out is not None:  # and an --out that cannot be written (a file, under a file, read-only)
+        from .paths import writable_dir
+
+        for d in (Path(out), Path(out) / "book", Path(out) / "book" / "chapters"):
+            writable_dir(d, "--out")
     if precision != "auto":
         old = os.environ.get(PRECISION_ENV)
         os.environ[PRECISION_ENV] = precision
@@ -326,15 +409,39 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     runs = []
     for p in paths:
         print(f"executing {p.stem} ...", flush=True)
-        r = execute(p, params, chapters_dir)
+        try:
+            r = execute(p, params, chapters_dir)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"build interrupted in chapter {p.stem}; it was not written (its previous "
+                                    f"version, if any, is kept in {chapters_dir}). Run the build again.") from None
         runs.append(r)
         print(f"  {'ok' if r.ok else 'FAILED'} in {r.seconds:.0f}s" + (f": {r.error}" if r.error else ""), flush=True)
         stages.append((f"chapter {r.name}", r.seconds))
+    incomplete = False
     if not skip_html:
-        t0 = time.time()
-        html = build_html(project)
-        stages.append(("html", time.time() - t0))
-        print(f"book written to {html / 'index.html'}")
+        st = book_state(chapters_dir)
+        if st.bad:
+            incomplete = True
+            print(f"\nbook NOT written: {chapters_dir} holds chapter(s) that failed in an earlier build:", file=sys.stderr)
+            for name, why in st.bad.items():
+                print(f"  {name}: {why}", file=sys.stderr)
+            print("Rebuild them (" + ", ".join(f"clipstudy build --only {n[:2]}" for n in st.bad) + ") or the "
+                  "whole book; the HTML is built only from chapters that ran to the end.", file=sys.stderr)
+        else:
+            t0 = time.time()
+            html = build_html(project)
+            stages.append(("html", time.time() - t0))
+            print(f"book written to {html / 'index.html'}")
+            where = f"see {chapters_dir}/.NN_name.failed.ipynb; rebuild with clipstudy build --only NN"
+            if st.failed:  # a book without one of its chapters is not a whole book: exit 1
+                incomplete = True
+                print(f"  without chapter(s) {', '.join(st.failed)}: their last build failed and there is no good "
+                      f"version ({where})", file=sys.stderr)
+            if st.stale:
+                print(f"  chapter(s) {', '.join(st.stale)} show their previous good version: their last build "
+                      f"failed ({where})", file=sys.stderr)
+            if st.missing:
+                print(f"  without chapter(s) {', '.join(st.missing)}: not built in this folder yet", flush=True)
     stages.append(("total", time.time() - t_build))
     print(stage_table(stages), flush=True)
     failed = [r for r in runs if not r.ok]
@@ -343,4 +450,4 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
         for r in failed:
             print(f"  {r.name}: {r.error}", file=sys.stderr)
         return 1
-    return 0
+    return 1 if incomplete else 0

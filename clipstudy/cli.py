@@ -164,7 +164,10 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
     if a.name == "records":
         from . import records
 
-        records.fetch(dest=dest)
+        records.fetch(dest=dest, base_url=a.base_url)
+    elif a.base_url:
+        raise ClipstudyError(f"--base-url is a mirror of the published records; `fetch {a.name}` downloads from "
+                             "the dataset's own source")
     else:
         from . import datasets
 
@@ -194,12 +197,24 @@ def _executor_options(a: argparse.Namespace) -> dict:
 def _cmd_run(a: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import run
+    import time
 
-    out = run.run(a.models, a.datasets, axes=a.axes, prompts=a.prompts, executor=a.executor,
-                  executor_options=_executor_options(a), precision=a.precision, device=a.device, study=a.study,
-                  summary_json=a.summary_json, lab_profile=a.lab_profile, batch_size=a.batch_size,
-                  num_workers=a.loader_workers, dry_run=a.dry_run, evaluate=not a.no_eval, progress=not a.quiet)
+    from . import run
+    from .store import NoSpaceError
+
+    t0 = time.time()
+    try:
+        out = run.run(a.models, a.datasets, axes=a.axes, prompts=a.prompts, executor=a.executor,
+                      executor_options=_executor_options(a), precision=a.precision, device=a.device, study=a.study,
+                      summary_json=a.summary_json, lab_profile=a.lab_profile, batch_size=a.batch_size,
+                      num_workers=a.loader_workers, dry_run=a.dry_run, evaluate=not a.no_eval, progress=not a.quiet)
+    except NoSpaceError as e:
+        raise _no_space_in_run(e, Path(a.study), a.summary_json, t0) from e
+    except ClipstudyError as e:  # a table in the study folder that is not the runner's: say it is --study's
+        study, msg = Path(a.study).expanduser().resolve(), str(e)
+        if f"{study}{os.sep}" not in msg or "--study" in msg:
+            raise
+        raise ClipstudyError(f"--study {study}: " + msg.replace("choose another --out", "give another --study")) from e
     if out.dry_run is not None:
         d = out.dry_run
         print(d["script"])
@@ -216,6 +231,22 @@ def _cmd_run(a: argparse.Namespace) -> int:
         for r in out.failed:
             print(f"  {r.model} x {r.dataset}: {r.error}", file=sys.stderr)
     return out.exit_code
+
+
+def _no_space_in_run(e, study: Path, summary_json: str | None, t0: float) -> ClipstudyError:
+    """A full disk under the study folder (or at --summary-json) names that option and what this run had
+    already written there; the store's message names the file and folder (and CLIPSTUDY_CACHE for the cache)."""
+    study, target = study.expanduser().resolve(), e.path.resolve()
+    if summary_json and target == Path(summary_json).expanduser().resolve():
+        return ClipstudyError(f"--summary-json: {e.fact} Free space, or give --summary-json a file on another "
+                              f"disk; the run's tables are in --study {study}.")
+    if study != target.parent and study not in target.parents:
+        return e
+    names = ("results.csv", "units.csv", "summary.json")
+    written = [n for n in names if (study / n).is_file() and (study / n).stat().st_mtime >= t0]
+    return ClipstudyError(f"--study {study}: {e.fact} This run had written {', '.join(written) or 'none of'} "
+                          f"{'' if written else ', '.join(names) + ' '}there before it. Free space, or give --study "
+                          "a folder on another disk, and run again: finished units are reused from the cache.")
 
 
 def _add_executor_options(p: argparse.ArgumentParser) -> None:
@@ -344,6 +375,9 @@ def parser() -> argparse.ArgumentParser:
                                             "weights go to the Hugging Face cache (HF_HOME), from HF_ENDPOINT")
     f.add_argument("--list", action="store_true", help="list what can be fetched")
     f.add_argument("--dest", help="destination folder")
+    f.add_argument("--base-url", metavar="URL",
+                   help="records: a mirror laid out as raw.githubusercontent.com (URL/OWNER/REPO/COMMIT/PATH); every "
+                        "file is still checked against its pinned SHA-256")
     f.set_defaults(fn=_cmd_fetch)
 
     lab = sub.add_parser("lab", help="the lab: tiny CLIPs on a rendered world")

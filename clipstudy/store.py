@@ -152,11 +152,32 @@ def _publish(tmp: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
+class NoSpaceError(CacheError):
+    """A file could not be written for want of space (a full disk, a quota, a file-size limit); `path` is it."""
+
+    def __init__(self, fact: str, hint: str, path: Path):
+        super().__init__(f"{fact} {hint}")
+        self.fact, self.path = fact, Path(path)  # what happened, without the advice (callers give their own)
+
+
 def _no_space(e: OSError, path: Path) -> ClipstudyError | None:
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return CacheError(f"no space left on the device of {path.parent}: nothing was written there "
-                          f"(the partial file was removed). Free space or set CLIPSTUDY_CACHE to another disk.")
-    return None
+    """The error of a write that failed for want of space, naming the file, its folder and the variable that
+    moves it: CLIPSTUDY_CACHE or CLIPSTUDY_DATA for files under those roots; callers that own other folders
+    (the runner's --study) say their option."""
+    why = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the disk quota is exceeded",
+           errno.EFBIG: "the file grew past the file-size limit (ulimit -f)"}.get(e.errno)
+    if why is None:
+        return None
+    from .config import cache_root, data_root
+
+    where = Path(path).resolve().parent
+    hint = "Free space, or write it to a folder on another disk."
+    for var, root in (("CLIPSTUDY_CACHE", cache_root()), ("CLIPSTUDY_DATA", data_root())):
+        if where == root.resolve() or root.resolve() in where.parents:
+            hint = f"Free space, or set {var} to a folder on another disk."
+            break
+    return NoSpaceError(f"{why}: {path.name} was not written in {where} (its partial file was removed).", hint,
+                        path)
 
 
 def _host() -> str:

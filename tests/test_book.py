@@ -214,3 +214,97 @@ def test_logit_axis_labels_never_repeat_or_crowd(lo, hi):
     labels = [fmt(t) for t in ticks]
     assert 2 <= len(ticks) <= 6 and len(set(labels)) == len(labels)
     assert all(lo <= t <= hi for t in ticks) and (np.diff(ticks) > 0).all()
+
+
+def _book_env(tmp_path, monkeypatch, chapters: dict[str, list[str]]) -> Path:
+    """A book of the given chapters (stem -> cells) under tmp_path/notebooks, with a profile without the lab."""
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir(exist_ok=True)
+    for stem, cells in chapters.items():
+        _write_nb(nbdir / f"{stem}.py", cells)
+    monkeypatch.setattr(book, "NOTEBOOKS", nbdir)
+    monkeypatch.setattr(book, "PROFILES", {"t": Profile("t", lab=None)})
+    return tmp_path / "out" / "book" / "chapters"
+
+
+def test_a_failed_chapter_keeps_the_previous_good_chapter_and_the_build_names_it(tmp_path, monkeypatch, capsys):
+    chapters = _book_env(tmp_path, monkeypatch, {"01_one": ["print('good version')"]})
+    assert book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False) == 0
+    good = (chapters / "01_one.ipynb").read_bytes()
+    # the chapter breaks: the book keeps the good one, and the build says which chapter failed and where it is
+    _write_nb(tmp_path / "notebooks" / "01_one.py", ["raise ValueError('broken on purpose')"])
+    capsys.readouterr()
+    assert book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False) == 1
+    err = capsys.readouterr().err
+    assert (chapters / "01_one.ipynb").read_bytes() == good
+    assert "01_one" in err and "broken on purpose" in err and "previous good chapter is kept" in err, err
+    failed = chapters / ".01_one.failed.ipynb"
+    assert failed.exists() and "broken on purpose" in failed.read_text() and str(failed) in err
+    assert sorted(p.name for p in chapters.iterdir()) == [".01_one.failed.ipynb", "01_one.ipynb"]
+
+
+def test_only_into_a_folder_holding_a_failed_chapter_does_not_publish_it(tmp_path, monkeypatch, capsys):
+    """The trial: a build in which 02 fails, then `--only 01` into the same folder. The HTML is never built
+    with a failed chapter, and the build never just says "book written"."""
+    chapters = _book_env(tmp_path, monkeypatch, {"01_one": ["x = 1"], "02_bad": ["raise ValueError('bad')"]})
+    built = []
+    monkeypatch.setattr(book, "build_html", lambda project: built.append(project) or project / "book" / "_build")
+    assert book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False) == 1
+    capsys.readouterr()
+    # as the trial ran it: 02 has no good version, so the book written without it says so and exits 1
+    assert book.build(profile="t", only="01", out=tmp_path / "out", fetch=False) == 1
+    out, err = capsys.readouterr()
+    assert "without chapter(s) 02_bad: their last build failed" in err, out + err
+    # a failed notebook in chapters/ (as an older build left it): the HTML is refused, naming the chapter
+    (chapters / "02_bad.ipynb").write_bytes((chapters / ".02_bad.failed.ipynb").read_bytes())
+    built.clear()
+    assert book.build(profile="t", only="01", out=tmp_path / "out", fetch=False) == 1
+    out, err = capsys.readouterr()
+    assert not built and "book written" not in out
+    assert "book NOT written" in err and "02_bad: it failed: cell 2" in err and "--only 02" in err, err
+
+
+_INTERRUPTED_BUILD = """
+import sys
+from pathlib import Path
+from clipstudy import book, cli
+from clipstudy.config import Profile
+book.NOTEBOOKS = Path(sys.argv[1])
+book.PROFILES = cli.PROFILES = {"t": Profile("t", lab=None)}
+sys.exit(cli.main(["build", "--profile", "t", "--no-html", "--no-fetch", "--out", sys.argv[2]]))
+"""
+
+
+def test_ctrl_c_during_a_chapter_leaves_no_half_executed_notebook(tmp_path):
+    """Ctrl-C (SIGINT to the build's process group, as a terminal sends it) while a chapter runs: the chapter's
+    previous good version is kept as it was, and nothing half-executed is left in chapters/."""
+    import signal
+    import time
+
+    nbdir, out = tmp_path / "notebooks", tmp_path / "out"
+    nbdir.mkdir()
+    started = tmp_path / "started"
+    _write_nb(nbdir / "01_slow.py", ["print('first cell done')",
+                                     f"open({str(started)!r}, 'w').close()\nimport time\ntime.sleep(120)"])
+    chapters = out / "book" / "chapters"
+    chapters.mkdir(parents=True)
+    (chapters / "01_slow.ipynb").write_text("previous good chapter")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_BUILD, str(nbdir), str(out)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not started.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert started.exists(), proc.communicate(timeout=30)
+        time.sleep(1.0)  # papermill has saved the executed first cell by now
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stdout + stderr
+    assert sorted(p.name for p in chapters.iterdir()) == ["01_slow.ipynb"]
+    assert (chapters / "01_slow.ipynb").read_text() == "previous good chapter"
+    assert "build interrupted in chapter 01_slow" in stderr, stderr

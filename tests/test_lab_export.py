@@ -61,6 +61,22 @@ def test_export_refuses_what_open_clip_cannot_load(tmp_path):
     assert not (tmp_path / "ft").exists()  # nothing half-written
 
 
+def test_an_export_without_its_tokenizer_files_names_what_is_missing(tmp_path, capsys):
+    """The trial: an exported model folder whose tokenizer files were deleted. open_clip reads the tokenizer
+    from the folder; the error is one line naming the files, not a transformers traceback."""
+    out = export.export("base", tmp_path / "exp", profile=TINY)
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (out / f).unlink()
+    with pytest.raises(CheckpointError, match="tokenizer files are missing") as e:
+        zoo.get(f"local-dir:{out}")
+    assert "tokenizer_config.json" in str(e.value) and "tokenizer.json" in str(e.value)
+    assert cli.main(["eval", f"local-dir:{out}", "lab-val", "--limit", "2", "--prompts", "single",
+                     "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "clipstudy: error: local-dir:" in err and "tokenizer_config.json" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # refused before any work
+
+
 def test_local_dir_names_fail_clearly(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="open_clip_config.json"):
         zoo.get(f"local-dir:{tmp_path / 'missing'}")

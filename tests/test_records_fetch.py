@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import shutil
 import socket
@@ -101,3 +102,99 @@ def test_fetch_default_dest_and_keeps_intact_files(serve, shared_data, tmp_path,
     assert path == tmp_path / "data" / "records" / one.local and sha256_file(path) == one.sha256
     (root / one.repo / one.commit / one.path).unlink()  # server copy gone: an intact local file is kept
     assert records.fetch(base_url=base) == [path]
+
+
+class _Ranged(_Quiet):
+    """Honours `Range: bytes=N-` with 206, as raw.githubusercontent.com and most mirrors do."""
+
+    def do_GET(self):
+        rng = self.headers.get("Range", "")
+        path = self.translate_path(self.path)
+        if not rng.startswith("bytes=") or not os.path.isfile(path):
+            return super().do_GET()
+        data = open(path, "rb").read()
+        start = int(rng[6:].split("-")[0])
+        if start >= len(data):
+            self.send_response(416)
+            self.end_headers()
+            return
+        self.send_response(206)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start:])
+
+
+class _HtmlPage(_Quiet):
+    """Serves a proxy's error page, with status 200, for every path."""
+
+    def do_GET(self):
+        body = b"<!DOCTYPE html>\n<html><head><title>Access denied</title></head><body>blocked</body></html>\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _server(handler, root):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _one(monkeypatch, local="open_clip/model_profile.csv"):
+    one = next(s for s in records.manifest() if s.local == local)
+    monkeypatch.setattr(S, "manifest", lambda: (one,))
+    return one
+
+
+def test_an_html_page_served_with_status_200_is_named_not_only_a_checksum_mismatch(tmp_path, monkeypatch):
+    one = _one(monkeypatch)
+    server, base = _server(_HtmlPage, tmp_path)
+    try:
+        with pytest.raises(FetchError, match="the server returned an HTML page, not the file: ") as e:
+            records.fetch(dest=tmp_path / "records", base_url=base, progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert one.url(base) in str(e.value) and "Access denied" in str(e.value)
+    assert not list((tmp_path / "records").rglob("*"))[1:]  # the page was discarded (only the folder is left)
+    assert not (tmp_path / "records" / one.local).exists()
+
+
+def test_a_garbage_part_is_discarded_and_fetched_again_in_the_same_run(tmp_path, shared_data, monkeypatch, capsys):
+    one = _one(monkeypatch)
+    www = tmp_path / "www"
+    _publish(www, shared_data, [one])
+    dest = tmp_path / "records"
+    part = dest / (one.local + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"\x00garbage from an earlier download\xff" * 10)  # shorter than the file: a Range resumes it
+    server, base = _server(_Ranged, www)
+    try:
+        (got,) = records.fetch(dest=dest, base_url=base, progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got == dest / one.local and sha256_file(got) == one.sha256 and not part.exists()
+    err = capsys.readouterr().err
+    assert "left by an earlier download" in err and "fetched again from the start" in err, err
+
+
+def test_cli_fetch_records_takes_a_mirror_and_checks_dest_up_front(serve, shared_data, tmp_path, monkeypatch, capsys):
+    from clipstudy import cli
+
+    root, base = serve
+    one = _one(monkeypatch)
+    _publish(root, shared_data, [one])
+    assert cli.main(["fetch", "records", "--dest", str(tmp_path / "rec"), "--base-url", base]) == 0
+    assert sha256_file(tmp_path / "rec" / one.local) == one.sha256
+    (tmp_path / "afile").write_text("x")
+    for dest, says in ((tmp_path / "afile", "is a file; give a folder"), (tmp_path / "afile" / "sub", "is a file, so")):
+        assert cli.main(["fetch", "records", "--dest", str(dest), "--base-url", base]) == 2
+        err = capsys.readouterr().err
+        assert "clipstudy: error: --dest" in err and says in err and "Traceback" not in err, err
+    assert cli.main(["fetch", "imagenet-v2", "--base-url", base]) == 2
+    assert "--base-url" in capsys.readouterr().err

@@ -123,8 +123,10 @@ def fetch(dest: str | Path | None = None, base_url: str | None = None, *, progre
     from tqdm.auto import tqdm
 
     from ..download import download
+    from ..paths import writable_dir
 
-    dest = Path(dest) if dest is not None else records_root()
+    # before any download: a --dest (or CLIPSTUDY_DATA) that is a file, or under one, or read-only fails now
+    dest = writable_dir(dest, "--dest") if dest is not None else writable_dir(records_root(), "CLIPSTUDY_DATA/records")
     done = []
     for s in tqdm(manifest(), desc="records", unit="file", disable=not progress):
         url = s.url(base_url)

@@ -32,11 +32,57 @@ def runtime_env() -> dict:
     return {"env_vars": env}
 
 
+CONNECT_TIMEOUT_ENV = "CLIPSTUDY_RAY_CONNECT_TIMEOUT"  # seconds to wait for --ray-address to answer (default 30)
+
+
+def connect_timeout() -> float:
+    text = os.environ.get(CONNECT_TIMEOUT_ENV, "").strip()
+    try:
+        t = float(text) if text else 30.0
+    except ValueError:
+        t = -1.0
+    if not t > 0:
+        from ..errors import ClipstudyError
+
+        raise ClipstudyError(f"{CONNECT_TIMEOUT_ENV}={text!r}: expected a positive number of seconds")
+    return t
+
+
+def check_address(address: str, timeout: float | None = None) -> None:
+    """Before any work: something accepts connections at `address` (`HOST:PORT`, a cluster's GCS, or
+    `ray://HOST:PORT`, a Ray client server), within `timeout` seconds; else a one-line error. `ray.init` on an
+    address where nothing listens retries for minutes with only Ray's own warnings. `auto` (the cluster this
+    machine belongs to) is left to Ray."""
+    import socket
+
+    from ..errors import ClipstudyError
+
+    if address in ("auto", "local"):
+        return
+    timeout = connect_timeout() if timeout is None else timeout
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    host, _, port = hostport.rstrip("/").rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise ClipstudyError(f"--ray-address {address!r}: expected HOST:PORT (the address `ray start --head` "
+                             "prints, e.g. 10.0.0.5:6379) or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        why = "timed out" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__).lower()
+        raise ClipstudyError(
+            f"--ray-address {address}: nothing answers at {host}:{port} ({why}, waited up to {timeout:g} s). Is the "
+            "cluster up? Start it with `ray start --head` (it prints the address), or leave out --ray-address to "
+            f"run on a local Ray. {CONNECT_TIMEOUT_ENV} sets the wait.") from e
+
+
 class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, gpus_per_task: float = 0.0, cpus_per_task: float = 1.0,
                  num_cpus: int | None = None):
+        if address:
+            check_address(address)  # before any work: a cluster that is not there fails now, in words
         self.address, self.gpus, self.cpus, self.num_cpus = address, gpus_per_task, cpus_per_task, num_cpus
 
     def device_kind(self, device: str) -> str:

@@ -200,6 +200,10 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
     from . import evaluate as ev
     from . import executors
 
+    if summary_json:  # before any work: a --summary-json under a file, or read-only, fails now
+        from ..paths import writable_file
+
+        summary_json = writable_file(summary_json, "--summary-json")
     study = Path(study).expanduser().resolve()
     check_study(study)
     if summary_json:
