@@ -257,10 +257,10 @@ def test_odd_paths_and_names_are_one_line_errors_before_any_work(env, tmp_path, 
     (tmp_path / "file").write_text("x")
     base = ["--models", env.models[0], "--datasets", "imagenet-sketch", "--prompts", "single"]
     cases = [
-        (["--study", str(tmp_path / "file" / "sub")], "is not a writable folder"),
-        (["--study", str(tmp_path / "s"), "--summary-json", str(tmp_path)], "is a folder; give a file path"),
+        (["--study", str(tmp_path / "file" / "sub")], "is a file, so no folder can be made under it"),
+        (["--study", str(tmp_path / "s"), "--summary-json", str(tmp_path)], "is a folder; give a file name"),
         (["--study", str(tmp_path / "s"), "--summary-json", str(tmp_path / "file" / "s.json")],
-         "is not a writable folder"),
+         "is a file, so no folder can be made under it"),
     ]
     for extra, why in cases:
         assert _cli(*base, *extra) == 2, extra

@@ -94,15 +94,10 @@ def read_units(path: Path) -> pd.DataFrame:
 def check_study(study: Path) -> None:
     """Before any work: the study folder can be written, and the tables a run merges into are the runner's
     (results.csv and units.csv, read strictly)."""
+    from ..paths import writable_dir
     from .evaluate import read_table, table_path
 
-    if study.exists() and not study.is_dir():
-        raise ClipstudyError(f"--study {study} is a file; give a folder")
-    probe = study
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise ClipstudyError(f"--study {study}: {probe} is not a writable folder; give a folder you can write")
+    writable_dir(study, "--study")
     if table_path(study).is_file():
         read_table(table_path(study))
     if (study / "units.csv").is_file():
@@ -112,20 +107,6 @@ def check_study(study: Path) -> None:
         if f.exists() and (not f.is_file() or not os.access(f, os.W_OK)):
             raise ClipstudyError(f"--study {study}: {f} cannot be written (read-only, or not a file); "
                                  "give another --study")
-
-
-def check_output_file(path: Path, flag: str) -> None:
-    """Before any work: `path` can be written as a file (its folder exists or can be made, and is writable)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ClipstudyError(f"{flag} {path} is a folder; give a file path (e.g. {path / 'summary.json'})")
-    probe = path.parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise ClipstudyError(f"{flag} {path}: {probe} is not a writable folder; give a path you can write")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ClipstudyError(f"{flag} {path} is read-only; give another path")
 
 
 def _write_units(study: Path, plan_: Plan, results: Sequence[UnitResult]) -> None:
@@ -206,8 +187,6 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
         summary_json = writable_file(summary_json, "--summary-json")
     study = Path(study).expanduser().resolve()
     check_study(study)
-    if summary_json:
-        check_output_file(Path(summary_json).expanduser(), "--summary-json")
     FeatureCache().check_usable()
     ex = executors.get(executor, **(executor_options or {}))
     p = plan(models, datasets, axes=axes, prompts=prompts, precision=precision, device=device,
