@@ -260,7 +260,7 @@ def test_odd_paths_and_names_are_one_line_errors_before_any_work(env, tmp_path, 
         (["--study", str(tmp_path / "file" / "sub")], "is a file, so no folder can be made under it"),
         (["--study", str(tmp_path / "s"), "--summary-json", str(tmp_path)], "is a folder; give a file name"),
         (["--study", str(tmp_path / "s"), "--summary-json", str(tmp_path / "file" / "s.json")],
-         "is a file, so no folder can be made under it"),
+         "file is a file; give a folder"),
     ]
     for extra, why in cases:
         assert _cli(*base, *extra) == 2, extra
