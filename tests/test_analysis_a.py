@@ -28,9 +28,9 @@ def test_effect_rejects_unknown_factor_and_source():
 
 def test_effects_frame_columns_and_validation():
     empty = E.effects_frame([])
-    assert list(empty.columns) == E.COLUMNS and empty.empty
-    df = E.effects_frame([E.effect("architecture", "x", "m", 0.5, "c", "lab")])
-    assert list(df.columns) == E.COLUMNS
+    assert list(empty.columns) == E.COLUMNS + [E.P] and empty.empty  # the p-value column follows, optional
+    df = E.effects_frame([E.effect("architecture", "x", "m", 0.5, "c", "lab", p=0.01)])
+    assert list(df.columns) == E.COLUMNS + [E.P] and df.loc[0, E.P] == 0.01
     with pytest.raises(SchemaError, match="comparison"):
         E.effects_frame([dict(factor="architecture", axis="x", metric="m", effect=1.0, source="lab")])
     with pytest.raises(UnknownNameError):
