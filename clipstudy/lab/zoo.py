@@ -13,6 +13,11 @@ A file that is unreadable, partial, or does not match its record is discarded an
 Seeds: every recipe is trained under each of the profile's seeds (`Profile.seeds`: 3 in `lab`, 2 in
 `smoke`); `NAME#K` names the recipe under seed K (`base#1`), `seeded(recipe, profile)` lists them, and
 lab effects are means over seeds with intervals over seeds and images (clipstudy.analysis.effects).
+Fine-tuning: `finetuned`, `finetuned-contrastive` and `finetuned-peft` each fine-tune the same seed's `base`
+(`parent_of`) on the same images with the same steps, batch, learning rate and weight decay; they differ only in
+how (`Recipe.ft_kind`, lab.train.FT_KINDS): cross-entropy on the whole tower with a class head, FLYP-style
+contrastive on class captions (the model stays a CLIP and is evaluated zero-shot), or cross-entropy with the
+tower frozen except its last block.
 `arch-vit` trains for `VIT_STEPS_SCALE` times base's steps on the same images (`Recipe.steps_scale`) so the
 architecture contrast compares towers of comparable lab-val accuracy (clipstudy.analysis.lab_eval.parity).
 
@@ -22,6 +27,7 @@ miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` uses $CLIPSTUDY_L
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import time
@@ -63,6 +69,7 @@ class Recipe:
     world: tuple[tuple[str, Any], ...] = (("shape_texture_corr", 0.5),)
     size: str = "medium"
     finetuned: bool = False
+    ft_kind: str = "standard"  # how a fine-tuned recipe tunes its parent (lab.train.FT_KINDS)
     seed: int = 0
     steps_scale: float = 1.0  # optimiser steps as a multiple of the profile's steps for `size` (ViT parity)
     notes: str = ""
@@ -76,6 +83,10 @@ class Recipe:
             raise UnknownNameError("lab training-set size", self.size, list(SIZES))
         if self.factor not in FACTORS + ("base",):
             raise UnknownNameError("lab factor", self.factor, list(FACTORS))
+        if self.ft_kind not in T.FT_KINDS:
+            raise UnknownNameError("lab fine-tuning kind", self.ft_kind, list(T.FT_KINDS))
+        if self.ft_kind != "standard" and not self.finetuned:
+            raise ValueError(f"lab recipe {self.name!r}: ft_kind={self.ft_kind!r} needs finetuned=True")
         self.config()  # validates world fields and values (UnknownNameError / ValueError)
 
     def config(self):
@@ -88,6 +99,11 @@ class Recipe:
         return WorldConfig(**dict(self.world))
 
     @property
+    def is_classifier(self) -> bool:
+        """A fine-tuned image tower with a class head (standard or last-block); a contrastive fine-tune stays a CLIP."""
+        return self.finetuned and self.ft_kind != "contrastive"
+
+    @property
     def data(self) -> str:
         """Short description of the training distribution (the `data` factor of a ModelSpec)."""
         c = self.config()
@@ -98,14 +114,20 @@ class Recipe:
         c = self.config()
         return dict(recipe=self.name, factor=self.factor, arch=self.arch, loss=self.loss,
                     shape_texture_corr=c.shape_texture_corr, backgrounds=len(c.backgrounds), styles=len(c.styles),
-                    size=self.size, finetuned=self.finetuned, seed=self.seed, notes=self.notes)
+                    size=self.size, finetuned=self.finetuned, ft_kind=self.ft_kind if self.finetuned else "",
+                    seed=self.seed, notes=self.notes)
 
     def key_dict(self) -> dict:
-        """What the weights depend on (not the name, factor or notes)."""
+        """What the weights depend on (not the name, factor or notes). The fine-tuning kind and its version
+        (lab.train.FT_VERSIONS) enter only when not standard, so the keys of the other recipes stay as they were."""
         d = dataclasses.asdict(self)
         for k in ("name", "factor", "notes"):
             d.pop(k)
         d["world"] = [list(kv) for kv in self.world]
+        if self.ft_kind == "standard":
+            d.pop("ft_kind")
+        else:
+            d["ft_version"] = T.FT_VERSIONS[self.ft_kind]
         return d
 
 
@@ -159,6 +181,16 @@ def _default_recipes() -> None:
     register_recipe(variant("size-large", "size", size="large"))
     register_recipe(variant("finetuned", "finetuning", finetuned=True,
                             notes="base's image tower + linear head, cross-entropy on class labels"))
+    # after `finetuned`, so `finetuned vs base` stays each chapter's first fine-tuning effect
+    register_recipe(variant("finetuned-contrastive", "finetuning", finetuned=True, ft_kind="contrastive",
+                            notes="FLYP-style: base fine-tuned with open_clip's ClipLoss on class captions (the zero-shot "
+                                  "prompts), both towers updated; stays a CLIP, evaluated zero-shot"))
+    # Parameter-efficient: the tower frozen except its last block, with the same cross-entropy head as `finetuned`,
+    # so that this recipe and `finetuned` differ only in which parameters move (the contrastive kind is the other
+    # recipe); a tuned last block needs no new dependency (LoRA would need peft).
+    register_recipe(variant("finetuned-peft", "finetuning", finetuned=True, ft_kind="last-block",
+                            notes="base's image tower frozen except its last block (layer4: 28% of the tower's weights; "
+                                  "the attention pool stays frozen) + linear head, cross-entropy on class labels"))
     register_recipe(variant("loss-siglip", "loss", loss="siglip", notes="open_clip SigLipLoss"))
 
 
@@ -270,7 +302,7 @@ def model_key(r: Recipe, p: Profile) -> str:
 def parent_of(r: Recipe) -> Recipe:
     """The contrastive model a fine-tuned recipe starts from: the registered recipe with the same
     training (so `finetuned` reuses `base`'s cached weights), else an unregistered `<name>-clip`."""
-    plain = dataclasses.replace(r, finetuned=False, name=r.name + "-clip", factor="base")
+    plain = dataclasses.replace(r, finetuned=False, ft_kind="standard", name=r.name + "-clip", factor="base")
     for other in (recipe(n) for n in names()):
         if dataclasses.replace(other, seed=r.seed).key_dict() == plain.key_dict():
             return dataclasses.replace(other, seed=r.seed)
@@ -335,14 +367,26 @@ def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
         clip = _ensure(parent_of(r), p, progress)
         images, _, labels = training_set(r, p, progress)
         prep_s = time.perf_counter() - t0
-        clf = T.classifier_from_clip(clip, captions.classnames(r.config()), list(captions.ZS_TEMPLATES),
-                                     captions.tokenizer)
-        hist = T.finetune(clf, images, labels, steps=p.ft_steps, batch_size=p.batch_size, lr=p.ft_lr,
-                          seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p),
-                          precision=T.train_precision())
-        return clf, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective="cross-entropy",
-                         precision=T.train_precision(),
-                         parent_samples_seen=p.n_steps(r.size, parent_of(r).steps_scale) * p.batch_size)
+        names_, templates = captions.classnames(r.config()), list(captions.ZS_TEMPLATES)
+        common = dict(steps=p.ft_steps, batch_size=p.batch_size, lr=p.ft_lr, weight_decay=T.FT_WEIGHT_DECAY,
+                      seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p),
+                      precision=T.train_precision())
+        extra: dict[str, Any] = {}
+        if r.ft_kind == "contrastive":  # FLYP: the CLIP's own contrastive loss, class prompts as the captions
+            model = copy.deepcopy(clip).requires_grad_(True)
+            tokens = T.class_caption_tokens(labels, names_, templates, captions.tokenizer)
+            hist = T.train_clip(model, images, tokens, **common)
+            objective = "contrastive on class captions (FLYP)"
+        else:
+            model = T.classifier_from_clip(clip, names_, templates, captions.tokenizer)
+            if r.ft_kind == "last-block":
+                tuned = T.tune_last_block(model)
+                extra = dict(trainable_params=tuned["trainable"], tuned=" + ".join(tuned["prefixes"]) + " + head")
+            hist = T.finetune(model, images, labels, **common)
+            objective = "cross-entropy"
+        return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=objective,
+                           ft_kind=r.ft_kind, precision=T.train_precision(), **extra,
+                           parent_samples_seen=p.n_steps(r.size, parent_of(r).steps_scale) * p.batch_size)
     images, tokens, _ = training_set(r, p, progress)
     prep_s = time.perf_counter() - t0
     torch.manual_seed(r.seed)
@@ -355,7 +399,7 @@ def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
 
 
 def _build_empty(r: Recipe, p: Profile) -> torch.nn.Module:
-    if r.finetuned:
+    if r.is_classifier:
         return T.LabClassifier(T.build_clip(r.arch, r.loss, p.image_size).visual, len(r.config().classes))
     return T.build_clip(r.arch, r.loss, p.image_size)
 
@@ -515,7 +559,7 @@ def load(name: str, device: str = "cpu", profile: str | Profile | None = None, p
     model = _ensure(r, p, progress).to(device).eval().requires_grad_(False)  # inference only
     pp = preprocess(p)
     rec = record(r, p)
-    return Loaded(model, pp, None if r.finetuned else captions.tokenizer, spec(r, p), device, extra=dict(record=rec),
+    return Loaded(model, pp, None if r.is_classifier else captions.tokenizer, spec(r, p), device, extra=dict(record=rec),
                   weights_id=weights_id(r, p, rec), transform_id=repr(pp))
 
 
