@@ -151,3 +151,14 @@ def test_cli_prints_the_estimate_and_writes_nothing(records, nothing_loads, tmp_
     out = capsys.readouterr().out
     assert "| ViT-B-32 |" in out and "--array=0-1%2" in out and f"{50_000 + 5_000:,} images" in out
     assert list(tmp_path.iterdir()) == []  # no study folder, no sbatch script
+
+
+def test_recorded_measurements_are_read_back_fastest_first(tmp_path):
+    f = tmp_path / "throughput.csv"
+    E.record_throughput([dict(arch="ViT-B-32", device="cuda:G", img_s=9_000.0)], f)
+    E.record_throughput([dict(arch="ViT-B-32", device="cuda:G", img_s=12_000.0),
+                         dict(arch="ViT-L-14", device="cpu", img_s=30.0)], f)  # CPU rows price no GPU
+    m = E.measurements(f)
+    assert m[["arch", "img_s"]].values.tolist() == [["ViT-B-32", 12_000.0]]
+    with pytest.raises(Exception, match="img_s"):
+        E.record_throughput([dict(arch="x", device="cuda")], f)

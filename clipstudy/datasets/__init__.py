@@ -200,4 +200,5 @@ def frame(layouts: bool = False):
     return pd.DataFrame(rows)
 
 
-__all__ = ["DatasetEntry", "PUBLISHED", "PublishedSize", "REGISTRY", "published_size", "names", "get", "load", "fetch", "frame"]
+__all__ = ["DatasetEntry", "PUBLISHED", "PublishedSize", "REGISTRY", "published_size", "names", "get", "load",
+           "fetch", "frame"]

@@ -116,6 +116,25 @@ def measurements(path: str | os.PathLike | None = None) -> pd.DataFrame:
     return df.sort_values("img_s", ascending=False).drop_duplicates("arch").reset_index(drop=True)
 
 
+def record_throughput(rows: Iterable[dict], path: str | os.PathLike | None = None) -> Path:
+    """Append GPU measurements (dicts with at least arch, device, img_s) to this machine's throughput file,
+    under a lock and atomically; `measurements` reads the fastest row per architecture."""
+    from .. import results as results_mod
+    from ..store import atomic_write_text
+
+    p = Path(path) if path is not None else measured_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    new = pd.DataFrame(list(rows))
+    missing = [c for c in MEASURED_COLUMNS if c not in new.columns]
+    if missing:
+        raise ClipstudyError(f"a throughput row needs {', '.join(MEASURED_COLUMNS)}; missing {', '.join(missing)}")
+    with results_mod.locked(p):
+        old = pd.read_csv(p) if p.is_file() else None
+        df = pd.concat([old, new], ignore_index=True) if old is not None else new
+        atomic_write_text(df.to_csv(index=False), p)
+    return p
+
+
 def _profile() -> pd.DataFrame:
     from ..records.tables import PROFILE_SCHEMA, read_table, require
 
