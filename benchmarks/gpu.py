@@ -27,6 +27,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--images", type=int, default=2048)
     p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
     p.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "clipstudy-bench"))
+    p.add_argument("--no-record", action="store_true", help="do not append the best model-only rate per arch to "
+                   "$CLIPSTUDY_CACHE/benchmarks/throughput.csv (what `clipstudy run --estimate` prices with)")
     a = p.parse_args(argv)
     if not torch.cuda.is_available():
         print("# gpu.py: no CUDA GPU visible to torch on this machine; NOT RUN (nothing measured).")
@@ -84,6 +86,16 @@ def main(argv=None) -> list[dict]:
                              engine_img_s=engine, engine_vs_bound=engine / min(loader, compute)))
     print()
     print(table(rows, floatfmt="{:.1f}"))
+    if not a.no_record:
+        from clipstudy.run.estimate import record_throughput
+
+        best = {}
+        for r in rows:
+            if r["model_only_img_s"] > best.get(r["arch"], {}).get("img_s", 0):
+                best[r["arch"]] = dict(arch=r["arch"], device=f"cuda:{torch.cuda.get_device_name()}",
+                                       img_s=r["model_only_img_s"], batch=r["batch"], precision="auto",
+                                       when=time.strftime("%Y-%m-%dT%H:%M:%S"), source="benchmarks/gpu.py")
+        print(f"# recorded in {record_throughput(best.values())}")
     return rows
 
 

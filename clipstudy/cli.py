@@ -202,6 +202,13 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from . import run
     from .store import NoSpaceError
 
+    if a.estimate:  # nothing is opened, loaded or written: the grid from the published sizes, priced
+        from .run import estimate
+
+        e = estimate.estimate(a.models, a.datasets, axes=a.axes, prompts=a.prompts, precision=a.precision,
+                              gpus=a.gpus, time_min=a.time_min, lab_profile=a.lab_profile)
+        print(e.markdown())
+        return 0
     t0 = time.time()
     try:
         out = run.run(a.models, a.datasets, axes=a.axes, prompts=a.prompts, executor=a.executor,
@@ -328,6 +335,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--batch-size", type=_positive, default=64)
     r.add_argument("--loader-workers", type=_non_negative, default=0, help="DataLoader processes per unit")
     r.add_argument("--dry-run", action="store_true", help="slurm: write the sbatch script and print it; submit nothing")
+    r.add_argument("--estimate", action="store_true",
+                   help="price the grid without loading a model or reading an image (implies --dry-run): units, "
+                        "images, prompts and captions from each dataset's published size, GPU-hours per "
+                        "architecture (measured, or timm's RTX 4090 benchmark scaled by GFLOPs), the per-axis "
+                        "way's counts, and a SLURM array at --gpus")
+    r.add_argument("--gpus", type=_positive, default=8, help="estimate: GPUs at once (one unit per array task)")
     r.add_argument("--no-eval", action="store_true", help="encode only; do not evaluate")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_executor_options(r)

@@ -94,6 +94,72 @@ REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in [
 ]}
 
 
+@dataclass(frozen=True)
+class PublishedSize:
+    """A family's size as its authors publish it: what `clipstudy run --estimate` prices a grid with, so planning
+    needs no file on disk. `head` names the class list a zero-shot head is built over (sets that share it share one
+    head per model, as the engine's head cache does); OOD sets are scored with the ImageNet head."""
+
+    images: int
+    classes: int = 0  # size of the zero-shot head (0: none, caption-only sets)
+    head: str = ""
+    captions: int = 0  # retrieval: captions to encode
+    source: str = ""
+
+
+_P = PublishedSize
+_IN = dict(classes=1000, head="imagenet-1k")
+PUBLISHED: dict[str, PublishedSize] = {
+    # ILSVRC2012 validation set: 50 images x 1000 classes (Russakovsky et al. 2015)
+    "imagenet": _P(50_000, **_IN, source="ILSVRC2012 val, Russakovsky et al. 2015"),
+    # ImageNetV2 matched-frequency: 10 images x 1000 classes (Recht et al. 2019)
+    "imagenet-v2": _P(10_000, **_IN, source="ImageNetV2 matched-frequency, Recht et al. 2019"),
+    # ImageNet-Sketch: 50,889 images, ~50 per class (Wang et al. 2019, the dataset's README)
+    "imagenet-sketch": _P(50_889, **_IN, source="Wang et al. 2019"),
+    # ImageNet-R: 30,000 renditions of 200 classes (Hendrycks et al. 2021, "The Many Faces of Robustness")
+    "imagenet-r": _P(30_000, 200, "imagenet-r-200", source="Hendrycks et al. 2021a"),
+    # ImageNet-A: 7,500 natural adversarial examples of 200 classes (Hendrycks et al. 2021, CVPR)
+    "imagenet-a": _P(7_500, 200, "imagenet-a-200", source="Hendrycks et al. 2021b"),
+    # ObjectNet restricted to the 113 classes that overlap ImageNet-1k (what `objectnet` loads). 18,574 is the
+    # figure of the overlap subset as the robustness literature uses it (issue 25's brief); not recounted here.
+    # The full release is 50,000 images of 313 classes (Barbu et al. 2019).
+    "objectnet": _P(18_574, 113, "objectnet-113", source="ObjectNet 1.0 overlap (113 classes), issue 25"),
+    # ImageNet-X annotates every ImageNet val image (Idrissi et al. 2023): the 50,000 val images again
+    "imagenet-x": _P(50_000, **_IN, source="ImageNet val via ImageNet-X, Idrissi et al. 2023"),
+    # Geirhos et al. 2019 stimuli (rgeirhos/texture-vs-shape): 1,280 cue-conflict, 160 edges, 160 silhouettes
+    "cue-conflict": _P(1_280, 16, "cue-16", source="Geirhos et al. 2019"),
+    "edges": _P(160, 16, "cue-16", source="Geirhos et al. 2019"),
+    "silhouettes": _P(160, 16, "cue-16", source="Geirhos et al. 2019"),
+    # OOD sets as in MCM (Ming et al. 2022), from MOS (Huang & Li 2021): iNaturalist, SUN, Places 10,000 each,
+    # Textures = all of DTD (Cimpoi et al. 2014), 5,640
+    "inaturalist": _P(10_000, **_IN, source="MOS/MCM subset, Huang & Li 2021"),
+    "sun": _P(10_000, **_IN, source="MOS/MCM subset, Huang & Li 2021"),
+    "places": _P(10_000, **_IN, source="MOS/MCM subset, Huang & Li 2021"),
+    "textures": _P(5_640, **_IN, source="DTD, Cimpoi et al. 2014"),
+    # NINCO OOD classes: 5,879 images of 64 classes (Bitterwolf et al. 2023)
+    "ninco": _P(5_879, **_IN, source="NINCO, Bitterwolf et al. 2023"),
+    # ImageNet-O: 2,000 images of 200 classes outside ImageNet-1k (Hendrycks et al. 2021, CVPR)
+    "imagenet-o": _P(2_000, **_IN, source="Hendrycks et al. 2021b"),
+    # Karpathy test splits (Karpathy & Fei-Fei 2015): COCO 5,000 images / 25,010 captions, Flickr30k 1,000 / 5,000
+    "coco-5k": _P(5_000, captions=25_010, source="Karpathy split, COCO test"),
+    "flickr30k-1k": _P(1_000, captions=5_000, source="Karpathy split, Flickr30k test"),
+    # ImageNet-3DCC: 12 corruptions x 5 severities of the 50,000 ImageNet val images (Kar et al. 2022)
+    "imagenet-3dcc": _P(12 * 5 * 50_000, **_IN, source="Kar et al. 2022: 12 x 5 x ImageNet val"),
+    # ImageNet-D: 4,835 images of 113 classes (background 3,764, texture 498, material 573; Zhang et al. 2024)
+    "imagenet-d": _P(4_835, 113, "imagenet-d-113", source="Zhang et al. 2024"),
+}
+
+
+def published_size(name: str) -> PublishedSize:
+    """The published size of a registered family (`PUBLISHED`); other names (imagefolder:, lab sets) have none."""
+    if name not in PUBLISHED:
+        from ..errors import ClipstudyError
+
+        raise ClipstudyError(f"{name}: no published size (`clipstudy.datasets.PUBLISHED` lists the families that "
+                             "have one; a folder of your own is counted on disk: plan without --estimate)")
+    return PUBLISHED[name]
+
+
 def names(task: str | None = None) -> list[str]:
     """Registered dataset names (optionally only those of one task)."""
     return [n for n, e in REGISTRY.items() if task is None or e.task == task]
@@ -134,4 +200,5 @@ def frame(layouts: bool = False):
     return pd.DataFrame(rows)
 
 
-__all__ = ["DatasetEntry", "REGISTRY", "names", "get", "load", "fetch", "frame"]
+__all__ = ["DatasetEntry", "PUBLISHED", "PublishedSize", "REGISTRY", "published_size", "names", "get", "load",
+           "fetch", "frame"]

@@ -91,12 +91,28 @@ def _registry_task(name: str) -> str:
         return ""
 
 
+PUBLISHED_FINGERPRINT = "published-size"  # the fingerprint of a unit planned from published sizes (never stored)
+
+
+def published_task(name: str) -> str:
+    """What an axis reads a family as, without opening it (as `data.open_dataset` types it)."""
+    from .. import datasets
+    from .data import TASKS
+
+    datasets.published_size(name)  # a name without a published size fails here
+    return TASKS.get(name, datasets.get(name).task)
+
+
 def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Sequence[str] | str = "all",
          prompts: Sequence[str] | str = "openai80", precision: str = "auto", device: str = "auto",
          device_kind: str | None = None, lab_profile: str | None = None, batch_size: int = 64, num_workers: int = 0,
-         study: str = "", cache_root: str | None = None, data_root: str | None = None) -> Plan:
+         study: str = "", cache_root: str | None = None, data_root: str | None = None, sizes: str = "disk") -> Plan:
     """The grid's units, split into missing and complete. `device_kind` (cpu | cuda) is where units will
-    run; by default this machine's `device`."""
+    run; by default this machine's `device`.
+
+    `sizes="published"` plans without opening any dataset: each family is named by its published size
+    (`clipstudy.datasets.PUBLISHED`) instead of its files, so every unit is missing (a cold store) and a name
+    without a published size fails its units. This is what `clipstudy run --estimate` prices."""
     from .. import collection
     from ..config import cache_root as default_cache, data_root as default_data, resolve_device
     from ..encode import PRECISIONS
@@ -126,11 +142,16 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
     data_root = str(data_root or default_data())
     out = Plan(axes=list(axes_))
 
+    if sizes not in ("disk", "published"):
+        raise UnknownNameError("planning sizes", sizes, ["disk", "published"])
     data: dict[str, tuple[str, str, str] | str] = {}
     for d in data_names:
         try:
-            x = open_dataset(d, None, lab_profile)
-            data[d] = (x.data_id, x.fingerprint, x.task)
+            if sizes == "published":
+                data[d] = (d, PUBLISHED_FINGERPRINT, published_task(d))
+            else:
+                x = open_dataset(d, None, lab_profile)
+                data[d] = (x.data_id, x.fingerprint, x.task)
         except Exception as e:  # noqa: BLE001: a missing dataset fails its units, the grid goes on
             data[d] = _message(e)
     for m in model_names:
@@ -152,5 +173,5 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
             u = Unit(m, d, precision, prompts_, key, mid, data_id, fp, task, cache, data_root, lab_profile, device,
                      batch_size, num_workers, study)
             out.units.append(u)
-            (out.reused if is_complete(u) else out.todo).append(u)
+            (out.reused if sizes == "disk" and is_complete(u) else out.todo).append(u)
     return out
