@@ -557,12 +557,15 @@ def finetune_ood_residual(det: pd.DataFrame, treatment: str = "finetuned", base:
     from .analysis.effects import trend_residuals
 
     d = det[(det["method"] == "msp") & (det["ood"] == "all")]
-    d = d[(d["prompts"] == "ensemble") | d["classifier"].astype(bool)] if "classifier" in d else d
-    d = d.groupby(["model", "seed"], as_index=False)[["id_acc", "auroc"]].mean()
+    if "classifier" not in d:
+        d = d.assign(classifier=d["model"] == treatment)
+    d = d[(d["prompts"] == "ensemble") | d["classifier"].astype(bool)]
+    d = d.groupby(["model", "seed"], as_index=False).agg(id_acc=("id_acc", "mean"), auroc=("auroc", "mean"),
+                                                          classifier=("classifier", "max"))
     if not {treatment, base} <= set(d["model"]):
         return None
-    zs = ~d["model"].isin([treatment])
-    d["value"] = trend_residuals(d["id_acc"], d["auroc"], fit_on=zs)
+    # the trend is the zero-shot models' (every CLIP recipe and seed): a classifier head is what is being tested
+    d["value"] = trend_residuals(d["id_acc"], d["auroc"], fit_on=~d["classifier"].astype(bool))
     return _lab_seed_contrast(d.rename(columns={"model": "recipe"}), treatment, base)
 
 

@@ -202,3 +202,17 @@ def test_hard_categories_are_chosen_on_held_out_images():
     qs = pd.concat([_questions(s, np.random.default_rng(s)) for s in range(3)], ignore_index=True)
     r = claims.hard_category_gain(qs)
     assert r["seeds"] == 3 and r["ci_low"] < r["effect"] < r["ci_high"] and r["effect"] > 0
+
+
+def test_c13_lab_residual_is_against_the_zero_shot_trend():
+    """Zero-shot recipes lie on auroc = 0.5 + 0.5 * acc; the fine-tuned classifier gains 0.1 accuracy and sits 0.02
+    below the line, so its change beyond the trend is -0.02 (exactly, per seed)."""
+    rows = []
+    for seed in range(3):
+        for m, acc, clf in (("base", 0.6, False), ("a", 0.4, False), ("b", 0.8, False), ("finetuned", 0.7, True),
+                            ("finetuned-peft", 0.5, True)):
+            off = -0.02 if m == "finetuned" else (0.3 if m == "finetuned-peft" else 0.0)  # peft: off the line, unfitted
+            rows.append(dict(model=m, seed=seed, method="msp", ood="all", prompts="classifier head" if clf else "ensemble",
+                             classifier=clf, id_acc=acc, auroc=0.5 + 0.5 * acc + off + 0.001 * seed))
+    res = claims.finetune_ood_residual(pd.DataFrame(rows))
+    assert res["effect"] == pytest.approx(-0.02, abs=1e-9)
