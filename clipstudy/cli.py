@@ -129,15 +129,28 @@ def _cmd_eval(a: argparse.Namespace) -> int:
 def _cmd_datasets(a: argparse.Namespace) -> int:
     from . import datasets
 
+    from .datasets import wds
+
     df = datasets.frame(layouts=True)
     for r in df.itertuples():
+        if r.name.startswith(wds.PREFIX):
+            repo = wds.repo_of(r.name)[0]
+            print(f"{r.name}  [{r.task}]  {r.description}\n  get it: fetched from the Hugging Face hub ({repo}) "
+                  f"on first use, or ahead with `clipstudy fetch {r.name}`; read as {wds.family_of(r.name)}\n")
+            continue
         how = "clipstudy fetch " + r.name if r.fetchable else "no public download: obtain it from its authors"
-        print(f"{r.name}  [{r.task}]  {r.description}\n  get it: {how}\n  layout under $CLIPSTUDY_DATA/{r.name}:")
+        form = wds.wds_form(r.name)
+        alt = f"  as a webdataset: {form}" if form else \
+            f"  no wds form: {wds.NO_WDS[r.name]}; this folder form is the only one" if r.name in wds.NO_WDS else ""
+        print(f"{r.name}  [{r.task}]  {r.description}\n  get it: {how}" + (f"\n{alt}" if alt else "")
+              + f"\n  layout under $CLIPSTUDY_DATA/{r.name}:")
         print("\n".join("    " + ln for ln in str(r.layout).strip("\n").splitlines()))
         print()
     from .datasets import imagefolder
 
     print(f"imagefolder:PATH  [classification]  your own class folders\n  layout:\n{imagefolder.LAYOUT}")
+    print(f"\nwds:PATH  [classification|retrieval]  a local folder in CLIP_benchmark's webdataset layout (wds/NAME "
+          f"reads the same from the hub; a folder named wds_NAME is read as that family)\n  layout:\n{wds.LAYOUT}")
     print("\nLab sets (rendered, offline): lab-val, lab-factors, lab-cue-conflict, ... (`clipstudy eval MODEL lab-val`)")
     return 0
 
@@ -294,7 +307,8 @@ def _non_negative(text: str) -> int:
 
 
 DATASET_HELP = ("a dataset family (imagenet-sketch, cue-conflict, ...: `clipstudy datasets` lists each with its "
-                "layout), imagefolder:PATH for your own class folders, or a lab set (lab-val)")
+                "layout), wds/NAME (CLIP_benchmark's webdataset from the hub, e.g. wds/imagenetv2), wds:PATH or "
+                "imagefolder:PATH for your own folders, or a lab set (lab-val)")
 
 
 def parser() -> argparse.ArgumentParser:
