@@ -221,3 +221,36 @@ def test_datasets_command_names_the_wds_forms_and_the_families_without_one(capsy
     for fam in ("imagenet-x", "imagenet-3dcc", "imagenet-d"):
         block = out.split(f"\n{fam}  [")[1].split("\n\n")[0]
         assert "no wds form" in block and "the only one" in block
+
+
+def test_chapters_read_wds_rows_as_their_family_and_prefer_the_folder_form():
+    import pandas as pd
+
+    from clipstudy.chapter import as_families
+
+    row = dict(axis="shifts", part="all", metric="top1", n=6, prompts="openai80", precision="fp32")
+    df = pd.DataFrame([dict(row, model="a", dataset="wds/imagenetv2", value=0.1),
+                       dict(row, model="b", dataset="wds/imagenetv2", value=0.2),
+                       dict(row, model="b", dataset="imagenet-v2", value=0.3),
+                       dict(row, model="b", dataset="wds/mscoco_captions", value=0.4)])
+    got = as_families(df)
+    assert got[["model", "dataset", "value", "data_form"]].values.tolist() == [
+        ["a", "imagenet-v2", 0.1, "wds/imagenetv2"], ["b", "imagenet-v2", 0.3, "imagenet-v2"],
+        ["b", "coco-5k", 0.4, "wds/mscoco_captions"]]
+
+
+def test_a_classifier_is_not_scored_on_a_set_with_its_own_classes(tmp_path):
+    """wds/objectnet names its 113 classes with no map into ImageNet's 1000: a classifier's logits cannot be
+    read against them, so it is an error, not a silent number."""
+    from clipstudy import zeroshot, zoo
+    from clipstudy.errors import ClipstudyError
+    from clipstudy.models.spec import Loaded
+
+    on = write(tmp_path / "wds_objectnet", layout([f"o{i}" for i in range(113)], classification(3, 113, 1)))
+    ds = datasets.load(f"wds:{on}")
+    assert ds.own_classes and ds.imagenet_indices is None and len(ds.classnames) == 113
+    with pytest.raises(ClipstudyError, match="only a zero-shot CLIP scores it"):
+        classifier = torch.nn.Identity()
+        classifier.is_classifier = True
+        zeroshot.run(Loaded(classifier, lambda im: im, None, zoo.get(TINY), weights_id="w"), ds,
+                     dataset_id="wds/objectnet", device="cpu")

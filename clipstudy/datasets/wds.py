@@ -455,6 +455,7 @@ def open_folder(name: str, root: Path, split: str, transform=None, snap: Snapsho
               imagenet_indices=imagenet_indices)
     ds.members, ds.snapshot, ds.split = members, snap, split
     ds.family = fam.family if fam is not None else ""
+    ds.own_classes = task == "classification" and imagenet_indices is None and (fam is None or fam.classes == "own")
     ds.task = task
     if task == "retrieval":
         import numpy as np
