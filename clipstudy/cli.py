@@ -1,4 +1,4 @@
-"""`clipstudy build | models | eval | fetch | lab ...`"""
+"""`clipstudy build | models | eval | run | export | datasets | fetch | lab ...`"""
 from __future__ import annotations
 
 import argparse
@@ -189,6 +189,20 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(a: argparse.Namespace) -> int:
+    from . import export
+
+    out = Path(a.out) if a.out else Path(a.study) / "export" / a.format
+    files = export.export(a.study, a.format, out)
+    for f in files:
+        print(f)
+    where = {"imagenet-x": f" (imagenet_x.get_factor_accuracies('{out}') reads them)",
+             "model-vs-human": f" (model-vs-human raw-data; clipstudy.records.load('model_vs_human', root=...) "
+                               f"reads {out}/raw-data as records/model_vs_human/raw-data)"}.get(a.format, "")
+    print(f"wrote {len(files)} file(s) under {out}{where}")
+    return 0
+
+
 def _cmd_build(a: argparse.Namespace) -> int:
     from . import book
 
@@ -364,6 +378,16 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="results", help="folder for eval.csv (default: ./results)")
     e.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     e.set_defaults(fn=_cmd_eval)
+
+    x = sub.add_parser("export", help="per-image predictions of a study's units in the field's formats")
+    xsub = x.add_subparsers(dest="export_cmd", required=True)
+    xp = xsub.add_parser("predictions", help="csv (one tidy table), imagenet-x (imagenetx's predictions CSVs for "
+                                             "ImageNet val) or model-vs-human (raw-data CSVs of cue-conflict, edge, "
+                                             "silhouette), read from the store")
+    xp.add_argument("--study", required=True, help="the study folder of `clipstudy run` (its units.csv)")
+    xp.add_argument("--format", required=True, choices=["csv", "imagenet-x", "model-vs-human"])
+    xp.add_argument("--out", help="folder to write (default: STUDY/export/FORMAT)")
+    xp.set_defaults(fn=_cmd_export)
 
     d = sub.add_parser("datasets", help="every dataset family with its on-disk layout and how to get it")
     d.set_defaults(fn=_cmd_datasets)
