@@ -132,3 +132,13 @@ def test_make_check_book_runs_the_checker():
     assert "check_html.sh" in (ROOT / "Makefile").read_text().split("check-book:")[1].split("\n\n")[0]
     with pytest.raises(SystemExit):
         raise SystemExit(htmlcheck.main(str(ROOT / "nowhere")))
+
+
+def test_the_build_records_each_chapter_time_for_the_line(tmp_path):
+    from clipstudy import book
+
+    book.record_time(tmp_path, book.ChapterRun("05_calibration", True, 75.4), "lab", "cpu")
+    book.record_time(tmp_path, book.ChapterRun("02_natural_shifts", True, 12.0), "smoke", "cpu")
+    times = bookbuttons.read_times(tmp_path)
+    assert times["05_calibration"]["seconds"] == 75.4 and times["02_natural_shifts"]["profile"] == "smoke"
+    assert "Time: 75 s with the lab profile" in bookbuttons.reexecute_line("05_calibration", times)
