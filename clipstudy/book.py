@@ -343,6 +343,25 @@ def stage_table(stages: list[tuple[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def record_time(project: Path, r: ChapterRun, profile: str, device: str) -> None:
+    """Keep how long a chapter took to execute (book/results/chapter_times.json), for the line under its title
+    that says what re-executing it needs (clipstudy.bookbuttons)."""
+    import json
+
+    from .bookbuttons import TIMES
+    from .store import atomic_write_text
+
+    path = project / TIMES
+    try:
+        times = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        times = {}
+    times[r.name] = dict(seconds=round(r.seconds, 1), profile=profile, device=device,
+                         when=time.strftime("%Y-%m-%d"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(json.dumps(times, indent=1, sort_keys=True) + "\n", path)
+
+
 def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False,
           out: str | os.PathLike | None = None, fetch: bool | None = None, executor: str = "local",
           executor_options: dict | None = None, precision: str = "auto") -> int:
@@ -415,6 +434,8 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
             raise KeyboardInterrupt(f"build interrupted in chapter {p.stem}; it was not written (its previous "
                                     f"version, if any, is kept in {chapters_dir}). Run the build again.") from None
         runs.append(r)
+        if r.ok:
+            record_time(project, r, profile, params["params"]["device"])
         print(f"  {'ok' if r.ok else 'FAILED'} in {r.seconds:.0f}s" + (f": {r.error}" if r.error else ""), flush=True)
         stages.append((f"chapter {r.name}", r.seconds))
     incomplete = False

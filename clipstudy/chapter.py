@@ -75,6 +75,7 @@ class Chapter:
         df = self.live_results(runner_axis)
         if df is None:
             return None
+        df = as_families(df)
         want = list(datasets) if datasets is not None else list(self.axis.live) if self.axis is not None \
             else sorted(set(df["dataset"]))
         df = df[df["dataset"].isin(want)].reset_index(drop=True)
@@ -93,6 +94,20 @@ class Chapter:
         self.save(data, name)
         fig.savefig(self.path(name, ".png"), dpi=110, bbox_inches="tight")
         return fig
+
+
+def as_families(df: pd.DataFrame) -> pd.DataFrame:
+    """Live rows with each webdataset read as its folder family (`wds/imagenetv2` -> `imagenet-v2`), the name it
+    was read under kept in `data_form`; where one model has both forms of a dataset, the folder form's rows stay."""
+    from .datasets import family_of
+    from .run.evaluate import IDENTITY
+
+    if df.empty:
+        return df.assign(data_form=pd.Series(dtype=object))
+    fam = df["dataset"].map(family_of)
+    out = df.assign(data_form=df["dataset"], dataset=fam, _wds=fam != df["dataset"])
+    out = out.sort_values("_wds", kind="stable").drop_duplicates(subset=list(IDENTITY), keep="first")
+    return out.drop(columns="_wds").sort_index().reset_index(drop=True)
 
 
 def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str = "",

@@ -1,4 +1,4 @@
-"""`clipstudy build | models | eval | fetch | lab ...`"""
+"""`clipstudy build | models | eval | run | export | datasets | fetch | lab ...`"""
 from __future__ import annotations
 
 import argparse
@@ -129,15 +129,28 @@ def _cmd_eval(a: argparse.Namespace) -> int:
 def _cmd_datasets(a: argparse.Namespace) -> int:
     from . import datasets
 
+    from .datasets import wds
+
     df = datasets.frame(layouts=True)
     for r in df.itertuples():
+        if r.name.startswith(wds.PREFIX):
+            repo = wds.repo_of(r.name)[0]
+            print(f"{r.name}  [{r.task}]  {r.description}\n  get it: fetched from the Hugging Face hub ({repo}) "
+                  f"on first use, or ahead with `clipstudy fetch {r.name}`; read as {wds.family_of(r.name)}\n")
+            continue
         how = "clipstudy fetch " + r.name if r.fetchable else "no public download: obtain it from its authors"
-        print(f"{r.name}  [{r.task}]  {r.description}\n  get it: {how}\n  layout under $CLIPSTUDY_DATA/{r.name}:")
+        form = wds.wds_form(r.name)
+        alt = f"  as a webdataset: {form}" if form else \
+            f"  no wds form: {wds.NO_WDS[r.name]}; this folder form is the only one" if r.name in wds.NO_WDS else ""
+        print(f"{r.name}  [{r.task}]  {r.description}\n  get it: {how}" + (f"\n{alt}" if alt else "")
+              + f"\n  layout under $CLIPSTUDY_DATA/{r.name}:")
         print("\n".join("    " + ln for ln in str(r.layout).strip("\n").splitlines()))
         print()
     from .datasets import imagefolder
 
     print(f"imagefolder:PATH  [classification]  your own class folders\n  layout:\n{imagefolder.LAYOUT}")
+    print(f"\nwds:PATH  [classification|retrieval]  a local folder in CLIP_benchmark's webdataset layout (wds/NAME "
+          f"reads the same from the hub; a folder named wds_NAME is read as that family)\n  layout:\n{wds.LAYOUT}")
     print("\nLab sets (rendered, offline): lab-val, lab-factors, lab-cue-conflict, ... (`clipstudy eval MODEL lab-val`)")
     return 0
 
@@ -173,6 +186,20 @@ def _cmd_fetch(a: argparse.Namespace) -> int:
 
         datasets.fetch(a.name, dest)  # each family knows its default folder under $CLIPSTUDY_DATA
     print(f"fetched {a.name}")
+    return 0
+
+
+def _cmd_export(a: argparse.Namespace) -> int:
+    from . import export
+
+    out = Path(a.out) if a.out else Path(a.study) / "export" / a.format
+    files = export.export(a.study, a.format, out)
+    for f in files:
+        print(f)
+    where = {"imagenet-x": f" (imagenet_x.get_factor_accuracies('{out}') reads them)",
+             "model-vs-human": f" (model-vs-human raw-data; clipstudy.records.load('model_vs_human', root=...) "
+                               f"reads {out}/raw-data as records/model_vs_human/raw-data)"}.get(a.format, "")
+    print(f"wrote {len(files)} file(s) under {out}{where}")
     return 0
 
 
@@ -301,7 +328,8 @@ def _non_negative(text: str) -> int:
 
 
 DATASET_HELP = ("a dataset family (imagenet-sketch, cue-conflict, ...: `clipstudy datasets` lists each with its "
-                "layout), imagefolder:PATH for your own class folders, or a lab set (lab-val)")
+                "layout), wds/NAME (CLIP_benchmark's webdataset from the hub, e.g. wds/imagenetv2), wds:PATH or "
+                "imagefolder:PATH for your own folders, or a lab set (lab-val)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -363,6 +391,16 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="results", help="folder for eval.csv (default: ./results)")
     e.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     e.set_defaults(fn=_cmd_eval)
+
+    x = sub.add_parser("export", help="per-image predictions of a study's units in the field's formats")
+    xsub = x.add_subparsers(dest="export_cmd", required=True)
+    xp = xsub.add_parser("predictions", help="csv (one tidy table), imagenet-x (imagenetx's predictions CSVs for "
+                                             "ImageNet val) or model-vs-human (raw-data CSVs of cue-conflict, edge, "
+                                             "silhouette), read from the store")
+    xp.add_argument("--study", required=True, help="the study folder of `clipstudy run` (its units.csv)")
+    xp.add_argument("--format", required=True, choices=["csv", "imagenet-x", "model-vs-human"])
+    xp.add_argument("--out", help="folder to write (default: STUDY/export/FORMAT)")
+    xp.set_defaults(fn=_cmd_export)
 
     d = sub.add_parser("datasets", help="every dataset family with its on-disk layout and how to get it")
     d.set_defaults(fn=_cmd_datasets)

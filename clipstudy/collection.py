@@ -51,6 +51,9 @@ DATASETS: dict[str, tuple[str, ...]] = {
     "3d": ("imagenet-3dcc",),
     "lab": LAB_SETS,
     "book": tuple(dict.fromkeys(d for ds in CHAPTERS.values() for d in ds)),
+    # CLIP_benchmark's webdatasets from the hub, each read as its folder family (clipstudy.datasets.wds)
+    "wds": ("wds/imagenet1k", "wds/imagenetv2", "wds/imagenet_sketch", "wds/imagenet-a", "wds/imagenet-r",
+            "wds/objectnet", "wds/imagenet-o", "wds/mscoco_captions", "wds/flickr30k"),
 }
 
 MODEL_COLLECTIONS = ("live", "zero-shot", "fine-tuned", "baselines", "lab")

@@ -1,6 +1,9 @@
-"""Headless-Chromium check of the built book: every chapter renders, with its figures, and is screenshotted."""
+"""Headless-Chromium check of the built book: every chapter renders, with its figures, and is screenshotted; its
+reader buttons are there (launch on each provider `_config.yml` configures, .ipynb and .py downloads, the
+re-execute line) and it loads nothing from outside the book."""
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -39,6 +42,64 @@ def dom_problems(dom: str) -> list[str]:
     return problems
 
 
+def _links(dom: str) -> list[tuple[str, str]]:
+    """(href, visible text) of every link on a page."""
+    return [(html.unescape(h), re.sub(r"<[^>]+>|\s+", " ", t).strip())
+            for h, t in re.findall(r'<a\b[^>]*\bhref="([^"]*)"[^>]*>(.*?)</a>', dom, flags=re.S | re.I)]
+
+
+def launch_config(config: Path) -> dict[str, str]:
+    """The launch providers `_config.yml` configures: {"Binder": url, "JupyterHub": url, "Colab": url}."""
+    import yaml
+
+    cfg = yaml.safe_load(Path(config).read_text()) or {}
+    lb = cfg.get("launch_buttons") or {}
+    keys = {"Binder": "binderhub_url", "JupyterHub": "jupyterhub_url", "Colab": "colab_url"}
+    return {name: str(lb[k]).rstrip("/") for name, k in keys.items() if lb.get(k)}
+
+
+def offline_problems(dom: str) -> list[str]:
+    """What a page would load from outside the book: scripts, stylesheets, fonts or frames from another host
+    (links a reader follows, such as the launch buttons, load nothing by themselves)."""
+    out = []
+    ext = r"(?:https?:)?//"
+    for tag, attr in (("script", "src"), ("iframe", "src"), ("img", "src")):
+        for u in re.findall(rf'<{tag}\b[^>]*\b{attr}="({ext}[^"]+)"', dom, flags=re.I):
+            out.append(f"loads a {tag} from outside the book: {u}")
+    for link in re.findall(r"<link\b[^>]*>", dom, flags=re.I):
+        rel = re.search(r'\brel="([^"]+)"', link)
+        href = re.search(rf'\bhref="({ext}[^"]+)"', link)
+        if href and rel and re.search(r"stylesheet|preload|modulepreload|icon", rel[1], flags=re.I):
+            out.append(f"loads a {rel[1]} from outside the book: {href[1]}")
+    if re.search(r"@import\s+url\(\s*['\"]?(?:https?:)?//", dom):
+        out.append("a style imports a stylesheet from outside the book")
+    return out
+
+
+def button_problems(dom: str, launch: dict[str, str], page: Path | None = None) -> list[str]:
+    """A chapter page's reader buttons: a launch link per configured provider, pointing at the chapter's paired
+    notebook in the repository (notebooks/NN_axis.ipynb); .ipynb and .py downloads that exist in the book; and
+    the line saying what re-executing the chapter needs."""
+    problems = []
+    links = _links(dom)
+    stem = page.stem if page is not None else None
+    for name, base in launch.items():
+        hits = [h for h, t in links if t == name and h.startswith(base)]
+        if not hits:
+            problems.append(f"no {name} launch button (a link to {base})")
+        elif stem and not any(f"notebooks/{stem}.ipynb" in h.replace("%2F", "/") for h in hits):
+            problems.append(f"the {name} button does not open notebooks/{stem}.ipynb: {hits[0]}")
+    for ext in (".ipynb", ".py"):
+        hits = [h for h, t in links if t == ext]
+        if not hits:
+            problems.append(f"no {ext} download button")
+        elif page is not None and not any((page.parent / h.split("#")[0]).resolve().is_file() for h in hits):
+            problems.append(f"the {ext} download button points at a file the book does not hold: {hits[0]}")
+    if 'class="clipstudy-reexecute"' not in dom:
+        problems.append("no line saying what re-executing the chapter needs (clipstudy.bookbuttons)")
+    return problems
+
+
 def chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if shutil.which(name):
@@ -46,9 +107,10 @@ def chromium() -> str:
     raise SystemExit("headless check needs Debian's chromium: apt-get install chromium")
 
 
-def check_page(html: Path, shots: Path) -> tuple[int, list[str]]:
-    """(number of rendered figures, problems) for one page, with a screenshot."""
-    html, shots = html.resolve(), shots.resolve()
+def check_page(page: Path, shots: Path, launch: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """(number of rendered figures, problems) for one page, with a screenshot; with `launch` (the providers of
+    `_config.yml`), its reader buttons and its offline safety too."""
+    html, shots = page.resolve(), shots.resolve()
     exe = chromium()
     with tempfile.TemporaryDirectory() as prof:
         base = FLAGS + [f"--user-data-dir={prof}"]
@@ -68,6 +130,8 @@ def check_page(html: Path, shots: Path) -> tuple[int, list[str]]:
     if re.search(r'class="[^"]*\berror\b[^"]*"[^>]*>\s*<pre', dom) or "Traceback (most recent call last)" in dom:
         problems.append("an error traceback is shown on the page")
     problems += dom_problems(dom)
+    if launch is not None:
+        problems += button_problems(dom, launch, html) + offline_problems(dom)
     if not shot.exists():
         problems.append("no screenshot was written")
     return len(figures), problems
@@ -81,9 +145,11 @@ def main(root: str = "book/_build/html") -> int:
         return 2
     shots = html_root / "screenshots"
     shots.mkdir(exist_ok=True)
+    config = html_root.resolve().parents[2] / "_config.yml"  # <project>/book/_build/html
+    launch = launch_config(config if config.is_file() else Path(__file__).resolve().parents[1] / "_config.yml")
     bad = 0
     for page in pages:
-        n, problems = check_page(page, shots)
+        n, problems = check_page(page, shots, launch)
         needs_figure = not page.stem.startswith(("01_", "10_"))
         if needs_figure and n == 0:
             problems.append("no figure rendered")

@@ -103,6 +103,12 @@ def _endpoint() -> str:
 
 def _probe(files: HubFiles) -> str | None:
     """None when the hub answers one HEAD request within the timeout, else why not (no retries)."""
+    return probe(files.repo_id, files.filenames[0], files.revision)
+
+
+def probe(repo_id: str, filename: str, revision: str | None = None, repo_type: str | None = None) -> str | None:
+    """None when the hub answers one HEAD request for `repo_id/filename` within the timeout, else why not (no
+    retries; a dead endpoint is remembered for this process, so a panel of models or shards probes it once)."""
     import requests
     from huggingface_hub import hf_hub_url
     from huggingface_hub.utils import build_hf_headers, get_session
@@ -110,7 +116,7 @@ def _probe(files: HubFiles) -> str | None:
     endpoint = _endpoint()
     if endpoint in _unreachable:
         return _unreachable[endpoint]
-    url = hf_hub_url(files.repo_id, files.filenames[0], revision=files.revision)
+    url = hf_hub_url(repo_id, filename, revision=revision, repo_type=repo_type)
     timeout = float(os.environ.get("CLIPSTUDY_HUB_TIMEOUT") or PROBE_TIMEOUT)
     try:
         r = get_session().head(url, headers=build_hf_headers(), timeout=timeout, allow_redirects=False)
@@ -196,6 +202,36 @@ def _download(files: HubFiles, before: Path | None, verify: bool) -> Path:
         return _checked(path, files, verify or before is None or path.resolve() != before.resolve())
     raise FetchError(f"{files.model}: the hub repo {files.repo_id} at {_endpoint()} has none of "
                      f"{', '.join(files.filenames)}.")
+
+
+_GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+
+
+def blob_mismatch(path: Path) -> tuple[str, str, str] | None:
+    """(hash name, got, want) when a hub-cache file's bytes differ from the name of its blob, else None.
+
+    huggingface_hub names each cached blob by the file's ETag: the sha256 of an LFS file, the git blob sha1
+    of a small git file. It checks only a download's size, so this compares the bytes with that name."""
+    import hashlib
+
+    from .download import sha256_file
+
+    blob = Path(path).resolve()
+    if _SHA256.match(blob.name):
+        got = sha256_file(blob)
+        return None if got == blob.name else ("sha256", got, blob.name)
+    if _GIT_SHA1.match(blob.name):
+        data = blob.read_bytes()
+        got = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        return None if got == blob.name else ("git sha1", got, blob.name)
+    return None  # a cache without symlinks (Windows): its size was checked
+
+
+def delete_cached(path: Path) -> None:
+    """Remove a hub-cache file: its blob and the snapshot link to it."""
+    blob = Path(path).resolve()
+    blob.unlink(missing_ok=True)
+    Path(path).unlink(missing_ok=True)
 
 
 def check_sha256(path: Path, files: HubFiles) -> None:

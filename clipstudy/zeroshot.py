@@ -95,6 +95,13 @@ def run(model: str | zoo.Loaded, dataset: Any, *, dataset_id: str | None = None,
     if dataset_id is None:
         raise ValueError("dataset_id is needed to key the feature cache")
     names = list(classnames or getattr(dataset, "classnames"))
+    if loaded.is_classifier and getattr(dataset, "own_classes", False) \
+            and getattr(dataset, "imagenet_indices", None) is None:
+        from .errors import ClipstudyError
+
+        raise ClipstudyError(f"{spec.name} is an ImageNet classifier, and {dataset_id} names its own "
+                             f"{len(names)} classes with no map into ImageNet's: only a zero-shot CLIP scores it "
+                             "(its folder form, with the release's mapping files, scores classifiers too)")
     mid = zoo.model_id(spec)
     enc = encode.encode_images(loaded.model, dataset, model_id=mid, dataset_id=dataset_id,
                                transform_id=loaded.transform_id, batch_size=batch_size, device=device,

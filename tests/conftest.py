@@ -32,3 +32,24 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.getbasetemp() / "clipstudy-cache"
     monkeypatch.setenv("CLIPSTUDY_CACHE", str(root))
     yield
+
+
+@pytest.fixture
+def point_hub(monkeypatch):
+    """Point this process's huggingface_hub at `endpoint` and the cache under `home` (as HF_ENDPOINT and
+    HF_HOME would at its import); the local hub is tests/hubserver.py."""
+    from huggingface_hub import constants, file_download
+
+    from clipstudy import weights
+
+    def point(endpoint: str, home: Path) -> None:
+        template = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+        monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+        monkeypatch.setattr(file_download, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr(weights, "_unreachable", {})
+
+    return point

@@ -1,6 +1,7 @@
 """A tiny Hugging Face hub on 127.0.0.1 that speaks what `hf_hub_download` (huggingface_hub 0.36) uses.
 
-- HEAD/GET `/{repo_id}/resolve/{revision}/{filename}`; every answer carries `X-Repo-Commit`.
+- HEAD/GET `/{repo_id}/resolve/{revision}/{filename}` (a dataset repo: `/datasets/{repo_id}/resolve/...`);
+  every answer carries `X-Repo-Commit` (`Hub.commit`: change it to publish a new revision).
 - An LFS file answers HEAD with a 302 to `/lfs/{sha256}` (the real hub redirects to its CDN), with
   `X-Linked-Etag` (its sha256) and `X-Linked-Size`; a small git file answers 200 with its git-sha1 `ETag`.
 - GET honours `Range: bytes=N-` (206 + `Content-Range`).
@@ -15,10 +16,11 @@ import hashlib
 import re
 import socket
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-_RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
+_RESOLVE = re.compile(r"^/(?P<repo>(?:datasets/)?[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
 
 
 class Hub:
@@ -28,6 +30,7 @@ class Hub:
         self.repos: dict[str, dict[str, bytes]] = {}
         self.faults: dict[str, str] = {}
         self.log: list[tuple[str, str, str | None]] = []
+        self.commit = COMMIT
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -37,8 +40,10 @@ class Hub:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def add(self, repo: str, filename: str, data: bytes) -> str:
-        """Serve `data` as repo/filename; returns its sha256."""
+    def add(self, repo: str, filename: str, data: bytes, repo_type: str | None = None) -> str:
+        """Serve `data` as repo/filename (of a dataset repo with repo_type="dataset"); returns its sha256."""
+        if repo_type == "dataset":
+            repo = f"datasets/{repo}"
         self.repos.setdefault(repo, {})[filename] = data
         return hashlib.sha256(data).hexdigest()
 
@@ -80,7 +85,7 @@ def _handler(hub: Hub) -> type:
                 if found is None:
                     return self._error(404, "EntryNotFound")
                 return self._send(*found, etag=hashlib.sha256(found[1]).hexdigest(), body=body)
-            m = _RESOLVE.match(self.path)
+            m = _RESOLVE.match(urllib.parse.unquote(self.path))
             if m is None or m["repo"] not in hub.repos:
                 return self._error(404, "RepoNotFound")
             data = hub.repos[m["repo"]].get(m["file"])
@@ -90,7 +95,7 @@ def _handler(hub: Hub) -> type:
                 sha = hashlib.sha256(data).hexdigest()
                 self.send_response(302)
                 self.send_header("Location", f"{hub.url}/lfs/{sha}")
-                self.send_header("X-Repo-Commit", COMMIT)
+                self.send_header("X-Repo-Commit", hub.commit)
                 self.send_header("ETag", f'"{_git_sha1(sha.encode())}"')
                 self.send_header("X-Linked-Etag", f'"{sha}"')
                 self.send_header("X-Linked-Size", str(len(data)))
@@ -106,7 +111,7 @@ def _handler(hub: Hub) -> type:
                 start = int(r[1])
             part = data[start:]
             self.send_response(206 if start else 200)
-            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("X-Repo-Commit", hub.commit)
             self.send_header("ETag", f'"{etag}"')
             self.send_header("Content-Length", str(len(part)))
             self.send_header("Accept-Ranges", "bytes")
@@ -131,11 +136,20 @@ def _handler(hub: Hub) -> type:
             self.send_header("X-Error-Code", error_code)
             self.send_header("X-Error-Message", f"{error_code}: {self.path}")
             if error_code == "EntryNotFound":
-                self.send_header("X-Repo-Commit", COMMIT)
+                self.send_header("X-Repo-Commit", hub.commit)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
     return Handler
+
+
+def env_for(endpoint: str, home, **extra: str) -> dict[str, str]:
+    """This process's environment for a CLI subprocess that uses the hub at `endpoint` and the cache `home`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", **extra)
+    return env
 
 
 def closed_port() -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 import safetensors.torch
 import timm
 import torch
-from hubserver import Hub, Silent, closed_port
+from hubserver import Hub, Silent, closed_port, env_for
 from open_clip.transformer import QuickGELU
 
 from clipstudy import live, weights, zoo
@@ -59,34 +58,9 @@ def served():
     hub.close()
 
 
-def env_for(endpoint: str, home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", **extra)
-    return env
-
-
 def fetch_cli(*names: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "clipstudy.cli", "fetch", "model", *names], env=env,
                           capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture
-def point_hub(monkeypatch):
-    """Point this process's huggingface_hub at `endpoint` and the cache under `home` (as HF_ENDPOINT and
-    HF_HOME would at its import)."""
-    from huggingface_hub import constants, file_download
-
-    def point(endpoint: str, home: Path) -> None:
-        template = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
-        monkeypatch.setattr(constants, "ENDPOINT", endpoint)
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
-        monkeypatch.setattr(file_download, "HUGGINGFACE_CO_URL_TEMPLATE", template)
-        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setattr(weights, "_unreachable", {})
-
-    return point
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,9 @@
 A registry row (`DatasetEntry`) names the format module and the family's fixed arguments; a module that holds
 several families (synset_folders: ImageNet-Sketch, -R, -A; ood; retrieval) takes the family's name first.
 Every dataset follows the engine protocol: item i is (image tensor or None, label, key[, note]).
-`imagefolder:PATH` loads a user's own folder of class sub-folders.
+`imagefolder:PATH` loads a user's own folder of class sub-folders. `wds/NAME` is CLIP_benchmark's webdataset
+`clip-benchmark/wds_NAME` from the Hugging Face hub, read as its folder-form family (`wds.FAMILIES`); `wds:PATH`
+is a local folder in that layout.
 """
 from __future__ import annotations
 
@@ -160,12 +162,41 @@ def published_size(name: str) -> PublishedSize:
     return PUBLISHED[name]
 
 
+def _wds_entry(name: str) -> DatasetEntry:
+    from . import wds
+
+    fam = wds.check_name(name)
+    local = name.startswith(wds.LOCAL)
+    desc = (f"{fam.description}; read as {fam.family}" if fam is not None else "your own webdataset folder")
+    return DatasetEntry(name, "wds", args=(name,), task=wds.task_of(name), fetchable=not local,
+                        fetcher=None if local else "fetch",
+                        description=(f"CLIP_benchmark's wds: {desc}" if not local else f"wds folder: {desc}"))
+
+
+def _wds_names() -> list[str]:
+    from . import wds
+
+    return wds.names()
+
+
+REGISTRY.update({n: _wds_entry(n) for n in _wds_names()})
+# a hub webdataset is its family's published set in another format: priced as that family
+def _wds_published() -> dict:
+    from . import wds
+
+    return {n: PUBLISHED[wds.family_of(n)] for n in _wds_names() if wds.family_of(n) in PUBLISHED}
+
+
+PUBLISHED.update(_wds_published())
+
+
 def names(task: str | None = None) -> list[str]:
     """Registered dataset names (optionally only those of one task)."""
     return [n for n, e in REGISTRY.items() if task is None or e.task == task]
 
 
 IMAGEFOLDER = "imagefolder:"
+WDS, WDS_LOCAL = "wds/", "wds:"  # CLIP_benchmark's webdatasets: from the hub, or a local folder in that layout
 
 
 def get(name: str) -> DatasetEntry:
@@ -173,12 +204,22 @@ def get(name: str) -> DatasetEntry:
     if name.startswith(IMAGEFOLDER):
         return DatasetEntry(name, "imagefolder", args=(name[len(IMAGEFOLDER):],), fetcher=None, fetchable=False,
                             description="your own class-folder dataset")
+    if name.startswith(WDS_LOCAL) or (name.startswith(WDS) and name not in REGISTRY):
+        return _wds_entry(name)  # wds:PATH, wds/NAME@REV
     try:
         return REGISTRY[name]
     except KeyError:
         raise UnknownNameError("dataset", name, list(REGISTRY),
                                hint="`clipstudy datasets` lists them with their layouts; your own class folders "
                                     "load as imagefolder:PATH.") from None
+
+
+def family_of(name: str) -> str:
+    """The folder-form family a dataset name stands for: `wds/imagenetv2` -> `imagenet-v2`; other names are
+    their own family. Chapters read a wds dataset's results as its family's."""
+    from . import wds
+
+    return wds.family_of(name)
 
 
 def load(name: str, root: str | Path | None = None, transform=None, **kw: Any):
@@ -201,4 +242,4 @@ def frame(layouts: bool = False):
 
 
 __all__ = ["DatasetEntry", "PUBLISHED", "PublishedSize", "REGISTRY", "published_size", "names", "get", "load",
-           "fetch", "frame"]
+           "fetch", "frame", "family_of"]

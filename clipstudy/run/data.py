@@ -1,6 +1,7 @@
 """The datasets a unit reads, opened the same way for planning (no transform) and for encoding.
 
-Names: a registered family (`clipstudy datasets`), `imagefolder:PATH`, or a lab set `lab-NAME[:N]` (N
+Names: a registered family (`clipstudy datasets`; `wds/NAME` is CLIP_benchmark's webdataset of a family, read
+as that family), `imagefolder:PATH`, `wds:PATH`, or a lab set `lab-NAME[:N]` (N
 images; default the set's default size), rendered at the lab profile's image size. Dataset ids match
 what the chapters use (the family's name; a lab set's cache stem, as `analysis.lab_eval` keys it), so
 features the runner encodes are the ones the chapters read.
@@ -51,9 +52,13 @@ def is_lab(name: str) -> bool:
 
 
 def id_set_of(name: str) -> str:
+    """The ID set of calibration's temperature and OOD detection: lab-val for lab sets, ImageNet val for the
+    real ones (its webdataset form, wds/imagenet1k, for CLIP_benchmark's webdatasets)."""
     if is_lab(name):
         _, n = split_lab(name)
         return "lab-val" + (f":{n}" if n else "")
+    if name.startswith(("wds/", "wds:")):
+        return "wds/imagenet1k"
     return "imagenet"
 
 
