@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import store
 from .config import PROFILES
 from .errors import ClipstudyError, UnknownNameError
 
@@ -127,11 +128,11 @@ def execute(path: Path, params: dict[str, Any], out_dir: Path | None = None) -> 
     if running.exists():
         tidy_parameters(running, stem=path.stem)
         if run.ok:
-            os.replace(running, out)
+            store.publish(running, out)
             failed.unlink(missing_ok=True)
         else:
             mark_failed(running, run.error)
-            os.replace(running, failed)
+            store.publish(running, failed)
     if not run.ok:
         kept = "the previous good chapter is kept" if out.exists() and not chapter_problem(out) else \
             "the book has no good version of it"

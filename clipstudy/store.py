@@ -152,6 +152,12 @@ def _publish(tmp: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Move a finished temporary file into place in one step (an executed chapter, say): readers see the old
+    file or the new one, never half of it."""
+    _publish(str(tmp), Path(path))
+
+
 class NoSpaceError(CacheError):
     """A file could not be written for want of space (a full disk, a quota, a file-size limit); `path` is it."""
 
