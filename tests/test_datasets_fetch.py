@@ -268,6 +268,10 @@ def test_every_fetchable_dataset_records_a_url():
         mod = entry.mod
         if not entry.fetchable:
             continue
+        if name.startswith("wds/"):  # a hub dataset repo, fetched through huggingface_hub: it names its repo
+            repo, _ = mod.repo_of(name)
+            assert repo == f"clip-benchmark/wds_{name[4:]}", name
+            continue
         urls = [getattr(mod, a) for a in ("URL", "CAPTIONS_URL") if hasattr(mod, a)]
         urls += [v[0] for v in getattr(mod, "VARIANTS", {}).values()]
         urls += [v[0] for v in getattr(mod, "SOURCES", {}).values()]

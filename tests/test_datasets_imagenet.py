@@ -257,12 +257,16 @@ def test_engine_collate_skips_and_names_corrupt_images(tmp_path):
 def test_registry_names_and_unknown_name():
     assert {"imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet", "imagenet-x",
             "cue-conflict", "edges", "silhouettes", "inaturalist", "sun", "places", "textures", "ninco",
-            "imagenet-o", "coco-5k", "flickr30k-1k", "imagenet-3dcc", "imagenet-d"} == set(D.names())
+            "imagenet-o", "coco-5k", "flickr30k-1k", "imagenet-3dcc", "imagenet-d"} == \
+        {n for n in D.names() if not n.startswith("wds/")}
+    from clipstudy.datasets import wds
+
+    assert {n for n in D.names() if n.startswith("wds/")} == set(wds.names())
     with pytest.raises(UnknownNameError, match="imagenet-r"):
         D.get("imagenet_r")
     for n in D.names():
         assert D.get(n).layout.strip()
-    assert set(D.names("ood")) == {"inaturalist", "sun", "places", "textures", "ninco", "imagenet-o"}
+    assert set(D.names("ood")) == {"inaturalist", "sun", "places", "textures", "ninco", "imagenet-o", "wds/imagenet-o"}
 
 
 @pytest.mark.parametrize("name", ["imagenet", "objectnet", "imagenet-d"])
