@@ -18,6 +18,7 @@ the interval's half-width: no effect larger than that was detectable.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -699,6 +700,12 @@ def _primary(e: pd.DataFrame) -> pd.Series | None:
     return None
 
 
+def _contrast(measured: str) -> str:
+    """The short name of a contrast from its description: `metric: A vs B (caveat)` or `metric, A vs B` -> `A vs B`."""
+    m = re.search(r"([\w.-]+ vs [\w.-]+)", measured) or re.search(r"(\w+ minus [\w-]+)", measured)
+    return m.group(1) if m else measured
+
+
 def _fmt(x: float) -> str:
     return f"{x:+.3f}"
 
@@ -715,7 +722,7 @@ def cell(r: pd.Series | None, family: pd.DataFrame | None = None) -> str:
         s = f"{_fmt(r['effect'])} (no interval), {unit}"
     if family is not None and len(family) > 1:
         k = int((family["p_holm"] < ALPHA).sum())
-        shown = r["measured"].rsplit(": ", 1)[-1].rsplit(", ", 1)[-1]
+        shown = _contrast(r["measured"])
         s += f"; family of {len(family)} contrasts, {k} differ after Holm (shown: {shown})"
     if r["verdict"] == "inconclusive" and np.isfinite(r["ci_low"]):
         s += f"; no effect larger than ±{(r['ci_high'] - r['ci_low']) / 2:.3f} detected"

@@ -216,3 +216,17 @@ def test_c13_lab_residual_is_against_the_zero_shot_trend():
                              classifier=clf, id_acc=acc, auroc=0.5 + 0.5 * acc + off + 0.001 * seed))
     res = claims.finetune_ood_residual(pd.DataFrame(rows))
     assert res["effect"] == pytest.approx(-0.02, abs=1e-9)
+
+
+def test_c12_reads_the_transfer_table_chapter_05_writes(tmp_path):
+    """C12: ECE on the shifted sets with the lab-val temperature minus at T=1, base, over seeds (Student t)."""
+    res = tmp_path / "results"
+    (res / "05_calibration").mkdir(parents=True)
+    rows = [dict(recipe=r, prompts="ensemble", seed=sd, set=s, ece_none=0.2, ece_id=0.2 - d - 0.01 * sd,
+                 ece_oracle=0.05, gain=0.0, transfer_gap=0.0, shifted=s != "lab-val")
+            for r, d in (("base", 0.05), ("arch-vit", 0.02)) for sd in range(3) for s in ("lab-val", "lab-sketch")]
+    pd.DataFrame(rows).to_csv(res / "05_calibration" / "lab_transfer.csv", index=False)
+    table, ev = claims.judge(res, ids=["C12"])
+    lab = ev[(ev["source"] == "lab") & (ev["role"] == "primary")].iloc[0]
+    assert lab["effect"] == pytest.approx(-0.06) and lab["n"] == 3 and lab["unit"] == "seeds"
+    assert table.iloc[0]["lab_verdict"] == "agrees"

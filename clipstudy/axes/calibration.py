@@ -100,7 +100,7 @@ def transfer(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
                          errorbar="sd", figsize=(8.5, 3.8), rotate=0, legend=dict(fontsize=8),
                          ylabel="ECE, 15 bins (mean ± sd over recipes and seeds)",
                          title="Does the in-distribution temperature transfer? (all recipes)")
-    ch.figure(fig, long, "lab_transfer")
+    ch.figure(fig, long, "lab_transfer_by_temperature")  # its own name: lab_transfer.csv is the table above
     show()
     return tr
 
