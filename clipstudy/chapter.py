@@ -11,6 +11,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from .errors import ClipstudyError
+
 
 def _display_md(text: str) -> None:
     try:
@@ -63,16 +65,19 @@ class Chapter:
             live_missing([f"the live results table: {e}"])
             return None
 
-    def live(self, runner_axis: str, datasets: Iterable[str] | None = None) -> pd.DataFrame | None:
-        """This chapter's rows of the runner's live results table (`runner_axis`: the runner's axis key), over
+    def live(self, axis: Any = None, datasets: Iterable[str] | None = None) -> pd.DataFrame | None:
+        """The rows of `axis` (an `axes.Axis`; default this chapter's) in the runner's live results table, over
         `datasets` (default: those the chapter declares); None after one visible notice when the live profile
         was not selected, the table is absent, or it holds none of them. Datasets without rows are named in
         one notice and the rest are returned."""
+        axis = axis if axis is not None else self.axis
+        if axis is None or not axis.runner:
+            raise ClipstudyError(f"{axis or 'this chapter'} has no runner axis: pass the axis whose rows to read")
         if self.params is not None and not self.params.live:
             live_missing(["the live profile was not selected: build with `clipstudy build --profile live` "
                           "on a machine with the checkpoints and datasets"])
             return None
-        df = self.live_results(runner_axis)
+        df = self.live_results(axis.runner)
         if df is None:
             return None
         df = as_families(df)
@@ -81,11 +86,11 @@ class Chapter:
         df = df[df["dataset"].isin(want)].reset_index(drop=True)
         lacking = [d for d in want if d not in set(df["dataset"])]
         if df.empty:
-            live_missing([f"rows of axis `{runner_axis}` for {', '.join(want)} in the live results table (the "
+            live_missing([f"rows of axis `{axis.runner}` for {', '.join(want)} in the live results table (the "
                           "grid found no weights or data for them; `clipstudy run` lists why)"])
             return None
         if lacking:
-            notice("Live rows missing", f"The live results table has no `{runner_axis}` rows for: "
+            notice("Live rows missing", f"The live results table has no `{axis.runner}` rows for: "
                    + ", ".join(lacking) + ". The sections below use the datasets that have them; nothing is estimated.")
         return df
 

@@ -4,8 +4,9 @@ Models: `@live` (the live panel), `@zero-shot` and `@fine-tuned` (the registry's
 timm ImageNet-fine-tuned CLIPs), `@baselines` (ImageNet-1k-trained timm models, the paper's baseline
 role), `@lab` (the lab zoo, registered by its source), and `@FIELD=VALUE` over the registry (`@family=vit`,
 `@data=laion2b`, `@loss=siglip`; a factor's key works too: `@architecture=vit`). The one `@` parser is
-`clipstudy.models.registry.expand`. Datasets: `@shifts`, `@factors`, `@shape`, `@calibration`, `@ood`,
-`@retrieval`, `@3d`, `@lab`, and `@book` (every dataset a chapter's live section reads, from `CHAPTERS`).
+`clipstudy.models.registry.expand`. Datasets: one collection per runner axis, named as the runner names it
+(`@shifts`, `@factors`, `@shape`, `@calibration`, `@ood`, `@retrieval`, `@3d`: the live datasets its `Axis`
+declares), `@lab` (the lab sets), `@book` (every dataset a chapter's live section reads) and `@wds`.
 """
 from __future__ import annotations
 
@@ -23,38 +24,22 @@ BASELINES: tuple[str, ...] = tuple(f"timm:{n}" for n in (
     "vit_base_patch16_224.augreg_in1k", "deit_small_patch16_224.fb_in1k", "deit_base_patch16_224.fb_in1k",
     "swin_tiny_patch4_window7_224.ms_in1k", "swin_base_patch4_window7_224.ms_in1k"))
 
-SHIFTS = ("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet")
-OOD = ("inaturalist", "sun", "places", "textures", "ninco", "imagenet-o")
-LAB_SETS = ("lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-cue-conflict", "lab-factors", "lab-3dcc",
-            "lab-ood", "lab-retrieval")
 
-# The live datasets each chapter reads (its `chapter.live_panel([...])` call); tests/test_runner.py checks this
-# table against the notebooks, so the grid `clipstudy build --profile live` runs is the one the chapters declare.
-CHAPTERS: dict[str, tuple[str, ...]] = {
-    "01_introduction": ("imagenet",),
-    "02_natural_shifts": SHIFTS,
-    "03_visual_factors": ("imagenet-x",),
-    "04_shape_bias": ("cue-conflict", "edges", "silhouettes"),
-    "05_calibration": SHIFTS[:5],
-    "06_ood_detection": ("imagenet",) + OOD,
-    "07_retrieval": ("coco-5k", "flickr30k-1k"),
-    "08_3d_awareness": ("imagenet-3dcc",),
-}
+def _datasets() -> dict[str, tuple[str, ...]]:
+    """Every dataset collection, derived: one per runner axis (its declared live datasets, plus its lab sets'
+    runner form under `@lab`), `@book` (every live dataset a chapter reads) and `@wds` (CLIP_benchmark's
+    webdatasets on the hub, `clipstudy.datasets.wds`)."""
+    from . import axes
+    from .datasets import wds
+    from .run.data import LAB_TASKS
 
-DATASETS: dict[str, tuple[str, ...]] = {
-    "shifts": SHIFTS,
-    "factors": ("imagenet-x",),
-    "shape": ("cue-conflict", "edges", "silhouettes"),
-    "calibration": SHIFTS[:5],
-    "ood": ("imagenet",) + OOD,
-    "retrieval": ("coco-5k", "flickr30k-1k"),
-    "3d": ("imagenet-3dcc",),
-    "lab": LAB_SETS,
-    "book": tuple(dict.fromkeys(d for ds in CHAPTERS.values() for d in ds)),
-    # CLIP_benchmark's webdatasets from the hub, each read as its folder family (clipstudy.datasets.wds)
-    "wds": ("wds/imagenet1k", "wds/imagenetv2", "wds/imagenet_sketch", "wds/imagenet-a", "wds/imagenet-r",
-            "wds/objectnet", "wds/imagenet-o", "wds/mscoco_captions", "wds/flickr30k"),
-}
+    everything = axes.all_axes()
+    out = {a.runner: a.live for a in everything if a.runner and a.live}
+    out["lab"] = tuple(LAB_TASKS)
+    out["book"] = tuple(dict.fromkeys(d for a in everything for d in a.live))
+    out["wds"] = tuple(wds.PREFIX + n for n in wds.FAMILIES)
+    return out
+
 
 MODEL_COLLECTIONS = ("live", "zero-shot", "fine-tuned", "baselines", "lab")
 FIELDS = registry.FIELDS
@@ -84,11 +69,17 @@ def models(name: str) -> list[str]:
     return registry.collection(name)
 
 
+def dataset_collections() -> list[str]:
+    """The names of the dataset collections (without the @)."""
+    return list(_datasets())
+
+
 def datasets(name: str) -> list[str]:
     """The members of a dataset collection (`name` without the @)."""
-    if name not in DATASETS:
-        raise UnknownNameError("dataset collection", f"@{name}", [f"@{c}" for c in DATASETS])
-    return list(DATASETS[name])
+    found = _datasets()
+    if name not in found:
+        raise UnknownNameError("dataset collection", f"@{name}", [f"@{c}" for c in found])
+    return list(found[name])
 
 
 def expand_models(items: Iterable[str] | str) -> list[str]:

@@ -128,13 +128,11 @@ def llava_key(clip: str, clip_weights: str, settings: dict, vocab: int, version:
     return Key.of("llava", clip, clip_weights, settings=settings, vocab=vocab, version=version)
 
 
-UNIT_VERSION = 2  # bump when what a unit holds changes for the same identities (invalidates cached units)
-# 2: `lab:RECIPE#SEED` units hold that seed's results (before, the model layer loaded the registered seed)
-
-
-def unit_key(model: str, data: str, precision: str, **extra: Any) -> Key:
-    """A unit of the study runner: one (model, dataset) at one precision on one device kind."""
-    return Key.of("unit", model, data=data, precision=precision, version=UNIT_VERSION, **extra)
+def unit_key(model: str, data: str, precision: str, versions: dict[str, int] | None = None, **extra: Any) -> Key:
+    """A unit of the study runner: one (model, dataset) at one precision on one device kind. `versions` are those
+    of the axes that read it (`axes.unit_versions`), so bumping one axis' version re-runs only its units."""
+    return Key.of("unit", model, data=data, precision=precision, versions=dict(sorted((versions or {}).items())),
+                  **extra)
 
 
 # ----------------------------------------------------------------- atomic publish

@@ -15,7 +15,7 @@ def test_every_summarised_axis_has_a_unique_name_and_a_notebook():
     assert {a.chapter for a in found} == chapters  # one axis module per chapter, none without a notebook
     assert len({a.name for a in found}) == len(found)
     assert [a.chapter[:2] for a in found if a.summarised] == ["02", "03", "04", "05", "06", "07", "08", "09"]
-    with pytest.raises(ClipstudyError, match="repeats the name or chapter"):
+    with pytest.raises(ClipstudyError, match="repeats the name, chapter or runner name"):
         axes.register(axes.Axis("other", found[1].name, "99_other"))
 
 

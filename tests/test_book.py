@@ -138,22 +138,22 @@ def test_chapter_helpers_show_one_notice_when_evidence_is_missing(tmp_path, monk
 
     # the live sections read the runner's results table: one notice when the profile is not live, when the
     # table is absent, and one naming the declared datasets the table has no rows for
-    from clipstudy.axes import shifts
+    from clipstudy.axes import calibration, shifts
     from clipstudy.config import PROFILES
 
     ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "lab", axis=shifts.AXIS, params=PROFILES["lab"])
-    assert ch.live("shifts") is None and "live profile was not selected" in shown[-1][1]
+    assert ch.live() is None and "live profile was not selected" in shown[-1][1]
     ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "live", axis=shifts.AXIS, params=PROFILES["live"])
-    assert ch.live("shifts") is None and "the live results table" in shown[-1][1]
+    assert ch.live() is None and "the live results table" in shown[-1][1]
     rows = [dict(model="m", dataset=d, axis=a, part="all", metric="top1", value=0.5, n=10, prompts="p", precision="fp32")
             for d, a in (("imagenet", "shifts"), ("imagenet-sketch", "shifts"), ("coco-5k", "retrieval"))]
     (tmp_path / "live").mkdir()
     pd.DataFrame(rows).to_csv(tmp_path / "live" / "results.csv", index=False)
     n = len(shown)
-    got = ch.live("shifts")
+    got = ch.live()
     assert list(got["dataset"]) == ["imagenet", "imagenet-sketch"] and len(shown) == n + 1
     assert shown[-1][0] == "Live rows missing" and "imagenet-v2" in shown[-1][1] and "imagenet-sketch" not in shown[-1][1]
-    assert ch.live("calibration") is None and "rows of axis `calibration`" in shown[-1][1]
+    assert ch.live(calibration.AXIS) is None and "rows of axis `calibration`" in shown[-1][1]
 
 
 def test_book_pages_fold_code_and_replace_widgets_with_a_static_note(tmp_path):

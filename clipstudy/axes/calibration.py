@@ -7,12 +7,32 @@ from .. import chapter, plots
 from ..analysis import calibration as C
 from ..analysis import effects as E
 from ..lab import evaluate as lab_eval
-from .core import Axis, display, live_wide, register, show
+from .core import IdLookup, Outputs, Row, row, Axis, display, live_wide, register, show
 from .visual_factors import _runs
 
 SETS = ["lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-factors"]
+def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
+    """ECE (15 bins), NLL and Brier at T=1, and at the temperature fitted on the ID set when it is in the grid."""
+    from ..analysis.calibration import calibration_metrics, fit_temperature
+
+    if not o.has_head:
+        return []
+    z, y = o.zs.logits.float().numpy(), o.zs.labels.numpy()
+    temps = [("T=1", 1.0)]
+    ref = id_of(o)
+    if ref is not None:
+        temps.append(("T=id", fit_temperature(ref.zs.logits.float().numpy(), ref.zs.labels.numpy())))
+    rows = []
+    for part, t in temps:
+        m = calibration_metrics(z, y, t)
+        rows += [row(part, k, m[k], len(y)) for k in ("ece", "nll", "brier", "confidence", "temperature")]
+    return rows
+
+
 AXIS = register(Axis("calibration", "calibration", "05_calibration",
-                     live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"), lab=tuple(SETS)))
+                     live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"), lab=tuple(SETS),
+                     runner="calibration", tasks=("classification",), evaluate=evaluate,
+                     metrics=("ece", "nll", "brier", "confidence", "temperature")))
 
 
 COOD = "cood_benchmarking"  # Galil et al. 2023 publish each model's mean ID confidence and accuracy
@@ -177,7 +197,7 @@ def lab_effects(ch: chapter.Chapter, lab: dict, tr: pd.DataFrame) -> list[dict]:
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """ECE, NLL and Brier of the live grid's models at T=1 and the ImageNet temperature (the runner's table)."""
-    live_cal = live_wide(ch, "calibration", ["model", "dataset", "part"], {"dataset": "set", "part": "scaling"},
+    live_cal = live_wide(ch, ["model", "dataset", "part"], {"dataset": "set", "part": "scaling"},
                          "live_calibration")
     if live_cal is None:
         return None

@@ -1,15 +1,17 @@
-"""The axis registry and the one effects collector every chapter writes through.
+"""The axis declaration, the runner's outputs type, and the one effects collector every chapter writes through.
 
 An `Axis` is a typed constant that an axis module declares once (`AXIS = register(Axis(...))`): its key,
-the name its effects carry, its chapter (the notebook's stem), the live datasets the chapter reads, and
-whether the summary gives it a column. The summary, the live grid and the effects collector read this
-registry, so no free-string axis name is joined on anywhere, and adding a chapter is one notebook, one
-axis module and one line in `_toc.yml`.
+the name its effects carry, its chapter (the notebook's stem), the live datasets and lab sets the chapter
+reads, the unit tasks and the evaluator the study runner calls on stored outputs, the metrics that
+evaluator writes, its version (part of the keys of the units it reads), and whether the summary gives it a
+column. The runner, the `@` dataset collections, the book's live grid, the summary and the effects
+collector all read these declarations, so no free-string axis name is joined on anywhere, and a new axis
+is one module here (or in a plugin named in `CLIPSTUDY_PLUGINS`), one notebook and one line in `_toc.yml`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,9 +28,42 @@ SMOKE_NOTE = ("This build uses the `smoke` profile: tiny lab models trained for 
               "sets. Its lab numbers are pipeline checks only, not findings.")
 
 
+@dataclass
+class Outputs:
+    """Stored outputs of one (model, dataset, prompts), as the runner reads them back from the store: a
+    `zeroshot.ZeroShot`, the per-image frame aligned with the encoded images, and the caption embeddings of
+    a retrieval set. An axis' evaluator computes its rows from these alone: nothing encodes there."""
+
+    model: str
+    dataset: str
+    task: str
+    prompts: str
+    zs: Any  # clipstudy.zeroshot.ZeroShot (head None for classifiers and caption-only sets)
+    frame: pd.DataFrame | None = None
+    texts: dict | None = None
+
+    @property
+    def has_head(self) -> bool:
+        """Class outputs exist: a zero-shot head, or a classifier's own (caption-only sets have neither)."""
+        return bool(self.zs.classnames)
+
+    def correct(self) -> np.ndarray:
+        return (self.zs.logits.argmax(1) == self.zs.labels).numpy()
+
+
+Row = dict  # one runner row: part, metric, value, n
+IdLookup = Callable[[Outputs], "Outputs | None"]  # the same model's outputs on the dataset's ID set
+Evaluator = Callable[[Outputs, IdLookup], "list[Row]"]
+
+
+def row(part: str, metric: str, value: float, n: int) -> Row:
+    """One row of an evaluator: `part` names the slice of the dataset (`all` when there is one)."""
+    return dict(part=part, metric=metric, value=float(value), n=int(n))
+
+
 @dataclass(frozen=True)
 class Axis:
-    """One axis of the study and its chapter."""
+    """One axis of the study: its chapter, the data it reads, and the runner evaluator of its live grid."""
 
     key: str  # short id: the module's name
     name: str  # the axis name its effects rows carry (the summary's column)
@@ -37,9 +72,25 @@ class Axis:
     lab: tuple[str, ...] = ()  # lab sets the chapter reads through the engine (the lab grid; sizes: config.Profile)
     summarised: bool = True  # a column of the summary (chapter 10)
     smoke_note: str = SMOKE_NOTE
+    runner: str = ""  # the runner's name for this axis (`clipstudy run --axes`, `@NAME`, results.csv's axis column)
+    tasks: tuple[str, ...] = ()  # the unit tasks its evaluator reads (clipstudy.tasks)
+    evaluate: Evaluator | None = None  # stored outputs -> rows (`Outputs`, `row`); None: no runner axis
+    metrics: tuple[str, ...] = ()  # the metrics its evaluator writes
+    version: int = 1  # bump when the evaluator or what its units hold changes: part of those units' keys
+    id_set: bool = False  # its evaluator reads the same model's outputs on the ID set: the grid adds that set
 
     def __str__(self) -> str:
         return self.name
+
+    def rows(self, o: Outputs, id_of: IdLookup) -> list[Row]:
+        """The evaluator's rows for one unit's outputs (none for a task the axis does not read)."""
+        if self.evaluate is None or (self.tasks and o.task not in self.tasks):
+            return []
+        out = list(self.evaluate(o, id_of))
+        bad = sorted({r["metric"] for r in out} - set(self.metrics)) if self.metrics else []
+        if bad:
+            raise ClipstudyError(f"axis {self.runner!r} wrote metric(s) {', '.join(bad)} it does not declare")
+        return out
 
 
 REGISTRY: dict[str, Axis] = {}
@@ -47,9 +98,12 @@ REGISTRY: dict[str, Axis] = {}
 
 def register(axis: Axis) -> Axis:
     """Add an axis to the registry (its module calls this once, at import)."""
+    if axis.evaluate is not None and not axis.runner:
+        raise ClipstudyError(f"axis {axis.key!r} has an evaluator but no runner name")
     for other in REGISTRY.values():
-        if other.key != axis.key and (other.name == axis.name or other.chapter == axis.chapter):
-            raise ClipstudyError(f"axis {axis.key!r} repeats the name or chapter of {other.key!r}")
+        if other.key != axis.key and (other.name == axis.name or other.chapter == axis.chapter
+                                      or (axis.runner and other.runner == axis.runner)):
+            raise ClipstudyError(f"axis {axis.key!r} repeats the name, chapter or runner name of {other.key!r}")
     REGISTRY[axis.key] = axis
     return axis
 
@@ -130,11 +184,10 @@ class Effects:
         return eff
 
 
-def live_wide(ch: Any, runner_axis: str, index: Sequence[str], rename: Mapping[str, str], name: str
-              ) -> pd.DataFrame | None:
-    """The chapter's rows of the runner's live results table, one column per metric, saved as `name`; None
-    after the chapter's one notice when there are none (see `Chapter.live`)."""
-    t = ch.live(runner_axis)
+def live_wide(ch: Any, index: Sequence[str], rename: Mapping[str, str], name: str) -> pd.DataFrame | None:
+    """The chapter's rows of its axis in the runner's live results table, one column per metric, saved as
+    `name`; None after the chapter's one notice when there are none (see `Chapter.live`)."""
+    t = ch.live()
     if t is None:
         return None
     wide = t.pivot_table(index=list(index), columns="metric", values="value", aggfunc="first").reset_index()

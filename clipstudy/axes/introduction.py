@@ -6,6 +6,7 @@ import pandas as pd
 
 from .. import chapter, plots
 from ..lab import evaluate as lab_eval
+from . import shifts
 from .core import Axis, display, register, show
 
 AXIS = register(Axis("introduction", "in-distribution accuracy", "01_introduction", live=("imagenet",), lab=("lab-val",),
@@ -46,7 +47,7 @@ def sources(ch: chapter.Chapter) -> pd.DataFrame | None:
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """The live models of the runner's table (ImageNet top-1), when the live grid ran."""
-    t = ch.live("shifts")
+    t = ch.live(shifts.AXIS)
     if t is None:
         return None
     top1 = t[(t["dataset"] == "imagenet") & (t["metric"] == "top1")][["model", "prompts", "value", "n"]]

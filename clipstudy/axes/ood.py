@@ -13,11 +13,29 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import ood
 from ..lab import evaluate as lab_eval
-from .core import Axis, FACTORS, display, register, show
+from .core import IdLookup, Outputs, Row, row, Axis, FACTORS, display, register, show
+
+def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
+    """AUROC, AUPR-in/out and FPR@95%TPR of MSP, MaxLogit, Energy (and MCM for CLIPs) against the ID set."""
+    from ..analysis.ood import detection_table
+
+    ref = id_of(o)
+    if ref is None:
+        return []
+    groups = o.frame["ood"].astype(str).tolist() if o.frame is not None and "ood" in o.frame.columns \
+        else ["all"] * len(o.zs.labels)
+    cos = o.zs.head is not None and ref.zs.head is not None
+    t = detection_table(ref.zs.logits.float().numpy(), o.zs.logits.float().numpy(), groups,
+                        id_cosine=ref.zs.cosine.float().numpy() if cos else None,
+                        ood_cosine=o.zs.cosine.float().numpy() if cos else None)
+    return [row(f"{r.method}/{r.ood}", m, getattr(r, m), r.n_ood) for r in t.itertuples()
+            for m in ("auroc", "aupr_in", "aupr_out", "fpr95")]
+
 
 AXIS = register(Axis("ood", ood.AXIS, "06_ood_detection",
                      live=("imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o"),
-                     lab=("lab-val", "lab-ood")))
+                     lab=("lab-val", "lab-ood"),
+                     runner="ood", tasks=("ood",), evaluate=evaluate, id_set=True, metrics=("auroc", "aupr_in", "aupr_out", "fpr95")))
 HEADLINE, FALLBACK = "mcm", "msp"
 ID_SET = "imagenet"
 LAB_PROMPTS = ("ensemble", "classifier head")  # the chapter's main prompt set (a classifier has its own head)
@@ -198,7 +216,7 @@ def lab_prompts(ch: chapter.Chapter, det: pd.DataFrame) -> pd.DataFrame:
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """ImageNet against each real OOD set for the live grid's models, every score (the runner's table)."""
-    t = ch.live("ood", [d for d in AXIS.live if d != ID_SET])  # the ID set is the reference, not a row
+    t = ch.live(AXIS, [d for d in AXIS.live if d != ID_SET])  # the ID set is the reference, not a row
     if t is None:
         return None
     t = t.assign(method=t["part"].str.split("/").str[0])

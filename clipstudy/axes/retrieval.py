@@ -7,10 +7,22 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import retrieval
 from ..lab import evaluate as lab_eval
-from .core import Axis, display, register, show
+from .core import IdLookup, Outputs, Row, row, Axis, display, register, show
+
+def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
+    """Recall@1/5/10 image->text and text->image from the stored image and caption embeddings."""
+    from ..analysis.retrieval import recall_table
+
+    if o.texts is None:
+        return []
+    t = recall_table(o.zs.encoded.features, o.texts["features"], o.texts["image_to_texts"], (1, 5, 10))
+    return [row(str(r.direction), f"recall@{int(r.k)}", r.recall, len(o.zs.labels)) for r in t.itertuples()]
+
 
 AXIS = register(Axis("retrieval", retrieval.AXIS, "07_retrieval", live=("coco-5k", "flickr30k-1k"),
-                          lab=("lab-val", "lab-retrieval")))
+                          lab=("lab-val", "lab-retrieval"),
+                     runner="retrieval", tasks=("retrieval",), evaluate=evaluate,
+                          metrics=("recall@1", "recall@5", "recall@10")))
 
 
 def records(ch: chapter.Chapter) -> pd.DataFrame | None:
@@ -120,7 +132,7 @@ def lab_vs_accuracy(ch: chapter.Chapter, lr: pd.DataFrame) -> None:
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """Recall@K both ways of the live grid's models (the runner's results table)."""
-    t = ch.live("retrieval")
+    t = ch.live()
     if t is None:
         return None
     lv = t.assign(direction=t["part"], k=t["metric"].str.rsplit("@", n=1).str[1].astype(int))

@@ -8,11 +8,31 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import shape_bias as SB
 from ..lab import evaluate as lab_eval
-from .core import LAB_FACTORS, Axis, display, live_wide, register, show
+from .core import IdLookup, Outputs, Row, row, LAB_FACTORS, Axis, display, live_wide, register, show
 from .visual_factors import _runs
 
+def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
+    """Shape bias over cue-conflict images (shape / (shape + texture) decisions), and 16-way accuracy."""
+    from ..analysis import shape_bias as SB
+
+    if "shape_label" in o.frame.columns:  # the lab's cue-conflict set
+        s = SB.lab_shape_bias(o.zs.logits.argmax(1).numpy(), o.frame)
+        n = int(s["n_conflict"])
+        return [row("conflict", k, s[k], n) for k in ("shape_bias", "shape_acc", "texture_acc")]
+    from ..datasets import cue_conflict
+
+    dec = SB.live_decisions(o.zs, cue_conflict.aggregate_probabilities)
+    rows = [row("all", "accuracy16", float((dec == o.frame["label"].to_numpy()).mean()), len(dec))]
+    if "texture_label" in o.frame.columns:
+        s = SB.live_shape_bias(dec, o.frame)
+        rows.append(row("conflict", "shape_bias", s["shape_bias"], s["n_conflict"]))
+    return rows
+
+
 AXIS = register(Axis("shape_bias", SB.AXIS, "04_shape_bias", live=("cue-conflict", "edges", "silhouettes"),
-                          lab=("lab-val", "lab-cue-conflict")))
+                          lab=("lab-val", "lab-cue-conflict"),
+                     runner="shape", tasks=("shape-bias",), evaluate=evaluate,
+                          metrics=("shape_bias", "shape_acc", "texture_acc", "accuracy16")))
 
 
 # ---- records ---------------------------------------------------------------------------------------
@@ -179,7 +199,7 @@ def agreement(ch: chapter.Chapter) -> pd.DataFrame:
 # ---- live ------------------------------------------------------------------------------------------
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """16-way accuracy and shape bias of the live grid's models (the runner's results table)."""
-    live_sb = live_wide(ch, "shape", ["model", "dataset"], {"accuracy16": "accuracy"}, "live_shape_bias")
+    live_sb = live_wide(ch, ["model", "dataset"], {"accuracy16": "accuracy"}, "live_shape_bias")
     if live_sb is not None:
         display(live_sb.round(3))
     return live_sb

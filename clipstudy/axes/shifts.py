@@ -8,11 +8,23 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import shifts
 from ..lab import evaluate as lab_eval
-from .core import Axis, LAB_FACTORS, display, register, show
+from .core import IdLookup, Outputs, Row, row, Axis, LAB_FACTORS, display, register, show
+
+def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
+    """Top-1 and top-5 zero-shot accuracy on a labelled set (natural shifts: compare with the ID set's)."""
+    if not o.has_head:
+        return []
+    n = len(o.zs.labels)
+    rows = [row("all", "top1", o.zs.accuracy(1), n)]
+    if o.zs.logits.shape[1] > 5:
+        rows.append(row("all", "top5", o.zs.accuracy(5), n))
+    return rows
+
 
 AXIS = register(Axis("shifts", "natural shifts", "02_natural_shifts",
                      live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet"),
-                     lab=("lab-val", *shifts.LAB_SHIFTS)))
+                     lab=("lab-val", *shifts.LAB_SHIFTS),
+                     runner="shifts", tasks=("classification",), evaluate=evaluate, metrics=("top1", "top5")))
 NOTES = {"test-time prompts": "the records fix the prompts (OpenAI's 80 templates); see the lab rows when present"}
 
 
@@ -214,7 +226,7 @@ def lab_effects(ch: chapter.Chapter, acc_all: pd.DataFrame, ler: pd.DataFrame, f
 # ---- live ------------------------------------------------------------------------------------------
 def live(ch: chapter.Chapter, points: pd.DataFrame | None) -> pd.DataFrame | None:
     """ER of the live grid's models (the runner's results table) against the records' ImageNet-model line."""
-    t = ch.live("shifts")
+    t = ch.live()
     if t is None:
         return None
     zs_table = ch.save(t[t["part"] == "all"][["model", "dataset", "metric", "value", "n", "prompts", "precision"]],

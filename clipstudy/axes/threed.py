@@ -7,9 +7,22 @@ import pandas as pd
 from .. import chapter, plots
 from ..analysis import threed
 from ..lab import evaluate as lab_eval
-from .core import Axis, display, register, show
+from .core import IdLookup, Outputs, Row, row, Axis, display, register, show
 
-AXIS = register(Axis("threed", threed.AXIS, "08_3d_awareness", live=("imagenet-3dcc",), lab=("lab-3dcc",)))
+def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
+    """Top-1 per 3D common corruption and severity (severity 0: the clean images of the lab set)."""
+    f = o.frame[["corruption", "severity"]].assign(correct=o.correct().astype(float))
+    if (f["corruption"] == "none").any():
+        from ..analysis.threed import corruption_accuracy
+
+        t = corruption_accuracy(f["correct"].to_numpy(), f)
+    else:
+        t = f.groupby(["corruption", "severity"])["correct"].agg(accuracy="mean", n="size").reset_index()
+    return [row(f"{r.corruption}/{int(r.severity)}", "top1", r.accuracy, r.n) for r in t.itertuples()]
+
+
+AXIS = register(Axis("threed", threed.AXIS, "08_3d_awareness", live=("imagenet-3dcc",), lab=("lab-3dcc",),
+                     runner="3d", tasks=("3d",), evaluate=evaluate, metrics=("top1",)))
 ARCHS = ["base", "arch-vit", "arch-convnext"]
 
 
@@ -138,7 +151,7 @@ def correspondence(ch: chapter.Chapter) -> pd.DataFrame:
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """ImageNet-3DCC top-1 per corruption and severity of the live grid's models (the runner's results table)."""
-    t = ch.live("3d")
+    t = ch.live()
     if t is None:
         return None
     parts = t["part"].str.rsplit("/", n=1)

@@ -8,10 +8,25 @@ from .. import chapter, plots
 from ..analysis import effects as E
 from ..analysis import visual_factors as V
 from ..lab import evaluate as lab_eval
-from .core import Axis, display, live_wide, register, show
+from .core import IdLookup, Outputs, Row, row, Axis, display, live_wide, register, show
+
+def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
+    """Accuracy and error ratio per visual factor (ImageNet-X annotations; the lab's shifted factors)."""
+    from ..metrics import IMAGENET_X_FACTORS, error_ratios
+
+    correct = o.correct()
+    if "factor" in o.frame.columns:  # lab-factors: one shifted factor per image, against the unshifted control
+        from ..analysis.visual_factors import lab_factor_table
+
+        t = lab_factor_table(correct, o.frame["factor"])
+        return [row(r.factor, m, getattr(r, m), r.count) for r in t.itertuples() for m in ("accuracy", "error_ratio")]
+    t = error_ratios(correct, o.frame[[f for f in IMAGENET_X_FACTORS if f in o.frame.columns]])
+    return [row(r.factor, m, getattr(r, m), r.count) for r in t.itertuples() for m in ("accuracy", "error_ratio")]
+
 
 AXIS = register(Axis("visual_factors", "visual factors", "03_visual_factors", live=("imagenet-x",),
-                          lab=("lab-val", "lab-factors")))
+                          lab=("lab-val", "lab-factors"),
+                     runner="factors", tasks=("factors",), evaluate=evaluate, metrics=("accuracy", "error_ratio")))
 NOTES = {"test-time prompts": "the ImageNet-X records fix the prompts; see the lab rows when present"}
 
 
@@ -188,7 +203,7 @@ def lab_effects(ch: chapter.Chapter, lab: dict, base_rows: pd.DataFrame) -> list
 # ---- live ------------------------------------------------------------------------------------------
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """Error ratio per ImageNet-X factor of the live grid's models (the runner's results table)."""
-    live_x = live_wide(ch, "factors", ["model", "part", "n"], {"part": "factor", "n": "count"}, "live_imagenet_x")
+    live_x = live_wide(ch, ["model", "part", "n"], {"part": "factor", "n": "count"}, "live_imagenet_x")
     if live_x is None:
         return None
     display(live_x.pivot_table(index="factor", columns="model", values="error_ratio").round(3))

@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from ..errors import ClipstudyError
-from .axes import AXES, Outputs
+from ..axes import Outputs
 from .unit import Unit, read_record
 
 COLUMNS = ["model", "dataset", "axis", "part", "metric", "value", "n", "prompts", "precision"]
@@ -68,8 +68,10 @@ def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False,
     from .data import id_set_of
     from .plan import _message
 
+    from .. import axes as axis_registry
+
     failed = {} if failed is None else failed
-    axes = list(axes)
+    axes = [axis_registry.runner(a) for a in axes]
     by_model: dict[str, dict[str, Unit]] = {}
     for u in units:
         by_model.setdefault(u.model, {})[u.dataset] = u
@@ -104,9 +106,9 @@ def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False,
             try:
                 for prompts, o in of(dataset).items():
                     for axis in axes:
-                        for r in AXES[axis](o, id_of):  # retrieval reads captions, whatever the prompt set
-                            mine.append(dict(model=model, dataset=dataset, axis=axis, precision=o.zs.precision,
-                                             prompts="captions" if axis == "retrieval" else prompts, **r))
+                        for r in axis.rows(o, id_of):  # a retrieval set's rows read captions, whatever the prompts
+                            mine.append(dict(model=model, dataset=dataset, axis=axis.runner, precision=o.zs.precision,
+                                             prompts="captions" if o.task == "retrieval" else prompts, **r))
             except Exception as e:  # noqa: BLE001: one unit's failure is reported, the others' rows are kept
                 failed[u.key] = f"evaluation failed: {_message(e)}"
             else:

@@ -69,15 +69,18 @@ def precision_key(precision: str, device_kind: str) -> str:
 
 
 def add_id_sets(datasets: list[str], axes: Sequence[str]) -> list[str]:
-    """OOD detection reads its ID set: add it to the grid where an OOD set is asked for without it."""
+    """An axis that reads its ID set (OOD detection) gets it: add it to the grid where a dataset of that axis'
+    tasks is asked for without it."""
+    from .. import axes as axis_registry
     from .data import LAB_TASKS, id_set_of, is_lab, split_lab
 
-    if "ood" not in axes:
+    tasks = {t for a in axes for t in axis_registry.runner(a).tasks if axis_registry.runner(a).id_set}
+    if not tasks:
         return datasets
     out = list(datasets)
     for d in datasets:
-        ood = (is_lab(d) and LAB_TASKS[split_lab(d)[0]] == "ood") or (not is_lab(d) and _registry_task(d) == "ood")
-        if ood and id_set_of(d) not in out:
+        task = LAB_TASKS[split_lab(d)[0]] if is_lab(d) else _registry_task(d)
+        if task in tasks and id_set_of(d) not in out:
             out.insert(0, id_set_of(d))
     return list(dict.fromkeys(out))
 
@@ -117,7 +120,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
     from ..config import cache_root as default_cache, data_root as default_data, resolve_device
     from ..encode import PRECISIONS
     from ..errors import UnknownNameError
-    from . import axes as axis_registry
+    from .. import axes as axis_registry
     from .data import open_dataset
 
     if precision not in PRECISIONS:
@@ -168,7 +171,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
                 out.failed.append(UnitResult(key, m, d, "failed", error=why or str(info)))
                 continue
             data_id, fp, task = info
-            key = store.unit_key(mid, f"{data_id}#{fp}", pk, device=kind,
+            key = store.unit_key(mid, f"{data_id}#{fp}", pk, axis_registry.unit_versions(task), device=kind,
                                  lab_profile=lab_profile if data_id != d else "").name
             u = Unit(m, d, precision, prompts_, key, mid, data_id, fp, task, cache, data_root, lab_profile, device,
                      batch_size, num_workers, study)
