@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from . import tasks
 from .errors import UnknownNameError
 from .models import registry
 
@@ -25,8 +26,7 @@ BASELINES: tuple[str, ...] = tuple(f"timm:{n}" for n in (
 
 SHIFTS = ("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet")
 OOD = ("inaturalist", "sun", "places", "textures", "ninco", "imagenet-o")
-LAB_SETS = ("lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-cue-conflict", "lab-factors", "lab-3dcc",
-            "lab-ood", "lab-retrieval")
+LAB_SETS = tuple(tasks.LAB_SETS)  # the lab's evaluation sets (clipstudy.tasks)
 
 # The live datasets each chapter reads (its `chapter.live_panel([...])` call); tests/test_runner.py checks this
 # table against the notebooks, so the grid `clipstudy build --profile live` runs is the one the chapters declare.

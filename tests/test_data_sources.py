@@ -107,3 +107,36 @@ def test_one_row_per_source():
     assert DS.of_tag("commonpool_m_clip_s128m_b4k") == "commonpool-m-clip"
     with pytest.raises(KeyError):
         DS.labels("no-such-source")
+
+
+# ---- the lab's evaluation sets and the task vocabulary (clipstudy.tasks) ------------------------------------
+OLD_LAB_SETS = ("lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-cue-conflict", "lab-factors", "lab-3dcc",
+                "lab-ood", "lab-retrieval")
+OLD_LAB_TASKS = {"lab-val": "classification", "lab-v2": "classification", "lab-sketch": "classification",
+                 "lab-silhouette": "classification", "lab-cue-conflict": "shape-bias", "lab-factors": "factors",
+                 "lab-3dcc": "3d", "lab-ood": "ood", "lab-retrieval": "retrieval"}
+OLD_SMOKE_SETS = (("lab-val", 120), ("lab-v2", 120), ("lab-sketch", 120), ("lab-silhouette", 120),
+                  ("lab-cue-conflict", 120), ("lab-3dcc", 12), ("lab-ood", 120), ("lab-retrieval", 60),
+                  ("lab-factors", 24))
+
+
+def test_lab_sets_are_one_list():
+    from clipstudy import collection, config, tasks
+    from clipstudy.run import data
+
+    assert tuple(tasks.LAB_SETS) == collection.LAB_SETS == OLD_LAB_SETS
+    assert data.LAB_TASKS == OLD_LAB_TASKS and list(data.LAB_TASKS) == list(OLD_LAB_SETS)
+    assert dict(config.SMOKE_SETS) == dict(OLD_SMOKE_SETS)  # read as a mapping (Profile.lab_set_size, study.SMOKE_N)
+    assert set(tasks.LAB_SETS.values()) <= set(tasks.TASKS)
+
+
+def test_one_task_vocabulary():
+    from clipstudy import datasets, tasks
+    from clipstudy.errors import UnknownNameError
+    from clipstudy.run import estimate
+
+    assert datasets.TASKS is tasks.TASKS
+    assert {t for reads in estimate.AXIS_READS.values() for t in reads} <= set(tasks.TASKS)
+    assert {e.task for e in datasets.REGISTRY.values()} <= set(tasks.TASKS)
+    with pytest.raises(UnknownNameError, match="Did you mean: shape-bias"):
+        tasks.check("shape_bias")

@@ -22,9 +22,7 @@ from typing import Any
 
 from ..errors import UnknownNameError
 from ..registry import Registry
-
-
-TASKS = ("classification", "ood", "retrieval", "shape-bias")
+from ..tasks import TASKS
 
 
 @dataclass(frozen=True)
