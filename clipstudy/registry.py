@@ -173,4 +173,24 @@ class Registry(Generic[T]):
         self._entries.clear()
 
 
-__all__ = ["Registry"]
+def import_modules(package: str, *, skip: Iterable[str] = (), then: Callable[[], Any] | None = None
+                   ) -> Callable[[], list[str]]:
+    """A loader that imports every module of `package` (in name order, `skip` left out), then calls `then`
+    (e.g. `clipstudy.plugins.load`, which imports the modules of CLIPSTUDY_PLUGINS); it returns their names.
+    For a registry whose entries register themselves at import, as the axes do:
+    `Registry("axis", loader=import_modules("clipstudy.axes", skip=["core"], then=plugins.load))`."""
+    def load() -> list[str]:
+        import pkgutil
+
+        pkg = importlib.import_module(package)
+        names = [f"{package}.{m.name}" for m in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name)
+                 if m.name not in set(skip)]
+        for n in names:
+            importlib.import_module(n)
+        if then is not None:
+            then()
+        return names
+    return load
+
+
+__all__ = ["Registry", "import_modules"]

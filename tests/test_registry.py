@@ -102,3 +102,24 @@ def test_failing_loader_runs_again():
     with pytest.raises(ImportError):
         r.names()
     assert r.names() == [] and runs == [1, 1]
+
+
+def test_import_modules_loader(tmp_path, monkeypatch):
+    pkg = tmp_path / "_clipstudy_reg_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "from clipstudy.registry import Registry, import_modules\n"
+        "AFTER = []\n"
+        "REG = Registry('axis', loader=import_modules(__name__, skip=['core'], then=lambda: AFTER.append(1)))\n")
+    (pkg / "b.py").write_text("from . import REG\nREG.register('b', 2)\n")
+    (pkg / "a.py").write_text("from . import REG\nREG.register('a', 1)\n")
+    (pkg / "core.py").write_text("raise ImportError('skipped')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        import _clipstudy_reg_pkg as P
+
+        assert P.AFTER == [] and P.REG.names() == ["a", "b"] and P.AFTER == [1]  # modules in name order, then `then`
+        assert P.REG["b"] == 2 and P.AFTER == [1]
+    finally:
+        for m in [m for m in sys.modules if m.startswith("_clipstudy_reg_pkg")]:
+            del sys.modules[m]
