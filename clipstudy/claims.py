@@ -27,6 +27,7 @@ import pandas as pd
 
 from .analysis.effects import holm, p_from_interval, verdict as sign_verdict
 from .errors import ClipstudyError, UnknownNameError
+from .registry import Registry
 
 SOURCES = ("records", "lab", "live")
 VERDICTS = ("agrees", "disagrees", "inconclusive", "not measured")
@@ -106,14 +107,14 @@ def overall(verdicts: dict[str, str]) -> str:
 # ---- evidence -------------------------------------------------------------------------------------
 
 Evidence = Callable[[Path, "str | Path | None"], list[dict]]
-EVIDENCE: dict[str, list[Evidence]] = {}
+EVIDENCE: Registry[list[Evidence]] = Registry("claim")  # claim id -> its evidence functions
 
 
 def evidence(*ids: str) -> Callable[[Evidence], Evidence]:
     """Register a function as evidence for claims `ids`; it returns rows with the COLUMNS (id added here)."""
     def wrap(fn: Evidence) -> Evidence:
         for i in ids:
-            EVIDENCE.setdefault(i, []).append(fn)
+            (EVIDENCE.get(i) if i in EVIDENCE else EVIDENCE.register(i, [])).append(fn)
         return fn
     return wrap
 

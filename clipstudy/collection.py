@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from . import tasks
 from .errors import UnknownNameError
 from .models import registry
 
@@ -31,11 +32,10 @@ def _datasets() -> dict[str, tuple[str, ...]]:
     webdatasets on the hub, `clipstudy.datasets.wds`)."""
     from . import axes
     from .datasets import wds
-    from .run.data import LAB_TASKS
 
     everything = axes.all_axes()
     out = {a.runner: a.live for a in everything if a.runner and a.live}
-    out["lab"] = tuple(LAB_TASKS)
+    out["lab"] = tuple(tasks.LAB_SETS)
     out["book"] = tuple(dict.fromkeys(d for a in everything for d in a.live))
     out["wds"] = tuple(wds.PREFIX + n for n in wds.FAMILIES)
     return out

@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .tasks import LAB_SETS
+
 
 def data_root() -> Path:
     """Datasets and records; `CLIPSTUDY_DATA`, default ~/.cache/clipstudy/data."""
@@ -75,9 +77,9 @@ class Profile:
         return dict(profile=self.name, lab_profile=self.lab, n_eval=self.n_eval, live=self.live)
 
 
-SMOKE_SETS = (("lab-val", 120), ("lab-v2", 120), ("lab-sketch", 120), ("lab-silhouette", 120),
-              ("lab-cue-conflict", 120), ("lab-3dcc", 12), ("lab-ood", 120), ("lab-retrieval", 60),
-              ("lab-factors", 24))
+# smoke sizes of the lab's evaluation sets (clipstudy.tasks.LAB_SETS): 120 images, scenes for lab-3dcc/lab-factors
+_SMOKE_SIZES = {"lab-3dcc": 12, "lab-retrieval": 60, "lab-factors": 24}
+SMOKE_SETS = tuple((name, _SMOKE_SIZES.get(name, 120)) for name in LAB_SETS)
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", lab="smoke", n_eval=48, live=False, lab_set_sizes=SMOKE_SETS),

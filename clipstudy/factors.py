@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from . import data_sources
 from .errors import UnknownNameError
 
 # ----------------------------------------------------------------- the six factors
@@ -94,52 +95,16 @@ def loss_of(model: str) -> str:
 
 
 # ----------------------------------------------------------------- data and its size
-B, M = 1e9, 1e6
-# Published sizes (image-text pairs or images) of the training sources, one spelling each.
-DATA_SIZES: dict[str, float] = {
-    "openai-wit": 400 * M, "laion400m": 400 * M, "laion2b": 2.32 * B, "laion5b": 5.85 * B,
-    "laion-aesthetic": 900 * M, "datacomp-1b": 1.4 * B, "datacomp-l": 140 * M, "datacomp-m": 14 * M,
-    "datacomp-s": 1.4 * M, "commonpool-xl": 12.8 * B, "commonpool-l": 1.28 * B, "commonpool-m": 128 * M,
-    "commonpool-s": 12.8 * M, "dfn-5b": 5 * B, "dfn-2b": 2 * B, "metaclip-400m": 400 * M,
-    "metaclip-2.5b": 2.5 * B, "webli": 10 * B, "merged-2b": 2 * B, "yfcc15m": 15 * M, "cc12m": 12 * M,
-    "laion80m": 80 * M,  # LAION-80M of the scaling-law grid (Cherti et al. 2023): an 80M-sample subset of LAION
-    "instagram-3.6b": 3.6 * B,  # SWAG (Singh et al. 2022): IG-3.6B hashtag-labelled images
-}
-
-# (regex on an open_clip pretrained tag, data source); first match wins; None: built from the match
-DATA_RULES: list[tuple[str, str | None]] = [
-    (r"^openai$", "openai-wit"),
-    (r"^laion400m", "laion400m"),
-    (r"^laion2b", "laion2b"),
-    (r"^laion5b", "laion5b"),
-    (r"^laion_?aesthetic|^laiona", "laion-aesthetic"),
-    (r"^datacomp_(xl|l|m|s)_", None),  # datacomp-<scale> (xl is DataComp-1B)
-    (r"^datacomp", "datacomp-1b"),     # datacomp1b (CLIPA), datacomp_s34b_b86k: DataComp-1B
-    (r"^commonpool_(xl|l|m|s)(?:_(clip|laion|image|text|basic))?_", None),  # commonpool-<scale>[-<filter>]
-    (r"^dfn5b", "dfn-5b"),
-    (r"^dfn2b", "dfn-2b"),
-    (r"^metaclip_400m", "metaclip-400m"),
-    (r"^metaclip_fullcc", "metaclip-2.5b"),
-    (r"^webli", "webli"),
-    (r"^merged2b", "merged-2b"),
-    (r"^yfcc15m", "yfcc15m"),
-    (r"^cc12m", "cc12m"),
-]
+# Published sizes (image-text pairs or images) of the training sources, one spelling each, and the rules that tag
+# an open_clip pretrained tag with its source: both read from the one table of sources (`clipstudy.data_sources`).
+DATA_SIZES: dict[str, float] = dict(data_sources.SIZES)
+# (regex on an open_clip pretrained tag, data source); first match wins; `{field}`s filled from the match's groups
+DATA_RULES: list[tuple[str, str]] = list(data_sources.TAG_RULES)
 
 
 def data_of(tag: str) -> str | None:
     """The training source of an open_clip pretrained tag (prefixes such as `frozen_` already removed)."""
-    t = tag.lower()
-    for pat, data in DATA_RULES:
-        m = re.search(pat, t)
-        if not m:
-            continue
-        if data is None and t.startswith("datacomp"):
-            return f"datacomp-{m.group(1)}" if m.group(1) != "xl" else "datacomp-1b"
-        if data is None:  # commonpool_<scale>[_<filter>]: size known only for the unfiltered pool
-            return f"commonpool-{m.group(1)}" + (f"-{m.group(2)}" if m.group(2) else "")
-        return data
-    return None
+    return data_sources.of_tag(tag)
 
 
 def spec_fields(tags: dict, name: str) -> dict:

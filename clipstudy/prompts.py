@@ -5,27 +5,24 @@ from typing import Callable, Sequence
 
 from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES
 
-from .errors import UnknownNameError
+from .registry import Registry
 
 Template = Callable[[str], str]
 
-TEMPLATES: dict[str, Sequence[Template]] = {
-    "single": (lambda c: f"a photo of a {c}.",),
-    "openai80": tuple(OPENAI_IMAGENET_TEMPLATES),
-    "simple7": tuple(SIMPLE_IMAGENET_TEMPLATES),
-}
+TEMPLATES: Registry[Sequence[Template]] = Registry("prompt set")
+TEMPLATES.register("single", (lambda c: f"a photo of a {c}.",))
+TEMPLATES.register("openai80", tuple(OPENAI_IMAGENET_TEMPLATES))
+TEMPLATES.register("simple7", tuple(SIMPLE_IMAGENET_TEMPLATES))
 
 
 def templates(name: str) -> list[Template]:
     """`single` (one template) or `openai80` (OpenAI's 80-template ensemble), among others."""
-    if name not in TEMPLATES:
-        raise UnknownNameError("prompt set", name, list(TEMPLATES))
-    return list(TEMPLATES[name])
+    return list(TEMPLATES.get(name))
 
 
 def register_templates(name: str, items: Sequence[str | Template]) -> None:
-    """Add a template set; plain strings use `{}` for the class name."""
-    TEMPLATES[name] = tuple(t if callable(t) else (lambda c, t=t: t.format(c)) for t in items)
+    """Add (or replace) a template set; plain strings use `{}` for the class name."""
+    TEMPLATES.register(name, tuple(t if callable(t) else (lambda c, t=t: t.format(c)) for t in items), replace=True)
 
 
 def register_lab_templates() -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..data_sources import labels
 from .effects import effect, paired_effect
 
 DATA_STEPS = (("laion400m", "laion80m"), ("laion2b", "laion400m"))
 SAMPLE_STEPS = (("13B", "3B"), ("34B", "13B"))
 ARCH_STEPS = (("ViT-L-14", "ViT-B-32"),)
-LABEL = {"laion80m": "LAION-80M", "laion400m": "LAION-400M", "laion2b": "LAION-2B"}
+LABEL = labels("laion80m", "laion400m", "laion2b")
 
 
 def grid_effects(grid: pd.DataFrame, value: str, metric: str, axis: str, arch: bool = True) -> list[dict]:

@@ -9,6 +9,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ..data_sources import GROUPS
+
 
 def lab_shape_bias(decisions: Any, factors: pd.DataFrame) -> dict:
     """Shape bias and hit counts on lab-cue-conflict: `decisions` [N] predicted class ids, `factors`
@@ -67,7 +69,7 @@ def live_shape_bias(decisions: Any, frame: pd.DataFrame) -> dict:
 
 AXIS = "shape bias"
 RECORD_FOLDERS = ("vlm_shapebias", "model_vs_human", "model_vs_human_clip", "texture_vs_shape")
-DATA_GROUP = {"openai-wit": "OpenAI WIT", "laion400m": "LAION", "laion2b": "LAION", "merged-2b": "EVA Merged-2B"}
+DATA_GROUP = dict(GROUPS)  # data source -> the group compared (clipstudy.data_sources)
 PANEL_ORDER = ("human", "zero-shot CLIP", "CLIP fine-tuned", "ImageNet model", "LMM", "unknown")
 
 

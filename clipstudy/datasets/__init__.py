@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnknownNameError
-
-
-TASKS = ("classification", "ood", "retrieval", "shape-bias")
+from ..registry import Registry
+from ..tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,9 @@ class DatasetEntry:
 
 
 _E = DatasetEntry
-REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in [
+REGISTRY: Registry[DatasetEntry] = Registry("dataset", hint="`clipstudy datasets` lists them with their layouts; your "
+                                                       "own class folders load as imagefolder:PATH.")
+REGISTRY.update(((e.name, e) for e in [
     _E("imagenet", "imagenet", fetchable=False, description="ImageNet-1k val (50k, synset folders)"),
     _E("imagenet-v2", "imagenet_v2", description="ImageNetV2 matched-frequency (10k)"),
     _E("imagenet-sketch", "synset_folders", args=("imagenet-sketch",), description="ImageNet-Sketch (50,889)"),
@@ -93,7 +94,7 @@ REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in [
        description="Flickr30k Karpathy test, 1k images (images: manual download; captions fetched)"),
     _E("imagenet-3dcc", "imagenet_3dcc", description="ImageNet-3DCC, 12 corruptions x 5 severities"),
     _E("imagenet-d", "imagenet_d", fetchable=False, description="ImageNet-D background/texture/material"),
-]}
+]), replace=False)
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def _wds_names() -> list[str]:
     return wds.names()
 
 
-REGISTRY.update({n: _wds_entry(n) for n in _wds_names()})
+REGISTRY.update(((n, _wds_entry(n)) for n in _wds_names()), replace=False)
 # a hub webdataset is its family's published set in another format: priced as that family
 def _wds_published() -> dict:
     from . import wds
@@ -206,12 +207,7 @@ def get(name: str) -> DatasetEntry:
                             description="your own class-folder dataset")
     if name.startswith(WDS_LOCAL) or (name.startswith(WDS) and name not in REGISTRY):
         return _wds_entry(name)  # wds:PATH, wds/NAME@REV
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise UnknownNameError("dataset", name, list(REGISTRY),
-                               hint="`clipstudy datasets` lists them with their layouts; your own class folders "
-                                    "load as imagefolder:PATH.") from None
+    return REGISTRY.get(name)
 
 
 def family_of(name: str) -> str:

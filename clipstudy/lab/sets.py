@@ -18,7 +18,8 @@ import torch
 
 from ..config import cache_root
 from ..store import Key, atomic_save, discard, lab_set_key, safe_load
-from ..errors import UnknownNameError
+from ..errors import ClipstudyError, UnknownNameError
+from ..tasks import LAB_SETS
 from . import captions as cap
 from .corrupt import CORRUPTIONS, CORRUPTIONS_3D, SEVERITIES, corrupt
 from .render import CAM_Z, object_to_camera, project, render, texture_ink
@@ -39,6 +40,12 @@ DESCRIPTIONS = {
     "lab-multiview": "pairs of views of one object; extras['correspondences'][k] = [K,4] (row_a,col_a,row_b,col_b)",
 }
 SET_NAMES: tuple[str, ...] = tuple(DESCRIPTIONS)
+# the evaluation sets, in order, and the task an axis reads each as: the one list (`clipstudy.tasks.LAB_SETS`, a
+# leaf, so that the configuration and the runner read it without the lab); lab-train and lab-multiview have none
+TASK: dict[str, str] = dict(LAB_SETS)
+if set(TASK) - set(SET_NAMES):
+    raise ClipstudyError(f"clipstudy.tasks.LAB_SETS names sets without a description (lab.sets.DESCRIPTIONS): "
+                         f"{sorted(set(TASK) - set(SET_NAMES))}")
 # Default sizes: n = images, except lab-factors (scenes per factor incl. control), lab-3dcc (clean scenes;
 # images = n * (1 + 8 corruptions * 5 severities)), lab-multiview (pairs; images = 2n).
 DEFAULT_N = {

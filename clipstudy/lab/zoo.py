@@ -42,6 +42,7 @@ from ..config import cache_root
 from ..store import Key, check_entry, discard, lab_model_key, load_entry, save_entry
 from .. import factors
 from ..errors import ClipstudyError, UnknownNameError
+from ..registry import Registry
 from ..models.spec import Loaded, ModelSpec
 from . import train as T
 
@@ -131,22 +132,15 @@ class Recipe:
         return d
 
 
-RECIPES: dict[str, Recipe] = {}
-_DEFAULTS_LOADED = False
-
-
-def _ensure_defaults() -> None:
-    global _DEFAULTS_LOADED
-    if not _DEFAULTS_LOADED:
-        _DEFAULTS_LOADED = True
-        _default_recipes()
+# the default recipes register on first use (the loader), before any added later
+RECIPES: Registry[Recipe] = Registry("lab recipe", loader=lambda: _default_recipes(),
+                                     hint="`clipstudy lab recipes` lists them.")
 
 
 def register_recipe(recipe_: Recipe) -> Recipe:
-    """Add a recipe to the zoo (e.g. a miniature for tests); the defaults stay registered."""
-    _ensure_defaults()
-    RECIPES[recipe_.name] = recipe_
-    return recipe_
+    """Add (or replace) a recipe in the zoo (e.g. a miniature for tests); the defaults stay registered."""
+    RECIPES.load()
+    return RECIPES.register(recipe_.name, recipe_, replace=True)
 
 
 def variant(name: str, factor: str, base: str = "base", **changes: Any) -> Recipe:
@@ -198,16 +192,14 @@ def recipe(name: str | Recipe) -> Recipe:
     """A registered recipe by name; `NAME#K` is that recipe trained under seed K (the same recipe otherwise)."""
     if isinstance(name, Recipe):
         return name
-    _ensure_defaults()
     name, _, seed = name.partition("#")
-    if name not in RECIPES:
-        raise UnknownNameError("lab recipe", name, list(RECIPES), hint="`clipstudy lab recipes` lists them.")
+    registered = RECIPES.get(name)
     if seed:
         if not seed.isdigit():
             raise BadLabNameError(f"lab:{name}#{seed}: the seed after '#' must be a whole number 0 or more, got "
                                   f"{seed!r} (e.g. lab:{name}#1)")
-        return dataclasses.replace(RECIPES[name], seed=int(seed))
-    return RECIPES[name]
+        return dataclasses.replace(registered, seed=int(seed))
+    return registered
 
 
 def seeded(recipe_: str | Recipe, profile: str | Profile | None = None) -> list[Recipe]:
@@ -223,14 +215,12 @@ def seeds(profile: str | Profile | None = None) -> list[int]:
 
 def label(r: Recipe) -> str:
     """`base`, or `base#1` when the recipe runs under another seed than the registered one."""
-    _ensure_defaults()
-    reg = RECIPES.get(r.name)
+    reg = RECIPES.get(r.name, None)
     return r.name if reg is None or reg.seed == r.seed else f"{r.name}#{r.seed}"
 
 
 def names() -> list[str]:
-    _ensure_defaults()
-    return list(RECIPES)
+    return RECIPES.names()
 
 
 # ---------------------------------------------------------------- profiles

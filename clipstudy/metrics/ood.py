@@ -11,6 +11,7 @@ import numpy as np
 from scipy.special import logsumexp, softmax
 
 from ..errors import UnknownNameError
+from ..registry import Registry
 from ._arrays import as_float, check_nonempty
 
 _COS_TOL = 1e-2  # fp16 cosines can overshoot 1 slightly
@@ -30,7 +31,7 @@ class Score:
     doc: str = ""
 
 
-SCORES: dict[str, Score] = {}
+SCORES: Registry[Score] = Registry("OOD score method")
 
 
 def register_score(name: str, input: str) -> Callable[[Callable], Callable]:
@@ -40,7 +41,7 @@ def register_score(name: str, input: str) -> Callable[[Callable], Callable]:
         raise UnknownNameError("OOD score input", input, INPUTS)
 
     def wrap(fn: Callable) -> Callable:
-        SCORES[name] = Score(name, input, fn, (fn.__doc__ or "").strip())
+        SCORES.register(name, Score(name, input, fn, (fn.__doc__ or "").strip()), replace=True)
         return fn
     return wrap
 
@@ -92,12 +93,11 @@ def ood_scores(logits: Any, method: str, temperature: float = 1.0) -> np.ndarray
     - mcm takes the raw cosine similarities in [-1, 1] (not logit_scale * cos):
       mcm = max softmax(cos / T), with T = 1 the MCM paper's default (Ming et al. 2022).
     """
-    if method not in SCORES:
-        raise UnknownNameError("OOD score method", method, list(SCORES))
+    score = SCORES.get(method)
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature!r}")
-    z = as_float(logits, "logits" if SCORES[method].input != "features" else "features", ndim=2)
-    return np.asarray(SCORES[method].fn(z, temperature=temperature), dtype=float)
+    z = as_float(logits, "logits" if score.input != "features" else "features", ndim=2)
+    return np.asarray(score.fn(z, temperature=temperature), dtype=float)
 
 
 def fpr_at_tpr(id_scores: Any, ood_scores: Any, tpr: float = 0.95) -> float:

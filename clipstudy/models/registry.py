@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .. import factors
 from ..errors import ClipstudyError, UnknownNameError
+from ..registry import Registry
 from .spec import LOCAL_DIR, Loaded, ModelSpec, local_checkpoint, pretrained_tag  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
@@ -70,26 +71,25 @@ def model_id(spec: ModelSpec) -> str:
     return spec.name
 
 
-def _curated() -> dict[str, ModelSpec]:
-    out: dict[str, ModelSpec] = {}
+def _curated() -> Registry[ModelSpec]:
+    out: Registry[ModelSpec] = Registry("model")
     with CURATED_CSV.open(newline="") as f:
         for r in csv.DictReader(line for line in f if not line.startswith("#")):
-            out[r["name"]] = ModelSpec(
+            out.register(r["name"], ModelSpec(
                 name=r["name"], source=r["source"], arch=r["arch"], pretrained=r["pretrained"] or None,
                 family=r["family"], data=r["data"], samples_seen=float(r["samples_seen"]),
                 finetuned=r["finetuned"] == "True", loss=r["loss"], resolution=int(r["resolution"]),
-                notes=r["notes"])
+                notes=r["notes"]))
     return out
 
 
 # the curated rows are loaded with the module, so `register` before the first `get` adds to them
-REGISTRY: dict[str, ModelSpec] = _curated()
+REGISTRY: Registry[ModelSpec] = _curated()
 
 
 def register(spec: ModelSpec) -> ModelSpec:
     """Add (or replace) a named model; the curated registry stays."""
-    REGISTRY[spec.name] = spec
-    return spec
+    return REGISTRY.register(spec.name, spec, replace=True)
 
 
 # ----------------------------------------------------------------- the source table
@@ -107,8 +107,8 @@ class Resolver:
 
 
 RESOLVERS: list[Resolver] = []
-LOADERS: dict[str, Callable[[ModelSpec, str], Loaded]] = {}
-LISTERS: dict[str, Callable[[], list[ModelSpec]]] = {}  # sources whose models are listed beside the registry
+LOADERS: Registry[Callable[[ModelSpec, str], Loaded]] = Registry("model source")
+LISTERS: Registry[Callable[[], list[ModelSpec]]] = Registry("model lister")  # sources listed beside the registry
 SUGGESTERS: list[Callable[[], list[str]]] = []
 
 
@@ -198,14 +198,14 @@ def frame(factor: str | None = None) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------- collections
-COLLECTIONS: dict[str, Callable[[], list[str]]] = {}
+COLLECTIONS: Registry[Callable[[], list[str]]] = Registry("model collection")
 FIELDS: tuple[str, ...] = ("source", "family", "data", "loss", "finetuned", "resolution")
 HUB_SOURCES = ("open_clip", "timm")
 
 
 def register_collection(name: str, members: Callable[[], list[str]]) -> None:
     """`@name` expands to `members()` (called on use, so it sees recipes registered later)."""
-    COLLECTIONS[name] = members
+    COLLECTIONS.register(name, members, replace=True)
 
 
 def collection(name: str, *, hub_only: bool = False) -> list[str]:

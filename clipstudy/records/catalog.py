@@ -10,16 +10,17 @@ from typing import Callable
 
 import pandas as pd
 
-from ..errors import UnknownNameError
+from ..registry import Registry
 from . import cood, decisions, scaling, tables
 
-LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
+LOADERS: Registry[Callable[..., pd.DataFrame]] = Registry("records table")
+LOADERS.update({
     "open_clip": tables.load_open_clip, "timm": tables.load_timm, "clip_benchmark": tables.load_clip_benchmark,
     "imagenet_x": tables.load_imagenet_x, "cue_conflict": tables.load_cue_conflict,
     "model_vs_human": decisions.load_model_vs_human, "model_vs_human_clip": decisions.load_model_vs_human_clip,
     "vlm_shapebias": decisions.load_vlm_shapebias, "texture_vs_shape": decisions.load_texture_vs_shape,
     "scaling_laws_openclip": scaling.load_scaling_laws, "cood_benchmarking": cood.load_cood,
-}
+}, replace=False)
 
 
 def load(name: str, root: str | Path | None = None, **options) -> pd.DataFrame:
@@ -28,6 +29,4 @@ def load(name: str, root: str | Path | None = None, **options) -> pd.DataFrame:
     Decision records (`model_vs_human`, `model_vs_human_clip`, `vlm_shapebias`, `texture_vs_shape`)
     come back one row per decision (see `records.decisions`); `options` go to the loader (e.g.
     `datasets=["cue-conflict"]` for model-vs-human)."""
-    if name not in LOADERS:
-        raise UnknownNameError("records table", name, list(LOADERS))
-    return LOADERS[name](root, **options)
+    return LOADERS.get(name)(root, **options)

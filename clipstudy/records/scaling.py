@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import data_sources as DS
 from . import tags as T
 from .schema import read_table
 from .sources import require
@@ -30,7 +31,7 @@ UPSTREAM = {"LAION-80M": "laion80m", "LAION-400M": "laion400m", "LAION-2B": "lai
 GRID_ARCHS = ("ViT-B-32", "ViT-B-16", "ViT-L-14")
 GRID_DATA = ("laion80m", "laion400m", "laion2b")
 GRID_SAMPLES = ("3B", "13B", "34B")
-DATA_LABEL = {"laion80m": "LAION-80M", "laion400m": "LAION-400M", "laion2b": "LAION-2B", "openai-wit": "OpenAI WIT"}
+DATA_LABEL = DS.labels(*UPSTREAM.values())  # the display label of each upstream source (clipstudy.data_sources)
 SHIFTS = ("imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a")  # ObjectNet: no ImageNet-model line
 RETRIEVAL = ("flickr30k", "mscoco")
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 
-from .. import factors as F
+from .. import data_sources as DS, factors as F
 
 NAN = float("nan")
 
@@ -121,12 +121,7 @@ def open_clip_tags(model: str, pretrained: str, config: dict | None = None) -> d
 
 # ---- timm names: "<arch>.<pretrained tag>" ----------------------------------------------------
 
-_TIMM_DATA = [  # (token regex in the tag, data source); first match wins
-    (r"openai", "openai-wit"), (r"laion2b", "laion2b"), (r"laiona", "laion-aesthetic"),
-    (r"webli", "webli"), (r"m38m", "merged-38m"), (r"m30m", "merged-30m"), (r"jft|ns_jft", "jft-300m"),
-    (r"ig1b", "instagram-1b"), (r"yfcc100m", "yfcc100m"),
-    (r"in22k|in21k|22k|21k", "imagenet-21k"), (r"in12k", "imagenet-12k"),
-]
+_TIMM_DATA = list(DS.TIMM_RULES)  # (token regex in the tag, data source); first match wins (clipstudy.data_sources)
 
 
 def is_clip_ft(name: str) -> bool:
@@ -144,10 +139,7 @@ def timm_tags(name: str, img_size: float | None = None) -> dict:
     if "clip_ft" in tag and arch.startswith("eva"):
         data = "eva-clip"  # EVA-CLIP weights (laion400m/merged data), then ImageNet fine-tune
     else:
-        for pat, d in _TIMM_DATA:
-            if re.search(pat, tag):
-                data = d
-                break
+        data = DS.of_timm_tag(tag) or data
     res = int(img_size) if img_size is not None and not math.isnan(img_size) else resolution_from_name(arch)
     return {
         "family": family_from_name(arch), "data": data, "dataset_size": DATA_SIZES.get(data, NAN),

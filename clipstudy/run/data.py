@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from .. import tasks
+
 # what an axis reads, by dataset (registered families not listed take their registry task)
-LAB_TASKS = {"lab-val": "classification", "lab-v2": "classification", "lab-sketch": "classification",
-             "lab-silhouette": "classification", "lab-cue-conflict": "shape-bias", "lab-factors": "factors",
-             "lab-3dcc": "3d", "lab-ood": "ood", "lab-retrieval": "retrieval"}
+LAB_TASKS = dict(tasks.LAB_SETS)  # the lab's evaluation sets and their tasks (clipstudy.tasks)
 TASKS = {"imagenet-x": "factors", "imagenet-3dcc": "3d"}
 
 

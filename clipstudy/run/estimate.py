@@ -36,6 +36,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
+from .. import tasks
 from ..errors import ClipstudyError
 from .plan import Plan, plan
 
@@ -82,6 +83,7 @@ ANCHORS: dict[str, tuple[str, int]] = {"ViT-B-32": ("vit_base_patch32_clip_224",
 AXIS_READS: dict[str, tuple[str, ...]] = {"shifts": ("classification",), "calibration": ("classification",),
                                           "ood": ("ood",), "shape": ("shape-bias",), "factors": ("factors",),
                                           "3d": ("3d",), "retrieval": ("retrieval",)}
+tasks.check(*(t for reads in AXIS_READS.values() for t in reads))  # each one of clipstudy.tasks.TASKS
 DECODE_IMG_S_PER_CORE = 650.0  # the fast end of DESIGN.md's JPEG decoding rate per core
 MEASURED_COLUMNS = ("arch", "device", "img_s")
 
