@@ -1,18 +1,16 @@
-"""Named collections of models and datasets, written `@NAME` wherever a list of names is taken.
+"""Named collections of models, written `@NAME` wherever a list of names is taken.
 
 Models: `@live` (the live panel), `@zero-shot` and `@fine-tuned` (the registry's open_clip CLIPs and its
 timm ImageNet-fine-tuned CLIPs), `@baselines` (ImageNet-1k-trained timm models, the paper's baseline
 role), `@lab` (the lab zoo, registered by its source), and `@FIELD=VALUE` over the registry (`@family=vit`,
 `@data=laion2b`, `@loss=siglip`; a factor's key works too: `@architecture=vit`). The one `@` parser is
-`clipstudy.models.registry.expand`. Datasets: one collection per runner axis, named as the runner names it
-(`@shifts`, `@factors`, `@shape`, `@calibration`, `@ood`, `@retrieval`, `@3d`: the live datasets its `Axis`
-declares), `@lab` (the lab sets), `@book` (every dataset a chapter's live section reads) and `@wds`.
+`clipstudy.models.registry.expand`. Dataset collections derive from the axes' declarations: see
+`clipstudy.axes.datasets`.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-from . import tasks
 from .errors import UnknownNameError
 from .models import registry
 
@@ -24,21 +22,6 @@ BASELINES: tuple[str, ...] = tuple(f"timm:{n}" for n in (
     "convnext_tiny.fb_in1k", "convnext_base.fb_in1k", "vit_small_patch16_224.augreg_in1k",
     "vit_base_patch16_224.augreg_in1k", "deit_small_patch16_224.fb_in1k", "deit_base_patch16_224.fb_in1k",
     "swin_tiny_patch4_window7_224.ms_in1k", "swin_base_patch4_window7_224.ms_in1k"))
-
-
-def _datasets() -> dict[str, tuple[str, ...]]:
-    """Every dataset collection, derived: one per runner axis (its declared live datasets, plus its lab sets'
-    runner form under `@lab`), `@book` (every live dataset a chapter reads) and `@wds` (CLIP_benchmark's
-    webdatasets on the hub, `clipstudy.datasets.wds`)."""
-    from . import axes
-    from .datasets import wds
-
-    everything = axes.all_axes()
-    out = {a.runner: a.live for a in everything if a.runner and a.live}
-    out["lab"] = tuple(tasks.LAB_SETS)
-    out["book"] = tuple(dict.fromkeys(d for a in everything for d in a.live))
-    out["wds"] = tuple(wds.PREFIX + n for n in wds.FAMILIES)
-    return out
 
 
 MODEL_COLLECTIONS = ("live", "zero-shot", "fine-tuned", "baselines", "lab")
@@ -69,24 +52,6 @@ def models(name: str) -> list[str]:
     return registry.collection(name)
 
 
-def dataset_collections() -> list[str]:
-    """The names of the dataset collections (without the @)."""
-    return list(_datasets())
-
-
-def datasets(name: str) -> list[str]:
-    """The members of a dataset collection (`name` without the @)."""
-    found = _datasets()
-    if name not in found:
-        raise UnknownNameError("dataset collection", f"@{name}", [f"@{c}" for c in found])
-    return list(found[name])
-
-
 def expand_models(items: Iterable[str] | str) -> list[str]:
     """Model names with each `@COLLECTION` replaced by its members, each once, in order ("a,b" splits)."""
     return registry.expand(items)
-
-
-def expand_datasets(items: Iterable[str] | str) -> list[str]:
-    """Dataset names with each `@COLLECTION` replaced by its members, each once, in order."""
-    return registry.expand(items, datasets)

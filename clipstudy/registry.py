@@ -121,6 +121,11 @@ class Registry(Generic[T]):
         self.load()
         return list(self._entries)
 
+    def registered(self) -> list[T]:
+        """The entries registered so far, as stored (lazy ones unresolved), without running the loader (for a
+        check made while the loader's own imports are still registering)."""
+        return list(self._entries.values())
+
     def keys(self) -> list[str]:
         return self.names()
 

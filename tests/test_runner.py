@@ -92,9 +92,10 @@ def test_collections_expand_and_the_models_command_lists_them(capsys):
     zs = collection.expand_models(["@zero-shot"])
     assert zs and all(zoo.get(n).source == "open_clip" and not zoo.get(n).finetuned for n in zs)
     assert set(collection.expand_models("@loss=siglip")) == {n for n in zoo.names() if zoo.get(n).loss == "siglip"}
+    from clipstudy import axes
     from clipstudy.axes import shifts
 
-    assert collection.expand_datasets("@shifts,imagenet,@3d") == list(shifts.AXIS.live) + ["imagenet-3dcc"]
+    assert axes.expand_datasets("@shifts,imagenet,@3d") == list(shifts.AXIS.live) + ["imagenet-3dcc"]
     with pytest.raises(KeyError, match="@baselines"):
         collection.expand_models("@baseline")
     assert cli.main(["models", "--collection", "baselines"]) == 0
@@ -108,7 +109,7 @@ def test_the_chapter_grid_is_what_the_axis_modules_declare():
     from clipstudy import axes, book
 
     declared = {a.chapter: a.live for a in axes.all_axes()}
-    assert book.live_grid("06") == list(declared["06_ood_detection"]) == list(collection.datasets("ood"))
+    assert book.live_grid("06") == list(declared["06_ood_detection"]) == list(axes.datasets("ood"))
     assert book.live_grid() == list(dict.fromkeys(d for ds in declared.values() for d in ds))
     for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
         a = axes.of_chapter(nb.stem)
@@ -545,6 +546,7 @@ def test_build_live_runs_the_declared_grid_and_chapters_read_its_table(env, tmp_
     top1 = ch.live_results("shifts", metric="top1")
     assert list(top1["dataset"]) == ["imagenet", "imagenet-sketch"] and top1["value"].between(0, 1).all()
     # the chapter's live section reads that table (no encoding) and names, in one notice, what it lacks
+    from clipstudy import axes
     from clipstudy.axes import shifts
     from clipstudy.config import PROFILES
 

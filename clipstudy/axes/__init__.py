@@ -9,24 +9,20 @@ derive from it.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Sequence
 
 from .core import FACTORS, REGISTRY, Axis, Effects, IdLookup, Outputs, Row, register, row
 
 __all__ = ["Axis", "Effects", "FACTORS", "IdLookup", "Outputs", "Row", "register", "row", "all_axes", "of_chapter",
-           "runner_axes", "runner", "resolve", "unit_versions"]
+           "runner_axes", "runner", "resolve", "unit_versions", "collections", "datasets", "expand_datasets"]
 
 
 def all_axes() -> list[Axis]:
     """Every registered axis, in chapter order (importing each axis module and each plugin once)."""
     from .. import plugins
 
-    for m in pkgutil.iter_modules(__path__):
-        if not m.name.startswith("_") and m.name != "core":
-            importlib.import_module(f"{__name__}.{m.name}")
-    plugins.load()  # a plugin may declare an axis of its own
+    REGISTRY.load()  # imports every axis module of this package
+    plugins.load()  # a plugin may declare an axis of its own (CLIPSTUDY_PLUGINS, read again each time)
     return sorted(REGISTRY.values(), key=lambda a: a.chapter)
 
 
@@ -64,3 +60,36 @@ def unit_versions(task: str) -> dict[str, int]:
     """The versions of the axes that read a unit of `task`: part of the unit's key, so bumping one axis'
     version re-runs only the units that axis reads."""
     return {a.runner: a.version for a in runner_axes().values() if task in a.tasks}
+
+
+def collections() -> dict[str, tuple[str, ...]]:
+    """Every dataset collection (`@NAME` wherever dataset names are taken), derived: one per runner axis (the
+    live datasets it declares: `@shifts`, `@factors`, `@shape`, `@calibration`, `@ood`, `@retrieval`, `@3d`),
+    `@lab` (the lab sets), `@book` (every live dataset a chapter reads) and `@wds` (CLIP_benchmark's
+    webdatasets on the hub, `clipstudy.datasets.wds`)."""
+    from .. import tasks
+    from ..datasets import wds
+
+    everything = all_axes()
+    out = {a.runner: a.live for a in everything if a.runner and a.live}
+    out["lab"] = tuple(tasks.LAB_SETS)
+    out["book"] = tuple(dict.fromkeys(d for a in everything for d in a.live))
+    out["wds"] = tuple(wds.PREFIX + n for n in wds.FAMILIES)
+    return out
+
+
+def datasets(name: str) -> list[str]:
+    """The members of a dataset collection (`name` without the @)."""
+    from ..errors import UnknownNameError
+
+    found = collections()
+    if name not in found:
+        raise UnknownNameError("dataset collection", f"@{name}", [f"@{c}" for c in found])
+    return list(found[name])
+
+
+def expand_datasets(items: Sequence[str] | str) -> list[str]:
+    """Dataset names with each `@COLLECTION` replaced by its members, each once, in order ("a,b" splits)."""
+    from ..models import registry
+
+    return registry.expand(items, datasets)

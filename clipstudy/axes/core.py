@@ -16,8 +16,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import plugins
 from ..analysis import effects as E
 from ..errors import ClipstudyError, UnknownNameError
+from ..registry import Registry, import_modules
 
 # The factor vocabulary of the effects tables: the one place chapters take it from (the core's
 # clipstudy.factors replaces this import at merge).
@@ -93,18 +95,19 @@ class Axis:
         return out
 
 
-REGISTRY: dict[str, Axis] = {}
+# every axis module of this package registers at import; the loader imports them all, then the plugins
+REGISTRY: Registry[Axis] = Registry("axis", loader=import_modules("clipstudy.axes", skip=["core"], then=plugins.load))
 
 
 def register(axis: Axis) -> Axis:
     """Add an axis to the registry (its module calls this once, at import)."""
     if axis.evaluate is not None and not axis.runner:
         raise ClipstudyError(f"axis {axis.key!r} has an evaluator but no runner name")
-    for other in REGISTRY.values():
+    for other in REGISTRY.registered():  # as registered so far (listing would run the loader)
         if other.key != axis.key and (other.name == axis.name or other.chapter == axis.chapter
                                       or (axis.runner and other.runner == axis.runner)):
             raise ClipstudyError(f"axis {axis.key!r} repeats the name, chapter or runner name of {other.key!r}")
-    REGISTRY[axis.key] = axis
+    REGISTRY.register(axis.key, axis, replace=True)  # a module re-imported (importlib.reload) re-declares its axis
     return axis
 
 

@@ -136,7 +136,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
     for p in prompts_:
         prompt_sets.templates(p)  # an unknown prompt set fails the plan, not every unit
     model_names = collection.expand_models(models)
-    data_names = add_id_sets(collection.expand_datasets(datasets), axes_)
+    data_names = add_id_sets(axis_registry.expand_datasets(datasets), axes_)
     if not model_names or not data_names:
         raise ClipstudyError("the grid is empty: give --models and --datasets (names or @collections)")
     lab_profile = lab_profile or os.environ.get("CLIPSTUDY_LAB_PROFILE") or "lab"
