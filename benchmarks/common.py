@@ -80,7 +80,7 @@ def lab_sketch_folder(root: str | os.PathLike, set_name: str = "lab-val", profil
 
     from PIL import Image
 
-    from clipstudy.analysis import lab_eval
+    from clipstudy.lab import evaluate as lab_eval
 
     ls = lab_eval.labset(set_name, profile=profile)
     names = list(ls.classnames)

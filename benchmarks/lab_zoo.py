@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from clipstudy.lab import study, train as T, zoo as lab_zoo
+from clipstudy.lab import evaluate as lab_eval, train as T, zoo as lab_zoo
 
 HEADLINE = [  # (dataset, metric, column name)
     ("lab-val", "top1", "val"), ("lab-v2", "top1", "v2"), ("lab-sketch", "top1", "sketch"),
@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwarm load of {len(recipes)} models: {time.perf_counter() - t0:.2f} s")
 
     t0 = time.perf_counter()
-    df = study.evaluate_zoo(recipes, a.profile, prompts=("lab-single", "lab-ensemble"))
+    df = lab_eval.metrics_zoo(recipes, a.profile, prompts=("lab-single", "lab-ensemble"))
     for ood in ("lab-sketch", "lab-silhouette", "lab-v2"):
-        er = study.effective_robustness(df, ood=ood)
+        er = lab_eval.effective_robustness(df, ood=ood)
         er = er.merge(df[["model", "recipe", "prompt_set", "factor"]].drop_duplicates(), on="model")
         er = er[er.prompts.eq(er.prompt_set) | er.prompts.eq("classifier-head")]
         df = pd.concat([df, er.drop(columns=["fit_slope", "fit_intercept"])], ignore_index=True)

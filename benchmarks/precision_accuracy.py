@@ -2,7 +2,7 @@
 
 (1) Trained lab models (every cached seed of the chosen recipes, `--train` trains what is missing) over every
 lab evaluation set: top-1 agreement of bf16 and fp32 predictions, and each headline metric under both
-(lab.study.evaluate: top-1, ECE, NLL, shape bias, OOD AUROC/FPR95, 3D-corruption accuracy, retrieval recall).
+(lab.evaluate.metrics_table: top-1, ECE, NLL, shape bias, OOD AUROC/FPR95, 3D-corruption accuracy, retrieval recall).
 (2) A random ViT-B-32 on the real stimuli in $CLIPSTUDY_DATA/stimuli (cue-conflict sample, edges,
 silhouettes), zero-shot over the 16 categories: agreement, accuracy and shape bias.
 
@@ -87,18 +87,14 @@ def cached_models(recipes: list[str], profile: str) -> list[str]:
 
 def _outputs(loaded, ls, prompts: str):
     """The engine's zero-shot outputs of a lab model on a lab set, as the chapters compute them."""
-    try:
-        from clipstudy.lab.evaluate import outputs  # the one lab evaluation path (issue 13)
-    except ImportError:
-        from clipstudy.lab.study import _run
+    from clipstudy.lab.evaluate import outputs  # the one lab evaluation path (issue 13)
 
-        return _run(loaded, ls, prompts)
     return outputs(loaded, ls, prompts.removeprefix("lab-"))
 
 
 def lab_part(models: list[str], profile: str, prompts: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(agreement per model x set, metrics per model x set x metric under fp32 and bf16)."""
-    from clipstudy.lab import study
+    from clipstudy.lab import evaluate as lab_eval
     from clipstudy.lab import train as T
     from clipstudy.lab import zoo as lab_zoo
 
@@ -111,11 +107,11 @@ def lab_part(models: list[str], profile: str, prompts: str) -> tuple[pd.DataFram
         for prec in ("fp32", "bf16"):
             with pinned(prec):
                 t0 = time.perf_counter()
-                df = study.evaluate(m, profile, prompts=prompts)
+                df = lab_eval.metrics_table(m, profile, prompts=prompts)
                 df["precision"] = prec
                 mets.append(df)
                 for name in LAB_SETS:
-                    ls = study.labset(name, profile)
+                    ls = lab_eval.sized_labset(name, profile)
                     res = _outputs(loaded, ls, prompts)
                     preds[(name, prec)] = (res.logits.argmax(1), res.labels)
                 print(f"  {m} {prec}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)

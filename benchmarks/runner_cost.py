@@ -88,11 +88,11 @@ LAB_SETS = ["lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-cue-confli
 
 
 def lab_grid(profile: str) -> tuple[list[str], list[str]]:
-    """The lab book's grid: every lab recipe x the 9 lab sets (smoke: the sizes of lab/study.SMOKE_N)."""
-    from clipstudy.lab import study
+    """The lab book's grid: every lab recipe x the 9 lab sets (smoke: the sizes of config.SMOKE_SETS)."""
+    from clipstudy.config import SMOKE_SETS
     from clipstudy.lab import zoo as lab_zoo
 
-    sets = [f"{s}:{study.SMOKE_N[s]}" if profile == "smoke" else s for s in LAB_SETS]
+    sets = [f"{s}:{dict(SMOKE_SETS)[s]}" if profile == "smoke" else s for s in LAB_SETS]
     return [f"lab:{r}@{profile}" for r in lab_zoo.names()], sets
 
 

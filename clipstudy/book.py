@@ -51,16 +51,17 @@ def select(only: str | None) -> list[Path]:
     return picked
 
 
-def parameters(profile: str, device: str = "auto", results_dir: Path = RESULTS, **roots: str) -> dict[str, Any]:
+def parameters(profile: str, device: str = "auto", results_dir: Path = RESULTS, precision: str = "auto",
+               **roots: str) -> dict[str, Any]:
     """What papermill injects into every chapter's one-line parameters cell (`params = {...}`): the profile's
-    name (`config.PROFILES` sets every size from it), the device and the roots (`data_root` overrides
-    CLIPSTUDY_DATA)."""
+    name (`config.PROFILES` sets every size from it), the device, the precision (`build` passes the one it
+    resolved) and the roots (`data_root` overrides CLIPSTUDY_DATA)."""
     if profile not in PROFILES:
         raise UnknownNameError("profile", profile, list(PROFILES))
     from .config import data_root
 
-    return {"params": dict(profile=profile, device=device, data_root=str(roots.get("data_root", data_root())),
-                           results_dir=str(results_dir))}
+    return {"params": dict(profile=profile, device=device, precision=precision,
+                           data_root=str(roots.get("data_root", data_root())), results_dir=str(results_dir))}
 
 
 def stage(out: str | os.PathLike) -> Path:
@@ -276,7 +277,7 @@ def live_grid(only: str | None = None) -> list[str]:
 
 def run_live_grid(only: str | None = None, device: str = "auto", executor: str = "local",
                   executor_options: dict | None = None, models=None, prompts: str = "openai80",
-                  study: Path | None = None):
+                  study: Path | None = None, precision: str = "auto"):
     """Run the grid the chapters declare, over the live models and datasets this machine has, through the
     runner (any executor), before the notebooks execute; the chapters then read its results table and hit
     its cached features. Missing weights or data are left to each chapter's one "missing" cell."""
@@ -291,7 +292,7 @@ def run_live_grid(only: str | None = None, device: str = "auto", executor: str =
     print(f"live grid: {len(panel.models)} model(s) x {len(panel.datasets)} dataset(s) on --executor {executor}",
           flush=True)
     out = run.run(panel.models, panel.datasets, prompts=prompts, executor=executor, executor_options=executor_options,
-                  device=device, study=study or LIVE_STUDY)
+                  device=device, study=study or LIVE_STUDY, precision=precision)
     for r in out.failed:
         print(f"  live unit failed: {r.model} x {r.dataset}: {r.error}", flush=True)
     return out
@@ -314,7 +315,7 @@ def lab_grid(profile: str, only: str | None = None) -> tuple[list[str], list[str
 
 
 def run_lab_grid(profile: str, only: str | None = None, device: str = "auto", executor: str = "local",
-                 executor_options: dict | None = None, study: Path | None = None):
+                 executor_options: dict | None = None, study: Path | None = None, precision: str = "auto"):
     """The lab half of the book through the study runner, as the live half: every (lab model, lab set) unit
     the chapters read is encoded once into the store (with both lab prompt sets' heads) and evaluated into
     the study's results table; the chapters then read those features from the store."""
@@ -326,7 +327,7 @@ def run_lab_grid(profile: str, only: str | None = None, device: str = "auto", ex
     t0 = time.time()
     out = run.run(models, datasets, prompts="lab-single,lab-ensemble", executor=executor,
                   executor_options=executor_options, device=device, lab_profile=PROFILES[profile].lab,
-                  study=study or LAB_STUDY, progress=False)
+                  study=study or LAB_STUDY, progress=False, precision=precision)
     s = out.summary
     print(f"lab grid: {len(models)} model(s) x {len(datasets)} set(s) on --executor {executor}: "
           f"{s.units_computed} computed, {s.units_reused} reused, {s.units_failed} failed, "
@@ -368,8 +369,10 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
           executor_options: dict | None = None, precision: str = "auto") -> int:
     """Execute the chosen chapters and build the book; non-zero exit if any chapter failed.
 
-    `precision` other than auto pins the engine's precision (and the lab training's) for the whole build,
-    chapters' kernels included, through `CLIPSTUDY_PRECISION` (see encode.resolve_precision).
+    `precision` is resolved here, once, for the build's device (`encode.resolve_precision`), and passed down
+    explicitly to every chapter as its `precision` papermill parameter (the runner's grids get it as asked: `run`
+    resolves it for the device its units run on). One other than auto also pins, for this build only, what
+    `auto` means to the code that does not take it as a parameter yet (`CLIPSTUDY_PRECISION`: lab training, the analysis helpers the chapters call).
 
     `out` builds the whole book in another folder (see `stage`); by default it goes to book/ here.
     `fetch` (default: every profile but smoke) first fetches the published records that are missing, so the
@@ -379,7 +382,7 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     from .config import resolve_device
     from .encode import PRECISION_ENV, resolve_precision
 
-    resolve_precision(precision, "cpu")  # a bad name fails now
+    resolved = resolve_precision(precision, resolve_device(device))  # a bad name fails now
     select(only)  # so does an unknown chapter
     if out is not None:  # and an --out that cannot be written (a file, under a file, read-only)
         from .paths import writable_dir
@@ -390,12 +393,22 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
         old = os.environ.get(PRECISION_ENV)
         os.environ[PRECISION_ENV] = precision
         try:
-            return build(profile, only, device, skip_html, out, fetch, executor, executor_options)
+            return _build(profile, only, device, skip_html, out, fetch, executor, executor_options, precision, resolved)
         finally:
             if old is None:
                 os.environ.pop(PRECISION_ENV, None)
             else:
                 os.environ[PRECISION_ENV] = old
+    return _build(profile, only, device, skip_html, out, fetch, executor, executor_options, precision, resolved)
+
+
+def _build(profile: str, only: str | None, device: str, skip_html: bool, out: str | os.PathLike | None,
+           fetch: bool | None, executor: str, executor_options: dict | None, asked: str, precision: str) -> int:
+    """`build` below its entry: `precision` is resolved for this machine's device (the chapters' kernels run
+    here); the grids get the precision as `asked`, since the runner's `run` is an entry of its own that resolves
+    it for the device its units run on (another machine's GPU, with --executor slurm or ray)."""
+    from .config import resolve_device
+
     stages: list[tuple[str, float]] = []  # (stage, seconds): printed at the end, so a cold build's cost is on record
     t_build = t0 = time.time()
     if fetch if fetch is not None else profile != "smoke":
@@ -407,13 +420,14 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
 
     project = ROOT if out is None else stage(out)
     chapters_dir = project / "book" / "chapters"
-    params = parameters(profile, resolve_device(device), results_dir=project / "book" / "results")
+    params = parameters(profile, resolve_device(device), results_dir=project / "book" / "results",
+                        precision=precision)
     prof = PROFILES[profile]
     paths = select(only)
     if prof.live:
         t0 = time.time()
         run_live_grid(only, params["params"]["device"], executor, executor_options,
-                      study=project / "book" / "results" / "live")
+                      study=project / "book" / "results" / "live", precision=asked)
         stages.append(("live grid", time.time() - t0))
     if prof.lab:
         from .lab import zoo as lab_zoo
@@ -424,7 +438,7 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
         stages.append(("lab zoo", time.time() - t0))
         t0 = time.time()
         run_lab_grid(profile, only, params["params"]["device"], executor, executor_options,
-                     study=project / "book" / "results" / "lab")
+                     study=project / "book" / "results" / "lab", precision=asked)
         stages.append(("lab grid", time.time() - t0))
     runs = []
     for p in paths:

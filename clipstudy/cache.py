@@ -1,6 +1,6 @@
 """On-disk feature store keyed by (model id, weights hash, data identity, transform, precision, subset).
 
-Entry names are `store.Key`s; atomic writes and safe loads are the store's.
+Entry names are `store.Key`s; atomic writes and safe loads are the store's (import them from `clipstudy.store`).
 
 Layout: `<root>/<key>/shard-00000.pt ... meta.json`. Every file is written to a
 temporary name and renamed into place, so a reader never sees half a file.
@@ -20,9 +20,11 @@ from typing import Any
 
 import torch
 
+from . import store
 from .config import cache_root
-from .store import (DAMAGE, CacheError, Key, atomic_save, atomic_write_text, digest,  # noqa: F401 (re-exported)
-                    discard, feature_key, load_json, safe_load)
+from .deprecations import module_getattr
+
+__getattr__ = module_getattr(__name__)  # the store's names it once re-exported warn and work (clipstudy.deprecations)
 
 META_FIELDS = ("n", "n_shards")
 
@@ -42,8 +44,8 @@ class FeatureCache:
 
     @staticmethod
     def key_of(model: str, weights: str, dataset: str, transform: str = "default", subset: str = "all", *,
-               kind: str = "features", **extra: Any) -> Key:
-        return feature_key(model, weights, dataset, transform, subset, kind=kind, **extra)
+               kind: str = "features", **extra: Any) -> store.Key:
+        return store.feature_key(model, weights, dataset, transform, subset, kind=kind, **extra)
 
     def check_usable(self) -> Path:
         """Fail before any work when the cache root cannot be a folder (a file stands in its place);
@@ -52,8 +54,8 @@ class FeatureCache:
         while not p.exists() and p != p.parent:
             p = p.parent
         if not p.is_dir():
-            raise CacheError(f"the cache folder {self.root} cannot be used: {p} is a file. "
-                             "Set CLIPSTUDY_CACHE to a folder.")
+            raise store.CacheError(f"the cache folder {self.root} cannot be used: {p} is a file. "
+                                   "Set CLIPSTUDY_CACHE to a folder.")
         return p
 
     def check_writable(self) -> None:
@@ -61,9 +63,9 @@ class FeatureCache:
         or a folder this process cannot write."""
         p = self.check_usable()
         if not os.access(p, os.W_OK | os.X_OK):
-            raise CacheError(f"the cache folder {p} is read-only for this user, and this request has to "
-                             "compute and store features. Set CLIPSTUDY_CACHE to a writable folder "
-                             "(complete entries of a read-only cache are still read).")
+            raise store.CacheError(f"the cache folder {p} is read-only for this user, and this request has to "
+                                   "compute and store features. Set CLIPSTUDY_CACHE to a writable folder "
+                                   "(complete entries of a read-only cache are still read).")
 
     def entry(self, key: str) -> Path:
         return self.root / key
@@ -71,9 +73,9 @@ class FeatureCache:
     def meta(self, key: str) -> dict | None:
         """The entry's meta.json, or None when absent or damaged (a damaged one is removed)."""
         path = self.entry(key) / "meta.json"
-        meta = load_json(path)
+        meta = store.load_json(path)
         if meta is not None and any(not isinstance(meta.get(f), int) for f in META_FIELDS):
-            discard(path)  # damaged: the entry is recomputed like a damaged shard
+            store.discard(path)  # damaged: the entry is recomputed like a damaged shard
             return None
         return meta
 
@@ -84,20 +86,20 @@ class FeatureCache:
         return self.entry(key) / f"shard-{i:05d}.pt"
 
     def load_shard(self, key: str, i: int) -> dict | None:
-        return safe_load(self.shard_path(key, i))
+        return store.safe_load(self.shard_path(key, i))
 
     def save_shard(self, key: str, i: int, payload: dict) -> None:
-        atomic_save(payload, self.shard_path(key, i))
+        store.atomic_save(payload, self.shard_path(key, i))
 
     def drop_shards(self, key: str, start: int) -> None:
         """Remove shards `start`, `start+1`, ...: they follow a damaged one and no longer line up."""
         i = start
         while self.shard_path(key, i).exists():
-            discard(self.shard_path(key, i))
+            store.discard(self.shard_path(key, i))
             i += 1
 
     def finish(self, key: str, meta: dict) -> None:
-        atomic_write_text(json.dumps(meta, indent=1, default=str), self.entry(key) / "meta.json")
+        store.atomic_write_text(json.dumps(meta, indent=1, default=str), self.entry(key) / "meta.json")
 
     def load(self, key: str) -> dict | None:
         """All shards of a complete entry concatenated, or None if incomplete or damaged."""
@@ -106,7 +108,7 @@ class FeatureCache:
             return None
         shards = [self.load_shard(key, i) for i in range(meta["n_shards"])]
         if any(s is None for s in shards):  # damaged after completion: invalidate, recompute
-            discard(self.entry(key) / "meta.json")
+            store.discard(self.entry(key) / "meta.json")
             return None
         return merge_shards(shards)
 
@@ -129,10 +131,10 @@ class FeatureCache:
 
     def save_object(self, key: str, obj: Any) -> None:
         """A small single-file entry (for zero-shot heads)."""
-        atomic_save(obj, self.entry(key) / "object.pt")
+        store.atomic_save(obj, self.entry(key) / "object.pt")
 
     def load_object(self, key: str) -> Any | None:
-        return safe_load(self.entry(key) / "object.pt")
+        return store.safe_load(self.entry(key) / "object.pt")
 
 
 def merge_shards(shards: list[dict]) -> dict:

@@ -34,6 +34,7 @@ class Chapter:
     params: Any = None  # clipstudy.config.Profile
     device: str = "cpu"
     effects: Any = None  # clipstudy.axes.core.Effects
+    precision: str = "fp32"  # resolved by the build (its papermill parameter), never "auto"
 
     @property
     def lab_profile(self) -> str:
@@ -116,9 +117,12 @@ def as_families(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str = "",
-          results_dir: str | Path = "book/results") -> Chapter:
+          results_dir: str | Path = "book/results", precision: str = "auto") -> Chapter:
     """The setup every chapter shares, from its parameters cell: the build profile (`config.Profile`, which
     sets every size), the data root, the seaborn theme, the smoke warning, and the chapter's effects collector.
+
+    `precision` is the build's resolved precision (`book.parameters`); a chapter run by hand with "auto"
+    resolves it here, once, for its device (`encode.resolve_precision`).
 
     `axis` is the chapter's `clipstudy.axes.Axis` (its name, notebook and live datasets)."""
     import os
@@ -132,6 +136,11 @@ def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str 
     from . import plugins
 
     prof = profile_of(profile)
+    device = resolve_device(device)
+    if precision == "auto":  # the notebook run by hand: its own entry
+        from .encode import resolve_precision
+
+        precision = resolve_precision(precision, device)
     plugins.load()  # registered extensions (OOD scores, ...) named in CLIPSTUDY_PLUGINS
     if data_root:  # papermill passes the build's CLIPSTUDY_DATA so records resolve the same way
         os.environ["CLIPSTUDY_DATA"] = data_root
@@ -145,7 +154,7 @@ def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str 
         notice("Smoke profile", axis.smoke_note)
     print("  ".join(f"{k}={v}" for k, v in prof.parameters().items()))
     return Chapter(axis.chapter, Path(results_dir), prof.name, axis=axis, params=prof,
-                   device=resolve_device(device), effects=Effects(axis))
+                   device=device, effects=Effects(axis), precision=precision)
 
 
 def notice(title: str, body: str) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-import pandas as pd
-
 from .collection import LIVE
 from .errors import ClipstudyError
 
@@ -86,18 +84,3 @@ def panel(dataset_names: Iterable[str], models: Iterable[str] = DEFAULT_MODELS, 
     p.missing += data_missing
     return p
 
-
-def zero_shot_table(models: Iterable[str], dataset_names: Iterable[str], prompts: str = "openai80",
-                    device: str = "auto") -> pd.DataFrame:
-    """Top-1/top-5 of each (model, dataset), one tidy row per metric; features are cached."""
-    from . import datasets, zeroshot, zoo
-    from .config import resolve_device
-
-    device = resolve_device(device)
-    rows = []
-    for m in models:
-        loaded = zoo.load(m, device)
-        for d in dataset_names:
-            ds = datasets.get(d).load(transform=loaded.preprocess)
-            rows.append(zeroshot.run(loaded, ds, dataset_id=d, prompts=prompts, device=device).tidy())
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

@@ -2,16 +2,14 @@
 atomically under a lock, so concurrent evaluations never lose each other's rows."""
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import pandas as pd
 
-from .cache import atomic_write_text
 from .errors import ClipstudyError
+from .store import atomic_write_text, locked
 
 REQUIRED = ("model", "dataset", "prompts", "metric", "value")
 # One evaluation is identified by these columns: the same dataset name read from another folder, or in
@@ -61,21 +59,14 @@ def read(path: Path) -> pd.DataFrame:
     return df
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` (through a `.lock` file beside it) for a read-modify-write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+def lock_path(path: Path) -> Path:
+    """The lock file beside a table (`eval.csv.lock`) that every read-modify-write of it holds (`store.locked`)."""
+    return path.with_name(path.name + ".lock")
 
 
 def upsert(path: Path, rows: pd.DataFrame, identity: Sequence[str] = IDENTITY) -> pd.DataFrame:
     """Replace the rows of the same evaluation (by `identity`) with `rows`; keep every other row."""
-    with locked(path):
+    with locked(lock_path(path)):
         old = read(path) if path.exists() else None
         if old is not None and len(old):
             ids = [c for c in identity if c in rows.columns]

@@ -31,7 +31,7 @@
 # models, causal ablations in the lab, and (with the `live` profile) real checkpoints.
 
 # %% tags=["parameters"]
-params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
+params = {"profile": "lab", "device": "auto", "precision": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
 from clipstudy import chapter

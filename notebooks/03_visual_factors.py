@@ -29,7 +29,7 @@
 # exactly one factor out of its training range, keeping an unshifted copy of each scene as a control.
 
 # %% tags=["parameters"]
-params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
+params = {"profile": "lab", "device": "auto", "precision": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
 from clipstudy import chapter

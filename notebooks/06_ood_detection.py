@@ -36,7 +36,7 @@
 # not its classes; *far* OOD shares neither.
 
 # %% tags=["parameters"]
-params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
+params = {"profile": "lab", "device": "auto", "precision": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
 from clipstudy import chapter

@@ -24,7 +24,7 @@
 # this build; it computes nothing new, and a cell it cannot fill is listed with the reason.
 
 # %% tags=["parameters"]
-params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
+params = {"profile": "lab", "device": "auto", "precision": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
 from clipstudy import chapter

@@ -40,7 +40,7 @@
 # after every other one and reads what they wrote.
 
 # %% tags=["parameters"]
-params = {"profile": "lab", "device": "auto", "data_root": "", "results_dir": "book/results"}
+params = {"profile": "lab", "device": "auto", "precision": "auto", "data_root": "", "results_dir": "book/results"}
 
 # %%
 from clipstudy import chapter

@@ -87,7 +87,7 @@ def test_cache_reloads_and_retrains_damaged_files(mini):
 
     # a readable file whose record was forged to match, but with foreign content, is rejected too
     lab_zoo.load("test-mini", profile=TINY_PROFILE, progress=False)
-    from clipstudy.cache import atomic_save
+    from clipstudy.store import atomic_save
 
     atomic_save(dict(state_dict={}, key="someone-else"), pt)
     rec = json.loads(js.read_text())

@@ -213,3 +213,70 @@ def test_parallel_lab_training_gives_the_weights_of_sequential_training(tmp_path
         assert len(df) == 3  # size-small under both smoke seeds, and finetuned (its parent base trains too)
         shas[workers] = sorted(df["sha256"])
     assert shas[1] == shas[2]
+
+
+def test_build_resolves_once_and_passes_the_resolved_precision_to_the_chapters(monkeypatch, tmp_path):
+    """The build's entry resolves precision once; the chapters' papermill parameters hold the resolved value
+    (never "auto"), and an auto build sets no environment variable for precision or profile."""
+    from clipstudy import book
+
+    calls, seen = [], []
+    real = encode.resolve_precision
+
+    def counting(precision, device, **k):
+        calls.append((precision, device))
+        return real(precision, device, cpu=(), **k)  # a CPU without native bf16: auto is fp32
+
+    def params(*a, **k):
+        seen.append((book.parameters.__wrapped__(*a, **k), {v for n, v in os.environ.items()
+                                                            if n in (encode.PRECISION_ENV, "CLIPSTUDY_LAB_PROFILE")}))
+        raise _Stop
+
+    params.__wrapped__ = book.parameters
+    monkeypatch.setattr(encode, "resolve_precision", counting)
+    monkeypatch.setattr(book, "parameters", params)
+    monkeypatch.delenv("CLIPSTUDY_LAB_PROFILE", raising=False)
+    with pytest.raises(_Stop):
+        book.build("smoke", out=tmp_path, fetch=False, device="cpu")
+    assert calls == [("auto", "cpu")]
+    (p, env), = seen
+    assert p["params"]["precision"] == "fp32" and not env
+    with pytest.raises(_Stop):
+        book.build("smoke", out=tmp_path, fetch=False, device="cpu", precision="bf16")
+    assert seen[-1][0]["params"]["precision"] == "bf16"
+
+
+def test_a_chapter_takes_precision_as_a_parameter(monkeypatch, tmp_path):
+    from clipstudy import axes, chapter
+
+    ax = axes.of_chapter("01_introduction")
+    monkeypatch.setattr(chapter, "notice", lambda *a, **k: None)
+    ch = chapter.start(ax, profile="smoke", device="cpu", precision="bf16", results_dir=tmp_path)
+    assert ch.precision == "bf16"
+    monkeypatch.setattr(encode, "cpu_has_bf16", lambda flags=None: False)
+    assert chapter.start(ax, profile="smoke", device="cpu", results_dir=tmp_path).precision == "fp32"
+
+
+def test_units_carry_the_resolved_precision_and_heads_lock_on_it(monkeypatch):
+    """A CPU unit is planned with the resolved precision (in its key and its field); the worker resolves once
+    and the shared head's lock names the resolved precision, never "auto"."""
+    from clipstudy import store
+    from clipstudy.run import unit as U
+
+    monkeypatch.setattr(encode, "cpu_has_bf16", lambda flags=None: False)
+    p = __import__("clipstudy.run.plan", fromlist=["plan"]).plan(["RN50/random"], ["lab-val:8"], axes="shifts",
+                                                                   prompts="lab-single", device="cpu",
+                                                                   lab_profile="smoke")
+    (u,) = p.units
+    assert u.precision == "fp32"
+    locks = []
+    monkeypatch.setattr(store, "head_lock_key", lambda m, c, pr, prec: locks.append(prec) or store.Key.of("x", m))
+    monkeypatch.setattr(store, "locked", lambda path: __import__("contextlib").nullcontext())
+    monkeypatch.setattr(encode, "zero_shot_head", lambda *a, **k: locks.append(k["precision"]))
+
+    class L:
+        spec, model, tokenizer, weights_id = __import__("clipstudy.zoo", fromlist=["get"]).get("RN50/random"), \
+            None, None, "w"
+
+    U._head_once(u, L, ["a", "b"], "lab-single", "cpu", "fp32")
+    assert locks == ["fp32", "fp32"]

@@ -96,7 +96,7 @@ def test_safe_load_refuses_pickled_code(tmp_path):
 
 
 def test_lab_evaluators_key_a_set_alike():
-    from clipstudy.analysis import lab_eval
+    from clipstudy.lab import evaluate as lab_eval
     from clipstudy.lab import sets
 
     ls = sets.build("lab-val", n=8, size=32)

@@ -21,7 +21,8 @@ from PIL import Image
 from torchvision.transforms.functional import to_tensor
 
 from clipstudy import cli, datasets, encode, results
-from clipstudy.cache import CacheError, FeatureCache, atomic_save, safe_load
+from clipstudy.cache import FeatureCache
+from clipstudy.store import CacheError, atomic_save, safe_load
 from clipstudy.datasets import imagefolder
 
 from test_engine import Counting, tiny_clip

@@ -3,12 +3,22 @@ from __future__ import annotations
 
 import pytest
 
-from clipstudy import zoo_registry as Z
+from clipstudy.factors import DATA_SIZES
+from clipstudy.models.registry import _curated
+
+
+def commonpool_filter(name: str) -> str | None:
+    """'basic' | 'clip' | 'laion' | 'image' | 'text' | 'none' for CommonPool entries, else None."""
+    tag = name.split("/", 1)[-1]
+    if not tag.startswith("commonpool_"):
+        return None
+    part = tag.split("_")[2]
+    return "none" if part.startswith("s") and part[1:].rstrip("mb").isdigit() else part
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return Z.rows()
+    return [s.row() for s in _curated().values()]
 
 
 def test_size_and_unique_names(rows):
@@ -59,13 +69,13 @@ def test_factors_are_covered(rows):
     assert {"commonpool-s", "commonpool-m", "commonpool-l", "commonpool-xl"} <= data
     assert {"commonpool-s-clip", "commonpool-m-basic", "commonpool-xl-laion"} <= data  # filtered pools, as records
     assert {"datacomp-s", "datacomp-m", "datacomp-l", "datacomp-1b"} <= data
-    filters = {Z.commonpool_filter(r["name"]) for r in rows} - {None}
+    filters = {commonpool_filter(r["name"]) for r in rows} - {None}
     assert {"none", "basic", "clip", "laion", "image", "text"} <= filters
     assert {r["loss"] for r in rows} == {"clip", "siglip", "coca"}
     assert any(r["finetuned"] and "ft_in1k" in r["arch"] for r in rows)
     assert any(r["finetuned"] and "ft_in12k_in1k" in r["arch"] for r in rows)
     for r in rows:  # a filtered CommonPool's size is unknown (only its pool's is published)
-        assert (r["data"] in Z.DATA_SIZES or Z.commonpool_filter(r["name"]) not in (None, "none")) and \
+        assert (r["data"] in DATA_SIZES or commonpool_filter(r["name"]) not in (None, "none")) and \
             r["samples_seen"] > 0
 
 
@@ -81,8 +91,7 @@ def test_samples_seen_agree_with_tags(rows):
             assert round(r["samples_seen"] / unit[m.group(2)]) == int(m.group(1)), r["name"]
 
 
-def test_specs_build_model_specs():
-    pytest.importorskip("clipstudy.zoo")
-    specs = Z.specs()
-    assert len(specs) == len(Z.rows())
+def test_specs_build_model_specs(rows):
+    specs = list(_curated().values())
+    assert len(specs) == len(rows)
     assert specs[0].name == "RN50/openai" and specs[0].family == "resnet"

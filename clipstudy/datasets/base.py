@@ -250,7 +250,7 @@ class ImageListDataset(Dataset):
     def fingerprint(self) -> str:
         """The resolved root and every file's relative path, label, size and mtime: a cheap identity of
         what this dataset reads, so another folder, or a repaired image, is never served stale features. Computed once per opened dataset: the identity of what it reads when first asked."""
-        from ..cache import digest
+        from ..store import digest
 
         if getattr(self, "_fingerprint", None) is not None:
             return self._fingerprint

@@ -354,7 +354,7 @@ class WdsDataset(ImageListDataset):
     def fingerprint(self) -> str:
         """From the hub: the repo, its commit and every file's hash (the shards' sha256). A local folder: its
         resolved root and every shard's and metadata file's size and mtime."""
-        from ..cache import digest
+        from ..store import digest
 
         if self._fingerprint is None:
             s = self.snapshot

@@ -85,7 +85,7 @@ def export(recipe: str, out: str | Path, profile: str | None = None, force: bool
     Load it anywhere with open_clip: `create_model_and_transforms(f"local-dir:{out}")`.
     """
     from . import zoo as lab_zoo
-    from ..cache import atomic_save, atomic_write_text
+    from ..store import atomic_save, atomic_write_text
 
     out = Path(out).expanduser()
     check_dest(out, force)

@@ -19,7 +19,7 @@ how (`Recipe.ft_kind`, lab.train.FT_KINDS): cross-entropy on the whole tower wit
 contrastive on class captions (the model stays a CLIP and is evaluated zero-shot), or cross-entropy with the
 tower frozen except its last block.
 `arch-vit` trains for `VIT_STEPS_SCALE` times base's steps on the same images (`Recipe.steps_scale`) so the
-architecture contrast compares towers of comparable lab-val accuracy (clipstudy.analysis.lab_eval.parity).
+architecture contrast compares towers of comparable lab-val accuracy (clipstudy.lab.evaluate.parity).
 
 Profiles: `lab` is the real zoo (the whole zoo trains in minutes on 2 CPU cores); `smoke` is a
 miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` uses $CLIPSTUDY_LAB_PROFILE

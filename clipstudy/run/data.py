@@ -3,7 +3,7 @@
 Names: a registered family (`clipstudy datasets`; `wds/NAME` is CLIP_benchmark's webdataset of a family, read
 as that family), `imagefolder:PATH`, `wds:PATH`, or a lab set `lab-NAME[:N]` (N
 images; default the set's default size), rendered at the lab profile's image size. Dataset ids match
-what the chapters use (the family's name; a lab set's cache stem, as `analysis.lab_eval` keys it), so
+what the chapters use (the family's name; a lab set's cache stem, as `lab.evaluate` keys it), so
 features the runner encodes are the ones the chapters read.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ def open_dataset(name: str, transform: Any = None, lab_profile: str = "lab") -> 
 
 
 def _open_lab(name: str, transform: Any, lab_profile: str) -> Data:
-    from ..analysis import lab_eval
+    from ..lab import evaluate as lab_eval
 
     base, n = split_lab(name)
     ls = lab_eval.labset(base, n, lab_profile)

@@ -121,8 +121,8 @@ def measurements(path: str | os.PathLike | None = None) -> pd.DataFrame:
 def record_throughput(rows: Iterable[dict], path: str | os.PathLike | None = None) -> Path:
     """Append GPU measurements (dicts with at least arch, device, img_s) to this machine's throughput file,
     under a lock and atomically; `measurements` reads the fastest row per architecture."""
-    from .. import results as results_mod
-    from ..store import atomic_write_text
+    from ..results import lock_path
+    from ..store import atomic_write_text, locked
 
     p = Path(path) if path is not None else measured_path()
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +130,7 @@ def record_throughput(rows: Iterable[dict], path: str | os.PathLike | None = Non
     missing = [c for c in MEASURED_COLUMNS if c not in new.columns]
     if missing:
         raise ClipstudyError(f"a throughput row needs {', '.join(MEASURED_COLUMNS)}; missing {', '.join(missing)}")
-    with results_mod.locked(p):
+    with locked(lock_path(p)):
         old = pd.read_csv(p) if p.is_file() else None
         df = pd.concat([old, new], ignore_index=True) if old is not None else new
         atomic_write_text(df.to_csv(index=False), p)

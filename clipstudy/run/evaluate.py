@@ -182,12 +182,13 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def write(study: str | Path, table: pd.DataFrame) -> Path:
     """Upsert the rows into `<study>/results.csv` (atomic, under a lock): other grids' rows are kept."""
-    from .. import results
+    from ..results import lock_path
+    from ..store import locked
 
     path = table_path(study)
     path.parent.mkdir(parents=True, exist_ok=True)
     if len(table):
-        with results.locked(path):
+        with locked(lock_path(path)):
             old = read_table(path) if path.exists() else None
             if old is not None and len(old):
                 ids = list(IDENTITY)

@@ -157,6 +157,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
                 data[d] = (x.data_id, x.fingerprint, x.task)
         except Exception as e:  # noqa: BLE001: a missing dataset fails its units, the grid goes on
             data[d] = _message(e)
+    pk = precision_key(precision, kind)  # resolved once for the grid (on CUDA: "auto", the worker's GPU decides)
     for m in model_names:
         try:
             mid: str | None = model_identity(m, lab_profile)
@@ -165,7 +166,6 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
             mid, why = None, _message(e)
         for d in data_names:
             info = data[d]
-            pk = precision_key(precision, kind)
             if mid is None or isinstance(info, str):
                 key = store.unit_key(m, d, pk).name
                 out.failed.append(UnitResult(key, m, d, "failed", error=why or str(info)))
@@ -173,7 +173,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
             data_id, fp, task = info
             key = store.unit_key(mid, f"{data_id}#{fp}", pk, axis_registry.unit_versions(task), device=kind,
                                  lab_profile=lab_profile if data_id != d else "").name
-            u = Unit(m, d, precision, prompts_, key, mid, data_id, fp, task, cache, data_root, lab_profile, device,
+            u = Unit(m, d, pk, prompts_, key, mid, data_id, fp, task, cache, data_root, lab_profile, device,
                      batch_size, num_workers, study)
             out.units.append(u)
             (out.reused if sizes == "disk" and is_complete(u) else out.todo).append(u)

@@ -112,8 +112,8 @@ def check_study(study: Path) -> None:
 def _write_units(study: Path, plan_: Plan, results: Sequence[UnitResult]) -> None:
     """Upsert this run's units into `units.csv` (atomic, under a lock): units of other runs on the same
     study folder (another grid, or a concurrent run) are kept, as results.csv keeps their rows."""
-    from .. import results as results_mod
-    from ..store import atomic_write_text
+    from ..results import lock_path
+    from ..store import atomic_write_text, locked
 
     done = {r.key for r in results}
     rows = [r.row() for r in plan_.failed] + [r.row() for r in results]
@@ -122,7 +122,7 @@ def _write_units(study: Path, plan_: Plan, results: Sequence[UnitResult]) -> Non
              if u.key not in done]
     new = pd.DataFrame(rows, columns=UNIT_COLUMNS)
     path = study / "units.csv"
-    with results_mod.locked(path):
+    with locked(lock_path(path)):
         if path.exists():
             old = read_units(path)
             not_run = set(new.loc[new["status"] == "not run", "key"])

@@ -31,7 +31,7 @@ class Unit:
 
     model: str
     dataset: str
-    precision: str  # as asked (auto | fp32 | bf16 | fp16)
+    precision: str  # as planned: resolved (fp32 | bf16 | fp16), or auto for CUDA units (the worker's GPU decides)
     prompts: tuple[str, ...]
     key: str  # the unit's name in the store (a store.Key name)
     model_id: str
@@ -214,6 +214,7 @@ def _compute(unit: Unit) -> tuple[int, int]:
     if any(p.startswith("lab-") for p in unit.prompts):
         from ..lab import zoo as _  # noqa: F401: registers the lab's prompt sets in this worker
     device = resolve_device(unit.device)
+    precision = encode.resolve_precision(unit.precision, device)  # the worker's entry: resolved once, passed down
     loaded = load_model(unit.model, device)
     # never file one model's results under another's name: a lab model's training key must be the planned one
     rec = loaded.extra.get("record") if unit.model.startswith("lab:") else None
@@ -235,23 +236,22 @@ def _compute(unit: Unit) -> tuple[int, int]:
         heads = store.safe_load(entry / "heads.pt") or {}
     images = 0
     try:
-        enc, precision, scale = None, None, 1.0
+        enc, scale = None, 1.0
         needs_heads = bool(data.classnames) and not loaded.is_classifier
         if data.classnames:
             for p in (unit.prompts if needs_heads else ("classifier-head",)):
                 if p in heads and enc is not None:
                     continue
                 if needs_heads:
-                    _head_once(unit, loaded, data.classnames, p, device)
+                    _head_once(unit, loaded, data.classnames, p, device, precision)
                 zs = zeroshot.run(loaded, data.dataset, dataset_id=data.data_id, prompts=p, classnames=data.classnames,
                                   device=device, batch_size=unit.batch_size, num_workers=unit.num_workers,
-                                  precision=unit.precision, progress=False)
+                                  precision=precision, progress=False)
                 images += zs.encoded.forward_passes
-                enc, precision, scale = zs.encoded, zs.precision, zs.logit_scale
+                enc, scale = zs.encoded, zs.logit_scale
                 if needs_heads:
                     heads[p] = zs.head
         else:
-            precision = encode.resolve_precision(unit.precision, device)
             enc = encode.encode_images(loaded.model, data.dataset, model_id=zoo.model_id(loaded.spec),
                                        dataset_id=data.data_id,
                                        transform_id=loaded.transform_id, weights=loaded.weights_id,
@@ -286,16 +286,17 @@ def _compute(unit: Unit) -> tuple[int, int]:
     return images, (tok.n if tok is not None else 0)
 
 
-def _head_once(unit: Unit, loaded: Any, classnames: list[str], prompts: str, device: str) -> None:
+def _head_once(unit: Unit, loaded: Any, classnames: list[str], prompts: str, device: str, precision: str) -> None:
     """Build (or find) the zero-shot head under a lock of its own, so that workers running other datasets
-    of the same model wait for one computation of a shared head (ImageNet's) instead of repeating it."""
+    of the same model wait for one computation of a shared head (ImageNet's) instead of repeating it.
+    `precision` is resolved (the lock names the precision the head is built in)."""
     from .. import encode, prompts as prompt_sets, zoo
 
-    key = store.head_lock_key(zoo.model_id(loaded.spec), classnames, prompts, unit.precision)
+    key = store.head_lock_key(zoo.model_id(loaded.spec), classnames, prompts, precision)
     with store.locked(Path(unit.cache_root) / "units" / "heads" / f"{key.name}.lock"):
         encode.zero_shot_head(loaded.model, loaded.tokenizer, classnames, prompt_sets.templates(prompts), device,
                               model_id=zoo.model_id(loaded.spec), weights=loaded.weights_id,
-                              precision=unit.precision, progress=False)
+                              precision=precision, progress=False)
 
 
 def _jsonable(x: Any) -> Any:

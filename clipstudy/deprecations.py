@@ -1,0 +1,120 @@
+"""Old import paths that still work, each with a `DeprecationWarning` that names its new path.
+
+One table, `MOVED` (old dotted path -> new dotted path), as timm's `register_model_deprecations` keeps one
+map of old model names: a key naming a whole module (`clipstudy.analysis.lab_eval`) makes that module an
+alias of the new one; a key naming an attribute (`clipstudy.cache.atomic_save`) keeps that one name. Removed
+modules are served by a meta-path finder (`install`, run by `clipstudy/__init__.py`); a module that still
+exists keeps its moved names through `module_getattr` (`__getattr__ = module_getattr(__name__)`).
+`GONE` names what has no new path, with what to use instead (an AttributeError or ImportError says it).
+
+This module imports no other clipstudy module (the targets are imported when an old path is used).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import warnings
+from typing import Any, Callable
+
+_STORE_NAMES = ("CacheError", "DAMAGE", "Key", "atomic_save", "atomic_write_text", "digest", "discard",
+                "feature_key", "load_json", "safe_load")
+
+MOVED: dict[str, str] = {
+    # the lab's one evaluation path (issue 13)
+    "clipstudy.analysis.lab_eval": "clipstudy.lab.evaluate",
+    "clipstudy.lab.study.evaluate": "clipstudy.lab.evaluate.metrics_table",
+    "clipstudy.lab.study.evaluate_zoo": "clipstudy.lab.evaluate.metrics_zoo",
+    "clipstudy.lab.study.labset": "clipstudy.lab.evaluate.sized_labset",
+    "clipstudy.lab.study.sized_labset": "clipstudy.lab.evaluate.sized_labset",
+    "clipstudy.lab.study.ACC_SETS": "clipstudy.lab.evaluate.ACC_SETS",
+    "clipstudy.lab.study.effective_robustness": "clipstudy.lab.evaluate.effective_robustness",
+    "clipstudy.lab.study.SMOKE_SETS": "clipstudy.config.SMOKE_SETS",
+    # the curated registry is clipstudy/models/curated.csv (clipstudy.models.registry)
+    "clipstudy.zoo_registry.DATA_SIZES": "clipstudy.factors.DATA_SIZES",
+    # the store's names, once re-exported by the feature cache
+    **{f"clipstudy.cache.{n}": f"clipstudy.store.{n}" for n in _STORE_NAMES},
+}
+
+GONE: dict[str, str] = {
+    "clipstudy.zoo_registry.rows": "clipstudy.models.registry.frame() (or entries())",
+    "clipstudy.zoo_registry.specs": "clipstudy.models.registry.entries()",
+    "clipstudy.zoo_registry.commonpool_filter": "the `data` field of clipstudy.models.registry.entries()",
+    "clipstudy.lab.study.SMOKE_N": "dict(clipstudy.config.SMOKE_SETS)",
+}
+
+
+def _resolve(path: str) -> Any:
+    """The module or attribute a dotted path names."""
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError as e:
+        if e.name != path:
+            raise
+    mod, _, attr = path.rpartition(".")
+    return getattr(importlib.import_module(mod), attr)
+
+
+def _warn(old: str, new: str, stacklevel: int) -> None:
+    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=stacklevel)
+
+
+def _moved_attr(module: str, name: str, stacklevel: int = 3) -> Any:
+    old = f"{module}.{name}"
+    if old in MOVED:
+        _warn(old, MOVED[old], stacklevel + 1)
+        return _resolve(MOVED[old])
+    if old in GONE:
+        raise AttributeError(f"{old} was removed: use {GONE[old]}")
+    raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+
+def module_getattr(module: str) -> Callable[[str], Any]:
+    """A module's `__getattr__` that serves its moved names (PEP 562)."""
+    def __getattr__(name: str) -> Any:
+        return _moved_attr(module, name)
+    return __getattr__
+
+
+class _Loader(importlib.abc.Loader):
+    """A removed module: the new module itself (a whole-module entry), else a stub serving its moved names."""
+
+    def create_module(self, spec):
+        return None  # the default module
+
+    def exec_module(self, module):
+        name = module.__name__
+        if name in MOVED:  # import returns what sys.modules holds after exec_module: the new module
+            _warn(name, MOVED[name], 6)
+            sys.modules[name] = importlib.import_module(MOVED[name])
+        else:
+            module.__doc__ = "Removed: its names moved (see clipstudy.deprecations)."
+            module.__getattr__ = module_getattr(name)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Finds the removed modules of the table (and nothing else)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not fullname.startswith("clipstudy."):
+            return None
+        if fullname not in MOVED and not any(k.rpartition(".")[0] == fullname for k in list(MOVED) + list(GONE)):
+            return None
+        parent = fullname.rpartition(".")[0]
+        pkg = sys.modules.get(parent)
+        if pkg is not None and hasattr(pkg, "__path__") and \
+                importlib.machinery.PathFinder.find_spec(fullname, pkg.__path__) is not None:
+            return None  # the module still exists: it serves its moved names itself (module_getattr)
+        return importlib.util.spec_from_loader(fullname, _Loader())
+
+
+_FINDER = _Finder()
+
+
+def install() -> None:
+    """Put the finder of removed modules first on `sys.meta_path`, once: it answers only the table's removed
+    modules, and before a finder that could serve a stale copy of them (an editable install of another checkout)."""
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
