@@ -350,9 +350,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--models", required=True, nargs="+",
                    help="model names and @collections, comma- or space-separated (`clipstudy models --collection`)")
     r.add_argument("--datasets", required=True, nargs="+",
-                   help="dataset names (lab-NAME[:N] for lab sets) and @collections: @shifts @factors @shape "
-                        "@calibration @ood @retrieval @3d @lab @book")
-    r.add_argument("--axes", default="all", help="all, or some of: shifts,calibration,ood,shape,factors,3d,retrieval")
+                   help="dataset names (lab-NAME[:N] for lab sets) and @collections: one per runner axis "
+                        "(@shifts @factors @shape @calibration @ood @retrieval @3d, and a plugin's), @lab @book @wds")
+    r.add_argument("--axes", default="all", help="all, or a comma-separated list of runner axes (each axis module's "
+                                                 "declared runner name, a plugin's too; a wrong name lists them)")
     r.add_argument("--prompts", default="openai80", help="prompt set(s), comma-separated (single, openai80, ...)")
     r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION_HELP)
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (where the workers encode)")

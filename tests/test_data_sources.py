@@ -136,7 +136,7 @@ def test_one_task_vocabulary():
     from clipstudy.run import estimate
 
     assert datasets.TASKS is tasks.TASKS
-    assert {t for reads in estimate.AXIS_READS.values() for t in reads} <= set(tasks.TASKS)
+    assert {t for reads in estimate.axis_reads().values() for t in reads} <= set(tasks.TASKS)
     assert {e.task for e in datasets.REGISTRY.values()} <= set(tasks.TASKS)
     with pytest.raises(UnknownNameError, match="Did you mean: shape-bias"):
         tasks.check("shape_bias")

@@ -117,6 +117,32 @@ def test_the_chapter_grid_is_what_the_axis_modules_declare():
         assert re.search(rf"from clipstudy\.axes import {a.key} as axis\b", nb.read_text()), nb.name
 
 
+def test_a_plugin_axis_joins_the_runner_the_collections_and_the_summary(env, tmp_path, monkeypatch):
+    """A toy axis declared in a plugin module (tests/plugins/toy_axis.py: one Axis, one dataset, one metric) runs
+    through `clipstudy run --axes`, is an `@` collection, and gets a summary column, with nothing else edited."""
+    from clipstudy import axes
+    from clipstudy.axes import summary
+
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "plugins"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "tests" / "plugins"), os.environ["PYTHONPATH"]]))
+    monkeypatch.setenv("CLIPSTUDY_PLUGINS", "toy_axis")
+    try:
+        assert "toy" in axes.resolve("all") and axes.datasets("toy") == ["imagenet-sketch"]
+        assert "imagenet-sketch" in axes.datasets("book")
+        assert "toy confidence" in [a.name for a in summary.expected()]
+        study = tmp_path / "study"
+        assert _cli("--models", env.models[0], "--datasets", "@toy", "--axes", "toy", "--prompts", "single",
+                    "--study", str(study)) == 0
+        t = run.read(study)
+        assert list(t["axis"].unique()) == ["toy"] and list(t["metric"].unique()) == ["mean_confidence"]
+        assert 0 < float(t["value"].iloc[0]) <= 1 and int(t["n"].iloc[0]) > 0
+        with pytest.raises(KeyError, match="toy"):  # a wrong name lists the plugin's axis among the choices
+            axes.resolve("toyy")
+    finally:  # the next tests see the package's axes only
+        axes.REGISTRY.pop("toy", None)
+        sys.modules.pop("toy_axis", None)
+
+
 # ----------------------------------------------------------------- local executor, warm re-run, failures
 def test_local_run_counts_exactly_and_a_warm_rerun_encodes_nothing(env, tmp_path):
     from clipstudy import datasets

@@ -79,11 +79,18 @@ TIMM_RTX4090: dict[tuple[str, int], tuple[float, float]] = {
 # the published anchors: open_clip architecture -> its image tower's row in TIMM_RTX4090
 ANCHORS: dict[str, tuple[str, int]] = {"ViT-B-32": ("vit_base_patch32_clip_224", 224),
                                        "ViT-L-14": ("vit_large_patch14_clip_224", 224)}
-# what each runner axis reads, by dataset task (benchmarks/runner_cost.py's naive way); OOD adds its ID set
-AXIS_READS: dict[str, tuple[str, ...]] = {"shifts": ("classification",), "calibration": ("classification",),
-                                          "ood": ("ood",), "shape": ("shape-bias",), "factors": ("factors",),
-                                          "3d": ("3d",), "retrieval": ("retrieval",)}
-tasks.check(*(t for reads in AXIS_READS.values() for t in reads))  # each one of clipstudy.tasks.TASKS
+
+
+def axis_reads() -> dict[str, tuple[str, ...]]:
+    """What each runner axis reads, by dataset task (its declared `Axis.tasks`; benchmarks/runner_cost.py's naive
+    way prices each axis on its own); an axis that reads its ID set (OOD) adds it."""
+    from .. import axes
+
+    out = {name: a.tasks for name, a in axes.runner_axes().items()}
+    tasks.check(*(t for reads in out.values() for t in reads))  # each one of clipstudy.tasks.TASKS
+    return out
+
+
 DECODE_IMG_S_PER_CORE = 650.0  # the fast end of DESIGN.md's JPEG decoding rate per core
 MEASURED_COLUMNS = ("arch", "device", "img_s")
 
@@ -348,8 +355,9 @@ def estimate(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes
     per_axis = []
     from .plan import add_id_sets
 
+    axis_tasks = axis_reads()
     for axis in p.axes:
-        reads = [d for d in dict.fromkeys(u.dataset for u in p.units) if tasks[d] in AXIS_READS.get(axis, ())]
+        reads = [d for d in dict.fromkeys(u.dataset for u in p.units) if tasks[d] in axis_tasks.get(axis, ())]
         if not reads:
             continue
         sets = set(add_id_sets(reads, [axis]))
