@@ -34,6 +34,8 @@ MOVED: dict[str, str] = {
     "clipstudy.lab.study.SMOKE_SETS": "clipstudy.config.SMOKE_SETS",
     # the curated registry is clipstudy/models/curated.csv (clipstudy.models.registry)
     "clipstudy.zoo_registry.DATA_SIZES": "clipstudy.factors.DATA_SIZES",
+    # the claims logic lives with its axis (Redesign II)
+    "clipstudy.claims": "clipstudy.axes.claims",
     # the store's names, once re-exported by the feature cache
     **{f"clipstudy.cache.{n}": f"clipstudy.store.{n}" for n in _STORE_NAMES},
 }

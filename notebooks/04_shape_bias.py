@@ -141,6 +141,6 @@ _ = ch.effects.write(ch)
 # each with its records, lab and live effect, its 95% interval and a verdict computed from them.
 
 # %%
-from clipstudy import claims
+from clipstudy.axes import claims
 
 _ = claims.show(ch.results_dir, ['C2', 'C3', 'C9', 'C14'])

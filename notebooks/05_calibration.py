@@ -108,6 +108,6 @@ _ = ch.effects.write(ch)
 # each with its records, lab and live effect, its 95% interval and a verdict computed from them.
 
 # %%
-from clipstudy import claims
+from clipstudy.axes import claims
 
 _ = claims.show(ch.results_dir, ['C10', 'C11', 'C12'])

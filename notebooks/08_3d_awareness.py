@@ -125,6 +125,6 @@ _ = ch.effects.write(ch, sort=True)
 # each with its records, lab and live effect, its 95% interval and a verdict computed from them.
 
 # %%
-from clipstudy import claims
+from clipstudy.axes import claims
 
 _ = claims.show(ch.results_dir, ['C1'])

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clipstudy import book, claims
+from clipstudy import book
+from clipstudy.axes import claims
 from clipstudy.config import Profile
 
 REPO = Path(__file__).resolve().parents[1]

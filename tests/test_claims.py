@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clipstudy import claims
+from clipstudy.axes import claims
 from clipstudy.analysis import multimodal
 
 SHARED_CLAIMS = Path(__file__).resolve().parents[2] / "shared" / "paper_claims.csv"
@@ -55,7 +55,7 @@ def test_judge_reads_chapter_outputs_and_words_follow_the_numbers(tmp_path):
     pd.DataFrame([dict(factor="fine-tuning", axis="shape bias", metric="shape bias", effect=0.04,
                        comparison="finetuned vs base", source="lab", n=3, ci_low=0.01, ci_high=0.07)]).to_csv(
         res / "04_shape_bias" / "effects.csv", index=False)
-    table, ev = claims.judge(res, ids=["C3"])
+    table, ev = claims.judge_results(res, ids=["C3"])
     (row,) = table.to_dict("records")
     assert row["records_verdict"] == "agrees" and row["lab_verdict"] == "disagrees" and row["verdict"] == "agrees"
     assert row["records"] == "-0.190 [-0.230, -0.160], n=6 model pairs"
@@ -70,7 +70,7 @@ def test_under_five_models_no_interval_is_claimed(tmp_path):
     (res / "04_shape_bias").mkdir(parents=True)
     pd.DataFrame([dict(id="C3", claim="x", measured="paired", expected="negative", effect=-0.19, n=3,
                        ci_low=-0.23, ci_high=-0.16)]).to_csv(res / "04_shape_bias" / "records_claims.csv", index=False)
-    table, ev = claims.judge(res, ids=["C3"])
+    table, ev = claims.judge_results(res, ids=["C3"])
     (row,) = table.to_dict("records")
     rec = ev[(ev["source"] == "records")].iloc[0]
     assert np.isnan(rec["ci_low"]) and np.isnan(rec["ci_high"]) and rec["verdict"] == "inconclusive"
@@ -98,7 +98,7 @@ def test_a_family_is_judged_after_holm_not_by_its_strongest_contrast(tmp_path):
                  effect=0.05, comparison=f"data-{k} vs base", source="lab", n=6, ci_low=0.005, ci_high=0.095, p=p)
             for k, p in (("a", 0.02), ("b", 0.03), ("c", 0.04))]
     pd.DataFrame(rows).to_csv(res / "03_visual_factors" / "effects.csv", index=False)
-    table, ev = claims.judge(res, ids=["C7"])
+    table, ev = claims.judge_results(res, ids=["C7"])
     lab = ev[(ev["source"] == "lab")]
     assert list(lab["role"]) == ["family"] * 3 and lab["p_holm"].to_numpy() == pytest.approx([0.06] * 3)
     assert table.iloc[0]["lab_verdict"] == "inconclusive"
@@ -106,7 +106,7 @@ def test_a_family_is_judged_after_holm_not_by_its_strongest_contrast(tmp_path):
     assert "no effect larger than ±0.045 detected" in table.iloc[0]["words"]
     rows[0]["p"] = 0.001  # 0.003 after Holm: the family differs
     pd.DataFrame(rows).to_csv(res / "03_visual_factors" / "effects.csv", index=False)
-    assert claims.judge(res, ids=["C7"])[0].iloc[0]["lab_verdict"] == "agrees"
+    assert claims.judge_results(res, ids=["C7"])[0].iloc[0]["lab_verdict"] == "agrees"
 
 
 def test_c9_difference_of_drops_is_a_positive_family(tmp_path):
@@ -116,17 +116,17 @@ def test_c9_difference_of_drops_is_a_positive_family(tmp_path):
                  comparison=f"finetuned vs finetuned-{k}", source="lab", n=6, ci_low=lo, ci_high=hi, p=p)
             for k, e, lo, hi, p in (("contrastive", 0.08, 0.05, 0.11, 0.001), ("peft", 0.01, -0.02, 0.04, 0.4))]
     pd.DataFrame(rows).to_csv(res / "04_shape_bias" / "effects.csv", index=False)
-    table, ev = claims.judge(res, ids=["C9"])
+    table, ev = claims.judge_results(res, ids=["C9"])
     assert table.iloc[0]["lab_verdict"] == "agrees"  # the contrastive drop is smaller, after Holm over 2
     rows[0].update(effect=-0.08, ci_low=-0.11, ci_high=-0.05)
     pd.DataFrame(rows).to_csv(res / "04_shape_bias" / "effects.csv", index=False)
-    assert claims.judge(res, ids=["C9"])[0].iloc[0]["lab_verdict"] == "disagrees"
+    assert claims.judge_results(res, ids=["C9"])[0].iloc[0]["lab_verdict"] == "disagrees"
 
 
 def test_records_claims_on_the_shared_imagenet_x(shared_data, tmp_path):
     """C5/C6 resample models, not rows: a CLIP listed in two testbeds is one model, so n counts models and the two
     zero-shot CLIPs are too few for an interval."""
-    table, ev = claims.judge(tmp_path, ids=["C5", "C6"], records_root=shared_data)
+    table, ev = claims.judge_results(tmp_path, ids=["C5", "C6"], records_root=shared_data)
     rec = ev[ev["source"] == "records"].set_index("id")
     from clipstudy import records
 
@@ -226,7 +226,7 @@ def test_c12_reads_the_transfer_table_chapter_05_writes(tmp_path):
                  ece_oracle=0.05, gain=0.0, transfer_gap=0.0, shifted=s != "lab-val")
             for r, d in (("base", 0.05), ("arch-vit", 0.02)) for sd in range(3) for s in ("lab-val", "lab-sketch")]
     pd.DataFrame(rows).to_csv(res / "05_calibration" / "lab_transfer.csv", index=False)
-    table, ev = claims.judge(res, ids=["C12"])
+    table, ev = claims.judge_results(res, ids=["C12"])
     lab = ev[(ev["source"] == "lab") & (ev["role"] == "primary")].iloc[0]
     assert lab["effect"] == pytest.approx(-0.06) and lab["n"] == 3 and lab["unit"] == "seeds"
     assert table.iloc[0]["lab_verdict"] == "agrees"

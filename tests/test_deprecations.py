@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import types
 import warnings
 
 import pytest
@@ -14,7 +15,7 @@ from clipstudy import deprecations
 def test_every_old_path_resolves_to_its_new_path_with_a_warning():
     for old, new in deprecations.MOVED.items():
         mod, _, name = old.rpartition(".")
-        whole = old == "clipstudy.analysis.lab_eval"  # a whole module moved
+        whole = isinstance(deprecations._resolve(new), types.ModuleType)  # a whole module moved
         if whole:
             sys.modules.pop(old, None)
         with pytest.warns(DeprecationWarning, match=new.replace(".", r"\.") + "$"):  # {old}
@@ -66,3 +67,25 @@ def test_the_finder_serves_only_the_table():
     import clipstudy.store
 
     assert clipstudy.store.__file__  # an existing module is never shadowed
+
+
+def test_the_claims_module_moved_to_its_axis():
+    """`from clipstudy import claims` (the old module) is the claims axis, with a warning naming it; its old
+    `judge(results, ...)` still answers, through `judge_results`, with a warning of its own."""
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    from clipstudy import claims\n"
+            "import clipstudy.axes.claims as C\n"
+            "assert claims is C and claims.AXIS.key == 'claims' and claims.listing() is not None\n"
+            "msgs = [str(x.message) for x in w if x.category is DeprecationWarning]\n"
+            "assert any(m == 'clipstudy.claims is deprecated: use clipstudy.axes.claims' for m in msgs), msgs\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_old_claims_judge_of_a_results_folder_warns_and_judges(tmp_path):
+    from clipstudy.axes import claims
+
+    with pytest.warns(DeprecationWarning, match=r"clipstudy\.axes\.claims\.judge_results"):
+        table, ev = claims.judge(tmp_path, ids=["C3"])
+    assert list(table["id"]) == ["C3"] and table.iloc[0]["lab_verdict"] == "not measured"
