@@ -52,4 +52,4 @@ def test_one_profile_sets_every_size():
     with pytest.raises(UnknownNameError, match="smoke"):
         config.profile("fast")
     assert book.parameters("smoke", "cpu", results_dir="r")["params"] == dict(
-        profile="smoke", device="cpu", data_root=str(config.data_root()), results_dir="r")
+        profile="smoke", device="cpu", data_root=str(config.data_root()), results_dir="r", precision="auto")
