@@ -115,7 +115,7 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
                 assert isinstance(getattr(r, f"{s}_unit"), str) and getattr(r, f"{s}_unit"), (r.id, s)
     small = judged[judged["caveat"].astype(str).str.startswith("n too small")]
     assert set(small["id"]) <= set(table.loc[table["caveat"].fillna("").str.len() > 0, "id"])
-    assert table.set_index("id").loc["C10", "caveat"].startswith("proxy") or \
+    assert str(table.set_index("id").loc["C10", "caveat"]).startswith("proxy") or \
         table.set_index("id").loc["C10", "records_verdict"] == "not measured"
     # the cache's request log splits the build's encoding cost by chapter (benchmarks/book_cost.py reads it)
     from clipstudy.config import cache_root
