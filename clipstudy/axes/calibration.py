@@ -45,8 +45,8 @@ AXIS = register(Axis("calibration", "calibration", "05_calibration",
                      metrics=("ece", "nll", "brier", "confidence", "temperature")))
 
 
-
 # ---- tables: pure functions over frames ---------------------------------------------------------
+
 SCALING_LABELS = {"none": "T = 1", "id": "T fitted on ID", "oracle": "T fitted on the set (oracle)"}
 
 

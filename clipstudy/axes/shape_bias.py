@@ -305,7 +305,6 @@ def finetune_kind_effects(lab_sb: pd.DataFrame, axis: str = AXIS_NAME, base: str
     return rows
 
 
-
 # ---- records ---------------------------------------------------------------------------------------
 def records(ch: chapter.Chapter) -> pd.DataFrame | None:
     """Shape bias of every real decider (humans, CLIPs, ImageNet models, LMMs), its strip plot and finding."""

@@ -23,8 +23,8 @@ AXIS = register(Axis("summary", "summary", "10_summary", summarised=False, smoke
     "a finding.")))
 
 
-
 # ---- tables: pure functions over frames and the results folder -------------------------------------
+
 SOURCE_ORDER = ("lab", "records", "live")
 
 

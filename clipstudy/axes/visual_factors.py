@@ -36,8 +36,8 @@ AXIS = register(Axis("visual_factors", "visual factors", "03_visual_factors", li
 NOTES = {"test-time prompts": "the ImageNet-X records fix the prompts; see the lab rows when present"}
 
 
-
 # ---- tables: pure functions over frames ---------------------------------------------------------
+
 CONTROL = "none"
 
 
