@@ -3,8 +3,8 @@
 In the spirit of open_clip's `pretrained.py`: every source is one row, and every other vocabulary of data
 sources is read from it: the published sizes (`clipstudy.factors.DATA_SIZES`), the rules that tag an
 open_clip pretrained tag (`factors.DATA_RULES`, `factors.data_of`) or a timm name (`records.tags`), the
-display labels (`records.scaling`, `analysis.scaling_grid`) and the coarser groups the shape-bias chapter
-compares (`analysis.shape_bias.DATA_GROUP`).
+display labels (`records.scaling`, the LAION grid's `axes.shifts.LABEL`) and the coarser groups the shape-bias
+chapter compares (`axes.shape_bias.DATA_GROUP`).
 
 `tags` are regexes on an open_clip pretrained tag (lower case, prefixes such as `frozen_` removed), `timm`
 regexes on the tag of a timm name (`<arch>.<tag>`); over the table, in its order, the first match wins, so a

@@ -22,6 +22,18 @@ from typing import Any, Callable
 _STORE_NAMES = ("CacheError", "DAMAGE", "Key", "atomic_save", "atomic_write_text", "digest", "discard",
                 "feature_key", "load_json", "safe_load")
 
+# the axes' table functions moved into their axis modules (Redesign II: one axis, one module); a name that the
+# axis module's chapter code already used was renamed (shifts: records_effects, lab_er; calibration: transfer;
+# shape_bias: AXIS, records_effects), and what code below the axes needs moved down (metrics, run, plots)
+_SHIFTS_NAMES = ("LAB_SHIFTS", "TAGS", "mean_er", "er_by_tags", "shift_group_table", "lab_er_replicates", "live_er")
+_CALIBRATION_NAMES = ("SCALING_LABELS", "softmax", "calibration_metrics", "fit_temperature", "calibration_table",
+                      "reliability_frame", "per_group_ece")
+_SHAPE_BIAS_NAMES = ("RECORD_FOLDERS", "DATA_GROUP", "PANEL_ORDER", "records_decisions", "label", "CATEGORY_ORDER",
+                     "category", "records_table", "zero_shot", "finetune_pairs", "LAB_COUNTERPART", "lab_agreement",
+                     "claims", "SAME_MODEL", "IMAGENET_DATA", "model_units", "FT_KIND_RECIPES", "FT_DROP_METRIC",
+                     "FT_DROP_COMPARISON", "finetune_drops", "finetune_kind_effects")
+_SHAPE_BIAS_METRICS = ("lab_shape_bias", "live_decisions", "live_shape_bias")
+
 MOVED: dict[str, str] = {
     # the lab's one evaluation path (issue 13)
     "clipstudy.analysis.lab_eval": "clipstudy.lab.evaluate",
@@ -38,6 +50,22 @@ MOVED: dict[str, str] = {
     "clipstudy.claims": "clipstudy.axes.claims",
     # the store's names, once re-exported by the feature cache
     **{f"clipstudy.cache.{n}": f"clipstudy.store.{n}" for n in _STORE_NAMES},
+    # the axes' table functions, in their axis modules
+    "clipstudy.analysis.visual_factors": "clipstudy.axes.visual_factors",
+    "clipstudy.analysis.summary": "clipstudy.axes.summary",
+    "clipstudy.analysis.scaling_grid": "clipstudy.axes.shifts",
+    **{f"clipstudy.analysis.shifts.{n}": f"clipstudy.axes.shifts.{n}" for n in _SHIFTS_NAMES},
+    "clipstudy.analysis.shifts.records_effects": "clipstudy.axes.shifts.records_er_effects",
+    "clipstudy.analysis.shifts.lab_er": "clipstudy.axes.shifts.lab_er_table",
+    "clipstudy.analysis.shifts.PCT_TICKS": "clipstudy.plots.PCT_TICKS",
+    "clipstudy.analysis.shifts.logit_ticks": "clipstudy.plots.logit_percent_ticks",
+    **{f"clipstudy.analysis.calibration.{n}": f"clipstudy.axes.calibration.{n}" for n in _CALIBRATION_NAMES},
+    "clipstudy.analysis.calibration.transfer": "clipstudy.axes.calibration.transfer_table",
+    **{f"clipstudy.analysis.shape_bias.{n}": f"clipstudy.axes.shape_bias.{n}" for n in _SHAPE_BIAS_NAMES},
+    **{f"clipstudy.analysis.shape_bias.{n}": f"clipstudy.metrics.shape_bias.{n}" for n in _SHAPE_BIAS_METRICS},
+    "clipstudy.analysis.shape_bias.AXIS": "clipstudy.axes.shape_bias.AXIS_NAME",
+    "clipstudy.analysis.shape_bias.records_effects": "clipstudy.axes.shape_bias.records_shape_bias_effects",
+    "clipstudy.analysis.shape_bias.align": "clipstudy.run.evaluate.align",
 }
 
 GONE: dict[str, str] = {
@@ -45,6 +73,7 @@ GONE: dict[str, str] = {
     "clipstudy.zoo_registry.specs": "clipstudy.models.registry.entries()",
     "clipstudy.zoo_registry.commonpool_filter": "the `data` field of clipstudy.models.registry.entries()",
     "clipstudy.lab.study.SMOKE_N": "dict(clipstudy.config.SMOKE_SETS)",
+    "clipstudy.analysis.shifts.logit_clip": "clipstudy.plots._logit (the same clipped logit)",
 }
 
 

@@ -77,7 +77,7 @@ def _predictions(o) -> pd.DataFrame | None:
     """One row per image of one stored output: label, predicted class, its probability (None: no classes)."""
     import torch
 
-    from .analysis.shape_bias import live_decisions
+    from .metrics.shape_bias import live_decisions
 
     if not o.has_head or o.task == "retrieval":
         return None

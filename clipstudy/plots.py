@@ -1,7 +1,7 @@
 """Seaborn figures shared by chapters. Each takes a tidy frame and returns (fig, ax)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,6 +30,25 @@ def logit_ticks(lo: float, hi: float, max_ticks: int = 6) -> np.ndarray:
     while len(pos) > max_ticks or (len(pos) > 1 and np.diff(pos).min() < 0.4):
         pos = pos[::2] if len(pos) > 2 else pos[:1]
     return pos if len(pos) >= 2 else np.linspace(lo, hi, 5)[1:4]  # a narrow range: three even ticks
+
+
+PCT_TICKS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+def logit_percent_ticks(ax, ticks: Sequence[float] = PCT_TICKS) -> None:
+    """Readable percent ticks on both logit-scaled axes of an ER scatter (`effective_robustness`);
+    a narrow range (fewer than 3 standard ticks inside) gets 4 evenly spaced ones instead."""
+    from scipy.special import expit, logit
+
+    std = logit(np.asarray(ticks))
+    for lim, set_ticks, set_labels, set_lim in ((ax.get_xlim(), ax.set_xticks, ax.set_xticklabels, ax.set_xlim),
+                                                (ax.get_ylim(), ax.set_yticks, ax.set_yticklabels, ax.set_ylim)):
+        pos = std[(std >= lim[0]) & (std <= lim[1])]
+        if len(pos) < 3:
+            pos = np.linspace(lim[0], lim[1], 6)[1:-1]
+        set_ticks(pos)
+        set_labels([f"{100 * expit(v):.3g}%" for v in pos])
+        set_lim(lim)
 
 
 def _pct_formatter(ticks: np.ndarray) -> FuncFormatter:
@@ -321,7 +340,6 @@ def er_panels(points: pd.DataFrame, order: list[str], hue: str = "group", ylabel
               title: str = "{} (line: {} ImageNet models)", grid: tuple[int, int] = (2, 2),
               figsize: tuple = (10, 8.6)):
     """One ER scatter per shift with its fitted line (the fit columns of `points`), logit-scaled, one legend."""
-    from .analysis import shifts
     from .metrics import LogitFit
 
     fig, axes = plt.subplots(*grid, figsize=figsize)
@@ -334,7 +352,7 @@ def er_panels(points: pd.DataFrame, order: list[str], hue: str = "group", ylabel
         fit = LogitFit(r["fit_slope"], r["fit_intercept"], int(r["fit_n"]), r["fit_r2"])
         effective_robustness(d, fit=fit, hue=hue, ax=ax, ylabel=ylabel.format(s),
                              title=title.format(s, int(r["fit_n"])))
-        shifts.logit_ticks(ax)
+        logit_percent_ticks(ax)
         if ax is not axes[0]:
             ax.get_legend().remove()
     fig.tight_layout()
@@ -343,7 +361,6 @@ def er_panels(points: pd.DataFrame, order: list[str], hue: str = "group", ylabel
 
 def lab_er_panels(ler: pd.DataFrame, order: list[str], label_seed: int):
     """The lab's ER scatters (one per lab shift, the zoo's own line), recipes of one seed labelled, `*` flagged."""
-    from .analysis import shifts
     from .metrics import LogitFit
 
     fig, axes = plt.subplots(1, len(order), figsize=(5.0 * len(order), 4.4))
@@ -357,9 +374,9 @@ def lab_er_panels(ler: pd.DataFrame, order: list[str], label_seed: int):
                              title=f"{s} (line: {int(r['fit_n'])} lab models)")
         for row in d[d["seed"] == label_seed].itertuples():
             ax.annotate(row.recipe + (" *" if row.flag else ""),
-                        (shifts.logit_clip(row.id_acc), shifts.logit_clip(row.ood_acc)),
+                        (float(_logit(row.id_acc)), float(_logit(row.ood_acc))),
                         fontsize=6, xytext=(3, 2), textcoords="offset points")
-        shifts.logit_ticks(ax)
+        logit_percent_ticks(ax)
         if ax is not axes[0]:
             ax.get_legend().remove()
     fig.tight_layout()

@@ -1,4 +1,5 @@
-"""Chapter analyses 01-05 (clipstudy.analysis: effects, shifts, visual_factors, shape_bias, calibration).
+"""Chapter analyses 01-05 (clipstudy.analysis.effects; the tables of clipstudy.axes: shifts, visual_factors,
+shape_bias, calibration; the shape-bias decisions of clipstudy.metrics.shape_bias).
 
 Pure functions on small synthetic inputs whose answers are known by construction.
 """
@@ -7,12 +8,13 @@ import pandas as pd
 import pytest
 from scipy.special import expit, logit
 
-from clipstudy.analysis import calibration as C
 from clipstudy.analysis import effects as E
-from clipstudy.analysis import shape_bias as SB
-from clipstudy.analysis import shifts
-from clipstudy.analysis import visual_factors as V
+from clipstudy.axes import calibration as C
+from clipstudy.axes import shifts
+from clipstudy.axes import visual_factors as V
 from clipstudy.errors import SchemaError, UnknownNameError
+from clipstudy.metrics.shape_bias import lab_shape_bias, live_decisions
+from clipstudy.run.evaluate import align
 
 
 # ---- effects ------------------------------------------------------------------------------------
@@ -108,15 +110,15 @@ def test_lab_er_zero_on_the_baseline_line_and_known_offset_above_it():
     acc = pd.DataFrame({"model": [f"b{i}" for i in range(4)] * 2 + ["star", "star"],
                         "dataset": ["lab-val"] * 4 + ["lab-sketch"] * 4 + ["lab-val", "lab-sketch"],
                         "accuracy": [*ids, *ood, 0.6, float(expit(0.8 * logit(0.6) - 0.5)) + 0.1]})
-    er = shifts.lab_er(acc, shifts=["lab-sketch"], baseline=["b0", "b1", "b2", "b3"]).set_index("model")
+    er = shifts.lab_er_table(acc, shifts=["lab-sketch"], baseline=["b0", "b1", "b2", "b3"]).set_index("model")
     assert er.loc[["b0", "b1", "b2", "b3"], "er"].abs().max() < 1e-9
     assert er.loc["star", "er"] == pytest.approx(0.1, abs=1e-9)
     assert er["fit_slope"].iloc[0] == pytest.approx(0.8) and er["fit_n"].iloc[0] == 4
     # one baseline model: no line, NaN ER (not an error, not a number)
-    one = shifts.lab_er(acc, shifts=["lab-sketch"], baseline=["b0"])
+    one = shifts.lab_er_table(acc, shifts=["lab-sketch"], baseline=["b0"])
     assert one["er"].isna().all()
     with pytest.raises(ValueError, match="lab-val"):
-        shifts.lab_er(acc[acc["dataset"] != "lab-val"], shifts=["lab-sketch"])
+        shifts.lab_er_table(acc[acc["dataset"] != "lab-val"], shifts=["lab-sketch"])
 
 
 def test_live_er_uses_the_records_line():
@@ -141,7 +143,7 @@ def test_records_effects_matched_contrasts_on_synthetic_points():
         for ds in ("imagenet-v2", "imagenet-r"):
             rows.append(dict(source="x", model=model, group=group, family=fam, data=data, dataset_size=size,
                              finetuned=group != "zero-shot CLIP", loss=loss, dataset=ds, er=er))
-    eff = {r["factor"]: r for r in shifts.records_effects(pd.DataFrame(rows))}
+    eff = {r["factor"]: r for r in shifts.records_er_effects(pd.DataFrame(rows))}
     assert eff["architecture"]["effect"] == pytest.approx(0.10)  # vit - resnet within openai-wit
     assert eff["training distribution"]["effect"] == pytest.approx(0.10)  # laion2b - openai (vit)
     assert eff["fine-tuning"]["effect"] == pytest.approx(-0.25)  # ft - zs within (vit, openai-wit)
@@ -184,12 +186,12 @@ def test_imagenet_x_records_effects_and_long_table():
 def test_lab_shape_bias_counts_conflict_images_only():
     factors = pd.DataFrame({"shape_label": [0, 1, 2, 3, 4], "texture_label": [5, 6, 7, 8, 4]})
     # shape, shape, texture, other, (no conflict: ignored)
-    out = SB.lab_shape_bias([0, 1, 7, 9, 4], factors)
+    out = lab_shape_bias([0, 1, 7, 9, 4], factors)
     assert out["n_conflict"] == 4 and out["shape_hits"] == 2 and out["texture_hits"] == 1 and out["other"] == 1
     assert out["shape_bias"] == pytest.approx(2 / 3)
     assert out["shape_acc"] == pytest.approx(0.5) and out["texture_acc"] == pytest.approx(0.25)
     with pytest.raises(SchemaError, match="texture_label"):
-        SB.lab_shape_bias([0], pd.DataFrame({"shape_label": [0]}))
+        lab_shape_bias([0], pd.DataFrame({"shape_label": [0]}))
 
 
 def test_live_decisions_classifier_aggregates_and_align_orders_rows():
@@ -202,13 +204,13 @@ def test_live_decisions_classifier_aggregates_and_align_orders_rows():
             features = torch.tensor([[5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 3.0, 3.0]])
 
     agg = lambda p: torch.stack([p[:, :2].mean(1), p[:, 2:].mean(1)], 1)  # noqa: E731
-    assert list(SB.live_decisions(Z, agg)) == [0, 1]
+    assert list(live_decisions(Z, agg)) == [0, 1]
     with pytest.raises(ValueError, match="aggregate"):
-        SB.live_decisions(Z)
+        live_decisions(Z)
     frame = pd.DataFrame({"key": ["a", "b", "c"], "label": [0, 1, 2]})
-    assert list(SB.align(frame, ["c", "a"])["label"]) == [2, 0]
+    assert list(align(frame, ["c", "a"])["label"]) == [2, 0]
     with pytest.raises(KeyError):
-        SB.align(frame, ["zz"])
+        align(frame, ["zz"])
 
 
 # ---- calibration ----------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ def test_temperature_scaling_fixes_overconfidence_and_transfers_to_a_same_distri
     temp = t[(t["set"] == "val") & (t["scaling"] == "id")]["temperature"].iloc[0]
     assert 2.5 < temp < 3.5
     assert ece.loc["val", "id"] < 0.5 * ece.loc["val", "none"]
-    tr = C.transfer(t, "val").set_index("set")
+    tr = C.transfer_table(t, "val").set_index("set")
     assert tr.loc["v2", "gain"] > 0 and abs(tr.loc["v2", "transfer_gap"]) < 0.02
     assert not tr.loc["val", "shifted"] and tr.loc["v2", "shifted"]
     with pytest.raises(ValueError, match="ID set"):
@@ -240,7 +242,7 @@ def test_temperature_scaling_fixes_overconfidence_and_transfers_to_a_same_distri
 def test_id_temperature_does_not_transfer_to_a_differently_scaled_shift():
     z, y = _overconfident(seed=0)
     zs, ys = _overconfident(seed=2)
-    tr = C.transfer(C.calibration_table({"val": (z, y), "shift": (zs / 9, ys)}, "val"), "val").set_index("set")
+    tr = C.transfer_table(C.calibration_table({"val": (z, y), "shift": (zs / 9, ys)}, "val"), "val").set_index("set")
     # the shift is underconfident at T=1 already; dividing again by ~3 makes it worse than its oracle
     assert tr.loc["shift", "transfer_gap"] > 0.05
 

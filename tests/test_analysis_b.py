@@ -1,5 +1,5 @@
-"""Chapter 6-10 analyses (clipstudy.analysis.ood / retrieval / threed / multimodal / summary): pure functions
-on small synthetic inputs whose answers are known by construction."""
+"""Chapter 6-10 analyses (clipstudy.analysis.ood / retrieval / threed / multimodal, clipstudy.axes.summary):
+pure functions on small synthetic inputs whose answers are known by construction."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from clipstudy.analysis import multimodal, ood, retrieval, summary, threed
+from clipstudy.analysis import multimodal, ood, retrieval, threed
+from clipstudy.axes import summary
 from clipstudy.errors import SchemaError, UnknownNameError
 
 

@@ -92,7 +92,8 @@ def test_timm_rules_keep_their_order_and_values():
 
 
 def test_labels_and_groups_keep_their_values():
-    from clipstudy.analysis import scaling_grid, shape_bias
+    from clipstudy.axes import shape_bias
+    from clipstudy.axes import shifts as scaling_grid  # the LAION grid's tables are the shifts axis's
     from clipstudy.records import scaling
 
     assert scaling.DATA_LABEL == OLD_SCALING_DATA_LABEL

@@ -89,3 +89,21 @@ def test_the_old_claims_judge_of_a_results_folder_warns_and_judges(tmp_path):
     with pytest.warns(DeprecationWarning, match=r"clipstudy\.axes\.claims\.judge_results"):
         table, ev = claims.judge(tmp_path, ids=["C3"])
     assert list(table["id"]) == ["C3"] and table.iloc[0]["lab_verdict"] == "not measured"
+
+
+def test_the_axes_tables_keep_their_old_analysis_paths():
+    """The tables that moved into their axis modules, renamed where the chapter code held the name."""
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    from clipstudy.analysis import scaling_grid, summary\n"
+            "    from clipstudy.analysis.shifts import lab_er, mean_er\n"
+            "    from clipstudy.analysis.shape_bias import AXIS, live_decisions\n"
+            "import clipstudy.axes.shifts as S, clipstudy.axes.summary as M, clipstudy.axes.shape_bias as B\n"
+            "from clipstudy.metrics.shape_bias import live_decisions as ld\n"
+            "assert scaling_grid is S and summary is M and lab_er is S.lab_er_table and mean_er is S.mean_er\n"
+            "assert AXIS == B.AXIS_NAME == 'shape bias' and live_decisions is ld\n"
+            "msgs = [str(x.message) for x in w if x.category is DeprecationWarning]\n"
+            "assert any('use clipstudy.axes.shifts.lab_er_table' in m for m in msgs), msgs\n"
+            "assert any('use clipstudy.axes.shifts' in m for m in msgs), msgs\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from clipstudy.analysis import effects as E
-from clipstudy.analysis import summary
+from clipstudy.axes import summary
 
 
 def test_paired_effect_is_the_mean_of_pair_differences():
@@ -67,17 +67,17 @@ def test_intervals_travel_to_the_summary(tmp_path):
 
 @pytest.fixture(scope="module")
 def sb(shared_data):
-    from clipstudy.analysis import shape_bias as SB
+    from clipstudy.axes import shape_bias as SB
 
     return SB.records_table(SB.records_decisions(shared_data))
 
 
 def test_shape_bias_records_effects(sb):
-    from clipstudy.analysis import shape_bias as SB
+    from clipstudy.axes import shape_bias as SB
 
     ft = SB.finetune_pairs(sb)
     assert set(ft["zs_base"]) == {"ViT_L_14_openai", "ViT_L_14_336_openai"} and len(ft) == 3
-    rows = {(r["factor"], r["comparison"][:12]): r for r in SB.records_effects(sb)}
+    rows = {(r["factor"], r["comparison"][:12]): r for r in SB.records_shape_bias_effects(sb)}
     f = rows[("fine-tuning", "ImageNet-fin")]
     assert f["effect"] == pytest.approx(ft["difference"].mean()) and f["n"] == 3
     a = rows[("architecture", "ViT vs ResNe")]
@@ -107,10 +107,10 @@ def test_lmm_encoder_pairs(sb):
 
 def test_laion_grid_effects_pair_neighbours(shared_data):
     from clipstudy import records
-    from clipstudy.analysis import scaling_grid
+    from clipstudy.axes import shifts
 
     g = records.scaling.grid(records.load("scaling_laws_openclip", shared_data))
-    rows = scaling_grid.grid_effects(g, "imagenet", "ImageNet top-1", "natural shifts")
+    rows = shifts.grid_effects(g, "imagenet", "ImageNet top-1", "natural shifts")
     assert all(r["n"] == 9 for r in rows)
     w = g.assign(data=g["data"].astype(str)).pivot_table(index=["arch", "samples_seen_pretty"], columns="data",
                                                          values="imagenet", observed=True)
@@ -119,7 +119,7 @@ def test_laion_grid_effects_pair_neighbours(shared_data):
 
 def test_model_vs_human_architecture_effects(shared_data):
     from clipstudy import records
-    from clipstudy.analysis import visual_factors as V
+    from clipstudy.axes import visual_factors as V
 
     d = V.mvh_decisions(shared_data)
     da = records.dataset_accuracy(records.ood_accuracy_table(d), exclude=True)

@@ -174,7 +174,7 @@ def test_factor_er_does_not_move_with_accuracy_along_the_trend():
     """Models on one logit-linear trend have ER 0 on the factor, though their error ratios differ a lot."""
     from scipy.special import expit, logit
 
-    from clipstudy.analysis import visual_factors as V
+    from clipstudy.axes import visual_factors as V
     from clipstudy.metrics import error_ratio
 
     ctrl = np.array([0.5, 0.7, 0.9, 0.97])
@@ -190,7 +190,7 @@ def test_factor_er_does_not_move_with_accuracy_along_the_trend():
 
 
 def test_factor_matrix_keeps_scenes_together_and_bootstraps_er():
-    from clipstudy.analysis import visual_factors as V
+    from clipstudy.axes import visual_factors as V
 
     factor = np.repeat(["none", "pose", "color"], 4)
     correct = np.array([1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 1, 0])
@@ -222,13 +222,13 @@ def test_ood_effects_and_gaps_keep_seeds_apart():
 
 
 def test_er_replicates_hold_the_line_and_resample_images_together():
-    from clipstudy.analysis import shifts
+    from clipstudy.axes import shifts
 
     rng = np.random.default_rng(3)
     hits = {("a", "lab-val"): rng.random(400) < 0.7, ("a", "lab-sketch"): rng.random(400) < 0.5,
             ("b", "lab-val"): rng.random(400) < 0.6, ("b", "lab-sketch"): rng.random(400) < 0.5}
     acc = pd.DataFrame([dict(model=m, dataset=d, correct=c.astype(float), accuracy=c.mean()) for (m, d), c in hits.items()])
-    ler = shifts.lab_er(acc, shifts=("lab-sketch",))
+    ler = shifts.lab_er_table(acc, shifts=("lab-sketch",))
     boots = shifts.lab_er_replicates(acc, ler, n_boot=400)
     for m in ("a", "b"):
         er = float(ler.loc[ler["model"] == m, "er"].iloc[0])

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from clipstudy.analysis import effects as E
-from clipstudy.analysis import shape_bias as SB
+from clipstudy.axes import shape_bias as SB
 from clipstudy.errors import UnknownNameError
 from clipstudy.lab import train as T
 from clipstudy.lab import zoo

@@ -1,6 +1,7 @@
-"""Analyses: small pure functions over tidy frames (metrics applied to a study's tables), one module per axis.
+"""Analyses shared by every axis: `effects`, the statistics of the tidy effects table each chapter writes
+(treatment minus base, n, intervals over seeds and images, verdicts; chapter 10 reads them all).
 
-The chapters call them through their axis modules (`clipstudy.axes`), which hold the chapter logic; the
-runner's axes (`clipstudy.run.axes`) reuse them. `effects` holds the tidy effects table every chapter writes
-(chapter 10 reads them all). `lab_eval` is kept as a name of `clipstudy.lab.evaluate`.
+An axis's own table functions live in its module, `clipstudy.axes.NAME`, next to its chapter code; the old
+paths `clipstudy.analysis.NAME` still import, with a DeprecationWarning (`clipstudy.deprecations`).
+`lab_eval` is kept as a name of `clipstudy.lab.evaluate`.
 """

@@ -1,20 +1,30 @@
-"""Chapter 05: calibration in distribution and under shift, before and after ID temperature scaling."""
+"""Chapter 05: calibration in distribution and under shift, before and after ID temperature scaling.
+
+The axis's tables are pure functions over frames: ECE, NLL, Brier and reliability before and after temperature
+scaling. The temperature is fitted on in-distribution logits (lab-val, or ImageNet val live) and applied
+unchanged under shift. "Does ID calibration transfer?" is measured against the *oracle*: the temperature fitted
+on the shifted set itself. transfer_gap = ECE(T_id) - ECE(T_oracle) >= 0 (up to binning noise); near 0 means the
+ID temperature is as good as one could pick on that set.
+"""
 from __future__ import annotations
 
+import warnings
+from typing import Any, Mapping
+
+import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
-from ..analysis import calibration as C
 from ..analysis import effects as E
 from ..lab import evaluate as lab_eval
 from .core import IdLookup, Outputs, Row, row, Axis, display, live_wide, register, show
 from .visual_factors import _runs
 
 SETS = ["lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-factors"]
+
+
 def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
     """ECE (15 bins), NLL and Brier at T=1, and at the temperature fitted on the ID set when it is in the grid."""
-    from ..analysis.calibration import calibration_metrics, fit_temperature
-
     if not o.has_head:
         return []
     z, y = o.zs.logits.float().numpy(), o.zs.labels.numpy()
@@ -33,6 +43,103 @@ AXIS = register(Axis("calibration", "calibration", "05_calibration",
                      live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"), lab=tuple(SETS),
                      runner="calibration", tasks=("classification",), evaluate=evaluate,
                      metrics=("ece", "nll", "brier", "confidence", "temperature")))
+
+
+# ---- tables: pure functions over frames ---------------------------------------------------------
+
+SCALING_LABELS = {"none": "T = 1", "id": "T fitted on ID", "oracle": "T fitted on the set (oracle)"}
+
+
+def _np(x: Any) -> np.ndarray:
+    try:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            return x.detach().cpu().double().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    return np.asarray(x, dtype=np.float64)
+
+
+def softmax(logits: Any, temperature: float = 1.0) -> np.ndarray:
+    from scipy.special import softmax as sm
+
+    return sm(_np(logits) / float(temperature), axis=1)
+
+
+def calibration_metrics(logits: Any, labels: Any, temperature: float = 1.0, n_bins: int = 15) -> dict:
+    """accuracy, ECE (15 equal-width bins), NLL, Brier and mean confidence at one temperature."""
+    from ..metrics import brier, ece, nll
+
+    z = _np(logits) / float(temperature)
+    y = np.asarray(labels).astype(np.int64)
+    p = softmax(z)
+    return dict(accuracy=float((p.argmax(1) == y).mean()), ece=ece(p, y, n_bins), nll=nll(z, y), brier=brier(p, y),
+                confidence=float(p.max(1).mean()), temperature=float(temperature))
+
+
+def fit_temperature(logits: Any, labels: Any) -> float:
+    """metrics.fit_temperature with its at-the-bound warning kept quiet (reported via the value)."""
+    from ..metrics import fit_temperature as fit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(_np(logits), np.asarray(labels).astype(np.int64))
+
+
+def calibration_table(sets: Mapping[str, tuple[Any, Any]], id_set: str, n_bins: int = 15,
+                      oracle: bool = True) -> pd.DataFrame:
+    """One row per (set, scaling): scaling 'none' (T=1), 'id' (T fitted on `id_set`, applied to all)
+    and, with `oracle`, 'oracle' (T fitted on that set itself). `sets` maps name -> (logits, labels)."""
+    if id_set not in sets:
+        raise ValueError(f"calibration_table: the ID set {id_set!r} is not among {list(sets)}")
+    t_id = fit_temperature(*sets[id_set])
+    rows = []
+    for name, (z, y) in sets.items():
+        temps = [("none", 1.0), ("id", t_id)] + ([("oracle", fit_temperature(z, y))] if oracle else [])
+        for scaling, t in temps:
+            rows.append(dict(set=name, scaling=scaling, n=len(y), **calibration_metrics(z, y, t, n_bins)))
+    return pd.DataFrame(rows)
+
+
+def transfer_table(table: pd.DataFrame, id_set: str) -> pd.DataFrame:
+    """Per set: ECE before (T=1), with the ID temperature, and with its oracle temperature;
+    gain = ece_none - ece_id (what ID scaling buys there); transfer_gap = ece_id - ece_oracle."""
+    w = table.pivot_table(index="set", columns="scaling", values="ece", aggfunc="first")
+    out = pd.DataFrame({"set": w.index, "ece_none": w["none"].to_numpy(), "ece_id": w["id"].to_numpy()})
+    out["ece_oracle"] = w["oracle"].to_numpy() if "oracle" in w else np.nan
+    out["gain"] = out["ece_none"] - out["ece_id"]
+    out["transfer_gap"] = out["ece_id"] - out["ece_oracle"]
+    out["shifted"] = out["set"] != id_set
+    return out.reset_index(drop=True)
+
+
+def reliability_frame(sets: Mapping[str, tuple[Any, Any]], temperature: float, n_bins: int = 15) -> pd.DataFrame:
+    """metrics.reliability per set, before (T=1) and after the given temperature; tidy with set,
+    scaling ('none' | 'id'), temperature and a legend label."""
+    from ..metrics import reliability
+
+    parts = []
+    for name, (z, y) in sets.items():
+        for scaling, t in (("none", 1.0), ("id", temperature)):
+            r = reliability(softmax(z, t), np.asarray(y).astype(np.int64), n_bins)
+            parts.append(r.assign(set=name, scaling=scaling, temperature=t, label=SCALING_LABELS[scaling]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def per_group_ece(logits: Any, labels: Any, groups: Any, temperature: float, n_bins: int = 15) -> pd.DataFrame:
+    """ECE before and after `temperature` within each group (e.g. the factor shifted in lab-factors)."""
+    from ..metrics import ece
+
+    z, y, g = _np(logits), np.asarray(labels).astype(np.int64), np.asarray(groups)
+    rows = []
+    for name in pd.unique(g):
+        m = g == name
+        rows.append(dict(group=name, n=int(m.sum()), accuracy=float((z[m].argmax(1) == y[m]).mean()),
+                         ece_none=ece(softmax(z[m]), y[m], n_bins), ece_id=ece(softmax(z[m], temperature), y[m], n_bins)))
+    out = pd.DataFrame(rows)
+    out["gain"] = out["ece_none"] - out["ece_id"]
+    return out
 
 
 COOD = "cood_benchmarking"  # Galil et al. 2023 publish each model's mean ID confidence and accuracy
@@ -81,7 +188,7 @@ def lab(ch: chapter.Chapter) -> dict:
             if s == "lab-factors":
                 factor_of_image = ls.factors["factor"].to_numpy()
         logits[(r, prompts, sd)] = sets_
-        tables.append(C.calibration_table(sets_, "lab-val").assign(recipe=r, prompts=prompts, seed=sd))
+        tables.append(calibration_table(sets_, "lab-val").assign(recipe=r, prompts=prompts, seed=sd))
     cal = ch.save(pd.concat(tables, ignore_index=True), "lab_calibration")
     base = cal[(cal["recipe"] == "base") & (cal["prompts"] == "ensemble")]
     print(f"base, mean over {len(recs_seeds)} training seeds:")
@@ -99,7 +206,7 @@ def _t_id(lab: dict, recipe: str = "base") -> float:
 def reliability(ch: chapter.Chapter, lab: dict) -> None:
     """base's reliability diagrams at T=1 and at the ID temperature, one panel per set."""
     t_base = _t_id(lab)
-    rel = C.reliability_frame(lab["logits"][("base", "ensemble", lab["seed0"])], t_base)
+    rel = reliability_frame(lab["logits"][("base", "ensemble", lab["seed0"])], t_base)
     fig = plots.reliability_grid(rel, f"base (seed {lab['seed0']}): T=1 vs T={t_base:.2f} fitted on lab-val")
     ch.figure(fig, rel, "lab_reliability_base")
     show()
@@ -108,14 +215,14 @@ def reliability(ch: chapter.Chapter, lab: dict) -> None:
 def transfer(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
     """Does the ID temperature transfer to the shifted sets? ECE without, with ID and with oracle temperatures."""
     cal = lab["cal"]
-    tr = pd.concat([C.transfer(t, "lab-val").assign(recipe=r, prompts=p, seed=sd)
+    tr = pd.concat([transfer_table(t, "lab-val").assign(recipe=r, prompts=p, seed=sd)
                     for (r, p, sd), t in cal.groupby(["recipe", "prompts", "seed"])], ignore_index=True)
     ch.save(tr, "lab_transfer")
     long = tr.melt(id_vars=["recipe", "prompts", "seed", "set"], value_vars=["ece_none", "ece_id", "ece_oracle"],
                    var_name="temperature", value_name="ece")
-    long["temperature"] = long["temperature"].map({"ece_none": C.SCALING_LABELS["none"],
-                                                   "ece_id": C.SCALING_LABELS["id"],
-                                                   "ece_oracle": C.SCALING_LABELS["oracle"]})
+    long["temperature"] = long["temperature"].map({"ece_none": SCALING_LABELS["none"],
+                                                   "ece_id": SCALING_LABELS["id"],
+                                                   "ece_oracle": SCALING_LABELS["oracle"]})
     fig, ax = plots.bars(long[long["prompts"] == "ensemble"], "set", "ece", hue="temperature", order=SETS,
                          errorbar="sd", figsize=(8.5, 3.8), rotate=0, legend=dict(fontsize=8),
                          ylabel="ECE, 15 bins (mean ± sd over recipes and seeds)",
@@ -144,9 +251,9 @@ def factor_ece(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
     """base's ECE per out-of-range factor on lab-factors, before and after ID temperature scaling."""
     t_base = _t_id(lab)
     z, y = lab["logits"][("base", "ensemble", lab["seed0"])]["lab-factors"]
-    pf = ch.save(C.per_group_ece(z, y, lab["factor_of_image"], t_base), "lab_factor_ece")
+    pf = ch.save(per_group_ece(z, y, lab["factor_of_image"], t_base), "lab_factor_ece")
     pl = pf.melt(id_vars=["group"], value_vars=["ece_none", "ece_id"], var_name="scaling", value_name="ece")
-    pl["scaling"] = pl["scaling"].map({"ece_none": C.SCALING_LABELS["none"], "ece_id": C.SCALING_LABELS["id"]})
+    pl["scaling"] = pl["scaling"].map({"ece_none": SCALING_LABELS["none"], "ece_id": SCALING_LABELS["id"]})
     fig, ax = plots.bars(pl, "group", "ece", hue="scaling", figsize=(8.5, 3.6), rotate=35, ha=None,
                          xlabel="factor pushed out of range ('none' = control)", ylabel="ECE (15 bins)",
                          title="base on lab-factors", legend=dict(fontsize=8))
@@ -162,7 +269,7 @@ def factor_ece(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
 def explorer(ch: chapter.Chapter, lab: dict) -> None:
     """An ipywidgets explorer of reliability diagrams per recipe and set (static books show a note)."""
     def show_reliability(recipe="base", set_name="lab-sketch"):
-        r = C.reliability_frame({set_name: lab["logits"][(recipe, "ensemble", lab["seed0"])][set_name]},
+        r = reliability_frame({set_name: lab["logits"][(recipe, "ensemble", lab["seed0"])][set_name]},
                                 t := _t_id(lab, recipe))
         plots.reliability(r, hue="label", title=f"{recipe} on {set_name} (T_id={t:.2f})")
         show()

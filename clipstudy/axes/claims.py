@@ -194,7 +194,7 @@ def _from_effects(source: str, results: Path, chapter: str, factor: str, metric:
 
 
 def _records_claim(results: Path, cid: str, unit: str) -> dict:
-    """The records row chapter 04 wrote for a shape-bias claim (`analysis.shape_bias.claims`)."""
+    """The records row chapter 04 wrote for a shape-bias claim (`axes.shape_bias.claims`)."""
     rc = _read(results, _chapter("shape_bias"), "records_claims")
     r = rc[rc["id"] == cid] if rc is not None and "id" in rc.columns else pd.DataFrame()
     if r.empty:
@@ -259,7 +259,7 @@ def c1(results: Path, records_root=None) -> list[dict]:
 # -- C2, C14: shape bias of zero-shot CLIPs, absolute and against ImageNet models ----------------------
 
 def _shape_units(results: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    from ..analysis import shape_bias as SB
+    from . import shape_bias as SB
 
     sb = _read(results, _chapter("shape_bias"), "records_shape_bias")
     if sb is None or not {"source", "model", "group", "prompts", "data", "shape_bias"} <= set(sb.columns):

@@ -1,14 +1,28 @@
-"""Chapter 02: natural distribution shifts and effective robustness (records, LAION grid, lab, live)."""
+"""Chapter 02: natural distribution shifts and effective robustness (records, LAION grid, lab, live).
+
+The axis's tables are pure functions over frames. Records: the points of `records.natural_shift_er` (one row
+per model x shift) are averaged per model and contrasted between tag groups. LAION grid: controlled contrasts
+on LAION's scaling-law grid (`records.scaling`), for any per-model metric. Lab: accuracies of lab models on
+lab-val (ID) and its shifts, with ER against a logit-linear fit over a chosen set of baseline lab models.
+Live: ER of the runner's models against the records' ImageNet-model line.
+"""
 from __future__ import annotations
+
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
 from ..analysis import effects as E
-from ..analysis import shifts
+from ..analysis.effects import effect, matched_contrast, paired_effect
+from ..data_sources import labels
 from ..lab import evaluate as lab_eval
 from .core import IdLookup, Outputs, Row, row, Axis, LAB_FACTORS, display, register, show
+
+LAB_SHIFTS: tuple[str, ...] = ("lab-v2", "lab-sketch", "lab-silhouette")
+TAGS = ["source", "group", "family", "data", "dataset_size", "finetuned", "loss"]
+
 
 def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
     """Top-1 and top-5 zero-shot accuracy on a labelled set (natural shifts: compare with the ID set's)."""
@@ -23,9 +37,215 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 AXIS = register(Axis("shifts", "natural shifts", "02_natural_shifts",
                      live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet"),
-                     lab=("lab-val", *shifts.LAB_SHIFTS),
+                     lab=("lab-val", *LAB_SHIFTS),
                      runner="shifts", tasks=("classification",), evaluate=evaluate, metrics=("top1", "top5")))
 NOTES = {"test-time prompts": "the records fix the prompts (OpenAI's 80 templates); see the lab rows when present"}
+
+
+# ---- tables: pure functions over frames ---------------------------------------------------------
+
+def mean_er(points: pd.DataFrame, shifts: Iterable[str] | None = None) -> pd.DataFrame:
+    """Per model: ER averaged over `shifts` (default all in `points`), with its tags and n_shifts.
+
+    Only models scored on every chosen shift are kept, so means are over the same shifts.
+    """
+    p = points if shifts is None else points[points["dataset"].isin(list(shifts))]
+    k = p["dataset"].nunique()
+    tags = [c for c in TAGS if c in p.columns]
+    g = p.dropna(subset=["er"]).groupby("model")
+    out = g["er"].agg(er="mean", n_shifts="count").reset_index()
+    out = out[out["n_shifts"] == k]
+    info = p.drop_duplicates("model").set_index("model")[tags]
+    return out.join(info, on="model").reset_index(drop=True)
+
+
+def records_er_effects(points: pd.DataFrame, axis: str = "natural shifts",
+                    metric: str = "effective robustness (mean over shifts)") -> list[dict]:
+    """Six-factor contrasts of mean ER in the records (observational: matched where the tags allow).
+
+    architecture: ViT minus ResNet zero-shot CLIPs, matched on training data;
+    training distribution: LAION-2B minus OpenAI WIT zero-shot CLIPs, matched on family;
+    training-set size: >=1B minus <1B training images (zero-shot CLIPs), matched on family and loss;
+    fine-tuning: ImageNet-fine-tuned CLIPs (timm) minus zero-shot CLIPs, matched on family and data;
+    contrastive loss: SigLIP minus CLIP-loss zero-shot CLIPs, matched on family.
+    """
+    m = mean_er(points)
+    zs = m[m["group"] == "zero-shot CLIP"].copy()
+    zs["big"] = np.where(zs["dataset_size"] >= 1e9, "big", np.where(zs["dataset_size"] < 1e9, "small", None))
+    clip = m[m["group"].isin(["zero-shot CLIP", "CLIP fine-tuned"])]
+    specs = [
+        ("architecture", zs, "family", "vit", "resnet", ["data"], "ViT vs ResNet zero-shot CLIPs"),
+        ("training distribution", zs, "data", "laion2b", "openai-wit", ["family"],
+         "LAION-2B vs OpenAI-WIT zero-shot CLIPs"),
+        ("training-set size", zs, "big", "big", "small", ["family", "loss"],
+         ">=1B vs <1B training images, zero-shot CLIPs"),
+        ("fine-tuning", clip, "group", "CLIP fine-tuned", "zero-shot CLIP", ["family", "data"],
+         "ImageNet-fine-tuned CLIPs (timm) vs zero-shot CLIPs"),
+        ("contrastive loss", zs, "loss", "siglip", "clip", ["family"], "SigLIP vs CLIP loss, zero-shot CLIPs"),
+    ]
+    rows = []
+    for factor, frame, col, t, b, match, text in specs:
+        c = matched_contrast(frame, col, t, b, "er", match)
+        how = (f"matched on {'+'.join(match)}, {c['n_strata']} " + ("stratum" if c["n_strata"] == 1 else "strata")
+               if c["matched"] else "unmatched")
+        rows.append(effect(factor, axis, metric, c["effect"],
+                           f"{text} (n={c['n_treatment']} vs {c['n_base']}, {how})", "records"))
+    return rows
+
+
+def er_by_tags(per_model: pd.DataFrame, tags: Sequence[str] = ("data_scale", "family", "loss"),
+               group: str = "zero-shot CLIP") -> pd.DataFrame:
+    """Long frame (model, tag, value, er) of one group's per-model mean ER, for one panel per tag.
+
+    `data_scale` is derived from dataset_size with `records.data_scale`; models whose tag is
+    unknown (NaN) are left out of that tag's panel.
+    """
+    from ..records import data_scale
+
+    m = per_model[per_model["group"] == group].copy()
+    if "data_scale" in tags:
+        m["data_scale"] = data_scale(m["dataset_size"]).astype(object)
+    parts = [m[["model", t, "er"]].rename(columns={t: "value"}).assign(tag=t).dropna(subset=["value"]) for t in tags]
+    return pd.concat(parts, ignore_index=True)[["model", "tag", "value", "er"]]
+
+
+def shift_group_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Mean and median ER per (shift, group): zero-shot CLIP vs CLIP fine-tuned vs ImageNet models."""
+    g = points.groupby(["dataset", "group"])["er"]
+    return g.agg(er_mean="mean", er_median="median", n="count").reset_index()
+
+
+# ---- tables: the lab ------------------------------------------------------------------------------------
+
+def lab_er_table(acc: pd.DataFrame, id_set: str = "lab-val", shifts: Sequence[str] = LAB_SHIFTS,
+           baseline: Sequence[str] | None = None, model: str = "model", dataset: str = "dataset",
+           value: str = "accuracy") -> pd.DataFrame:
+    """Effective robustness of lab models: one row per (model, shift).
+
+    `acc` is tidy (model, dataset, accuracy). The logit-linear line is fitted over the `baseline`
+    models (default: every model), so ER here is distance from that baseline's trend; a shift with
+    fewer than 2 baseline models, or with all of them at one ID accuracy, gets NaN ER and fit.
+    Columns: model, dataset, id_acc, ood_acc, predicted, er, fit_slope, fit_intercept, fit_n.
+    """
+    from ..metrics import effective_robustness
+
+    wide = acc.pivot_table(index=model, columns=dataset, values=value, aggfunc="first")
+    if id_set not in wide.columns:
+        raise ValueError(f"lab_er: no accuracies on the ID set {id_set!r}; datasets are {list(wide.columns)}")
+    base_models = list(wide.index) if baseline is None else [b for b in baseline if b in wide.index]
+    out = []
+    for s in shifts:
+        if s not in wide.columns:
+            continue
+        w = wide[[id_set, s]].dropna()
+        base = w.loc[[b for b in base_models if b in w.index]]
+        p = pd.DataFrame({"model": w.index, "dataset": s, "id_acc": w[id_set].to_numpy(), "ood_acc": w[s].to_numpy()})
+        try:
+            er, fit = effective_robustness(p["id_acc"], p["ood_acc"], base[id_set], base[s])
+            p["er"], p["fit_slope"], p["fit_intercept"], p["fit_n"] = er, fit.slope, fit.intercept, fit.n
+        except ValueError:  # too few or degenerate baseline points: no line, no ER
+            p["er"], p["fit_slope"], p["fit_intercept"], p["fit_n"] = np.nan, np.nan, np.nan, len(base)
+        p["predicted"] = p["ood_acc"] - p["er"]
+        out.append(p)
+    cols = ["model", "dataset", "id_acc", "ood_acc", "predicted", "er", "fit_slope", "fit_intercept", "fit_n"]
+    return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
+def lab_er_replicates(acc: pd.DataFrame, ler: pd.DataFrame, id_set: str = "lab-val", model: str = "model",
+                      per_image: str = "correct", n_boot: int | None = None) -> dict:
+    """Image-bootstrap replicates of each model's ER averaged over the shifts in `ler`: {model: [n_boot]}.
+
+    `acc` has one row per (model, dataset) with the per-image 0/1 array `per_image`; every set is resampled
+    with the same indices (`effects.image_resamples`), and each shift's line stays the one fitted in `ler`
+    (the zoo's trend), so the replicates carry the image part of the interval of an ER difference."""
+    from ..metrics import LogitFit
+    from ..analysis.effects import LAB_BOOT, image_boot
+
+    n_boot = n_boot or LAB_BOOT
+    hits = {(m, d): np.asarray(c, float) for m, d, c in zip(acc[model], acc["dataset"], acc[per_image])}
+    fits = ler.drop_duplicates("dataset").set_index("dataset")
+    out = {}
+    for m in acc[model].unique():
+        if (m, id_set) not in hits:
+            continue
+        id_b = image_boot(hits[(m, id_set)], n_boot=n_boot)
+        ers = []
+        for s, f in fits.iterrows():
+            if (m, s) not in hits or not np.isfinite(f["fit_slope"]):
+                continue
+            line = LogitFit(f["fit_slope"], f["fit_intercept"], int(f["fit_n"]), np.nan)
+            ers.append(image_boot(hits[(m, s)], n_boot=n_boot) - np.asarray(line(id_b), float))
+        if ers:
+            out[m] = np.mean(ers, axis=0)
+    return out
+
+
+# ---- tables: live ---------------------------------------------------------------------------------------
+
+def live_er(table: pd.DataFrame, points: pd.DataFrame | None, id_set: str = "imagenet") -> pd.DataFrame:
+    """ER of live models against the records' ImageNet-model line of each shift.
+
+    `table` is `live.zero_shot_table` output (model, dataset, metric, value); `points` is
+    `records.natural_shift_er()` (its fit columns give the line). Without records (None) or for a
+    shift the records do not fit (ObjectNet), er is NaN and only the accuracies are reported.
+    Columns: model, dataset, id_acc, ood_acc, predicted, er.
+    """
+    from ..metrics import LogitFit
+
+    top1 = table[table["metric"] == "top1"].pivot_table(index="model", columns="dataset", values="value",
+                                                        aggfunc="first")
+    if id_set not in top1.columns:
+        return pd.DataFrame(columns=["model", "dataset", "id_acc", "ood_acc", "predicted", "er"])
+    fits = {}
+    if points is not None and len(points):
+        for s, g in points.groupby("dataset"):
+            r = g.iloc[0]
+            fits[s] = LogitFit(float(r["fit_slope"]), float(r["fit_intercept"]), int(r["fit_n"]), float(r["fit_r2"]))
+    rows = []
+    for s in [c for c in top1.columns if c != id_set]:
+        w = top1[[id_set, s]].dropna()
+        pred = fits[s](w[id_set].to_numpy()) if s in fits else np.full(len(w), np.nan)
+        rows.append(pd.DataFrame({"model": w.index, "dataset": s, "id_acc": w[id_set].to_numpy(),
+                                  "ood_acc": w[s].to_numpy(), "predicted": pred, "er": w[s].to_numpy() - pred}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["model", "dataset", "id_acc", "ood_acc", "predicted", "er"])
+
+
+# ---- tables: LAION's scaling-law grid ---------------------------------------------------------
+# Each effect pairs grid cells that differ in one factor only: a step in data size (LAION-80M -> 400M -> 2B) at
+# the same architecture and samples seen, a step in samples seen (3B -> 13B -> 34B) at the same architecture and
+# data, or a larger architecture at the same data and samples seen. With 3 architectures x 3 data sizes x 3
+# lengths, each step has 9 pairs; the interval resamples those pairs. These are real, separately trained models,
+# and the training recipe is fixed across the grid, so the contrast is controlled (up to the learning-rate and
+# batch-size choices the grid's authors made per run, listed in its table).
+DATA_STEPS = (("laion400m", "laion80m"), ("laion2b", "laion400m"))
+SAMPLE_STEPS = (("13B", "3B"), ("34B", "13B"))
+ARCH_STEPS = (("ViT-L-14", "ViT-B-32"),)
+LABEL = labels("laion80m", "laion400m", "laion2b")
+
+
+def grid_effects(grid: pd.DataFrame, value: str, metric: str, axis: str, arch: bool = True) -> list[dict]:
+    """Effects of one step in data size, in samples seen (both under the factor 'training-set size') and,
+    with `arch`, of ViT-L/14 over ViT-B/32 ('architecture'), each paired over the other two grid axes."""
+    g = grid.assign(arch=grid["arch"].astype(str), data=grid["data"].astype(str),
+                    samples=grid["samples_seen_pretty"].astype(str))
+    rows = []
+
+    def add(factor, res, text):
+        rows.append(effect(factor, axis, metric, res["effect"], text, "records", n=res["n"],
+                           ci=(res["ci_low"], res["ci_high"])))
+
+    for t, b in DATA_STEPS:
+        add("training-set size", paired_effect(g, ["arch", "samples"], "data", t, b, value),
+            f"LAION grid: {LABEL[t]} vs {LABEL[b]}, same architecture and samples seen (paired)")
+    for t, b in SAMPLE_STEPS:
+        add("training-set size", paired_effect(g, ["arch", "data"], "samples", t, b, value),
+            f"LAION grid: {t} vs {b} samples seen, same architecture and data (paired)")
+    if arch:
+        for t, b in ARCH_STEPS:
+            add("architecture", paired_effect(g, ["data", "samples"], "arch", t, b, value),
+                f"LAION grid: {t} vs {b}, same data and samples seen (paired)")
+    return rows
 
 
 # ---- records ---------------------------------------------------------------------------------------
@@ -56,9 +276,9 @@ def records_groups(ch: chapter.Chapter, points: pd.DataFrame | None) -> pd.DataF
     """Mean ER by group and shift, and the findings they decide."""
     if points is None:
         return None
-    table = ch.save(shifts.shift_group_table(points), "records_er_by_group")
+    table = ch.save(shift_group_table(points), "records_er_by_group")
     display(table.pivot(index="dataset", columns="group", values="er_mean").round(3))
-    by_group = shifts.mean_er(points).groupby("group")["er"].mean()
+    by_group = mean_er(points).groupby("group")["er"].mean()
     chapter.finding("Averaged over V2, Sketch, R and A, zero-shot CLIPs have mean effective robustness {zs:.3f}, "
                     "ImageNet-fine-tuned CLIPs {ft:.3f} and ImageNet models {inet:.3f} (accuracy as a fraction).",
                     zs=by_group.get("zero-shot CLIP", np.nan), ft=by_group.get("CLIP fine-tuned", np.nan),
@@ -79,7 +299,7 @@ def records_tags(ch: chapter.Chapter, points: pd.DataFrame | None) -> None:
         return
     from .. import records
 
-    long = shifts.er_by_tags(shifts.mean_er(points), ("data_scale", "family", "loss"))
+    long = er_by_tags(mean_er(points), ("data_scale", "family", "loss"))
     fig = plots.er_by_tag(long)
     ch.figure(fig, long, "records_er_by_tag")
     show()
@@ -89,7 +309,7 @@ def records_tags(ch: chapter.Chapter, points: pd.DataFrame | None) -> None:
 def records_effects(ch: chapter.Chapter, points: pd.DataFrame | None) -> None:
     if points is None:
         return
-    rec = ch.effects.extend(shifts.records_effects(points, AXIS.name))
+    rec = ch.effects.extend(records_er_effects(points, AXIS.name))
     display(pd.DataFrame(rec)[["factor", "effect", "comparison"]].round(3))
     ft = next(r for r in rec if r["factor"] == "fine-tuning")
     chapter.finding("Fine-tuning CLIPs on ImageNet changes their mean ER by {e:+.3f} against zero-shot CLIPs of the "
@@ -121,7 +341,6 @@ def laion_grid(ch: chapter.Chapter) -> pd.DataFrame | None:
     if not chapter.records_ready("scaling_laws_openclip", "timm"):  # else one notice naming the fetch command
         return None
     from .. import records
-    from ..analysis import scaling_grid
 
     grid = records.scaling.grid_er(records.scaling.grid(records.load("scaling_laws_openclip")), records.load("timm"))
     ch.save(grid, "records_laion_grid")
@@ -133,8 +352,8 @@ def laion_grid(ch: chapter.Chapter) -> pd.DataFrame | None:
         ch.figure(fig, grid, name)
         show()
     rows = ch.effects.extend(
-        scaling_grid.grid_effects(grid, "imagenet", "ImageNet top-1 (LAION grid)", AXIS.name)
-        + scaling_grid.grid_effects(grid, "er", "effective robustness (mean over shifts, LAION grid)", AXIS.name))
+        grid_effects(grid, "imagenet", "ImageNet top-1 (LAION grid)", AXIS.name)
+        + grid_effects(grid, "er", "effective robustness (mean over shifts, LAION grid)", AXIS.name))
     g = E.effects_frame(rows)
     display(g[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(4))
     for r in g[g["metric"].str.startswith("effective")].to_dict("records"):
@@ -147,7 +366,7 @@ def laion_grid(ch: chapter.Chapter) -> pd.DataFrame | None:
 def lab_accuracy(ch: chapter.Chapter) -> pd.DataFrame:
     """Top-1 of every recipe and seed on lab-val and the lab shifts (and base with one template), per image."""
     recs = lab_eval.recipes(ch.lab_profile)
-    lab_sets = ["lab-val", *shifts.LAB_SHIFTS]
+    lab_sets = ["lab-val", *LAB_SHIFTS]
     kw = dict(n=ch.n_eval, profile=ch.lab_profile, device=ch.device, seeds_="all", per_image=True)
     acc = lab_eval.accuracy_table(recs["recipe"], lab_sets, **kw)
     single = lab_eval.accuracy_table(["base"], lab_sets, prompts="single", **kw)
@@ -180,13 +399,13 @@ def lab_er(ch: chapter.Chapter, acc_all: pd.DataFrame) -> pd.DataFrame:
     """ER of every lab model against the zoo's own line per shift, flagged where a recipe trains on the shift."""
     recs = lab_eval.recipes(ch.lab_profile)
     seed0 = lab_eval.seeds(ch.lab_profile)[0]
-    ler = shifts.lab_er(acc_all, baseline=list(acc_all.loc[acc_all["recipe"] != "base, one prompt", "model"].unique()))
+    ler = lab_er_table(acc_all, baseline=list(acc_all.loc[acc_all["recipe"] != "base, one prompt", "model"].unique()))
     ler = ler.merge(acc_all[["model", "recipe", "seed"]].drop_duplicates("model"), on="model", how="left")
     ler = ler.merge(recs[["recipe", "factor"]], on="recipe", how="left")
     ler["factor"] = ler["factor"].map(LAB_FACTORS).fillna(ler["factor"]).fillna("test-time prompts")
     ler["flag"] = [lab_eval.shift_flag(r, d) for r, d in zip(ler["recipe"], ler["dataset"])]
     ch.save(ler, "lab_er")
-    fig = plots.lab_er_panels(ler, list(shifts.LAB_SHIFTS), seed0)
+    fig = plots.lab_er_panels(ler, list(LAB_SHIFTS), seed0)
     ch.figure(fig, ler, "lab_er_scatter")
     show()
     print("* the recipe trains on this shift (flagged); labels mark seed", seed0)
@@ -196,7 +415,7 @@ def lab_er(ch: chapter.Chapter, acc_all: pd.DataFrame) -> pd.DataFrame:
 def lab_effects(ch: chapter.Chapter, acc_all: pd.DataFrame, ler: pd.DataFrame, flags: dict[str, str]) -> pd.Series:
     """Each factor's effect on mean ER over the lab shifts (seeds and images), its forest plot and findings."""
     recs = lab_eval.recipes(ch.lab_profile)
-    boots = shifts.lab_er_replicates(acc_all, ler)
+    boots = lab_er_replicates(acc_all, ler)
     lab_mean = ler.groupby(["model", "recipe", "seed"])["er"].mean().rename("er").reset_index()
     lab_mean["boot"] = [boots.get(m) for m in lab_mean["model"]]
     er_flags = {r: "; ".join(sorted({f for f in ler.loc[ler["recipe"] == r, "flag"] if f})) for r in recs["recipe"]}
@@ -231,7 +450,7 @@ def live(ch: chapter.Chapter, points: pd.DataFrame | None) -> pd.DataFrame | Non
         return None
     zs_table = ch.save(t[t["part"] == "all"][["model", "dataset", "metric", "value", "n", "prompts", "precision"]],
                        "live_zero_shot")
-    ler = ch.save(shifts.live_er(zs_table, points), "live_er")
+    ler = ch.save(live_er(zs_table, points), "live_er")
     display(ler.pivot_table(index="model", columns="dataset", values="er").round(3))
     chapter.finding("Over {n:.0f} live models and their shifts, the mean ER against the records' ImageNet-model "
                     "line is {er:.3f}.", n=ler["model"].nunique(), er=float(ler["er"].mean()))

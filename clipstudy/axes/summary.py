@@ -1,21 +1,145 @@
 """Chapter 10: every factor on every axis, read from the effects.csv each chapter wrote in this build.
 
 Which chapters and axes are expected comes from the axis registry (`Axis.summarised`), never from the
-axis strings found in the files, so a chapter that failed still has its column and its reason."""
+axis strings found in the files, so a chapter that failed still has its column and its reason. The tables
+(functions over frames and the results folder) give the source of each number and the reason for every empty
+cell: a chapter may also write `not_measured.csv` (columns factor, axis, reason) to say why a factor has no
+effect on its axis; without one, an empty cell says only that the chapter wrote no effect for it."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
-from ..analysis import summary
-from ..analysis.effects import SOURCES
+from ..analysis.effects import COLUMNS, INTERVAL, SOURCES, effects_frame
 from .core import FACTORS, Axis, display, register, show
 
 AXIS = register(Axis("summary", "summary", "10_summary", summarised=False, smoke_note=(
     "This build uses the `smoke` profile: every lab effect below comes from tiny models trained for seconds on tiny "
     "sets. The table shows that the pipeline carries each number from its chapter to this summary; none of them is "
     "a finding.")))
+
+
+# ---- tables: pure functions over frames and the results folder -------------------------------------
+
+SOURCE_ORDER = ("lab", "records", "live")
+
+
+def read_effects(results_dir: str | Path, chapters: Iterable[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Every <results_dir>/<chapter>/effects.csv as one frame with a `chapter` column, and the problems met.
+
+    A file that cannot be read or does not follow the effects schema is reported in the problems list
+    (chapter and error), never silently dropped. `chapters` restricts which folders are read.
+    """
+    root = Path(results_dir)
+    frames, problems = [], []
+    wanted = set(chapters) if chapters is not None else None
+    for path in sorted(root.glob("*/effects.csv")):
+        chap = path.parent.name
+        if wanted is not None and chap not in wanted:
+            continue
+        try:
+            raw = pd.read_csv(path)
+            df = effects_frame(raw) if len(raw) else pd.DataFrame(columns=COLUMNS)
+        except Exception as e:  # a broken file is a named problem in the summary, not a crash
+            problems.append(f"{chap}: {path.name} unreadable ({type(e).__name__}: {e})")
+            continue
+        if len(df):  # an empty file is known through chapters_with_effects
+            frames.append(df.assign(chapter=chap))
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS + ["chapter"]), problems
+    return pd.concat(frames, ignore_index=True), problems
+
+
+def read_not_measured(results_dir: str | Path) -> pd.DataFrame:
+    """Every <chapter>/not_measured.csv (factor, axis, reason) with a `chapter` column."""
+    frames = []
+    for path in sorted(Path(results_dir).glob("*/not_measured.csv")):
+        try:
+            d = pd.read_csv(path)
+        except Exception:
+            continue
+        if {"factor", "axis", "reason"} <= set(d.columns):
+            frames.append(d[["factor", "axis", "reason"]].assign(chapter=path.parent.name))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["factor", "axis", "reason",
+                                                                                      "chapter"])
+
+
+def headline(effects: pd.DataFrame, sources: Sequence[str] = SOURCE_ORDER) -> pd.DataFrame:
+    """One effect per (factor, axis, source): the first finite row in file order (chapters write their
+    headline metric first). Columns: factor, axis, source, metric, effect, n, ci_low, ci_high (NaN where
+    the chapter gave no interval), comparison, chapter, n_rows (how many effects that cell holds in all)."""
+    e = effects[np.isfinite(pd.to_numeric(effects["effect"], errors="coerce"))]
+    rows = []
+    for (f, a, s), g in e.groupby(["factor", "axis", "source"], sort=False):
+        first = g.iloc[0]
+        rows.append(dict(factor=f, axis=a, source=s, metric=first["metric"], effect=float(first["effect"]),
+                         **{k: float(first.get(k, np.nan)) for k in INTERVAL},
+                         comparison=first["comparison"], chapter=first.get("chapter", ""), n_rows=len(g)))
+    out = pd.DataFrame(rows, columns=["factor", "axis", "source", "metric", "effect", *INTERVAL, "comparison",
+                                      "chapter", "n_rows"])
+    order = {s: i for i, s in enumerate(sources)}
+    return out.sort_values(["factor", "axis", "source"], key=lambda c: c.map(order) if c.name == "source" else c,
+                           ignore_index=True)
+
+
+def grid(heads: pd.DataFrame, axes: Sequence[str], source: str | None = None) -> pd.DataFrame:
+    """factor x axis table of headline effects (of one source, or the first available source per cell in
+    SOURCE_ORDER); NaN where nothing was measured."""
+    h = heads if source is None else heads[heads["source"] == source]
+    order = {s: i for i, s in enumerate(SOURCE_ORDER)}
+    h = h.assign(_o=h["source"].map(order)).sort_values("_o").drop_duplicates(["factor", "axis"])
+    g = h.pivot_table(index="factor", columns="axis", values="effect", aggfunc="first")
+    return g.reindex(index=list(FACTORS), columns=list(axes))
+
+
+def chapters_with_effects(results_dir: str | Path) -> set[str]:
+    """The chapters that wrote an effects.csv (possibly empty) under results_dir."""
+    return {p.parent.name for p in Path(results_dir).glob("*/effects.csv")}
+
+
+def missing_cells(effects: pd.DataFrame, axes_by_chapter: dict[str, str | None], not_measured: pd.DataFrame | None = None,
+                  problems: Sequence[str] = (), present: Iterable[str] = ()) -> pd.DataFrame:
+    """Every (factor, axis) without a finite effect, and why.
+
+    axes_by_chapter maps each expected chapter to its axis name (None when the chapter wrote no effects.csv
+    in this build). Reasons, most specific first: the chapter's own not_measured.csv; the chapter wrote no
+    effects.csv (not executed, or failed: see problems) or an empty one (`present` names the chapters whose
+    file exists); it wrote no effect for that factor.
+    """
+    present = set(present)
+    e = effects[np.isfinite(pd.to_numeric(effects["effect"], errors="coerce"))] if len(effects) else effects
+    have = set(zip(e["factor"], e["axis"])) if len(e) else set()
+    nm = not_measured if not_measured is not None else pd.DataFrame(columns=["factor", "axis", "reason"])
+    why = {(r.factor, r.axis): r.reason for r in nm.itertuples()}
+    rows = []
+    for chap, axis in axes_by_chapter.items():
+        for f in FACTORS:
+            if axis is None:
+                bad = [p for p in problems if p.startswith(chap)]
+                if bad:
+                    reason = bad[0]
+                elif chap in present:
+                    reason = f"{chap} measured no effect in this build (its effects.csv is empty)"
+                else:
+                    reason = f"{chap} wrote no effects.csv in this build (not executed, or it failed)"
+                rows.append(dict(chapter=chap, axis="(unknown)", factor=f, reason=reason))
+            elif (f, axis) not in have:
+                rows.append(dict(chapter=chap, axis=axis, factor=f,
+                                 reason=why.get((f, axis), f"{chap} wrote no effect for this factor")))
+    return pd.DataFrame(rows, columns=["chapter", "axis", "factor", "reason"])
+
+
+def chapter_axes(effects: pd.DataFrame, expected: Iterable[str]) -> dict[str, str | None]:
+    """Each expected chapter's axis name as written in its effects (the most common one), or None."""
+    out: dict[str, str | None] = {}
+    for chap in expected:
+        a = effects.loc[effects["chapter"] == chap, "axis"] if len(effects) else pd.Series(dtype=object)
+        out[chap] = a.mode().iloc[0] if len(a) else None
+    return out
 
 
 def expected() -> list:
@@ -28,7 +152,7 @@ def expected() -> list:
 def read(ch: chapter.Chapter) -> dict:
     """Every expected chapter's effects, the problems met reading them, and each chapter's axis (None: no rows)."""
     axes = expected()
-    eff, problems = summary.read_effects(ch.results_dir)
+    eff, problems = read_effects(ch.results_dir)
     eff = eff[eff["chapter"].isin([a.chapter for a in axes])] if len(eff) else eff
     wrote = set(eff["chapter"]) if len(eff) else set()
     axes_by_chapter = {a.chapter: (a.name if a.chapter in wrote else None) for a in axes}
@@ -41,8 +165,8 @@ def read(ch: chapter.Chapter) -> dict:
                        "the records are missing. Run `clipstudy fetch records` and rebuild the book.")
     # every expected chapter gets a column; one that wrote no effects is named by its chapter
     axes_ = list(dict.fromkeys(a if a is not None else f"{c[3:]} (no effects)" for c, a in axes_by_chapter.items()))
-    return dict(eff=eff, problems=problems, axes_by_chapter=axes_by_chapter, heads=summary.headline(eff), axes=axes_,
-                present=summary.chapters_with_effects(ch.results_dir))
+    return dict(eff=eff, problems=problems, axes_by_chapter=axes_by_chapter, heads=headline(eff), axes=axes_,
+                present=chapters_with_effects(ch.results_dir))
 
 
 def table(ch: chapter.Chapter, s: dict) -> pd.DataFrame:
@@ -77,7 +201,7 @@ def heatmap(ch: chapter.Chapter, s: dict) -> None:
 
 def missing(ch: chapter.Chapter, s: dict) -> pd.DataFrame:
     """Every unmeasured cell and why (the chapter's own reason first)."""
-    miss = ch.save(summary.missing_cells(s["eff"], s["axes_by_chapter"], summary.read_not_measured(ch.results_dir),
+    miss = ch.save(missing_cells(s["eff"], s["axes_by_chapter"], read_not_measured(ch.results_dir),
                                          s["problems"], s["present"]), "missing_cells")
     if len(miss):
         display(miss)

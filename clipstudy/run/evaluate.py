@@ -19,10 +19,18 @@ COLUMNS = ["model", "dataset", "axis", "part", "metric", "value", "n", "prompts"
 IDENTITY = ("model", "dataset", "axis", "part", "metric", "prompts", "precision")
 
 
+def align(frame: pd.DataFrame, keys: list[str], key: str = "key") -> pd.DataFrame:
+    """Rows of a dataset frame in the order of the engine's encoded keys (skipped images drop out)."""
+    f = frame.set_index(key)
+    missing = [k for k in keys if k not in f.index]
+    if missing:
+        raise KeyError(f"{len(missing)} encoded keys are not in the dataset frame, e.g. {missing[:3]}")
+    return f.loc[list(keys)].reset_index()
+
+
 def outputs(unit: Unit) -> list[Outputs]:
     """The stored outputs of a complete unit, one per prompt set (one for classifiers and caption-only sets)."""
     from .. import store
-    from ..analysis.shape_bias import align
     from ..cache import FeatureCache
     from ..encode import Encoded
     from ..zeroshot import ZeroShot
