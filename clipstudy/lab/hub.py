@@ -187,13 +187,13 @@ def _download(repo: str, filename: str, revision: str | None, token: str | None,
 
     try:
         return Path(hf_hub_download(repo, filename, revision=revision, token=token, local_files_only=local))
-    except EntryNotFoundError:
-        raise _Unavailable(f"the repo has no {filename}") from None
-    except LocalEntryNotFoundError:
+    except LocalEntryNotFoundError:  # before EntryNotFoundError: it is one
         if weights.offline():
             raise _Unavailable("offline: HF_HUB_OFFLINE=1, and it is not in the local hub cache") from None
         raise _Unavailable(f"{filename} is not in the local hub cache and the hub at {weights._endpoint()} "
                            "does not answer") from None
+    except EntryNotFoundError:
+        raise _Unavailable(f"the repo has no {filename}") from None
     except (RepositoryNotFoundError, RevisionNotFoundError) as e:
         raise _Unavailable(f"the hub at {weights._endpoint()} has no repo {repo}"
                            f"{'@' + revision if revision else ''} ({type(e).__name__})") from None
