@@ -103,6 +103,7 @@ def test_fetch_into_an_empty_cache_installs_verified_models_that_load_without_tr
     n = len(hub.log)
     again = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
     assert again.present == LABELS and not again.fetched and len(hub.log) == n
+    assert again.line() == f"lab zoo: all 2 models already in the cache; {HUB_REPO} was not asked"
 
 
 def test_bytes_that_differ_from_the_manifest_are_refused_and_reported(published, monkeypatch):

@@ -159,6 +159,8 @@ class FetchReport:
         if self.error is not None:
             return (f"lab zoo: fetching from {self.repo} failed ({self.error}): "
                     + (f"training {n_train} model(s)" if n_train else "nothing to train"))
+        if not self.fetched and not self.failed and len(self.present) == self.total:
+            return f"lab zoo: all {self.total} models already in the cache; {self.repo} was not asked"
         parts = [f"{len(self.fetched)} of {self.total} models fetched from {self.repo} and verified"]
         if self.present:
             parts.append(f"{len(self.present)} already in the cache")
@@ -297,6 +299,10 @@ def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str |
         if entry.get("key") != want:
             rep.failed[lab] = (f"trained under key {entry.get('key')}, this checkout trains it under {want} "
                                "(its recipe, profile, precision or training code differ)")
+            continue
+        if not all(str(entry.get(k, "")).startswith(f"{p.name}/") and ".." not in str(entry.get(k))
+                   for k in ("file", "record")):
+            rep.failed[lab] = "its manifest entry names files outside the profile's folder"
             continue
         try:
             pt = _download(repo, entry["file"], commit, token, local)
