@@ -27,7 +27,6 @@ same `weights_id` as on the machine that trained it. Files from one fetch all co
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
