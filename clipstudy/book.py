@@ -433,6 +433,10 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
         from .lab import zoo as lab_zoo
 
         t0 = time.time()
+        if os.environ.get("CLIPSTUDY_LAB_HUB", "").strip():  # a published zoo: fetched and verified, not trained
+            from .lab import hub as lab_hub
+
+            lab_hub.book_fetch(os.environ["CLIPSTUDY_LAB_HUB"], prof.lab)
         lab_zoo.train(None, profile=prof.lab)  # trains what is missing; a warm cache loads
         print(f"lab zoo ready ({prof.lab}) in {time.time() - t0:.0f}s", flush=True)
         stages.append(("lab zoo", time.time() - t0))

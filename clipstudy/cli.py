@@ -310,6 +310,20 @@ def _cmd_lab(a: argparse.Namespace) -> int:
 
         out = export.export(a.recipe, a.dest, profile=a.profile, force=a.force)
         print(f"wrote {out}; load it as local-dir:{out} (clipstudy, open_clip, clip_benchmark)")
+    elif a.lab_cmd == "publish":
+        from .lab import hub
+
+        done = hub.publish(a.repo, profile=a.profile, revision=a.revision, recipes=a.recipes or None)
+        print(f"published {done['models']} lab model(s) ({a.profile}) to {done['repo']}@{done['revision']}: "
+              f"commit {done['commit']} ({done['url']})")
+    elif a.lab_cmd == "fetch":
+        from .lab import hub
+
+        rep = hub.fetch(a.repo, profile=a.profile, revision=a.revision, recipes=a.recipes or None)
+        print(rep.table())
+        if not rep.ok:
+            print(f"clipstudy: train the rest with `clipstudy lab train --profile {a.profile}`", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -448,6 +462,17 @@ def parser() -> argparse.ArgumentParser:
                    help="write into a non-empty folder: its weight files (*.safetensors, *.bin, *.pth, *.pt) are "
                         "removed first, so no older export shadows the new one")
     e.set_defaults(fn=_cmd_lab)
+    for cmd, what in (("publish", "upload the trained lab zoo (weights, training records, a manifest with their "
+                                  "SHA-256 and training keys) to a hub model repo"),
+                      ("fetch", "download the lab zoo from a hub repo, verify each model (SHA-256, training key) "
+                                "and install it in the lab cache; exit 1 when some are left to train")):
+        h = lsub.add_parser(cmd, help=what)
+        h.add_argument("recipes", nargs="*", help="recipe names (default: the whole lab zoo)")
+        h.add_argument("--repo", required=True, metavar="ORG/NAME", help="the hub model repo (HF_ENDPOINT selects "
+                                                                         "the hub; a token from HF_TOKEN or `hf auth login`)")
+        h.add_argument("--profile", default="lab", choices=["lab", "smoke"])
+        h.add_argument("--revision", help="a branch (publish creates it) or, for fetch, a tag or commit")
+        h.set_defaults(fn=_cmd_lab)
     return p
 
 

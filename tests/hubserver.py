@@ -9,10 +9,18 @@
   `X-Error-Code: EntryNotFound`.
 - Faults, per file name: "truncate" (announce the full length, send half, close; once) and "corrupt"
   (announce the true sha256, send other bytes of the same length).
+- Uploads, what `HfApi.create_repo`, `create_branch`, `create_commit` and `upload_folder` use, for regular
+  (non-LFS) files only: POST `/api/repos/create` (409 when the repo exists), POST
+  `/api/{models|datasets}/{repo_id}/branch/{branch}`, POST `.../preupload/{revision}` (every file "regular") and
+  POST `.../commit/{revision}` (an ndjson body of base64 `file` and `deletedFile` lines; an `lfsFile` is refused
+  with 422). A commit changes `Hub.commit`; revisions are not kept apart (every revision serves the same files).
+  `Hub.commits` records (repo, summary, paths added).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 import socket
 import threading
@@ -21,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 _RESOLVE = re.compile(r"^/(?P<repo>(?:datasets/)?[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
+_API = re.compile(r"^/api/(?P<type>models|datasets)/(?P<repo>[^/]+/[^/]+)/(?P<op>preupload|commit|branch)/"
+                  r"(?P<rev>[^/?]+)(?:\?.*)?$")
 
 
 class Hub:
@@ -31,6 +41,7 @@ class Hub:
         self.faults: dict[str, str] = {}
         self.log: list[tuple[str, str, str | None]] = []
         self.commit = COMMIT
+        self.commits: list[tuple[str, str, list[str]]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -103,6 +114,57 @@ def _handler(hub: Hub) -> type:
                 self.end_headers()
                 return None
             return self._send(m["file"], data, etag=_git_sha1(data), body=body)
+
+        def do_POST(self) -> None:
+            hub.log.append((self.command, self.path, None))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.split("?")[0] == "/api/repos/create":
+                req = json.loads(body or b"{}")
+                repo = f"{req['organization']}/{req['name']}" if req.get("organization") else req["name"]
+                key = f"datasets/{repo}" if req.get("type") == "dataset" else repo
+                if key in hub.repos:
+                    return self._json(409, {"error": "You already created this repo", "url": f"{hub.url}/{key}"},
+                                      "RepoExists")
+                hub.repos[key] = {}
+                return self._json(200, {"url": f"{hub.url}/{key}"})
+            m = _API.match(urllib.parse.unquote(self.path))
+            if m is None:
+                return self._error(404, "RepoNotFound")
+            key = m["repo"] if m["type"] == "models" else f"datasets/{m['repo']}"
+            if key not in hub.repos:
+                return self._error(404, "RepoNotFound")
+            if m["op"] == "branch":
+                return self._json(200, {})
+            if m["op"] == "preupload":
+                files = json.loads(body)["files"]
+                return self._json(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
+                                                   "oid": None} for f in files], "commitOid": hub.commit})
+            lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+            if any(x["key"] == "lfsFile" for x in lines):
+                return self._json(422, {"error": "this hub takes regular files only"}, "LfsUnsupported")
+            added = []
+            for x in lines:
+                if x["key"] == "file":
+                    hub.repos[key][x["value"]["path"]] = base64.b64decode(x["value"]["content"])
+                    added.append(x["value"]["path"])
+                elif x["key"] == "deletedFile":
+                    hub.repos[key].pop(x["value"]["path"], None)
+            summary = next((x["value"].get("summary", "") for x in lines if x["key"] == "header"), "")
+            hub.commit = hashlib.sha1((hub.commit + summary + json.dumps(added)).encode()).hexdigest()
+            hub.commits.append((key, summary, added))
+            return self._json(200, {"commitUrl": f"{hub.url}/{key}/commit/{hub.commit}", "commitOid": hub.commit,
+                                    "pullRequestUrl": None})
+
+        def _json(self, code: int, obj: dict, error_code: str | None = None) -> None:
+            data = json.dumps(obj).encode()
+            self.send_response(code)
+            if error_code:
+                self.send_header("X-Error-Code", error_code)
+                self.send_header("X-Error-Message", obj.get("error", error_code))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _send(self, name: str, data: bytes, etag: str, body: bool) -> None:
             start = 0
