@@ -58,10 +58,10 @@ class Chapter:
         """The study runner's results table of the live grid (`results_dir/live/results.csv`, written by
         `clipstudy build --profile live` before the chapters run), optionally one axis; None, after one
         visible notice, when the grid has not run."""
-        from . import run
+        from . import results
 
         try:
-            return run.read(self.results_dir / "live", axis, **where)
+            return results.read_study(self.results_dir / "live", axis, **where)
         except Exception as e:  # noqa: BLE001: no table (not a live build) or an unreadable one
             live_missing([f"the live results table: {e}"])
             return None
@@ -106,7 +106,7 @@ def as_families(df: pd.DataFrame) -> pd.DataFrame:
     """Live rows with each webdataset read as its folder family (`wds/imagenetv2` -> `imagenet-v2`), the name it
     was read under kept in `data_form`; where one model has both forms of a dataset, the folder form's rows stay."""
     from .datasets import family_of
-    from .run.evaluate import IDENTITY
+    from .results import STUDY_IDENTITY as IDENTITY
 
     if df.empty:
         return df.assign(data_form=pd.Series(dtype=object))

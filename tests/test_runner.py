@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 import runner_fixtures as R
-from clipstudy import cli, collection, run, store
+from clipstudy import cli, collection, results, run, store
 from clipstudy.cache import FeatureCache
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,7 +158,7 @@ def test_local_run_counts_exactly_and_a_warm_rerun_encodes_nothing(env, tmp_path
                         prompts_encoded=2 * (1000 + 16 + 20))  # ImageNet head once per model, cue-conflict, captions
     table = run.read(tmp_path / "study")
     assert set(table["axis"]) == {"shifts", "calibration", "ood", "shape", "retrieval"}
-    assert not table.duplicated(list(run.evaluate.IDENTITY)).any()
+    assert not table.duplicated(list(results.STUDY_IDENTITY)).any()
     assert _cli(*args, "--summary-json", str(tmp_path / "warm.json")) == 0
     assert _summary(tmp_path / "warm.json") == dict(units_total=10, units_computed=0, units_reused=10, units_failed=0,
                                                     images_encoded=0, prompts_encoded=0)

@@ -6,12 +6,12 @@ on the local machine, on SLURM through submitit, or on Ray, and evaluated into o
     >>> run.read("study", axis="calibration")      # what the chapters' live sections read
 
 Modules: `unit` (one unit and its idempotent execution), `plan` (the grid against the store), `data` (the
-datasets units read), `axes` (one function per axis), `evaluate` (the results table), `executors` (by name:
+datasets units read), `evaluate` (every runner axis' rows from the stored outputs; the table itself is `clipstudy.results`), `executors` (by name:
 `local`, `slurm`, `ray`), `runner` (the three steps).
 """
 from __future__ import annotations
 
-from .evaluate import read, table_path
+from ..results import read_study as read, study_path as table_path
 from .plan import Plan, plan
 from .runner import SUMMARY_KEYS, Outcome, RunInterrupted, Summary, run
 from .unit import Unit, UnitResult

@@ -15,8 +15,7 @@ from ..errors import ClipstudyError
 from ..axes import Outputs
 from .unit import Unit, read_record
 
-COLUMNS = ["model", "dataset", "axis", "part", "metric", "value", "n", "prompts", "precision"]
-IDENTITY = ("model", "dataset", "axis", "part", "metric", "prompts", "precision")
+from ..results import STUDY_COLUMNS as COLUMNS, STUDY_IDENTITY as IDENTITY  # the results table these rows go to
 
 
 def align(frame: pd.DataFrame, keys: list[str], key: str = "key") -> pd.DataFrame:
@@ -125,102 +124,3 @@ def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False,
                 kept.pop(dataset, None)
     df = pd.DataFrame(rows, columns=COLUMNS).drop_duplicates(subset=list(IDENTITY))
     return df.sort_values(list(IDENTITY), ignore_index=True)
-
-
-def table_path(study: str | Path) -> Path:
-    return Path(study) / "results.csv"
-
-
-class TableError(ClipstudyError):
-    """A runner table in the study folder (results.csv, units.csv) is cut off, damaged or not this table."""
-
-
-def read_strict(path: Path, columns: Sequence[str], *, text: Sequence[str] = (), ints: Sequence[str] = (),
-                floats: Sequence[str] = (), what: str = "table") -> pd.DataFrame:
-    """A table the runner wrote, read strictly (as `results.read` reads eval.csv, and more): it has `columns`,
-    ends with a newline (every write is atomic and whole, so a file without one was cut off), and every row
-    has a non-empty value in each `text` column, an integer in each `ints` column and a number (or nothing)
-    in each `floats` column. Anything else raises TableError naming the file, the first bad line and the fix;
-    an empty file is an empty table."""
-    import io
-
-    fix = "Move it away (or restore it from a copy); a run then writes a new one."
-    raw = path.read_bytes()
-    if not raw.strip():
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ints else "float64" if c in floats else object)
-                             for c in columns})
-
-    def bad(why: str) -> TableError:
-        return TableError(f"{path} is not a clipstudy {what}: {why}. {fix}")
-
-    try:
-        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise bad(f"it does not parse as CSV ({type(e).__name__}: {' '.join(str(e).split())[:120]})") from e
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise bad(f"it lacks the column(s) {', '.join(missing)} (it has {', '.join(map(str, df.columns[:10]))})")
-    if not raw.endswith(b"\n"):
-        last = raw.count(b"\n") + 1
-        raise bad(f"it is cut off: its last line (line {last}) has no end")
-    problems = []
-    for c in text:
-        problems += [(i, f"no {c}") for i in df.index[df[c].isna()]]
-    for c in ints:
-        num = pd.to_numeric(df[c], errors="coerce")
-        problems += [(i, f"{c}={df.at[i, c]!r} is not an integer") for i in df.index[num.isna() | (num % 1 != 0)]]
-    for c in floats:
-        num = pd.to_numeric(df[c], errors="coerce")
-        problems += [(i, f"{c}={df.at[i, c]!r} is not a number") for i in df.index[num.isna() & df[c].notna()]]
-    if problems:
-        i, why = min(problems)
-        raise bad(f"line {i + 2} is damaged ({why}; {len({j for j, _ in problems})} bad row(s) in all)")
-    for c in ints:
-        df[c] = pd.to_numeric(df[c]).astype("int64")
-    for c in floats:
-        df[c] = pd.to_numeric(df[c]).astype("float64")
-    return df
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """`results.csv`, strictly (`read_strict`)."""
-    return read_strict(path, COLUMNS, text=[c for c in IDENTITY], ints=["n"], floats=["value"],
-                       what="results table (results.csv)")
-
-
-def write(study: str | Path, table: pd.DataFrame) -> Path:
-    """Upsert the rows into `<study>/results.csv` (atomic, under a lock): other grids' rows are kept."""
-    from ..results import lock_path
-    from ..store import locked
-
-    path = table_path(study)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if len(table):
-        with locked(lock_path(path)):
-            old = read_table(path) if path.exists() else None
-            if old is not None and len(old):
-                ids = list(IDENTITY)
-                same = old[ids].astype(str).apply(tuple, axis=1).isin(set(table[ids].astype(str).apply(tuple, axis=1)))
-                table = pd.concat([old[~same], table], ignore_index=True)
-            from ..store import atomic_write_text
-
-            atomic_write_text(table.to_csv(index=False), path)
-    elif not path.exists():
-        from ..store import atomic_write_text
-
-        atomic_write_text(",".join(COLUMNS) + "\n", path)
-    return path
-
-
-def read(study: str | Path, axis: str | None = None, **where: str) -> pd.DataFrame:
-    """The study's results table (optionally one axis, and columns equal to given values), read strictly."""
-    path = table_path(study)
-    if not path.exists():
-        raise ClipstudyError(f"no results table at {path}: run `clipstudy run ... --study {study}` first")
-    df = read_table(path)
-    df["part"] = df["part"].astype(str)
-    if axis is not None:
-        df = df[df["axis"] == axis]
-    for k, v in where.items():
-        df = df[df[k] == v]
-    return df.reset_index(drop=True)

@@ -84,8 +84,8 @@ UNIT_COLUMNS = ["key", "model", "dataset", "status", "images_encoded", "prompts_
 
 
 def read_units(path: Path) -> pd.DataFrame:
-    """`units.csv`, strictly (evaluate.read_strict): a cut-off or foreign file is refused."""
-    from .evaluate import read_strict
+    """`units.csv`, strictly (results.read_strict): a cut-off or foreign file is refused."""
+    from ..results import read_strict
 
     return read_strict(path, UNIT_COLUMNS, text=["key", "model", "dataset", "status"],
                        ints=["images_encoded", "prompts_encoded"], floats=["seconds"], what="units table (units.csv)")
@@ -95,7 +95,7 @@ def check_study(study: Path) -> None:
     """Before any work: the study folder can be written, and the tables a run merges into are the runner's
     (results.csv and units.csv, read strictly)."""
     from ..paths import writable_dir
-    from .evaluate import read_table, table_path
+    from ..results import read_study_table as read_table, study_path as table_path
 
     writable_dir(study, "--study")
     if table_path(study).is_file():
@@ -178,6 +178,7 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
     from tqdm.auto import tqdm
 
     from ..cache import FeatureCache
+    from ..results import write_study
     from . import evaluate as ev
     from . import executors
 
@@ -236,7 +237,7 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
         bad: dict[str, str] = {}
         out.table = ev.evaluate(complete, p.axes, progress=progress, failed=bad)
         _fail_evaluated(out, complete, bad)
-        out.table_path = ev.write(study, out.table)
+        out.table_path = write_study(study, out.table)
     out.summary = Summary.of(p, out.results)
     _write_units(study, p, out.results)
     if summary_json:
