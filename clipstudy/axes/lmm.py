@@ -282,24 +282,18 @@ def lab(ch: chapter.Chapter) -> dict:
     lab-sketch and lab-factors, beside its CLIP and a linear probe."""
     from ..lab import llava
 
-    details, results, meta = [], [], []
     pairs = [(r, sd) for r in RECIPES for sd in seeds_of(r, ch.lab_profile)]
-    llava.train(pairs, ch.lab_profile, ch.device)  # the missing ones side by side (lab profile, CPU)
-    for r, sd in pairs:
-        lm = llava.load(r, ch.lab_profile, ch.device, seed=sd, progress=False)
-        meta.append(dict(recipe=r, seed=sd, **{k: lm.meta.get(k) for k in ("params", "n_scenes", "n_instructions",
-                                                                           "steps", "final_loss", "wall_s", "token_dim")}))
-        for sets, n in ((("lab-val", "lab-sketch"), ch.n_eval), (("lab-factors",), ch.params.n_lmm_factor_scenes)):
-            d, t = llava.evaluate(r, ch.lab_profile, sets, n=n, device=ch.device, llava=lm, progress=False)
-            details.append(d.assign(recipe=r, seed=sd))
-            results.append(t.assign(seed=sd))
-    out = dict(details=pd.concat(details, ignore_index=True), results=pd.concat(results, ignore_index=True))
-    ch.save(pd.DataFrame(meta), "lab_llava_training")
+    # the missing ones are trained side by side (lab profile, CPU)
+    details, results, meta = llava.evaluate_pairs(pairs, ch.lab_profile, ch.device,
+                                                  ((("lab-val", "lab-sketch"), ch.n_eval),
+                                                   (("lab-factors",), ch.params.n_lmm_factor_scenes)))
+    out = dict(details=details, results=results)
+    ch.save(meta, "lab_llava_training")
     ch.save(out["results"], "lab_comparison")
     # one row per question: what the claims page needs to choose hard categories on one half and score the other
     ch.save(out["details"][["recipe", "seed", "set", "group", "key", "label", "match", "clip_correct"]],
             "lab_questions")
-    display(pd.DataFrame(meta))
+    display(meta)
     out["gains"] = ch.save(gain_table(out["results"], "lab-llava", by=("recipe", "seed", "set", "group",
                                                                                   "clip_full")), "lab_gains")
     return out
