@@ -44,6 +44,11 @@ MOVED: dict[str, str] = {
     "clipstudy.lab.study.ACC_SETS": "clipstudy.lab.evaluate.ACC_SETS",
     "clipstudy.lab.study.effective_robustness": "clipstudy.lab.evaluate.effective_robustness",
     "clipstudy.lab.study.SMOKE_SETS": "clipstudy.config.SMOKE_SETS",
+    # one axis, one module (Redesign II): an axis's tables live in clipstudy/axes/NAME.py
+    "clipstudy.analysis.ood": "clipstudy.axes.ood",
+    "clipstudy.analysis.retrieval": "clipstudy.axes.retrieval",
+    "clipstudy.analysis.threed": "clipstudy.axes.threed",
+    "clipstudy.analysis.multimodal": "clipstudy.axes.lmm",
     # the curated registry is clipstudy/models/curated.csv (clipstudy.models.registry)
     "clipstudy.zoo_registry.DATA_SIZES": "clipstudy.factors.DATA_SIZES",
     # the claims logic lives with its axis (Redesign II)

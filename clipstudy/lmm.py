@@ -413,3 +413,26 @@ def evaluate(checkpoint: str, dataset: Any, clip_logits: Any, *, classnames: Seq
     clip = clip_two_choice(pairs, clip_logits, keys)
     lmm = lmm.merge(clip[["key", "clip_correct"]], on="key")
     return lmm, compare(lmm, clip, lmm_name=str(checkpoint), clip_name="clip")
+
+
+def compare_checkpoints(checkpoints: Sequence[str], *, dataset: str = "imagenet-d", device: str = "cpu",
+                        prompts: str = "openai80", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each LLaVA checkpoint against its own CLIP (`CHECKPOINTS[c]['clip']`, zero-shot through the cached
+    engine) on a real dataset with the two-choice protocol (`evaluate`).
+
+    Returns (per-question frame, comparison frame) with a `checkpoint` column; the comparison's LMM rows
+    are named by the checkpoint, the CLIP rows 'clip'."""
+    from . import datasets, zeroshot, zoo
+
+    details, tables = [], []
+    for c in checkpoints:
+        loaded = zoo.load(CHECKPOINTS[c]["clip"], device)
+        ds = datasets.load(dataset, transform=loaded.preprocess)
+        zs = zeroshot.run(loaded, ds, dataset_id=dataset, prompts=prompts, device=device, progress=False)
+        d, t = evaluate(c, ds, zs.logits, classnames=ds.classnames, keys=[str(k) for k in zs.encoded.keys],
+                        labels=zs.labels.numpy(), seed=seed, device=device, progress=False)
+        details.append(d.assign(checkpoint=c))
+        tables.append(t.assign(checkpoint=c))
+    if not tables:
+        return pd.DataFrame(), pd.DataFrame()
+    return pd.concat(details, ignore_index=True), pd.concat(tables, ignore_index=True)

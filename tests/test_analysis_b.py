@@ -1,5 +1,5 @@
-"""Chapter 6-10 analyses (clipstudy.analysis.ood / retrieval / threed / multimodal, clipstudy.axes.summary):
-pure functions on small synthetic inputs whose answers are known by construction."""
+"""Chapter 6-10 analyses (clipstudy.axes.ood / retrieval / threed / lmm / summary): pure functions on small
+synthetic inputs whose answers are known by construction."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from clipstudy.analysis import multimodal, ood, retrieval, threed
-from clipstudy.axes import summary
+
+from clipstudy.axes import lmm as multimodal, ood, retrieval, summary, threed
+from clipstudy.lab import evaluate as lab_eval
 from clipstudy.errors import SchemaError, UnknownNameError
 
 
@@ -204,12 +205,12 @@ def test_dense_features_of_lab_towers_have_the_same_grid(arch):
     torch.manual_seed(0)
     m = build_clip(arch).eval()
     x = torch.randn(2, 3, 64, 64)
-    f, info = threed.dense_features(m, x, stride=8)
+    f, info = lab_eval.dense_features(m, x, stride=8)
     assert f.shape[0] == 2 and f.shape[-2:] == (8, 8) and info["grid"] == 8 and info["channels"] == f.shape[1]
     with pytest.raises(ValueError, match="no feature map"):
-        threed.dense_features(m, x, stride=1)
+        lab_eval.dense_features(m, x, stride=1)
     with pytest.raises(TypeError):
-        threed.tower_of(torch.nn.Linear(2, 2))
+        lab_eval.tower_of(torch.nn.Linear(2, 2))
 
 
 def test_pixel_features_shape_and_centering():

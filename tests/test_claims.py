@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from clipstudy.axes import claims
-from clipstudy.analysis import multimodal
+from clipstudy.axes import lmm as multimodal
 
 SHARED_CLAIMS = Path(__file__).resolve().parents[2] / "shared" / "paper_claims.csv"
 

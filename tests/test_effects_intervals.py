@@ -92,7 +92,7 @@ def test_shape_bias_records_effects(sb):
 
 
 def test_lmm_encoder_pairs(sb):
-    from clipstudy.analysis import multimodal as M
+    from clipstudy.axes import lmm as M
 
     pairs = M.lmm_encoder_pairs(sb[sb["source"] == "vlm_shapebias"])
     llava = pairs[(pairs["lmm"] == "llava_1_5_7b") & (pairs["question"] == "vqa")].iloc[0]

@@ -207,7 +207,7 @@ def test_factor_matrix_keeps_scenes_together_and_bootstraps_er():
 
 
 def test_ood_effects_and_gaps_keep_seeds_apart():
-    from clipstudy.analysis import ood
+    from clipstudy.axes import ood
 
     t = pd.DataFrame(dict(model=np.repeat(["base", "arch"], 6), seed=np.tile(np.repeat([0, 1, 2], 2), 2),
                           method="mcm", ood=["near", "far"] * 6,

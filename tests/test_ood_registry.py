@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clipstudy.analysis import ood
+from clipstudy.axes import ood
 from clipstudy.metrics import ood as M
 
 

@@ -359,7 +359,7 @@ def _paired_gain(a: pd.DataFrame) -> tuple[float, float, float]:
 
 def _lmm_gain(table: pd.DataFrame | None, source: str, who: str, role: str = "primary") -> dict | None:
     """LMM minus its own CLIP on two-choice accuracy over all questions, paired over images, mean over seeds."""
-    from ..analysis.multimodal import seeds_gain
+    from .lmm import seeds_gain
 
     if table is None or not {"acc_lmm", "acc_clip", "n", "n_both", "group", "clip_full"} <= set(table.columns):
         return None
@@ -377,9 +377,9 @@ def _lmm_gain(table: pd.DataFrame | None, source: str, who: str, role: str = "pr
 
 def hard_category_gain(questions: pd.DataFrame, recipe: str = "base") -> dict:
     """C4's primary lab effect: per training seed, the hard categories are chosen on one half of the images and the
-    LMM is scored against its CLIP on the other half (two folds, `multimodal.hard_category_split`); the mean over
-    seeds with the seed x image interval (`multimodal.seeds_gain`)."""
-    from ..analysis.multimodal import hard_category_split, paired_gain, seeds_gain
+    LMM is scored against its CLIP on the other half (two folds, `axes.lmm.hard_category_split`); the mean over
+    seeds with the seed x image interval (`axes.lmm.seeds_gain`)."""
+    from .lmm import hard_category_split, paired_gain, seeds_gain
 
     q = questions[(questions["recipe"] == recipe) & (questions["group"] == "all")]
     per = [paired_gain(hard_category_split(g)) for _, g in q.groupby("seed")]

@@ -1,16 +1,223 @@
 """Chapter 09: an LMM against its own CLIP on a two-choice question (records, a lab mini-LLaVA, live LLaVA)."""
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
 from ..analysis import effects as E
-from ..analysis import multimodal
+from ..analysis.effects import recipe_contrast
 from ..lab import evaluate as lab_eval
 from .core import Axis, display, register, show
 
-AXIS = register(Axis("lmm", multimodal.AXIS, "09_lmm", smoke_note=(
+NAME = "LMM vs its CLIP"
+
+
+# ---- tables over the two-choice comparisons of `clipstudy.lmm.compare` (or `clipstudy.lab.llava.evaluate`): gains,
+# split by whether CLIP's full-way prediction was right -------------------------------------------------------
+def gain_table(result: pd.DataFrame, lmm: str, clip: str = "clip",
+               by: Sequence[str] = ("recipe", "set", "clip_full")) -> pd.DataFrame:
+    """LMM minus CLIP two-choice accuracy on the same questions, per (by...).
+
+    result: rows with columns model, clip_full, accuracy, n (and any of `by`). Columns: by..., n,
+    acc_lmm, acc_clip, gain, n_both, n_neither (the LMM's unmatched answers, reported not guessed).
+    """
+    by = [b for b in by if b in result.columns]
+    for need in ("model", "accuracy", "clip_full"):
+        if need not in result.columns:
+            raise ValueError(f"result lacks column {need!r}; expected clipstudy.lmm.compare's output")
+    models = set(result["model"])
+    if lmm not in models or clip not in models:
+        raise ValueError(f"result has models {sorted(models)}; expected both {lmm!r} and {clip!r}")
+    a = result[result["model"] == lmm].set_index(by)
+    c = result[result["model"] == clip].set_index(by)
+    out = pd.DataFrame({"n": a["n"], "acc_lmm": a["accuracy"], "acc_clip": c["accuracy"].reindex(a.index)})
+    out["gain"] = out["acc_lmm"] - out["acc_clip"]
+    for k in ("n_both", "n_neither"):
+        if k in a.columns:
+            out[k] = a[k]
+    return out.reset_index()
+
+
+def recipe_effects(gains: pd.DataFrame, factors: Mapping[str, str], value: str = "acc_lmm", *, base: str = "base",
+                   clip_full: str = "all", set_name: str | None = None, metric: str | None = None,
+                   source: str = "lab") -> pd.DataFrame:
+    """Each recipe's `value` (on clip_full rows, averaged over sets or one set) minus the base recipe's."""
+    where = {"clip_full": clip_full, **({"set": set_name} if set_name is not None else {})}
+    return recipe_contrast(gains, factors, value, metric or f"{value} ({clip_full} questions)", NAME,
+                           model_col="recipe", base=base, where=where, source=source)
+
+
+def llava_missing(checkpoint: str) -> str | None:
+    """None when the checkpoint's config is in the local Hugging Face cache (or a local folder), else why not.
+
+    Only the config is looked up: nothing is downloaded or loaded here.
+    """
+    from pathlib import Path
+
+    from .. import lmm
+
+    hf_id = lmm.CHECKPOINTS.get(checkpoint, {}).get("hf_id")
+    if hf_id is None:
+        p = Path(checkpoint).expanduser()
+        return None if (p / "config.json").is_file() else f"{checkpoint}: no LLaVA checkpoint folder with config.json"
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(hf_id, "config.json"), str):
+        return None
+    return f"{checkpoint}: not in the local Hugging Face cache; get it with `huggingface-cli download {hf_id}`"
+
+
+def live_panel(enabled: bool, checkpoints: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
+    """(checkpoints ready to run, what is missing) for the live LMM section: each LLaVA checkpoint, the CLIP
+    it is built on, and ImageNet-D."""
+    from .. import live, lmm
+
+    if not enabled:
+        return [], ["the live profile was not selected: build with `clipstudy build --profile live` on a machine "
+                    "with the LLaVA checkpoints and ImageNet-D"]
+    checkpoints = list(checkpoints or lmm.CHECKPOINTS)
+    missing = []
+    why = live.dataset_present("imagenet-d")
+    if why:
+        missing.append(why)
+    ready = []
+    for c in checkpoints:
+        reasons = [r for r in (llava_missing(c), live.weights_present(lmm.CHECKPOINTS.get(c, {}).get("clip", "")))
+                   if r]
+        missing += reasons
+        if not reasons:
+            ready.append(c)
+    return ([] if why else ready), missing
+
+
+# ---- records: real LMMs against their own vision encoder (Gavrikov et al.'s cue-conflict decisions) ----
+
+def lmm_encoder_pairs(sb: pd.DataFrame, encoder_prompts: str = "ensemble80") -> pd.DataFrame:
+    """Each LMM (one row per LMM and question: vqa | caption) next to the zero-shot CLIP its vision tower
+    starts from, both scored on the same cue-conflict images. `sb` is `records.shape_bias_table` of
+    vlm_shapebias; the encoder is scored with its `encoder_prompts` head. LMMs whose tower is not among
+    those CLIPs keep their row with no encoder value (listed, not paired)."""
+    v = sb[sb["source"] == "vlm_shapebias"]
+    clip = v[(v["group"] == "zero-shot CLIP") & (v["prompts"] == encoder_prompts)].set_index("model")
+    lmm = v[v["kind"] == "lmm"]
+    out = lmm[["model", "prompts", "shape_bias", "encoder", "encoder_note"]].rename(
+        columns={"model": "lmm", "prompts": "question", "shape_bias": "sb_lmm"})
+    out["encoder_label"] = out["encoder"].map(clip["arch"])
+    out["sb_encoder"] = out["encoder"].map(clip["shape_bias"])
+    out["difference"] = out["sb_lmm"] - out["sb_encoder"]
+    out["family"] = out["lmm"].str.extract(r"^(llava_1_5|llava_1_6|llava_rlhf|moe_llava|instructblip|emu2)",
+                                           expand=False).fillna("other")
+    return out.sort_values(["question", "family", "lmm"], ignore_index=True)
+
+
+def records_lmm_effects(pairs: pd.DataFrame) -> list[dict]:
+    """Paired effects of turning a CLIP into an LMM, on shape bias (n and a 95% bootstrap interval over LMMs).
+
+    fine-tuning (the LMM's projector and language model trained on its CLIP's features; LLaVA-1.5 and
+    InstructBLIP keep the tower frozen): each LMM minus its own encoder, over all LMMs with a known
+    encoder, then LLaVA-1.5 alone; test-time prompts: the same LMM captioning minus answering the
+    16-way question, paired per LMM.
+    """
+    from ..analysis.effects import bootstrap_mean, effect
+
+    rows = []
+
+    def add(factor, res, metric, text):
+        rows.append(effect(factor, NAME, metric, res["effect"], text, "records", n=res["n"],
+                           ci=(res["ci_low"], res["ci_high"])))
+
+    vqa = pairs[(pairs["question"] == "vqa")].dropna(subset=["difference"])
+    add("fine-tuning", bootstrap_mean(vqa["difference"].to_numpy()), "shape bias, LMM − its CLIP (16-way question)",
+        "LMMs vs their own vision encoder's zero-shot CLIP (80 templates), paired per LMM")
+    l15 = vqa[vqa["family"] == "llava_1_5"]
+    add("fine-tuning", bootstrap_mean(l15["difference"].to_numpy()), "shape bias, LMM − its CLIP (16-way question)",
+        "LLaVA-1.5 (7B, 13B) vs OpenAI CLIP ViT-L/14-336, paired")
+    w = pairs.pivot_table(index="lmm", columns="question", values="sb_lmm", aggfunc="first")
+    if {"vqa", "caption"} <= set(w.columns):
+        d = (w["caption"] - w["vqa"]).dropna()
+        add("test-time prompts", bootstrap_mean(d.to_numpy()), "shape bias (LMM)",
+            "captioning vs the 16-way question, paired per LMM")
+    return rows
+
+
+HARD_SHARE = 1 / 3  # the hard categories: the third of the classes where the CLIP is weakest
+
+
+def _half(keys: pd.Series, seed: int = 0) -> np.ndarray:
+    """A fixed split of images into two halves by a hash of the key (the same image is in the same half for
+    every model and seed, so the choice and the score never share an image)."""
+    import hashlib
+
+    return np.array([int(hashlib.sha256(f"{seed}:{k}".encode()).hexdigest()[:8], 16) % 2 for k in keys.astype(str)])
+
+
+def hard_classes(questions: pd.DataFrame, share: float = HARD_SHARE) -> list:
+    """The classes (`label`) where the CLIP's full-way top-1 (`clip_correct`) is lowest on these questions: the
+    weakest `share` of the classes (at least one). Ties are broken by class index, so the choice is fixed."""
+    acc = questions.groupby("label")["clip_correct"].mean().sort_index()
+    k = max(1, int(round(share * len(acc))))
+    return list(acc.sort_values(kind="stable").index[:k])
+
+
+def hard_category_split(questions: pd.DataFrame, share: float = HARD_SHARE, seed: int = 0) -> pd.DataFrame:
+    """Two-fold cross-fitting of the hard categories: the images are split in halves; the hard classes are chosen
+    on one half and the images of those classes are scored on the other, then the halves swap. Every image is
+    scored at most once and never by a choice it took part in.
+
+    questions: one row per question with key, label, match (the LMM's TRUE/FALSE/BOTH/NEITHER) and clip_correct.
+    Returns the scored rows with `fold` (the half scored) and `chosen_on` (the other half)."""
+    half = _half(questions["key"], seed)
+    parts = []
+    for fold in (0, 1):
+        chosen = hard_classes(questions[half != fold], share)
+        s = questions[(half == fold) & questions["label"].isin(chosen)]
+        parts.append(s.assign(fold=fold, chosen_on=1 - fold))
+    return pd.concat(parts, ignore_index=True)
+
+
+def paired_gain(questions: pd.DataFrame) -> tuple[float, float, int]:
+    """(LMM minus CLIP two-choice accuracy, its variance, n) over the questions the LMM answered TRUE or FALSE,
+    paired over images: the CLIP's two-choice answer is right exactly when its full-way top-1 is (its other
+    choice is its own top-1 or top-2), so each image gives d = lmm_right - clip_right."""
+    q = questions[questions["match"].isin(["TRUE", "FALSE"])]
+    d = (q["match"] == "TRUE").to_numpy(float) - q["clip_correct"].astype(bool).to_numpy(float)
+    n = len(d)
+    if n < 2:
+        return (float(d.mean()) if n else np.nan, np.nan, n)
+    return float(d.mean()), float(d.var(ddof=1) / n), n
+
+
+def seeds_gain(per_seed: Sequence[tuple[float, float, int]]) -> dict:
+    """The mean over training seeds of per-seed paired gains, with an interval from the seeds and the images:
+    variance = between-seed variance of the mean + the mean within-seed (image) variance (the seeds share the same
+    images, so that part does not shrink with more seeds), t with seeds - 1 df.
+    One seed: the images' normal interval. Returns dict(effect, n (scored images over all seeds), ci_low, ci_high,
+    p, seeds)."""
+    from scipy import stats
+
+    per = [x for x in per_seed if np.isfinite(x[0])]
+    out = dict(effect=np.nan, n=int(sum(x[2] for x in per)), ci_low=np.nan, ci_high=np.nan, p=np.nan, seeds=len(per))
+    if not per or not all(np.isfinite(x[1]) for x in per):
+        return out
+    d = np.array([x[0] for x in per])
+    v_img = float(np.mean([x[1] for x in per]))
+    k = len(d)
+    if k == 1:
+        var, q, dist = v_img, stats.norm.ppf(0.975), stats.norm
+    else:
+        var = d.var(ddof=1) / k + v_img
+        q, dist = stats.t.ppf(0.975, k - 1), stats.t(k - 1)
+    se = float(np.sqrt(var))
+    out.update(effect=float(d.mean()), ci_low=float(d.mean() - q * se), ci_high=float(d.mean() + q * se),
+               p=float(2 * dist.sf(abs(d.mean()) / se)) if se > 0 else np.nan)
+    return out
+
+
+# ---- the axis and its chapter ------------------------------------------------------------------------------
+AXIS = register(Axis("lmm", NAME, "09_lmm", smoke_note=(
     "This build uses the `smoke` profile: tiny lab models and a miniature LLaVA trained for seconds. Its numbers "
     "are pipeline checks only, not findings.")))
 RECIPES = ["base", "arch-vit"]  # the recipes a mini-LLaVA is trained on
@@ -39,7 +246,7 @@ def records(ch: chapter.Chapter) -> pd.DataFrame | None:
         return None
     from .. import records as R
 
-    pairs = ch.save(multimodal.lmm_encoder_pairs(R.shape_bias_table(R.load("vlm_shapebias"))), "records_lmm_vs_encoder")
+    pairs = ch.save(lmm_encoder_pairs(R.shape_bias_table(R.load("vlm_shapebias"))), "records_lmm_vs_encoder")
     towers = pairs.drop_duplicates("lmm")[["lmm", "encoder_label", "encoder_note"]].sort_values("lmm")
     display(towers.rename(columns={"encoder_label": "encoder (among the zero-shot CLIPs)",
                                     "encoder_note": "vision tower (source)"}).fillna("—"))
@@ -60,7 +267,7 @@ def records_effects(ch: chapter.Chapter, pairs: pd.DataFrame | None) -> None:
                                  ylim=(0.3, 0.9))
     ch.figure(fig, long, "records_lmm_vs_encoder")
     show()
-    rec = E.effects_frame(ch.effects.extend(multimodal.records_lmm_effects(pairs)))
+    rec = E.effects_frame(ch.effects.extend(records_lmm_effects(pairs)))
     display(rec[["factor", "metric", "comparison", "effect", "n", "ci_low", "ci_high"]].round(3))
     for r in rec.to_dict("records"):
         chapter.finding("{comp}: {e:+.3f} ({ci}): {word}.", comp=r["comparison"], e=r["effect"],
@@ -75,25 +282,19 @@ def lab(ch: chapter.Chapter) -> dict:
     lab-sketch and lab-factors, beside its CLIP and a linear probe."""
     from ..lab import llava
 
-    details, results, meta = [], [], []
     pairs = [(r, sd) for r in RECIPES for sd in seeds_of(r, ch.lab_profile)]
-    llava.train(pairs, ch.lab_profile, ch.device)  # the missing ones side by side (lab profile, CPU)
-    for r, sd in pairs:
-        lm = llava.load(r, ch.lab_profile, ch.device, seed=sd, progress=False)
-        meta.append(dict(recipe=r, seed=sd, **{k: lm.meta.get(k) for k in ("params", "n_scenes", "n_instructions",
-                                                                           "steps", "final_loss", "wall_s", "token_dim")}))
-        for sets, n in ((("lab-val", "lab-sketch"), ch.n_eval), (("lab-factors",), ch.params.n_lmm_factor_scenes)):
-            d, t = llava.evaluate(r, ch.lab_profile, sets, n=n, device=ch.device, llava=lm, progress=False)
-            details.append(d.assign(recipe=r, seed=sd))
-            results.append(t.assign(seed=sd))
-    out = dict(details=pd.concat(details, ignore_index=True), results=pd.concat(results, ignore_index=True))
-    ch.save(pd.DataFrame(meta), "lab_llava_training")
+    # the missing ones are trained side by side (lab profile, CPU)
+    details, results, meta = llava.evaluate_pairs(pairs, ch.lab_profile, ch.device,
+                                                  ((("lab-val", "lab-sketch"), ch.n_eval),
+                                                   (("lab-factors",), ch.params.n_lmm_factor_scenes)))
+    out = dict(details=details, results=results)
+    ch.save(meta, "lab_llava_training")
     ch.save(out["results"], "lab_comparison")
     # one row per question: what the claims page needs to choose hard categories on one half and score the other
     ch.save(out["details"][["recipe", "seed", "set", "group", "key", "label", "match", "clip_correct"]],
             "lab_questions")
-    display(pd.DataFrame(meta))
-    out["gains"] = ch.save(multimodal.gain_table(out["results"], "lab-llava", by=("recipe", "seed", "set", "group",
+    display(meta)
+    out["gains"] = ch.save(gain_table(out["results"], "lab-llava", by=("recipe", "seed", "set", "group",
                                                                                   "clip_full")), "lab_gains")
     return out
 
@@ -191,20 +392,22 @@ def lab_effects(ch: chapter.Chapter, lab: dict) -> None:
     gains = lab["gains"]
     g = gains[gains["set"].isin(["lab-val", "lab-sketch"]) & (gains["group"] == "all")]
     factors = {r: f for r, f in lab_eval.recipe_factors().items() if r in RECIPES}
-    ch.effects.extend(multimodal.recipe_effects(g, factors, "acc_lmm",
+    ch.effects.extend(recipe_effects(g, factors, "acc_lmm",
                                                 metric="LMM two-choice accuracy (lab-val and lab-sketch, all questions)"))
-    ch.effects.extend(multimodal.recipe_effects(g, factors, "gain", metric="LMM − CLIP two-choice accuracy (all questions)"))
+    ch.effects.extend(recipe_effects(g, factors, "gain", metric="LMM − CLIP two-choice accuracy (all questions)"))
 
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """Real LLaVA checkpoints against their CLIP on ImageNet-D (LLaVA is outside the runner's grid: its own path)."""
-    ready, missing = multimodal.live_panel(ch.params.live)
+    from .. import lmm
+
+    ready, missing = live_panel(ch.params.live)
     if not ready:
         chapter.live_missing(missing)
         return None
-    ld, lt = multimodal.live_lmm(ready, device=ch.device)
+    ld, lt = lmm.compare_checkpoints(ready, device=ch.device)
     ch.save(lt, "live_comparison")
-    lg = pd.concat([multimodal.gain_table(lt[lt["checkpoint"] == c], c, by=("checkpoint", "clip_full"))
+    lg = pd.concat([gain_table(lt[lt["checkpoint"] == c], c, by=("checkpoint", "clip_full"))
                     for c in ready], ignore_index=True)
     ch.save(lg, "live_gains")
     fig, ax = plots.bars(lg, "clip_full", "acc_lmm", hue="checkpoint", order=["right", "wrong", "all"],

@@ -6,19 +6,154 @@ every table and figure of this chapter. The headline contrast reads `HEADLINE` (
 """
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
 from ..analysis import effects as E
-from ..analysis import ood
+from ..analysis.effects import effect, effects_frame, seed_image_effect
+from ..errors import UnknownNameError
 from ..lab import evaluate as lab_eval
+from ..metrics import ood_metrics, ood_scores
+from ..metrics.ood import SCORES
 from .core import IdLookup, Outputs, Row, row, Axis, FACTORS, display, register, show
+
+NAME = "OOD detection"
+
+
+# ---- tables over zero-shot outputs ---------------------------------------------------------------------
+# Convention (as in `clipstudy.metrics.ood`): higher score = more in-distribution; ID is the positive class.
+# MSP, MaxLogit and Energy read the logits (logit_scale * cosine); MCM reads the raw cosines. A classifier (a
+# fine-tuned model) has logits but no image-text cosines, so its MCM cell is left out, never estimated.
+def detection_table(id_logits: Any, ood_logits: Any, ood_groups: Sequence[str], *, id_cosine: Any = None,
+                    ood_cosine: Any = None, id_features: Any = None, ood_features: Any = None,
+                    methods: Sequence[str] | None = None, overall: str | None = "all") -> pd.DataFrame:
+    """AUROC, AUPR-in, AUPR-out and FPR@95%TPR of every registered score against every OOD group.
+
+    id_logits [N_id, C], ood_logits [N_ood, C]; ood_groups [N_ood] names each OOD image's group (e.g.
+    near / far). Each score reads the input it declares (`metrics.ood.SCORES`): cosines (MCM) and image
+    features are optional, and a score whose input is not given is skipped, never estimated. `methods`
+    restricts the scores (default: every registered one). `overall` adds a row over all OOD images pooled
+    (None: no pooled row). Columns: method, ood, auroc, aupr_in, aupr_out, fpr95, n_id, n_ood.
+    """
+    groups = np.asarray(list(ood_groups), dtype=object)
+    n_ood = len(np.asarray(ood_logits))
+    if len(groups) != n_ood:
+        raise ValueError(f"ood_groups has {len(groups)} entries but ood_logits has {n_ood} rows")
+    inputs = {"logits": (id_logits, ood_logits)}
+    for name, (a, b) in (("cosine", (id_cosine, ood_cosine)), ("features", (id_features, ood_features))):
+        if (a is None) != (b is None):
+            raise ValueError(f"give both id_{name} and ood_{name} (a score reading {name} needs them for ID and OOD "
+                             "images), or neither")
+        if a is not None:
+            inputs[name] = (a, b)
+    names = list(dict.fromkeys(groups.tolist()))
+    if overall is not None and len(names) > 1:
+        names.append(overall)
+    rows = []
+    for m in (SCORES if methods is None else methods):
+        if m not in SCORES:
+            raise UnknownNameError("OOD score method", m, list(SCORES))
+        if SCORES[m].input not in inputs:
+            continue
+        x_id, x_ood = inputs[SCORES[m].input]
+        s_id, s_ood = ood_scores(x_id, m), ood_scores(x_ood, m)
+        for g in names:
+            sel = np.ones(n_ood, bool) if g == overall and g not in set(groups) else groups == g
+            rows.append(dict(method=m, ood=g, **ood_metrics(s_id, s_ood[sel]), n_id=len(s_id),
+                             n_ood=int(sel.sum())))
+    return pd.DataFrame(rows, columns=["method", "ood", "auroc", "aupr_in", "aupr_out", "fpr95", "n_id", "n_ood"])
+
+
+def near_far_gap(table: pd.DataFrame, metric: str = "auroc", by: Sequence[str] = ("model", "seed", "method"),
+                 near: str = "near", far: str = "far") -> pd.DataFrame:
+    """far minus near of `metric` per group of `by` (positive AUROC gap: far OOD is easier to tell apart)."""
+    by = [b for b in by if b in table.columns]
+    w = table[table["ood"].isin([near, far])].pivot_table(index=by, columns="ood", values=metric, aggfunc="first")
+    if near not in w or far not in w:
+        raise ValueError(f"table needs rows for both '{near}' and '{far}' OOD groups, has {sorted(table['ood'].unique())}")
+    out = w.reset_index()
+    out["gap"] = out[far] - out[near]
+    return out.rename(columns={near: f"{metric}_{near}", far: f"{metric}_{far}"})
+
+
+def prompt_effect(table: pd.DataFrame, metric: str = "auroc", single: str = "single",
+                  ensemble: str = "ensemble", by: Sequence[str] = ("model", "seed", "method", "ood")) -> pd.DataFrame:
+    """ensemble minus single-template `metric` per (model, method, ood); needs a `prompts` column."""
+    by = [b for b in by if b in table.columns]
+    t = table[table["prompts"].isin([single, ensemble])]
+    w = t.pivot_table(index=by, columns="prompts", values=metric, aggfunc="first").dropna()
+    if single not in w or ensemble not in w:
+        raise ValueError(f"table needs both prompt sets '{single}' and '{ensemble}', has {sorted(t['prompts'].unique())}")
+    out = w.reset_index()
+    out["effect"] = out[ensemble] - out[single]
+    return out
+
+
+def recipe_effects(table: pd.DataFrame, factors: Mapping[str, str], *, base: str = "base", metric: str = "auroc",
+                   method: str = "mcm", ood: str = "all", axis: str = NAME, source: str = "lab",
+                   fallback_method: str = "msp") -> pd.DataFrame:
+    """Effects table: `metric` of each recipe minus the base recipe, for one score method and OOD group.
+
+    factors maps recipe -> factor name (recipes absent from it are skipped). A recipe without the method
+    (a classifier has no MCM) is compared on `fallback_method` for both sides, and the comparison says so.
+    """
+    t = table[table["ood"] == ood]
+    rows = []
+    for recipe, factor in factors.items():
+        if recipe == base or recipe not in set(t["model"]):
+            continue
+        m = method if ((t["model"] == recipe) & (t["method"] == method)).any() else fallback_method
+
+        def val(r):  # one value per training seed
+            v = t.loc[(t["model"] == r) & (t["method"] == m)]
+            return (v.groupby("seed")[metric].mean() if "seed" in v.columns else v[metric].iloc[:1]).to_numpy(float)
+
+        b, x = val(base), val(recipe)
+        if not len(b) or not len(x) or np.isnan(b).all() or np.isnan(x).all():
+            continue
+        e = seed_image_effect(x, b)  # interval over seeds (NaN with one seed)
+        rows.append(effect(factor, axis, f"{metric} ({m}, {ood} OOD)", e["effect"], f"{recipe} vs {base}", source,
+                           n=e["n"] if len(x) > 1 else None, ci=(e["ci_low"], e["ci_high"])))
+    return effects_frame(rows)
+
+
+def _zs_table(zs_id: Any, zs_ood: Any, groups: Sequence[str]) -> pd.DataFrame:
+    """detection_table of two ZeroShot results (same model and head): every registered score, cosine scores
+    only where cosines exist (zero-shot heads), feature scores on the image embeddings."""
+    cos = zs_id.head is not None
+    return detection_table(zs_id.logits.numpy(), zs_ood.logits.numpy(), groups,
+                           id_cosine=zs_id.cosine.numpy() if cos else None,
+                           ood_cosine=zs_ood.cosine.numpy() if cos else None,
+                           id_features=zs_id.encoded.features.float().numpy(),
+                           ood_features=zs_ood.encoded.features.float().numpy())
+
+
+def detection_frame(outs: pd.DataFrame, groups: Sequence[str], id_set: str = "lab-val",
+                    ood_set: str = "lab-ood") -> pd.DataFrame:
+    """`detection_table` of every row of `lab_eval.outputs_frame` (recipe, seed, prompt set) with `id_set` (ID)
+    against `ood_set` (OOD images named by `groups`), as one tidy frame.
+
+    Columns: model, seed, classifier, prompts, method, ood (near | far | all), auroc, aupr_in, aupr_out, fpr95,
+    n_id, n_ood, id_acc (top-1 on the ID set).
+    """
+    parts = []
+    for o in outs.to_dict("records"):
+        zi, zo = o[id_set], o[ood_set]
+        t = _zs_table(zi, zo, groups)
+        for col in ("prompts", "classifier", "seed", "model"):
+            t.insert(0, col, o[col])
+        t["id_acc"] = zi.accuracy()
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
+# ---- the axis and its chapter ------------------------------------------------------------------------------
 
 def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
     """AUROC, AUPR-in/out and FPR@95%TPR of MSP, MaxLogit, Energy (and MCM for CLIPs) against the ID set."""
-    from ..analysis.ood import detection_table
-
     ref = id_of(o)
     if ref is None:
         return []
@@ -32,7 +167,7 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
             for m in ("auroc", "aupr_in", "aupr_out", "fpr95")]
 
 
-AXIS = register(Axis("ood", ood.AXIS, "06_ood_detection",
+AXIS = register(Axis("ood", NAME, "06_ood_detection",
                      live=("imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o"),
                      lab=("lab-val", "lab-ood"),
                      runner="ood", tasks=("ood",), evaluate=evaluate, id_set=True, metrics=("auroc", "aupr_in", "aupr_out", "fpr95")))
@@ -147,8 +282,11 @@ def lab_examples(ch: chapter.Chapter) -> None:
 
 def lab_detection(ch: chapter.Chapter) -> pd.DataFrame:
     """Every recipe, seed and prompt set: lab-val (ID) against lab-ood near, far and pooled, every score."""
-    det = ood.lab_detection(list(lab_eval.recipes(ch.lab_profile)["recipe"]), n=ch.n_eval, profile=ch.lab_profile,
-                            device=ch.device, seeds=lab_eval.seeds(ch.lab_profile))
+    outs = lab_eval.outputs_frame(list(lab_eval.recipes(ch.lab_profile)["recipe"]), ["lab-val", "lab-ood"],
+                                  n=ch.n_eval, profile=ch.lab_profile, device=ch.device, prompts=("single", "ensemble"),
+                                  seeds_=lab_eval.seeds(ch.lab_profile))
+    groups = lab_eval.labset("lab-ood", ch.n_eval, ch.lab_profile).factors["ood"].tolist()
+    det = detection_frame(outs, groups)
     ch.save(det, "lab_detection")
     display(det[(det["model"] == "base") & (det["prompts"] == "ensemble")]
              .pivot_table(index="method", columns="ood", values=["auroc", "fpr95"]).round(3))
@@ -163,7 +301,7 @@ def lab_base(ch: chapter.Chapter, det: pd.DataFrame) -> None:
                             xlabel="score", figsize=(9, 3.6))
     ch.figure(fig, base, "lab_base_scores")
     show()
-    gap = ch.save(ood.near_far_gap(det[det["prompts"].isin(LAB_PROMPTS)]), "lab_near_far_gap")
+    gap = ch.save(near_far_gap(det[det["prompts"].isin(LAB_PROMPTS)]), "lab_near_far_gap")
     g_base = gap[(gap["model"] == "base") & (gap["method"] == HEADLINE)]["gap"]
     if len(g_base):
         chapter.finding("For the base recipe with MCM (mean over {k} seeds), far OOD has AUROC {g:+.3f} relative to near "
@@ -186,14 +324,14 @@ def lab_recipes(ch: chapter.Chapter, det: pd.DataFrame) -> None:
                             order=order, figsize=(11, 3.8), rotate=45, legend_title="OOD")
     ch.figure(fig, one, "lab_recipes")
     show()
-    ch.effects.extend(ood.recipe_effects(det[det["prompts"].isin(LAB_PROMPTS)], lab_eval.recipe_factors(),
+    ch.effects.extend(recipe_effects(det[det["prompts"].isin(LAB_PROMPTS)], lab_eval.recipe_factors(),
                                          method=HEADLINE, fallback_method=FALLBACK))
 
 
 def lab_prompts(ch: chapter.Chapter, det: pd.DataFrame) -> pd.DataFrame:
     """The prompt ensemble's effect on AUROC per recipe and score, and base's headline prompt effect."""
     recipes = list(lab_eval.recipes(ch.lab_profile)["recipe"])
-    pe = ch.save(ood.prompt_effect(det[~det["classifier"]]), "lab_prompt_effect")
+    pe = ch.save(prompt_effect(det[~det["classifier"]]), "lab_prompt_effect")
     shown = pe[pe["ood"] != "all"]
     fig, ax = plots.bars(shown, "model", "effect", hue="method", order=[r for r in recipes if r in set(pe["model"])],
                          ref=0, ref_style="-", figsize=(9, 3.6), rotate=45, legend="keep",

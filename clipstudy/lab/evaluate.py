@@ -319,3 +319,93 @@ def effective_robustness(df: pd.DataFrame, ood: str = "lab-sketch", id_: str = "
     return wide.assign(dataset=ood, metric="effective_robustness", value=er, fit_slope=fit.slope,
                        fit_intercept=fit.intercept)[keys + ["dataset", "metric", "value", "fit_slope",
                                                             "fit_intercept"]]
+
+
+# ---- the stored outputs the axes' lab tables compute on (an axis module never loads a model itself) ------
+def outputs_frame(recipe_names: Iterable[str], set_names: Iterable[str], *, n: int | None = None,
+                  profile: str = "lab", device: str = "cpu", prompts: Iterable[str] = ("ensemble",),
+                  seeds_: Iterable[int] | None = None, contrastive_only: bool = False,
+                  captions: str | None = None) -> pd.DataFrame:
+    """The zero-shot outputs of every recipe, training seed and prompt set on lab sets, one row each.
+
+    Columns: model (the recipe), seed (the training seed; 0 for the recipe's own when `seeds_` is None),
+    classifier, arch (the model family), prompts, and one column per set name holding its
+    `clipstudy.zeroshot.ZeroShot` (features cached by the engine). A classifier reads no prompts: it is
+    evaluated once, with the last prompt set, and its `prompts` is 'classifier head'. `contrastive_only`
+    leaves classifiers out. `captions` names a lab set whose captions (`LabSet.texts()`) each recipe's text
+    tower encodes too: columns text_features [T, D] and image_to_texts (each image's caption indices).
+    """
+    from .. import encode
+
+    prompts = list(prompts)
+    sets = {s: labset(s, n, profile) for s in set_names}
+    texts, owner = labset(captions, n, profile).texts() if captions is not None else (None, None)
+    rows = []
+    for r in recipe_names:
+        for sd in (list(seeds_) if seeds_ is not None else [None]):
+            loaded = load(r, profile, device, sd)
+            if contrastive_only and loaded.is_classifier:
+                break
+            txt = encode.encode_texts(loaded.model, loaded.tokenizer, texts, device) if captions is not None else None
+            for p in (prompts if not loaded.is_classifier else prompts[-1:]):
+                row = dict(model=r, seed=sd if sd is not None else 0, classifier=loaded.is_classifier,
+                           arch=loaded.spec.family, prompts="classifier head" if loaded.is_classifier else p)
+                row.update({s: outputs(loaded, ls, p, device) for s, ls in sets.items()})
+                if captions is not None:
+                    row.update(text_features=txt, image_to_texts=owner)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def tower_of(model: Any) -> torch.nn.Module:
+    """The vision tower of an open_clip CLIP or of a lab classifier (both keep it in `.visual`)."""
+    v = getattr(model, "visual", None)
+    if v is None or not hasattr(v, "forward_intermediates"):
+        raise TypeError(f"{type(model).__name__} has no open_clip vision tower with forward_intermediates")
+    return v
+
+
+@torch.no_grad()
+def dense_features(model: Any, x: torch.Tensor, stride: int = 8) -> tuple[torch.Tensor, dict]:
+    """The deepest dense feature map [B, C, h, w] of the vision tower with at most `stride` pixels per cell.
+
+    Uses open_clip's `forward_intermediates` (the same call for its ViT, ModifiedResNet and timm
+    towers): a ViT gives its last block's patch tokens; a CNN gives the deepest stage that still has
+    an (image size / stride) grid, so the architectures are compared at the same feature resolution.
+    Returns (features, info with layer index, n_layers, grid and channels).
+    """
+    visual = tower_of(model)
+    min_size = max(1, int(x.shape[-1]) // int(stride))
+    out = visual.forward_intermediates(x, indices=None, intermediates_only=True)
+    maps = out["image_intermediates"]
+    ok = [i for i, m in enumerate(maps) if m.ndim == 4 and m.shape[-1] >= min_size and m.shape[-2] >= min_size]
+    if not ok:
+        raise ValueError(f"no feature map of the tower is at least {min_size}x{min_size} "
+                         f"(sizes {[tuple(m.shape[-2:]) for m in maps]})")
+    i = ok[-1]
+    fm = maps[i].float()
+    return fm, dict(layer=i, n_layers=len(maps), grid=int(fm.shape[-1]), channels=int(fm.shape[1]))
+
+
+@torch.no_grad()
+def _dense_of(loaded: Any, images: torch.Tensor, batch: int = 128, stride: int = 8):
+    feats, info = [], {}
+    for s in range(0, len(images), batch):
+        f, info = dense_features(loaded.model, loaded.preprocess(images[s:s + batch]), stride)
+        feats.append(f)
+    return torch.cat(feats), info
+
+
+def dense_frame(recipe_names: Iterable[str], set_name: str, *, n: int | None = None, profile: str = "lab",
+                device: str = "cpu", stride: int = 8) -> pd.DataFrame:
+    """The dense feature maps of every recipe's vision tower (its own training seed) on a lab set's images.
+
+    One row per recipe: model, arch, features [N, C, h, w] (`dense_features`), layer, n_layers, grid, channels.
+    """
+    ls = labset(set_name, n, profile)
+    rows = []
+    for r in recipe_names:
+        loaded = load(r, profile, device)
+        feats, info = _dense_of(loaded, ls.images, stride=stride)
+        rows.append(dict(model=r, arch=loaded.spec.family, features=feats, **info))
+    return pd.DataFrame(rows)

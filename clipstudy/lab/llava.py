@@ -621,3 +621,27 @@ def evaluate(recipe: str = "base", profile: str = "lab",
     result = pd.concat(tables, ignore_index=True)
     result.insert(0, "recipe", recipe)
     return pd.concat(details, ignore_index=True), result
+
+
+META_FIELDS = ("params", "n_scenes", "n_instructions", "steps", "final_loss", "wall_s", "token_dim")
+
+
+def evaluate_pairs(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device: str = "cpu",
+                   set_groups: Sequence[tuple[Sequence[str], int | None]] = ((("lab-val",), None),)
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Train the missing mini-LLaVAs of `pairs` (recipe, training seed) side by side, then ask each the two-choice
+    question on every (sets, n) of `set_groups`, beside its CLIP and a linear probe (`evaluate`).
+
+    Returns (per-question frame with recipe and seed, comparison frame with seed, one training-meta row per pair:
+    recipe, seed and META_FIELDS)."""
+    details, results, meta = [], [], []
+    pairs = list(pairs)
+    train(pairs, profile, device)
+    for r, sd in pairs:
+        lm = load(r, profile, device, seed=sd, progress=False)
+        meta.append(dict(recipe=r, seed=sd, **{k: lm.meta.get(k) for k in META_FIELDS}))
+        for sets, n in set_groups:
+            d, t = evaluate(r, profile, sets, n=n, device=device, llava=lm, progress=False)
+            details.append(d.assign(recipe=r, seed=sd))
+            results.append(t.assign(seed=sd))
+    return pd.concat(details, ignore_index=True), pd.concat(results, ignore_index=True), pd.DataFrame(meta)
