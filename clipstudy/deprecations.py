@@ -44,7 +44,9 @@ MOVED: dict[str, str] = {
     "clipstudy.lab.study.ACC_SETS": "clipstudy.lab.evaluate.ACC_SETS",
     "clipstudy.lab.study.effective_robustness": "clipstudy.lab.evaluate.effective_robustness",
     "clipstudy.lab.study.SMOKE_SETS": "clipstudy.config.SMOKE_SETS",
-    # one axis, one module (Redesign II): an axis's tables live in clipstudy/axes/NAME.py
+    # one axis, one module (Redesign II): an axis's tables live in clipstudy/axes/NAME.py; the effects statistics
+    # every axis shares are clipstudy/effects.py
+    "clipstudy.analysis.effects": "clipstudy.effects",
     "clipstudy.analysis.ood": "clipstudy.axes.ood",
     "clipstudy.analysis.retrieval": "clipstudy.axes.retrieval",
     "clipstudy.analysis.threed": "clipstudy.axes.threed",
@@ -136,14 +138,16 @@ class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith("clipstudy."):
             return None
-        if fullname not in MOVED and not any(k.rpartition(".")[0] == fullname for k in list(MOVED) + list(GONE)):
+        below = any(k.startswith(fullname + ".") for k in list(MOVED) + list(GONE))  # its names or its modules
+        if fullname not in MOVED and not below:
             return None
         parent = fullname.rpartition(".")[0]
         pkg = sys.modules.get(parent)
         if pkg is not None and hasattr(pkg, "__path__") and \
                 importlib.machinery.PathFinder.find_spec(fullname, pkg.__path__) is not None:
             return None  # the module still exists: it serves its moved names itself (module_getattr)
-        return importlib.util.spec_from_loader(fullname, _Loader())
+        # a removed package (clipstudy.analysis) whose modules moved is a package still, so they import from it
+        return importlib.util.spec_from_loader(fullname, _Loader(), is_package=fullname not in MOVED and below)
 
 
 _FINDER = _Finder()

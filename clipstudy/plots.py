@@ -298,7 +298,7 @@ def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[st
     order = {s: i for i, s in enumerate(source_order)}
     h = heads.assign(_o=heads["source"].map(order)).sort_values("_o").drop_duplicates(["factor", "axis"])
     factors = list(dict.fromkeys(heads["factor"])) if "factor" in heads else []
-    from .analysis.effects import FACTORS
+    from .effects import FACTORS
 
     idx = [f for f in FACTORS if f in set(factors)] or list(FACTORS)
     piv = {c: h.pivot_table(index="factor", columns="axis", values=c, aggfunc="first").reindex(index=idx, columns=axes)

@@ -1,4 +1,4 @@
-"""Chapter analyses 01-05 (clipstudy.analysis.effects; the tables of clipstudy.axes: shifts, visual_factors,
+"""Chapter analyses 01-05 (clipstudy.effects; the tables of clipstudy.axes: shifts, visual_factors,
 shape_bias, calibration; the shape-bias decisions of clipstudy.metrics.shape_bias).
 
 Pure functions on small synthetic inputs whose answers are known by construction.
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit, logit
 
-from clipstudy.analysis import effects as E
+from clipstudy import effects as E
 from clipstudy.axes import calibration as C
 from clipstudy.axes import shifts
 from clipstudy.axes import visual_factors as V

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clipstudy.analysis import effects as E
+from clipstudy import effects as E
 from clipstudy.axes import summary
 
 

@@ -25,7 +25,7 @@ def test_every_spelling_resolves_to_one_key():
 
 
 def test_effects_lab_and_registry_use_the_vocabulary():
-    from clipstudy.analysis import effects
+    from clipstudy import effects
     from clipstudy.lab import zoo as lab_zoo
 
     assert effects.FACTORS == tuple(factors.DISPLAY[k] for k in factors.KEYS)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from clipstudy.analysis import effects as E
+from clipstudy import effects as E
 
 
 def test_image_resamples_are_shared_and_deterministic():

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from clipstudy.analysis import effects as E
+from clipstudy import effects as E
 from clipstudy.axes import shape_bias as SB
 from clipstudy.errors import UnknownNameError
 from clipstudy.lab import train as T

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
-from ..analysis import effects as E
+from .. import effects as E
 from ..lab import evaluate as lab_eval
 from .core import IdLookup, Outputs, Row, row, Axis, display, live_wide, register, show
 from .visual_factors import _runs

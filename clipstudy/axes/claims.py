@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .. import chapter, plots, tables
-from ..analysis.effects import holm, p_from_interval, verdict as sign_verdict
+from ..effects import holm, p_from_interval, verdict as sign_verdict
 from ..errors import ClipstudyError, UnknownNameError
 from ..registry import Registry
 from .core import Axis, display, register, show as show_figure
@@ -206,7 +206,7 @@ def _records_claim(results: Path, cid: str, unit: str) -> dict:
 
 def _lab_seed_contrast(values: pd.DataFrame, treatment: str, base: str, value: str = "value") -> dict:
     """treatment minus base over the seeds of each (`values`: recipe, seed, value), Welch t over seeds."""
-    from ..analysis.effects import seed_image_effect
+    from ..effects import seed_image_effect
 
     t = values[values["recipe"] == treatment].sort_values("seed")[value].to_numpy(float)
     b = values[values["recipe"] == base].sort_values("seed")[value].to_numpy(float)
@@ -223,7 +223,7 @@ def threed_er(acc3: pd.DataFrame) -> pd.DataFrame:
     clean = a[a["severity"] == 0].groupby(["model", "seed"])["accuracy"].mean().rename("clean")
     corr = a[(a["severity"] > 0) & (a["kind"] == "3D")].groupby(["model", "seed"])["accuracy"].mean().rename("corrupted")
     t = pd.concat([clean, corr], axis=1).dropna().reset_index().rename(columns={"model": "recipe"})
-    from ..analysis.effects import trend_residuals
+    from ..effects import trend_residuals
 
     t["value"] = trend_residuals(t["clean"], t["corrupted"], logit=True)
     return t
@@ -276,7 +276,7 @@ def _lab_shape(results: Path) -> pd.DataFrame | None:
 
 @evidence("C2")
 def c2(results: Path, records_root=None) -> list[dict]:
-    from ..analysis.effects import bootstrap_mean
+    from ..effects import bootstrap_mean
 
     units = _shape_units(results)
     if units is None:
@@ -316,7 +316,7 @@ def _one_sample_t(v: np.ndarray) -> dict:
 
 @evidence("C14")
 def c14(results: Path, records_root=None) -> list[dict]:
-    from ..analysis.effects import grouped_effect
+    from ..effects import grouped_effect
 
     units = _shape_units(results)
     if units is None:
@@ -444,7 +444,7 @@ def c5_c6(results: Path, records_root=None) -> list[dict]:
         why = f"records missing ({type(e).__name__}): run `clipstudy fetch records`"
         return [dict(row("records", "", note=why), id=i) for i in ("C5", "C6")]
     gaps, boot, n_clip, n_base = factor_gaps(er)
-    from ..analysis.effects import boot_p
+    from ..effects import boot_p
 
     share, sb = float((gaps > 0).mean()) - 0.5, (boot > 0).mean(axis=1) - 0.5
     on = [f for f in ("pose", "partial_view") if f in gaps.index]
@@ -570,7 +570,7 @@ def finetune_ood_residual(det: pd.DataFrame, treatment: str = "finetuned", base:
     """The lab C13 effect: per seed, MSP AUROC (ID lab-val against all lab-ood) of each model minus the linear
     accuracy-to-AUROC trend of the zero-shot recipes (every recipe and seed but the classifiers), then treatment
     minus base over seeds (Welch t)."""
-    from ..analysis.effects import trend_residuals
+    from ..effects import trend_residuals
 
     d = det[(det["method"] == "msp") & (det["ood"] == "all")]
     if "classifier" not in d:
@@ -609,7 +609,7 @@ def _lab_calibration(results: Path) -> pd.DataFrame | None:
 def ece_residuals(cal: pd.DataFrame) -> pd.DataFrame:
     """Per (recipe, seed): ECE on lab-val at T=1 minus the zoo's linear accuracy-to-ECE trend (over every recipe and
     seed): the calibration a model has beyond what its accuracy predicts."""
-    from ..analysis.effects import trend_residuals
+    from ..effects import trend_residuals
 
     c = cal[(cal["set"] == "lab-val") & (cal["scaling"] == "none") & (cal["prompts"] == "ensemble")]
     c = c.groupby(["recipe", "seed"], as_index=False)[["accuracy", "ece"]].mean()
@@ -646,7 +646,7 @@ def c12(results: Path, records_root=None) -> list[dict]:
         out.append(_res("lab", f"ECE under the 4 lab shifts with the lab-val temperature minus at T=1, base, over "
                                f"{len(b)} seeds", _one_sample_t(b), unit="seeds"))
         allr = d.groupby("recipe")["d"].mean().to_numpy()
-        from ..analysis.effects import bootstrap_mean
+        from ..effects import bootstrap_mean
 
         out.append(_res("lab", f"the same, every recipe (mean over seeds), bootstrap over {len(allr)} recipes",
                         bootstrap_mean(allr), role="secondary", unit="recipes"))

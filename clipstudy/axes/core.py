@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import plugins
-from ..analysis import effects as E
+from .. import effects as E
 from ..errors import ClipstudyError, UnknownNameError
 from ..registry import Registry, import_modules
 
@@ -112,7 +112,7 @@ def register(axis: Axis) -> Axis:
 
 
 class Effects:
-    """The effects of one chapter, all on its axis: rows of `analysis.effects` (treatment minus base, n,
+    """The effects of one chapter, all on its axis: rows of `effects` (treatment minus base, n,
     95% interval), plus why a factor was not measured. Rows from helpers must carry this axis' name."""
 
     def __init__(self, axis: Axis):
@@ -123,13 +123,13 @@ class Effects:
     # ---- adding rows
     def add(self, factor: str, metric: str, value: float, comparison: str, source: str, *,
             n: float | None = None, ci: tuple[float, float] | None = None) -> dict:
-        """One effect on this axis (see `analysis.effects.effect`)."""
+        """One effect on this axis (see `effects.effect`)."""
         row = E.effect(factor, self.axis.name, metric, value, comparison, source, n=n, ci=ci)
         self.rows.append(row)
         return row
 
     def extend(self, rows: Iterable[dict] | pd.DataFrame | None) -> list[dict]:
-        """Rows built by an analysis helper; each must be on this axis (a wrong axis name raises)."""
+        """Rows built by a table function; each must be on this axis (a wrong axis name raises)."""
         if rows is None:
             return []
         rs = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
@@ -141,12 +141,12 @@ class Effects:
 
     def lab(self, values: pd.DataFrame, recipes: pd.DataFrame, metric: str, value: str = "value",
             flags: Mapping[str, str] | None = None) -> list[dict]:
-        """Each lab recipe against base over training seeds and images (`analysis.effects.lab_seed_effects`)."""
+        """Each lab recipe against base over training seeds and images (`effects.lab_seed_effects`)."""
         return self.extend(E.lab_seed_effects(values, recipes, self.axis.name, metric, value=value,
                                               flags=dict(flags or {})))
 
     def lab_means(self, values: pd.DataFrame, recipes: pd.DataFrame, metric: str, value: str = "value") -> list[dict]:
-        """Each lab recipe against base over its seeds' values (`analysis.effects.lab_effects`)."""
+        """Each lab recipe against base over its seeds' values (`effects.lab_effects`)."""
         return self.extend(E.lab_effects(values, recipes, self.axis.name, metric, value=value))
 
     def prompts(self, metric: str, treatment: Sequence[float], base: Sequence[float], treatment_boot: Any = None,

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
-from ..analysis import effects as E
-from ..analysis.effects import recipe_contrast
+from .. import effects as E
+from ..effects import recipe_contrast
 from ..lab import evaluate as lab_eval
 from .core import Axis, display, register, show
 
@@ -121,7 +121,7 @@ def records_lmm_effects(pairs: pd.DataFrame) -> list[dict]:
     encoder, then LLaVA-1.5 alone; test-time prompts: the same LMM captioning minus answering the
     16-way question, paired per LMM.
     """
-    from ..analysis.effects import bootstrap_mean, effect
+    from ..effects import bootstrap_mean, effect
 
     rows = []
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
-from ..analysis import effects as E
-from ..analysis.effects import effect, effects_frame, seed_image_effect
+from .. import effects as E
+from ..effects import effect, effects_frame, seed_image_effect
 from ..errors import UnknownNameError
 from ..lab import evaluate as lab_eval
 from ..metrics import ood_metrics, ood_scores

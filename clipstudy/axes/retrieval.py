@@ -9,8 +9,8 @@ import pandas as pd
 from scipy import stats
 
 from .. import chapter, plots
-from ..analysis import effects as E
-from ..analysis.effects import effect, effects_frame, group_contrast, recipe_contrast
+from .. import effects as E
+from ..effects import effect, effects_frame, group_contrast, recipe_contrast
 from ..lab import evaluate as lab_eval
 from ..metrics import retrieval_recall
 from .core import IdLookup, Outputs, Row, row, Axis, display, register, show

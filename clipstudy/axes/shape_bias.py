@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
-from ..analysis import effects as E
+from .. import effects as E
 from ..data_sources import GROUPS
 from ..lab import evaluate as lab_eval
 from ..metrics.shape_bias import lab_shape_bias, live_decisions, live_shape_bias
@@ -129,7 +129,7 @@ def records_shape_bias_effects(sb: pd.DataFrame) -> list[dict]:
     test-time prompts: the bare class name, and one template, minus the 80-template ensemble, paired per CLIP;
     fine-tuning: each ImageNet-fine-tuned CLIP minus its own zero-shot self (80 templates), paired.
     """
-    from ..analysis.effects import bootstrap_mean, effect, grouped_effect, paired_effect
+    from ..effects import bootstrap_mean, effect, grouped_effect, paired_effect
 
     zs = zero_shot(sb).assign(data_group=lambda d: d["data"].map(DATA_GROUP))
     rows = []
@@ -168,7 +168,7 @@ def lab_agreement(effects: pd.DataFrame) -> pd.DataFrame:
     with the lab's direction? Columns: factor, lab, lab_effect, records, records_effect, n, ci_low,
     ci_high, verdict. When the lab effect's own interval (over seeds and images) covers 0, the lab has no
     direction to agree with and the verdict is inconclusive."""
-    from ..analysis.effects import covers_zero, verdict
+    from ..effects import covers_zero, verdict
 
     rows = []
     for factor, (lab_key, rec_key) in LAB_COUNTERPART.items():
@@ -196,7 +196,7 @@ def claims(sb: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
     zero-shot CLIPs (80 templates) minus 0.5, bootstrap over the CLIPs. C3 "fine-tuning a CLIP on ImageNet
     lowers its shape bias": the paired fine-tuning effect of `records_shape_bias_effects`.
     """
-    from ..analysis.effects import bootstrap_mean, verdict
+    from ..effects import bootstrap_mean, verdict
 
     zs = zero_shot(sb)
     c2 = bootstrap_mean((zs.loc[zs["prompts"] == "ensemble80", "shape_bias"] - 0.5).to_numpy())
@@ -277,7 +277,7 @@ def finetune_kind_effects(lab_sb: pd.DataFrame, axis: str = AXIS_NAME, base: str
     recipe's on the same resamples, `boot` holding each row's `image_boot` replicates, or no column: seeds
     only). n counts the fine-tuned models behind it (seeds of standard + seeds of the kind). Rows: factor
     "fine-tuning", metric FT_DROP_METRIC, comparison FT_DROP_COMPARISON, source "lab"."""
-    from ..analysis.effects import effect, seed_image_effect
+    from ..effects import effect, seed_image_effect
 
     kinds = dict(FT_KIND_RECIPES if kinds is None else kinds)
     t = lab_sb if prompts is None or "prompts" not in lab_sb.columns else lab_sb[lab_sb["prompts"] == prompts]

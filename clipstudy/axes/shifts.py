@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
-from ..analysis import effects as E
-from ..analysis.effects import effect, matched_contrast, paired_effect
+from .. import effects as E
+from ..effects import effect, matched_contrast, paired_effect
 from ..data_sources import labels
 from ..lab import evaluate as lab_eval
 from .core import IdLookup, Outputs, Row, row, Axis, LAB_FACTORS, display, register, show
@@ -159,7 +159,7 @@ def lab_er_replicates(acc: pd.DataFrame, ler: pd.DataFrame, id_set: str = "lab-v
     with the same indices (`effects.image_resamples`), and each shift's line stays the one fitted in `ler`
     (the zoo's trend), so the replicates carry the image part of the interval of an ER difference."""
     from ..metrics import LogitFit
-    from ..analysis.effects import LAB_BOOT, image_boot
+    from ..effects import LAB_BOOT, image_boot
 
     n_boot = n_boot or LAB_BOOT
     hits = {(m, d): np.asarray(c, float) for m, d, c in zip(acc[model], acc["dataset"], acc[per_image])}

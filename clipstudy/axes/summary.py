@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
-from ..analysis.effects import COLUMNS, INTERVAL, SOURCES, effects_frame
+from ..effects import COLUMNS, INTERVAL, SOURCES, effects_frame
 from .core import FACTORS, Axis, display, register, show
 
 AXIS = register(Axis("summary", "summary", "10_summary", summarised=False, smoke_note=(

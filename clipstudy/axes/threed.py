@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import chapter, plots
-from ..analysis.effects import recipe_contrast
+from ..effects import recipe_contrast
 from ..lab import evaluate as lab_eval
 from .core import IdLookup, Outputs, Row, row, Axis, display, register, show
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .. import chapter, plots
-from ..analysis import effects as E
-from ..analysis.effects import effect, matched_contrast
+from .. import effects as E
+from ..effects import effect, matched_contrast
 from ..lab import evaluate as lab_eval
 from .core import IdLookup, Outputs, Row, row, Axis, display, live_wide, register, show
 
@@ -102,7 +102,7 @@ def lab_factor_er_boot(matrix: np.ndarray, names: list[str], fits: pd.DataFrame,
     at `fits` (one row per factor with fit_slope, fit_intercept, fit_n). The same scene resamples are used
     for every model (`effects.image_resamples`), so differences between models are paired."""
     from ..metrics import LogitFit
-    from ..analysis.effects import LAB_BOOT, image_resamples
+    from ..effects import LAB_BOOT, image_resamples
 
     idx = image_resamples(len(matrix), n_boot or LAB_BOOT)
     means = matrix[idx].mean(axis=1)  # [n_boot, 1 + k]
@@ -191,7 +191,7 @@ def mvh_effects(acc: pd.DataFrame, kappa: pd.DataFrame) -> list[dict]:
     """Architecture within OpenAI's CLIP (ViT-L/14 and ViT-B/16, each minus ViT-B/32), paired over
     model-vs-human's datasets: OOD accuracy on the 16 non-cue-conflict sets (the benchmark's levels)
     and error consistency with humans (kappa, all 17 sets). n is the number of datasets."""
-    from ..analysis.effects import paired_effect
+    from ..effects import paired_effect
 
     rows = []
     for value, frame, metric, what in (

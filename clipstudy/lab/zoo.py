@@ -12,7 +12,7 @@ A file that is unreadable, partial, or does not match its record is discarded an
 
 Seeds: every recipe is trained under each of the profile's seeds (`Profile.seeds`: 3 in `lab`, 2 in
 `smoke`); `NAME#K` names the recipe under seed K (`base#1`), `seeded(recipe, profile)` lists them, and
-lab effects are means over seeds with intervals over seeds and images (clipstudy.analysis.effects).
+lab effects are means over seeds with intervals over seeds and images (clipstudy.effects).
 Fine-tuning: `finetuned`, `finetuned-contrastive` and `finetuned-peft` each fine-tune the same seed's `base`
 (`parent_of`) on the same images with the same steps, batch, learning rate and weight decay; they differ only in
 how (`Recipe.ft_kind`, lab.train.FT_KINDS): cross-entropy on the whole tower with a class head, FLYP-style

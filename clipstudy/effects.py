@@ -30,8 +30,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import factors
-from ..errors import SchemaError, UnknownNameError
+from . import factors
+from .errors import SchemaError, UnknownNameError
 
 FACTORS: tuple[str, ...] = tuple(factors.DISPLAY[k] for k in factors.KEYS)  # the display names, in study order
 SOURCES: tuple[str, ...] = ("lab", "records", "live")
