@@ -216,7 +216,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--rounds", type=int, default=2, help="A B pairs per condition (cold, warm)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--cb-workers", type=int, default=4, help="clip_benchmark's --num_workers (its default: 4)")
-    p.add_argument("--workers", type=int, default=0, help="clipstudy's num_workers (its default: 0)")
+    p.add_argument("--workers", default="auto", type=lambda s: s if s == "auto" else int(s),
+                   help="clipstudy's num_workers (its default: auto)")
     p.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "clipstudy-bench"))
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument("--min-agreement", type=float, default=0.99, help="defaults setting: least prediction agreement")

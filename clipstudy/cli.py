@@ -334,6 +334,11 @@ def _positive(text: str) -> int:
     return n
 
 
+def _workers(text: str) -> int | str:
+    """`auto` (the engine overlaps decoding with the forward) or a count of DataLoader processes (0: in-process)."""
+    return "auto" if text.strip().lower() == "auto" else _non_negative(text)
+
+
 def _non_negative(text: str) -> int:
     n = int(text)
     if n < 0:
@@ -376,7 +381,9 @@ def parser() -> argparse.ArgumentParser:
                                           "units_failed, images_encoded, prompts_encoded)")
     r.add_argument("--lab-profile", choices=["lab", "smoke"], help="lab models and lab sets (default: lab)")
     r.add_argument("--batch-size", type=_positive, default=64)
-    r.add_argument("--loader-workers", type=_non_negative, default=0, help="DataLoader processes per unit")
+    r.add_argument("--loader-workers", type=_workers, default="auto",
+                   help="image loading per unit: auto (decoding threads overlapped with the forward, chosen from the "
+                        "cores and the measured rates; default), 0 (in-process) or N DataLoader processes")
     r.add_argument("--dry-run", action="store_true", help="slurm: write the sbatch script and print it; submit nothing")
     r.add_argument("--estimate", action="store_true",
                    help="price the grid without loading a model or reading an image (implies --dry-run): units, "
@@ -401,7 +408,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help=PRECISION_HELP)
     e.add_argument("--batch-size", type=_positive, default=64)
-    e.add_argument("--workers", type=_non_negative, default=0, help="DataLoader worker processes")
+    e.add_argument("--workers", type=_workers, default="auto",
+                   help="image loading: auto (decoding threads overlapped with the forward, chosen from the cores and "
+                        "the measured rates; default), 0 (in-process) or N DataLoader processes")
     e.add_argument("--limit", type=_positive, help="evaluate only the first N images")
     e.add_argument("--out", default="results", help="folder for eval.csv (default: ./results)")
     e.add_argument("--offline", action="store_true", help=OFFLINE_HELP)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
+import math
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -40,6 +44,8 @@ class Encoded:
     forward_passes: int = 0  # images pushed through the model by this call
     notes: dict[str, str] = field(default_factory=dict)
     key: str = ""  # the feature entry's name in the cache (the runner's unit records point to it)
+    data_wait: float | None = None  # share of this call's encode loop spent waiting on the data (None: from cache)
+    loader: str = ""  # how the images were loaded (the data path's plan and measured rates)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -187,6 +193,136 @@ def _batches(loader: DataLoader, in_process: bool):
         yield batch
 
 
+
+NUM_WORKERS_AUTO = "auto"
+# Batches decoded ahead of the forward per decoding thread (a bounded prefetch: memory stays a few batches).
+PREFETCH_AHEAD = 1
+MAX_DECODE_THREADS = 8  # PIL decoding and torch ops release the GIL; beyond this, ask for DataLoader processes
+
+log = logging.getLogger(__name__)
+
+
+def cpu_budget() -> int:
+    """The cores this process may use: its CPU affinity, capped by torch's intra-op threads (the runner sets
+    those per job)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, torch.get_num_threads()))
+
+
+@dataclass(frozen=True)
+class LoaderPlan:
+    """How the rest of an encode loads its images: `decode_threads` background threads (0: in-process,
+    serial) decoding and collating the next batches while the forward runs with `forward_threads`."""
+
+    decode_threads: int
+    forward_threads: int
+    why: str
+
+
+def plan_loader(decode_s: float, forward_s: float, cores: int, gpu: bool) -> LoaderPlan:
+    """The data path that keeps the forward fed, from the measured rates (seconds per image: `decode_s` on one
+    thread, `forward_s` with all `cores` threads on CPU, or on the GPU) and the cores.
+
+    Candidates (per-image wall time, forward scaling taken as linear in its threads):
+    - CPU, one decoding thread beside a forward on every core: it fills the gaps (work-conserving,
+      max(d, f + d/cores)); the decoding thread is busy d/f of the time;
+    - CPU, k decoding threads on cores of their own, the forward on the other cores - k: max(d/k, f*cores/(cores-k));
+    - GPU: the forward does not use the cores; the fewest threads (up to cores - 1) for which d/k <= f.
+    The cheapest wins, ties to the fewest decoding threads. One core: serial, in-process (nothing to overlap on).
+    """
+    d, f = max(decode_s, 0.0), max(forward_s, 1e-9)
+    rates = f"decode {1e3 * d:.1f} ms/img on 1 thread, forward {1e3 * f:.1f} ms/img"
+    cap = min(MAX_DECODE_THREADS, max(1, cores - 1))
+    if gpu:
+        k = min(cap, max(1, math.ceil(d / f)))
+        return LoaderPlan(k, cores, f"{k} decoding thread(s), forward on the GPU ({rates})")
+    if cores <= 1:
+        return LoaderPlan(0, 1, f"in-process (1 core, {rates})")
+    best = (max(d, f + d / cores), 1, cores)
+    for k in range(1, cap + 1):
+        t = max(d / k, f * cores / (cores - k))
+        if t < best[0] * 0.999:
+            best = (t, k, cores - k)
+    _, k, threads = best
+    return LoaderPlan(k, threads, f"{k} decoding thread(s), forward on {threads} of {cores} cores ({rates})")
+
+
+def _decode_batch(dataset: Dataset, idx: range, stop: threading.Event, pin: bool):
+    """`collate_skip` of items `idx` (what a DataLoader with num_workers=0 does), or None once `stop` is set."""
+    items = []
+    for i in idx:
+        if stop.is_set():
+            return None
+        items.append(dataset[i])
+    out = collate_skip(items)
+    if pin and out[0] is not None:
+        out = (out[0].pin_memory(),) + out[1:]
+    return out
+
+
+def _single_thread() -> None:
+    torch.set_num_threads(1)  # per-image tensor ops with every OpenMP thread wait on each other (intra_op_threads)
+
+
+def _auto_batches(dataset: Dataset, start: int, stop_: int, batch_size: int, device: str, timing: dict):
+    """Batches of `dataset[start:stop_]` in order, each `collate_skip`ped, as a DataLoader would give them.
+
+    The first batch is decoded in-process (single-threaded), which measures the decode rate; once the
+    encode loop has recorded its forward time in `timing` ("forward_s", "forward_n"), `plan_loader`
+    chooses the rest: decoding threads (a bounded prefetch, in order) or in-process. A decoding error
+    re-raises in the caller as it would in-process (the same exception); closing the generator
+    (Ctrl-C, an error, the end) stops the threads and waits for them.
+    """
+    ranges = [range(s, min(s + batch_size, stop_)) for s in range(start, stop_, batch_size)]
+    if not ranges:
+        return
+    pin = str(device).startswith("cuda")
+    stop = threading.Event()
+    t = time.perf_counter()
+    with intra_op_threads(1):
+        first = _decode_batch(dataset, ranges[0], stop, pin)
+    timing["decode_s"] = (time.perf_counter() - t) / max(1, len(ranges[0]))
+    yield first
+    if len(ranges) == 1:
+        timing.setdefault("plan", LoaderPlan(0, torch.get_num_threads(), "in-process (one batch)"))
+        return
+    cores = cpu_budget()
+    forward_s = timing.get("forward_s", 0.0) / max(1, timing.get("forward_n", 0))
+    plan = plan_loader(timing["decode_s"], forward_s, cores, gpu=pin)
+    timing["plan"] = plan
+    if plan.decode_threads == 0:
+        for r in ranges[1:]:
+            with intra_op_threads(1):
+                batch = _decode_batch(dataset, r, stop, pin)
+            yield batch
+        return
+    main_threads = torch.get_num_threads()
+    pool = ThreadPoolExecutor(plan.decode_threads, thread_name_prefix="clipstudy-decode",
+                              initializer=_single_thread)
+    pending: list = []
+    todo = iter(ranges[1:])
+    try:
+        with intra_op_threads(main_threads if pin else plan.forward_threads):
+            ahead = plan.decode_threads * (1 + PREFETCH_AHEAD)
+            for r in todo:
+                pending.append(pool.submit(_decode_batch, dataset, r, stop, pin))
+                if len(pending) >= ahead:
+                    break
+            while pending:
+                batch = pending.pop(0).result()  # a decoding error re-raises here, as it would in-process
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append(pool.submit(_decode_batch, dataset, nxt, stop, pin))
+                yield batch
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(main_threads)  # the decoding threads' setting is also torch's default for new threads
+
+
 def weights_hash(model: torch.nn.Module) -> str:
     """Hash of every parameter and buffer, so retrained or swapped weights never hit stale features.
 
@@ -224,7 +360,7 @@ def _resume(cache: FeatureCache, key: str) -> tuple[int, int]:
 
 def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: str,
                   transform_id: str = "default", subset: str = "all", batch_size: int = 64,
-                  device: str = "cpu", num_workers: int = 0, weights: str | None = None,
+                  device: str = "cpu", num_workers: int | str | None = NUM_WORKERS_AUTO, weights: str | None = None,
                   normalize: bool | None = None, cache: FeatureCache | None = None,
                   shard_size: int = SHARD_SIZE, shard_seconds: float | None = None, precision: str = "auto",
                   progress: bool = True) -> Encoded:
@@ -236,6 +372,12 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
     (`CLIPSTUDY_SHARD_SECONDS`, default 60), so an interrupted encode resumes from the last of them.
     `normalize` defaults to True for CLIP image towers and False for classifiers (flagged
     `is_classifier`), whose outputs are logits.
+
+    `num_workers`: "auto" (or None, the default) overlaps decoding with the forward: the first batch is
+    decoded in-process, which measures the decode rate, and `plan_loader` chooses decoding threads for the
+    rest from it, the forward's rate and the cores (`_auto_batches`); 0 loads in-process, serially; N > 0 uses
+    N DataLoader worker processes. `data_wait` on the result is the share of the loop the forward waited on
+    the data, `loader` says what was chosen.
     """
     from tqdm.auto import tqdm
 
@@ -278,20 +420,35 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
         i, kept = i + 1, stop
         buf = dict(features=[], labels=[], keys=[], notes=[])
 
-    try:
-        loader = DataLoader(Subset(dataset, range(pos, n)), batch_size=min(batch_size, shard_size), num_workers=num_workers,
-                            collate_fn=collate_skip, pin_memory=str(device).startswith("cuda"),
+    timing: dict = dict(wait=0.0, loop=0.0)
+    auto = num_workers is None or num_workers == NUM_WORKERS_AUTO
+    if auto:
+        batches = _auto_batches(dataset, pos, n, min(batch_size, shard_size), device, timing)
+    else:
+        loader = DataLoader(Subset(dataset, range(pos, n)), batch_size=min(batch_size, shard_size),
+                            num_workers=num_workers, collate_fn=collate_skip, pin_memory=str(device).startswith("cuda"),
                             persistent_workers=False)
-        t0 = time.monotonic()
+        batches = _batches(loader, in_process=num_workers == 0)
+    try:
+        t0 = loop0 = time.monotonic()
         with torch.inference_mode(), autocast(device, precision):
-            for images, y, k, notes in _batches(loader, in_process=num_workers == 0):
+            while True:
+                w = time.monotonic()
+                batch = next(batches, None)
+                timing["wait"] += time.monotonic() - w
+                if batch is None:
+                    break
+                images, y, k, notes = batch
                 buf["notes"] += notes
                 if images is not None:
+                    f0 = time.monotonic()
                     out = enc(images.to(device, non_blocking=True)).float()
                     if normalize:
                         out = F.normalize(out, dim=-1)
                     dim = out.shape[1]
-                    buf["features"].append(out.cpu())
+                    buf["features"].append(out.cpu())  # .cpu() waits for the GPU: the forward is timed whole
+                    timing["forward_s"] = timing.get("forward_s", 0.0) + time.monotonic() - f0
+                    timing["forward_n"] = timing.get("forward_n", 0) + len(k)
                     buf["labels"].append(y)
                     buf["keys"] += k
                     passes += len(k)
@@ -301,6 +458,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
                 if pos - kept >= shard_size or time.monotonic() - t0 >= shard_seconds:
                     flush(pos)
                     t0 = time.monotonic()
+        timing["loop"] = time.monotonic() - loop0
         if pos > kept or i == 0:
             flush(pos)
     except KeyboardInterrupt as e:
@@ -309,15 +467,22 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
             f"shard(s) under {cache.entry(key)}; the {pos - kept} encoded since the last shard are lost. "
             f"The next run resumes from image {kept}.") from e
     finally:
+        batches.close()  # stops and joins the decoding threads (or the DataLoader's workers)
         bar.close()
         if was_training:
             model.train()
+    data_wait = timing["wait"] / timing["loop"] if timing["loop"] > 0 else 0.0
+    plan = timing.get("plan")
+    how = (plan.why if plan is not None else "in-process (one batch)") if auto else \
+        (f"DataLoader, {num_workers} worker process(es)" if num_workers else "in-process (num_workers=0)")
+    how = f"{how}; the forward waited on the data {100 * data_wait:.1f}% of {timing['loop']:.1f} s"
+    log.info("encode %s on %s: %s", model_id, dataset_id, how)
     cache.log_request(kind="images", model=model_id, dataset=dataset_id, n=n, passes=passes)
     cache.finish(key, dict(model=model_id, weights=weights, dataset=dataset_id, data=data, transform=transform_id,
                            subset=subset, precision=precision, n=n, n_shards=i))
     out = cache.load(key)
     return Encoded(out["features"], out["labels"], out["keys"], out["skipped"], from_cache=False,
-                   forward_passes=passes, notes=dict(out.get("notes", [])), key=key)
+                   forward_passes=passes, notes=dict(out.get("notes", [])), key=key, data_wait=data_wait, loader=how)
 
 
 def _fill(template: str | Callable[[str], str], name: str) -> str:

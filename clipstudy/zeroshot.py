@@ -81,7 +81,7 @@ class ZeroShot:
 
 def run(model: str | zoo.Loaded, dataset: Any, *, dataset_id: str | None = None, prompts: str = "openai80",
         classnames: Sequence[str] | None = None, device: str = "auto", batch_size: int = 64,
-        num_workers: int = 0, precision: str = "auto", progress: bool = True) -> ZeroShot:
+        num_workers: int | str = "auto", precision: str = "auto", progress: bool = True) -> ZeroShot:
     """Encode `dataset` with `model` (cached) and build its zero-shot head.
 
     `dataset` follows the engine protocol and may carry `classnames` and

@@ -210,3 +210,68 @@ def test_request_log_names_the_chapter_and_counts_real_passes(folder, tmp_path, 
     assert got == [("03_calibration", "images", 16, 15), ("03_calibration", "text", 6, 6),
                    ("03_calibration", "images", 16, 0), ("03_calibration", "text", 6, 0),
                    ("04_ood", "images", 16, 0)]  # 16 requested, 15 readable (one corrupt image)
+
+
+def _decoding_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith("clipstudy-decode")]
+
+
+def test_prefetch_path_matches_in_process_loading(folder, tmp_path, monkeypatch):
+    """The overlapped data path (decoding threads, forced here whatever the cores) gives what in-process
+    loading gives: features, labels, keys, skipped and notes; and its threads are gone after the call."""
+    monkeypatch.setattr(encode, "plan_loader", lambda d, f, cores, gpu: encode.LoaderPlan(2, 1, "test: 2 threads"))
+    ds = FolderDataset(folder)
+    model = tiny_clip()
+    kw = dict(model_id="tiny", dataset_id="folder", batch_size=2, weights="w", shard_size=4, progress=False,
+              precision="fp32")
+    ref = encode.encode_images(model, ds, num_workers=0, cache=FeatureCache(tmp_path / "a"), **kw)
+    threads = torch.get_num_threads()
+    got = encode.encode_images(model, ds, num_workers="auto", cache=FeatureCache(tmp_path / "b"), **kw)
+    assert torch.equal(got.features, ref.features) and torch.equal(got.labels, ref.labels)
+    assert got.keys == ref.keys and got.skipped == ref.skipped == ["dog_bad.jpg"] and got.notes == ref.notes
+    assert got.loader.startswith("test: 2 threads") and 0.0 <= got.data_wait <= 1.0
+    assert ref.loader.startswith("in-process") and ref.data_wait is not None
+    assert not _decoding_threads() and torch.get_num_threads() == threads
+
+
+class Exploding(FolderDataset):
+    """Fails with a real error (not an unreadable image) on one item: it must surface, as in-process."""
+
+    def __getitem__(self, i):
+        if i == 9:
+            raise RuntimeError("transform bug on item 9")
+        return super().__getitem__(i)
+
+
+def test_decoding_thread_error_propagates_and_threads_stop(folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(encode, "plan_loader", lambda d, f, cores, gpu: encode.LoaderPlan(2, 1, "test"))
+    kw = dict(model_id="tiny", dataset_id="folder", batch_size=2, weights="w", shard_size=4, progress=False)
+    with pytest.raises(RuntimeError, match="transform bug on item 9"):
+        encode.encode_images(tiny_clip(), Exploding(folder), num_workers=0, cache=FeatureCache(tmp_path / "a"), **kw)
+    with pytest.raises(RuntimeError, match="transform bug on item 9"):
+        encode.encode_images(tiny_clip(), Exploding(folder), cache=FeatureCache(tmp_path / "b"), **kw)
+    assert not _decoding_threads()
+    # an interruption in the forward (Ctrl-C) stops the threads too, and the finished shards resume
+    cache = FeatureCache(tmp_path / "c")
+    with pytest.raises(encode.Interrupted):
+        encode.encode_images(Counting(tiny_clip(), fail_after=5), FolderDataset(folder), cache=cache, **kw)
+    assert not _decoding_threads()
+    m = Counting(tiny_clip())
+    r = encode.encode_images(m, FolderDataset(folder), cache=cache, **kw)
+    assert m.n == 7 and len(r) == 15
+
+
+def test_plan_loader_policy():
+    # forward-bound CPU (a ViT on 2 cores): one decoding thread fills the gaps, the forward keeps every core
+    p = encode.plan_loader(0.004, 0.1, cores=2, gpu=False)
+    assert (p.decode_threads, p.forward_threads) == (1, 2)
+    # decode-bound on many cores (a small model): decoding gets cores of its own
+    p = encode.plan_loader(0.02, 0.005, cores=16, gpu=False)
+    assert p.decode_threads > 1 and p.decode_threads + p.forward_threads == 16
+    # one core: nothing to overlap on
+    assert encode.plan_loader(0.004, 0.1, cores=1, gpu=False).decode_threads == 0
+    # GPU: enough threads that decoding keeps pace, leaving one core to the main thread
+    assert encode.plan_loader(0.01, 0.0025, cores=16, gpu=True).decode_threads == 4
+    assert encode.plan_loader(0.01, 0.0001, cores=4, gpu=True).decode_threads == 3

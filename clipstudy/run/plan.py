@@ -108,7 +108,7 @@ def published_task(name: str) -> str:
 
 def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Sequence[str] | str = "all",
          prompts: Sequence[str] | str = "openai80", precision: str = "auto", device: str = "auto",
-         device_kind: str | None = None, lab_profile: str | None = None, batch_size: int = 64, num_workers: int = 0,
+         device_kind: str | None = None, lab_profile: str | None = None, batch_size: int = 64, num_workers: int | str = "auto",
          study: str = "", cache_root: str | None = None, data_root: str | None = None, sizes: str = "disk") -> Plan:
     """The grid's units, split into missing and complete. `device_kind` (cpu | cuda) is where units will
     run; by default this machine's `device`.

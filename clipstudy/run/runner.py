@@ -173,7 +173,7 @@ def run(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Seq
         prompts: Sequence[str] | str = "openai80", executor: str = "local", executor_options: dict | None = None,
         precision: str = "auto", device: str = "auto", study: str | Path = "study",
         summary_json: str | Path | None = None, lab_profile: str | None = None, batch_size: int = 64,
-        num_workers: int = 0, dry_run: bool = False, evaluate: bool = True, progress: bool = True) -> Outcome:
+        num_workers: int | str = "auto", dry_run: bool = False, evaluate: bool = True, progress: bool = True) -> Outcome:
     """Plan, execute and evaluate one grid (see the module docstring); failed units do not stop the others."""
     from tqdm.auto import tqdm
 

@@ -43,7 +43,7 @@ class Unit:
     lab_profile: str = "lab"
     device: str = "auto"
     batch_size: int = 64
-    num_workers: int = 0
+    num_workers: int | str = "auto"  # the engine's loader: "auto" (overlapped, encode.plan_loader), 0, or N processes
     study: str = ""  # the study folder: the unit's log goes to <study>/logs/
 
     @property
