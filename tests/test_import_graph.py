@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Iterable
 
 PKG = Path(__file__).resolve().parents[1] / "clipstudy"
 
@@ -133,3 +134,72 @@ def test_the_walker_sees_function_level_and_relative_imports():
 def test_no_import_cycle():
     found = cycles(graph())
     assert not found, "import cycles in clipstudy:\n" + "\n".join(" <-> ".join(c) for c in found)
+
+
+# ----------------------------------------------------------------- the layer diagram, as the README draws it
+README = PKG.parent / "README.md"
+MARK = "<!-- layers:"
+
+
+def layers() -> list[tuple[str, list[str]]]:
+    """(layer, rooms) from the README's layer table, top first: the fenced block after the `<!-- layers:` mark,
+    one `layer | rooms | what` line each (the first line is the header). A room is a module path under
+    clipstudy/ (`lab/evaluate`, `chapter`), a package with its modules (`run/`), or `__init__` for the
+    package's own face."""
+    text = README.read_text()
+    assert MARK in text, "README.md has no layer table"
+    block = text.split(MARK, 1)[1].split("```", 2)[1]
+    rows = [[c.strip() for c in line.split("|")] for line in block.strip().splitlines()[1:] if "|" in line]
+    return [(r[0], r[1].split()) for r in rows]
+
+
+def _module_of_room(room: str) -> str:
+    if room == "__init__":
+        return "clipstudy"
+    return "clipstudy." + room.rstrip("/").replace("/", ".").removesuffix(".__init__")
+
+
+def placement(mods: Iterable[str], table: list[tuple[str, list[str]]]) -> dict[str, int]:
+    """Each module's layer (index, top first): its most specific room (a module over its package)."""
+    out: dict[str, tuple[int, int]] = {}
+    for i, (_, rooms) in enumerate(table):
+        for room in rooms:
+            base, package = _module_of_room(room), room.endswith("/")
+            for m in mods:
+                if m == base or (package and m.startswith(base + ".")):
+                    score = len(base) + (0 if package else 10_000)
+                    if m not in out or score > out[m][0]:
+                        out[m] = (score, i)
+    return {m: i for m, (_, i) in out.items()}
+
+
+def upward(edges: dict[str, set[str]], table: list[tuple[str, list[str]]]) -> list[str]:
+    """Every import that runs back up the table (from a layer to one above it)."""
+    where = placement(edges, table)
+    return [f"{a} ({table[where[a]][0]}) imports {b} ({table[where[b]][0]})"
+            for a in sorted(edges) for b in sorted(edges[a]) if a in where and b in where and where[b] < where[a]]
+
+
+def test_the_layer_check_sees_an_import_running_up():
+    table = [("top", ["book"]), ("mid", ["run/"]), ("low", ["store", "run/data"])]
+    edges = {"clipstudy.book": {"clipstudy.run.plan"}, "clipstudy.run.plan": {"clipstudy.run.data"},
+             "clipstudy.run.data": {"clipstudy.store"}, "clipstudy.store": set()}
+    assert placement(edges, table)["clipstudy.run.data"] == 2  # the module's own room wins over its package's
+    assert upward(edges, table) == []
+    edges["clipstudy.store"] = {"clipstudy.run.plan"}
+    assert upward(edges, table) == ["clipstudy.store (low) imports clipstudy.run.plan (mid)"]
+
+
+def test_the_readme_layer_table_places_every_module_and_every_import_runs_down():
+    """The README's layer table is true: every module of the package is in exactly one layer's room, every room
+    names something that exists, and no import (module- or function-level) runs from a layer to one above it."""
+    edges, table = graph(), layers()
+    where = placement(edges, table)
+    assert not sorted(set(edges) - set(where)), f"modules in no room of the README's layer table: {sorted(set(edges) - set(where))}"
+    rooms = [r for _, rs in table for r in rs]
+    assert len(rooms) == len(set(rooms)), "a room is listed twice"
+    stale = [r for r in rooms if not any(m == _module_of_room(r) or (r.endswith("/") and m.startswith(
+        _module_of_room(r) + ".")) for m in edges)]
+    assert not stale, f"rooms that name no module: {stale}"
+    up = upward(edges, table)
+    assert not up, "imports running back up the README's layers:\n" + "\n".join(up)
