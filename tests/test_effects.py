@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from clipstudy import effects as E
-from clipstudy.errors import SchemaError, UnknownNameError
 from clipstudy.axes import summary
+from clipstudy.errors import SchemaError, UnknownNameError
 
 
 def test_paired_effect_is_the_mean_of_pair_differences():

@@ -1,5 +1,5 @@
-"""Shape bias (clipstudy.metrics.shape_bias): hand cases against brute force, the lab's conflict-image counts and the live
-decisions (with clipstudy.run.evaluate.align's row order), on inputs whose answers are known by construction."""
+"""Shape bias (clipstudy.metrics.shape_bias): hand cases, the lab's conflict-image counts and the live decisions
+(with clipstudy.run.evaluate.align's row order), on inputs whose answers are known by construction."""
 from __future__ import annotations
 
 import numpy as np
