@@ -1,4 +1,5 @@
-"""Shared fixtures: the real shared data copy, and an isolated cache per test session."""
+"""Shared fixtures: the real shared data copy, an isolated cache per test session, and local servers on 127.0.0.1 (a
+Hugging Face hub, a folder over HTTP)."""
 from __future__ import annotations
 
 import os
@@ -53,3 +54,36 @@ def point_hub(monkeypatch):
         monkeypatch.setattr(weights, "_unreachable", {})
 
     return point
+
+
+@pytest.fixture
+def local_hub():
+    """A fresh, empty local Hugging Face hub on 127.0.0.1 (tests/hubserver.py's `Hub`), closed after the test."""
+    from hubserver import Hub
+
+    hub = Hub()
+    yield hub
+    hub.close()
+
+
+@pytest.fixture
+def serve_folder():
+    """`serve_folder(root, handler=SimpleHTTPRequestHandler) -> base_url`: serve the folder `root` over HTTP at
+    http://127.0.0.1:<free port> (the handler's request log silenced); every server is shut down after the test."""
+    import functools
+    import http.server
+    import threading
+
+    servers = []
+
+    def serve(root, handler=http.server.SimpleHTTPRequestHandler) -> str:
+        quiet = type(f"Quiet{handler.__name__}", (handler,), {"log_message": lambda self, *a: None})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(quiet, directory=str(root)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()

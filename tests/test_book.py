@@ -100,7 +100,7 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
         figures = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert figures or p.stem.startswith(("01_", "10_")), f"{p.stem} shows no figure"
         assert (out / "book" / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
-    from test_ood_registry import check_plugin_score
+    from test_metrics_ood_registry import check_plugin_score
 
     check_plugin_score(out / "book" / "results", out / "book" / "chapters")
     # the claims page, the book's front door: every claim of paper_claims.csv with a computed verdict

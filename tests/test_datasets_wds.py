@@ -14,7 +14,7 @@ import pytest
 import safetensors.torch
 import timm
 import torch
-from hubserver import Hub, closed_port
+from hubserver import closed_port
 from PIL import Image
 
 from clipstudy import cli, datasets, results
@@ -75,17 +75,16 @@ def imagenet_names() -> list[str]:
 
 
 @pytest.fixture
-def hub():
-    """A local hub holding the tiny timm model and wds_imagenetv2 (6 images in 2 shards)."""
-    h = Hub()
+def hub(local_hub):
+    """The local hub (conftest) holding the tiny timm model and wds_imagenetv2 (6 images in 2 shards)."""
+    h = local_hub
     torch.manual_seed(11)
     h.add("timm/test_vit.r160_in1k", "model.safetensors",
           safetensors.torch.save(dict(timm.create_model("test_vit.r160_in1k", pretrained=False).state_dict())))
     h.add("timm/test_vit.r160_in1k", "config.json", b'{"architecture": "test_vit"}')
     for name, data in layout(imagenet_names(), classification(6, 1000)).items():
         h.add(V2, name, data, repo_type="dataset")
-    yield h
-    h.close()
+    return h
 
 
 def blobs(home: Path, repo: str = V2) -> list[Path]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hubserver import Hub, closed_port, env_for
+from hubserver import closed_port, env_for
 
 from clipstudy.lab import hub as lab_hub
 from clipstudy.lab import zoo as lab_zoo
@@ -31,20 +31,19 @@ class Trained(AssertionError):
 
 
 @pytest.fixture
-def published(point_hub, tmp_path, monkeypatch):
+def published(point_hub, local_hub, tmp_path, monkeypatch):
     """(hub, session cache holding the trained models): `size-small` of the smoke zoo published to HUB_REPO; this
     process then uses an empty lab cache (CLIPSTUDY_CACHE) and an empty hub cache."""
     import os
 
     trained_in = Path(os.environ["CLIPSTUDY_CACHE"])  # the session's cache (conftest): trained once per session
     lab_zoo.train(RECIPES, profile="smoke", progress=False)
-    hub = Hub()
+    hub = local_hub
     point_hub(hub.url, tmp_path / "hf")
     done = lab_hub.publish(HUB_REPO, "smoke", recipes=RECIPES)
     assert done["models"] == 2 and done["commit"] == hub.commit
     monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / "empty-cache"))
-    yield hub, trained_in
-    hub.close()
+    return hub, trained_in
 
 
 def _no_training(monkeypatch) -> list[str]:

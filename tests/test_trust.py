@@ -25,7 +25,7 @@ from clipstudy.cache import FeatureCache
 from clipstudy.store import CacheError, atomic_save, safe_load
 from clipstudy.datasets import imagefolder
 
-from test_engine import Counting, tiny_clip
+from test_encode import Counting, tiny_clip
 
 
 def _tf(img):

@@ -1,4 +1,5 @@
-"""Records effects: n and 95% bootstrap intervals (paired and grouped), verdicts, and the chapters'
+"""clipstudy.effects: effect rows and frames, group and matched contrasts, lab effects, the factor summary;
+records effects: n and 95% bootstrap intervals (paired and grouped), verdicts, and the chapters'
 records contrasts on the shared files (shape bias, LMM vs encoder, model-vs-human, LAION grid)."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from clipstudy import effects as E
 from clipstudy.axes import summary
+from clipstudy.errors import SchemaError, UnknownNameError
 
 
 def test_paired_effect_is_the_mean_of_pair_differences():
@@ -140,3 +142,68 @@ def test_records_ready_names_missing_folders(tmp_path, monkeypatch):
     assert chapter.records_ready() is True and not shown
     assert chapter.records_ready("open_clip", "vlm_shapebias") is False
     assert "`vlm_shapebias/`" in shown[-1] and "clipstudy fetch records" in shown[-1]
+
+
+def test_effect_rejects_unknown_factor_and_source():
+    with pytest.raises(UnknownNameError, match="architecture"):
+        E.effect("arch", "ax", "m", 1.0, "a vs b", "lab")
+    with pytest.raises(UnknownNameError, match="records"):
+        E.effect("architecture", "ax", "m", 1.0, "a vs b", "paper")
+    row = E.effect("fine-tuning", "ax", "m", 2, "a vs b", "lab")
+    assert row["effect"] == 2.0 and isinstance(row["effect"], float)
+
+
+def test_effects_frame_columns_and_validation():
+    empty = E.effects_frame([])
+    assert list(empty.columns) == E.COLUMNS + [E.P] and empty.empty  # the p-value column follows, optional
+    df = E.effects_frame([E.effect("architecture", "x", "m", 0.5, "c", "lab", p=0.01)])
+    assert list(df.columns) == E.COLUMNS + [E.P] and df.loc[0, E.P] == 0.01
+    with pytest.raises(SchemaError, match="comparison"):
+        E.effects_frame([dict(factor="architecture", axis="x", metric="m", effect=1.0, source="lab")])
+    with pytest.raises(UnknownNameError):
+        E.effects_frame([dict(factor="colour", axis="x", metric="m", effect=1.0, comparison="c", source="lab")])
+
+
+def test_group_contrast_means_and_empty_group():
+    f = pd.DataFrame({"g": ["a", "a", "b", "b", "b"], "v": [1.0, 3.0, 0.0, 1.0, np.nan]})
+    c = E.group_contrast(f, "g", "a", "b", "v")
+    assert c == dict(effect=pytest.approx(1.5), n_treatment=2, n_base=2)
+    assert np.isnan(E.group_contrast(f, "g", "a", "zzz", "v")["effect"])
+
+
+def test_matched_contrast_removes_confounding():
+    # Within each data source the treatment adds exactly +1, but treatment models mostly sit in the
+    # high-value source: the unmatched contrast is inflated, the matched one is exactly 1.
+    f = pd.DataFrame({
+        "arch": ["vit", "vit", "vit", "rn", "rn", "rn", "vit", "rn"],
+        "data": ["hi", "hi", "hi", "lo", "lo", "lo", "lo", "hi"],
+        "er": [11.0, 11.0, 11.0, 0.0, 0.0, 0.0, 1.0, 10.0],
+    })
+    m = E.matched_contrast(f, "arch", "vit", "rn", "er", ["data"])
+    assert m["matched"] and m["n_strata"] == 2 and m["effect"] == pytest.approx(1.0)
+    u = E.matched_contrast(f, "arch", "vit", "rn", "er")
+    assert not u["matched"] and u["effect"] == pytest.approx(8.5 - 2.5)
+    # no stratum holds both groups: falls back to the unmatched contrast and says so
+    g = f[~((f["arch"] == "vit") & (f["data"] == "lo")) & ~((f["arch"] == "rn") & (f["data"] == "hi"))]
+    fb = E.matched_contrast(g, "arch", "vit", "rn", "er", ["data"])
+    assert not fb["matched"] and fb["effect"] == pytest.approx(11.0)
+
+
+def test_lab_effects_maps_recipes_to_factors():
+    recipes = pd.DataFrame({"recipe": ["base", "arch-resnet", "data-corr-high", "size-large", "odd"],
+                            "factor": ["base", "architecture", "data", "size", "mystery"]})
+    vals = pd.DataFrame({"recipe": ["base", "arch-resnet", "data-corr-high", "odd"], "value": [0.5, 0.7, 0.2, 9.0]})
+    rows = E.lab_effects(vals, recipes, "ax", "m")
+    got = {r["comparison"]: (r["factor"], r["effect"]) for r in rows}
+    assert got == {"arch-resnet vs base": ("architecture", pytest.approx(0.2)),
+                   "data-corr-high vs base": ("training distribution", pytest.approx(-0.3))}
+    assert E.lab_effects(vals[vals["recipe"] != "base"], recipes, "ax", "m") == []
+
+
+def test_factor_summary_lists_every_factor_with_numbers_or_reasons():
+    eff = E.effects_frame([E.effect("fine-tuning", "x", "ER", -0.254, "ft vs zs", "records")])
+    md = E.factor_summary(eff, {"contrastive loss": "no SigLIP models here"})
+    lines = md.splitlines()
+    assert len(lines) == len(E.FACTORS)
+    assert "-0.254" in md and "ft vs zs" in md and "no SigLIP models here" in md
+    assert sum("not measured" in line for line in lines) == len(E.FACTORS) - 1

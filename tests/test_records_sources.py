@@ -1,12 +1,10 @@
 """`records.fetch` against a local HTTP server: verified, atomic; bad checksum refused; offline named."""
 from __future__ import annotations
 
-import functools
 import os
 import http.server
 import shutil
 import socket
-import threading
 from dataclasses import replace
 
 import pytest
@@ -17,22 +15,12 @@ from clipstudy.errors import ChecksumError, FetchError
 from clipstudy.records import sources as S
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-
 @pytest.fixture
-def serve(tmp_path):
-    """Serve tmp_path/www at http://127.0.0.1:<free port>; yields (root, base_url)."""
+def serve(tmp_path, serve_folder):
+    """Serve tmp_path/www at http://127.0.0.1:<free port> (conftest's serve_folder); gives (root, base_url)."""
     root = tmp_path / "www"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    return root, serve_folder(root)
 
 
 def _publish(root, shared_data, sources):
@@ -104,7 +92,7 @@ def test_fetch_default_dest_and_keeps_intact_files(serve, shared_data, tmp_path,
     assert records.fetch(base_url=base) == [path]
 
 
-class _Ranged(_Quiet):
+class _Ranged(http.server.SimpleHTTPRequestHandler):
     """Honours `Range: bytes=N-` with 206, as raw.githubusercontent.com and most mirrors do."""
 
     def do_GET(self):
@@ -126,7 +114,7 @@ class _Ranged(_Quiet):
         self.wfile.write(data[start:])
 
 
-class _HtmlPage(_Quiet):
+class _HtmlPage(http.server.SimpleHTTPRequestHandler):
     """Serves a proxy's error page, with status 200, for every path."""
 
     def do_GET(self):
@@ -138,33 +126,25 @@ class _HtmlPage(_Quiet):
         self.wfile.write(body)
 
 
-def _server(handler, root):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 def _one(monkeypatch, local="open_clip/model_profile.csv"):
     one = next(s for s in records.manifest() if s.local == local)
     monkeypatch.setattr(S, "manifest", lambda: (one,))
     return one
 
 
-def test_an_html_page_served_with_status_200_is_named_not_only_a_checksum_mismatch(tmp_path, monkeypatch):
+def test_an_html_page_served_with_status_200_is_named_not_only_a_checksum_mismatch(tmp_path, monkeypatch,
+                                                                                   serve_folder):
     one = _one(monkeypatch)
-    server, base = _server(_HtmlPage, tmp_path)
-    try:
-        with pytest.raises(FetchError, match="the server returned an HTML page, not the file: ") as e:
-            records.fetch(dest=tmp_path / "records", base_url=base, progress=False)
-    finally:
-        server.shutdown()
-        server.server_close()
+    base = serve_folder(tmp_path, _HtmlPage)
+    with pytest.raises(FetchError, match="the server returned an HTML page, not the file: ") as e:
+        records.fetch(dest=tmp_path / "records", base_url=base, progress=False)
     assert one.url(base) in str(e.value) and "Access denied" in str(e.value)
     assert not list((tmp_path / "records").rglob("*"))[1:]  # the page was discarded (only the folder is left)
     assert not (tmp_path / "records" / one.local).exists()
 
 
-def test_a_garbage_part_is_discarded_and_fetched_again_in_the_same_run(tmp_path, shared_data, monkeypatch, capsys):
+def test_a_garbage_part_is_discarded_and_fetched_again_in_the_same_run(tmp_path, shared_data, monkeypatch, capsys,
+                                                                       serve_folder):
     one = _one(monkeypatch)
     www = tmp_path / "www"
     _publish(www, shared_data, [one])
@@ -172,12 +152,8 @@ def test_a_garbage_part_is_discarded_and_fetched_again_in_the_same_run(tmp_path,
     part = dest / (one.local + ".part")
     part.parent.mkdir(parents=True)
     part.write_bytes(b"\x00garbage from an earlier download\xff" * 10)  # shorter than the file: a Range resumes it
-    server, base = _server(_Ranged, www)
-    try:
-        (got,) = records.fetch(dest=dest, base_url=base, progress=False)
-    finally:
-        server.shutdown()
-        server.server_close()
+    base = serve_folder(www, _Ranged)
+    (got,) = records.fetch(dest=dest, base_url=base, progress=False)
     assert got == dest / one.local and sha256_file(got) == one.sha256 and not part.exists()
     err = capsys.readouterr().err
     assert "left by an earlier download" in err and "fetched again from the start" in err, err
