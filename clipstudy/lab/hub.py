@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from .. import store
 from ..errors import ClipstudyError
 from . import zoo as Z
 
@@ -222,9 +223,11 @@ def _verify(r: Z.Recipe, p: Z.Profile, entry: dict, pt: Path, js: Path) -> tuple
     if not isinstance(rec, dict) or rec.get("key") != want or rec.get("sha256") != got:
         return "training record names another key or file", None
     try:
-        blob = torch.load(pt, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001  any failure to read the archive is a refusal, never a crash
+        blob = store.safe_load(pt)  # the one loader: weights only; a damaged download is removed
+    except OSError as e:  # not damage (permissions, I/O): a refusal, never a crash
         return f"weights file unreadable ({type(e).__name__})", None
+    if blob is None:
+        return "weights file unreadable (damaged)", None
     if not isinstance(blob, dict) or blob.get("key") != want or "state_dict" not in blob:
         return "weights file names another training key", None
     return None, rec
