@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .errors import UnknownNameError
 from .models import registry
 
 # ImageNet-1k-trained timm models (supervised baselines: the paper's ER line is fitted over models like these).

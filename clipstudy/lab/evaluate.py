@@ -310,6 +310,8 @@ def effective_robustness(df: pd.DataFrame, ood: str = "lab-sketch", id_: str = "
                          baseline: Iterable[str] | None = None) -> pd.DataFrame:
     """ER of each model on `ood` vs `id_` top1, with the logit-linear fit over `baseline` models
     (default: every model in `df`; the lab has no separate supervised-from-scratch family)."""
+    from .. import metrics
+
     acc = df[(df.metric == "top1") & df.dataset.isin([id_, ood])]
     keys = ["model", "prompts"]
     wide = acc.pivot_table(index=keys, columns="dataset", values="value").reset_index()

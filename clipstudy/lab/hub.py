@@ -206,8 +206,6 @@ def _download(repo: str, filename: str, revision: str | None, token: str | None,
 
 def _verify(r: Z.Recipe, p: Z.Profile, entry: dict, pt: Path, js: Path) -> tuple[str | None, dict | None]:
     """(why not, None) or (None, record) for a downloaded model against the manifest and this checkout's key."""
-    import torch
-
     from ..store import sha256_file
 
     want = Z.model_key(r, p)
