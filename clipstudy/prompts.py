@@ -7,7 +7,7 @@ from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TE
 
 from .registry import Registry
 
-Template = Callable[[str], str]
+Template = Callable[[str], str] | str  # a function of the class name, or a string with `{}` for it
 
 TEMPLATES: Registry[Sequence[Template]] = Registry("prompt set")
 TEMPLATES.register("single", (lambda c: f"a photo of a {c}.",))
@@ -25,15 +25,10 @@ def register_templates(name: str, items: Sequence[str | Template]) -> None:
     TEMPLATES.register(name, tuple(t if callable(t) else (lambda c, t=t: t.format(c)) for t in items), replace=True)
 
 
-def register_lab_templates() -> None:
-    """`lab-single` (one template) and `lab-ensemble` (the lab's zero-shot templates), from the lab's captions."""
-    from .lab import captions
-
-    register_templates("lab-single", list(captions.SINGLE_TEMPLATE))
-    register_templates("lab-ensemble", list(captions.ZS_TEMPLATES))
-
-
-register_lab_templates()  # part of the vocabulary from the start: never dependent on import order
+# The lab's prompt sets are part of the vocabulary from the start (never dependent on what was imported first);
+# their templates (`{}` strings) are the lab's captions', read on first use, so this module imports no lab code.
+TEMPLATES.register_lazy("lab-single", "clipstudy.lab.captions:SINGLE_TEMPLATE")
+TEMPLATES.register_lazy("lab-ensemble", "clipstudy.lab.captions:ZS_TEMPLATES")
 
 
 def imagenet_classnames() -> list[str]:

@@ -562,11 +562,3 @@ def frame(factor: str | None = None) -> pd.DataFrame:
             raise UnknownNameError("lab factor", factor, list(FACTORS))
         df = df[df.factor.isin(["base", factor])]
     return df.reset_index(drop=True)
-
-
-def register_prompts() -> None:
-    """`lab-single` and `lab-ensemble` again (clipstudy.prompts registers them on its own import, so they
-    never depend on what was imported first); kept for code that calls it."""
-    from .. import prompts
-
-    prompts.register_lab_templates()
