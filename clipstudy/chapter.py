@@ -129,7 +129,6 @@ def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str 
 
     import seaborn as sns
 
-    from .axes.core import Effects
     from .config import profile as profile_of
     from .config import resolve_device
 
@@ -154,7 +153,7 @@ def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str 
         notice("Smoke profile", axis.smoke_note)
     print("  ".join(f"{k}={v}" for k, v in prof.parameters().items()))
     return Chapter(axis.chapter, Path(results_dir), prof.name, axis=axis, params=prof,
-                   device=device, effects=Effects(axis), precision=precision)
+                   device=device, effects=axis.collector(), precision=precision)
 
 
 def notice(title: str, body: str) -> None:

@@ -84,6 +84,10 @@ class Axis:
     def __str__(self) -> str:
         return self.name
 
+    def collector(self) -> "Effects":
+        """A fresh effects collector on this axis (what `chapter.start` gives the chapter as `ch.effects`)."""
+        return Effects(self)
+
     def rows(self, o: Outputs, id_of: IdLookup) -> list[Row]:
         """The evaluator's rows for one unit's outputs (none for a task the axis does not read)."""
         if self.evaluate is None or (self.tasks and o.task not in self.tasks):
