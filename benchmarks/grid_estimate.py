@@ -78,7 +78,7 @@ def main(argv=None) -> str:
     p.add_argument("--prompts", default="openai80")
     a = p.parse_args(argv)
 
-    from clipstudy import collection
+    from clipstudy.models import collection
     from clipstudy.run import estimate as E
 
     roles = {r: collection.models(r) for r in PAPER}

@@ -21,7 +21,7 @@ def _cmd_models(a: argparse.Namespace) -> int:
 
     col = factors.column(a.factor) if a.factor else None  # any spelling of a factor: architecture, family, ...
     if a.collection:
-        from . import collection
+        from .models import collection
 
         names = collection.models(a.collection.lstrip("@"))
         df = pd.DataFrame([zoo.get(n).row() for n in names])
@@ -42,7 +42,8 @@ def _cmd_models(a: argparse.Namespace) -> int:
 
 def _cmd_fetch_models(names: list[str]) -> int:
     """`clipstudy fetch model NAME... | @COLLECTION`: hub weights into the hub cache, each checked."""
-    from . import weights, zoo
+    from . import zoo
+    from .models import weights
 
     if not names:
         raise ClipstudyError("fetch model needs model names or a collection: @live, or @FIELD=VALUE with FIELD one "

@@ -53,6 +53,9 @@ MOVED: dict[str, str] = {
     "clipstudy.analysis.multimodal": "clipstudy.axes.lmm",
     # the curated registry is clipstudy/models/curated.csv (clipstudy.models.registry)
     "clipstudy.zoo_registry.DATA_SIZES": "clipstudy.factors.DATA_SIZES",
+    # the model layer holds its weights fetching and its named collections (Redesign II)
+    "clipstudy.weights": "clipstudy.models.weights",
+    "clipstudy.collection": "clipstudy.models.collection",
     # the claims logic lives with its axis (Redesign II)
     "clipstudy.claims": "clipstudy.axes.claims",
     # the store's names, once re-exported by the feature cache

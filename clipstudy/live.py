@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .collection import LIVE
+from .models.collection import LIVE
 from .errors import ClipstudyError
 
 # A small default live panel that spans the six factors (`@live`); `clipstudy models` lists the full registry.
@@ -42,7 +42,8 @@ def dataset_present(name: str, root: Any = None) -> str | None:
 def weights_present(name: str) -> str | None:
     """None when the model needs no download or its weights are in the local hub cache, else why not.
     Reads the cache only: nothing is downloaded."""
-    from . import weights, zoo
+    from . import zoo
+    from .models import weights
 
     try:
         spec = zoo.get(name)
@@ -56,7 +57,7 @@ def weights_present(name: str) -> str | None:
 
 def weights_ready(name: str) -> str | None:
     """None when the model's weights are on this machine, downloading them unless offline; else why not."""
-    from . import weights
+    from .models import weights
 
     try:
         weights.ensure(name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import collection  # noqa: F401  (registers @live, @zero-shot, @fine-tuned, @baselines)
+from .models import collection  # noqa: F401  (registers @live, @zero-shot, @fine-tuned, @baselines)
 from .factors import family_of  # noqa: F401
 from .models import sources  # noqa: F401  (registers every source's name forms and loader)
 from .models.registry import (FACTORS, NAME_FORMS, REGISTRY, entries, frame, get, load, model_id,  # noqa: F401

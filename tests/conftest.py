@@ -41,7 +41,7 @@ def point_hub(monkeypatch):
     HF_HOME would at its import); the local hub is tests/hubserver.py."""
     from huggingface_hub import constants, file_download
 
-    from clipstudy import weights
+    from clipstudy.models import weights
 
     def point(endpoint: str, home: Path) -> None:
         template = endpoint + "/{repo_id}/resolve/{revision}/{filename}"

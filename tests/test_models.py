@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from clipstudy import collection, weights, zoo
+from clipstudy import zoo
+from clipstudy.models import collection, weights
 from clipstudy.errors import UnknownNameError
 from clipstudy.models import registry
 from clipstudy.models.spec import Loaded, ModelSpec

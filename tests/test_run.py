@@ -23,7 +23,8 @@ import pandas as pd
 import pytest
 
 import runner_fixtures as R
-from clipstudy import cli, collection, results, run, store
+from clipstudy import cli, results, run, store
+from clipstudy.models import collection
 from clipstudy.cache import FeatureCache
 
 REPO = Path(__file__).resolve().parents[1]

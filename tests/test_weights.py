@@ -22,7 +22,8 @@ import torch
 from hubserver import Hub, Silent, closed_port, env_for
 from open_clip.transformer import QuickGELU
 
-from clipstudy import live, weights, zoo
+from clipstudy import live, zoo
+from clipstudy.models import weights
 from clipstudy.errors import ChecksumError, FetchError, UnknownNameError
 
 RN50 = "RN50/openai"

@@ -192,7 +192,7 @@ def _get(repo: str, filename: str, commit: str | None, rev: str, name: str, *, l
     from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
                                         RevisionNotFoundError)
 
-    from .. import weights
+    from ..models import weights
 
     before = try_to_load_from_cache(repo, filename, revision=commit or rev, repo_type="dataset")
     before = Path(before) if isinstance(before, str) else None
@@ -234,7 +234,7 @@ def _get(repo: str, filename: str, commit: str | None, rev: str, name: str, *, l
 
 def snapshot(name: str, split: str = SPLIT, *, verify: bool = False, progress: bool = True) -> Snapshot:
     """Every file of `wds/NAME` for `split` in the local hub cache, fetched at one commit where missing."""
-    from .. import weights
+    from ..models import weights
 
     check_name(name)
     repo, rev = repo_of(name)

@@ -116,7 +116,7 @@ def publish(repo: str, profile: str | Z.Profile | None = "lab", *, token: str | 
     ops.append(CommitOperationAdd(manifest_path(p.name), (json.dumps(man, indent=1) + "\n").encode()))
     import requests
 
-    from .. import weights
+    from ..models import weights
 
     api = HfApi(token=token)
     try:
@@ -185,7 +185,7 @@ def _download(repo: str, filename: str, revision: str | None, token: str | None,
     from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
                                         RevisionNotFoundError)
 
-    from .. import weights
+    from ..models import weights
 
     try:
         return Path(hf_hub_download(repo, filename, revision=revision, token=token, local_files_only=local))
@@ -252,7 +252,7 @@ def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str |
     repo `repo` (ORG/NAME[@REVISION]), verify each against the manifest and against the key this checkout trains
     it under, and install those that pass into the lab cache. Models already cached are not asked for. Nothing
     that fails is installed; the report says why, and `zoo.train` trains them."""
-    from .. import weights
+    from ..models import weights
 
     repo, rev = split_repo(repo)
     revision = revision or rev

@@ -116,7 +116,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
     `sizes="published"` plans without opening any dataset: each family is named by its published size
     (`clipstudy.datasets.PUBLISHED`) instead of its files, so every unit is missing (a cold store) and a name
     without a published size fails its units. This is what `clipstudy run --estimate` prices."""
-    from .. import collection
+    from ..models import collection
     from ..config import cache_root as default_cache, data_root as default_data, resolve_device
     from ..encode import PRECISIONS
     from ..errors import UnknownNameError

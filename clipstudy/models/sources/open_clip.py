@@ -1,7 +1,7 @@
 """open_clip models: `ARCH/TAG` (hub weights), `ARCH/random`, `ARCH@/path/to/checkpoint`.
 
 Each model is built with the activation (QuickGELU or GELU) and preprocessing its tag was trained with, and
-hub weights come through `clipstudy.weights` (checked, cached, offline-aware). open_clip and torch are
+hub weights come through `clipstudy.models.weights` (checked, cached, offline-aware). open_clip and torch are
 imported on use, so registering this source costs nothing.
 """
 from __future__ import annotations
@@ -154,7 +154,7 @@ def load(spec: ModelSpec, device: str) -> Loaded:
     if local is not None:
         checkpoint = str(_check_checkpoint_file(spec, local))
     elif pretrained_tag(spec) is not None:
-        from ... import weights
+        from .. import weights
 
         hub = weights.ensure(spec)  # the hub file, downloaded unless offline; None: open_clip fetches a URL tag
         checkpoint = str(hub) if hub is not None else spec.pretrained

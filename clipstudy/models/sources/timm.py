@@ -1,5 +1,5 @@
 """`timm:NAME`: a timm model with its ImageNet classifier head, seen by the engine through `encode_image`
-(it returns ImageNet logits). Hub weights come through `clipstudy.weights`."""
+(it returns ImageNet logits). Hub weights come through `clipstudy.models.weights`."""
 from __future__ import annotations
 
 import functools
@@ -57,7 +57,7 @@ def classifier_adapter() -> type:
 def load(spec: ModelSpec, device: str) -> Loaded:
     import timm
 
-    from ... import weights
+    from .. import weights
 
     hub = weights.ensure(spec)  # the hub file, downloaded unless offline; None: timm fetches its URL itself
     overlay = {"file": str(hub)} if hub is not None else None

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .errors import ChecksumError, FetchError
+from ..errors import ChecksumError, FetchError
 
 if TYPE_CHECKING:
-    from .models.spec import ModelSpec
+    from .spec import ModelSpec
 
 PROBE_TIMEOUT = 5.0  # seconds the hub gets to answer one HEAD request; CLIPSTUDY_HUB_TIMEOUT overrides
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -52,7 +52,7 @@ def _safe_first(filename: str) -> tuple[str, ...]:
 
 def hub_files(spec: ModelSpec) -> HubFiles | None:
     """The hub repo and files of an open_clip tag or a timm model; None for weights from elsewhere."""
-    from .models.spec import pretrained_tag
+    from .spec import pretrained_tag
 
     if spec.source == "open_clip" and pretrained_tag(spec):
         import open_clip
@@ -147,7 +147,7 @@ def ensure(spec: ModelSpec | str, *, verify_cached: bool = False) -> Path | None
     model's weights do not come from the hub (lab, local files, random, URL-only tags). New files are
     checked against their sha256; cached ones too with `verify_cached` (what `fetch model` asks). A name is
     resolved by the registry (every name form once `clipstudy.zoo` is imported)."""
-    from .models import registry
+    from . import registry
 
     spec = registry.get(spec)
     files = hub_files(spec)
@@ -214,7 +214,7 @@ def blob_mismatch(path: Path) -> tuple[str, str, str] | None:
     of a small git file. It checks only a download's size, so this compares the bytes with that name."""
     import hashlib
 
-    from .download import sha256_file
+    from ..download import sha256_file
 
     blob = Path(path).resolve()
     if _SHA256.match(blob.name):
@@ -237,7 +237,7 @@ def delete_cached(path: Path) -> None:
 def check_sha256(path: Path, files: HubFiles) -> None:
     """The cached blob is named by its ETag, which for LFS files is the content's sha256: compare the two.
     A file whose bytes differ is deleted (blob and link), so it is never loaded."""
-    from .download import sha256_file
+    from ..download import sha256_file
 
     blob = path.resolve()
     if not _SHA256.match(blob.name):
@@ -258,6 +258,6 @@ def expand(names: Iterable[str]) -> list[str]:
     """Model names with each `@COLLECTION` replaced by its members, each once, in order (the registry's
     parser; `@FIELD=VALUE` keeps the models whose weights come from the hub)."""
     from . import collection  # noqa: F401  (registers @live and the other named collections)
-    from .models import registry
+    from . import registry
 
     return registry.expand(names, lambda c: registry.collection(c, hub_only=True))

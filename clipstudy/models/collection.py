@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .models import registry
+from . import registry
 
 # ImageNet-1k-trained timm models (supervised baselines: the paper's ER line is fitted over models like these).
 BASELINES: tuple[str, ...] = tuple(f"timm:{n}" for n in (
