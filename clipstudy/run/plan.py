@@ -6,7 +6,6 @@ A model or dataset that cannot be resolved or opened fails its own units here, w
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -42,11 +41,21 @@ def lab_recipe(name: str, lab_profile: str) -> tuple[str, str] | None:
     return recipe, profile or lab_profile
 
 
+def lab_model_name(name: str, lab_profile: str) -> str:
+    """The model name as the model layer reads it: a bare `lab:RECIPE` gets the grid's profile (`lab:RECIPE@smoke`),
+    so that it names the planned profile explicitly, with no environment variable; any other name as it is."""
+    lab = lab_recipe(name, lab_profile)
+    if lab is None or "@" in name or lab[1] == "lab":
+        return name
+    return f"{name}@{lab[1]}"
+
+
 def model_identity(name: str, lab_profile: str = "lab") -> str:
-    """What names a model's weights without loading them: zoo.model_id, plus a lab model's training key."""
+    """What names a model's weights without loading them: zoo.model_id, plus a lab model's training key.
+    A bare `lab:RECIPE` is under `lab_profile` (`lab_model_name`)."""
     from .. import zoo
 
-    spec = zoo.get(name)
+    spec = zoo.get(lab_model_name(name, lab_profile))
     mid = zoo.model_id(spec)
     lab = lab_recipe(name, lab_profile)
     if lab is not None:
@@ -139,7 +148,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
     data_names = add_id_sets(axis_registry.expand_datasets(datasets), axes_)
     if not model_names or not data_names:
         raise ClipstudyError("the grid is empty: give --models and --datasets (names or @collections)")
-    lab_profile = lab_profile or os.environ.get("CLIPSTUDY_LAB_PROFILE") or "lab"
+    lab_profile = lab_profile or "lab"
     kind = device_kind or ("cuda" if resolve_device(device).startswith("cuda") else "cpu")
     cache = str(cache_root or default_cache())
     data_root = str(data_root or default_data())

@@ -153,7 +153,7 @@ def _worker() -> dict:
 def execute(unit: Unit) -> UnitResult:
     """Run one unit (see the module docstring). Errors fail this unit only; Ctrl-C propagates."""
     t0 = time.time()
-    env = dict(CLIPSTUDY_CACHE=unit.cache_root, CLIPSTUDY_LAB_PROFILE=unit.lab_profile)  # `lab:RECIPE`, as planned
+    env = dict(CLIPSTUDY_CACHE=unit.cache_root)  # the lab profile is passed down explicitly (unit.lab_profile)
     if unit.data_root:
         env["CLIPSTUDY_DATA"] = unit.data_root
     res = UnitResult(unit.key, unit.model, unit.dataset, "failed", worker=_worker())
@@ -215,7 +215,9 @@ def _compute(unit: Unit) -> tuple[int, int]:
         from ..lab import zoo as _  # noqa: F401: registers the lab's prompt sets in this worker
     device = resolve_device(unit.device)
     precision = encode.resolve_precision(unit.precision, device)  # the worker's entry: resolved once, passed down
-    loaded = load_model(unit.model, device)
+    from .plan import lab_model_name
+
+    loaded = load_model(lab_model_name(unit.model, unit.lab_profile), device)  # `lab:RECIPE` under the planned profile
     # never file one model's results under another's name: a lab model's training key must be the planned one
     rec = loaded.extra.get("record") if unit.model.startswith("lab:") else None
     if rec is not None and not unit.model_id.endswith("#" + str(rec.get("key"))):
