@@ -23,7 +23,7 @@ architecture contrast compares towers of comparable lab-val accuracy (clipstudy.
 
 Profiles: `lab` is the real zoo (the whole zoo trains in minutes on 2 CPU cores); `smoke` is a
 miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` is the `lab` profile; `lab:RECIPE@smoke` names
-the profile (the runner qualifies a bare name with its unit's profile: `run.plan.lab_model_name`). No environment
+the profile (the runner qualifies a bare name with its unit's profile: `run.unit.lab_model_name`). No environment
 variable chooses it.
 
 Training precision: the lab's own policy (`lab.train.train_precision`: fp32 while TRAIN_AUTOCAST is off), never

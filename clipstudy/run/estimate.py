@@ -38,7 +38,8 @@ import pandas as pd
 
 from .. import tasks
 from ..errors import ClipstudyError
-from .plan import Plan, lab_model_name, plan
+from .plan import Plan, plan
+from .unit import lab_model_name
 
 TIMM_SOURCE = ("timm's inference benchmark, RTX 4090, AMP (huggingface/pytorch-image-models "
                "results/benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv)")

@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 
 from .. import store
 from ..errors import ClipstudyError
-from .unit import Unit, UnitResult, is_complete
+from .unit import Unit, UnitResult, is_complete, lab_model_name
 
 
 @dataclass
@@ -39,15 +39,6 @@ def lab_recipe(name: str, lab_profile: str) -> tuple[str, str] | None:
 
     recipe, profile = lab_zoo._split(name[len("lab:"):], None)
     return recipe, profile or lab_profile
-
-
-def lab_model_name(name: str, lab_profile: str) -> str:
-    """The model name as the model layer reads it: a bare `lab:RECIPE` gets the grid's profile (`lab:RECIPE@smoke`),
-    so that it names the planned profile explicitly, with no environment variable; any other name as it is."""
-    lab = lab_recipe(name, lab_profile)
-    if lab is None or "@" in name or lab[1] == "lab":
-        return name
-    return f"{name}@{lab[1]}"
 
 
 def model_identity(name: str, lab_profile: str = "lab") -> str:
