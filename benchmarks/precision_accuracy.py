@@ -7,9 +7,10 @@ lab evaluation set: top-1 agreement of bf16 and fp32 predictions, and each headl
 silhouettes), zero-shot over the 16 categories: agreement, accuracy and shape bias.
 
 Both precisions run through the engine with the precision passed explicitly (`precision=` of
-lab.evaluate and zeroshot.run, as the chapters pass theirs), so they are two cache entries of the same pipeline. A metric "moves beyond its reported digits" when its value rounded to
-the book's digits (3 decimals, `{:.3f}`) differs between the two (`moved_beyond_digits`). The table prints
-as markdown for benchmarks/README.md; `--out` also saves it as CSV.
+lab.evaluate and zeroshot.run, as the chapters pass theirs), so they are two cache entries of the same
+pipeline. A metric "moves beyond its reported digits" when its value rounded to the book's digits (3 decimals,
+`{:.3f}`) differs between the two (`moved_beyond_digits`). The table prints as markdown for benchmarks/README.md;
+`--out` also saves it as CSV.
 
 On a CPU without native bf16 (no amx_bf16 / avx512_bf16 flag), bf16 is emulated and several times slower
 than fp32; the numbers are the same arithmetic (bf16 rounding, fp32 accumulation), only slower.

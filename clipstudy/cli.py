@@ -14,9 +14,9 @@ PRECISION_HELP = ("auto: bf16 autocast on CUDA that supports it (else fp16) and 
                   "AVX512-BF16, fp32 elsewhere; part of the cache key and of every result row")
 BUILD_PRECISION_HELP = (PRECISION_HELP + ". It pins the engine's (encoding) precision, passed to every chapter; the "
                         "lab zoo is trained under its own policy (fp32), set with `clipstudy lab train --precision`")
-TRAIN_PRECISION_HELP = ("the lab zoo's training precision: auto is the lab's own policy (lab.train.train_precision: fp32 "
-                        "while TRAIN_AUTOCAST is off); bf16 trains under bf16 autocast (CPU), fp16 trains in fp32; a "
-                        "non-fp32 precision is part of each model's training key, so it is a zoo of its own")
+TRAIN_PRECISION_HELP = ("the lab zoo's training precision: auto is the lab's own policy (lab.train.train_precision: "
+                        "fp32 while TRAIN_AUTOCAST is off); bf16 trains under bf16 autocast (CPU), fp16 trains in "
+                        "fp32; a non-fp32 precision is part of each model's training key, so it is a zoo of its own")
 
 
 def _cmd_models(a: argparse.Namespace) -> int:
