@@ -79,7 +79,7 @@ def main(argv=None) -> list[dict]:
 
     cache = FeatureCache(Path(tempfile.mkdtemp(prefix="engine-cache-", dir=work)))
     kw = dict(model_id=f"{a.arch}/random", dataset_id=f"bench-sketch-{n}", batch_size=a.batch_size,
-              num_workers=a.workers, cache=cache, progress=False)
+              num_workers=a.workers, cache=cache, precision=encode.resolve_precision("auto", "cpu"), progress=False)
     t = time.perf_counter()
     cold = encode.encode_images(model, ds, **kw)
     dt_cold = time.perf_counter() - t

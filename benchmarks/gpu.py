@@ -45,8 +45,9 @@ def main(argv=None) -> list[dict]:
     work = Path(a.workdir)
     per_class = -(-a.images // 8)
     root = make_sketch_folder(work / f"imagenet_sketch-8x{per_class}", 8, per_class)
+    precision = encode.resolve_precision("auto", dev)  # this benchmark's entry: resolved once, passed down
     print(f"# gpu: {torch.cuda.get_device_name()} (CUDA {torch.version.cuda}), {a.workers} loader workers, "
-          f"precision auto = {encode.resolve_precision('auto', dev)}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+          f"precision auto = {precision}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print("# " + machine())
     rows = []
     for arch in a.archs:
@@ -65,7 +66,7 @@ def main(argv=None) -> list[dict]:
             loader = n / (time.perf_counter() - t)
             # the model alone on one resident batch (bf16 autocast, as the engine runs it)
             x = torch.stack([ds[i][0] for i in range(min(bs, n))]).to(dev)
-            with torch.inference_mode(), encode.autocast(dev):
+            with torch.inference_mode(), encode.autocast(dev, precision):
                 model.encode_image(x)
                 torch.cuda.synchronize()
                 t = time.perf_counter()
@@ -78,7 +79,8 @@ def main(argv=None) -> list[dict]:
             torch.cuda.synchronize()
             t = time.perf_counter()
             e = encode.encode_images(model, ds, model_id=f"{arch}/random", dataset_id=f"gpu-{n}", batch_size=bs,
-                                     device=dev, num_workers=a.workers, cache=cache, progress=False)
+                                     device=dev, num_workers=a.workers, cache=cache, precision=precision,
+                                     progress=False)
             torch.cuda.synchronize()
             engine = n / (time.perf_counter() - t)
             assert e.forward_passes == n

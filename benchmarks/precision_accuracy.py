@@ -6,10 +6,11 @@ lab evaluation set: top-1 agreement of bf16 and fp32 predictions, and each headl
 (2) A random ViT-B-32 on the real stimuli in $CLIPSTUDY_DATA/stimuli (cue-conflict sample, edges,
 silhouettes), zero-shot over the 16 categories: agreement, accuracy and shape bias.
 
-Both precisions run through the engine with the precision pinned (`CLIPSTUDY_PRECISION`), so they are two
-cache entries of the same pipeline. A metric "moves beyond its reported digits" when its value rounded to
-the book's digits (3 decimals, `{:.3f}`) differs between the two (`moved_beyond_digits`). The table prints
-as markdown for benchmarks/README.md; `--out` also saves it as CSV.
+Both precisions run through the engine with the precision passed explicitly (`precision=` of
+lab.evaluate and zeroshot.run, as the chapters pass theirs), so they are two cache entries of the same
+pipeline. A metric "moves beyond its reported digits" when its value rounded to the book's digits (3 decimals,
+`{:.3f}`) differs between the two (`moved_beyond_digits`). The table prints as markdown for benchmarks/README.md;
+`--out` also saves it as CSV.
 
 On a CPU without native bf16 (no amx_bf16 / avx512_bf16 flag), bf16 is emulated and several times slower
 than fp32; the numbers are the same arithmetic (bf16 rounding, fp32 accumulation), only slower.
@@ -20,7 +21,6 @@ import argparse
 import os
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,21 +53,6 @@ def moved_metrics(df: pd.DataFrame, digits: int = DIGITS) -> list[str]:
     return sorted({metric_family(m) for m in moved["metric"]})
 
 
-@contextmanager
-def pinned(precision: str):
-    from clipstudy.encode import PRECISION_ENV
-
-    old = os.environ.get(PRECISION_ENV)
-    os.environ[PRECISION_ENV] = precision
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(PRECISION_ENV, None)
-        else:
-            os.environ[PRECISION_ENV] = old
-
-
 LAB_SETS = ("lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-cue-conflict", "lab-factors", "lab-ood",
             "lab-3dcc", "lab-retrieval")
 
@@ -85,36 +70,33 @@ def cached_models(recipes: list[str], profile: str) -> list[str]:
     return out
 
 
-def _outputs(loaded, ls, prompts: str):
+def _outputs(loaded, ls, prompts: str, precision: str):
     """The engine's zero-shot outputs of a lab model on a lab set, as the chapters compute them."""
     from clipstudy.lab.evaluate import outputs  # the one lab evaluation path (issue 13)
 
-    return outputs(loaded, ls, prompts.removeprefix("lab-"))
+    return outputs(loaded, ls, prompts.removeprefix("lab-"), precision=precision)
 
 
 def lab_part(models: list[str], profile: str, prompts: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(agreement per model x set, metrics per model x set x metric under fp32 and bf16)."""
     from clipstudy.lab import evaluate as lab_eval
-    from clipstudy.lab import train as T
     from clipstudy.lab import zoo as lab_zoo
 
-    # The same (fp32-trained) weights under both encode precisions: the pin must not reach training.
-    T.train_precision = lambda precision="auto": "fp32"
+    # The same (fp32-trained: the lab's own training policy) weights under both encode precisions.
     agree, mets = [], []
     for m in models:
         loaded = lab_zoo.load(m, profile=profile, progress=False)
         preds = {}
         for prec in ("fp32", "bf16"):
-            with pinned(prec):
-                t0 = time.perf_counter()
-                df = lab_eval.metrics_table(m, profile, prompts=prompts)
-                df["precision"] = prec
-                mets.append(df)
-                for name in LAB_SETS:
-                    ls = lab_eval.sized_labset(name, profile)
-                    res = _outputs(loaded, ls, prompts)
-                    preds[(name, prec)] = (res.logits.argmax(1), res.labels)
-                print(f"  {m} {prec}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            df = lab_eval.metrics_table(m, profile, prompts=prompts, precision=prec)
+            df["precision"] = prec
+            mets.append(df)
+            for name in LAB_SETS:
+                ls = lab_eval.sized_labset(name, profile)
+                res = _outputs(loaded, ls, prompts, prec)
+                preds[(name, prec)] = (res.logits.argmax(1), res.labels)
+            print(f"  {m} {prec}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         for name in LAB_SETS:
             (a, y), (b, _) = preds[(name, "fp32")], preds[(name, "bf16")]
             keep = y >= 0

@@ -90,7 +90,7 @@ class CountingTokenizer:
         return self.tok(texts, context_length=16)
 
 
-def axis_value(axis: str, variant: str, feats: dict, head, model, tok, cache_kw) -> float:
+def axis_value(axis: str, variant: str, feats: dict, head, model, tok, cache_kw, precision: str = "fp32") -> float:
     """One number per variant from clipstudy.metrics, so the two paths can be compared."""
     from clipstudy import encode, metrics
 
@@ -98,7 +98,7 @@ def axis_value(axis: str, variant: str, feats: dict, head, model, tok, cache_kw)
     first = next(iter(feats.values()))
     if axis == "retrieval":
         caps = [f"a photo of a {CLASSES[int(y)]}, view {j}." for y in first.labels for j in range(CAPTIONS)]
-        txt = encode.encode_texts(model, tok, caps)
+        txt = encode.encode_texts(model, tok, caps, precision=precision)
         r = metrics.retrieval_recall(first.features @ txt.T,
                                      [list(range(i * CAPTIONS, (i + 1) * CAPTIONS)) for i in range(len(first))])
         return float(next(iter(r.values())) if isinstance(r, dict) else np.asarray(r).ravel()[0])
@@ -129,6 +129,7 @@ def run_study(models, sets, naive: bool, work: Path) -> dict:
     from clipstudy.cache import FeatureCache
 
     shared = FeatureCache(work / "cached")
+    precision = encode.resolve_precision("auto", "cpu")  # this benchmark's entry: resolved once, passed down
     out = dict(image_passes=0, text_passes=0, values={})
     t0 = time.perf_counter()
     for mi, model in enumerate(models):
@@ -142,14 +143,14 @@ def run_study(models, sets, naive: bool, work: Path) -> dict:
                 feats = {}
                 for s in need:
                     e = encode.encode_images(model, sets[s], model_id=mid, dataset_id=s, batch_size=64,
-                                             weights=f"w{mi}", cache=cache, progress=False)
+                                             weights=f"w{mi}", cache=cache, precision=precision, progress=False)
                     out["image_passes"] += e.forward_passes
                     feats[s] = e
                 head = None
                 if prompts is not None:
                     head = encode.zero_shot_head(model, tok, CLASSES, TEMPLATES[prompts], model_id=mid,
-                                                 weights=f"w{mi}", cache=cache)
-                out["values"][(mid, axis, label)] = axis_value(axis, label, feats, head, model, tok, {})
+                                                 weights=f"w{mi}", cache=cache, precision=precision)
+                out["values"][(mid, axis, label)] = axis_value(axis, label, feats, head, model, tok, {}, precision)
         out["text_passes"] += tok.n
     out["seconds"] = time.perf_counter() - t0
     return out

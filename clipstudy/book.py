@@ -369,10 +369,12 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
           executor_options: dict | None = None, precision: str = "auto") -> int:
     """Execute the chosen chapters and build the book; non-zero exit if any chapter failed.
 
-    `precision` is resolved here, once, for the build's device (`encode.resolve_precision`), and passed down
-    explicitly to every chapter as its `precision` papermill parameter (the runner's grids get it as asked: `run`
-    resolves it for the device its units run on). One other than auto also pins, for this build only, what
-    `auto` means to the code that does not take it as a parameter yet (`CLIPSTUDY_PRECISION`: lab training, the analysis helpers the chapters call).
+    `precision` pins the engine's (encoding) precision. It is resolved here, once, for the build's device
+    (`encode.resolve_precision`), and passed down explicitly to every chapter as its `precision` papermill
+    parameter, which the chapters hand to every encoding call (the runner's grids get it as asked: `run` resolves
+    it for the device its units run on). No environment variable carries it. The lab zoo is trained under its
+    own policy (`lab.train.train_precision`: fp32 while `TRAIN_AUTOCAST` is off), which `precision` does not
+    change; train it otherwise explicitly (`clipstudy lab train --precision`, `lab.zoo.train(precision=...)`).
 
     `out` builds the whole book in another folder (see `stage`); by default it goes to book/ here.
     `fetch` (default: every profile but smoke) first fetches the published records that are missing, so the
@@ -380,7 +382,7 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     first through the study runner (`executor`), into the book's results/live.
     """
     from .config import resolve_device
-    from .encode import PRECISION_ENV, resolve_precision
+    from .encode import resolve_precision
 
     resolved = resolve_precision(precision, resolve_device(device))  # a bad name fails now
     select(only)  # so does an unknown chapter
@@ -389,16 +391,6 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
 
         for d in (Path(out), Path(out) / "book", Path(out) / "book" / "chapters"):
             writable_dir(d, "--out")
-    if precision != "auto":
-        old = os.environ.get(PRECISION_ENV)
-        os.environ[PRECISION_ENV] = precision
-        try:
-            return _build(profile, only, device, skip_html, out, fetch, executor, executor_options, precision, resolved)
-        finally:
-            if old is None:
-                os.environ.pop(PRECISION_ENV, None)
-            else:
-                os.environ[PRECISION_ENV] = old
     return _build(profile, only, device, skip_html, out, fetch, executor, executor_options, precision, resolved)
 
 

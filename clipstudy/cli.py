@@ -12,6 +12,11 @@ from .errors import ClipstudyError
 OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
 PRECISION_HELP = ("auto: bf16 autocast on CUDA that supports it (else fp16) and on CPUs that report AMX-BF16 or "
                   "AVX512-BF16, fp32 elsewhere; part of the cache key and of every result row")
+BUILD_PRECISION_HELP = (PRECISION_HELP + ". It pins the engine's (encoding) precision, passed to every chapter; the "
+                        "lab zoo is trained under its own policy (fp32), set with `clipstudy lab train --precision`")
+TRAIN_PRECISION_HELP = ("the lab zoo's training precision: auto is the lab's own policy (lab.train.train_precision: "
+                        "fp32 while TRAIN_AUTOCAST is off); bf16 trains under bf16 autocast (CPU), fp16 trains in "
+                        "fp32; a non-fp32 precision is part of each model's training key, so it is a zoo of its own")
 
 
 def _cmd_models(a: argparse.Namespace) -> int:
@@ -303,7 +308,7 @@ def _cmd_lab(a: argparse.Namespace) -> int:
     from .lab import zoo as lab_zoo
 
     if a.lab_cmd == "train":
-        lab_zoo.train(a.recipes or None, profile=a.profile)
+        lab_zoo.train(a.recipes or None, profile=a.profile, precision=a.precision)
     elif a.lab_cmd == "recipes":
         print(lab_zoo.frame().to_string(index=False))
     elif a.lab_cmd == "export":
@@ -437,7 +442,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--no-html", action="store_true", help="execute the notebooks but skip jupyter-book")
-    b.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION_HELP)
+    b.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=BUILD_PRECISION_HELP)
     b.add_argument("--out", help="build the whole book in this folder instead of book/ (chapters, tables, HTML)")
     b.add_argument("--no-fetch", action="store_true",
                    help="do not fetch missing published records first (the smoke profile never does)")
@@ -461,6 +466,7 @@ def parser() -> argparse.ArgumentParser:
     t = lsub.add_parser("train", help="train the lab recipes that are missing from the cache")
     t.add_argument("recipes", nargs="*", help="recipe names (default: the whole lab zoo)")
     t.add_argument("--profile", default="lab", choices=["lab", "smoke"])
+    t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=TRAIN_PRECISION_HELP)
     t.set_defaults(fn=_cmd_lab)
     r = lsub.add_parser("recipes", help="list the lab recipes")
     r.set_defaults(fn=_cmd_lab)

@@ -76,7 +76,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Without them oneDNN emulates bf16 on AVX512 and autocast is several times *slower* than fp32
 # (ViT-B-32 image forward on an AVX512 Xeon without these flags: 0.2x; benchmarks/README.md).
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-PRECISION_ENV = "CLIPSTUDY_PRECISION"  # pins what `auto` means (set by `clipstudy build --precision`)
+RESOLVED = ("fp32", "bf16", "fp16")  # what the engine's functions take: `auto` is resolved at the entry
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,13 +110,15 @@ def cpu_has_bf16(flags: Iterable[str] | None = None) -> bool:
 
 def resolve_precision(precision: str, device: str, *, cpu: Iterable[str] | None = None,
                       cuda_bf16: bool | None = None) -> str:
-    """The precision an encode runs in. `auto` (the policy):
+    """The precision an encode runs in: the one resolver, called once at each entry (`clipstudy build`, a
+    chapter run by hand, the runner's plan and worker, `zeroshot.run`), whose result is passed down explicitly.
+    `auto` (the policy):
 
     - CUDA: bf16 autocast where the GPU supports it, else fp16;
     - CPU: bf16 autocast where the CPU reports AMX-BF16 or AVX512-BF16 (`cpu_has_bf16`), else fp32.
 
-    `CLIPSTUDY_PRECISION` (fp32|bf16|fp16), when set, is what `auto` means (`clipstudy build --precision`
-    sets it for the chapters' kernels). `cpu` (flags) and `cuda_bf16` inject the hardware for tests.
+    An explicit fp32|bf16|fp16 is returned as it is; no environment variable changes the answer.
+    `cpu` (flags) and `cuda_bf16` inject the hardware for tests.
     """
     if precision not in PRECISIONS:
         from .errors import UnknownNameError
@@ -124,22 +126,31 @@ def resolve_precision(precision: str, device: str, *, cpu: Iterable[str] | None 
         raise UnknownNameError("precision", precision, PRECISIONS)
     if precision != "auto":
         return precision
-    pinned = os.environ.get(PRECISION_ENV, "").strip()
-    if pinned and pinned != "auto":
-        if pinned not in PRECISIONS:
-            from .errors import UnknownNameError
-
-            raise UnknownNameError(f"precision (${PRECISION_ENV})", pinned, PRECISIONS)
-        return pinned
     if str(device).startswith("cuda"):
         ok = torch.cuda.is_bf16_supported() if cuda_bf16 is None else cuda_bf16
         return "bf16" if ok else "fp16"
     return "bf16" if cpu_has_bf16(cpu) else "fp32"
 
 
-def autocast(device: str, precision: str = "auto"):
-    """The autocast context of a resolved precision (fp32: none)."""
-    precision = resolve_precision(precision, device)
+def check_resolved(precision: str, where: str = "the engine") -> str:
+    """`precision` itself when it is resolved (fp32 | bf16 | fp16); else a ClipstudyError saying where `auto`
+    belongs: the engine's functions take the value an entry resolved (`resolve_precision`), never resolve it."""
+    if precision in RESOLVED:
+        return precision
+    from .errors import ClipstudyError
+
+    if precision == "auto":
+        raise ClipstudyError(f"{where} takes a resolved precision (fp32, bf16 or fp16), not auto: resolve it once at "
+                             "the entry with clipstudy.encode.resolve_precision(precision, device) and pass the "
+                             "result down (zeroshot.run, clipstudy build and run resolve it themselves)")
+    from .errors import UnknownNameError
+
+    raise UnknownNameError("precision", precision, RESOLVED)
+
+
+def autocast(device: str, precision: str):
+    """The autocast context of a resolved precision (fp32: none; auto is refused: `check_resolved`)."""
+    precision = check_resolved(precision, "encode.autocast")
     if precision == "fp32":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
@@ -362,7 +373,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
                   transform_id: str = "default", subset: str = "all", batch_size: int = 64,
                   device: str = "cpu", num_workers: int | str | None = NUM_WORKERS_AUTO, weights: str | None = None,
                   normalize: bool | None = None, cache: FeatureCache | None = None,
-                  shard_size: int = SHARD_SIZE, shard_seconds: float | None = None, precision: str = "auto",
+                  shard_size: int = SHARD_SIZE, shard_seconds: float | None = None, precision: str,
                   progress: bool = True) -> Encoded:
     """Encode every image of `dataset` (items `(image, label, key[, note])`), through the cache.
 
@@ -384,7 +395,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
     cache = cache or FeatureCache()
     if normalize is None:
         normalize = not getattr(model, "is_classifier", False)
-    precision = resolve_precision(precision, device)
+    precision = check_resolved(precision, "encode.encode_images")
     weights = weights or getattr(model, "weights_id", None) or weights_hash(model)
     n = len(dataset)
     data = data_identity(dataset)
@@ -537,9 +548,9 @@ def _encode_text_trimmed(tower: Any, tokens: torch.Tensor, idx: torch.Tensor) ->
 
 
 def encode_texts(model: Any, tokenizer: Callable, texts: Sequence[str], device: str = "cpu",
-                 batch_size: int = 256, trim: bool = True, precision: str = "auto",
+                 batch_size: int = 256, trim: bool = True, *, precision: str,
                  progress: bool = False) -> torch.Tensor:
-    """L2-normalised text embeddings [T, D].
+    """L2-normalised text embeddings [T, D], encoded in `precision` (resolved: fp32 | bf16 | fp16).
 
     For causal open_clip towers (`trim`) the prompts run sorted by length, each batch cut
     after its longest prompt's pooled token; results agree with `model.encode_text` to
@@ -547,6 +558,7 @@ def encode_texts(model: Any, tokenizer: Callable, texts: Sequence[str], device: 
     """
     from tqdm.auto import tqdm
 
+    check_resolved(precision, "encode.encode_texts")
     texts = list(texts)
     if not texts:
         return torch.empty(0)
@@ -583,13 +595,14 @@ LARGE_HEAD = 2000
 def zero_shot_head(model: Any, tokenizer: Callable, classnames: Sequence[str],
                    templates: Sequence[str | Callable[[str], str]], device: str = "cpu", *,
                    model_id: str | None = None, weights: str | None = None,
-                   cache: FeatureCache | None = None, precision: str = "auto",
+                   cache: FeatureCache | None = None, precision: str,
                    progress: bool = True) -> torch.Tensor:
-    """Class weights [D, C]: mean of the normalised template embeddings per class, renormalised.
+    """Class weights [D, C]: mean of the normalised template embeddings per class, renormalised, encoded in
+    `precision` (resolved: fp32 | bf16 | fp16).
 
     Cached when `model_id` is given, keyed by the filled prompts themselves and the precision.
     """
-    precision = resolve_precision(precision, device)
+    precision = check_resolved(precision, "encode.zero_shot_head")
     prompts = [[_fill(t, c) for t in templates] for c in classnames]
     key = None
     if model_id is not None:

@@ -416,19 +416,25 @@ def evaluate(checkpoint: str, dataset: Any, clip_logits: Any, *, classnames: Seq
 
 
 def compare_checkpoints(checkpoints: Sequence[str], *, dataset: str = "imagenet-d", device: str = "cpu",
-                        prompts: str = "openai80", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                        prompts: str = "openai80", seed: int = 0,
+                        precision: str = "fp32") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each LLaVA checkpoint against its own CLIP (`CHECKPOINTS[c]['clip']`, zero-shot through the cached
     engine) on a real dataset with the two-choice protocol (`evaluate`).
 
     Returns (per-question frame, comparison frame) with a `checkpoint` column; the comparison's LMM rows
-    are named by the checkpoint, the CLIP rows 'clip'."""
+    are named by the checkpoint, the CLIP rows 'clip'. `precision` is the CLIP's (resolved: a chapter passes its
+    own, `Chapter.precision`)."""
     from . import datasets, zeroshot, zoo
+    from .encode import check_resolved
+
+    check_resolved(precision, "lmm.compare_checkpoints")
 
     details, tables = [], []
     for c in checkpoints:
         loaded = zoo.load(CHECKPOINTS[c]["clip"], device)
         ds = datasets.load(dataset, transform=loaded.preprocess)
-        zs = zeroshot.run(loaded, ds, dataset_id=dataset, prompts=prompts, device=device, progress=False)
+        zs = zeroshot.run(loaded, ds, dataset_id=dataset, prompts=prompts, device=device, precision=precision,
+                          progress=False)
         d, t = evaluate(c, ds, zs.logits, classnames=ds.classnames, keys=[str(k) for k in zs.encoded.keys],
                         labels=zs.labels.numpy(), seed=seed, device=device, progress=False)
         details.append(d.assign(checkpoint=c))

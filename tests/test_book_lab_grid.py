@@ -35,9 +35,10 @@ def test_chapter_path_reads_the_runners_features(tmp_path, monkeypatch):
     passes = []
     real = enc.encode_images
     monkeypatch.setattr(enc, "encode_images", lambda *a, **k: passes.append(real(*a, **k).forward_passes) or real(*a, **k))
+    precision = enc.resolve_precision("auto", "cpu")  # what a chapter gets (Chapter.precision) and passes down
     for s, n in (("lab-val", 20), ("lab-factors", 8)):
         for prompts in ("single", "ensemble"):
-            lab_eval.zero_shot("base", s, n=n, profile="smoke", prompts=prompts)
+            lab_eval.zero_shot("base", s, n=n, profile="smoke", prompts=prompts, precision=precision)
     assert passes and sum(passes) == 0  # every image came from the runner's store entries
 
 

@@ -99,12 +99,14 @@ def test_real_stimuli_through_the_engine_with_random_vit(shared_data, monkeypatc
     model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)
     ds = D.load("cue-conflict", transform=preprocess)
     first = ds.frame.groupby("label").head(1).index.tolist()[::4]  # 4 images keep it fast on 2 CPUs
-    enc = encode_images(model, Subset(ds, first), model_id="ViT-B-32/random", dataset_id="cue-conflict-4",
+    enc = encode_images(model, Subset(ds, first), precision="fp32", model_id="ViT-B-32/random",
+                        dataset_id="cue-conflict-4",
                         batch_size=16, progress=False, weights="random-seed0")
     assert enc.features.shape == (4, 512) and enc.skipped == []
     assert enc.labels.tolist() == [0, 4, 8, 12]
     assert enc.keys == [ds.keys[i] for i in first]
     torch.testing.assert_close(enc.features.norm(dim=1), torch.ones(4))
-    head = zero_shot_head(model, open_clip.get_tokenizer("ViT-B-32"), cc.direct_classnames(), ["a photo of a {}."])
+    head = zero_shot_head(model, open_clip.get_tokenizer("ViT-B-32"), cc.direct_classnames(), ["a photo of a {}."],
+                          precision="fp32")
     logits = zero_shot_logits(enc.features, head, 100.0)
     assert logits.shape == (4, 16) and torch.isfinite(logits).all()

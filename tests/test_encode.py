@@ -102,8 +102,8 @@ def test_interrupted_encode_resumes_from_finished_shards(folder, tmp_path):
     cache = FeatureCache(tmp_path / "cache")
     ds = FolderDataset(folder)
     model = tiny_clip()
-    kw = dict(model_id="tiny", dataset_id="folder", batch_size=2, cache=cache, weights="w", shard_size=4,
-              progress=False)
+    kw = dict(model_id="tiny", precision="fp32", dataset_id="folder", batch_size=2, cache=cache, weights="w",
+              shard_size=4, progress=False)
     with pytest.raises(KeyboardInterrupt):
         encode.encode_images(Counting(model, fail_after=5), ds, **kw)  # dies inside the third shard
     done = sorted(p.name for p in _entry(cache).iterdir())
@@ -119,7 +119,8 @@ def test_half_written_or_damaged_cache_is_never_read(folder, tmp_path):
     cache = FeatureCache(tmp_path / "cache")
     ds = FolderDataset(folder)
     model = tiny_clip()
-    kw = dict(model_id="tiny", dataset_id="folder", cache=cache, weights="w", shard_size=8, progress=False)
+    kw = dict(model_id="tiny", precision="fp32", dataset_id="folder", cache=cache, weights="w", shard_size=8,
+              progress=False)
     first = encode.encode_images(Counting(model), ds, **kw)
     entry = _entry(cache)
     (entry / "shard-00001.pt").write_bytes(b"truncated")  # damaged after completion
@@ -201,10 +202,12 @@ def test_request_log_names_the_chapter_and_counts_real_passes(folder, tmp_path, 
     tok = lambda texts: torch.stack([torch.tensor([1 + (hash(t) % 90)] * 4 + [99] + [0] * 11) for t in texts])
     monkeypatch.setenv("CLIPSTUDY_CHAPTER", "03_calibration")
     for _ in range(2):
-        encode.encode_images(model, ds, model_id="tiny", dataset_id="imgs", cache=cache, progress=False)
-        encode.zero_shot_head(model, tok, ds.classnames, ["a {}.", "art of a {}."], model_id="tiny", cache=cache)
+        encode.encode_images(model, ds, model_id="tiny", precision="fp32", dataset_id="imgs", cache=cache,
+                             progress=False)
+        encode.zero_shot_head(model, tok, ds.classnames, ["a {}.", "art of a {}."], model_id="tiny",
+                              precision="fp32", cache=cache)
     monkeypatch.setenv("CLIPSTUDY_CHAPTER", "04_ood")
-    encode.encode_images(model, ds, model_id="tiny", dataset_id="imgs", cache=cache, progress=False)
+    encode.encode_images(model, ds, model_id="tiny", precision="fp32", dataset_id="imgs", cache=cache, progress=False)
     rows = [json.loads(line) for line in (tmp_path / "c" / "requests.jsonl").read_text().splitlines()]
     got = [(r["chapter"], r["kind"], r["n"], r["passes"]) for r in rows]
     assert got == [("03_calibration", "images", 16, 15), ("03_calibration", "text", 6, 6),
@@ -247,7 +250,8 @@ class Exploding(FolderDataset):
 
 def test_decoding_thread_error_propagates_and_threads_stop(folder, tmp_path, monkeypatch):
     monkeypatch.setattr(encode, "plan_loader", lambda d, f, cores, gpu: encode.LoaderPlan(2, 1, "test"))
-    kw = dict(model_id="tiny", dataset_id="folder", batch_size=2, weights="w", shard_size=4, progress=False)
+    kw = dict(model_id="tiny", precision="fp32", dataset_id="folder", batch_size=2, weights="w", shard_size=4,
+              progress=False)
     with pytest.raises(RuntimeError, match="transform bug on item 9"):
         encode.encode_images(tiny_clip(), Exploding(folder), num_workers=0, cache=FeatureCache(tmp_path / "a"), **kw)
     with pytest.raises(RuntimeError, match="transform bug on item 9"):

@@ -1,5 +1,6 @@
 """The precision policy (encode.resolve_precision) with injected hardware, its plumbing into the cache key,
-result rows, the runner's plan, `clipstudy build --precision` and lab training."""
+result rows, the runner's plan, `clipstudy build --precision` and lab training. Precision is resolved at the
+entries and passed down explicitly: no environment variable carries it, and the engine's functions refuse `auto`."""
 from __future__ import annotations
 
 import os
@@ -10,16 +11,11 @@ import torch
 
 from clipstudy import encode
 from clipstudy.cache import FeatureCache
-from clipstudy.errors import UnknownNameError
+from clipstudy.errors import ClipstudyError, UnknownNameError
 
 ICE_LAKE = {"avx2", "avx512f", "avx512bw", "avx512_vnni", "torch:AVX512"}  # AVX512 without native bf16
 SAPPHIRE = ICE_LAKE | {"amx_tile", "amx_bf16", "avx512_bf16"}
 GENOA = ICE_LAKE | {"avx512_bf16"}
-
-
-@pytest.fixture(autouse=True)
-def _no_pin(monkeypatch):
-    monkeypatch.delenv(encode.PRECISION_ENV, raising=False)
 
 
 @pytest.mark.parametrize("flags,want", [
@@ -44,17 +40,34 @@ def test_explicit_precisions_pass_through_and_unknown_names_fail():
         encode.resolve_precision("half", "cpu")
 
 
-def test_the_environment_pins_what_auto_means(monkeypatch):
-    monkeypatch.setenv(encode.PRECISION_ENV, "fp32")
-    assert encode.resolve_precision("auto", "cpu", cpu=SAPPHIRE) == "fp32"
-    assert encode.resolve_precision("bf16", "cpu", cpu=SAPPHIRE) == "bf16"  # an explicit choice wins
-    monkeypatch.setenv(encode.PRECISION_ENV, "bf16")
-    assert encode.resolve_precision("auto", "cpu", cpu=ICE_LAKE) == "bf16"
-    monkeypatch.setenv(encode.PRECISION_ENV, "auto")
+def test_no_environment_variable_changes_what_auto_means(monkeypatch):
+    """The old pin (CLIPSTUDY_PRECISION) is gone: set, it changes nothing; the resolver reads the hardware only."""
+    assert not hasattr(encode, "PRECISION_ENV")
+    monkeypatch.setenv("CLIPSTUDY_PRECISION", "fp32")
+    assert encode.resolve_precision("auto", "cpu", cpu=SAPPHIRE) == "bf16"
+    monkeypatch.setenv("CLIPSTUDY_PRECISION", "bf16")
     assert encode.resolve_precision("auto", "cpu", cpu=ICE_LAKE) == "fp32"
-    monkeypatch.setenv(encode.PRECISION_ENV, "bfloat")
+    monkeypatch.setenv("CLIPSTUDY_PRECISION", "bfloat")
+    assert encode.resolve_precision("fp16", "cpu", cpu=ICE_LAKE) == "fp16"
+
+
+def test_the_engine_takes_a_resolved_precision_and_refuses_auto():
+    """autocast, encode_images, encode_texts and zero_shot_head take what an entry resolved: `auto` there is a
+    clear error naming the resolver, never resolved again below the entry."""
+    model, ds = _tiny(), _Images()
+    tok = lambda texts: torch.randint(1, 99, (len(texts), 16))  # noqa: E731
+    calls = [lambda: encode.autocast("cpu", "auto"),
+             lambda: encode.encode_images(model, ds, model_id="tiny", dataset_id="imgs", weights="w",
+                                          precision="auto", progress=False),
+             lambda: encode.encode_texts(model, tok, ["a", "b"], precision="auto"),
+             lambda: encode.zero_shot_head(model, tok, ["a"], ["{}"], precision="auto")]
+    for call in calls:
+        with pytest.raises(ClipstudyError, match="resolve_precision"):
+            call()
     with pytest.raises(UnknownNameError):
-        encode.resolve_precision("auto", "cpu")
+        encode.autocast("cpu", "half")
+    with pytest.raises(TypeError):  # no default: every caller passes the value its entry resolved
+        encode.encode_texts(model, tok, ["a"])
 
 
 @pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="reads Linux /proc/cpuinfo")
@@ -106,8 +119,8 @@ def test_precision_is_in_the_feature_key_and_the_entry(tmp_path):
     assert cache.meta(b16.key)["precision"] == "bf16" and cache.meta(f32.key)["precision"] == "fp32"
     cos = (f32.features * b16.features).sum(-1)
     assert (cos > 0.99).all() and not torch.equal(f32.features, b16.features)  # a different computation
-    # `auto` is keyed by what it resolved to, never by the word "auto"
-    auto = encode.encode_images(model, ds, precision="auto", **kw)
+    # `auto`, resolved at the entry, is keyed by what it resolved to, never by the word "auto"
+    auto = encode.encode_images(model, ds, precision=encode.resolve_precision("auto", "cpu"), **kw)
     assert auto.from_cache and auto.key == (b16.key if encode.resolve_precision("auto", "cpu") == "bf16" else f32.key)
 
 
@@ -144,21 +157,27 @@ class _Stop(Exception):
 
 
 def test_build_precision_pins_the_chapters_and_restores(monkeypatch, tmp_path):
+    """`build --precision bf16` reaches the chapters as their papermill parameter only: nothing is set in
+    os.environ (during the build or after), and an auto build gives them the resolved value."""
     from clipstudy import book, cli
 
     seen = []
+    before = dict(os.environ)
 
     def params(*a, **k):
-        seen.append(os.environ.get(encode.PRECISION_ENV))
+        seen.append((book.parameters.__wrapped__(*a, **k)["params"]["precision"],
+                     {n: v for n, v in os.environ.items() if n.startswith("CLIPSTUDY_") and before.get(n) != v}))
         raise _Stop
 
+    params.__wrapped__ = book.parameters
     monkeypatch.setattr(book, "parameters", params)
     with pytest.raises(_Stop):
-        book.build("smoke", out=tmp_path, fetch=False, precision="bf16")
-    assert seen == ["bf16"] and encode.PRECISION_ENV not in os.environ
+        book.build("smoke", out=tmp_path, fetch=False, device="cpu", precision="bf16")
+    assert seen == [("bf16", {})] and "CLIPSTUDY_PRECISION" not in os.environ
     with pytest.raises(_Stop):
-        book.build("smoke", out=tmp_path, fetch=False)
-    assert seen == ["bf16", None]
+        book.build("smoke", out=tmp_path, fetch=False, device="cpu")
+    assert seen[1] == (encode.resolve_precision("auto", "cpu"), {})
+    assert dict(os.environ) == before
     with pytest.raises(UnknownNameError):
         book.build("smoke", out=tmp_path, fetch=False, precision="half")
     for cmd in (["build"], ["eval", "m", "d"], ["run", "--models", "m", "--datasets", "d"]):
@@ -169,6 +188,8 @@ def test_build_precision_pins_the_chapters_and_restores(monkeypatch, tmp_path):
 
 
 def test_lab_training_follows_the_policy_and_keys_its_models(monkeypatch):
+    """The lab's own training policy (fp32 while TRAIN_AUTOCAST is off), asked otherwise explicitly (the
+    profile's train_precision: lab.zoo.train/load(precision=...)), never through the environment."""
     from clipstudy.lab import train as T
     from clipstudy.lab import zoo as lab_zoo
 
@@ -183,8 +204,28 @@ def test_lab_training_follows_the_policy_and_keys_its_models(monkeypatch):
     assert kb16 != k32
     monkeypatch.setattr(T, "TRAIN_AUTOCAST", False)
     assert T.train_precision() == "fp32" and lab_zoo.model_key(r, p) == k32
-    monkeypatch.setenv(encode.PRECISION_ENV, "bf16")  # pinned (`build --precision bf16`): trains in bf16
-    assert T.train_precision() == "bf16" and lab_zoo.model_key(r, p) == kb16
+    monkeypatch.setenv("CLIPSTUDY_PRECISION", "bf16")  # the removed pin: no effect on training
+    assert T.train_precision() == "fp32" and lab_zoo.model_key(r, p) == k32
+    pb = lab_zoo.with_precision(p, "bf16")  # asked explicitly: a zoo of its own
+    assert pb.train_precision == "bf16" and lab_zoo.model_key(r, pb) == kb16 and lab_zoo.with_precision(p, None) is p
+    assert lab_zoo.model_key(r, lab_zoo.with_precision(p, "fp16")) == k32  # fp16 trains in fp32
+    with pytest.raises(UnknownNameError):
+        lab_zoo.with_precision(p, "half")
+
+
+def test_lab_train_takes_its_precision_explicitly(monkeypatch):
+    """`clipstudy lab train --precision bf16` asks lab.zoo.train for it; the default is the lab's policy."""
+    from clipstudy import cli
+    from clipstudy.lab import zoo as lab_zoo
+
+    asked = []
+    monkeypatch.setattr(lab_zoo, "train", lambda recipes, profile=None, precision=None, **k: asked.append(precision))
+    for extra, want in (([], "auto"), (["--precision", "bf16"], "bf16")):
+        a = cli.parser().parse_args(["lab", "train", "base", "--profile", "smoke"] + extra)
+        a.fn(a)
+        assert asked[-1] == want
+    with pytest.raises(SystemExit):
+        cli.parser().parse_args(["lab", "train", "--precision", "int8"])
 
 
 def test_bf16_training_step_runs_the_forward_in_bf16_and_keeps_fp32_weights():
@@ -229,7 +270,7 @@ def test_build_resolves_once_and_passes_the_resolved_precision_to_the_chapters(m
 
     def params(*a, **k):
         seen.append((book.parameters.__wrapped__(*a, **k), {v for n, v in os.environ.items()
-                                                            if n in (encode.PRECISION_ENV, "CLIPSTUDY_LAB_PROFILE")}))
+                                                            if n in ("CLIPSTUDY_PRECISION", "CLIPSTUDY_LAB_PROFILE")}))
         raise _Stop
 
     params.__wrapped__ = book.parameters

@@ -76,12 +76,14 @@ def test_a_lab_name_loads_its_own_seed_and_profile(monkeypatch):
     from clipstudy.lab import zoo as lab_zoo
 
     asked = []
-    monkeypatch.delenv("CLIPSTUDY_LAB_PROFILE", raising=False)  # an in-process runner unit may have set it
+    monkeypatch.setenv("CLIPSTUDY_LAB_PROFILE", "smoke")  # the removed variable: no longer read by anything
     monkeypatch.setattr(lab_zoo, "load", lambda name, device="cpu", **kw: asked.append(name) or name)
     for name in ("lab:base#1@smoke", "lab:base#2", "lab:size-large@smoke", "lab:base"):
         zoo.load(name)
     parsed = [(lab_zoo.recipe(lab_zoo._split(a, None)[0]).seed, lab_zoo._split(a, None)[1]) for a in asked]
     assert parsed == [(1, "smoke"), (2, None), (0, "smoke"), (0, None)], asked
+    assert lab_zoo.profile_of(None).name == "lab" and zoo.get("lab:base").name == "lab:base"
+    assert zoo.get("lab:base@smoke").name == "lab:base@smoke"
 
 
 def test_a_new_source_is_one_registration(monkeypatch):

@@ -591,15 +591,48 @@ def test_build_live_runs_the_declared_grid_and_chapters_read_its_table(env, tmp_
 
 
 def test_an_in_process_unit_leaves_the_callers_environment(tmp_path, monkeypatch):
-    """The unit sets the cache, data and lab-profile variables for itself only."""
+    """The unit sets the cache and data variables for itself only; its lab profile is no environment variable
+    (it travels in the unit, Unit.lab_profile, and is passed down explicitly)."""
     from clipstudy.run import unit as unit_mod
 
-    monkeypatch.delenv("CLIPSTUDY_LAB_PROFILE", raising=False)
     before = {k: os.environ.get(k) for k in ("CLIPSTUDY_CACHE", "CLIPSTUDY_DATA", "CLIPSTUDY_LAB_PROFILE")}
     seen = {}
     monkeypatch.setattr(unit_mod, "_compute", lambda u: seen.update(os.environ) or (0, 0))
     u = unit_mod.Unit("m", "d", "fp32", ("p",), "k", "mid", "d", "", "classify", str(tmp_path / "c"),
                       str(tmp_path / "data"), "smoke", study=str(tmp_path / "s"))
     assert unit_mod.execute(u).status == "computed"
-    assert seen["CLIPSTUDY_LAB_PROFILE"] == "smoke" and seen["CLIPSTUDY_CACHE"] == str(tmp_path / "c")
+    assert seen.get("CLIPSTUDY_LAB_PROFILE") == before["CLIPSTUDY_LAB_PROFILE"]  # not set by the unit
+    assert seen["CLIPSTUDY_CACHE"] == str(tmp_path / "c")
     assert {k: os.environ.get(k) for k in before} == before
+
+
+def test_a_smoke_unit_loads_the_smoke_model_of_a_bare_lab_name(tmp_path, monkeypatch):
+    """`lab:base` in a smoke grid is the smoke model, named so explicitly (run.unit.lab_model_name) where the
+    plan identifies it and where the worker loads it, with no environment variable."""
+    import importlib
+
+    from clipstudy.errors import ClipstudyError
+    from clipstudy.run import unit as unit_mod
+
+    plan_mod = importlib.import_module("clipstudy.run.plan")  # the package exports plan(), the function
+
+    monkeypatch.delenv("CLIPSTUDY_LAB_PROFILE", raising=False)
+    assert plan_mod.lab_model_name("lab:base", "smoke") == "lab:base@smoke"
+    assert plan_mod.lab_model_name("lab:base#1", "smoke") == "lab:base#1@smoke"
+    assert plan_mod.lab_model_name("lab:base@lab", "smoke") == "lab:base@lab"
+    assert plan_mod.lab_model_name("lab:base", "lab") == "lab:base"
+    assert plan_mod.lab_model_name("RN50/random", "smoke") == "RN50/random"
+    assert plan_mod.model_identity("lab:base", "smoke") == plan_mod.model_identity("lab:base@smoke", "smoke")
+    assert plan_mod.model_identity("lab:base", "smoke") != plan_mod.model_identity("lab:base", "lab")
+    asked = []
+
+    def load(name, device):
+        asked.append((name, os.environ.get("CLIPSTUDY_LAB_PROFILE")))
+        raise ClipstudyError("stop here")
+
+    monkeypatch.setattr(unit_mod, "load_model", load)
+    u = unit_mod.Unit("lab:base", "lab-val:8", "fp32", ("lab-single",), "k", "mid", "lab-val", "", "classify",
+                      str(tmp_path / "c"), str(tmp_path / "data"), "smoke", device="cpu", study=str(tmp_path / "s"))
+    res = unit_mod.execute(u)
+    assert res.status == "failed" and "stop here" in res.error
+    assert asked == [("lab:base@smoke", None)]

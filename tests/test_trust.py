@@ -42,7 +42,8 @@ def _folder(root: Path, seed: int, n: int = 3, classes=("cat", "dog")) -> Path:
 
 
 def _encode(model, ds, cache, **kw):
-    return encode.encode_images(model, ds, model_id="tiny", dataset_id="mine", weights="w", cache=cache,
+    return encode.encode_images(model, ds, precision="fp32", model_id="tiny", dataset_id="mine", weights="w",
+                                cache=cache,
                                 progress=False, **kw)
 
 
@@ -124,7 +125,7 @@ def test_read_only_cache_serves_complete_entries_and_refuses_new_work_up_front(t
         again = _encode(model, ds, cache)
     assert again.from_cache and torch.equal(again.features, first.features)
     with pytest.raises(CacheError, match="read-only"):  # other weights: must compute, refused before any image
-        encode.encode_images(model, ds, model_id="tiny", dataset_id="mine", weights="w2", cache=cache,
+        encode.encode_images(model, ds, precision="fp32", model_id="tiny", dataset_id="mine", weights="w2", cache=cache,
                              progress=False)
     assert model.n == 6
 
@@ -259,7 +260,8 @@ def test_16_bit_png_is_scaled_and_counted(tmp_path):
     img, _, key, note = ds[0]
     assert "scaled to 8 bits" in note
     assert abs(float(img.mean()) * 255 - 30000 / 65535 * 255) < 1.0  # not clipped to white
-    enc = encode.encode_images(tiny_clip(), imagefolder.load(tmp_path / "d", transform=_tf), model_id="t",
+    enc = encode.encode_images(tiny_clip(), imagefolder.load(tmp_path / "d", transform=_tf), precision="fp32",
+                               model_id="t",
                                dataset_id="d", weights="w", cache=FeatureCache(tmp_path / "c"), progress=False)
     assert len(enc) == 1 and "scaled to 8 bits" in enc.notes[key]
 
@@ -357,5 +359,5 @@ def test_a_large_text_head_shows_progress_and_the_quick_option(tmp_path, capsys)
     model = tiny_clip()
     tok = lambda texts: torch.stack([torch.tensor([1 + (hash(t) % 90)] * 4 + [99] + [0] * 11) for t in texts])
     encode.zero_shot_head(model, tok, [f"c{i}" for i in range(30)], [f"t{j} {{}}" for j in range(80)],
-                          model_id="tiny", weights="w", cache=FeatureCache(tmp_path))
+                          model_id="tiny", precision="fp32", weights="w", cache=FeatureCache(tmp_path))
     assert "--prompts single" in capsys.readouterr().err

@@ -183,7 +183,8 @@ def lab(ch: chapter.Chapter) -> dict:
         sets_ = {}
         for s in SETS:
             n = ch.params.n_factor_scenes if s == "lab-factors" else ch.n_eval
-            zs, ls = lab_eval.zero_shot(r, s, n=n, profile=ch.lab_profile, prompts=prompts, device=ch.device, seed=sd)
+            zs, ls = lab_eval.zero_shot(r, s, n=n, profile=ch.lab_profile, prompts=prompts, device=ch.device, seed=sd,
+                                        precision=ch.precision)
             sets_[s] = (zs.logits.numpy(), zs.labels.numpy())
             if s == "lab-factors":
                 factor_of_image = ls.factors["factor"].to_numpy()

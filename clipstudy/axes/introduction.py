@@ -73,7 +73,8 @@ def zoo(ch: chapter.Chapter) -> pd.DataFrame:
 
 def example_grid(ch: chapter.Chapter) -> None:
     """lab-val images with base's zero-shot prediction (green: correct, red: wrong)."""
-    zs, ls = lab_eval.zero_shot("base", "lab-val", n=ch.n_eval, profile=ch.lab_profile, device=ch.device)
+    zs, ls = lab_eval.zero_shot("base", "lab-val", n=ch.n_eval, profile=ch.lab_profile, device=ch.device,
+                                precision=ch.precision)
     pred, true = zs.logits.argmax(1).numpy(), zs.labels.numpy()
     k = min(24, len(pred))
     titles = [f"{ls.classnames[p]}\n(true: {ls.classnames[t]})" for p, t in zip(pred[:k], true[:k])]
@@ -89,9 +90,10 @@ def example_grid(ch: chapter.Chapter) -> None:
 def accuracy(ch: chapter.Chapter) -> pd.DataFrame:
     """lab-val top-1 of every recipe under both prompt sets, its figure, finding and effects."""
     recs = lab_eval.recipes(ch.lab_profile)
-    acc = lab_eval.accuracy_table(recs["recipe"], ["lab-val"], n=ch.n_eval, profile=ch.lab_profile, device=ch.device)
+    acc = lab_eval.accuracy_table(recs["recipe"], ["lab-val"], n=ch.n_eval, profile=ch.lab_profile, device=ch.device,
+                                  precision=ch.precision)
     acc1 = lab_eval.accuracy_table(recs["recipe"], ["lab-val"], n=ch.n_eval, profile=ch.lab_profile,
-                                   prompts="single", device=ch.device)
+                                   prompts="single", device=ch.device, precision=ch.precision)
     both = pd.concat([acc, acc1], ignore_index=True)
     both["prompts"] = both["prompts"].map({"ensemble": "template ensemble", "single": "one template"})
     ch.save(both, "lab_val_accuracy")

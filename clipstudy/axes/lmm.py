@@ -286,7 +286,8 @@ def lab(ch: chapter.Chapter) -> dict:
     # the missing ones are trained side by side (lab profile, CPU)
     details, results, meta = llava.evaluate_pairs(pairs, ch.lab_profile, ch.device,
                                                   ((("lab-val", "lab-sketch"), ch.n_eval),
-                                                   (("lab-factors",), ch.params.n_lmm_factor_scenes)))
+                                                   (("lab-factors",), ch.params.n_lmm_factor_scenes)),
+                                                  precision=ch.precision)
     out = dict(details=details, results=results)
     ch.save(meta, "lab_llava_training")
     ch.save(out["results"], "lab_comparison")
@@ -405,7 +406,7 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     if not ready:
         chapter.live_missing(missing)
         return None
-    ld, lt = lmm.compare_checkpoints(ready, device=ch.device)
+    ld, lt = lmm.compare_checkpoints(ready, device=ch.device, precision=ch.precision)
     ch.save(lt, "live_comparison")
     lg = pd.concat([gain_table(lt[lt["checkpoint"] == c], c, by=("checkpoint", "clip_full"))
                     for c in ready], ignore_index=True)

@@ -284,7 +284,7 @@ def lab_detection(ch: chapter.Chapter) -> pd.DataFrame:
     """Every recipe, seed and prompt set: lab-val (ID) against lab-ood near, far and pooled, every score."""
     outs = lab_eval.outputs_frame(list(lab_eval.recipes(ch.lab_profile)["recipe"]), ["lab-val", "lab-ood"],
                                   n=ch.n_eval, profile=ch.lab_profile, device=ch.device, prompts=("single", "ensemble"),
-                                  seeds_=lab_eval.seeds(ch.lab_profile))
+                                  seeds_=lab_eval.seeds(ch.lab_profile), precision=ch.precision)
     groups = lab_eval.labset("lab-ood", ch.n_eval, ch.lab_profile).factors["ood"].tolist()
     det = detection_frame(outs, groups)
     ch.save(det, "lab_detection")

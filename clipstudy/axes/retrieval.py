@@ -215,7 +215,8 @@ def lab(ch: chapter.Chapter) -> pd.DataFrame:
     """Recall@K both ways of every contrastive recipe and seed on lab-retrieval, with its lab-val accuracy."""
     outs = lab_eval.outputs_frame(list(lab_eval.recipes(ch.lab_profile)["recipe"]), ["lab-retrieval", "lab-val"],
                                   n=ch.n_eval, profile=ch.lab_profile, device=ch.device,
-                                  seeds_=lab_eval.seeds(ch.lab_profile), contrastive_only=True, captions="lab-retrieval")
+                                  seeds_=lab_eval.seeds(ch.lab_profile), contrastive_only=True,
+                                  captions="lab-retrieval", precision=ch.precision)
     lr = recall_frame(outs)
     ch.save(lr, "lab_retrieval")
     display(lr.pivot_table(index="model", columns=["direction", "k"], values="recall").round(3))

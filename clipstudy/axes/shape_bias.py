@@ -383,7 +383,7 @@ def lab(ch: chapter.Chapter) -> pd.DataFrame:
     rows = []
     for r, sd, prompts in _runs(ch):
         zs, ls = lab_eval.zero_shot(r, "lab-cue-conflict", n=ch.n_eval, profile=ch.lab_profile, prompts=prompts,
-                                    device=ch.device, seed=sd)
+                                    device=ch.device, seed=sd, precision=ch.precision)
         dec = zs.logits.argmax(1).numpy()
         rows.append(dict(recipe=r, seed=sd, prompts=prompts, **lab_shape_bias(dec, ls.factors),
                          boot=_boot(dec, ls.factors)))
@@ -408,7 +408,7 @@ def lab_effects(ch: chapter.Chapter, lab_sb: pd.DataFrame) -> list[dict]:
     ens = lab_sb[lab_sb["prompts"] == "ensemble"]
     v = ens.groupby("recipe")["shape_bias"].mean()
     rows = ch.effects.lab(ens, recs, "shape bias", value="shape_bias",
-                          flags=lab_eval.parity_flags(ch.lab_profile, ch.n_eval, ch.device))
+                          flags=lab_eval.parity_flags(ch.lab_profile, ch.n_eval, ch.device, ch.precision))
     single = lab_sb[(lab_sb["recipe"] == "base") & (lab_sb["prompts"] == "single")].sort_values("seed")
     if len(single) and "base" in v:
         b = ens[ens["recipe"] == "base"].sort_values("seed")

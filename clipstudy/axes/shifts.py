@@ -367,7 +367,8 @@ def lab_accuracy(ch: chapter.Chapter) -> pd.DataFrame:
     """Top-1 of every recipe and seed on lab-val and the lab shifts (and base with one template), per image."""
     recs = lab_eval.recipes(ch.lab_profile)
     lab_sets = ["lab-val", *LAB_SHIFTS]
-    kw = dict(n=ch.n_eval, profile=ch.lab_profile, device=ch.device, seeds_="all", per_image=True)
+    kw = dict(n=ch.n_eval, profile=ch.lab_profile, device=ch.device, seeds_="all", per_image=True,
+              precision=ch.precision)
     acc = lab_eval.accuracy_table(recs["recipe"], lab_sets, **kw)
     single = lab_eval.accuracy_table(["base"], lab_sets, prompts="single", **kw)
     acc_all = pd.concat([acc.assign(model=acc["recipe"] + "#" + acc["seed"].astype(str)),

@@ -259,7 +259,8 @@ def lab_3dcc(ch: chapter.Chapter) -> pd.DataFrame:
     """Top-1 of every recipe and seed per corruption and severity; the three architectures' curves."""
     n = ch.params.n_3dcc_scenes
     outs = lab_eval.outputs_frame(list(lab_eval.recipes(ch.lab_profile)["recipe"]), ["lab-3dcc"], n=n,
-                                  profile=ch.lab_profile, device=ch.device, seeds_=lab_eval.seeds(ch.lab_profile))
+                                  profile=ch.lab_profile, device=ch.device, seeds_=lab_eval.seeds(ch.lab_profile),
+                                  precision=ch.precision)
     acc3 = corruption_frame(outs, lab_eval.labset("lab-3dcc", n, ch.lab_profile).factors)
     ch.save(acc3, "lab_3dcc")
     arch = acc3[acc3["model"].isin(ARCHS)]

@@ -311,7 +311,7 @@ def lab_factors(ch: chapter.Chapter) -> dict:
     parts, mats = [], {}
     for r, sd, prompts in _runs(ch):
         zs, ls = lab_eval.zero_shot(r, "lab-factors", n=ch.params.n_factor_scenes, profile=ch.lab_profile,
-                                    prompts=prompts, device=ch.device, seed=sd)
+                                    prompts=prompts, device=ch.device, seed=sd, precision=ch.precision)
         correct = (zs.logits.argmax(1) == zs.labels).numpy()
         parts.append(lab_factor_table(correct, ls.factors["factor"]).assign(recipe=r, seed=sd, prompts=prompts))
         mats[(r, sd, prompts)] = lab_factor_matrix(correct, ls.factors["factor"])
@@ -363,7 +363,7 @@ def lab_effects(ch: chapter.Chapter, lab: dict, base_rows: pd.DataFrame) -> list
                         for r, sd, p in zip(per_seed["recipe"], per_seed["seed"], per_seed["prompts"])]
     ens = lab_x[lab_x["prompts"] == "ensemble"]
     flags = {r: "; ".join(sorted({f for f in ens.loc[ens["recipe"] == r, "flag"] if f})) for r in recs["recipe"]}
-    flags = lab_eval.merge_flags(flags, lab_eval.parity_flags(ch.lab_profile, ch.n_eval, ch.device))
+    flags = lab_eval.merge_flags(flags, lab_eval.parity_flags(ch.lab_profile, ch.n_eval, ch.device, ch.precision))
     rows = ch.effects.lab(per_seed[per_seed["prompts"] == "ensemble"], recs, metric, flags=flags)
     one, ensb = (per_seed[(per_seed["recipe"] == "base") & (per_seed["prompts"] == p)].sort_values("seed")
                  for p in ("single", "ensemble"))

@@ -103,13 +103,17 @@ def _same_norm(pp: Any) -> bool:
     return tuple(getattr(pp, "mean", ())) == tuple(MEAN) and tuple(getattr(pp, "std", ())) == tuple(STD)
 
 
-def outputs(loaded: Any, ls: Any, prompts: str = "ensemble", device: str = "cpu"):
+def outputs(loaded: Any, ls: Any, prompts: str = "ensemble", device: str = "cpu", precision: str = "fp32"):
     """`clipstudy.zeroshot.ZeroShot` of a loaded lab model on a lab set (features cached by the engine).
 
     prompts: 'single' or 'ensemble' (the lab's zero-shot templates); a classifier ignores it.
+    precision: resolved (fp32 | bf16 | fp16), as every function here takes it: a chapter passes its own
+    (`Chapter.precision`, resolved at the build's entry); fp32, the reference, by default.
     """
     from .. import zeroshot
+    from ..encode import check_resolved
 
+    check_resolved(precision, "clipstudy.lab.evaluate")
     if prompts not in PROMPTS:
         raise UnknownNameError("lab prompt set", prompts, list(PROMPTS))
     pp = loaded.preprocess
@@ -117,20 +121,21 @@ def outputs(loaded: Any, ls: Any, prompts: str = "ensemble", device: str = "cpu"
     native = getattr(pp, "size", None) == ls.images.shape[-1] and _same_norm(pp)
     ds = ls.dataset(transform=None if native else pp)
     return zeroshot.run(loaded, ds, dataset_id=dataset_id(ls), prompts=PROMPTS[prompts],
-                        classnames=ls.classnames, device=device, progress=False)
+                        classnames=ls.classnames, device=device, precision=precision, progress=False)
 
 
 def zero_shot(recipe: str, set_name: str, *, n: int | None = None, profile: str = "lab", prompts: str = "ensemble",
-              device: str = "cpu", seed: int | None = None):
+              device: str = "cpu", seed: int | None = None, precision: str = "fp32"):
     """(ZeroShot, LabSet) of one lab recipe (under training seed `seed`, default the recipe's own) on one lab
-    set; fine-tuned recipes use their class head."""
+    set; fine-tuned recipes use their class head. `precision`: resolved (see `outputs`)."""
     ls = labset(set_name, n, profile)
-    return outputs(load(recipe, profile, device, seed), ls, prompts, device), ls
+    return outputs(load(recipe, profile, device, seed), ls, prompts, device, precision), ls
 
 
 def accuracy_table(recipe_names: Iterable[str], set_names: Iterable[str], *, n: int | None = None,
                    profile: str = "lab", prompts: str = "ensemble", device: str = "cpu",
-                   seeds_: Iterable[int] | str | None = None, per_image: bool = False) -> pd.DataFrame:
+                   seeds_: Iterable[int] | str | None = None, per_image: bool = False,
+                   precision: str = "fp32") -> pd.DataFrame:
     """Tidy top-1 accuracy, one row per recipe, training seed and set: recipe, seed, dataset, prompts,
     accuracy, n. `seeds_`: None = the recipe's own seed only (one row per recipe and set), 'all' = every seed
     of the profile, or a list. `per_image` adds `correct` (the per-image 0/1 array, for intervals over images)."""
@@ -142,7 +147,8 @@ def accuracy_table(recipe_names: Iterable[str], set_names: Iterable[str], *, n: 
         sds = [own] if seeds_ is None else seeds(profile) if seeds_ == "all" else list(seeds_)
         for sd in sds:
             for s in set_names:
-                zs, _ = zero_shot(r, s, n=n, profile=profile, prompts=prompts, device=device, seed=sd)
+                zs, _ = zero_shot(r, s, n=n, profile=profile, prompts=prompts, device=device, seed=sd,
+                                  precision=precision)
                 row = dict(recipe=r, seed=sd, dataset=s, prompts=prompts, accuracy=zs.accuracy(), n=len(zs.labels))
                 if per_image:
                     row["correct"] = (zs.logits.argmax(1) == zs.labels).numpy().astype(float)
@@ -164,12 +170,13 @@ def parity(acc: pd.DataFrame, base: str = "base", dataset: str = "lab-val", tole
                          "undertrained": (gap < -tolerance * a[base]).to_numpy()}).reset_index(drop=True)
 
 
-def parity_flags(profile: str = "lab", n: int | None = None, device: str = "cpu") -> dict[str, str]:
+def parity_flags(profile: str = "lab", n: int | None = None, device: str = "cpu",
+                 precision: str = "fp32") -> dict[str, str]:
     """recipe -> 'undertrained: lab-val X vs base Y' for every recipe that `parity` flags (mean lab-val top-1
     over the profile's seeds, ensemble prompts; features come from the engine's cache). Chapters append these
     flags to the recipe's effects, so an undertrained model never stands for its factor unmarked."""
     acc = accuracy_table(list(recipes(profile)["recipe"]), ["lab-val"], n=n, profile=profile, device=device,
-                         seeds_="all")
+                         seeds_="all", precision=precision)
     par = parity(acc)
     under = par[par["undertrained"]]
     return {r: f"undertrained: lab-val {a:.3f} vs base {a - g:.3f}"
@@ -200,13 +207,13 @@ def sized_labset(name: str, profile: str = "lab"):
 
 
 def metrics_table(recipe: str, profile: str | None = None, prompts: str = "ensemble", device: str = "cpu",
-                  datasets: Iterable[str] | None = None) -> pd.DataFrame:
+                  datasets: Iterable[str] | None = None, precision: str = "fp32") -> pd.DataFrame:
     """Tidy rows (model, dataset, metric, value, prompts) for one lab recipe.
 
     Metrics: top1 on lab-val/v2/sketch/silhouette; shape_bias on lab-cue-conflict; ece (15 bins)
     and nll on lab-val; OOD auroc/fpr95 (MSP, plus MCM for CLIPs) with lab-val as ID and lab-ood
     (near and far) as OOD; top1 on lab-3dcc by severity (metric `top1@sev=K`); retrieval R@1 both
-    ways on lab-retrieval (CLIPs only).
+    ways on lab-retrieval (CLIPs only). `precision`: resolved (see `outputs`).
     """
     from .. import encode, metrics
     from . import zoo as lab_zoo
@@ -228,7 +235,7 @@ def metrics_table(recipe: str, profile: str | None = None, prompts: str = "ensem
     for name in ACC_SETS:
         if name != "lab-val" and not use(name):  # lab-val always: ECE and the OOD baseline read it
             continue
-        res = outputs(loaded, sized_labset(name, profile), prompts, device)
+        res = outputs(loaded, sized_labset(name, profile), prompts, device, precision)
         add(name, "top1", res.accuracy(), res.prompts)
         if name == "lab-val":
             val = res
@@ -238,7 +245,7 @@ def metrics_table(recipe: str, profile: str | None = None, prompts: str = "ensem
 
     if use("lab-cue-conflict"):
         ls = sized_labset("lab-cue-conflict", profile)
-        res = outputs(loaded, ls, prompts, device)
+        res = outputs(loaded, ls, prompts, device, precision)
         dec = res.logits.argmax(1).numpy()
         add(ls.name, "shape_bias", metrics.shape_bias(dec, ls.factors["shape_label"].to_numpy(),
                                                        ls.factors["texture_label"].to_numpy()), res.prompts)
@@ -249,7 +256,7 @@ def metrics_table(recipe: str, profile: str | None = None, prompts: str = "ensem
 
     if use("lab-ood") and val is not None:
         ls = sized_labset("lab-ood", profile)
-        res = outputs(loaded, ls, prompts, device)
+        res = outputs(loaded, ls, prompts, device, precision)
         kinds = ls.factors["ood"].to_numpy()
         methods = ["msp"] + ([] if loaded.is_classifier else ["mcm"])
         for m in methods:
@@ -263,7 +270,7 @@ def metrics_table(recipe: str, profile: str | None = None, prompts: str = "ensem
 
     if use("lab-3dcc"):
         ls = sized_labset("lab-3dcc", profile)
-        res = outputs(loaded, ls, prompts, device)
+        res = outputs(loaded, ls, prompts, device, precision)
         correct = (res.logits.argmax(1) == res.labels).numpy()
         f = ls.factors.assign(correct=correct)
         for sev, acc in f.groupby("severity")["correct"].mean().items():
@@ -273,9 +280,9 @@ def metrics_table(recipe: str, profile: str | None = None, prompts: str = "ensem
 
     if use("lab-retrieval") and not loaded.is_classifier:
         ls = sized_labset("lab-retrieval", profile)
-        res = outputs(loaded, ls, prompts, device)
+        res = outputs(loaded, ls, prompts, device, precision)
         texts, owner = ls.texts()
-        temb = encode.encode_texts(loaded.model, loaded.tokenizer, texts, device)
+        temb = encode.encode_texts(loaded.model, loaded.tokenizer, texts, device, precision=precision)
         rec = metrics.retrieval_recall(res.encoded.features @ temb.T, owner, ks=(1, 5))
         for k, v in rec.items():
             add(ls.name, k, v, "captions")
@@ -283,7 +290,7 @@ def metrics_table(recipe: str, profile: str | None = None, prompts: str = "ensem
 
 
 def metrics_zoo(recipes: Iterable[str] | None = None, profile: str | None = None,
-                prompts: Iterable[str] = ("ensemble",), progress: bool = True) -> pd.DataFrame:
+                prompts: Iterable[str] = ("ensemble",), progress: bool = True, precision: str = "fp32") -> pd.DataFrame:
     """`metrics_table` over recipes (default: the whole zoo) and prompt sets, with recipe factors joined on."""
     from tqdm.auto import tqdm
 
@@ -293,7 +300,7 @@ def metrics_zoo(recipes: Iterable[str] | None = None, profile: str | None = None
     frames = []
     for r in tqdm(recipes, desc="evaluate lab zoo", disable=not progress):
         for pr in prompts:
-            df = metrics_table(r, profile, prompts=pr)
+            df = metrics_table(r, profile, prompts=pr, precision=precision)
             df["recipe"] = r
             df["prompt_set"] = pr
             if lab_zoo.recipe(r).is_classifier:  # a classifier does not read prompts: evaluate it once
@@ -327,7 +334,7 @@ def effective_robustness(df: pd.DataFrame, ood: str = "lab-sketch", id_: str = "
 def outputs_frame(recipe_names: Iterable[str], set_names: Iterable[str], *, n: int | None = None,
                   profile: str = "lab", device: str = "cpu", prompts: Iterable[str] = ("ensemble",),
                   seeds_: Iterable[int] | None = None, contrastive_only: bool = False,
-                  captions: str | None = None) -> pd.DataFrame:
+                  captions: str | None = None, precision: str = "fp32") -> pd.DataFrame:
     """The zero-shot outputs of every recipe, training seed and prompt set on lab sets, one row each.
 
     Columns: model (the recipe), seed (the training seed; 0 for the recipe's own when `seeds_` is None),
@@ -336,8 +343,11 @@ def outputs_frame(recipe_names: Iterable[str], set_names: Iterable[str], *, n: i
     evaluated once, with the last prompt set, and its `prompts` is 'classifier head'. `contrastive_only`
     leaves classifiers out. `captions` names a lab set whose captions (`LabSet.texts()`) each recipe's text
     tower encodes too: columns text_features [T, D] and image_to_texts (each image's caption indices).
+    `precision`: resolved (see `outputs`).
     """
     from .. import encode
+
+    encode.check_resolved(precision, "clipstudy.lab.evaluate")
 
     prompts = list(prompts)
     sets = {s: labset(s, n, profile) for s in set_names}
@@ -348,11 +358,12 @@ def outputs_frame(recipe_names: Iterable[str], set_names: Iterable[str], *, n: i
             loaded = load(r, profile, device, sd)
             if contrastive_only and loaded.is_classifier:
                 break
-            txt = encode.encode_texts(loaded.model, loaded.tokenizer, texts, device) if captions is not None else None
+            txt = (encode.encode_texts(loaded.model, loaded.tokenizer, texts, device, precision=precision)
+                   if captions is not None else None)
             for p in (prompts if not loaded.is_classifier else prompts[-1:]):
                 row = dict(model=r, seed=sd if sd is not None else 0, classifier=loaded.is_classifier,
                            arch=loaded.spec.family, prompts="classifier head" if loaded.is_classifier else p)
-                row.update({s: outputs(loaded, ls, p, device) for s, ls in sets.items()})
+                row.update({s: outputs(loaded, ls, p, device, precision) for s, ls in sets.items()})
                 if captions is not None:
                     row.update(text_features=txt, image_to_texts=owner)
                 rows.append(row)

@@ -560,11 +560,12 @@ def train(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device:
 # --------------------------------------------------------------------------- the two-choice protocol
 
 def clip_logits(clip: Any, images: torch.Tensor, classnames: Sequence[str],
-                templates: Sequence[str] = cap.ZS_TEMPLATES) -> torch.Tensor:
-    """The lab CLIP's full-way zero-shot logits (template-ensemble head)."""
+                templates: Sequence[str] = cap.ZS_TEMPLATES, precision: str = "fp32") -> torch.Tensor:
+    """The lab CLIP's full-way zero-shot logits (template-ensemble head, encoded in `precision`: resolved, a
+    chapter's own; the image features in fp32)."""
     from ..encode import logit_scale_of, zero_shot_head
 
-    head = zero_shot_head(clip.model, clip.tokenizer, list(classnames), list(templates))
+    head = zero_shot_head(clip.model, clip.tokenizer, list(classnames), list(templates), precision=precision)
     with torch.no_grad():
         feats = torch.cat([F.normalize(clip.model.encode_image(clip.preprocess(images[s:s + 256])).float(), dim=-1)
                            for s in range(0, len(images), 256)])
@@ -575,7 +576,7 @@ def evaluate(recipe: str = "base", profile: str = "lab",
              sets: Sequence[str] = ("lab-val", "lab-sketch", "lab-factors"), *, n: int | None = None,
              seed: int = 0, device: str = "cpu", llava: LabLlava | None = None,
              progress: bool = True, with_probe: bool = True,
-             train_seed: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+             train_seed: int | None = None, precision: str = "fp32") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The LMM protocol on lab sets: the miniature LLaVA against its own CLIP, on CLIP's failure pairs.
 
     For each image the other choice is the CLIP's own zero-shot top-1 when wrong (else its top-2), so the
@@ -585,6 +586,7 @@ def evaluate(recipe: str = "base", profile: str = "lab",
     (`LabLlava.linear_probe`) answers the same questions by the higher of its two class logits (model
     `linear-probe`; per-question column `probe_match`).
     `seed` draws the question pairs; `train_seed` picks the (CLIP, LMM) training seed when `llava` is None.
+    `precision` (resolved: a chapter passes its own) is the CLIP's zero-shot head's (`clip_logits`).
     Returns (per-question frame, comparison frame: one row per set, group, model and clip_full).
     """
     llava = llava or load(recipe, profile, device, seed=train_seed, progress=progress)
@@ -596,7 +598,7 @@ def evaluate(recipe: str = "base", profile: str = "lab",
         frame, images = ls.factors.iloc[keep].reset_index(drop=True), ls.images[torch.as_tensor(keep)]
         labels = ls.labels[torch.as_tensor(keep)].numpy()
         keys = [f"{name}/{i:06d}" for i in keep]
-        logits = clip_logits(llava.clip, images, classnames)
+        logits = clip_logits(llava.clip, images, classnames, precision=precision)
         pairs = lmm.build_pairs(labels, logits, classnames, keys=keys, seed=seed)
         out = pairs.assign(answer=llava.ask(images, list(pairs["question"])))
         out["match"] = lmm.match_frame(out)
@@ -627,10 +629,11 @@ META_FIELDS = ("params", "n_scenes", "n_instructions", "steps", "final_loss", "w
 
 
 def evaluate_pairs(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device: str = "cpu",
-                   set_groups: Sequence[tuple[Sequence[str], int | None]] = ((("lab-val",), None),)
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                   set_groups: Sequence[tuple[Sequence[str], int | None]] = ((("lab-val",), None),),
+                   precision: str = "fp32") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Train the missing mini-LLaVAs of `pairs` (recipe, training seed) side by side, then ask each the two-choice
-    question on every (sets, n) of `set_groups`, beside its CLIP and a linear probe (`evaluate`).
+    question on every (sets, n) of `set_groups`, beside its CLIP and a linear probe (`evaluate`, in `precision`:
+    resolved, a chapter's own).
 
     Returns (per-question frame with recipe and seed, comparison frame with seed, one training-meta row per pair:
     recipe, seed and META_FIELDS)."""
@@ -641,7 +644,7 @@ def evaluate_pairs(pairs: Sequence[tuple[str, int | None]], profile: str = "lab"
         lm = load(r, profile, device, seed=sd, progress=False)
         meta.append(dict(recipe=r, seed=sd, **{k: lm.meta.get(k) for k in META_FIELDS}))
         for sets, n in set_groups:
-            d, t = evaluate(r, profile, sets, n=n, device=device, llava=lm, progress=False)
+            d, t = evaluate(r, profile, sets, n=n, device=device, llava=lm, progress=False, precision=precision)
             details.append(d.assign(recipe=r, seed=sd))
             results.append(t.assign(seed=sd))
     return pd.concat(details, ignore_index=True), pd.concat(results, ignore_index=True), pd.DataFrame(meta)

@@ -141,11 +141,13 @@ def table(profile: str = "lab", device: str = "cpu", progress: bool = False) -> 
 
 
 def _head(loaded, classnames: list[str]) -> torch.Tensor:
-    """The ensemble-prompt zero-shot head, the one lab-3dcc is scored with."""
+    """The ensemble-prompt zero-shot head, the one lab-3dcc is scored with. In fp32 whatever the build's
+    precision: the calibration defines lab-3dcc's levels (a data set), and its cache key names no precision."""
     from ..encode import zero_shot_head
     from . import captions as cap
 
-    return zero_shot_head(loaded.model, loaded.tokenizer, classnames, list(cap.ZS_TEMPLATES), progress=False)
+    return zero_shot_head(loaded.model, loaded.tokenizer, classnames, list(cap.ZS_TEMPLATES), precision="fp32",
+                          progress=False)
 
 
 def levels(profile: str = "lab", device: str = "cpu") -> dict[str, list[float]]:

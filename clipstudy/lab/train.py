@@ -13,7 +13,6 @@ Everything is seeded, so the same recipe gives the same weights on the same mach
 from __future__ import annotations
 
 import math
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -166,23 +165,32 @@ class LabClassifier(torch.nn.Module):
 
 
 # ---------------------------------------------------------------- training loops
-# Whether lab training follows the precision policy (encode.resolve_precision: bf16 autocast on CPUs with
-# AMX-BF16/AVX512-BF16). Off until benchmarks/precision_accuracy.py --train has shown, on a CPU with native
-# bf16, that bf16-trained recipes stay within their seed intervals of fp32 lab-val accuracy (issue 17). On a
-# CPU without native bf16 the policy gives fp32 anyway. `CLIPSTUDY_PRECISION=bf16` trains in bf16 regardless.
+# Whether lab training's `auto` follows the engine's precision policy (encode.resolve_precision: bf16 autocast on
+# CPUs with AMX-BF16/AVX512-BF16). Off until benchmarks/precision_accuracy.py --train has shown, on a CPU with
+# native bf16, that bf16-trained recipes stay within their seed intervals of fp32 lab-val accuracy (issue 17). On
+# a CPU without native bf16 the policy gives fp32 anyway. Training in bf16 regardless is asked explicitly:
+# `lab.zoo.train(..., precision="bf16")`, `clipstudy lab train --precision bf16` (never by the environment, nor by
+# `clipstudy build --precision`, which pins the engine's encoding precision only).
 TRAIN_AUTOCAST = False
 
 
 def train_precision(precision: str = "auto") -> str:
-    """The precision lab training runs in: `auto` follows the engine's policy on CPU (bf16 where the CPU
-    has native bf16, else fp32) when TRAIN_AUTOCAST is on, else fp32. fp16 trains in fp32 (no loss scaling
-    on CPU). Part of a lab model's cache key when not fp32 (lab.zoo.model_key)."""
-    from ..encode import PRECISION_ENV, resolve_precision
+    """The precision lab training runs in, the lab's own policy: `auto` is fp32 while TRAIN_AUTOCAST is off, else
+    the engine's policy on CPU (bf16 where the CPU has native bf16, else fp32); bf16 is bf16; fp32 and fp16 train
+    in fp32 (no loss scaling on CPU). Part of a lab model's cache key when not fp32 (lab.zoo.model_key)."""
+    from ..encode import PRECISIONS
 
-    if precision == "auto" and not TRAIN_AUTOCAST and os.environ.get(PRECISION_ENV, "auto") in ("", "auto"):
-        return "fp32"
-    out = resolve_precision(precision, "cpu")
-    return "bf16" if out == "bf16" else "fp32"
+    if precision not in PRECISIONS:
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError("training precision", precision, PRECISIONS)
+    if precision == "auto":
+        if not TRAIN_AUTOCAST:
+            return "fp32"
+        from ..encode import resolve_precision
+
+        precision = resolve_precision("auto", "cpu")
+    return "bf16" if precision == "bf16" else "fp32"
 
 
 def _autocast(precision: str):

@@ -22,8 +22,14 @@ tower frozen except its last block.
 architecture contrast compares towers of comparable lab-val accuracy (clipstudy.lab.evaluate.parity).
 
 Profiles: `lab` is the real zoo (the whole zoo trains in minutes on 2 CPU cores); `smoke` is a
-miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` uses $CLIPSTUDY_LAB_PROFILE
-(default `lab`); `lab:RECIPE@smoke` names the profile explicitly.
+miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` is the `lab` profile; `lab:RECIPE@smoke` names
+the profile (the runner qualifies a bare name with its unit's profile: `run.unit.lab_model_name`). No environment
+variable chooses it.
+
+Training precision: the lab's own policy (`lab.train.train_precision`: fp32 while TRAIN_AUTOCAST is off), never
+the engine's encoding precision (`clipstudy build --precision`). `train(..., precision=...)` and
+`load(..., precision=...)` ask for another explicitly (it rides on the Profile, `Profile.train_precision`, and a
+non-fp32 one is part of every model's training key).
 """
 from __future__ import annotations
 
@@ -238,6 +244,7 @@ class Profile:
     ft_lr: float
     image_size: int = 64
     seeds: int = 3  # training seeds per recipe (0, 1, ...): lab effects are means over seeds with intervals
+    train_precision: str = "auto"  # as asked (lab.train.train_precision resolves it); in the key when not fp32
 
     def n_chunks(self, size: str) -> int:
         return dict(self.chunks)[size]
@@ -263,7 +270,7 @@ PROFILES: dict[str, Profile] = {
 def profile_of(name: str | Profile | None) -> Profile:
     if isinstance(name, Profile):
         return name
-    name = name or os.environ.get("CLIPSTUDY_LAB_PROFILE") or "lab"
+    name = name or "lab"
     if name not in PROFILES:
         raise UnknownNameError("lab profile", name, list(PROFILES))
     return PROFILES[name]
@@ -277,8 +284,9 @@ def store_key(r: Recipe, p: Profile) -> Key:
     parent = model_key(parent_of(r), p) if r.finetuned else None
     prof = dataclasses.asdict(p)
     prof.pop("seeds")  # how many seeds a profile trains does not change any one model
+    prof.pop("train_precision")  # the resolved one joins the key below, only when not fp32
     key = lab_model_key(f"{r.name}-{p.name}-s{r.seed}", r.key_dict(), prof, WORLD_VERSION, T.TRAIN_VERSION, parent)
-    prec = T.train_precision()
+    prec = T.train_precision(p.train_precision)
     if prec != "fp32":  # what the weights were trained in (fp32 keys stay those of before the precision policy)
         key = dataclasses.replace(key, precision=prec)
     return key
@@ -360,7 +368,7 @@ def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
         names_, templates = captions.classnames(r.config()), list(captions.ZS_TEMPLATES)
         common = dict(steps=p.ft_steps, batch_size=p.batch_size, lr=p.ft_lr, weight_decay=T.FT_WEIGHT_DECAY,
                       seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p),
-                      precision=T.train_precision())
+                      precision=T.train_precision(p.train_precision))
         extra: dict[str, Any] = {}
         if r.ft_kind == "contrastive":  # FLYP: the CLIP's own contrastive loss, class prompts as the captions
             model = copy.deepcopy(clip).requires_grad_(True)
@@ -375,7 +383,7 @@ def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
             hist = T.finetune(model, images, labels, **common)
             objective = "cross-entropy"
         return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=objective,
-                           ft_kind=r.ft_kind, precision=T.train_precision(), **extra,
+                           ft_kind=r.ft_kind, precision=T.train_precision(p.train_precision), **extra,
                            parent_samples_seen=p.n_steps(r.size, parent_of(r).steps_scale) * p.batch_size)
     images, tokens, _ = training_set(r, p, progress)
     prep_s = time.perf_counter() - t0
@@ -383,9 +391,9 @@ def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
     model = T.build_clip(r.arch, r.loss, p.image_size)
     hist = T.train_clip(model, images, tokens, steps=p.n_steps(r.size, r.steps_scale), batch_size=p.batch_size, lr=p.lr,
                         seed=r.seed, desc=f"train {r.name}", progress=progress, preprocess=preprocess(p),
-                        precision=T.train_precision())
+                        precision=T.train_precision(p.train_precision))
     return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=r.loss,
-                       precision=T.train_precision())
+                       precision=T.train_precision(p.train_precision))
 
 
 def _build_empty(r: Recipe, p: Profile) -> torch.nn.Module:
@@ -487,11 +495,20 @@ def _train_parallel(todo: list[Recipe], p: Profile, workers: int, progress: bool
                 pass
 
 
+def with_precision(p: Profile, precision: str | None) -> Profile:
+    """`p` training in `precision` (None: as it is; auto: the lab's policy, `lab.train.train_precision`)."""
+    if precision is None:
+        return p
+    T.train_precision(precision)  # an unknown name fails now
+    return dataclasses.replace(p, train_precision=precision)
+
+
 def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | None = None,
-          progress: bool = True, workers: int | None = None) -> pd.DataFrame:
+          progress: bool = True, workers: int | None = None, precision: str | None = None) -> pd.DataFrame:
     """Train every missing recipe (default: the whole zoo); returns their records as a frame.
-    Missing models train in `workers` processes side by side (default: `train_workers`)."""
-    p = profile_of(profile)
+    Missing models train in `workers` processes side by side (default: `train_workers`). `precision` is the
+    training precision (default: the profile's, the lab's own policy: `lab.train.train_precision`)."""
+    p = with_precision(profile_of(profile), precision)
     if isinstance(recipes, str):
         recipes = [recipes]
     rs = [s for n in (recipes or names()) for s in (seeded(n, p) if "#" not in str(n) else [recipe(n)])]
@@ -537,13 +554,14 @@ def specs(profile: str | Profile | None = None) -> list[ModelSpec]:
 
 
 def load(name: str, device: str = "cpu", profile: str | Profile | None = None, progress: bool = True,
-         seed: int | None = None) -> Loaded:
+         seed: int | None = None, precision: str | None = None) -> Loaded:
     """A clipstudy.zoo.Loaded for a recipe (`base`, `base#1` for seed 1, or `base@smoke`); trains it first if
-    missing. `seed` (if given) overrides the recipe's training seed."""
+    missing. `seed` (if given) overrides the recipe's training seed; `precision` the training precision (see
+    `train`)."""
     from . import captions
 
     name, profile = _split(name, profile)
-    r, p = recipe(name), profile_of(profile)
+    r, p = recipe(name), with_precision(profile_of(profile), precision)
     if seed is not None:
         r = dataclasses.replace(r, seed=int(seed))
     model = _ensure(r, p, progress).to(device).eval().requires_grad_(False)  # inference only

@@ -39,6 +39,7 @@ import pandas as pd
 from .. import tasks
 from ..errors import ClipstudyError
 from .plan import Plan, plan
+from .unit import lab_model_name
 
 TIMM_SOURCE = ("timm's inference benchmark, RTX 4090, AMP (huggingface/pytorch-image-models "
                "results/benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv)")
@@ -346,7 +347,7 @@ def estimate(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes
     prompts_ = tuple(dict.fromkeys(x.strip() for item in ([prompts] if isinstance(prompts, str) else prompts)
                                    for x in item.split(",") if x.strip()))
     n_templates = _templates(prompts_)
-    specs = {m: zoo.get(m) for m in dict.fromkeys(u.model for u in p.units)}
+    specs = {u.model: zoo.get(lab_model_name(u.model, u.lab_profile)) for u in p.units}  # a bare lab: name: its profile
     rates_ = Rates(measured)
     rates = {m: rates_.get(s) for m, s in specs.items()}
     unpriced = [m for m, r in rates.items() if r is None]

@@ -6,13 +6,12 @@ A model or dataset that cannot be resolved or opened fails its own units here, w
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .. import store
 from ..errors import ClipstudyError
-from .unit import Unit, UnitResult, is_complete
+from .unit import Unit, UnitResult, is_complete, lab_model_name
 
 
 @dataclass
@@ -43,10 +42,11 @@ def lab_recipe(name: str, lab_profile: str) -> tuple[str, str] | None:
 
 
 def model_identity(name: str, lab_profile: str = "lab") -> str:
-    """What names a model's weights without loading them: zoo.model_id, plus a lab model's training key."""
+    """What names a model's weights without loading them: zoo.model_id, plus a lab model's training key.
+    A bare `lab:RECIPE` is under `lab_profile` (`lab_model_name`)."""
     from .. import zoo
 
-    spec = zoo.get(name)
+    spec = zoo.get(lab_model_name(name, lab_profile))
     mid = zoo.model_id(spec)
     lab = lab_recipe(name, lab_profile)
     if lab is not None:
@@ -139,7 +139,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
     data_names = add_id_sets(axis_registry.expand_datasets(datasets), axes_)
     if not model_names or not data_names:
         raise ClipstudyError("the grid is empty: give --models and --datasets (names or @collections)")
-    lab_profile = lab_profile or os.environ.get("CLIPSTUDY_LAB_PROFILE") or "lab"
+    lab_profile = lab_profile or "lab"
     kind = device_kind or ("cuda" if resolve_device(device).startswith("cuda") else "cpu")
     cache = str(cache_root or default_cache())
     data_root = str(data_root or default_data())

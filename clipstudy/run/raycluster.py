@@ -26,7 +26,7 @@ def runtime_env() -> dict:
     root = str(Path(clipstudy.__file__).resolve().parents[1])
     path = os.pathsep.join([root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     env = {"PYTHONPATH": path}
-    for k in ("CLIPSTUDY_DATA", "CLIPSTUDY_CACHE", "CLIPSTUDY_LAB_PROFILE"):
+    for k in ("CLIPSTUDY_DATA", "CLIPSTUDY_CACHE"):  # the lab profile travels in each unit (Unit.lab_profile)
         if os.environ.get(k):
             env[k] = os.environ[k]
     return {"env_vars": env}

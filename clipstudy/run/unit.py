@@ -98,6 +98,14 @@ def is_complete(unit: Unit, record: dict | None = None) -> bool:
 
 
 # ----------------------------------------------------------------- opening things
+def lab_model_name(name: str, lab_profile: str) -> str:
+    """The model name as the model layer reads it: a bare `lab:RECIPE` gets the grid's profile (`lab:RECIPE@smoke`),
+    so that it names the planned profile explicitly, with no environment variable; any other name as it is."""
+    if not name.startswith("lab:") or "@" in name or (lab_profile or "lab") == "lab":
+        return name
+    return f"{name}@{lab_profile}"
+
+
 _LOADED: dict[tuple[str, str], Any] = {}
 
 
@@ -153,7 +161,7 @@ def _worker() -> dict:
 def execute(unit: Unit) -> UnitResult:
     """Run one unit (see the module docstring). Errors fail this unit only; Ctrl-C propagates."""
     t0 = time.time()
-    env = dict(CLIPSTUDY_CACHE=unit.cache_root, CLIPSTUDY_LAB_PROFILE=unit.lab_profile)  # `lab:RECIPE`, as planned
+    env = dict(CLIPSTUDY_CACHE=unit.cache_root)  # the lab profile is passed down explicitly (unit.lab_profile)
     if unit.data_root:
         env["CLIPSTUDY_DATA"] = unit.data_root
     res = UnitResult(unit.key, unit.model, unit.dataset, "failed", worker=_worker())
@@ -215,7 +223,7 @@ def _compute(unit: Unit) -> tuple[int, int]:
         from ..lab import zoo as _  # noqa: F401: registers the lab's prompt sets in this worker
     device = resolve_device(unit.device)
     precision = encode.resolve_precision(unit.precision, device)  # the worker's entry: resolved once, passed down
-    loaded = load_model(unit.model, device)
+    loaded = load_model(lab_model_name(unit.model, unit.lab_profile), device)  # `lab:RECIPE` under the planned profile
     # never file one model's results under another's name: a lab model's training key must be the planned one
     rec = loaded.extra.get("record") if unit.model.startswith("lab:") else None
     if rec is not None and not unit.model_id.endswith("#" + str(rec.get("key"))):
