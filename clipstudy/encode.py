@@ -369,6 +369,13 @@ def _resume(cache: FeatureCache, key: str) -> tuple[int, int]:
         pos, i = s["stop"], i + 1
 
 
+def _forward_mode():
+    """The grad mode of every forward pass: `no_grad`, not `inference_mode`. Under `inference_mode`, CPU bf16
+    autocast takes a slow path (measured on an AMX-BF16 Xeon, random ViT-B-32, batch 16: 90-103 ms/image under
+    `inference_mode` against 15-16 ms under `no_grad`); fp32 outputs are bit-identical under both."""
+    return torch.no_grad()
+
+
 def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: str,
                   transform_id: str = "default", subset: str = "all", batch_size: int = 64,
                   device: str = "cpu", num_workers: int | str | None = NUM_WORKERS_AUTO, weights: str | None = None,
@@ -442,7 +449,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
         batches = _batches(loader, in_process=num_workers == 0)
     try:
         t0 = loop0 = time.monotonic()
-        with torch.inference_mode(), autocast(device, precision):
+        with _forward_mode(), autocast(device, precision):
             while True:
                 w = time.monotonic()
                 batch = next(batches, None)
@@ -565,7 +572,7 @@ def encode_texts(model: Any, tokenizer: Callable, texts: Sequence[str], device: 
     causal = _causal_text_tower(model) if trim else None
     bar = tqdm(total=len(texts), desc=progress if isinstance(progress, str) else "encode prompts", unit="prompt",
                disable=not progress)
-    with bar, torch.inference_mode(), autocast(device, precision):
+    with bar, _forward_mode(), autocast(device, precision):
         if causal is None:
             out = []
             for s in range(0, len(texts), batch_size):

@@ -279,3 +279,30 @@ def test_plan_loader_policy():
     # GPU: enough threads that decoding keeps pace, leaving one core to the main thread
     assert encode.plan_loader(0.01, 0.0025, cores=16, gpu=True).decode_threads == 4
     assert encode.plan_loader(0.01, 0.0001, cores=4, gpu=True).decode_threads == 3
+
+
+class _Modes(torch.nn.Module):
+    """Records the grad mode each forward pass (image and text) runs under."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.seen = model, []
+
+    def encode_image(self, x):
+        self.seen.append((torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
+        return self.model.encode_image(x)
+
+    def encode_text(self, t):
+        self.seen.append((torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
+        return self.model.encode_text(t)
+
+
+def test_forward_passes_run_under_no_grad_not_inference_mode(folder, tmp_path):
+    """CPU bf16 autocast takes a slow path under inference_mode (6x on an AMX-BF16 Xeon: encode._forward_mode),
+    so every forward pass of the engine runs with grads off but outside inference mode."""
+    m = _Modes(tiny_clip())
+    encode.encode_images(m, FolderDataset(folder), model_id="tiny", dataset_id="folder", batch_size=4,
+                         cache=FeatureCache(tmp_path / "cache"), weights="w0", progress=False, precision="bf16")
+    encode.encode_texts(m, lambda texts: torch.randint(0, 100, (len(texts), 16)), ["a cat", "a dog"], "cpu",
+                        precision="bf16")
+    assert m.seen and set(m.seen) == {(False, False)}
