@@ -347,10 +347,11 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     parts = t["part"].str.rsplit("/", n=1)
     lv = t.assign(corruption=parts.str[0], severity=parts.str[1].astype(int)).rename(columns={"value": "accuracy"})
     lv = ch.save(lv[["model", "corruption", "severity", "accuracy", "n"]], "live_3dcc")
+    live_architecture_effects(ch, lv)
     fig = plots.severity_lines(lv, "severity", titles=False)
     ch.figure(fig, lv, "live_3dcc")
     show()
-    chapter.finding("Over {n:.0f} live models, mean ImageNet-3DCC accuracy falls from {a1:.3f} at severity 1 to "
+    ch.live_finding("Over {n:.0f} live models, mean ImageNet-3DCC accuracy falls from {a1:.3f} at severity 1 to "
                     "{a5:.3f} at severity 5.", n=lv["model"].nunique(),
                     a1=float(lv[lv["severity"] == 1]["accuracy"].mean()),
                     a5=float(lv[lv["severity"] == 5]["accuracy"].mean()))
