@@ -339,6 +339,25 @@ def correspondence(ch: chapter.Chapter) -> pd.DataFrame:
     return cr
 
 
+def live_architecture_effects(ch: chapter.Chapter, lv: pd.DataFrame) -> list[dict]:
+    """The live models' encoder families against each other on mean accuracy under the 3D corruptions (every
+    severity), over models (C1's live primary): ViT minus ResNet, ConvNeXt minus ResNet and ViT minus ConvNeXt,
+    where both families are present."""
+    from .. import zoo
+    from ..effects import effect, grouped_effect
+
+    per = lv.groupby("model", as_index=False)["accuracy"].mean()
+    per["family"] = [zoo.get(m).family for m in per["model"]]
+    rows = []
+    for t, b in (("vit", "resnet"), ("convnext", "resnet"), ("vit", "convnext")):
+        g = grouped_effect(per, "family", t, b, "accuracy")
+        if np.isfinite(g["effect"]):
+            rows.append(effect("architecture", AXIS.name, "accuracy under 3D corruptions (live, ImageNet-3DCC)",
+                               g["effect"], f"{t} vs {b}", "live", n=g["n"], ci=(g["ci_low"], g["ci_high"]),
+                               p=g["p"]))
+    return ch.effects.extend(rows)
+
+
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """ImageNet-3DCC top-1 per corruption and severity of the live grid's models (the runner's results table)."""
     t = ch.live()
