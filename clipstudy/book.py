@@ -395,7 +395,7 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     `auto` means to the code that does not take it as a parameter yet (`CLIPSTUDY_PRECISION`: lab training, the analysis helpers the chapters call).
 
     `out` builds the whole book in another folder (see `stage`); by default it goes to book/ here.
-    `fetch` (default: every profile but those on the smoke lab, smoke and live-smoke) first fetches the published records that are missing, so the
+    `fetch` (default: every profile but smoke and live-smoke) first fetches the published records that are missing, so the
     book carries real-model evidence by default. With the live profile, the grid the chapters declare runs
     first through the study runner (`executor`), into the book's results/live.
     """
@@ -431,7 +431,7 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
 
     stages: list[tuple[str, float]] = []  # (stage, seconds): printed at the end, so a cold build's cost is on record
     t_build = t0 = time.time()
-    if fetch if fetch is not None else PROFILES[profile].lab != "smoke":
+    if fetch if fetch is not None else profile not in ("smoke", "live-smoke"):
         why = fetch_records()
         stages.append(("records", time.time() - t0))
         print("records: every published record file is in place" if why is None else
