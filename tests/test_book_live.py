@@ -32,6 +32,8 @@ from clipstudy.axes import claims
 from clipstudy.config import PIPELINE_CHECK, PROFILES
 from clipstudy.datasets import wds
 
+pytestmark = pytest.mark.slow  # one live-smoke build (about 5-6 minutes on 2 CPU cores), read by every test here
+
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = PROFILES["live-smoke"]
 MISSING = "Live models or data missing"
