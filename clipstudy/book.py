@@ -275,24 +275,44 @@ def live_grid(only: str | None = None) -> list[str]:
     return list(dict.fromkeys(d for a in found if a is not None for d in a.live))
 
 
+def live_forms(datasets: list[str], wds: bool = False) -> list[str]:
+    """The names the live grid reads: each family as its folder, or, with `wds` (the profile's `live_wds`), its
+    CLIP_benchmark webdataset (`wds/NAME`, from the hub) where the folder is absent and a wds form exists. The
+    chapters read wds rows as their family (`chapter.as_families`)."""
+    if not wds:
+        return list(datasets)
+    from . import live
+    from .datasets import wds as wds_forms
+
+    out = []
+    for d in datasets:
+        form = wds_forms.wds_form(d)
+        out.append(form if form is not None and live.dataset_present(d) is not None else d)
+    return out
+
+
 def run_live_grid(only: str | None = None, device: str = "auto", executor: str = "local",
-                  executor_options: dict | None = None, models=None, prompts: str = "openai80",
-                  study: Path | None = None, precision: str = "auto"):
+                  executor_options: dict | None = None, models=None, prompts: str | None = None,
+                  study: Path | None = None, precision: str = "auto", profile: str = "live"):
     """Run the grid the chapters declare, over the live models and datasets this machine has, through the
     runner (any executor), before the notebooks execute; the chapters then read its results table and hit
-    its cached features. Missing weights or data are left to each chapter's one "missing" cell."""
+    its cached features. Missing weights or data are left to each chapter's one "missing" cell.
+
+    The models, the prompt set and whether absent folders are read from their wds form come from the profile
+    (`Profile.live_models`, `live_prompts`, `live_wds`) unless given."""
     from . import live, run
 
-    datasets = live_grid(only)
-    panel = live.panel(datasets, models=list(models or live.DEFAULT_MODELS))
+    prof = PROFILES[profile]
+    datasets = live_forms(live_grid(only), wds=prof.live_wds)
+    panel = live.panel(datasets, models=list(models or prof.live_models or live.DEFAULT_MODELS))
     if not panel.ready:
         print(f"live grid: nothing to run ({len(panel.missing)} model(s) or dataset(s) missing; the chapters say which)",
               flush=True)
         return None
     print(f"live grid: {len(panel.models)} model(s) x {len(panel.datasets)} dataset(s) on --executor {executor}",
           flush=True)
-    out = run.run(panel.models, panel.datasets, prompts=prompts, executor=executor, executor_options=executor_options,
-                  device=device, study=study or LIVE_STUDY, precision=precision)
+    out = run.run(panel.models, panel.datasets, prompts=prompts or prof.live_prompts, executor=executor,
+                  executor_options=executor_options, device=device, study=study or LIVE_STUDY, precision=precision)
     for r in out.failed:
         print(f"  live unit failed: {r.model} x {r.dataset}: {r.error}", flush=True)
     return out
@@ -377,7 +397,7 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
     change; train it otherwise explicitly (`clipstudy lab train --precision`, `lab.zoo.train(precision=...)`).
 
     `out` builds the whole book in another folder (see `stage`); by default it goes to book/ here.
-    `fetch` (default: every profile but smoke) first fetches the published records that are missing, so the
+    `fetch` (default: every profile but smoke and live-smoke) first fetches the published records that are missing, so the
     book carries real-model evidence by default. With the live profile, the grid the chapters declare runs
     first through the study runner (`executor`), into the book's results/live.
     """
@@ -403,7 +423,7 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
 
     stages: list[tuple[str, float]] = []  # (stage, seconds): printed at the end, so a cold build's cost is on record
     t_build = t0 = time.time()
-    if fetch if fetch is not None else profile != "smoke":
+    if fetch if fetch is not None else profile not in ("smoke", "live-smoke"):
         why = fetch_records()
         stages.append(("records", time.time() - t0))
         print("records: every published record file is in place" if why is None else
@@ -417,9 +437,12 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
     prof = PROFILES[profile]
     paths = select(only)
     if prof.live:
+        from .config import mark_live_evidence
+
+        mark_live_evidence(project / "book" / "results", prof)  # a pipeline check or not, before a chapter reads
         t0 = time.time()
         run_live_grid(only, params["params"]["device"], executor, executor_options,
-                      study=project / "book" / "results" / "live", precision=asked)
+                      study=project / "book" / "results" / "live", precision=asked, profile=profile)
         stages.append(("live grid", time.time() - t0))
     if prof.lab:
         from .lab import zoo as lab_zoo

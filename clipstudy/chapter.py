@@ -93,7 +93,29 @@ class Chapter:
         if lacking:
             notice("Live rows missing", f"The live results table has no `{axis.runner}` rows for: "
                    + ", ".join(lacking) + ". The sections below use the datasets that have them; nothing is estimated.")
+        self.pipeline_notice()
         return df
+
+    @property
+    def pipeline_check(self) -> bool:
+        """This build's live numbers only check the pipeline (`Profile.pipeline_check`: random weights)."""
+        return bool(self.params is not None and getattr(self.params, "pipeline_check", False))
+
+    def pipeline_notice(self) -> None:
+        """Above live numbers of a pipeline-check build: one notice that they are not a finding."""
+        if self.pipeline_check:
+            from .config import PIPELINE_CHECK
+
+            notice("Pipeline check (random weights), not a finding", PIPELINE_CHECK)
+
+    def live_finding(self, text: str, **numbers: float) -> str:
+        """A live section's sentence: a finding, or, in a pipeline-check build, the same computed sentence
+        marked as a pipeline check (random weights), never a finding."""
+        if not self.pipeline_check:
+            return finding(text, **numbers)
+        s = text.format(**numbers)
+        _display_md(f"**Pipeline check (random weights), not a finding.** {s}")
+        return s
 
     def figure(self, fig: Any, data: pd.DataFrame, name: str) -> Any:
         """Save a figure's data as CSV and the figure as PNG; the figure still shows inline."""
@@ -149,7 +171,7 @@ def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str 
     for opt, v in (("display.max_rows", None), ("display.max_columns", None), ("display.width", 250),
                    ("display.max_colwidth", 140)):
         pd.set_option(opt, v)
-    if prof.name == "smoke":
+    if prof.lab == "smoke":  # the smoke lab (the smoke and live-smoke profiles)
         notice("Smoke profile", axis.smoke_note)
     print("  ".join(f"{k}={v}" for k, v in prof.parameters().items()))
     return Chapter(axis.chapter, Path(results_dir), prof.name, axis=axis, params=prof,

@@ -47,6 +47,15 @@ class Profile:
     n_eval: int = 600  # images per lab evaluation set (lab-val, lab-v2, lab-sketch, lab-cue-conflict, lab-ood, ...)
     live: bool = False  # real checkpoints on real data (the runner's grid, then the chapters read its table)
     lab_set_sizes: tuple[tuple[str, int], ...] = field(default=())  # the runner/benchmark grid's lab set sizes
+    # the live grid (used when `live`): its models (empty: the live panel, `live.DEFAULT_MODELS`), its prompt set,
+    # and whether a family whose folder is absent is read from its CLIP_benchmark webdataset (`wds/NAME`, fetched
+    # into the Hugging Face cache) instead
+    live_models: tuple[str, ...] = ()
+    live_prompts: str = "openai80"
+    live_wds: bool = False
+    # the live evidence only checks the pipeline (random or test weights, tiny data): every live section and the
+    # claims page say so next to its numbers, and none of them is a finding
+    pipeline_check: bool = False
 
     @property
     def n_factor_scenes(self) -> int:
@@ -74,7 +83,8 @@ class Profile:
 
     def parameters(self) -> dict[str, object]:
         """What the chapters show as this profile's parameters."""
-        return dict(profile=self.name, lab_profile=self.lab, n_eval=self.n_eval, live=self.live)
+        out = dict(profile=self.name, lab_profile=self.lab, n_eval=self.n_eval, live=self.live)
+        return dict(out, pipeline_check=True) if self.pipeline_check else out
 
 
 # smoke sizes of the lab's evaluation sets (clipstudy.tasks.LAB_SETS): 120 images, scenes for lab-3dcc/lab-factors
@@ -85,11 +95,47 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", lab="smoke", n_eval=48, live=False, lab_set_sizes=SMOKE_SETS),
     "lab": Profile("lab", lab="lab", n_eval=600, live=False),
     "live": Profile("live", lab="lab", n_eval=600, live=True),
+    # the live book end to end at test sizes (tests/test_book_live.py): the smoke lab, a few models, one prompt
+    # per class (an 80-template ImageNet head is 80,000 prompts a model), the wds forms where a folder is absent;
+    # its live numbers are pipeline checks
+    "live-smoke": Profile("live-smoke", lab="smoke", n_eval=48, live=True, lab_set_sizes=SMOKE_SETS,
+                          live_models=("RN50/openai", "ViT-B-32/laion2b_s34b_b79k",
+                                       "timm:vit_base_patch32_clip_224.laion2b_ft_in1k"),
+                          live_prompts="single", live_wds=True, pipeline_check=True),
 }
+
+PIPELINE_CHECK = ("Pipeline check (random weights), not a finding: this profile checks that the live path runs "
+                  "end to end; its live numbers measure nothing about real models.")
+LIVE_EVIDENCE = "evidence.json"  # beside the live grid's results.csv: whether its numbers are a pipeline check
+
+
+def mark_live_evidence(results_dir: str | os.PathLike, prof: "Profile") -> Path:
+    """Say, beside the live grid's results table (`results_dir/live/evidence.json`), whether its numbers are a
+    pipeline check (`Profile.pipeline_check`); the claims page and the chapters' claims tables read it."""
+    import json
+
+    path = Path(results_dir) / "live" / LIVE_EVIDENCE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = dict(profile=prof.name, pipeline_check=prof.pipeline_check, why=PIPELINE_CHECK if prof.pipeline_check else "")
+    path.write_text(json.dumps(body, indent=1) + "\n")
+    return path
+
+
+def live_pipeline_check(results_dir: str | os.PathLike) -> str | None:
+    """Why the live evidence under `results_dir` is a pipeline check (the build's mark), or None: real evidence,
+    or no mark."""
+    import json
+
+    path = Path(results_dir) / "live" / LIVE_EVIDENCE
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return str(body.get("why") or PIPELINE_CHECK) if body.get("pipeline_check") else None
 
 
 def profile(name: "str | Profile") -> Profile:
-    """The named build profile (`smoke`, `lab`, `live`); unknown names list the valid ones."""
+    """The named build profile (`smoke`, `lab`, `live`, `live-smoke`); unknown names list the valid ones."""
     if isinstance(name, Profile):
         return name
     if name not in PROFILES:

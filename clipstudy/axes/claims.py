@@ -756,11 +756,24 @@ def caveat(e: pd.DataFrame, v: dict[str, str]) -> str:
     return ""
 
 
+# A build whose live numbers are a pipeline check (`config.mark_live_evidence`: random weights) shows each live
+# cell with this mark; its verdict is this word and it never enters a claim's overall verdict.
+PIPELINE_CAVEAT = "pipeline check (random weights), not a finding"
+PIPELINE_VERDICT = "pipeline check"
+
+
 def judge_results(results: str | Path, ids: Iterable[str] | None = None, records_root=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(claims table, evidence rows): one row per claim with its operational definition, each source's primary
     effect (n, unit, interval) and verdict, the overall verdict (real models first, see `overall`), one caveat and
     words computed from the verdicts."""
+    from ..config import live_pipeline_check
+
     ev = evidence_rows(results, ids, records_root)
+    check = live_pipeline_check(results)  # the build's mark: its live numbers are a pipeline check
+    if check:
+        live = ev["source"] == "live"
+        ev.loc[live & ev["effect"].map(np.isfinite), "verdict"] = PIPELINE_VERDICT
+        ev.loc[live, "caveat"] = [PIPELINE_CAVEAT + (f"; {c}" if c else "") for c in ev.loc[live, "caveat"]]
     rows = []
     for c in listing().itertuples():
         if ids is not None and c.id not in set(ids):
@@ -776,10 +789,15 @@ def judge_results(results: str | Path, ids: Iterable[str] | None = None, records
             v[s] = p["verdict"] if p is not None and np.isfinite(p["effect"]) else "not measured"
             row_[s] = cell(p, fam if len(fam) else None)
             row_[f"{s}_verdict"] = v[s]
+            if s == "live" and check and v[s] != "not measured":  # shown, marked, and never judged
+                row_[s] = f"{PIPELINE_CAVEAT}: {row_[s]}"
+                v[s] = "not measured"
             row_[f"{s}_unit"] = p["unit"] if p is not None else ""
         row_["verdict"] = overall(v)
-        row_["caveat"] = caveat(e, v)
+        row_["caveat"] = caveat(e[e["source"] != "live"] if check else e, v)
         row_["words"] = words(c.id, v, e)
+        if row_["live_verdict"] == PIPELINE_VERDICT:
+            row_["words"] += f" Live: {PIPELINE_CAVEAT} (its number is shown, not judged)."
         rows.append(row_)
     return pd.DataFrame(rows), ev
 

@@ -406,6 +406,7 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     if not ready:
         chapter.live_missing(missing)
         return None
+    ch.pipeline_notice()
     ld, lt = lmm.compare_checkpoints(ready, device=ch.device, precision=ch.precision)
     ch.save(lt, "live_comparison")
     lg = pd.concat([gain_table(lt[lt["checkpoint"] == c], c, by=("checkpoint", "clip_full"))
@@ -417,6 +418,6 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     ch.figure(fig, lg, "live_two_choice")
     show()
     lw = lg[lg["clip_full"] == "wrong"]
-    chapter.finding("On ImageNet-D images their CLIP gets wrong, {n:.0f} LLaVA checkpoints answer the two-choice "
+    ch.live_finding("On ImageNet-D images their CLIP gets wrong, {n:.0f} LLaVA checkpoints answer the two-choice "
                     "question with mean accuracy {a:.3f}.", n=len(lw), a=float(lw["acc_lmm"].mean()))
     return lg

@@ -366,6 +366,6 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
                          legend=dict(fontsize=6))
     ch.figure(fig, lt, "live_detection")
     show()
-    chapter.finding("Over {n:.0f} live models and {k:.0f} OOD sets, mean MCM AUROC is {a:.3f}.",
+    ch.live_finding("Over {n:.0f} live models and {k:.0f} OOD sets, mean MCM AUROC is {a:.3f}.",
                     n=lt["model"].nunique(), k=lt["ood"].nunique(), a=float(head["auroc"].mean()))
     return lt

@@ -252,6 +252,6 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
                          ylabel="recall@5 (fraction)", title="Live retrieval", legend="keep")
     ch.figure(fig, lv, "live_retrieval")
     show()
-    chapter.finding("Over {n:.0f} live models, mean recall@5 is {r:.3f}.", n=lv["model"].nunique(),
+    ch.live_finding("Over {n:.0f} live models, mean recall@5 is {r:.3f}.", n=lv["model"].nunique(),
                     r=float(lv[lv["k"] == 5]["recall"].mean()))
     return lv

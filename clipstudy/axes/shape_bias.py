@@ -472,4 +472,40 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     live_sb = live_wide(ch, ["model", "dataset"], {"accuracy16": "accuracy"}, "live_shape_bias")
     if live_sb is not None:
         display(live_sb.round(3))
+        live_finetune_effects(ch, live_sb)
     return live_sb
+
+
+def zero_shot_parent(name: str, models: Sequence[str]) -> str | None:
+    """The zero-shot CLIP among `models` that a fine-tuned timm CLIP starts from: the same tower
+    (vit_base_patch32_clip_224 is ViT-B-32) and the same pre-training data; None if it is not there."""
+    import re
+
+    from .. import zoo
+
+    spec = zoo.get(name)
+    m = re.match(r"vit_(base|large|huge)_patch(\d+)_clip_(\d+)", spec.arch or "")
+    if not spec.finetuned or m is None:
+        return None
+    arch = f"ViT-{m[1][0].upper()}-{m[2]}" + ("" if m[3] == "224" else f"-{m[3]}")
+    for other in models:
+        o = zoo.get(other)
+        if not o.finetuned and o.arch == arch and o.data == spec.data:
+            return other
+    return None
+
+
+def live_finetune_effects(ch: chapter.Chapter, live_sb: pd.DataFrame) -> list[dict]:
+    """Shape bias on the cue-conflict images of each live fine-tuned CLIP minus that of its zero-shot parent,
+    over model pairs (C3's live primary)."""
+    t = live_sb[live_sb["dataset"] == "cue-conflict"].set_index("model")
+    if "shape_bias" not in t.columns:
+        return []
+    diffs = [float(t.at[m, "shape_bias"] - t.at[p, "shape_bias"]) for m in t.index
+             if (p := zero_shot_parent(m, list(t.index))) is not None]
+    if not diffs:
+        return []
+    b = E.bootstrap_mean(diffs)
+    return ch.effects.extend([E.effect("fine-tuning", AXIS.name, "shape bias (live, cue-conflict)", b["effect"],
+                                       "fine-tuned vs its zero-shot parent", "live", n=b["n"],
+                                       ci=(b["ci_low"], b["ci_high"]), p=b["p"])])

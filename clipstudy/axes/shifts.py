@@ -453,6 +453,6 @@ def live(ch: chapter.Chapter, points: pd.DataFrame | None) -> pd.DataFrame | Non
                        "live_zero_shot")
     ler = ch.save(live_er(zs_table, points), "live_er")
     display(ler.pivot_table(index="model", columns="dataset", values="er").round(3))
-    chapter.finding("Over {n:.0f} live models and their shifts, the mean ER against the records' ImageNet-model "
+    ch.live_finding("Over {n:.0f} live models and their shifts, the mean ER against the records' ImageNet-model "
                     "line is {er:.3f}.", n=ler["model"].nunique(), er=float(ler["er"].mean()))
     return ler

@@ -340,6 +340,25 @@ def correspondence(ch: chapter.Chapter) -> pd.DataFrame:
     return cr
 
 
+def live_architecture_effects(ch: chapter.Chapter, lv: pd.DataFrame) -> list[dict]:
+    """The live models' encoder families against each other on mean accuracy under the 3D corruptions (every
+    severity), over models (C1's live primary): ViT minus ResNet, ConvNeXt minus ResNet and ViT minus ConvNeXt,
+    where both families are present."""
+    from .. import zoo
+    from ..effects import effect, grouped_effect
+
+    per = lv.groupby("model", as_index=False)["accuracy"].mean()
+    per["family"] = [zoo.get(m).family for m in per["model"]]
+    rows = []
+    for t, b in (("vit", "resnet"), ("convnext", "resnet"), ("vit", "convnext")):
+        g = grouped_effect(per, "family", t, b, "accuracy")
+        if np.isfinite(g["effect"]):
+            rows.append(effect("architecture", AXIS.name, "accuracy under 3D corruptions (live, ImageNet-3DCC)",
+                               g["effect"], f"{t} vs {b}", "live", n=g["n"], ci=(g["ci_low"], g["ci_high"]),
+                               p=g["p"]))
+    return ch.effects.extend(rows)
+
+
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """ImageNet-3DCC top-1 per corruption and severity of the live grid's models (the runner's results table)."""
     t = ch.live()
@@ -348,10 +367,11 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     parts = t["part"].str.rsplit("/", n=1)
     lv = t.assign(corruption=parts.str[0], severity=parts.str[1].astype(int)).rename(columns={"value": "accuracy"})
     lv = ch.save(lv[["model", "corruption", "severity", "accuracy", "n"]], "live_3dcc")
+    live_architecture_effects(ch, lv)
     fig = plots.severity_lines(lv, "severity", titles=False)
     ch.figure(fig, lv, "live_3dcc")
     show()
-    chapter.finding("Over {n:.0f} live models, mean ImageNet-3DCC accuracy falls from {a1:.3f} at severity 1 to "
+    ch.live_finding("Over {n:.0f} live models, mean ImageNet-3DCC accuracy falls from {a1:.3f} at severity 1 to "
                     "{a5:.3f} at severity 5.", n=lv["model"].nunique(),
                     a1=float(lv[lv["severity"] == 1]["accuracy"].mean()),
                     a5=float(lv[lv["severity"] == 5]["accuracy"].mean()))

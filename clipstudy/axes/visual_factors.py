@@ -383,4 +383,26 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     if live_x is None:
         return None
     display(live_x.pivot_table(index="factor", columns="model", values="error_ratio").round(3))
+    live_source_effects(ch, live_x)
     return live_x
+
+
+def live_source_effects(ch: chapter.Chapter, live_x: pd.DataFrame) -> list[dict]:
+    """Each training source of the live zero-shot CLIPs against OpenAI's WIT on the ImageNet-X error ratio,
+    matched by factor, over models (C7's live primary)."""
+    from .. import zoo
+    from ..effects import grouped_effect
+
+    if "error_ratio" not in live_x.columns:
+        return []
+    specs = {m: zoo.get(m) for m in live_x["model"].unique()}
+    zs = live_x[live_x["model"].map(lambda m: not specs[m].finetuned)]
+    zs = zs.assign(data=zs["model"].map(lambda m: specs[m].data))
+    rows = []
+    for src in sorted(set(zs["data"]) - {"openai-wit"}):
+        g = grouped_effect(zs, "data", src, "openai-wit", "error_ratio", match=["factor"])
+        if np.isfinite(g["effect"]):
+            rows.append(effect("training distribution", AXIS.name, "ImageNet-X error ratio (live, mean over factors)",
+                               g["effect"], f"{src} vs openai-wit", "live", n=g["n"], ci=(g["ci_low"], g["ci_high"]),
+                               p=g["p"]))
+    return ch.effects.extend(rows)
