@@ -49,8 +49,6 @@ FOLDERS = ("imagenet", "imagenet-x", "inaturalist", "sun", "places", "textures",
 
 
 def _state(model, dtype=None) -> dict:
-    import torch
-
     return {k: (v.to(dtype) if dtype and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
 
 
