@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from . import store
 from .config import PROFILES
@@ -386,8 +386,14 @@ def record_time(project: Path, r: ChapterRun, profile: str, device: str) -> None
 
 def build(profile: str = "lab", only: str | None = None, device: str = "auto", skip_html: bool = False,
           out: str | os.PathLike | None = None, fetch: bool | None = None, executor: str = "local",
-          executor_options: dict | None = None, precision: str = "auto") -> int:
+          executor_options: dict | None = None, precision: str = "auto",
+          models: Iterable[str] | str | None = None) -> int:
     """Execute the chosen chapters and build the book; non-zero exit if any chapter failed.
+
+    `models` (a live profile only) adds a researcher's own checkpoints to the live panel (any name form,
+    `local-dir:PATH` included, and `@COLLECTION`s): the live grid runs them with the panel, every chapter marks
+    them "(yours)" in its tables and figures, and the claims page's live effects include them where the
+    contrast applies (their tags are known).
 
     `precision` pins the engine's (encoding) precision. It is resolved here, once, for the build's device
     (`encode.resolve_precision`), and passed down explicitly to every chapter as its `precision` papermill
@@ -411,11 +417,34 @@ def build(profile: str = "lab", only: str | None = None, device: str = "auto", s
 
         for d in (Path(out), Path(out) / "book", Path(out) / "book" / "chapters"):
             writable_dir(d, "--out")
-    return _build(profile, only, device, skip_html, out, fetch, executor, executor_options, precision, resolved)
+    yours = your_models(models, profile)  # unknown names and a non-live profile fail now, before any work
+    return _build(profile, only, device, skip_html, out, fetch, executor, executor_options, precision, resolved,
+                  yours)
+
+
+def your_models(models: Iterable[str] | str | None, profile: str) -> list[str]:
+    """A researcher's own checkpoints for the live panel (`build --models M1,M2,@COLLECTION`, any name form,
+    `local-dir:PATH` included), expanded and checked; only a live profile has a live panel."""
+    if not models:
+        return []
+    from .errors import ClipstudyError
+    from .models import registry
+
+    if not PROFILES[profile].live:
+        live = [n for n, p in PROFILES.items() if p.live]
+        raise ClipstudyError(f"--models adds your checkpoints to the live panel, which the {profile!r} profile does not "
+                             f"run: build with --profile {' or '.join(live)}")
+    from . import zoo
+
+    names = registry.expand(models)
+    for n in names:
+        zoo.get(n)  # an unknown name or form fails here, with the close ones
+    return names
 
 
 def _build(profile: str, only: str | None, device: str, skip_html: bool, out: str | os.PathLike | None,
-           fetch: bool | None, executor: str, executor_options: dict | None, asked: str, precision: str) -> int:
+           fetch: bool | None, executor: str, executor_options: dict | None, asked: str, precision: str,
+           yours: list[str] | None = None) -> int:
     """`build` below its entry: `precision` is resolved for this machine's device (the chapters' kernels run
     here); the grids get the precision as `asked`, since the runner's `run` is an entry of its own that resolves
     it for the device its units run on (another machine's GPU, with --executor slurm or ray)."""
@@ -439,9 +468,14 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
     if prof.live:
         from .config import mark_live_evidence
 
-        mark_live_evidence(project / "book" / "results", prof)  # a pipeline check or not, before a chapter reads
+        # a pipeline check or not, and which models are the researcher's, before a chapter reads
+        mark_live_evidence(project / "book" / "results", prof, yours or ())
         t0 = time.time()
+        from . import live
+
+        panel = list(prof.live_models or live.DEFAULT_MODELS)
         run_live_grid(only, params["params"]["device"], executor, executor_options,
+                      models=list(dict.fromkeys(panel + list(yours or []))),
                       study=project / "book" / "results" / "live", precision=asked, profile=profile)
         stages.append(("live grid", time.time() - t0))
     if prof.lab:

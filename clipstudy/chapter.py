@@ -50,8 +50,13 @@ class Chapter:
         return p
 
     def save(self, df: pd.DataFrame, name: str) -> pd.DataFrame:
-        """Save a tidy table (the data behind a figure or a finding) as CSV next to the book."""
-        df.to_csv(self.path(name), index=False)
+        """Save a tidy table (the data behind a figure or a finding) as CSV next to the book. With the researcher's
+        own models in the live panel (`build --models`), a table with a model column says which are theirs."""
+        from . import tables
+
+        out = df.assign(yours=df["model"].isin(tables.MARKED)) if tables.MARKED and "model" in df.columns \
+            and "yours" not in df.columns else df
+        out.to_csv(self.path(name), index=False)
         return df
 
     def live_results(self, axis: str | None = None, **where: str) -> pd.DataFrame | None:
@@ -118,10 +123,32 @@ class Chapter:
         return s
 
     def figure(self, fig: Any, data: pd.DataFrame, name: str) -> Any:
-        """Save a figure's data as CSV and the figure as PNG; the figure still shows inline."""
+        """Save a figure's data as CSV and the figure as PNG; the figure still shows inline. A researcher's own
+        models (`build --models`) are labelled "(yours)" wherever the figure names them (legends, ticks)."""
         self.save(data, name)
+        mark_figure(fig)
         fig.savefig(self.path(name, ".png"), dpi=110, bbox_inches="tight")
         return fig
+
+
+def mark_figure(fig: Any) -> None:
+    """Label the researcher's models "(yours)" in a figure's legends and tick labels (`tables.MARKED`)."""
+    from . import tables
+
+    if not tables.MARKED or not hasattr(fig, "axes"):
+        return
+    for leg in list(getattr(fig, "legends", [])) + [ax.get_legend() for ax in fig.axes]:
+        for t in (leg.get_texts() if leg is not None else []):
+            if t.get_text() in tables.MARKED:
+                t.set_text(tables.marked(t.get_text()))
+    for ax in fig.axes:  # categorical ticks are fixed labels: set them again, marked
+        for get, set_ticks, set_labels in ((ax.get_xticklabels, ax.set_xticks, ax.set_xticklabels),
+                                           (ax.get_yticklabels, ax.set_yticks, ax.set_yticklabels)):
+            labels = [t.get_text() for t in get()]
+            if any(x in tables.MARKED for x in labels):
+                ticks = ax.get_xticks() if get == ax.get_xticklabels else ax.get_yticks()
+                set_ticks(ticks)
+                set_labels([tables.marked(x) for x in labels])
 
 
 def as_families(df: pd.DataFrame) -> pd.DataFrame:
@@ -163,6 +190,10 @@ def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str 
 
         precision = resolve_precision(precision, device)
     plugins.load()  # registered extensions (OOD scores, ...) named in CLIPSTUDY_PLUGINS
+    from . import tables
+    from .config import live_yours
+
+    tables.mark(live_yours(results_dir) if prof.live else ())  # the researcher's own live models (`build --models`)
     if data_root:  # papermill passes the build's CLIPSTUDY_DATA so records resolve the same way
         os.environ["CLIPSTUDY_DATA"] = data_root
     os.environ["CLIPSTUDY_CHAPTER"] = axis.chapter  # the feature cache's request log names the axis that asked

@@ -214,7 +214,7 @@ def _cmd_build(a: argparse.Namespace) -> int:
 
     return book.build(profile=a.profile, only=a.only, device=a.device, skip_html=a.no_html, out=a.out,
                       fetch=False if (a.no_fetch or a.offline) else None, executor=a.executor,
-                      executor_options=_executor_options(a), precision=a.precision)
+                      executor_options=_executor_options(a), precision=a.precision, models=a.models)
 
 
 def _executor_options(a: argparse.Namespace) -> dict:
@@ -439,6 +439,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", default="lab", choices=list(PROFILES),
                    help="the build profile (config.PROFILES: it sets every size)")
     b.add_argument("--only", help="re-run one chapter, e.g. 04")
+    b.add_argument("--models", nargs="+", metavar="MODEL",
+                   help="a live profile: your own checkpoints added to the live panel (any name form, local-dir:PATH, "
+                        "@COLLECTION; comma- or space-separated); every chapter marks them (yours)")
     b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--no-html", action="store_true", help="execute the notebooks but skip jupyter-book")

@@ -12,6 +12,31 @@ import numpy as np
 import pandas as pd
 
 MISSING = "—"
+YOURS = " (yours)"  # the mark of a researcher's own checkpoint (`clipstudy build --models`) in tables and figures
+MARKED: set[str] = set()  # the model names that carry it in this process (`mark`: chapter.start sets them)
+
+
+def mark(models) -> None:
+    """Mark these models' names "(yours)" in every table `show` displays (and the figures `Chapter.figure` saves)."""
+    MARKED.clear()
+    MARKED.update(str(m) for m in models)
+
+
+def marked(name: Any) -> Any:
+    """A model's label: its name, with the mark when it is one of the researcher's models."""
+    return f"{name}{YOURS}" if isinstance(name, str) and name in MARKED else name
+
+
+def mark_models(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each marked model's name labelled in its `model` column (and a `model` index level)."""
+    if not MARKED:
+        return df
+    out = df
+    if "model" in out.columns:
+        out = out.assign(model=out["model"].map(marked))
+    if "model" in (out.index.names or []):
+        out = out.rename(index=marked, level="model")
+    return out
 COUNT_NAMES = ("n", "n_", "count", "seed", "seeds", "k", "rank", "step", "steps", "severity", "epoch", "params")
 
 
@@ -69,6 +94,7 @@ def format_frame(df: pd.DataFrame) -> pd.DataFrame:
 def show(x: Any) -> None:
     """Display a table the book's way (no index); anything that is not a DataFrame is displayed as it is."""
     if isinstance(x, pd.DataFrame):
+        x = mark_models(x)
         f = format_frame(x.reset_index() if _named_index(x) else x)
         try:
             from IPython.display import display

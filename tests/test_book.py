@@ -309,3 +309,62 @@ def test_ctrl_c_during_a_chapter_leaves_no_half_executed_notebook(tmp_path):
     assert sorted(p.name for p in chapters.iterdir()) == ["01_slow.ipynb"]
     assert (chapters / "01_slow.ipynb").read_text() == "previous good chapter"
     assert "build interrupted in chapter 01_slow" in stderr, stderr
+
+
+def test_your_models_join_the_live_panel_and_every_chapter_marks_them(tmp_path, monkeypatch):
+    """`build --models` (a live profile only): the researcher's checkpoints join the live panel, the build's live
+    mark names them, and a chapter labels them "(yours)" in its tables, saved tables and figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from clipstudy import chapter, tables
+    from clipstudy.axes import shifts
+    from clipstudy.config import PROFILES, live_yours
+    from clipstudy.errors import ClipstudyError, UnknownNameError
+
+    with pytest.raises(ClipstudyError, match="--profile live"):
+        book.your_models(["ViT-B-32/openai"], "lab")
+    with pytest.raises(UnknownNameError):
+        book.your_models(["ViT-B-32/opena"], "live")
+    import runner_fixtures
+
+    with pytest.raises(ClipstudyError, match="open_clip_config.json"):  # a folder that holds no model fails now
+        book.your_models([f"local-dir:{tmp_path / 'empty'}"], "live")
+    mine = runner_fixtures.tiny_local_dir(tmp_path / "my-clip", 0)
+    assert book.your_models([f"ViT-B-16/openai,{mine}"], "live") == ["ViT-B-16/openai", mine]
+
+    seen = {}
+    monkeypatch.setattr(book, "select", lambda only=None: [])
+    monkeypatch.setattr(book, "run_lab_grid", lambda *a, **k: None)
+    monkeypatch.setattr(book, "run_live_grid", lambda *a, models=None, **k: seen.setdefault("models", models))
+    from clipstudy.lab import zoo as lab_zoo
+
+    monkeypatch.setattr(lab_zoo, "train", lambda *a, **k: None)
+    out = tmp_path / "out"
+    assert book.build("live-smoke", device="cpu", skip_html=True, out=out, fetch=False,
+                      models=["ViT-B-16/openai"]) == 0
+    panel = list(PROFILES["live-smoke"].live_models)
+    assert seen["models"] == panel + ["ViT-B-16/openai"]
+    results = out / "book" / "results"
+    assert live_yours(results) == ["ViT-B-16/openai"]
+
+    ch = chapter.start(shifts.AXIS, profile="live-smoke", device="cpu", results_dir=str(results), precision="fp32")
+    try:
+        assert tables.MARKED == {"ViT-B-16/openai"}
+        frame = pd.DataFrame(dict(model=["ViT-B-16/openai", panel[0]], value=[0.1, 0.2]))
+        shown = tables.format_frame(tables.mark_models(frame))
+        assert list(shown["model"]) == ["ViT-B-16/openai (yours)", panel[0]]
+        ch.save(frame, "mine")
+        assert list(pd.read_csv(ch.path("mine"))["yours"]) == [True, False]
+        fig, ax = plt.subplots()
+        ax.bar(frame["model"], frame["value"], label="x")
+        ax.plot([0, 1], [0, 0], label="ViT-B-16/openai")
+        ax.legend()
+        ch.figure(fig, frame, "mine_fig")
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["ViT-B-16/openai (yours)", panel[0]]
+        assert "ViT-B-16/openai (yours)" in [t.get_text() for t in ax.get_legend().get_texts()]
+        plt.close(fig)
+    finally:
+        tables.mark(())

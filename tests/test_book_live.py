@@ -133,13 +133,21 @@ def live_book(tmp_path_factory, shared_data):
         env = env_for(hub.url, tmp / "hf", CLIPSTUDY_DATA=str(data), MPLBACKEND="Agg")
         t0 = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "live-smoke",
-                               "--out", str(out), "--no-html", "--device", "cpu"],
+                               "--out", str(out), "--no-html", "--device", "cpu", "--models", YOURS(tmp)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
         took = time.monotonic() - t0
         print(f"live-smoke build: {took:.0f} s\n{proc.stdout[-3000:]}")
         yield proc, out, took
     finally:
         hub.close()
+
+
+def YOURS(tmp: Path) -> str:
+    """The researcher's own checkpoint the build adds (`--models`): a tiny random open_clip folder."""
+    import runner_fixtures
+
+    folder = tmp / "my-clip"
+    return f"local-dir:{folder}" if folder.exists() else runner_fixtures.tiny_local_dir(folder, 3)
 
 
 def _notebook(out: Path, stem: str) -> dict:
@@ -166,7 +174,7 @@ def _live_section(nb: dict) -> str:
 def test_the_build_runs_the_live_grid_and_every_chapter_without_error(live_book):
     proc, out, took = live_book
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "live grid: 3 model(s) x" in proc.stdout, proc.stdout[-3000:]
+    assert "live grid: 4 model(s) x" in proc.stdout, proc.stdout[-3000:]  # the panel and the researcher's model
     for p in book.chapters():
         nb = _notebook(out, p.stem)
         errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -178,7 +186,8 @@ def test_the_build_runs_the_live_grid_and_every_chapter_without_error(live_book)
         [(m, "wds/objectnet") for m in PROFILE.live_models if m.startswith("timm:")], failed
     assert "only a zero-shot CLIP scores it" in failed["error"].iloc[0]
     res = pd.read_csv(out / "book" / "results" / "live" / "results.csv")
-    assert set(res["model"]) == set(PROFILE.live_models)
+    mine = YOURS(out.parent)
+    assert set(res["model"]) == set(PROFILE.live_models) | {mine}
     # the profile's one-template head for the CLIPs; the runner names a classifier's own head and caption sets so
     assert set(res["prompts"]) == {"single", "classifier-head", "captions"}, set(res["prompts"])
     read = set(res["dataset"])
@@ -189,6 +198,22 @@ def test_the_build_runs_the_live_grid_and_every_chapter_without_error(live_book)
             "textures", "ninco", "imagenet-3dcc"} <= read, read
     evidence = json.loads((out / "book" / "results" / "live" / "evidence.json").read_text())
     assert evidence["pipeline_check"] is True and evidence["why"] == PIPELINE_CHECK
+    assert evidence["yours"] == [mine]
+
+
+def test_your_model_is_in_every_live_section_marked_as_yours(live_book):
+    """`build --models`: the researcher's checkpoint is in the live tables, flagged in the saved tables and
+    labelled "(yours)" where the chapters show it."""
+    _, out, _ = live_book
+    mine = YOURS(out.parent)
+    for stem, name in LIVE_TABLES.items():
+        if stem == "09_lmm":
+            continue
+        t = pd.read_csv(out / "book" / "results" / stem / f"{name}.csv")
+        if "model" in t.columns:
+            assert "yours" in t.columns and set(t.loc[t["yours"], "model"]) == {mine}, stem
+    shown = "\n".join(_live_section(_notebook(out, s)) for s in LIVE_TABLES if s != "09_lmm")
+    assert f"{mine} (yours)" in shown
 
 
 @pytest.mark.parametrize("stem", [s for s in LIVE_TABLES if s != "09_lmm"])
