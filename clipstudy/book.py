@@ -301,10 +301,11 @@ def run_live_grid(only: str | None = None, device: str = "auto", executor: str =
     The models, the prompt set and whether absent folders are read from their wds form come from the profile
     (`Profile.live_models`, `live_prompts`, `live_wds`) unless given."""
     from . import live, run
+    from .models.collection import LIVE
 
     prof = PROFILES[profile]
     datasets = live_forms(live_grid(only), wds=prof.live_wds)
-    panel = live.panel(datasets, models=list(models or prof.live_models or live.DEFAULT_MODELS))
+    panel = live.panel(datasets, models=list(models or prof.live_models or LIVE))
     if not panel.ready:
         print(f"live grid: nothing to run ({len(panel.missing)} model(s) or dataset(s) missing; the chapters say which)",
               flush=True)
@@ -471,9 +472,9 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
         # a pipeline check or not, and which models are the researcher's, before a chapter reads
         mark_live_evidence(project / "book" / "results", prof, yours or ())
         t0 = time.time()
-        from . import live
+        from .models.collection import LIVE
 
-        panel = list(prof.live_models or live.DEFAULT_MODELS)
+        panel = list(prof.live_models or LIVE)
         run_live_grid(only, params["params"]["device"], executor, executor_options,
                       models=list(dict.fromkeys(panel + list(yours or []))),
                       study=project / "book" / "results" / "live", precision=asked, profile=profile)

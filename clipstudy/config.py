@@ -48,7 +48,7 @@ class Profile:
     n_eval: int = 600  # images per lab evaluation set (lab-val, lab-v2, lab-sketch, lab-cue-conflict, lab-ood, ...)
     live: bool = False  # real checkpoints on real data (the runner's grid, then the chapters read its table)
     lab_set_sizes: tuple[tuple[str, int], ...] = field(default=())  # the runner/benchmark grid's lab set sizes
-    # the live grid (used when `live`): its models (empty: the live panel, `live.DEFAULT_MODELS`), its prompt set,
+    # the live grid (used when `live`): its models (empty: the live panel, `@live`: `models.collection.LIVE`), its prompt set,
     # and whether a family whose folder is absent is read from its CLIP_benchmark webdataset (`wds/NAME`, fetched
     # into the Hugging Face cache) instead
     live_models: tuple[str, ...] = ()

@@ -11,9 +11,6 @@ from typing import Any, Iterable
 from .models.collection import LIVE
 from .errors import ClipstudyError
 
-# A small default live panel that spans the six factors (`@live`); `clipstudy models` lists the full registry.
-DEFAULT_MODELS: tuple[str, ...] = LIVE
-
 
 @dataclass
 class Panel:
@@ -66,7 +63,7 @@ def weights_ready(name: str) -> str | None:
         return str(e)
 
 
-def panel(dataset_names: Iterable[str], models: Iterable[str] = DEFAULT_MODELS, enabled: bool = True) -> Panel:
+def panel(dataset_names: Iterable[str], models: Iterable[str] = LIVE, enabled: bool = True) -> Panel:
     """Check what this machine has for a chapter's live section. Missing weights are downloaded (unless
     offline: HF_HUB_OFFLINE=1 or --offline), but only when a dataset is there to evaluate them on."""
     p = Panel()

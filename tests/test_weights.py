@@ -23,7 +23,7 @@ from hubserver import Hub, Silent, closed_port, env_for
 from open_clip.transformer import QuickGELU
 
 from clipstudy import live, zoo
-from clipstudy.models import weights
+from clipstudy.models import collection, weights
 from clipstudy.errors import ChecksumError, FetchError, UnknownNameError
 
 RN50 = "RN50/openai"
@@ -214,7 +214,7 @@ def test_the_live_panel_downloads_missing_weights_only_when_there_is_data(served
 
 
 def test_collections_expand_to_registry_names():
-    assert weights.expand(["@live"]) == list(live.DEFAULT_MODELS)
+    assert weights.expand(["@live"]) == list(collection.LIVE)
     siglip = weights.expand(["@loss=siglip", "ViT-B-16-SigLIP/webli"])
     assert siglip and all(zoo.get(n).loss == "siglip" for n in siglip) and len(siglip) == len(set(siglip))
     with pytest.raises(UnknownNameError, match="@FIELD=VALUE"):

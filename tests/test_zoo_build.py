@@ -9,13 +9,14 @@ import pytest
 import torch
 from open_clip.transformer import QuickGELU, Transformer
 
-from clipstudy import cli, live, zoo
+from clipstudy import cli, zoo
+from clipstudy.models import collection
 from clipstudy.errors import CheckpointError, UnknownNameError
 
 
 def _open_clip_names() -> list[str]:
     """Every open_clip entry of the curated registry and of the live panel."""
-    names = zoo.names(source="open_clip") + [m for m in live.DEFAULT_MODELS if not m.startswith("timm:")]
+    names = zoo.names(source="open_clip") + [m for m in collection.LIVE if not m.startswith("timm:")]
     return list(dict.fromkeys(names))
 
 
@@ -48,7 +49,7 @@ def test_the_registry_and_live_panel_have_quickgelu_and_gelu_tags():
     flags = {bool(open_clip.get_pretrained_cfg(zoo.get(n).arch, zoo.get(n).pretrained).get("quick_gelu"))
              for n in _open_clip_names()}
     assert flags == {True, False}
-    assert set(live.DEFAULT_MODELS) - set(zoo.names()) == set()
+    assert set(collection.LIVE) - set(zoo.names()) == set()
 
 
 @pytest.mark.parametrize("name", _open_clip_names())

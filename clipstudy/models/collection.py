@@ -26,7 +26,7 @@ BASELINES: tuple[str, ...] = tuple(f"timm:{n}" for n in (
 MODEL_COLLECTIONS = ("live", "zero-shot", "fine-tuned", "baselines", "lab")
 FIELDS = registry.FIELDS
 
-# A small live panel that spans the six factors (`live.DEFAULT_MODELS`); `clipstudy models` lists the registry.
+# A small live panel that spans the six factors (`@live`, the book's live grid); `clipstudy models` lists the registry.
 LIVE: tuple[str, ...] = (
     "RN50/openai", "ViT-B-32/openai", "ViT-B-16/openai", "ViT-L-14/openai",
     "ViT-B-32/laion400m_e32", "ViT-B-32/laion2b_s34b_b79k", "ViT-B-16/datacomp_xl_s13b_b90k",
