@@ -8,7 +8,9 @@ synonyms, and accuracy is TRUE / (TRUE + FALSE). The CLIP whose vision tower the
 LMM uses answers the same pairs by comparing the two class text embeddings, and
 both are split by whether CLIP's full-way zero-shot prediction was right.
 
-The same functions score the lab's miniature LLaVA (`clipstudy.lab.llava`).
+The same functions score the lab's miniature LLaVA (`clipstudy.lab.llava`). Real checkpoints run through
+the study runner: a `llava:` model on a labelled set is an `lmm` unit (`clipstudy.run.unit`), whose
+per-question loop is `answer_all` here, and the `lmm` axis (`clipstudy.axes.lmm`) scores its stored answers.
 """
 from __future__ import annotations
 
@@ -470,26 +472,3 @@ def evaluate(checkpoint: str, dataset: Any, clip_logits: Any, *, classnames: Seq
     clip = clip_two_choice(pairs, clip_logits, keys)
     lmm = lmm.merge(clip[["key", "clip_correct"]], on="key")
     return lmm, compare(lmm, clip, lmm_name=str(checkpoint), clip_name="clip")
-
-
-def compare_checkpoints(checkpoints: Sequence[str], *, dataset: str = "imagenet-d", device: str = "cpu",
-                        prompts: str = "openai80", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each LLaVA checkpoint against its own CLIP (`CHECKPOINTS[c]['clip']`, zero-shot through the cached
-    engine) on a real dataset with the two-choice protocol (`evaluate`).
-
-    Returns (per-question frame, comparison frame) with a `checkpoint` column; the comparison's LMM rows
-    are named by the checkpoint, the CLIP rows 'clip'."""
-    from . import datasets, zeroshot, zoo
-
-    details, tables = [], []
-    for c in checkpoints:
-        loaded = zoo.load(CHECKPOINTS[c]["clip"], device)
-        ds = datasets.load(dataset, transform=loaded.preprocess)
-        zs = zeroshot.run(loaded, ds, dataset_id=dataset, prompts=prompts, device=device, progress=False)
-        d, t = evaluate(c, ds, zs.logits, classnames=ds.classnames, keys=[str(k) for k in zs.encoded.keys],
-                        labels=zs.labels.numpy(), seed=seed, device=device, progress=False)
-        details.append(d.assign(checkpoint=c))
-        tables.append(t.assign(checkpoint=c))
-    if not tables:
-        return pd.DataFrame(), pd.DataFrame()
-    return pd.concat(details, ignore_index=True), pd.concat(tables, ignore_index=True)
