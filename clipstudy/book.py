@@ -319,6 +319,31 @@ def run_live_grid(only: str | None = None, device: str = "auto", executor: str =
     return out
 
 
+def run_lmm_grid(only: str | None, yours: list[str], device: str = "auto", executor: str = "local",
+                 executor_options: dict | None = None, study: Path | None = None, precision: str = "auto",
+                 profile: str = "live"):
+    """Chapter 09's live LLaVA checkpoints (`Profile.live_lmms`, plus a researcher's `llava:` models) on the
+    datasets the LMM axis declares, through the runner's `lmm` axis into the same live study; a checkpoint that
+    is not on this machine fails its unit with how to get it, and chapter 09 says what is missing."""
+    from . import axes, run
+    from .models.sources.llava import CHECKPOINTS, PREFIX
+
+    lmm = axes.runner("lmm")
+    if lmm.chapter not in {p.stem for p in select(only)}:
+        return None
+    prof = PROFILES[profile]
+    lmms = list(dict.fromkeys([PREFIX + c for c in CHECKPOINTS] if prof.live_lmms is None else list(prof.live_lmms)))
+    lmms = list(dict.fromkeys(lmms + list(yours)))
+    if not lmms:
+        return None
+    print(f"live LMM grid: {len(lmms)} LLaVA checkpoint(s) x {', '.join(lmm.live)} on --executor {executor}", flush=True)
+    out = run.run(lmms, list(lmm.live), axes=lmm.runner, prompts=prof.live_prompts, executor=executor,
+                  executor_options=executor_options, device=device, study=study or LIVE_STUDY, precision=precision)
+    for r in out.failed:
+        print(f"  live LMM unit failed: {r.model} x {r.dataset}: {r.error}", flush=True)
+    return out
+
+
 LAB_STUDY = RESULTS / "lab"  # the runner's study folder for the lab grid
 
 
@@ -473,11 +498,15 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
         mark_live_evidence(project / "book" / "results", prof, yours or ())
         t0 = time.time()
         from .models.collection import LIVE
+        from .models.sources.llava import PREFIX as LLAVA
 
         panel = list(prof.live_models or LIVE)
+        mine = [m for m in yours or [] if not m.startswith(LLAVA)]
         run_live_grid(only, params["params"]["device"], executor, executor_options,
-                      models=list(dict.fromkeys(panel + list(yours or []))),
+                      models=list(dict.fromkeys(panel + mine)),
                       study=project / "book" / "results" / "live", precision=asked, profile=profile)
+        run_lmm_grid(only, [m for m in yours or [] if m.startswith(LLAVA)], params["params"]["device"], executor,
+                     executor_options, study=project / "book" / "results" / "live", precision=asked, profile=profile)
         stages.append(("live grid", time.time() - t0))
     if prof.lab:
         from .lab import zoo as lab_zoo

@@ -54,6 +54,9 @@ class Profile:
     live_models: tuple[str, ...] = ()
     live_prompts: str = "openai80"
     live_wds: bool = False
+    # the LLaVA checkpoints of chapter 09's live LMM grid (`llava:NAME`, the runner's `lmm` axis); None: every known
+    # checkpoint (`models.sources.llava.CHECKPOINTS`); a researcher's `build --models llava:...` joins them
+    live_lmms: tuple[str, ...] | None = None
     # the live evidence only checks the pipeline (random or test weights, tiny data): every live section and the
     # claims page say so next to its numbers, and none of them is a finding
     pipeline_check: bool = False
@@ -102,7 +105,7 @@ PROFILES: dict[str, Profile] = {
     "live-smoke": Profile("live-smoke", lab="smoke", n_eval=48, live=True, lab_set_sizes=SMOKE_SETS,
                           live_models=("RN50/openai", "ViT-B-32/laion2b_s34b_b79k",
                                        "timm:vit_base_patch32_clip_224.laion2b_ft_in1k"),
-                          live_prompts="single", live_wds=True, pipeline_check=True),
+                          live_prompts="single", live_wds=True, live_lmms=(), pipeline_check=True),
 }
 
 PIPELINE_CHECK = ("Pipeline check (random weights), not a finding: this profile checks that the live path runs "

@@ -8,7 +8,9 @@ synonyms, and accuracy is TRUE / (TRUE + FALSE). The CLIP whose vision tower the
 LMM uses answers the same pairs by comparing the two class text embeddings, and
 both are split by whether CLIP's full-way zero-shot prediction was right.
 
-The same functions score the lab's miniature LLaVA (`clipstudy.lab.llava`).
+The same functions score the lab's miniature LLaVA (`clipstudy.lab.llava`). Real checkpoints run through
+the study runner: a `llava:` model on a labelled set is an `lmm` unit (`clipstudy.run.unit`), whose
+per-question loop is `answer_all` here, and the `lmm` axis (`clipstudy.axes.lmm`) scores its stored answers.
 """
 from __future__ import annotations
 
@@ -27,14 +29,9 @@ from .errors import ClipstudyError, MissingDataError
 QUESTION = "What is the main object in this image? Choose from the following list: {a}, {b}."
 VERDICTS = ("TRUE", "FALSE", "BOTH", "NEITHER")
 
-# Checkpoints of the paper's LMMs (transformers ports) and the open_clip name of the CLIP they use as
-# vision tower: LLaVA-1.5 and 1.6 both build on OpenAI's ViT-L/14 at 336 px.
-CHECKPOINTS: dict[str, dict[str, str]] = {
-    "llava-1.5-7b": dict(hf_id="llava-hf/llava-1.5-7b-hf", clip="ViT-L-14-336/openai"),
-    "llava-1.5-13b": dict(hf_id="llava-hf/llava-1.5-13b-hf", clip="ViT-L-14-336/openai"),
-    "llava-1.6-vicuna-7b": dict(hf_id="llava-hf/llava-v1.6-vicuna-7b-hf", clip="ViT-L-14-336/openai"),
-    "llava-1.6-mistral-7b": dict(hf_id="llava-hf/llava-v1.6-mistral-7b-hf", clip="ViT-L-14-336/openai"),
-}
+# Checkpoints of the paper's LMMs (transformers ports) and the open_clip name of the CLIP they use as vision
+# tower: the `llava:` model source's table (`llava:ALIAS` names them in the runner).
+from .models.sources.llava import CHECKPOINTS  # noqa: E402
 
 CHECKPOINT_LAYOUT = """<dir>/
   config.json                 (model_type llava or llava_next)
@@ -274,6 +271,22 @@ def _missing_checkpoint(name: str, where: object, hf_id: str | None) -> MissingD
                             where, layout=CHECKPOINT_LAYOUT, fetch=f"{fetch}   (LLaVA ids: {known})")
 
 
+def checkpoint_missing(checkpoint: str, cache_dir: str | os.PathLike | None = None) -> MissingDataError | None:
+    """None when the checkpoint's config is on this machine (a local folder, or the local Hugging Face cache),
+    else the MissingDataError `load_llava` would raise. Nothing is downloaded or loaded."""
+    name = str(checkpoint)
+    hf_id = CHECKPOINTS[name]["hf_id"] if name in CHECKPOINTS else None
+    if hf_id is None and _looks_like_path(name):
+        path = Path(name).expanduser()
+        return None if (path / "config.json").is_file() else _missing_checkpoint(name, path, None)
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    if isinstance(try_to_load_from_cache(hf_id or name, "config.json", cache_dir=cache_dir), str):
+        return None
+    return _missing_checkpoint(name, f"the Hugging Face cache {cache_dir or HF_HUB_CACHE}", hf_id or name)
+
+
 def load_llava(checkpoint: str, device: str = "cpu", dtype: Any = None, *, allow_download: bool = False,
                cache_dir: str | os.PathLike | None = None):
     """(model, processor) of a LLaVA-1.5 or 1.6 checkpoint: a local folder, a hub id or a CHECKPOINTS alias.
@@ -370,22 +383,68 @@ def _image_getter(images: Any) -> Callable[[str], Any]:
                     "a `frame` of key and path columns")
 
 
-def evaluate_llava(model: Any, processor: Any, pairs: pd.DataFrame, images: Any,
-                   settings: GenerationSettings = GenerationSettings(), *, batch_size: int = 8,
-                   synonyms: Mapping[str, Sequence[str]] | None = None, progress: bool = True) -> pd.DataFrame:
-    """Ask every question of `pairs` about its image; add columns answer and match (and the settings)."""
+CHUNK = 64  # questions per chunk of the answer loop: images are opened, and answers kept, a chunk at a time
+
+
+def answer_all(load: Callable[[], tuple[Any, Any]], pairs: pd.DataFrame, images: Any,
+               settings: GenerationSettings = GenerationSettings(), *, batch_size: int = 8,
+               shards: str | os.PathLike | None = None, progress: bool = True) -> tuple[list[str], int]:
+    """The per-question loop: one answer per question of `pairs` about its image, a chunk of CHUNK questions at a
+    time. `load()` gives (model, processor) and is called only when some chunk has to be asked.
+
+    With `shards` (a folder), each chunk's answers are written there (`part-NNNNN.parquet`, atomically) and a
+    chunk whose shard holds the same keys and questions is read back instead of asked: a loop killed half-way
+    resumes from its finished chunks. Returns (answers in pairs order, questions asked now)."""
     get = _image_getter(images)
+    folder = Path(shards) if shards is not None else None
+    loaded: tuple[Any, Any] | None = None
     answers: list[str] = []
-    for s in range(0, len(pairs), 64):  # open images a chunk at a time, not all at once
-        chunk = pairs.iloc[s:s + 64]
-        answers += ask(model, processor, [get(k) for k in chunk["key"]], list(chunk["question"]), settings,
-                       batch_size=batch_size, progress=progress)
+    asked = 0
+    for i, s in enumerate(range(0, len(pairs), CHUNK)):
+        chunk = pairs.iloc[s:s + CHUNK]
+        path = folder / f"part-{i:05d}.parquet" if folder is not None else None
+        if path is not None and path.exists():
+            try:
+                old = pd.read_parquet(path)
+            except Exception:  # noqa: BLE001: a damaged shard is asked again
+                old = None
+            if old is not None and list(old["key"]) == [str(k) for k in chunk["key"]] \
+                    and list(old["question"]) == list(chunk["question"]):
+                answers += [str(a) for a in old["answer"]]
+                continue
+        if loaded is None:
+            loaded = load()
+        got = ask(*loaded, [get(k) for k in chunk["key"]], list(chunk["question"]), settings,
+                  batch_size=batch_size, progress=progress)
+        asked += len(got)
+        if path is not None:
+            from .store import atomic_write
+
+            part = pd.DataFrame({"key": [str(k) for k in chunk["key"]], "question": list(chunk["question"]),
+                                 "answer": got})
+            atomic_write(path, lambda fh: part.to_parquet(fh, index=False), "wb")
+        answers += got
+    return answers, asked
+
+
+def with_answers(pairs: pd.DataFrame, answers: Sequence[str], settings: GenerationSettings = GenerationSettings(),
+                 synonyms: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """The pairs with columns answer and match (and the decoding settings)."""
     out = pairs.copy()
-    out["answer"] = answers
+    out["answer"] = list(answers)
     out["match"] = match_frame(out, synonyms=synonyms)
     out["decoding"] = "greedy" if not settings.do_sample else "sample"
     out["max_new_tokens"] = settings.max_new_tokens
     return out
+
+
+def evaluate_llava(model: Any, processor: Any, pairs: pd.DataFrame, images: Any,
+                   settings: GenerationSettings = GenerationSettings(), *, batch_size: int = 8,
+                   synonyms: Mapping[str, Sequence[str]] | None = None, progress: bool = True) -> pd.DataFrame:
+    """Ask every question of `pairs` about its image; add columns answer and match (and the settings)."""
+    answers, _ = answer_all(lambda: (model, processor), pairs, images, settings, batch_size=batch_size,
+                            progress=progress)
+    return with_answers(pairs, answers, settings, synonyms)
 
 
 def evaluate(checkpoint: str, dataset: Any, clip_logits: Any, *, classnames: Sequence[str] | None = None,
@@ -413,32 +472,3 @@ def evaluate(checkpoint: str, dataset: Any, clip_logits: Any, *, classnames: Seq
     clip = clip_two_choice(pairs, clip_logits, keys)
     lmm = lmm.merge(clip[["key", "clip_correct"]], on="key")
     return lmm, compare(lmm, clip, lmm_name=str(checkpoint), clip_name="clip")
-
-
-def compare_checkpoints(checkpoints: Sequence[str], *, dataset: str = "imagenet-d", device: str = "cpu",
-                        prompts: str = "openai80", seed: int = 0,
-                        precision: str = "fp32") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each LLaVA checkpoint against its own CLIP (`CHECKPOINTS[c]['clip']`, zero-shot through the cached
-    engine) on a real dataset with the two-choice protocol (`evaluate`).
-
-    Returns (per-question frame, comparison frame) with a `checkpoint` column; the comparison's LMM rows
-    are named by the checkpoint, the CLIP rows 'clip'. `precision` is the CLIP's (resolved: a chapter passes its
-    own, `Chapter.precision`)."""
-    from . import datasets, zeroshot, zoo
-    from .encode import check_resolved
-
-    check_resolved(precision, "lmm.compare_checkpoints")
-
-    details, tables = [], []
-    for c in checkpoints:
-        loaded = zoo.load(CHECKPOINTS[c]["clip"], device)
-        ds = datasets.load(dataset, transform=loaded.preprocess)
-        zs = zeroshot.run(loaded, ds, dataset_id=dataset, prompts=prompts, device=device, precision=precision,
-                          progress=False)
-        d, t = evaluate(c, ds, zs.logits, classnames=ds.classnames, keys=[str(k) for k in zs.encoded.keys],
-                        labels=zs.labels.numpy(), seed=seed, device=device, progress=False)
-        details.append(d.assign(checkpoint=c))
-        tables.append(t.assign(checkpoint=c))
-    if not tables:
-        return pd.DataFrame(), pd.DataFrame()
-    return pd.concat(details, ignore_index=True), pd.concat(tables, ignore_index=True)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from .errors import UnknownNameError
 
-TASKS: tuple[str, ...] = ("classification", "ood", "retrieval", "shape-bias", "factors", "3d")
+TASKS: tuple[str, ...] = ("classification", "ood", "retrieval", "shape-bias", "factors", "3d", "lmm")
+# `lmm` is no dataset's task: it is the task of a runner unit whose model is an LMM (`llava:`) on a labelled
+# set (its per-question answers to the two-choice protocol), which only the `lmm` axis reads
+LMM = "lmm"
 
 # the lab sets a model is evaluated on, in order, each with its task: `@lab`, the runner's lab grid, the profiles
 LAB_SETS: dict[str, str] = {
@@ -28,4 +31,4 @@ def check(*tasks: str) -> None:
 
 check(*LAB_SETS.values())
 
-__all__ = ["TASKS", "LAB_SETS", "check"]
+__all__ = ["TASKS", "LMM", "LAB_SETS", "check"]

@@ -133,7 +133,7 @@ def live_book(tmp_path_factory, shared_data):
         env = env_for(hub.url, tmp / "hf", CLIPSTUDY_DATA=str(data), MPLBACKEND="Agg")
         t0 = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "live-smoke",
-                               "--out", str(out), "--no-html", "--device", "cpu", "--models", YOURS(tmp)],
+                               "--out", str(out), "--no-html", "--device", "cpu", "--models", YOURS(tmp), LLAVA(tmp)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
         took = time.monotonic() - t0
         print(f"live-smoke build: {took:.0f} s\n{proc.stdout[-3000:]}")
@@ -148,6 +148,17 @@ def YOURS(tmp: Path) -> str:
 
     folder = tmp / "my-clip"
     return f"local-dir:{folder}" if folder.exists() else runner_fixtures.tiny_local_dir(folder, 3)
+
+
+def LLAVA(tmp: Path) -> str:
+    """Chapter 09's live LMM (`--models llava:FOLDER@CLIP`): a tiny random LLaVA in the Hugging Face layout,
+    compared with the researcher's tiny CLIP."""
+    from test_lmm import tiny_llava
+
+    folder = tmp / "my-llava"
+    if not folder.exists():
+        tiny_llava(folder)
+    return f"llava:{folder}@{YOURS(tmp)}"
 
 
 def _notebook(out: Path, stem: str) -> dict:
@@ -187,7 +198,7 @@ def test_the_build_runs_the_live_grid_and_every_chapter_without_error(live_book)
     assert "only a zero-shot CLIP scores it" in failed["error"].iloc[0]
     res = pd.read_csv(out / "book" / "results" / "live" / "results.csv")
     mine = YOURS(out.parent)
-    assert set(res["model"]) == set(PROFILE.live_models) | {mine}
+    assert set(res["model"]) == set(PROFILE.live_models) | {mine, LLAVA(out.parent)}
     # the profile's one-template head for the CLIPs; the runner names a classifier's own head and caption sets so
     assert set(res["prompts"]) == {"single", "classifier-head", "captions"}, set(res["prompts"])
     read = set(res["dataset"])
@@ -198,7 +209,7 @@ def test_the_build_runs_the_live_grid_and_every_chapter_without_error(live_book)
             "textures", "ninco", "imagenet-3dcc"} <= read, read
     evidence = json.loads((out / "book" / "results" / "live" / "evidence.json").read_text())
     assert evidence["pipeline_check"] is True and evidence["why"] == PIPELINE_CHECK
-    assert evidence["yours"] == [mine]
+    assert evidence["yours"] == [mine, LLAVA(out.parent)]
 
 
 def test_your_model_is_in_every_live_section_marked_as_yours(live_book):
@@ -228,14 +239,16 @@ def test_each_live_section_shows_rows_marked_as_a_pipeline_check(live_book, stem
     assert table.exists() and len(pd.read_csv(table)) > 0, f"{stem}: {table.name} is empty or missing"
 
 
-@pytest.mark.xfail(strict=True, reason="chapter 09's live LLaVA is not a runner axis yet (in progress on another "
-                   "branch): its live section checks a LLaVA checkpoint of lmm.CHECKPOINTS and its ViT-L-14-336 CLIP "
-                   "in the cache, which this hub does not serve")
 def test_chapter_09_live_section_shows_rows(live_book):
+    """Chapter 09's live LLaVA ran through the runner's `lmm` axis (the build's LMM grid) and its live section
+    shows those rows, marked as a pipeline check."""
     _, out, _ = live_book
     section = _live_section(_notebook(out, "09_lmm"))
-    assert MISSING not in section and MARK in section
-    assert (out / "book" / "results" / "09_lmm" / "live_gains.csv").exists()
+    assert MISSING not in section and MARK in section, section[:1500]
+    gains = pd.read_csv(out / "book" / "results" / "09_lmm" / "live_gains.csv")
+    assert list(gains["model"].unique()) == [LLAVA(out.parent)] and set(gains["clip_full"]) <= {"right", "wrong", "all"}
+    res = pd.read_csv(out / "book" / "results" / "live" / "results.csv")
+    assert set(res.loc[res["axis"] == "lmm", "model"]) == {LLAVA(out.parent)}
 
 
 def test_the_claims_page_shows_live_cells_marked_as_pipeline_checks_and_never_judged(live_book):

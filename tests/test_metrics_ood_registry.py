@@ -46,6 +46,43 @@ def test_a_registered_score_of_each_input_joins_the_detection_table(scores):
         M.register_score("x", "pixels")
 
 
+def _outputs(dataset, task, features, head, groups=None):
+    import torch
+
+    from clipstudy.axes import Outputs
+    from clipstudy.encode import Encoded
+    from clipstudy.zeroshot import ZeroShot
+
+    f = torch.nn.functional.normalize(torch.as_tensor(features, dtype=torch.float32), dim=1)
+    enc = Encoded(f, torch.zeros(len(f), dtype=torch.long), [f"{dataset}/{i}" for i in range(len(f))])
+    zs = ZeroShot("m", dataset, "single", enc, head, 100.0, [f"c{i}" for i in range(head.shape[1])])
+    frame = None if groups is None else pd.DataFrame({"key": enc.keys, "ood": groups})
+    return Outputs("m", dataset, task, "single", zs, frame)
+
+
+def test_a_feature_score_reaches_the_runner_rows_of_the_ood_axis(scores):
+    """The runner's `ood` evaluator passes both sets' stored image features, so a registered score whose input
+    is `features` gets rows (as the lab path's `_zs_table` gives it), and it is scored on those features."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    head = torch.nn.functional.normalize(torch.as_tensor(rng.normal(size=(8, 5)), dtype=torch.float32), dim=0)
+    # ID images lie near the first feature axis; OOD images anywhere: a score on the features separates them
+    id_o = _outputs("imagenet", "classification", rng.normal(0, 0.2, (40, 8)) + np.eye(8)[0] * 3, head)
+    ood_o = _outputs("textures", "ood", rng.normal(0, 1, (30, 8)), head, ["far"] * 30)
+
+    @M.register_score("first_axis", "features")
+    def first_axis(x, temperature=1.0):
+        return x[:, 0]
+
+    rows = ood.AXIS.rows(ood_o, lambda o: id_o)
+    got = {(r["part"], r["metric"]): r for r in rows}
+    assert ("first_axis/far", "auroc") in got and got[("first_axis/far", "auroc")]["value"] > 0.95
+    assert got[("first_axis/far", "auroc")]["n"] == 30
+    assert {p.split("/")[0] for p, _ in got} == set(M.SCORES)  # every registered score: logits, cosines, features
+    assert ood.AXIS.version >= 2  # the units the axis reads were keyed before it read features
+
+
 def check_plugin_score(results: Path, chapters: Path) -> None:
     """The plugin's score (tests/ood_plugin_example.py) is in chapter 06's detection table, for every model,
     scored differently from the built-in scores, and in the table the chapter shows. The smoke book test

@@ -64,7 +64,7 @@ def unit_versions(task: str) -> dict[str, int]:
 
 def collections() -> dict[str, tuple[str, ...]]:
     """Every dataset collection (`@NAME` wherever dataset names are taken), derived: one per runner axis (the
-    live datasets it declares: `@shifts`, `@factors`, `@shape`, `@calibration`, `@ood`, `@retrieval`, `@3d`),
+    live datasets it declares: `@shifts`, `@factors`, `@shape`, `@calibration`, `@ood`, `@retrieval`, `@3d`, `@lmm`),
     `@lab` (the lab sets), `@book` (every live dataset a chapter reads) and `@wds` (CLIP_benchmark's
     webdatasets on the hub, `clipstudy.datasets.wds`)."""
     from .. import tasks

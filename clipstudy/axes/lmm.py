@@ -10,7 +10,9 @@ from .. import chapter, plots
 from .. import effects as E
 from ..effects import recipe_contrast
 from ..lab import evaluate as lab_eval
-from .core import Axis, display, register, show
+from ..errors import ClipstudyError
+from ..tasks import LMM
+from .core import Axis, IdLookup, Outputs, Row, display, register, row, show
 
 NAME = "LMM vs its CLIP"
 
@@ -48,49 +50,6 @@ def recipe_effects(gains: pd.DataFrame, factors: Mapping[str, str], value: str =
     where = {"clip_full": clip_full, **({"set": set_name} if set_name is not None else {})}
     return recipe_contrast(gains, factors, value, metric or f"{value} ({clip_full} questions)", NAME,
                            model_col="recipe", base=base, where=where, source=source)
-
-
-def llava_missing(checkpoint: str) -> str | None:
-    """None when the checkpoint's config is in the local Hugging Face cache (or a local folder), else why not.
-
-    Only the config is looked up: nothing is downloaded or loaded here.
-    """
-    from pathlib import Path
-
-    from .. import lmm
-
-    hf_id = lmm.CHECKPOINTS.get(checkpoint, {}).get("hf_id")
-    if hf_id is None:
-        p = Path(checkpoint).expanduser()
-        return None if (p / "config.json").is_file() else f"{checkpoint}: no LLaVA checkpoint folder with config.json"
-    from huggingface_hub import try_to_load_from_cache
-
-    if isinstance(try_to_load_from_cache(hf_id, "config.json"), str):
-        return None
-    return f"{checkpoint}: not in the local Hugging Face cache; get it with `huggingface-cli download {hf_id}`"
-
-
-def live_panel(enabled: bool, checkpoints: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
-    """(checkpoints ready to run, what is missing) for the live LMM section: each LLaVA checkpoint, the CLIP
-    it is built on, and ImageNet-D."""
-    from .. import live, lmm
-
-    if not enabled:
-        return [], ["the live profile was not selected: build with `clipstudy build --profile live` on a machine "
-                    "with the LLaVA checkpoints and ImageNet-D"]
-    checkpoints = list(checkpoints or lmm.CHECKPOINTS)
-    missing = []
-    why = live.dataset_present("imagenet-d")
-    if why:
-        missing.append(why)
-    ready = []
-    for c in checkpoints:
-        reasons = [r for r in (llava_missing(c), live.weights_present(lmm.CHECKPOINTS.get(c, {}).get("clip", "")))
-                   if r]
-        missing += reasons
-        if not reasons:
-            ready.append(c)
-    return ([] if why else ready), missing
 
 
 # ---- records: real LMMs against their own vision encoder (Gavrikov et al.'s cue-conflict decisions) ----
@@ -216,8 +175,44 @@ def seeds_gain(per_seed: Sequence[tuple[float, float, int]]) -> dict:
     return out
 
 
+# ---- the runner axis: an LMM unit's stored answers -> rows ---------------------------------------------------
+PARTS = ("right", "wrong", "all")  # the questions by whether the CLIP's full-way zero-shot prediction was right
+METRICS = ("lmm_acc", "clip_acc", "gain", "lmm_answered", "lmm_both", "lmm_neither")
+
+
+def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
+    """Rows of one LMM unit (`llava:` on a labelled set): its stored questions and answers (`o.frame`) and its
+    CLIP's stored zero-shot logits (`o.zs`, the head that chose the pairs), per part (the CLIP's full-way top-1
+    right | wrong | all):
+    lmm_acc (the LMM's two-choice accuracy, TRUE / (TRUE + FALSE); n = those answers; no row when none),
+    clip_acc (the CLIP's two-choice accuracy on the same questions; n = questions), gain (lmm_acc - clip_acc;
+    n = questions) and the shares of the LMM's answers naming exactly one class, both, or neither (n = questions)."""
+    from .. import lmm
+
+    q = o.frame
+    if q is None or "match" not in q.columns:
+        raise ClipstudyError(f"{o.model} x {o.dataset}: no stored answers (an LMM unit's questions frame)")
+    clip = lmm.clip_two_choice(q.drop(columns=["match"]), o.zs.logits)
+    answered = q.drop(columns=[c for c in ("clip_correct",) if c in q.columns]).assign(
+        clip_correct=clip["clip_correct"].to_numpy())
+    g = gain_table(lmm.compare(answered, clip, lmm_name="lmm", clip_name="clip"), "lmm", by=("clip_full",))
+    counts = lmm.compare(answered, clip, lmm_name="lmm").query("model == 'lmm'").set_index("clip_full")
+    out = []
+    for part in PARTS:
+        if part not in counts.index:  # e.g. no image the CLIP got wrong
+            continue
+        c, r = counts.loc[part], g.set_index("clip_full").loc[part]
+        n, scored = int(c["n"]), int(c["n_true"] + c["n_false"])
+        if scored:
+            out += [row(part, "lmm_acc", r["acc_lmm"], scored), row(part, "gain", r["gain"], n)]
+        out += [row(part, "clip_acc", r["acc_clip"], n), row(part, "lmm_answered", scored / n, n),
+                row(part, "lmm_both", c["n_both"] / n, n), row(part, "lmm_neither", c["n_neither"] / n, n)]
+    return out
+
+
 # ---- the axis and its chapter ------------------------------------------------------------------------------
-AXIS = register(Axis("lmm", NAME, "09_lmm", smoke_note=(
+AXIS = register(Axis("lmm", NAME, "09_lmm", live=("imagenet-d",), runner="lmm", tasks=(LMM,), evaluate=evaluate,
+                     metrics=METRICS, smoke_note=(
     "This build uses the `smoke` profile: tiny lab models and a miniature LLaVA trained for seconds. Its numbers "
     "are pipeline checks only, not findings.")))
 RECIPES = ["base", "arch-vit"]  # the recipes a mini-LLaVA is trained on
@@ -357,12 +352,12 @@ def versus_probe(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
                              acc_probe=float(probe_hit.mean()) if len(s) else np.nan, **res))
     vs = ch.save(pd.DataFrame(rows), "lab_llava_vs_probe")
     display(vs.round(3))
-    for row in vs.to_dict("records"):
+    for rec in vs.to_dict("records"):
         chapter.finding("{r}, {p} lab-val and lab-sketch questions: mini-LLaVA {a:.3f} (on the {k:.0f} of {n:.0f} it "
                         "answered with one class), linear probe {b:.3f}; the LMM's gain over the probe on the questions "
-                        "both answered: {w}.", r=row["recipe"], p="CLIP-wrong" if row["clip_full"] == "wrong" else "all",
-                        a=row["acc_lmm"], k=row["n_answered"], n=row["n_questions"], b=row["acc_probe"],
-                        w=E.effect_words(row))
+                        "both answered: {w}.", r=rec["recipe"], p="CLIP-wrong" if rec["clip_full"] == "wrong" else "all",
+                        a=rec["acc_lmm"], k=rec["n_answered"], n=rec["n_questions"], b=rec["acc_probe"],
+                        w=E.effect_words(rec))
     return vs
 
 
@@ -399,25 +394,32 @@ def lab_effects(ch: chapter.Chapter, lab: dict) -> None:
 
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
-    """Real LLaVA checkpoints against their CLIP on ImageNet-D (LLaVA is outside the runner's grid: its own path)."""
-    from .. import lmm
-
-    ready, missing = live_panel(ch.params.live)
-    if not ready:
-        chapter.live_missing(missing)
+    """Real LLaVA checkpoints against their CLIP on ImageNet-D: the `lmm` rows of the runner's live results table
+    (`clipstudy run --models llava:NAME --datasets imagenet-d --axes lmm`; nothing is loaded or encoded here)."""
+    t = ch.live()
+    if t is None:
         return None
     ch.pipeline_notice()
-    ld, lt = lmm.compare_checkpoints(ready, device=ch.device, precision=ch.precision)
-    ch.save(lt, "live_comparison")
-    lg = pd.concat([gain_table(lt[lt["checkpoint"] == c], c, by=("checkpoint", "clip_full"))
-                    for c in ready], ignore_index=True)
+    lg = t.pivot_table(index=["model", "dataset", "prompts", "part"], columns="metric", values="value",
+                       aggfunc="first").reset_index()
+    n = t[t["metric"] == "clip_acc"].set_index(["model", "dataset", "prompts", "part"])["n"]
+    lg = lg.join(n.rename("n"), on=["model", "dataset", "prompts", "part"])
+    lg = lg.rename(columns={"part": "clip_full", "lmm_acc": "acc_lmm", "clip_acc": "acc_clip"})
+    lg.insert(0, "checkpoint", lg["model"].str.removeprefix("llava:").str.split("@").str[0])
+    for c in ("acc_lmm", "acc_clip", "gain"):
+        if c not in lg.columns:
+            lg[c] = np.nan
     ch.save(lg, "live_gains")
     fig, ax = plots.bars(lg, "clip_full", "acc_lmm", hue="checkpoint", order=["right", "wrong", "all"],
                          figsize=(7, 3.6), rotate=0, ylim=(0, 1), legend="keep",
                          xlabel="CLIP's full-way prediction was", ylabel="LLaVA two-choice accuracy")
     ch.figure(fig, lg, "live_two_choice")
     show()
-    lw = lg[lg["clip_full"] == "wrong"]
-    ch.live_finding("On ImageNet-D images their CLIP gets wrong, {n:.0f} LLaVA checkpoints answer the two-choice "
-                    "question with mean accuracy {a:.3f}.", n=len(lw), a=float(lw["acc_lmm"].mean()))
+    lw = lg[lg["clip_full"] == "wrong"].dropna(subset=["acc_lmm"])
+    if len(lw):
+        ch.live_finding("On ImageNet-D images their CLIP gets wrong, {n:.0f} LLaVA checkpoints answer the two-choice "
+                        "question with mean accuracy {a:.3f}.", n=len(lw), a=float(lw["acc_lmm"].mean()))
+    else:
+        chapter.notice("No scorable answers", "No LLaVA checkpoint of the live table named exactly one of the two "
+                       "classes on an image its CLIP got wrong, so their two-choice accuracy there is undefined.")
     return lg

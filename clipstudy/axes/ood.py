@@ -153,7 +153,9 @@ def detection_frame(outs: pd.DataFrame, groups: Sequence[str], id_set: str = "la
 # ---- the axis and its chapter ------------------------------------------------------------------------------
 
 def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
-    """AUROC, AUPR-in/out and FPR@95%TPR of MSP, MaxLogit, Energy (and MCM for CLIPs) against the ID set."""
+    """AUROC, AUPR-in/out and FPR@95%TPR of every registered score against the ID set: logit scores (MSP,
+    MaxLogit, Energy), cosine scores for CLIPs (MCM) and scores on the image features (both sets' stored
+    embeddings), as the lab path (`_zs_table`) reads them."""
     ref = id_of(o)
     if ref is None:
         return []
@@ -162,7 +164,9 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
     cos = o.zs.head is not None and ref.zs.head is not None
     t = detection_table(ref.zs.logits.float().numpy(), o.zs.logits.float().numpy(), groups,
                         id_cosine=ref.zs.cosine.float().numpy() if cos else None,
-                        ood_cosine=o.zs.cosine.float().numpy() if cos else None)
+                        ood_cosine=o.zs.cosine.float().numpy() if cos else None,
+                        id_features=ref.zs.encoded.features.float().numpy(),
+                        ood_features=o.zs.encoded.features.float().numpy())
     return [row(f"{r.method}/{r.ood}", m, getattr(r, m), r.n_ood) for r in t.itertuples()
             for m in ("auroc", "aupr_in", "aupr_out", "fpr95")]
 
@@ -170,7 +174,8 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 AXIS = register(Axis("ood", NAME, "06_ood_detection",
                      live=("imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o"),
                      lab=("lab-val", "lab-ood"),
-                     runner="ood", tasks=("ood",), evaluate=evaluate, id_set=True, metrics=("auroc", "aupr_in", "aupr_out", "fpr95")))
+                     runner="ood", tasks=("ood",), evaluate=evaluate, id_set=True, metrics=("auroc", "aupr_in", "aupr_out", "fpr95"),
+                     version=2))  # 2: feature scores read the stored image features
 HEADLINE, FALLBACK = "mcm", "msp"
 ID_SET = "imagenet"
 LAB_PROMPTS = ("ensemble", "classifier head")  # the chapter's main prompt set (a classifier has its own head)

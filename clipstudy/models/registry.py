@@ -8,7 +8,7 @@ medium 128M, large 1.28B, xlarge 12.8B samples seen = pool size), and the origin
 dataset-size estimates.
 
 Everything else resolves through a table that each source (`clipstudy.models.sources`) registers into:
-a name prefix or form (`ARCH/TAG`, `ARCH@path`, `local-dir:`, `timm:`, `lab:`) and the function that turns
+a name prefix or form (`ARCH/TAG`, `ARCH@path`, `local-dir:`, `timm:`, `lab:`, `llava:`) and the function that turns
 such a name into a `ModelSpec`; a loader per source; and, for sources with their own names, a lister. This
 module imports no source (sources import it), so it never cycles; `clipstudy.zoo` imports them all.
 
@@ -39,6 +39,9 @@ NAME_FORMS = """model names:
   local-dir:/path/to/dir   an open_clip model folder (open_clip_config.json + weights), as `clipstudy lab export` writes
   lab:RECIPE[@PROFILE]     a tiny CLIP trained in the lab (`clipstudy lab recipes`)
   ARCH/random              random weights (seeded), for pipeline checks only
+  llava:CHECKPOINT[@CLIP]  a LLaVA (an LMM, run by `clipstudy run --axes lmm`): an alias (llava:llava-1.5-7b), a
+                           hub id or a local folder in the Hugging Face layout, and after @ its CLIP (the aliases
+                           know theirs), e.g. llava:/path/to/folder@ViT-L-14-336/openai
 Hub weights (ARCH/TAG, timm:NAME) download on first use unless offline (--offline or HF_HUB_OFFLINE=1);
 `clipstudy fetch model NAME` downloads them ahead."""
 

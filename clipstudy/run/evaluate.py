@@ -13,7 +13,8 @@ import pandas as pd
 
 from ..errors import ClipstudyError
 from ..axes import Outputs
-from .unit import Unit, read_record
+from ..tasks import LMM
+from .unit import Unit, questions_path, read_record
 
 from ..results import STUDY_COLUMNS as COLUMNS, STUDY_IDENTITY as IDENTITY  # the results table these rows go to
 
@@ -58,7 +59,13 @@ def outputs(unit: Unit) -> list[Outputs]:
     for p in sets:
         zs = ZeroShot(unit.model, unit.dataset, p, enc, heads.get(p), rec["logit_scale"], rec["classnames"],
                       rec["class_index"], precision=rec["precision"])
-        out.append(Outputs(unit.model, unit.dataset, rec["task"], p, zs, frame, texts))
+        f = frame
+        if rec["task"] == LMM:  # an LMM unit: its CLIP's outputs, and the LLaVA's answers as the frame
+            q = load_frame(questions_path(unit, p))
+            if q is None:
+                raise ClipstudyError(f"{unit.label}: its answers under {p} are missing; run it again")
+            f = align(q.astype({"key": str}), [str(k) for k in enc.keys])
+        out.append(Outputs(unit.model, unit.dataset, rec["task"], p, zs, f, texts))
     return out
 
 

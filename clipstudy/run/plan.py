@@ -11,6 +11,8 @@ from typing import Iterable, Sequence
 
 from .. import store
 from ..errors import ClipstudyError
+from ..models.sources.llava import PREFIX as LLAVA
+from ..tasks import LMM
 from .unit import Unit, UnitResult, is_complete, lab_model_name
 
 
@@ -45,8 +47,17 @@ def model_identity(name: str, lab_profile: str = "lab") -> str:
     """What names a model's weights without loading them: zoo.model_id, plus a lab model's training key.
     A bare `lab:RECIPE` is under `lab_profile` (`lab_model_name`)."""
     from .. import zoo
+    from ..models.sources import llava
 
     spec = zoo.get(lab_model_name(name, lab_profile))
+    if spec.source == llava.SOURCE:  # an LMM unit: the checkpoint (on this machine, else why not) and its CLIP
+        from ..lmm import checkpoint_missing
+
+        ckpt, clip = llava.split(name)
+        why = checkpoint_missing(ckpt)
+        if why is not None:
+            raise why
+        return f"{zoo.model_id(spec)}+clip={model_identity(clip, lab_profile)}"
     mid = zoo.model_id(spec)
     lab = lab_recipe(name, lab_profile)
     if lab is not None:
@@ -171,6 +182,13 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
                 out.failed.append(UnitResult(key, m, d, "failed", error=why or str(info)))
                 continue
             data_id, fp, task = info
+            if m.startswith(LLAVA):  # an LMM on a labelled set: its two-choice answers (the `lmm` axis reads them)
+                if task != "classification":
+                    out.failed.append(UnitResult(store.unit_key(m, d, pk).name, m, d, "failed", error=(
+                        f"{m} x {d}: an LMM unit asks the two-choice question of a labelled classification set; "
+                        f"{d} is a {task} set")))
+                    continue
+                task = LMM
             key = store.unit_key(mid, f"{data_id}#{fp}", pk, axis_registry.unit_versions(task), device=kind,
                                  lab_profile=lab_profile if data_id != d else "").name
             u = Unit(m, d, pk, prompts_, key, mid, data_id, fp, task, cache, data_root, lab_profile, device,

@@ -20,9 +20,11 @@ from typing import Any
 
 from .. import store
 from ..errors import ClipstudyError
+from ..tasks import LMM
 
 RECORD = "unit.json"
 RECORD_FIELDS = ("features", "heads", "task", "n")
+QUESTIONS = "questions-{prompts}.parquet"  # an LMM unit's answers, one frame per prompt set of its CLIP's head
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ def is_complete(unit: Unit, record: dict | None = None) -> bool:
     if rec.get("texts") and not (unit.entry() / "texts.pt").exists():
         return False
     if rec["heads"] and not (unit.entry() / "heads.pt").exists():
+        return False
+    if rec.get("task") == LMM and not all(questions_path(unit, p).exists() for p in unit.prompts):
         return False
     return FeatureCache(Path(unit.cache_root) / "features").complete(rec["features"])
 
@@ -219,6 +223,8 @@ def _compute(unit: Unit) -> tuple[int, int]:
     from ..config import resolve_device
     from .data import open_dataset
 
+    if unit.task == LMM:
+        return _compute_lmm(unit)
     if any(p.startswith("lab-") for p in unit.prompts):
         from ..lab import zoo as _  # noqa: F401: registers the lab's prompt sets in this worker
     device = resolve_device(unit.device)
@@ -292,6 +298,96 @@ def _compute(unit: Unit) -> tuple[int, int]:
     finally:
         loaded.tokenizer = old_tok
     return images, (tok.n if tok is not None else 0)
+
+
+def questions_path(unit: Unit, prompts: str) -> Path:
+    """An LMM unit's per-question frame under one prompt set (the CLIP head that chose the questions' pairs)."""
+    return unit.entry() / QUESTIONS.format(prompts=prompts)
+
+
+_LMM: dict[tuple[str, str, str], Any] = {}  # the last LLaVA this process loaded: (checkpoint, device, dtype) -> it
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def _load_lmm(checkpoint: str, device: str, precision: str) -> tuple[Any, Any]:
+    import torch
+
+    from .. import lmm
+
+    key = (checkpoint, device, precision)
+    if key not in _LMM:
+        _LMM.clear()
+        _LMM[key] = lmm.load_llava(checkpoint, device, getattr(torch, DTYPES[precision]))
+    return _LMM[key]
+
+
+def _compute_lmm(unit: Unit) -> tuple[int, int]:
+    """An LMM unit (`llava:CHECKPOINT[@CLIP]` on a labelled set): its CLIP's zero-shot through the engine (the
+    features and heads a CLIP unit of the same model and dataset shares, from the cache), then per prompt set
+    the two-choice questions that head's logits choose (`lmm.build_pairs`) and the LLaVA's answer to each
+    (`lmm.answer_all`, in resumable shards under the unit entry), stored as `questions-PROMPTS.parquet`; the
+    record last. The CLIP's two-choice answers are computed from its stored logits at evaluation. Returns
+    (images encoded by the CLIP plus questions the LMM answered now, prompts encoded)."""
+    import torch
+
+    from .. import encode, lmm, zeroshot
+    from ..config import resolve_device
+    from ..models.sources import llava
+    from .data import open_dataset, save_frame
+
+    checkpoint, clip = llava.split(unit.model)
+    why = lmm.checkpoint_missing(checkpoint)
+    if why is not None:
+        raise why
+    device = resolve_device(unit.device)
+    precision = encode.resolve_precision(unit.precision, device)
+    loaded = load_model(clip, device)
+    if not unit.model_id.endswith("+clip=" + str(loaded.extra.get("_model_id"))):
+        raise ClipstudyError(f"{unit.model}: its CLIP {clip} changed between planning and encoding "
+                             f"(planned {unit.model_id}); run again")
+    data = open_dataset(unit.dataset, loaded.preprocess, unit.lab_profile)
+    if (data.data_id, data.fingerprint) != (unit.data_id, unit.fingerprint):
+        raise ClipstudyError(f"{unit.dataset}: its files changed between planning and encoding; run again")
+    frame = getattr(data.dataset, "frame", None)
+    if frame is None or "path" not in frame.columns:
+        raise ClipstudyError(f"{unit.model} x {unit.dataset}: an LMM unit shows the LLaVA image files; "
+                             f"{unit.dataset} has none (a rendered set)")
+    if loaded.is_classifier or not data.classnames:
+        raise ClipstudyError(f"{unit.model}: its CLIP {clip} has no zero-shot head to choose the questions with")
+    tok = CountingTokenizer(loaded.tokenizer)
+    old_tok, loaded.tokenizer = loaded.tokenizer, tok
+    entry = unit.entry()
+    heads: dict[str, Any] = {}
+    images = 0
+    try:
+        for p in unit.prompts:
+            _head_once(unit, loaded, data.classnames, p, device, precision)
+            zs = zeroshot.run(loaded, data.dataset, dataset_id=data.data_id, prompts=p, classnames=data.classnames,
+                              device=device, batch_size=unit.batch_size, num_workers=unit.num_workers,
+                              precision=precision, progress=False)
+            images += zs.encoded.forward_passes
+            heads[p] = zs.head
+            pairs = lmm.build_pairs(zs.labels, zs.logits, data.classnames, keys=[str(k) for k in zs.encoded.keys])
+            settings = lmm.GenerationSettings()
+            answers, asked = lmm.answer_all(lambda: _load_lmm(checkpoint, device, precision), pairs, data.dataset,
+                                            settings, batch_size=min(8, unit.batch_size),
+                                            shards=entry / f"answers-{p}", progress=False)
+            images += asked
+            _log(unit, f"{p}: {len(pairs)} questions, {asked} asked now")
+            save_frame(lmm.with_answers(pairs, answers, settings), questions_path(unit, p))
+        store.atomic_save(heads, entry / "heads.pt")
+        enc = zs.encoded
+        record = dict(model=unit.model, model_id=unit.model_id, dataset=unit.dataset, data_id=unit.data_id,
+                      task=LMM, id_set=data.id_set, features=enc.key, heads=sorted(heads), needs_heads=True,
+                      texts=False, precision=precision, logit_scale=float(zs.logit_scale), is_classifier=False,
+                      classnames=list(data.classnames), class_index=_jsonable(data.class_index), n=len(enc),
+                      n_skipped=len(enc.skipped), checkpoint=checkpoint, clip=clip,
+                      questions=[QUESTIONS.format(prompts=p) for p in sorted(heads)], device=device,
+                      torch=torch.__version__, written=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        store.atomic_write_text(json.dumps(record, indent=1), entry / RECORD)  # last: marks it complete
+    finally:
+        loaded.tokenizer = old_tok
+    return images, tok.n
 
 
 def _head_once(unit: Unit, loaded: Any, classnames: list[str], prompts: str, device: str, precision: str) -> None:
