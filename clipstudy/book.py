@@ -267,12 +267,15 @@ def fetch_records() -> str | None:
 LIVE_STUDY = RESULTS / "live"  # the runner's study folder for the live profile: results.csv, units.csv, logs/
 
 
-def live_grid(only: str | None = None) -> list[str]:
-    """The live datasets the chosen chapters declare (each axis module's `AXIS.live`)."""
+def live_grid(only: str | None = None, encoders: bool = False) -> list[str]:
+    """The live datasets the chosen chapters declare (each axis module's `AXIS.live`); with `encoders`, only
+    those an encoder's axes read (the LMM axis' datasets are its LLaVA units', `run_lmm_grid`)."""
     from . import axes
+    from .tasks import LMM
 
     found = [axes.of_chapter(p.stem) for p in select(only)]
-    return list(dict.fromkeys(d for a in found if a is not None for d in a.live))
+    return list(dict.fromkeys(d for a in found if a is not None and not (encoders and a.tasks == (LMM,))
+                              for d in a.live))
 
 
 def live_forms(datasets: list[str], wds: bool = False) -> list[str]:
@@ -304,7 +307,7 @@ def run_live_grid(only: str | None = None, device: str = "auto", executor: str =
     from .models.collection import LIVE
 
     prof = PROFILES[profile]
-    datasets = live_forms(live_grid(only), wds=prof.live_wds)
+    datasets = live_forms(live_grid(only, encoders=True), wds=prof.live_wds)
     panel = live.panel(datasets, models=list(models or prof.live_models or LIVE))
     if not panel.ready:
         print(f"live grid: nothing to run ({len(panel.missing)} model(s) or dataset(s) missing; the chapters say which)",

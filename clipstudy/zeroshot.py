@@ -21,6 +21,14 @@ class NonFiniteOutputs(ClipstudyError, ValueError):
     """A model's logits hold NaN or infinite values: no metric of them means anything."""
 
 
+def _subset_logits(z: torch.Tensor, class_index: list) -> torch.Tensor:
+    """A 1000-way classifier's logits on a dataset's classes: the column of each class, or, where a class maps to
+    several ImageNet classes (ImageNet-D's `imagenet_indices`), the largest of their logits."""
+    if all(isinstance(i, int) for i in class_index):
+        return z[:, class_index]
+    return torch.stack([z[:, [i] if isinstance(i, int) else list(i)].max(dim=1).values for i in class_index], dim=1)
+
+
 @dataclass
 class ZeroShot:
     """Cached image features plus the class head of one (model, dataset, prompts)."""
@@ -32,7 +40,7 @@ class ZeroShot:
     head: torch.Tensor | None  # [D, C]; None for classifiers, whose features are logits
     logit_scale: float
     classnames: list[str]
-    class_index: list[int] | None = None  # columns of a 1000-way classifier that this dataset uses
+    class_index: list | None = None  # columns of a 1000-way classifier this dataset uses (one, or several, a class)
     meta: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
 
@@ -51,7 +59,7 @@ class ZeroShot:
     def logits(self) -> torch.Tensor:
         if self.head is None:
             z = self.encoded.features
-            z = z[:, self.class_index] if self.class_index is not None else z
+            z = _subset_logits(z, self.class_index) if self.class_index is not None else z
         else:
             z = encode.zero_shot_logits(self.encoded.features, self.head, self.logit_scale)
         bad = ~torch.isfinite(z).all(dim=1) if z.numel() else torch.zeros(0, dtype=torch.bool)

@@ -129,6 +129,7 @@ def live_book(tmp_path_factory, shared_data):
         serve_models(hub)
         serve_wds(hub)
         data = make_folders(tmp / "data", shared_data)
+        serve_llava(hub, tmp, tmp / "hf")
         out = tmp / "out"
         env = env_for(hub.url, tmp / "hf", CLIPSTUDY_DATA=str(data), MPLBACKEND="Agg")
         t0 = time.monotonic()
@@ -150,15 +151,28 @@ def YOURS(tmp: Path) -> str:
     return f"local-dir:{folder}" if folder.exists() else runner_fixtures.tiny_local_dir(folder, 3)
 
 
+LLAVA_REPO = "clipstudy-test/tiny-llava"
+
+
 def LLAVA(tmp: Path) -> str:
-    """Chapter 09's live LMM (`--models llava:FOLDER@CLIP`): a tiny random LLaVA in the Hugging Face layout,
-    compared with the researcher's tiny CLIP."""
+    """Chapter 09's live LMM (`--models llava:HUB_ID@CLIP`): a tiny random LLaVA the local hub serves in the
+    Hugging Face layout, compared with the researcher's tiny CLIP."""
+    return f"llava:{LLAVA_REPO}@{YOURS(tmp)}"
+
+
+def serve_llava(hub: Hub, tmp: Path, hf_home: Path) -> None:
+    """The tiny LLaVA on the hub, then into the Hugging Face cache as a researcher fetches a LLaVA checkpoint
+    (`huggingface-cli download ID`, which the runner's message for a missing checkpoint gives)."""
     from test_lmm import tiny_llava
 
-    folder = tmp / "my-llava"
-    if not folder.exists():
-        tiny_llava(folder)
-    return f"llava:{folder}@{YOURS(tmp)}"
+    folder = tmp / "tiny-llava"
+    tiny_llava(folder)
+    names = [str(f.relative_to(folder)) for f in sorted(folder.rglob("*")) if f.is_file()]
+    for n in names:
+        hub.add(LLAVA_REPO, n, (folder / n).read_bytes())
+    env = env_for(hub.url, hf_home)  # each file through huggingface_hub into the cache, as the CLI download does
+    code = (f"from huggingface_hub import hf_hub_download\nfor n in {names!r}: hf_hub_download({LLAVA_REPO!r}, n)")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=300)
 
 
 def _notebook(out: Path, stem: str) -> dict:
