@@ -495,7 +495,7 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
     prof = PROFILES[profile]
     paths = select(only)
     if prof.live:
-        from .config import mark_live_evidence
+        from .live import mark_live_evidence
 
         # a pipeline check or not, and which models are the researcher's, before a chapter reads
         mark_live_evidence(project / "book" / "results", prof, yours or ())

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from .tasks import LAB_SETS
 
@@ -111,22 +110,6 @@ PROFILES: dict[str, Profile] = {
 PIPELINE_CHECK = ("Pipeline check (random weights), not a finding: this profile checks that the live path runs "
                   "end to end; its live numbers measure nothing about real models.")
 LIVE_EVIDENCE = "evidence.json"  # beside the live grid's results.csv: whether its numbers are a pipeline check
-
-
-def mark_live_evidence(results_dir: str | os.PathLike, prof: "Profile", yours: Iterable[str] = ()) -> Path:
-    """Say, beside the live grid's results table (`results_dir/live/evidence.json`), whether its numbers are a
-    pipeline check (`Profile.pipeline_check`) and which live models are the researcher's own (`build --models`);
-    the claims page and the chapters read it."""
-    import json
-
-    path = Path(results_dir) / "live" / LIVE_EVIDENCE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = dict(profile=prof.name, pipeline_check=prof.pipeline_check, why=PIPELINE_CHECK if prof.pipeline_check else "",
-                yours=list(dict.fromkeys(yours)))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # whole or absent: a chapter never reads half of it
-    tmp.write_text(json.dumps(body, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
 
 
 def live_yours(results_dir: str | os.PathLike) -> list[str]:

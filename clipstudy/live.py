@@ -1,11 +1,15 @@
 """The live path inside the book: which real checkpoints and datasets this machine has, and their numbers.
 
 Nothing here estimates: a model whose weights cannot be loaded, or a dataset whose
-folder is absent, is reported as missing with the way to get it.
+folder is absent, is reported as missing with the way to get it. `mark_live_evidence` writes the build's live
+mark (`results/live/evidence.json`: a pipeline check or not, and the researcher's own models), which
+`config.live_pipeline_check` and `config.live_yours` read.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from .models.collection import LIVE
@@ -82,3 +86,19 @@ def panel(dataset_names: Iterable[str], models: Iterable[str] = LIVE, enabled: b
     p.missing += data_missing
     return p
 
+
+def mark_live_evidence(results_dir: str | os.PathLike, prof: Any, yours: Iterable[str] = ()) -> Path:
+    """Say, beside the live grid's results table (`results_dir/live/evidence.json`), whether its numbers are a
+    pipeline check (`Profile.pipeline_check`) and which live models are the researcher's own (`build --models`);
+    the claims page and the chapters read it."""
+    import json
+
+    from .config import LIVE_EVIDENCE, PIPELINE_CHECK
+    from .store import atomic_write_text
+
+    path = Path(results_dir) / "live" / LIVE_EVIDENCE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = dict(profile=prof.name, pipeline_check=prof.pipeline_check, why=PIPELINE_CHECK if prof.pipeline_check else "",
+                yours=list(dict.fromkeys(yours)))
+    atomic_write_text(json.dumps(body, indent=1) + "\n", path)  # whole or absent: a chapter never reads half of it
+    return path

@@ -756,7 +756,7 @@ def caveat(e: pd.DataFrame, v: dict[str, str]) -> str:
     return ""
 
 
-# A build whose live numbers are a pipeline check (`config.mark_live_evidence`: random weights) shows each live
+# A build whose live numbers are a pipeline check (`live.mark_live_evidence`: random weights) shows each live
 # cell with this mark; its verdict is this word and it never enters a claim's overall verdict.
 PIPELINE_CAVEAT = "pipeline check (random weights), not a finding"
 PIPELINE_VERDICT = "pipeline check"
