@@ -142,13 +142,10 @@ def mark_figure(fig: Any) -> None:
             if t.get_text() in tables.MARKED:
                 t.set_text(tables.marked(t.get_text()))
     for ax in fig.axes:  # categorical ticks are fixed labels: set them again, marked
-        for get, set_ticks, set_labels in ((ax.get_xticklabels, ax.set_xticks, ax.set_xticklabels),
-                                           (ax.get_yticklabels, ax.set_yticks, ax.set_yticklabels)):
-            labels = [t.get_text() for t in get()]
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t.get_text() for t in axis.get_ticklabels()]
             if any(x in tables.MARKED for x in labels):
-                ticks = ax.get_xticks() if get == ax.get_xticklabels else ax.get_yticks()
-                set_ticks(ticks)
-                set_labels([tables.marked(x) for x in labels])
+                axis.set_ticks(axis.get_ticklocs(), [tables.marked(x) for x in labels])
 
 
 def as_families(df: pd.DataFrame) -> pd.DataFrame:
