@@ -519,7 +519,11 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
             from .lab import hub as lab_hub
 
             lab_hub.book_fetch(os.environ["CLIPSTUDY_LAB_HUB"], prof.lab)
-        lab_zoo.train(None, profile=prof.lab)  # trains what is missing; a warm cache loads
+        from .axes import lmm as lmm_axis
+
+        # what is missing trains (a warm cache loads), chapter 09's mini-LLaVAs in the same schedule as the CLIPs
+        reads = lmm_axis.AXIS.chapter in {p.stem for p in paths}
+        lab_zoo.train(None, profile=prof.lab, llavas=lmm_axis.lab_pairs(prof.lab) if reads else ())
         print(f"lab zoo ready ({prof.lab}) in {time.time() - t0:.0f}s", flush=True)
         stages.append(("lab zoo", time.time() - t0))
         t0 = time.time()

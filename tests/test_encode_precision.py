@@ -3,6 +3,8 @@ result rows, the runner's plan, `clipstudy build --precision` and lab training. 
 entries and passed down explicitly: no environment variable carries it, and the engine's functions refuse `auto`."""
 from __future__ import annotations
 
+import json
+
 import os
 from pathlib import Path
 
@@ -247,12 +249,17 @@ def test_bf16_training_step_runs_the_forward_in_bf16_and_keeps_fp32_weights():
 def test_parallel_lab_training_gives_the_weights_of_sequential_training(tmp_path, monkeypatch):
     from clipstudy.lab import zoo as lab_zoo
 
+    from clipstudy.lab import llava
+
     shas = {}
-    for workers in (1, 2):
+    for workers in (1, 2):  # a mini-LLaVA on base#0 trains in the same schedule, once its CLIP exists
         monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / f"w{workers}"))
-        df = lab_zoo.train(["size-small", "finetuned#0"], profile="smoke", progress=False, workers=workers)
+        df = lab_zoo.train(["size-small", "finetuned#0"], profile="smoke", progress=False, workers=workers,
+                           llavas=[("base", 0)])
         assert len(df) == 3  # size-small under both smoke seeds, and finetuned (its parent base trains too)
-        shas[workers] = sorted(df["sha256"])
+        assert llava.is_cached("base", "smoke", 0)
+        shas[workers] = sorted(df["sha256"]) + [json.loads((llava.cache_dir("base", "smoke", 0) / "meta.json")
+                                                           .read_text())["sha256"]]
     assert shas[1] == shas[2]
 
 

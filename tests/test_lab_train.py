@@ -168,3 +168,46 @@ def test_preprocess_accepts_uint8_float_and_pil():
     b = pp(Image.fromarray(u8.permute(1, 2, 0).numpy()))
     assert torch.allclose(a, b, atol=1e-5)
     assert torch.allclose(pp(u8[None].float() / 255)[0], a, atol=1e-5)
+
+
+def test_zoo_schedule_starts_the_longest_chains_first_and_waits_for_parents(tmp_path, monkeypatch):
+    """The lab zoo's one schedule (lab.zoo._jobs, _run_jobs) on the real lab profile's missing zoo: the ViTs (three
+    times base's steps) and base (three fine-tunes and a mini-LLaVA wait on it) start first, no fine-tune or LMM
+    starts before its parent has finished, and a failing job raises after the running ones finish."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path))  # nothing trained: every model is missing
+    p = lab_zoo.profile_of("lab")
+    todo = [r for n in lab_zoo.names() if not n.startswith("test-") for r in lab_zoo.seeded(n, p)]  # the defaults
+    jobs = lab_zoo._jobs(todo, p, [("base", 0), ("arch-vit", 0)])
+    by = {j.name: j for j in jobs}
+    assert len(jobs) == len(todo) + 2
+    first = sorted(jobs, key=lambda j: -j.rank)[:4]
+    assert {j.arg[0].name for j in first} == {"arch-vit"} | {"base"}, [j.name for j in first]
+    ft = [j for j in jobs if j.fn is lab_zoo._train_one and j.arg[0].finetuned]
+    assert len(ft) == 9 and all(len(j.after) == 1 and j.after[0] in by for j in ft)
+
+    order, lock = [], __import__("threading").Lock()
+
+    def fake(arg):
+        with lock:
+            order.append(("start", arg))
+        with lock:
+            order.append(("end", arg))
+
+    fakes = [dataclasses.replace(j, fn=fake, arg=(j.name,)) for j in jobs]
+    with ThreadPoolExecutor(2) as pool:
+        lab_zoo._run_jobs(pool, fakes, 2, "test", progress=False)
+    started = [a[0] for what, a in order if what == "start"]
+    ended = {a[0]: i for i, (what, a) in enumerate(order) if what == "end"}
+    assert sorted(started) == sorted(by)
+    for j in fakes:
+        for parent in j.after:  # a job starts only after what it waits on has ended
+            assert ended[parent] < order.index(("start", (j.name,)))
+
+    def boom(arg):
+        if arg[0] == fakes[0].name:
+            raise FloatingPointError("loss became nan")
+
+    with ThreadPoolExecutor(2) as pool, pytest.raises(FloatingPointError, match="nan"):
+        lab_zoo._run_jobs(pool, [dataclasses.replace(j, fn=boom) for j in fakes], 2, "test", progress=False)

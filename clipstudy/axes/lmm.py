@@ -224,6 +224,11 @@ ALL_SEEDS = ("base",)
 def seeds_of(recipe: str, profile: str) -> list[int]:
     """The training seeds whose (CLIP, LMM) pair this chapter trains for `recipe`."""
     return lab_eval.seeds(profile) if recipe in ALL_SEEDS else [0]
+
+
+def lab_pairs(profile: str) -> list[tuple[str, int]]:
+    """(recipe, seed) of every mini-LLaVA this chapter reads: the book trains them in its lab-zoo stage."""
+    return [(r, sd) for r in RECIPES for sd in seeds_of(r, profile)]
 WHY_NOT = "the miniature LLaVA is trained on base and arch-vit only (one LMM per recipe would multiply the build time)"
 NOT_MEASURED = {"training distribution": WHY_NOT, "training-set size": WHY_NOT, "contrastive loss": WHY_NOT,
                 "fine-tuning": "the fine-tuned lab model is a classifier with no text tower: the protocol compares an "
@@ -277,8 +282,8 @@ def lab(ch: chapter.Chapter) -> dict:
     lab-sketch and lab-factors, beside its CLIP and a linear probe."""
     from ..lab import llava
 
-    pairs = [(r, sd) for r in RECIPES for sd in seeds_of(r, ch.lab_profile)]
-    # the missing ones are trained side by side (lab profile, CPU)
+    pairs = lab_pairs(ch.lab_profile)
+    # trained in the book's lab-zoo stage; the missing ones (a chapter run alone) side by side here
     details, results, meta = llava.evaluate_pairs(pairs, ch.lab_profile, ch.device,
                                                   ((("lab-val", "lab-sketch"), ch.n_eval),
                                                    (("lab-factors",), ch.params.n_lmm_factor_scenes)),

@@ -467,6 +467,12 @@ def cache_dir(recipe: str, profile: str, seed: int | None = None) -> Path:
     return cache_root() / "lab" / "llava" / (f"{recipe}-{profile}" + (f"-seed{seed}" if seed else ""))
 
 
+def is_cached(recipe: str, profile: str, seed: int | None = None) -> bool:
+    """Whether a mini-LLaVA was written for (recipe, profile, seed); `load` still checks its key (a stale one
+    retrains there)."""
+    return (cache_dir(recipe, profile, seed) / "meta.json").exists()
+
+
 def _read_cached(folder: Path, key: str) -> dict | None:
     """The cached payload when it is complete and matches `key`; None (retrain) otherwise (the store's
     `load_entry`: a damaged or stale entry is discarded)."""
@@ -545,7 +551,7 @@ def train(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device:
     A pair whose cache exists but is stale is left to `load`, which retrains it."""
     from . import zoo as lab_zoo
 
-    todo = [(r, profile, sd) for r, sd in pairs if not (cache_dir(r, profile, sd) / "meta.json").exists()]
+    todo = [(r, profile, sd) for r, sd in pairs if not is_cached(r, profile, sd)]
     n = workers or lab_zoo.train_workers(lab_zoo.profile_of(profile), len(todo))
     if str(device).startswith("cuda") or n < 2 or len(todo) < 2:
         return 0

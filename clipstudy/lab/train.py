@@ -24,8 +24,9 @@ import torch.nn.functional as F
 
 from ..errors import UnknownNameError
 
-TRAIN_VERSION = 2  # bump when the training loop changes what a recipe produces (invalidates cached models)
+TRAIN_VERSION = 3  # bump when the training loop changes what a recipe produces (invalidates cached models)
 # 2: one torch thread per model (threads), so weights do not depend on the core count or on parallel training
+# 3: ResNet towers train in channels_last (memory_format): other convolution kernels, so other rounding
 # How a fine-tuned recipe tunes its parent CLIP: `standard` (cross-entropy, whole image tower + head), `contrastive`
 # (FLYP) and `last-block` (parameter-efficient). Each non-standard kind has its own version, part of its recipes'
 # keys only (lab.zoo.Recipe.key_dict): bump one when its loop changes, and no other recipe's cached weights move.
@@ -260,11 +261,36 @@ def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.
                              lr=lr, betas=(0.9, 0.98), eps=1e-6)
 
 
+def channels_last(model: torch.nn.Module) -> bool:
+    """Whether `model` trains in channels_last: when its image tower is open_clip's ModifiedResNet.
+
+    benchmarks/train_options.py (AMX-BF16 Xeon, 1 thread, lab batch and size) gives the ResNet step 1.29-1.31x in
+    channels_last; the timm ConvNeXt 1.00-1.02x and the ViT (one patch convolution) nothing, so they stay as they
+    are. torch.compile gave the ResNet 1.44-1.55x per step but costs 22-48 s of compilation per graph and process
+    (and needs a C++ compiler on the reader's machine): not adopted."""
+    from open_clip.modified_resnet import ModifiedResNet
+
+    visual = getattr(model, "visual", None)
+    return isinstance(visual, ModifiedResNet)
+
+
+def _in_format(model: torch.nn.Module, preprocess: Callable) -> Callable:
+    """`preprocess` whose batches come out in the memory format `model` trains in (`channels_last`)."""
+    if not channels_last(model):
+        return preprocess
+    return lambda x: preprocess(x).contiguous(memory_format=torch.channels_last)
+
+
 def _loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Tensor], *, steps: int, batch_size: int,
           lr: float, weight_decay: float, warmup: int, seed: int, desc: str, progress: bool,
           precision: str = "fp32") -> History:
     from tqdm.auto import tqdm
 
+    # Trained in channels_last where that pays, returned (and so saved and evaluated) in the default format, so a
+    # model trained in this process and one loaded from its file give the same features, bit for bit.
+    fmt = channels_last(model)
+    if fmt:
+        model.to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(seed)
     opt = _optimizer(model, lr, weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, steps, warmup))
@@ -288,6 +314,8 @@ def _loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Ten
                 bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
         bar.close()
     model.eval()
+    if fmt:
+        model.to(memory_format=torch.contiguous_format)
     wall = time.perf_counter() - t0
     tail = losses[-max(1, min(20, steps // 10)):]
     return History(steps, steps * batch_size, wall, float(np.mean(tail)) if tail else float("nan"), losses)
@@ -303,7 +331,7 @@ def train_clip(model, images: torch.Tensor, tokens: torch.Tensor, *, steps: int,
 
     if len(images) != len(tokens):
         raise ValueError(f"{len(images)} images but {len(tokens)} caption rows")
-    preprocess = preprocess or Preprocess()
+    preprocess = _in_format(model, preprocess or Preprocess())
     siglip = getattr(model, "logit_bias", None) is not None
     loss_fn = open_clip.loss.SigLipLoss() if siglip else open_clip.loss.ClipLoss()
     n, k = len(images), tokens.shape[1]
@@ -329,7 +357,7 @@ def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, 
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     if (labels < 0).any():
         raise ValueError("fine-tuning labels must be class indices >= 0 (held-out shapes are -1)")
-    preprocess = preprocess or Preprocess()
+    preprocess = _in_format(clf, preprocess or Preprocess())
     n = len(images)
     batch_size = min(batch_size, n)
 

@@ -473,26 +473,117 @@ def _train_one(args: tuple) -> str:
     return r.name
 
 
-def _train_parallel(todo: list[Recipe], p: Profile, workers: int, progress: bool) -> None:
-    """Render the training chunks, then train the contrastive models, then the fine-tuned ones (their parents
-    must exist), each stage over `workers` spawned processes. Every model is written atomically by its worker."""
+def _train_llava(args: tuple) -> str:
+    from . import llava
+
+    T.threads_for_worker()
+    recipe_, p, seed = args
+    llava.load(recipe_, p.name, "cpu", seed=seed, progress=False)
+    return recipe_
+
+
+# Seconds per optimiser step of one model on one core (lab profile, benchmarks/train_options.py on a 2-core AMX-BF16
+# Xeon, the ResNet in channels_last; the mini-LLaVA from chapter 09's training records). Only the order of the
+# schedule uses them (longest chain first), never a result: another CPU changes the scale, hardly the order.
+STEP_SECONDS = {"resnet": 0.19, "vit": 0.44, "convnext": 0.19, "llava": 0.09}
+
+
+@dataclass
+class _Job:
+    name: str
+    fn: Any
+    arg: tuple
+    seconds: float  # its estimated cost (STEP_SECONDS x steps)
+    after: tuple[str, ...] = ()  # the jobs that must finish first (a fine-tune's parent, an LMM's CLIP)
+    rank: float = 0.0  # its cost plus the longest chain of jobs that wait on it
+
+
+def _jobs(todo: list[Recipe], p: Profile, llavas: Iterable[tuple[str, int]]) -> list[_Job]:
+    """The training jobs of the missing models: the contrastive CLIPs (with the parents of the fine-tunes), the
+    fine-tunes after their parent, and the mini-LLaVAs of `llavas` (recipe, seed) after their CLIP."""
+    from . import llava
+
+    plain = [r for r in todo if not r.finetuned]
+    plain += [q for q in dict.fromkeys(parent_of(r) for r in todo if r.finetuned) if q not in plain
+              and record(q, p) is None]
+    jobs = [_Job(store_key(r, p).name, _train_one, (r, p), p.n_steps(r.size, r.steps_scale) * STEP_SECONDS[r.arch])
+            for r in plain]
+    names_ = {j.name for j in jobs}
+    for r in (r for r in todo if r.finetuned):
+        parent = store_key(parent_of(r), p).name
+        jobs.append(_Job(store_key(r, p).name, _train_one, (r, p), p.ft_steps * STEP_SECONDS[r.arch],
+                         (parent,) if parent in names_ else ()))
+    steps = llava.settings_for(p.name).steps
+    for rec, sd in llavas:
+        if llava.is_cached(rec, p.name, sd):
+            continue
+        clip = store_key(dataclasses.replace(recipe(rec), seed=sd), p).name
+        jobs.append(_Job(f"llava:{rec}#{sd}", _train_llava, (rec, p, sd), steps * STEP_SECONDS["llava"],
+                         (clip,) if clip in names_ else ()))
+    by_name = {j.name: j for j in jobs}
+    waits_on: dict[str, list[_Job]] = {}
+    for j in jobs:
+        for a in j.after:
+            waits_on.setdefault(a, []).append(j)
+
+    def rank(j: _Job) -> float:
+        if not j.rank:
+            j.rank = j.seconds + max((rank(k) for k in waits_on.get(j.name, [])), default=0.0)
+        return j.rank
+    for j in by_name.values():
+        rank(j)
+    return jobs
+
+
+def _run_jobs(pool, jobs: list[_Job], workers: int, desc: str, progress: bool) -> None:
+    """Run `jobs` on `pool`: whenever a process is free, the ready job (all it waits on done) with the longest
+    chain ahead of it starts, so the long ViTs and the fine-tunes' parents go first and no stage waits for the
+    slowest model of the one before it. A failed job's error is raised once the running ones have finished (each
+    model is published atomically by its worker: nothing finished is lost)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from tqdm.auto import tqdm
+
+    waiting = sorted(jobs, key=lambda j: -j.rank)
+    done: set[str] = set()
+    running: dict = {}
+    bar = tqdm(total=len(jobs), desc=desc, leave=False, disable=not progress)
+    try:
+        while waiting or running:
+            for j in [j for j in waiting if all(a in done for a in j.after)][:workers - len(running)]:
+                waiting.remove(j)
+                running[pool.submit(j.fn, j.arg)] = j
+            if not running:
+                raise RuntimeError(f"lab zoo: jobs wait on models nobody trains: {[j.name for j in waiting]}")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in finished:
+                j = running.pop(f)
+                f.result()  # a worker's error re-raises here
+                done.add(j.name)
+                bar.update()
+                bar.set_postfix_str(j.name.split("-lab-")[0][:40])
+    finally:
+        bar.close()
+
+
+def _train_parallel(todo: list[Recipe], p: Profile, workers: int, progress: bool,
+                    llavas: Iterable[tuple[str, int]] = ()) -> None:
+    """Render the training chunks, then train every missing model over `workers` spawned processes, in one
+    schedule (`_run_jobs`): the contrastive models, each fine-tune once its parent exists, and each mini-LLaVA of
+    `llavas` once its CLIP does. Every model is written atomically by its worker."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     chunks = list(dict.fromkeys((r.config(), p.chunk, TRAIN_SEED0 + i, p.image_size)
                                 for r in todo for i in range(p.n_chunks(r.size))))
-    plain = [r for r in todo if not r.finetuned]
-    parents = [parent_of(r) for r in todo if r.finetuned]
-    plain += [q for q in dict.fromkeys(parents) if q not in plain and record(q, p) is None]
-    stages = [("render", _render_chunk, chunks), ("train", _train_one, [(r, p) for r in plain]),
-              ("fine-tune", _train_one, [(r, p) for r in todo if r.finetuned])]
+    jobs = _jobs(todo, p, llavas)
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        for name, fn, items in stages:
-            if not items:
-                continue
-            for _ in _bar(pool.map(fn, items), f"lab zoo ({p.name}): {name} x{len(items)} on {workers} processes",
-                          progress):
+        if chunks:
+            for _ in _bar(pool.map(_render_chunk, chunks), f"lab zoo ({p.name}): render x{len(chunks)} on {workers} "
+                          "processes", progress):
                 pass
+        if jobs:
+            _run_jobs(pool, jobs, workers, f"lab zoo ({p.name}): train x{len(jobs)} on {workers} processes", progress)
 
 
 def with_precision(p: Profile, precision: str | None) -> Profile:
@@ -504,22 +595,34 @@ def with_precision(p: Profile, precision: str | None) -> Profile:
 
 
 def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | None = None,
-          progress: bool = True, workers: int | None = None, precision: str | None = None) -> pd.DataFrame:
+          progress: bool = True, workers: int | None = None, precision: str | None = None,
+          llavas: Iterable[tuple[str, int]] = ()) -> pd.DataFrame:
     """Train every missing recipe (default: the whole zoo); returns their records as a frame.
     Missing models train in `workers` processes side by side (default: `train_workers`). `precision` is the
-    training precision (default: the profile's, the lab's own policy: `lab.train.train_precision`)."""
+    training precision (default: the profile's, the lab's own policy: `lab.train.train_precision`).
+    `llavas`: (recipe, seed) pairs whose mini-LLaVA (`lab.llava.load`) trains in the same schedule, once its CLIP
+    exists (the book passes chapter 09's), so that the chapter finds them trained."""
     p = with_precision(profile_of(profile), precision)
     if isinstance(recipes, str):
         recipes = [recipes]
+    llavas = list(llavas)
+    if llavas and T.train_precision(p.train_precision) != "fp32":
+        raise ValueError("lab.zoo.train(llavas=...): the mini-LLaVAs sit on the profile's fp32-trained CLIPs; train "
+                         f"them apart from a zoo trained in {p.train_precision}")
     rs = [s for n in (recipes or names()) for s in (seeded(n, p) if "#" not in str(n) else [recipe(n)])]
     todo = [r for r in rs if record(r, p) is None]
-    n = workers or train_workers(p, len(todo))
-    if n > 1 and len(todo) > 1:
-        _train_parallel(todo, p, n, progress)
+    n = workers or train_workers(p, len(todo) + len(llavas))
+    if n > 1 and len(todo) + len(llavas) > 1:
+        _train_parallel(todo, p, n, progress, llavas)
     rows = []
     for r in _bar(rs, f"lab zoo ({p.name}, {p.seeds} seeds)", progress):
         _ensure(r, p, progress)
         rows.append(record(r, p))
+    if llavas:  # what the schedule did not train (one process, or a stale cache): here, one at a time
+        from . import llava
+
+        for rec, sd in llavas:
+            llava.load(rec, p.name, "cpu", seed=sd, progress=progress)
     return pd.DataFrame(rows)
 
 

@@ -1,0 +1,87 @@
+"""Issue 25.2: does a change to lab training keep every recipe inside its seed interval of lab-val accuracy?
+
+    # with the code before the change (its checkout first on PYTHONPATH) and its trained zoo:
+    PYTHONPATH=/path/to/before CLIPSTUDY_CACHE=/tmp/zoo_before python benchmarks/seed_intervals.py measure before.csv
+    # with the code after it:
+    CLIPSTUDY_CACHE=/tmp/zoo_after python benchmarks/seed_intervals.py measure after.csv
+    python benchmarks/seed_intervals.py compare before.csv after.csv
+
+`measure` reads the lab profile's trained zoo from the store (every recipe x seed; a model that is not trained
+there is an error: this script never trains) and writes one row per recipe and seed: lab-val top-1 (fp32, the
+lab's ensemble prompts, the set's full size), the training record's wall time and steps, TRAIN_VERSION.
+`compare` prints, per recipe, the three seeds before and after, the before range over seeds (the seed
+interval) and whether the mean after lies inside it, with the mean wall time per model before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, table  # noqa: E402
+
+
+def measure(out: Path, profile: str) -> int:
+    import clipstudy
+    from clipstudy.lab import evaluate as lab_eval, train as T, zoo as lab_zoo
+
+    p = lab_zoo.profile_of(profile)
+    missing = [lab_zoo.label(r) for n in lab_zoo.names() for r in lab_zoo.seeded(n, p) if not lab_zoo.is_trained(r, p)]
+    if missing:
+        print(f"not trained in this cache ({len(missing)}): {', '.join(missing)}; this script never trains",
+              file=sys.stderr)
+        return 2
+    acc = lab_eval.accuracy_table(lab_zoo.names(), ["lab-val"], profile=profile, seeds_="all", precision="fp32")
+    rows = []
+    for r in acc.to_dict("records"):
+        rec = lab_zoo.record(lab_zoo.recipe(f"{r['recipe']}#{int(r['seed'])}"), p)
+        rows.append(dict(recipe=r["recipe"], seed=int(r["seed"]), accuracy=r["accuracy"], n=r["n"],
+                         wall_s=rec["wall_s"], steps=rec["steps"], train_version=T.TRAIN_VERSION,
+                         code=str(Path(clipstudy.__file__).parent)))
+    pd.DataFrame(rows).to_csv(out, index=False)
+    print(f"{len(rows)} rows -> {out} ({machine()})")
+    return 0
+
+
+def compare(before: Path, after: Path) -> int:
+    b, a = pd.read_csv(before), pd.read_csv(after)
+    rows, outside = [], []
+    for recipe, g in b.groupby("recipe", sort=False):
+        h = a[a.recipe == recipe]
+        lo, hi = g.accuracy.min(), g.accuracy.max()
+        inside = lo <= h.accuracy.mean() <= hi
+        if not inside:
+            outside.append(recipe)
+        rows.append({"recipe": recipe,
+                     "before, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in g.sort_values("seed").accuracy),
+                     "before mean [seed range]": f"{g.accuracy.mean():.3f} [{lo:.3f}, {hi:.3f}]",
+                     "after, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in h.sort_values("seed").accuracy),
+                     "after mean": f"{h.accuracy.mean():.3f}",
+                     "inside": "yes" if inside else "**no**",
+                     "s per model before / after": f"{g.wall_s.mean():.0f} / {h.wall_s.mean():.0f}"})
+    print(f"# lab-val top-1 (fp32, ensemble prompts, n={int(b.n.iloc[0])}), TRAIN_VERSION "
+          f"{b.train_version.iloc[0]} -> {a.train_version.iloc[0]}")
+    print(table(rows))
+    print(f"\n{len(rows) - len(outside)} of {len(rows)} recipes have their mean after inside the before seed range"
+          + (f"; outside: {', '.join(outside)}" if outside else ""))
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("out", type=Path)
+    m.add_argument("--profile", default="lab")
+    c = sub.add_parser("compare")
+    c.add_argument("before", type=Path)
+    c.add_argument("after", type=Path)
+    a = ap.parse_args(argv)
+    return measure(a.out, a.profile) if a.cmd == "measure" else compare(a.before, a.after)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
