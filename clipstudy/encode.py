@@ -338,8 +338,12 @@ def weights_hash(model: torch.nn.Module) -> str:
     """Hash of every parameter and buffer, so retrained or swapped weights never hit stale features.
 
     Recomputed on every call (about 0.4 s for a ViT-B-32 on CPU): a memo keyed on tensor
-    versions would miss updates made through `.data`, and stale features are worse than slow.
+    versions would miss updates made through `.data`, and stale features are worse than slow. The one
+    exception is a `models.deferred.Deferred` still as loaded from its files: its hash was computed from
+    those bytes the first time they were loaded, and nothing has reached the model since.
     """
+    if getattr(model, "is_deferred", False) and model.weights_id:  # a checkpoint's model as loaded: its memo
+        return model.weights_id
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
@@ -639,6 +643,9 @@ def zero_shot_head(model: Any, tokenizer: Callable, classnames: Sequence[str],
 
 def logit_scale_of(model: Any) -> float:
     """exp(logit_scale) of an open_clip model (already exponentiated scalars pass through)."""
+    known = getattr(model, "known_logit_scale", None)  # a models.deferred.Deferred as loaded: without building it
+    if known is not None:
+        return float(known)
     s = getattr(model, "logit_scale", None)
     if s is None:
         return 100.0

@@ -70,13 +70,16 @@ def open_clip_kwargs(arch: str, tag: str | None) -> dict[str, Any]:
     return kw
 
 
-def build_open_clip(spec: ModelSpec, checkpoint: str | None, device: str = "cpu") -> tuple[Any, Callable]:
+def build_open_clip(spec: ModelSpec, checkpoint: str | None, device: str = "cpu",
+                    load_weights: bool = True) -> tuple[Any, Callable]:
     """(model, preprocess) built as the spec's tag was trained, weights from the local file `checkpoint`
-    (random when None). The activation test builds every registry entry with device="meta"."""
+    (random when None; none read with `load_weights=False`, not even a model folder's). The activation test
+    builds every registry entry with device="meta"."""
     import open_clip
 
     kw = open_clip_kwargs(spec.arch, pretrained_tag(spec))
-    model, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=checkpoint, device=device, **kw)
+    model, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=checkpoint, device=device,
+                                                                 load_weights=load_weights, **kw)
     return model, preprocess
 
 
@@ -160,16 +163,50 @@ def load(spec: ModelSpec, device: str) -> Loaded:
         checkpoint = str(hub) if hub is not None else spec.pretrained
     elif not spec.arch.startswith(LOCAL_DIR):
         torch.manual_seed(0)  # ARCH/random is the same random network every time, so its features cache
-    try:
-        model, preprocess = build_open_clip(spec, checkpoint, device)
-    except Exception as e:  # open_clip raises RuntimeError/KeyError/EOFError/...; say what is wrong in plain words
-        why = checkpoint_problem(spec, local) if local is not None else None
-        where = checkpoint or ("(folder)" if spec.arch.startswith(LOCAL_DIR) else "(random init)")
-        raise CheckpointError(f"{spec.name}: {why}" if why else
-                              f"could not load {spec.arch} weights {where}: {type(e).__name__}: {e}") from e
-    model.eval()
+    def build() -> tuple[Any, Callable]:
+        try:
+            model, preprocess = build_open_clip(spec, checkpoint, device)
+        except Exception as e:  # open_clip raises RuntimeError/KeyError/EOFError/...; say it in plain words
+            why = checkpoint_problem(spec, local) if local is not None else None
+            where = checkpoint or ("(folder)" if spec.arch.startswith(LOCAL_DIR) else "(random init)")
+            raise CheckpointError(f"{spec.name}: {why}" if why else
+                                  f"could not load {spec.arch} weights {where}: {type(e).__name__}: {e}") from e
+        return model.eval(), preprocess
+
     tokenizer = open_clip.get_tokenizer(spec.arch)
-    return Loaded(model, preprocess, tokenizer, spec, device)
+    if spec.arch.startswith(LOCAL_DIR):  # a model folder: its files' bytes (registry.model_id hashes them)
+        ident = registry.model_id(spec)
+    elif checkpoint is not None and Path(checkpoint).is_file():  # a checkpoint file (ARCH@PATH, a hub tag's file)
+        from ...store import file_digest
+
+        ident = f"{spec.arch}|{file_digest(checkpoint)}"
+    else:  # random weights, a URL tag: built now
+        model, preprocess = build()
+        return Loaded(model, preprocess, tokenizer, spec, device)
+    return _deferred(spec, ident, build, tokenizer, device)
+
+
+def _deferred(spec: ModelSpec, ident: str, build: Callable, tokenizer: Callable, device: str) -> Loaded:
+    """Weights in files as a `models.deferred.Deferred`: built now and memoised the first time, then built only
+    when used (a fully cached evaluation never reads the files)."""
+    import torch
+
+    from ...encode import logit_scale_of, weights_hash
+    from .. import deferred
+
+    memo_at = deferred.memo_path(ident)
+    memo = deferred.read_memo(memo_at)
+    if memo is not None:
+        with torch.device("meta"), _quiet_open_clip():  # the preprocess without the weights (shapes only)
+            preprocess = build_open_clip(spec, None, device="meta", load_weights=False)[1]
+        if repr(preprocess)[:2000] == memo["transform"]:
+            return Loaded(deferred.Deferred(lambda: build()[0], memo["weights"], memo.get("logit_scale"),
+                                            spec.name), preprocess, tokenizer, spec, device)
+    model, preprocess = build()
+    weights, scale = weights_hash(model), logit_scale_of(model)
+    deferred.write_memo(memo_at, weights, repr(preprocess)[:2000], scale)
+    return Loaded(deferred.Deferred(lambda: build()[0], weights, scale, spec.name, model=model), preprocess,
+                  tokenizer, spec, device)
 
 
 def _pairs() -> list[str]:

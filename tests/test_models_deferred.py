@@ -1,0 +1,98 @@
+"""A checkpoint's model is built on first use (clipstudy.models.deferred): a warm evaluation never builds it, its
+keys are the parameter hash of before, and a model changed in place or a changed file never hits stale entries."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from clipstudy import datasets, encode, zeroshot, zoo
+from clipstudy.models import deferred
+
+import runner_fixtures as RF
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """A tiny CLIP as a model folder and a 3-class image folder, under a store of this test's own."""
+    monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / "store"))
+    name = RF.tiny_local_dir(tmp_path / "clip")
+    root = tmp_path / "imgs"
+    RF.class_folders(root, per_class=4)
+    return name, root
+
+
+def _run(model, root):
+    ds = datasets.load(f"imagefolder:{root}", transform=model.preprocess)
+    return zeroshot.run(model, ds, prompts="single", device="cpu", precision="fp32", progress=False, num_workers=0)
+
+
+def test_a_warm_evaluation_never_builds_the_model_and_keys_stay_the_parameter_hash(tiny):
+    name, root = tiny
+    first = zoo.load(name, "cpu")
+    assert isinstance(first.model, deferred.Deferred) and first.model.built  # built now, and memoised
+    memo = list((Path(os.environ["CLIPSTUDY_CACHE"]) / "models" / "weights").glob("*.json"))
+    assert len(memo) == 1
+    cold = _run(first, root)
+    assert not cold.encoded.from_cache
+
+    again = zoo.load(name, "cpu")  # the memo: not built, same transform, the same parameter hash
+    assert not again.model.built and again.transform_id == first.transform_id
+    warm = _run(again, root)
+    assert warm.encoded.from_cache and not again.model.built  # features, head and logit scale without the model
+    assert torch.equal(warm.logits, cold.logits)
+    real = again.model.materialise()
+    assert json.loads(memo[0].read_text())["weights"] == encode.weights_hash(real)  # the key of before the memo
+    assert again.model.weights_id is None  # reached through the wrapper: hashed again from now on
+
+
+def test_a_model_changed_in_place_is_not_served_its_files_features(tiny):
+    name, root = tiny
+    cold = _run(zoo.load(name, "cpu"), root)
+    loaded = zoo.load(name, "cpu")
+    with torch.no_grad():
+        loaded.model.visual.proj.mul_(-1.0)  # through the wrapper: no longer as loaded
+    assert loaded.model.weights_id is None
+    edited = _run(loaded, root)
+    assert not edited.encoded.from_cache and not torch.equal(edited.logits, cold.logits)
+    assert torch.equal(_run(zoo.load(name, "cpu"), root).logits, cold.logits)  # the file's own entry is intact
+
+
+def test_a_changed_or_damaged_memo_or_file_is_built_again(tiny):
+    name, root = tiny
+    first = zoo.load(name, "cpu")
+    memo = next((Path(os.environ["CLIPSTUDY_CACHE"]) / "models" / "weights").glob("*.json"))
+    memo.write_text("{not json")  # damaged: built and hashed again, the memo rewritten
+    again = zoo.load(name, "cpu")
+    assert again.model.built and json.loads(memo.read_text())["weights"] == first.model.weights_id
+    folder = Path(name.split(":", 1)[1])
+    sd = torch.load(folder / "open_clip_pytorch_model.bin")
+    sd["logit_scale"] = sd["logit_scale"] + 1.0
+    torch.save(sd, folder / "open_clip_pytorch_model.bin")  # other weights: another identity, another memo
+    other = zoo.load(name, "cpu")
+    assert other.model.built and other.model.weights_id != first.model.weights_id
+    assert abs(encode.logit_scale_of(other.model) - encode.logit_scale_of(first.model) * torch.e.__float__()) < 1e-3
+
+
+def test_a_checkpoint_file_is_deferred_too_and_its_errors_come_at_load(tiny, tmp_path):
+    import open_clip
+
+    torch.manual_seed(0)
+    f = tmp_path / "vit.pt"
+    model = open_clip.create_model("ViT-S-32", pretrained=None)
+    torch.save(model.state_dict(), f)
+    a = zoo.load(f"ViT-S-32@{f}", "cpu")
+    b = zoo.load(f"ViT-S-32@{f}", "cpu")
+    assert a.model.built and not b.model.built and a.model.weights_id == b.model.weights_id
+    assert repr(a.preprocess) == repr(b.preprocess)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(a.model.encode_image(x), b.model.encode_image(x))
+    f.write_text("not a checkpoint")
+    from clipstudy.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="text file"):
+        zoo.load(f"ViT-S-32@{f}", "cpu")
