@@ -351,6 +351,12 @@ def weights_hash(model: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
+def _real(model: Any) -> Any:
+    """The model itself, to compute with: a `models.deferred.Deferred` is built now (its type checks, such as
+    `_causal_text_tower`'s, see the real class)."""
+    return model.materialise() if getattr(model, "is_deferred", False) else model
+
+
 def _encode_fn(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     return model.encode_image if hasattr(model, "encode_image") else model
 
@@ -420,6 +426,7 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
     cache.check_writable()
     shard_seconds = SHARD_SECONDS if shard_seconds is None else shard_seconds
 
+    model = _real(model)
     enc = _encode_fn(model)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
@@ -573,6 +580,7 @@ def encode_texts(model: Any, tokenizer: Callable, texts: Sequence[str], device: 
     texts = list(texts)
     if not texts:
         return torch.empty(0)
+    model = _real(model)
     causal = _causal_text_tower(model) if trim else None
     bar = tqdm(total=len(texts), desc=progress if isinstance(progress, str) else "encode prompts", unit="prompt",
                disable=not progress)

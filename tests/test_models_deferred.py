@@ -96,3 +96,18 @@ def test_a_checkpoint_file_is_deferred_too_and_its_errors_come_at_load(tiny, tmp
 
     with pytest.raises(CheckpointError, match="text file"):
         zoo.load(f"ViT-S-32@{f}", "cpu")
+
+
+def test_the_engine_computes_with_the_real_model(tiny):
+    """Type checks see the real class: the text tower of a deferred CLIP is still cut at its pooled token."""
+    from clipstudy.encode import _causal_text_tower, _real
+
+    name, _ = tiny
+    zoo.load(name, "cpu")
+    loaded = zoo.load(name, "cpu")
+    assert not loaded.model.built and _causal_text_tower(_real(loaded.model)) is not None
+    prompts = ["a photo of a cat.", "a dog"]
+    got = encode.encode_texts(loaded.model, loaded.tokenizer, prompts, precision="fp32")
+    with torch.no_grad():
+        ref = torch.nn.functional.normalize(loaded.model.encode_text(loaded.tokenizer(prompts)), dim=-1)
+    assert torch.allclose(got, ref, atol=1e-5)
