@@ -353,8 +353,9 @@ def weights_hash(model: torch.nn.Module) -> str:
 
 def _real(model: Any) -> Any:
     """The model itself, to compute with: a `models.deferred.Deferred` is built now (its type checks, such as
-    `_causal_text_tower`'s, see the real class)."""
-    return model.materialise() if getattr(model, "is_deferred", False) else model
+    `_causal_text_tower`'s, see the real class). The engine's forward passes (eval mode, under no_grad) change
+    no weight, so a Deferred stays as loaded (its memoised hash keeps naming it)."""
+    return model.materialise(touch=False) if getattr(model, "is_deferred", False) else model
 
 
 def _encode_fn(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -38,6 +38,7 @@ def test_a_warm_evaluation_never_builds_the_model_and_keys_stay_the_parameter_ha
     assert len(memo) == 1
     cold = _run(first, root)
     assert not cold.encoded.from_cache
+    assert first.model.pristine  # the engine's forward passes change no weight: one hash served images and head
 
     again = zoo.load(name, "cpu")  # the memo: not built, same transform, the same parameter hash
     assert not again.model.built and again.transform_id == first.transform_id

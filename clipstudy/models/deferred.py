@@ -53,11 +53,14 @@ class Deferred:
         """exp(logit_scale) as loaded (`encode.logit_scale_of` reads it without building the model)."""
         return self._scale if self._pristine else None
 
-    def materialise(self) -> Any:
-        """The real model (built now if it was not); the wrapper is no longer pristine."""
+    def materialise(self, touch: bool = True) -> Any:
+        """The real model (built now if it was not). The wrapper is no longer pristine, unless `touch` is False:
+        only for the engine's own forward passes (`encode._real`: eval mode, no_grad), which leave the weights
+        as they are, so that encoding the images does not cost the text head a second hash."""
         if self._model is None:
             self.__dict__["_model"] = self._build()
-        self.__dict__["_pristine"] = False
+        if touch:
+            self.__dict__["_pristine"] = False
         return self._model
 
     def __getattr__(self, name: str) -> Any:
