@@ -9,8 +9,9 @@
 `measure` reads the lab profile's trained zoo from the store (every recipe x seed; a model that is not trained
 there is an error: this script never trains) and writes one row per recipe and seed: lab-val top-1 (fp32, the
 lab's ensemble prompts, the set's full size), the training record's wall time and steps, TRAIN_VERSION.
-`compare` prints, per recipe, the three seeds before and after, the before range over seeds (the seed
-interval) and whether the mean after lies inside it, with the mean wall time per model before and after.
+`compare` prints, per recipe, the three seeds before and after, the before range over seeds and its 95% t-interval
+over seeds, whether the mean after lies in each, Welch's t-test (Holm-corrected over the recipes), and the mean wall
+time per model before and after (from the training records: only comparable when both zoos trained quietly).
 """
 from __future__ import annotations
 
@@ -47,26 +48,41 @@ def measure(out: Path, profile: str) -> int:
 
 
 def compare(before: Path, after: Path) -> int:
+    """Per recipe: the seeds before and after; the before seed range and its 95% t-interval over seeds (the kind of
+    interval the book's lab effects have, clipstudy.effects); whether the mean after lies in each; Welch's t-test of
+    before against after over seeds, with Holm's correction over the recipes (clipstudy.effects.holm)."""
+    import numpy as np
+    from scipy import stats
+
+    from clipstudy.effects import holm
+
     b, a = pd.read_csv(before), pd.read_csv(after)
-    rows, outside = [], []
+    rows, pvals = [], []
     for recipe, g in b.groupby("recipe", sort=False):
         h = a[a.recipe == recipe]
-        lo, hi = g.accuracy.min(), g.accuracy.max()
-        inside = lo <= h.accuracy.mean() <= hi
-        if not inside:
-            outside.append(recipe)
-        rows.append({"recipe": recipe,
-                     "before, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in g.sort_values("seed").accuracy),
-                     "before mean [seed range]": f"{g.accuracy.mean():.3f} [{lo:.3f}, {hi:.3f}]",
-                     "after, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in h.sort_values("seed").accuracy),
-                     "after mean": f"{h.accuracy.mean():.3f}",
-                     "inside": "yes" if inside else "**no**",
+        x, y = g.sort_values("seed").accuracy.to_numpy(), h.sort_values("seed").accuracy.to_numpy()
+        half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+        lo, hi = x.mean() - half, x.mean() + half
+        same = np.array_equal(x, y)
+        p = 1.0 if same else float(stats.ttest_ind(x, y, equal_var=False).pvalue)
+        pvals.append(p)
+        rows.append({"recipe": recipe, "before, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in x),
+                     "after, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in y) + (" (identical)" if same else ""),
+                     "mean before -> after": f"{x.mean():.3f} -> {y.mean():.3f}",
+                     "in seed range": "yes" if x.min() <= y.mean() <= x.max() else "**no**",
+                     "95% t-interval (before)": f"[{lo:.3f}, {hi:.3f}]",
+                     "in it": "yes" if lo <= y.mean() <= hi else "**no**", "Welch p": p,
                      "s per model before / after": f"{g.wall_s.mean():.0f} / {h.wall_s.mean():.0f}"})
+    for r, q in zip(rows, holm(pvals)):
+        r["Welch p"], r["Holm p"] = f"{r['Welch p']:.3f}", f"{q:.3f}"
     print(f"# lab-val top-1 (fp32, ensemble prompts, n={int(b.n.iloc[0])}), TRAIN_VERSION "
           f"{b.train_version.iloc[0]} -> {a.train_version.iloc[0]}")
     print(table(rows))
-    print(f"\n{len(rows) - len(outside)} of {len(rows)} recipes have their mean after inside the before seed range"
-          + (f"; outside: {', '.join(outside)}" if outside else ""))
+    out_range = [r["recipe"] for r in rows if r["in seed range"] != "yes"]
+    out_t = [r["recipe"] for r in rows if r["in it"] != "yes"]
+    print(f"\nmean after outside the before seed range: {len(out_range)} of {len(rows)} ({', '.join(out_range) or '-'}); "
+          f"outside the 95% t-interval: {len(out_t)} ({', '.join(out_t) or '-'}); smallest Holm p "
+          f"{min(float(r['Holm p']) for r in rows):.3f}")
     return 0
 
 
