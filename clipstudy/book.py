@@ -515,15 +515,16 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
         from .lab import zoo as lab_zoo
 
         t0 = time.time()
+        from .axes import lmm as lmm_axis
+
+        reads = lmm_axis.AXIS.chapter in {p.stem for p in paths}
+        llavas = lmm_axis.lab_pairs(prof.lab) if reads else []  # chapter 09's mini-LLaVAs, when it is built
         if os.environ.get("CLIPSTUDY_LAB_HUB", "").strip():  # a published zoo: fetched and verified, not trained
             from .lab import hub as lab_hub
 
-            lab_hub.book_fetch(os.environ["CLIPSTUDY_LAB_HUB"], prof.lab)
-        from .axes import lmm as lmm_axis
-
-        # what is missing trains (a warm cache loads), chapter 09's mini-LLaVAs in the same schedule as the CLIPs
-        reads = lmm_axis.AXIS.chapter in {p.stem for p in paths}
-        lab_zoo.train(None, profile=prof.lab, llavas=lmm_axis.lab_pairs(prof.lab) if reads else ())
+            lab_hub.book_fetch(os.environ["CLIPSTUDY_LAB_HUB"], prof.lab, llavas)
+        # what is missing trains (a warm cache loads), the mini-LLaVAs in the same schedule as the CLIPs
+        lab_zoo.train(None, profile=prof.lab, llavas=llavas)
         print(f"lab zoo ready ({prof.lab}) in {time.time() - t0:.0f}s", flush=True)
         stages.append(("lab zoo", time.time() - t0))
         t0 = time.time()

@@ -304,11 +304,20 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", help="ray: cluster address (default: a local ray.init())")
 
 
+def _lab_llavas(a: argparse.Namespace) -> list[tuple[str, int]]:
+    """Chapter 09's mini-LLaVA pairs (`axes.lmm.lab_pairs`) on the recipes named (all of them without names): what
+    `lab publish` uploads and `lab fetch` asks for, and what `lab train --llavas` trains."""
+    from .axes import lmm as lmm_axis
+
+    return [(r, sd) for r, sd in lmm_axis.lab_pairs(a.profile) if not a.recipes or r in a.recipes]
+
+
 def _cmd_lab(a: argparse.Namespace) -> int:
     from .lab import zoo as lab_zoo
 
     if a.lab_cmd == "train":
-        lab_zoo.train(a.recipes or None, profile=a.profile, precision=a.precision)
+        lab_zoo.train(a.recipes or None, profile=a.profile, precision=a.precision,
+                      llavas=_lab_llavas(a) if a.llavas else ())
     elif a.lab_cmd == "recipes":
         print(lab_zoo.frame().to_string(index=False))
     elif a.lab_cmd == "export":
@@ -319,16 +328,20 @@ def _cmd_lab(a: argparse.Namespace) -> int:
     elif a.lab_cmd == "publish":
         from .lab import hub
 
-        done = hub.publish(a.repo, profile=a.profile, revision=a.revision, recipes=a.recipes or None)
-        print(f"published {done['models']} lab model(s) ({a.profile}) to {done['repo']}@{done['revision']}: "
+        done = hub.publish(a.repo, profile=a.profile, revision=a.revision, recipes=a.recipes or None,
+                           llavas=_lab_llavas(a))
+        lmms = f" and {done['llavas']} mini-LLaVA(s)" if done["llavas"] else ""
+        print(f"published {done['models']} lab model(s){lmms} ({a.profile}) to {done['repo']}@{done['revision']}: "
               f"commit {done['commit']} ({done['url']})")
     elif a.lab_cmd == "fetch":
         from .lab import hub
 
-        rep = hub.fetch(a.repo, profile=a.profile, revision=a.revision, recipes=a.recipes or None)
+        rep = hub.fetch(a.repo, profile=a.profile, revision=a.revision, recipes=a.recipes or None,
+                        llavas=_lab_llavas(a))
         print(rep.table())
         if not rep.ok:
-            print(f"clipstudy: train the rest with `clipstudy lab train --profile {a.profile}`", file=sys.stderr)
+            more = " --llavas" if rep.lmm_failed else ""
+            print(f"clipstudy: train the rest with `clipstudy lab train --profile {a.profile}{more}`", file=sys.stderr)
             return 1
     return 0
 
@@ -470,6 +483,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("recipes", nargs="*", help="recipe names (default: the whole lab zoo)")
     t.add_argument("--profile", default="lab", choices=["lab", "smoke"])
     t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=TRAIN_PRECISION_HELP)
+    t.add_argument("--llavas", action="store_true",
+                   help="also train chapter 09's mini-LLaVAs on those recipes (what `lab publish` uploads)")
     t.set_defaults(fn=_cmd_lab)
     r = lsub.add_parser("recipes", help="list the lab recipes")
     r.set_defaults(fn=_cmd_lab)
@@ -481,10 +496,10 @@ def parser() -> argparse.ArgumentParser:
                    help="write into a non-empty folder: its weight files (*.safetensors, *.bin, *.pth, *.pt) are "
                         "removed first, so no older export shadows the new one")
     e.set_defaults(fn=_cmd_lab)
-    for cmd, what in (("publish", "upload the trained lab zoo (weights, training records, a manifest with their "
-                                  "SHA-256 and training keys) to a hub model repo"),
-                      ("fetch", "download the lab zoo from a hub repo, verify each model (SHA-256, training key) "
-                                "and install it in the lab cache; exit 1 when some are left to train")):
+    for cmd, what in (("publish", "upload the trained lab zoo (weights, training records, chapter 09's mini-LLaVAs, "
+                                  "a manifest with their SHA-256 and training keys) to a hub model repo"),
+                      ("fetch", "download the lab zoo and its mini-LLaVAs from a hub repo, verify each (SHA-256, "
+                                "training key) and install it in the lab cache; exit 1 when some are left to train")):
         h = lsub.add_parser(cmd, help=what)
         h.add_argument("recipes", nargs="*", help="recipe names (default: the whole lab zoo)")
         h.add_argument("--repo", required=True, metavar="ORG/NAME", help="the hub model repo (HF_ENDPOINT selects "

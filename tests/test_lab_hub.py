@@ -4,7 +4,9 @@ differ from the manifest's SHA-256, or a training key that is not this checkout'
 offline or with the hub gone, fetch says so and nothing breaks; the CLI and the book's CLIPSTUDY_LAB_HUB hook.
 
 Only `size-small` of the smoke zoo is published (its two seeds train in seconds, once per test session, into the
-session's cache, where other tests reuse them)."""
+session's cache, where other tests reuse them); for chapter 09's mini-LLaVAs, `base` and the LMM of (base, seed 0):
+fetched, it loads without training; a corrupted one is refused and left to train; a manifest from before them still
+fetches its CLIPs."""
 from __future__ import annotations
 
 import hashlib
@@ -216,3 +218,109 @@ def test_offline_a_zoo_already_in_the_hub_cache_is_verified_and_installed(publis
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
     assert rep.ok and rep.fetched == LABELS and len(hub.log) == n, rep.table()
     assert all(lab_zoo.is_trained(x, "smoke") for x in LABELS)
+
+
+# ---------------------------------------------------------------- mini-LLaVAs (chapter 09's LMMs)
+LMM_RECIPES = ["base"]  # the CLIPs under the one smoke pair: base (seed 0) and base#1
+PAIR = ("base", 0)
+LMM = "llava:base"
+
+
+@pytest.fixture
+def published_lmm(point_hub, local_hub, tmp_path, monkeypatch):
+    """(hub, session cache): `base` of the smoke zoo and the mini-LLaVA of PAIR published to HUB_REPO (both train
+    in seconds, once per session); this process then uses an empty lab cache and an empty hub cache."""
+    import os
+
+    from clipstudy.lab import llava
+
+    trained_in = Path(os.environ["CLIPSTUDY_CACHE"])
+    lab_zoo.train(LMM_RECIPES, profile="smoke", progress=False)
+    llava.load(PAIR[0], "smoke", seed=PAIR[1], progress=False)
+    point_hub(local_hub.url, tmp_path / "hf")
+    done = lab_hub.publish(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
+    assert done["models"] == 2 and done["llavas"] == 1
+    monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / "empty-cache"))
+    return local_hub, trained_in
+
+
+def _no_llava_training(monkeypatch) -> None:
+    from clipstudy.lab import llava
+
+    _no_training(monkeypatch)
+
+    def fit(*a, **k):
+        raise Trained("a mini-LLaVA was trained")
+
+    monkeypatch.setattr(llava, "training_scenes", fit)  # its first step: nothing is rendered either
+    monkeypatch.setattr(llava, "fit", fit)
+
+
+def test_the_mini_llavas_are_published_and_fetched_so_they_load_without_training(published_lmm, monkeypatch):
+    from clipstudy.lab import llava
+
+    hub, trained_in = published_lmm
+    files = hub.repos[HUB_REPO]
+    man = json.loads(files["smoke/zoo.json"])
+    (entry,) = man["llavas"]
+    assert (entry["label"], entry["recipe"], entry["seed"]) == (LMM, *PAIR)
+    assert set(entry["files"]) == {"model.pt", "meta.json"}
+    for name, path in entry["files"].items():
+        assert hashlib.sha256(files[path]).hexdigest() == entry["sha256"][name]
+    assert json.loads(files[entry["files"]["meta.json"]])["key"] == entry["key"]
+    assert len(hub.commits[-1][2]) == 7  # 2 x (weights, record) + (state, meta) + manifest
+
+    _no_llava_training(monkeypatch)
+    rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
+    assert rep.ok and rep.fetched == ["base", "base#1"] and rep.lmm_fetched == [LMM], rep.table()
+    assert rep.line() == (f"lab zoo: 2 of 2 models fetched from {HUB_REPO} and verified, "
+                          "1 of 1 mini-LLaVA LMMs fetched")
+    got = llava.load(PAIR[0], "smoke", seed=PAIR[1], progress=False)  # from the cache: fit raises
+    assert got.meta["key"] == entry["key"] and got.meta["fetched_from"] == f"{HUB_REPO}@{hub.commit}"
+    with monkeypatch.context() as m:
+        m.setenv("CLIPSTUDY_CACHE", str(trained_in))
+        here = llava.load(PAIR[0], "smoke", seed=PAIR[1], progress=False).model.state_dict()
+    theirs = got.model.state_dict()
+    assert here.keys() == theirs.keys() and all(torch.equal(here[k], theirs[k]) for k in here)
+
+    n = len(hub.log)  # a second fetch asks the hub for nothing
+    again = lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
+    assert again.lmm_present == [LMM] and not again.lmm_fetched and len(hub.log) == n
+    assert again.line() == f"lab zoo: all 2 models and 1 mini-LLaVAs already in the cache; {HUB_REPO} was not asked"
+
+
+def test_a_corrupted_mini_llava_is_refused_reported_and_left_to_train(published_lmm, monkeypatch):
+    from clipstudy.lab import llava
+
+    hub, _ = published_lmm
+    man = json.loads(hub.repos[HUB_REPO]["smoke/zoo.json"])
+    bad = man["llavas"][0]["files"]["model.pt"]
+    data = hub.repos[HUB_REPO][bad]
+    hub.repos[HUB_REPO][bad] = data[:-64] + bytes(64)
+    rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
+    assert rep.fetched == ["base", "base#1"] and not rep.lmm_fetched and list(rep.lmm_failed) == [LMM]
+    assert "model.pt sha256" in rep.lmm_failed[LMM] and "manifest" in rep.lmm_failed[LMM] and not rep.ok
+    assert f"; training 1 LMM(s): {LMM}: model.pt sha256" in rep.line()
+    assert not (llava.cache_dir(PAIR[0], "smoke", PAIR[1]) / "model.pt").exists()  # nothing of it was installed
+    _no_llava_training(monkeypatch)
+    with pytest.raises(Trained, match="mini-LLaVA"):  # the CLIPs came from the hub; the LMM trains
+        llava.load(PAIR[0], "smoke", seed=PAIR[1], progress=False)
+
+
+def test_a_manifest_published_before_the_mini_llavas_still_fetches_its_clips(published_lmm, monkeypatch):
+    hub, _ = published_lmm
+    man = json.loads(hub.repos[HUB_REPO]["smoke/zoo.json"])
+    del man["llavas"]
+    hub.repos[HUB_REPO]["smoke/zoo.json"] = json.dumps(man).encode()
+    _no_training(monkeypatch)
+    rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
+    assert rep.error is None and rep.fetched == ["base", "base#1"], rep.table()
+    assert rep.lmm_failed == {LMM: "not in the hub zoo"}
+    assert lab_zoo.is_trained("base#1", "smoke")
+
+
+def test_publishing_an_untrained_mini_llava_is_refused_naming_the_pair(published_lmm):
+    assert lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES).ok  # the CLIPs only, into the empty cache
+    with pytest.raises(lab_hub.LabHubError, match=r"1 of 1 mini-LLaVA\(s\) of the smoke lab zoo are not trained: "
+                                                  r"llava:base\. .*clipstudy lab train --profile smoke --llavas"):
+        lab_hub.publish(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])

@@ -463,26 +463,52 @@ def fit_probe(features: torch.Tensor, labels: torch.Tensor, n_classes: int, step
     return probe.eval().requires_grad_(False)
 
 
+STATE_FILE, META_FILE = "model.pt", "meta.json"  # a cached mini-LLaVA: its state, then its meta (written last)
+
+
 def cache_dir(recipe: str, profile: str, seed: int | None = None) -> Path:
     return cache_root() / "lab" / "llava" / (f"{recipe}-{profile}" + (f"-seed{seed}" if seed else ""))
+
+
+def settings_of(profile: str, seed: int | None = None) -> Settings:
+    """The profile's settings, seeded by the pair's training seed (None: the profile's own)."""
+    settings = settings_for(profile)
+    return settings if seed is None else dataclasses.replace(settings, seed=int(seed))
+
+
+def key_of(recipe: str, profile: str, seed: int | None, clip: Any) -> str:
+    """The cache key of the mini-LLaVA of (recipe, profile, seed) on the loaded lab CLIP `clip`: its weights,
+    the settings, the vocabulary and LLAVA_VERSION. The one place it is computed (`load` and `lab.hub`)."""
+    return llava_key(f"lab:{recipe}@{profile}#{seed}", _weights_digest(clip.model), settings_of(profile, seed).row(),
+                     len(VOCAB), LLAVA_VERSION).digest()
 
 
 def is_cached(recipe: str, profile: str, seed: int | None = None) -> bool:
     """Whether a mini-LLaVA was written for (recipe, profile, seed); `load` still checks its key (a stale one
     retrains there)."""
-    return (cache_dir(recipe, profile, seed) / "meta.json").exists()
+    return (cache_dir(recipe, profile, seed) / META_FILE).exists()
 
 
 def _read_cached(folder: Path, key: str) -> dict | None:
     """The cached payload when it is complete and matches `key`; None (retrain) otherwise (the store's
     `load_entry`: a damaged or stale entry is discarded)."""
-    hit = load_entry(folder / "model.pt", key, folder / "meta.json", what=f"mini-LLaVA {folder.name}")
+    hit = load_entry(folder / STATE_FILE, key, folder / META_FILE, what=f"mini-LLaVA {folder.name}")
     return None if hit is None else dict(meta=hit[1], state=hit[0])
+
+
+def model_from(state: dict, meta: dict, settings: Settings) -> MiniLlava | None:
+    """The model a cached state and its meta describe, or None when the state does not fit it (then it retrains)."""
+    try:
+        model = MiniLlava(meta["pooled_dim"], meta["token_dim"], settings)
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, AttributeError):  # another shape, a key missing, not a state dict
+        return None
+    return model
 
 
 def _write_cached(folder: Path, state: dict, meta: dict) -> dict:
     """Published by the store: model.pt, then meta.json (with the model's sha256) last."""
-    return save_entry(state, folder / "model.pt", meta, folder / "meta.json")
+    return save_entry(state, folder / STATE_FILE, meta, folder / META_FILE)
 
 
 def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, seed: int | None = None,
@@ -495,26 +521,17 @@ def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, see
     The cache key covers the CLIP's weights, the settings and LLAVA_VERSION, so a retrained CLIP or a
     changed recipe never reuses a stale LMM; a corrupt or partial cache is retrained, never loaded.
     """
-    settings = settings_for(profile)
-    if seed is not None:
-        settings = dataclasses.replace(settings, seed=int(seed))
+    settings = settings_of(profile, seed)
     clip = _clip(recipe, device, profile, seed)
     clip.model.eval()
     for p in clip.model.parameters():
         p.requires_grad_(False)
-    key = llava_key(f"lab:{recipe}@{profile}#{seed}", _weights_digest(clip.model), settings.row(), len(VOCAB),
-                    LLAVA_VERSION).digest()
+    key = key_of(recipe, profile, seed, clip)
     folder = cache_dir(recipe, profile, seed)
     hit = None if retrain else _read_cached(folder, key)
-    if hit is not None:
-        m = hit["meta"]
-        model = MiniLlava(m["pooled_dim"], m["token_dim"], settings)
-        try:
-            model.load_state_dict(hit["state"])
-        except RuntimeError:
-            hit = None
-        else:
-            return LabLlava(model.eval(), clip, settings, m)
+    model = None if hit is None else model_from(hit["state"], hit["meta"], settings)
+    if model is not None:
+        return LabLlava(model.eval(), clip, settings, hit["meta"])
 
     from .train import threads
 
