@@ -512,10 +512,10 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
                      executor_options, study=project / "book" / "results" / "live", precision=asked, profile=profile)
         stages.append(("live grid", time.time() - t0))
     if prof.lab:
-        from .lab import zoo as lab_zoo
+        from .axes import lmm as lmm_axis
+        from .lab import llava as lab_llava, zoo as lab_zoo
 
         t0 = time.time()
-        from .axes import lmm as lmm_axis
 
         reads = lmm_axis.AXIS.chapter in {p.stem for p in paths}
         llavas = lmm_axis.lab_pairs(prof.lab) if reads else []  # chapter 09's mini-LLaVAs, when it is built
@@ -524,7 +524,7 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
 
             lab_hub.book_fetch(os.environ["CLIPSTUDY_LAB_HUB"], prof.lab, llavas)
         # what is missing trains (a warm cache loads), the mini-LLaVAs in the same schedule as the CLIPs
-        lab_zoo.train(None, profile=prof.lab, llavas=llavas)
+        lab_zoo.train(None, profile=prof.lab, after=lab_llava.zoo_jobs(llavas, prof.lab))
         print(f"lab zoo ready ({prof.lab}) in {time.time() - t0:.0f}s", flush=True)
         stages.append(("lab zoo", time.time() - t0))
         t0 = time.time()

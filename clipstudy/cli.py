@@ -316,8 +316,13 @@ def _cmd_lab(a: argparse.Namespace) -> int:
     from .lab import zoo as lab_zoo
 
     if a.lab_cmd == "train":
+        from .lab import llava, train as lab_train
+
+        if a.llavas and lab_train.train_precision(a.precision or "auto") != "fp32":
+            raise ClipstudyError(f"--llavas: the mini-LLaVAs sit on the profile's fp32-trained CLIPs; train them "
+                                 f"apart from a zoo trained in {a.precision}")
         lab_zoo.train(a.recipes or None, profile=a.profile, precision=a.precision,
-                      llavas=_lab_llavas(a) if a.llavas else ())
+                      after=llava.zoo_jobs(_lab_llavas(a), a.profile) if a.llavas else ())
     elif a.lab_cmd == "recipes":
         print(lab_zoo.frame().to_string(index=False))
     elif a.lab_cmd == "export":

@@ -255,7 +255,7 @@ def test_parallel_lab_training_gives_the_weights_of_sequential_training(tmp_path
     for workers in (1, 2):  # a mini-LLaVA on base#0 trains in the same schedule, once its CLIP exists
         monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / f"w{workers}"))
         df = lab_zoo.train(["size-small", "finetuned#0"], profile="smoke", progress=False, workers=workers,
-                           llavas=[("base", 0)])
+                           after=llava.zoo_jobs([("base", 0)], "smoke"))
         assert len(df) == 3  # size-small under both smoke seeds, and finetuned (its parent base trains too)
         assert llava.is_cached("base", "smoke", 0)
         shas[workers] = sorted(df["sha256"]) + [json.loads((llava.cache_dir("base", "smoke", 0) / "meta.json")

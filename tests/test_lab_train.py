@@ -179,7 +179,9 @@ def test_zoo_schedule_starts_the_longest_chains_first_and_waits_for_parents(tmp_
     monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path))  # nothing trained: every model is missing
     p = lab_zoo.profile_of("lab")
     todo = [r for n in lab_zoo.names() if not n.startswith("test-") for r in lab_zoo.seeded(n, p)]  # the defaults
-    jobs = lab_zoo._jobs(todo, p, [("base", 0), ("arch-vit", 0)])
+    from clipstudy.lab import llava
+
+    jobs = lab_zoo._jobs(todo, p, llava.zoo_jobs([("base", 0), ("arch-vit", 0)], "lab"))
     by = {j.name: j for j in jobs}
     assert len(jobs) == len(todo) + 2
     first = sorted(jobs, key=lambda j: -j.rank)[:4]

@@ -580,6 +580,32 @@ def train(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device:
     return len(todo)
 
 
+STEP_SECONDS = 0.09  # one fit step on one core (lab profile, the AMX Xeon's records): the zoo schedule's order only
+
+
+def _zoo_job(args: tuple) -> None:
+    """One mini-LLaVA as a job of the lab zoo's schedule: in a spawned worker with the zoo's thread settings; in
+    this process (one worker) as `load` would train it."""
+    import multiprocessing as mp
+
+    if mp.parent_process() is not None:
+        from . import train as T
+
+        T.threads_for_worker()
+    recipe, profile, seed = args
+    load(recipe, profile, "cpu", seed=seed, progress=False)
+
+
+def zoo_jobs(pairs: Sequence[tuple[str, int]], profile: str = "lab") -> list:
+    """The mini-LLaVAs of (recipe, seed) `pairs` as jobs of the lab zoo's schedule (`lab.zoo.train(after=...)`):
+    each runs once its CLIP is trained, beside the zoo's other models; one already cached is done."""
+    from . import zoo as lab_zoo
+
+    steps = settings_for(profile).steps
+    return [lab_zoo.After(f"llava:{r}#{sd}", _zoo_job, (r, profile, sd), steps * STEP_SECONDS,
+                          lab_zoo.recipe(f"{r}#{sd}"), done=is_cached(r, profile, sd)) for r, sd in pairs]
+
+
 # --------------------------------------------------------------------------- the two-choice protocol
 
 def clip_logits(clip: Any, images: torch.Tensor, classnames: Sequence[str],

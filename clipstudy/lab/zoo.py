@@ -473,19 +473,24 @@ def _train_one(args: tuple) -> str:
     return r.name
 
 
-def _train_llava(args: tuple) -> str:
-    from . import llava
-
-    T.threads_for_worker()
-    recipe_, p, seed = args
-    llava.load(recipe_, p.name, "cpu", seed=seed, progress=False)
-    return recipe_
-
-
 # Seconds per optimiser step of one model on one core (lab profile, benchmarks/train_options.py on a 2-core AMX-BF16
-# Xeon, the ResNet in channels_last; the mini-LLaVA from chapter 09's training records). Only the order of the
-# schedule uses them (longest chain first), never a result: another CPU changes the scale, hardly the order.
-STEP_SECONDS = {"resnet": 0.19, "vit": 0.44, "convnext": 0.19, "llava": 0.09}
+# Xeon, the ResNet in channels_last). Only the order of the schedule uses them (longest chain first), never a
+# result: another CPU changes the scale, hardly the order.
+STEP_SECONDS = {"resnet": 0.19, "vit": 0.44, "convnext": 0.19}
+
+
+@dataclass(frozen=True)
+class After:
+    """A job for the zoo's schedule that needs a model of the zoo (a mini-LLaVA on its CLIP: `lab.llava.zoo_jobs`).
+    `fn(arg)` must be a module-level function (spawned workers import it) that works in any process; `seconds`
+    is its estimated cost (for the order only); `done` skips it (already there)."""
+
+    name: str
+    fn: Any
+    arg: tuple
+    seconds: float
+    needs: Recipe
+    done: bool = False
 
 
 @dataclass
@@ -498,11 +503,9 @@ class _Job:
     rank: float = 0.0  # its cost plus the longest chain of jobs that wait on it
 
 
-def _jobs(todo: list[Recipe], p: Profile, llavas: Iterable[tuple[str, int]]) -> list[_Job]:
+def _jobs(todo: list[Recipe], p: Profile, after: Iterable[After] = ()) -> list[_Job]:
     """The training jobs of the missing models: the contrastive CLIPs (with the parents of the fine-tunes), the
-    fine-tunes after their parent, and the mini-LLaVAs of `llavas` (recipe, seed) after their CLIP."""
-    from . import llava
-
+    fine-tunes after their parent, and each job of `after` that is not done, after the model it needs."""
     plain = [r for r in todo if not r.finetuned]
     plain += [q for q in dict.fromkeys(parent_of(r) for r in todo if r.finetuned) if q not in plain
               and record(q, p) is None]
@@ -513,13 +516,10 @@ def _jobs(todo: list[Recipe], p: Profile, llavas: Iterable[tuple[str, int]]) -> 
         parent = store_key(parent_of(r), p).name
         jobs.append(_Job(store_key(r, p).name, _train_one, (r, p), p.ft_steps * STEP_SECONDS[r.arch],
                          (parent,) if parent in names_ else ()))
-    steps = llava.settings_for(p.name).steps
-    for rec, sd in llavas:
-        if llava.is_cached(rec, p.name, sd):
-            continue
-        clip = store_key(dataclasses.replace(recipe(rec), seed=sd), p).name
-        jobs.append(_Job(f"llava:{rec}#{sd}", _train_llava, (rec, p, sd), steps * STEP_SECONDS["llava"],
-                         (clip,) if clip in names_ else ()))
+    for a in after:
+        if not a.done:
+            need = store_key(a.needs, p).name
+            jobs.append(_Job(a.name, a.fn, a.arg, a.seconds, (need,) if need in names_ else ()))
     by_name = {j.name: j for j in jobs}
     waits_on: dict[str, list[_Job]] = {}
     for j in jobs:
@@ -567,16 +567,16 @@ def _run_jobs(pool, jobs: list[_Job], workers: int, desc: str, progress: bool) -
 
 
 def _train_parallel(todo: list[Recipe], p: Profile, workers: int, progress: bool,
-                    llavas: Iterable[tuple[str, int]] = ()) -> None:
+                    after: Iterable[After] = ()) -> None:
     """Render the training chunks, then train every missing model over `workers` spawned processes, in one
-    schedule (`_run_jobs`): the contrastive models, each fine-tune once its parent exists, and each mini-LLaVA of
-    `llavas` once its CLIP does. Every model is written atomically by its worker."""
+    schedule (`_run_jobs`): the contrastive models, each fine-tune once its parent exists, and each job of `after`
+    once the model it needs does. Every model is written atomically by its worker."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     chunks = list(dict.fromkeys((r.config(), p.chunk, TRAIN_SEED0 + i, p.image_size)
                                 for r in todo for i in range(p.n_chunks(r.size))))
-    jobs = _jobs(todo, p, llavas)
+    jobs = _jobs(todo, p, after)
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         if chunks:
             for _ in _bar(pool.map(_render_chunk, chunks), f"lab zoo ({p.name}): render x{len(chunks)} on {workers} "
@@ -596,33 +596,28 @@ def with_precision(p: Profile, precision: str | None) -> Profile:
 
 def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | None = None,
           progress: bool = True, workers: int | None = None, precision: str | None = None,
-          llavas: Iterable[tuple[str, int]] = ()) -> pd.DataFrame:
+          after: Iterable[After] = ()) -> pd.DataFrame:
     """Train every missing recipe (default: the whole zoo); returns their records as a frame.
     Missing models train in `workers` processes side by side (default: `train_workers`). `precision` is the
     training precision (default: the profile's, the lab's own policy: `lab.train.train_precision`).
-    `llavas`: (recipe, seed) pairs whose mini-LLaVA (`lab.llava.load`) trains in the same schedule, once its CLIP
-    exists (the book passes chapter 09's), so that the chapter finds them trained."""
+    `after`: jobs that need a model of the zoo (`After`; the book passes chapter 09's mini-LLaVAs,
+    `lab.llava.zoo_jobs`), run in the same schedule once that model exists, so the chapter finds them done."""
     p = with_precision(profile_of(profile), precision)
     if isinstance(recipes, str):
         recipes = [recipes]
-    llavas = list(llavas)
-    if llavas and T.train_precision(p.train_precision) != "fp32":
-        raise ValueError("lab.zoo.train(llavas=...): the mini-LLaVAs sit on the profile's fp32-trained CLIPs; train "
-                         f"them apart from a zoo trained in {p.train_precision}")
+    after = [a for a in after if not a.done]
     rs = [s for n in (recipes or names()) for s in (seeded(n, p) if "#" not in str(n) else [recipe(n)])]
     todo = [r for r in rs if record(r, p) is None]
-    n = workers or train_workers(p, len(todo) + len(llavas))
-    if n > 1 and len(todo) + len(llavas) > 1:
-        _train_parallel(todo, p, n, progress, llavas)
+    n = workers or train_workers(p, len(todo) + len(after))
+    if n > 1 and len(todo) + len(after) > 1:
+        _train_parallel(todo, p, n, progress, after)
     rows = []
     for r in _bar(rs, f"lab zoo ({p.name}, {p.seeds} seeds)", progress):
         _ensure(r, p, progress)
         rows.append(record(r, p))
-    if llavas:  # what the schedule did not train (one process, or a stale cache): here, one at a time
-        from . import llava
-
-        for rec, sd in llavas:
-            llava.load(rec, p.name, "cpu", seed=sd, progress=progress)
+    for a in after:  # what the schedule did not run (one process; a job it ran finds its output and returns)
+        _ensure(a.needs, p, progress)
+        a.fn(a.arg)
     return pd.DataFrame(rows)
 
 
