@@ -21,7 +21,8 @@ tower frozen except its last block.
 `arch-vit` trains for `VIT_STEPS_SCALE` times base's steps on the same images (`Recipe.steps_scale`) so the
 architecture contrast compares towers of comparable lab-val accuracy (clipstudy.lab.evaluate.parity).
 
-Profiles: `lab` is the real zoo (the whole zoo trains in minutes on 2 CPU cores); `smoke` is a
+Profiles: `lab` is the real zoo (about 24 min of training on 2 CPU cores, benchmarks/README.md, or fetched from a
+hub: lab.hub); `smoke` is a
 miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` is the `lab` profile; `lab:RECIPE@smoke` names
 the profile (the runner qualifies a bare name with its unit's profile: `run.unit.lab_model_name`). No environment
 variable chooses it.
