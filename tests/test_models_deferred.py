@@ -112,3 +112,31 @@ def test_the_engine_computes_with_the_real_model(tiny):
     with torch.no_grad():
         ref = torch.nn.functional.normalize(loaded.model.encode_text(loaded.tokenizer(prompts)), dim=-1)
     assert torch.allclose(got, ref, atol=1e-5)
+
+
+def test_a_checkpoint_built_without_its_random_init_has_the_same_weights_and_features(tiny, tmp_path):
+    """open_clip's strict full-checkpoint load overwrites every parameter and persistent buffer, so skipping the
+    random init (models.sources.open_clip._skip_init) changes nothing: same hash, same outputs, same causal mask."""
+    import open_clip
+
+    from clipstudy.models.sources import open_clip as source
+
+    torch.manual_seed(1)
+    f = tmp_path / "vit.pt"
+    torch.save(open_clip.create_model("ViT-S-32", pretrained=None).state_dict(), f)
+    spec = zoo.get(f"ViT-S-32@{f}")
+    plain = source.build_open_clip(spec, str(f))[0].eval()
+    with source._skip_init():
+        skipped = source.build_open_clip(spec, str(f))[0].eval()
+    assert torch.nn.init.normal_ is not source._keep  # restored
+    assert encode.weights_hash(skipped) == encode.weights_hash(plain)
+    assert torch.equal(skipped.attn_mask, plain.attn_mask)
+    x, t = torch.randn(2, 3, 224, 224), open_clip.get_tokenizer("ViT-S-32")(["a cat", "a photo of a dog"])
+    with torch.no_grad():
+        assert torch.equal(skipped.encode_image(x), plain.encode_image(x))
+        assert torch.equal(skipped.encode_text(t), plain.encode_text(t))
+    with source._skip_init(), pytest.raises(RuntimeError):  # a checkpoint that misses a tensor still fails
+        sd = torch.load(f)
+        sd.pop("logit_scale")
+        torch.save(sd, tmp_path / "short.pt")
+        source.build_open_clip(spec, str(tmp_path / "short.pt"))

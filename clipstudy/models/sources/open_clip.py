@@ -98,6 +98,31 @@ def _check_checkpoint_file(spec: ModelSpec, path: Path) -> Path:
 
 
 @contextlib.contextmanager
+def _skip_init() -> Iterator[None]:
+    """Build without drawing initial weights that a checkpoint overwrites: `torch.nn.init`'s in-place initialisers
+    return their tensor untouched (as transformers' `no_init_weights` does). open_clip loads a full checkpoint with
+    `strict=True`, so every parameter and persistent buffer comes from the file; buffers a module computes itself
+    (the causal mask) do not go through `torch.nn.init`. For a ViT-B-32 the random init is 1.6-1.8 s of a 2.2 s
+    build on a 2-core CPU (benchmarks/README.md). Weights and features are the same, bit for bit
+    (tests/test_models_deferred.py)."""
+    import torch
+
+    names = [n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")]
+    saved = {n: getattr(torch.nn.init, n) for n in names}
+    for n in names:
+        setattr(torch.nn.init, n, _keep)
+    try:
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(torch.nn.init, n, f)
+
+
+def _keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+    return tensor
+
+
+@contextlib.contextmanager
 def _quiet_open_clip() -> Iterator[None]:
     """open_clip logs 'initialized randomly' for the shape-only build of a diagnosis; hide that."""
     import logging
@@ -163,9 +188,12 @@ def load(spec: ModelSpec, device: str) -> Loaded:
         checkpoint = str(hub) if hub is not None else spec.pretrained
     elif not spec.arch.startswith(LOCAL_DIR):
         torch.manual_seed(0)  # ARCH/random is the same random network every time, so its features cache
+    from_files = checkpoint is not None or spec.arch.startswith(LOCAL_DIR)
+
     def build() -> tuple[Any, Callable]:
         try:
-            model, preprocess = build_open_clip(spec, checkpoint, device)
+            with _skip_init() if from_files else contextlib.nullcontext():
+                model, preprocess = build_open_clip(spec, checkpoint, device)
         except Exception as e:  # open_clip raises RuntimeError/KeyError/EOFError/...; say it in plain words
             why = checkpoint_problem(spec, local) if local is not None else None
             where = checkpoint or ("(folder)" if spec.arch.startswith(LOCAL_DIR) else "(random init)")
