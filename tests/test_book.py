@@ -292,7 +292,9 @@ def test_ctrl_c_during_a_chapter_leaves_no_half_executed_notebook(tmp_path):
     (chapters / "01_slow.ipynb").write_text("previous good chapter")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_BUILD, str(nbdir), str(out)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # SIGINT as a terminal gives it, even under a test run started in the background
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
         while not started.exists() and time.time() < deadline and proc.poll() is None:

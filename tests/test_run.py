@@ -355,8 +355,11 @@ def slow_set(grid) -> str:
 
 
 def _spawn(args: list[str], **env) -> subprocess.Popen:
+    # SIGINT as a terminal gives it: a test run started in the background (nohup, `&`) passes SIGINT ignored down
+    # to its children, and a Ctrl-C test would then test nothing
     return subprocess.Popen([sys.executable, "-m", "clipstudy.cli", "run", "--quiet", *args], cwd=REPO,
-                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _shards(cache: Path) -> list[Path]:
