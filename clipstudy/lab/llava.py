@@ -552,14 +552,6 @@ def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, see
     return LabLlava(model.eval(), clip, settings, meta)
 
 
-def _train_one(args: tuple) -> None:
-    from . import train as T
-
-    T.threads_for_worker()
-    recipe, profile, seed = args
-    load(recipe, profile, "cpu", seed=seed, progress=False)
-
-
 def train(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device: str = "cpu",
           workers: int | None = None) -> int:
     """Train the missing mini-LLaVAs of (recipe, seed) `pairs` side by side in spawned processes (one torch
@@ -576,7 +568,7 @@ def train(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device:
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
-        list(pool.map(_train_one, todo))
+        list(pool.map(_zoo_job, todo))
     return len(todo)
 
 
@@ -584,8 +576,8 @@ STEP_SECONDS = 0.09  # one fit step on one core (lab profile, the AMX Xeon's rec
 
 
 def _zoo_job(args: tuple) -> None:
-    """One mini-LLaVA as a job of the lab zoo's schedule: in a spawned worker with the zoo's thread settings; in
-    this process (one worker) as `load` would train it."""
+    """Train (or load) one mini-LLaVA, as a job of `train`'s pool or of the lab zoo's schedule: in a spawned worker
+    with the zoo's thread settings; in this process as `load` would train it."""
     import multiprocessing as mp
 
     if mp.parent_process() is not None:

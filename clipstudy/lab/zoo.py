@@ -610,13 +610,14 @@ def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | N
     rs = [s for n in (recipes or names()) for s in (seeded(n, p) if "#" not in str(n) else [recipe(n)])]
     todo = [r for r in rs if record(r, p) is None]
     n = workers or train_workers(p, len(todo) + len(after))
-    if n > 1 and len(todo) + len(after) > 1:
+    parallel = n > 1 and len(todo) + len(after) > 1
+    if parallel:  # every job, `after` included, runs there (a failed one raises)
         _train_parallel(todo, p, n, progress, after)
     rows = []
     for r in _bar(rs, f"lab zoo ({p.name}, {p.seeds} seeds)", progress):
         _ensure(r, p, progress)
         rows.append(record(r, p))
-    for a in after:  # what the schedule did not run (one process; a job it ran finds its output and returns)
+    for a in [] if parallel else after:  # one process: after the models they need
         _ensure(a.needs, p, progress)
         a.fn(a.arg)
     return pd.DataFrame(rows)
