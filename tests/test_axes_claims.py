@@ -152,29 +152,49 @@ def test_pseudo_replicated_rows_count_once():
     assert (n_clip, n_base) == (1, 2) and gaps["pose"] == pytest.approx(1.0 - 0.6)
 
 
-def _lmm_table(seed: int, acc_lmm: float, acc_clip: float, n: int, n_both: int) -> pd.DataFrame:
-    return pd.DataFrame([dict(recipe="base", seed=seed, group="all", clip_full="all", model="lab-llava",
-                              acc_lmm=acc_lmm, acc_clip=acc_clip, n=n, n_both=n_both)])
+def _answers(seed: int, n_only_lmm: int, n_only_clip: int, n_right: int, n_none: int, n_unscored: int = 0):
+    """Per-question answers with the given paired counts: LMM right only, CLIP right only, both right, neither; and
+    n_unscored answers naming both or neither class (BOTH / NEITHER), which no paired gain may count."""
+    cells = ([("TRUE", False)] * n_only_lmm + [("FALSE", True)] * n_only_clip + [("TRUE", True)] * n_right
+             + [("FALSE", False)] * n_none + [("BOTH", True)] * n_unscored)
+    return pd.DataFrame([dict(recipe="base", seed=seed, set="lab-val", group="all", key=f"k{seed}-{i}", label=0,
+                              match=m, clip_correct=c) for i, (m, c) in enumerate(cells)])
 
 
 def test_lmm_gain_over_seeds_is_the_mean_with_seed_and_image_variance():
-    one = claims._lmm_gain(_lmm_table(0, 0.6, 0.5, 200, 90), "lab", "x")
-    # paired by hand: LMM-only 30, CLIP-only 10 -> d = 0.1, var = (40 - 20**2/200) / 200**2
-    assert one["effect"] == pytest.approx(0.1)
-    se = np.sqrt((40 - 400 / 200) / 200 ** 2)
     from scipy import stats
-    assert one["ci_low"] == pytest.approx(0.1 - stats.norm.ppf(0.975) * se)
-    three = pd.concat([_lmm_table(0, 0.6, 0.5, 200, 90), _lmm_table(1, 0.7, 0.5, 200, 90),
-                       _lmm_table(2, 0.5, 0.5, 200, 90)], ignore_index=True)
-    r = claims._lmm_gain(three, "lab", "x")
+
+    one = claims.lab_lmm_gain(_answers(0, 30, 10, 90, 70, n_unscored=40))
+    # paired by hand over the 200 TRUE/FALSE answers (the 40 BOTH answers are not scored): d = (30 - 10) / 200
+    d_i = np.r_[np.ones(30), -np.ones(10), np.zeros(160)]
+    assert one["effect"] == pytest.approx(0.1) and one["n"] == 200 and one["seeds"] == 1
+    se = np.sqrt(d_i.var(ddof=1) / 200)
+    assert (one["ci_low"], one["ci_high"]) == pytest.approx((0.1 - stats.norm.ppf(0.975) * se, 0.1 + stats.norm.ppf(0.975) * se))
+    three = pd.concat([_answers(0, 30, 10, 90, 70), _answers(1, 50, 10, 90, 50), _answers(2, 10, 10, 90, 90)],
+                      ignore_index=True)
+    r = claims.lab_lmm_gain(three)
     d = np.array([0.1, 0.2, 0.0])
-    assert r["effect"] == pytest.approx(d.mean())
-    assert "3 seed(s)" in r["measured"]
-    per_var = [claims._paired_gain(three.iloc[[i]])[1] for i in range(3)]
-    from scipy import stats
+    assert r["effect"] == pytest.approx(d.mean()) and r["seeds"] == 3
+    per_var = [multimodal.paired_gain(g)[1] for _, g in three.groupby("seed")]
     half = stats.t.ppf(0.975, 2) * np.sqrt(d.var(ddof=1) / 3 + np.mean(per_var))
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
     assert r["ci_high"] - r["ci_low"] > one["ci_high"] - one["ci_low"]  # seeds widen the interval
+
+
+def test_the_discordant_shares_give_the_per_question_paired_interval():
+    """The runner keeps only shares per unit; the live C4 row's interval from them equals the one computed from the
+    questions themselves, and a table without the shares gives no live row."""
+    q = _answers(0, 23, 11, 60, 31, n_unscored=9)
+    sh = multimodal.discordant(q)
+    d, v, n = multimodal.paired_gain(q)
+    assert sh["paired_gain"] == pytest.approx(d) and n == 125
+    assert multimodal.paired_interval(sh["lmm_only"], sh["clip_only"], n) == pytest.approx((d, v, n))
+    live = pd.DataFrame([dict(model="llava:a", clip_full="all", n_scored=n, **sh),
+                         dict(model="llava:a", clip_full="wrong", n_scored=3, paired_gain=1.0, lmm_only=1.0, clip_only=0.0),
+                         dict(model="llava:b", clip_full="all", n_scored=n, **multimodal.discordant(_answers(1, 40, 11, 60, 14)))])
+    r = claims.live_lmm_gain(live)
+    assert r["checkpoints"] == 2 and r["effect"] == pytest.approx((d + 29 / 125) / 2)
+    assert claims.live_lmm_gain(live.drop(columns=["lmm_only"])) is None and claims.live_lmm_gain(None) is None
 
 
 def _questions(seed: int, rng: np.random.Generator, n: int = 1800, n_cls: int = 9) -> pd.DataFrame:

@@ -131,6 +131,10 @@ def test_the_lmm_evaluator_scores_the_stored_answers_against_the_clip(tmp_path):
     assert got[("all", "gain")] == (0.5, 4) and got[("all", "lmm_neither")] == (0.25, 4)
     assert got[("wrong", "lmm_acc")] == (1.0, 1) and got[("wrong", "clip_acc")] == (0.0, 2)
     assert got[("right", "lmm_both")] == (0.5, 2)
+    # paired over the two TRUE/FALSE answers: "a" both right, "b" the LMM right only
+    assert got[("all", "paired_gain")] == (0.5, 2) and got[("all", "lmm_only")] == (0.5, 2)
+    assert got[("all", "clip_only")] == (0.0, 2) and got[("wrong", "paired_gain")] == (1.0, 1)
+    assert got[("right", "paired_gain")] == (0.0, 1)
     assert axis.AXIS.rows(Outputs("m", "d", "classification", "single", zs, q), lambda o: None) == []
 
 
@@ -144,7 +148,8 @@ def test_chapter_09_live_reads_the_lmm_rows(tmp_path, monkeypatch):
             for c, base in (("llava-1.5-7b", 0.6), ("llava-1.5-13b", 0.7))
             for p, d in (("right", 0.2), ("wrong", 0.0), ("all", 0.1))
             for m, v in (("lmm_acc", base + d), ("clip_acc", 1.0 if p == "right" else 0.0 if p == "wrong" else 0.5),
-                         ("gain", base), ("lmm_answered", 0.9))]
+                         ("gain", base), ("lmm_answered", 0.9), ("paired_gain", 0.1), ("lmm_only", 0.3),
+                         ("clip_only", 0.2))]
     rows.append(dict(rows[0], axis="shifts", metric="top1"))  # another axis' rows are not read
     results.write_study(tmp_path / "live", pd.DataFrame(rows))
     shown, found = [], []
@@ -158,6 +163,11 @@ def test_chapter_09_live_reads_the_lmm_rows(tmp_path, monkeypatch):
     assert w.loc["llava-1.5-7b", "acc_lmm"] == 0.6 and w.loc["llava-1.5-13b", "acc_clip"] == 0.0
     assert (tmp_path / "live_gains.csv").exists() or any(tmp_path.rglob("live_gains.csv"))
     assert found and "2 LLaVA checkpoints" in found[0] and "0.650" in found[0]
+    # the claims page's live C4 row reads the paired shares and their n from this table
+    from clipstudy.axes import claims
+    assert (lg["n_scored"] == 10).all()
+    c4 = claims.live_lmm_gain(lg)
+    assert c4["checkpoints"] == 2 and c4["effect"] == pytest.approx(0.1) and c4["ci_low"] < 0.1 < c4["ci_high"]
     # no live rows: one notice, nothing estimated
     shown.clear()
     empty = tmp_path / "empty"

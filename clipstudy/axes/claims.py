@@ -347,32 +347,30 @@ def c3(results: Path, records_root=None) -> list[dict]:
 
 # -- C4: the LMM against its CLIP on hard categories, chosen on held-out images ------------------------
 
-def _paired_gain(a: pd.DataFrame) -> tuple[float, float, float]:
-    """(gain, its variance, n) of LMM minus CLIP two-choice accuracy over the rows of one comparison table,
-    paired over images (McNemar's variance of a paired difference of proportions)."""
-    n = float(a["n"].sum())
-    lm, cl, both = (a["acc_lmm"] * a["n"]).sum(), (a["acc_clip"] * a["n"]).sum(), a["n_both"].sum()
-    b, c = lm - both, cl - both  # LMM right only, CLIP right only
-    d = (b - c) / n
-    return d, max(b + c - (b - c) ** 2 / n, 0.0) / n ** 2, n
+def lab_lmm_gain(questions: pd.DataFrame, recipe: str = "base") -> dict:
+    """C4's secondary lab effect: the mini-LLaVA minus its CLIP over all its TRUE/FALSE answers, paired per image
+    (`axes.lmm.paired_gain`), mean over training seeds with the seed x image interval (`axes.lmm.seeds_gain`)."""
+    from .lmm import paired_gain, seeds_gain
+
+    q = questions[(questions["recipe"] == recipe) & (questions["group"] == "all")]
+    return seeds_gain([paired_gain(g) for _, g in q.groupby("seed")])
 
 
-def _lmm_gain(table: pd.DataFrame | None, source: str, who: str, role: str = "primary") -> dict | None:
-    """LMM minus its own CLIP on two-choice accuracy over all questions, paired over images, mean over seeds."""
-    from .lmm import seeds_gain
+def live_lmm_gain(table: pd.DataFrame | None) -> dict | None:
+    """C4's live effect: each LLaVA checkpoint minus its CLIP over all its TRUE/FALSE answers, paired per image,
+    from the runner's discordant shares (`axes.lmm.paired_interval`); the mean over checkpoints, with the between-
+    checkpoint and the image variance (`axes.lmm.seeds_gain`, checkpoints in the place of seeds)."""
+    from .lmm import paired_interval, seeds_gain
 
-    if table is None or not {"acc_lmm", "acc_clip", "n", "n_both", "group", "clip_full"} <= set(table.columns):
+    if table is None or not {"model", "clip_full", "lmm_only", "clip_only", "n_scored"} <= set(table.columns):
         return None
-    a = table[(table["group"] == "all") & (table["clip_full"] == "all")]
-    if "recipe" in a.columns:
-        a = a[a["recipe"] == "base"]
-    a = a.dropna(subset=["acc_lmm", "acc_clip"])
+    a = table[table["clip_full"] == "all"].dropna(subset=["lmm_only", "clip_only", "n_scored"])
     if a.empty:
         return None
-    per = [_paired_gain(g) for _, g in a.groupby("seed")] if "seed" in a.columns else [_paired_gain(a)]
+    per = [paired_interval(r.lmm_only, r.clip_only, int(r.n_scored)) for r in a.itertuples()]
     res = seeds_gain(per)
-    return _res(source, f"two-choice accuracy, {who} minus its own CLIP, all questions (paired over images; "
-                        f"{res['seeds']} seed(s))", res, role=role, unit="seeds x images" if res["seeds"] > 1 else "images")
+    res["checkpoints"] = res.pop("seeds")
+    return res
 
 
 def hard_category_gain(questions: pd.DataFrame, recipe: str = "base") -> dict:
@@ -396,13 +394,21 @@ def c4(results: Path, records_root=None) -> list[dict]:
         out.append(_res("lab", f"two-choice accuracy, the mini-LLaVA minus its CLIP on the third of the classes where "
                                f"the CLIP is weakest, chosen on the other half of the images ({res['seeds']} seeds)",
                         res, unit="seeds x images"))
+        sec = lab_lmm_gain(q)
+        if sec["seeds"]:
+            out.append(_res("lab", f"two-choice accuracy, the mini-LLaVA minus its CLIP, all its TRUE/FALSE answers "
+                                   f"(paired over images; {sec['seeds']} seeds)", sec, role="secondary",
+                            unit="seeds x images" if sec["seeds"] > 1 else "images"))
     else:
         out.append(row("lab", "", note="chapter 09 wrote no per-question lab table"))
-    sec = _lmm_gain(_read(results, _chapter("lmm"), "lab_gains"), "lab", "the mini-LLaVA", role="secondary")
-    if sec:
-        out.append(sec)
-    out.append(_lmm_gain(_read(results, _chapter("lmm"), "live_gains"), "live", "LLaVA on ImageNet-D")
-               or row("live", "", note="no live LLaVA and ImageNet-D in this build"))
+    live = live_lmm_gain(_read(results, _chapter("lmm"), "live_gains"))
+    if live:
+        k = live["checkpoints"]
+        out.append(_res("live", f"two-choice accuracy, LLaVA minus its own CLIP on ImageNet-D, all its TRUE/FALSE "
+                                f"answers (paired over images; {k} checkpoint(s))", live,
+                        unit="checkpoints x images" if k > 1 else "images"))
+    else:
+        out.append(row("live", "", note="no live LLaVA and ImageNet-D in this build"))
     return out
 
 

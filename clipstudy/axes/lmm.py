@@ -177,7 +177,8 @@ def seeds_gain(per_seed: Sequence[tuple[float, float, int]]) -> dict:
 
 # ---- the runner axis: an LMM unit's stored answers -> rows ---------------------------------------------------
 PARTS = ("right", "wrong", "all")  # the questions by whether the CLIP's full-way zero-shot prediction was right
-METRICS = ("lmm_acc", "clip_acc", "gain", "lmm_answered", "lmm_both", "lmm_neither")
+METRICS = ("lmm_acc", "clip_acc", "gain", "lmm_answered", "lmm_both", "lmm_neither", "paired_gain", "lmm_only",
+           "clip_only")
 
 
 def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
@@ -186,7 +187,10 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
     right | wrong | all):
     lmm_acc (the LMM's two-choice accuracy, TRUE / (TRUE + FALSE); n = those answers; no row when none),
     clip_acc (the CLIP's two-choice accuracy on the same questions; n = questions), gain (lmm_acc - clip_acc;
-    n = questions) and the shares of the LMM's answers naming exactly one class, both, or neither (n = questions)."""
+    n = questions) and the shares of the LMM's answers naming exactly one class, both, or neither (n = questions);
+    on the questions the LMM answered TRUE or FALSE (n = those): paired_gain (LMM minus CLIP, paired per image) and
+    the discordant shares lmm_only (the LMM right, the CLIP wrong) and clip_only, from which the paired interval
+    follows (`paired_interval`)."""
     from .. import lmm
 
     q = o.frame
@@ -207,7 +211,28 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
             out += [row(part, "lmm_acc", r["acc_lmm"], scored), row(part, "gain", r["gain"], n)]
         out += [row(part, "clip_acc", r["acc_clip"], n), row(part, "lmm_answered", scored / n, n),
                 row(part, "lmm_both", c["n_both"] / n, n), row(part, "lmm_neither", c["n_neither"] / n, n)]
+        if scored:
+            qp = answered if part == "all" else answered[answered["clip_correct"].astype(bool) == (part == "right")]
+            out += [row(part, k, v, scored) for k, v in discordant(qp).items()]
     return out
+
+
+def discordant(questions: pd.DataFrame) -> dict[str, float]:
+    """paired_gain, lmm_only and clip_only shares over the questions the LMM answered TRUE or FALSE (each image one
+    pair: the LMM right or not, its CLIP right or not)."""
+    q = questions[questions["match"].isin(["TRUE", "FALSE"])]
+    lm, cl = (q["match"] == "TRUE").to_numpy(bool), q["clip_correct"].astype(bool).to_numpy()
+    b, c = float((lm & ~cl).mean()), float((cl & ~lm).mean())
+    return dict(paired_gain=b - c, lmm_only=b, clip_only=c)
+
+
+def paired_interval(lmm_only: float, clip_only: float, n: int) -> tuple[float, float, int]:
+    """(gain, its variance, n) from the discordant shares of n paired binary outcomes: the same numbers
+    `paired_gain` gives from the questions themselves (d in {-1, 0, 1}; sample variance with ddof=1, over n)."""
+    d = lmm_only - clip_only
+    if n < 2:
+        return (d if n else np.nan, np.nan, int(n))
+    return float(d), float(max(lmm_only + clip_only - d * d, 0.0) / (n - 1)), int(n)
 
 
 # ---- the axis and its chapter ------------------------------------------------------------------------------
@@ -407,11 +432,13 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     ch.pipeline_notice()
     lg = t.pivot_table(index=["model", "dataset", "prompts", "part"], columns="metric", values="value",
                        aggfunc="first").reset_index()
-    n = t[t["metric"] == "clip_acc"].set_index(["model", "dataset", "prompts", "part"])["n"]
-    lg = lg.join(n.rename("n"), on=["model", "dataset", "prompts", "part"])
+    idx = ["model", "dataset", "prompts", "part"]
+    lg = lg.join(t[t["metric"] == "clip_acc"].set_index(idx)["n"].rename("n"), on=idx)
+    # the questions the LMM answered TRUE or FALSE: the paired gain's n
+    lg = lg.join(t[t["metric"] == "paired_gain"].set_index(idx)["n"].rename("n_scored"), on=idx)
     lg = lg.rename(columns={"part": "clip_full", "lmm_acc": "acc_lmm", "clip_acc": "acc_clip"})
     lg.insert(0, "checkpoint", lg["model"].str.removeprefix("llava:").str.split("@").str[0])
-    for c in ("acc_lmm", "acc_clip", "gain"):
+    for c in ("acc_lmm", "acc_clip", "gain", "paired_gain", "lmm_only", "clip_only"):
         if c not in lg.columns:
             lg[c] = np.nan
     ch.save(lg, "live_gains")
