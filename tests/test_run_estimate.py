@@ -105,6 +105,28 @@ def test_a_measurement_replaces_the_published_figures(records):
     assert rn50.img_s == pytest.approx(20_000 * 8.82 / 12.22) and "measured" in rn50.anchor
 
 
+def test_an_lmm_unit_is_planned_without_its_checkpoint_and_priced_as_its_clip(records, nothing_loads, tmp_path,
+                                                                           monkeypatch):
+    """No LLaVA checkpoint on this machine (an empty HF cache): the estimate still plans the LMM unit, prices its
+    CLIP's encoding (ViT-L-14-336's rate) and counts its questions without a price; only the lmm axis reads it."""
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    lm = "llava:llava-1.5-7b"  # its CLIP: ViT-L-14-336/openai
+    e = E.estimate([CLIP, lm], ["imagenet-d", "imagenet"], prompts="single", measured=NO_MEASUREMENTS)
+    assert not e.plan.failed and not e.unpriced
+    assert sorted((u.model, u.dataset, u.task) for u in e.plan.units if u.model == lm) == [
+        (lm, "imagenet", "lmm"), (lm, "imagenet-d", "lmm")]
+    clip336 = E.Rates(NO_MEASUREMENTS).get(__import__("clipstudy").zoo.get("ViT-L-14-336/openai"))
+    assert e.rates[lm] == clip336 and e.units.set_index("model").loc[lm, "arch"].tolist() == ["ViT-L-14-336"] * 2
+    n = D.published_size("imagenet-d").images + D.published_size("imagenet").images
+    assert e.questions == {lm: n}
+    assert f"{lm} {n:,} questions" in e.markdown() and "not priced" in e.markdown()
+    per = e.per_axis
+    assert set(per.loc[per["model"] == lm, "axis"]) == {"lmm"} and set(per.loc[per["axis"] == "lmm", "model"]) == {lm}
+    with pytest.raises(Exception, match="not found"):  # a real run still asks for the checkpoint
+        from clipstudy.run.plan import model_identity
+        model_identity(lm, None)
+
+
 def test_slurm_array_and_wall_time():
     assert E.makespan([3, 3, 2, 2, 2], 2) == 7  # LPT: [3,3] -> [5,3] -> [5,5] -> [7,5]
     assert E.makespan([5, 1], 8) == 5 and E.makespan([], 4) == 0

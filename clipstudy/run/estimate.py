@@ -22,6 +22,10 @@ one `eval` per dataset and task; here, as `benchmarks/runner_cost.py`'s naive wa
 empty store over the datasets it reads, plus the ID set OOD detection needs): ImageNet val is then encoded once
 by shifts, once by calibration and once as OOD detection's ID set, where the runner encodes it once.
 
+An LMM unit (`llava:` on a labelled set) is priced as its CLIP's encoding and zero-shot head, which choose its
+questions; the language model's answers (one generation per image) are counted, not priced: no published or
+measured LLaVA generation rate is at hand, and a zero would understate the grid.
+
 Only the forward passes are priced. JPEG decoding runs at about 100-650 img/s per core (DESIGN.md), so a small
 model keeps a GPU busy only with enough loader cores: `cores` in the architecture table is img/s / 650.
 """
@@ -38,6 +42,7 @@ import pandas as pd
 
 from .. import tasks
 from ..errors import ClipstudyError
+from ..tasks import LMM
 from .plan import Plan, plan
 from .unit import lab_model_name
 
@@ -271,7 +276,8 @@ class Estimate:
     gpus: int
     time_min: int
     unpriced: list[str] = field(default_factory=list)
-    device: str = ""  # the GPU of the measurements the rates rest on ('' where only published figures are used)
+    device: str = ""
+    questions: dict[str, int] = field(default_factory=dict)  # LMM model -> questions its language model answers  # the GPU of the measurements the rates rest on ('' where only published figures are used)
 
     # ---- totals
     def totals(self) -> dict:
@@ -348,21 +354,29 @@ def estimate(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes
                                    for x in item.split(",") if x.strip()))
     n_templates = _templates(prompts_)
     specs = {u.model: zoo.get(lab_model_name(u.model, u.lab_profile)) for u in p.units}  # a bare lab: name: its profile
+    specs = {m: _priced_as(m, s) for m, s in specs.items()}  # an LMM: its CLIP's encoding
     rates_ = Rates(measured)
     rates = {m: rates_.get(s) for m, s in specs.items()}
     unpriced = [m for m, r in rates.items() if r is None]
     units = _counts(p.units, specs, n_templates)
-    tasks = {u.dataset: u.task for u in p.units}
+    from ..datasets import published_size
+
+    questions: dict[str, int] = {}
+    for u in p.units:
+        if u.task == LMM:
+            questions[u.model] = questions.get(u.model, 0) + published_size(u.dataset).images
     per_axis = []
     from .plan import add_id_sets
 
     axis_tasks = axis_reads()
     for axis in p.axes:
-        reads = [d for d in dict.fromkeys(u.dataset for u in p.units) if tasks[d] in axis_tasks.get(axis, ())]
+        lmm_axis = LMM in axis_tasks.get(axis, ())
+        mine = [u for u in p.units if (u.task == LMM) == lmm_axis]  # the LMM axis reads LMM units alone
+        reads = list(dict.fromkeys(u.dataset for u in mine if u.task in axis_tasks.get(axis, ())))
         if not reads:
             continue
         sets = set(add_id_sets(reads, [axis]))
-        c = _counts([u for u in p.units if u.dataset in sets], specs, n_templates)  # heads rebuilt per axis
+        c = _counts([u for u in mine if u.dataset in sets], specs, n_templates)  # heads rebuilt per axis
         per_axis.append(c.assign(axis=axis))
     per_axis_df = (pd.concat(per_axis, ignore_index=True) if per_axis
                    else pd.DataFrame(columns=list(units.columns) + ["axis"]))
@@ -371,7 +385,18 @@ def estimate(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes
     keep = ~units["model"].isin(unpriced)
     return Estimate(p, units[keep].reset_index(drop=True),
                     per_axis_df[~per_axis_df["model"].isin(unpriced)].reset_index(drop=True),
-                    rates, gpus, time_min, unpriced, rates_.device if rates_.meas else "")
+                    rates, gpus, time_min, unpriced, rates_.device if rates_.meas else "", questions)
+
+
+def _priced_as(name: str, spec):
+    """The spec whose forward passes a unit of `name` runs on the priced GPU: an LMM's CLIP (its vision tower,
+    which encodes the images and builds the head that chooses the questions), else the model itself."""
+    from .. import zoo
+    from ..models.sources import llava
+
+    if spec.source != llava.SOURCE:
+        return spec
+    return zoo.get(llava.split(name)[1])
 
 
 def _price(df: pd.DataFrame, specs: dict, rates: dict[str, Rate | None]) -> None:
@@ -439,6 +464,10 @@ def report(e: Estimate) -> str:
               f"(they resume from finished shards) or need a longer limit" if s["over_time_limit"] else "")]
     if e.unpriced:
         out.append(f"not priced (no measurement, no timm row, no open_clip profile): {', '.join(e.unpriced)}")
+    if e.questions:
+        out.append("LMM units, priced above as their CLIP's encoding only; their language model's answers are "
+                   "counted, not priced (no published or measured LLaVA generation rate): "
+                   + ", ".join(f"{m} {q:,} questions" for m, q in e.questions.items()))
     for r in e.plan.failed:
         out.append(f"not planned: {r.model} x {r.dataset}: {r.error}")
     return "\n".join(out)

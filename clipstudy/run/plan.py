@@ -43,9 +43,10 @@ def lab_recipe(name: str, lab_profile: str) -> tuple[str, str] | None:
     return recipe, profile or lab_profile
 
 
-def model_identity(name: str, lab_profile: str = "lab") -> str:
+def model_identity(name: str, lab_profile: str = "lab", local: bool = True) -> str:
     """What names a model's weights without loading them: zoo.model_id, plus a lab model's training key.
-    A bare `lab:RECIPE` is under `lab_profile` (`lab_model_name`)."""
+    A bare `lab:RECIPE` is under `lab_profile` (`lab_model_name`). `local=False` (a grid priced from published
+    sizes, which runs nothing) does not ask for a LLaVA checkpoint on this machine."""
     from .. import zoo
     from ..models.sources import llava
 
@@ -54,10 +55,10 @@ def model_identity(name: str, lab_profile: str = "lab") -> str:
         from ..lmm import checkpoint_missing
 
         ckpt, clip = llava.split(name)
-        why = checkpoint_missing(ckpt)
+        why = checkpoint_missing(ckpt) if local else None
         if why is not None:
             raise why
-        return f"{zoo.model_id(spec)}+clip={model_identity(clip, lab_profile)}"
+        return f"{zoo.model_id(spec)}+clip={model_identity(clip, lab_profile, local)}"
     mid = zoo.model_id(spec)
     lab = lab_recipe(name, lab_profile)
     if lab is not None:
@@ -171,7 +172,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
     pk = precision_key(precision, kind)  # resolved once for the grid (on CUDA: "auto", the worker's GPU decides)
     for m in model_names:
         try:
-            mid: str | None = model_identity(m, lab_profile)
+            mid: str | None = model_identity(m, lab_profile, local=sizes == "disk")
             why = ""
         except Exception as e:  # noqa: BLE001
             mid, why = None, _message(e)
