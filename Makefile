@@ -9,6 +9,10 @@ PYTHON  ?= python3
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# torch's x86_64 wheel brings its CUDA libraries: the venv takes about 7 GB, and pip's own error for a full
+	@# disk comes late and reads as a package fault
+	@free=$$(df -Pk $(VENV) | awk 'NR==2 {print int($$4 / 1048576)}'); if [ "$$free" -lt 8 ]; then \
+	  echo "warning: $$free GiB free where $(VENV) is installed; the environment needs about 7 GiB" >&2; fi
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
