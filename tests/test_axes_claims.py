@@ -182,19 +182,26 @@ def test_lmm_gain_over_seeds_is_the_mean_with_seed_and_image_variance():
 
 
 def test_the_discordant_shares_give_the_per_question_paired_interval():
-    """The runner keeps only shares per unit; the live C4 row's interval from them equals the one computed from the
-    questions themselves, and a table without the shares gives no live row."""
+    """The runner keeps only shares per unit; the variance from them equals the brute-force sample variance of the
+    per-image differences, and a table without the shares gives no live row."""
     q = _answers(0, 23, 11, 60, 31, n_unscored=9)
     sh = multimodal.discordant(q)
-    d, v, n = multimodal.paired_gain(q)
-    assert sh["paired_gain"] == pytest.approx(d) and n == 125
+    d_i = np.r_[np.ones(23), -np.ones(11), np.zeros(91)]  # the 125 TRUE/FALSE answers, by hand
+    d, v, n = d_i.mean(), d_i.var(ddof=1) / len(d_i), len(d_i)
+    assert sh["paired_gain"] == pytest.approx(d) and sh["lmm_only"] == pytest.approx(23 / 125)
     assert multimodal.paired_interval(sh["lmm_only"], sh["clip_only"], n) == pytest.approx((d, v, n))
+    assert multimodal.paired_gain(q) == pytest.approx((d, v, n))
+    assert np.isnan(multimodal.paired_gain(q[q["match"] == "BOTH"])[0])  # nothing scored: no gain
     live = pd.DataFrame([dict(model="llava:a", clip_full="all", n_scored=n, **sh),
                          dict(model="llava:a", clip_full="wrong", n_scored=3, paired_gain=1.0, lmm_only=1.0, clip_only=0.0),
                          dict(model="llava:b", clip_full="all", n_scored=n, **multimodal.discordant(_answers(1, 40, 11, 60, 14)))])
     r = claims.live_lmm_gain(live)
     assert r["checkpoints"] == 2 and r["effect"] == pytest.approx((d + 29 / 125) / 2)
     assert claims.live_lmm_gain(live.drop(columns=["lmm_only"])) is None and claims.live_lmm_gain(None) is None
+    # one checkpoint under two prompt sets is one checkpoint, not two
+    two = pd.concat([live.assign(prompts="openai80"), live.assign(prompts="single", lmm_only=0.9)], ignore_index=True)
+    assert claims.live_lmm_gain(two)["checkpoints"] == 2
+    assert claims.live_lmm_gain(two)["effect"] == pytest.approx(r["effect"])
 
 
 def _questions(seed: int, rng: np.random.Generator, n: int = 1800, n_cls: int = 9) -> pd.DataFrame:

@@ -359,12 +359,16 @@ def lab_lmm_gain(questions: pd.DataFrame, recipe: str = "base") -> dict:
 def live_lmm_gain(table: pd.DataFrame | None) -> dict | None:
     """C4's live effect: each LLaVA checkpoint minus its CLIP over all its TRUE/FALSE answers, paired per image,
     from the runner's discordant shares (`axes.lmm.paired_interval`); the mean over checkpoints, with the between-
-    checkpoint and the image variance (`axes.lmm.seeds_gain`, checkpoints in the place of seeds)."""
+    checkpoint and the image variance (`axes.lmm.seeds_gain`, checkpoints in the place of seeds). A checkpoint
+    asked under several prompt sets (one set of questions per CLIP head) counts once, under the first set by name:
+    the sets share its images, so they are not independent checkpoints."""
     from .lmm import paired_interval, seeds_gain
 
     if table is None or not {"model", "clip_full", "lmm_only", "clip_only", "n_scored"} <= set(table.columns):
         return None
     a = table[table["clip_full"] == "all"].dropna(subset=["lmm_only", "clip_only", "n_scored"])
+    if "prompts" in a.columns:
+        a = a.sort_values("prompts", kind="stable").drop_duplicates("model")
     if a.empty:
         return None
     per = [paired_interval(r.lmm_only, r.clip_only, int(r.n_scored)) for r in a.itertuples()]

@@ -141,12 +141,8 @@ def paired_gain(questions: pd.DataFrame) -> tuple[float, float, int]:
     """(LMM minus CLIP two-choice accuracy, its variance, n) over the questions the LMM answered TRUE or FALSE,
     paired over images: the CLIP's two-choice answer is right exactly when its full-way top-1 is (its other
     choice is its own top-1 or top-2), so each image gives d = lmm_right - clip_right."""
-    q = questions[questions["match"].isin(["TRUE", "FALSE"])]
-    d = (q["match"] == "TRUE").to_numpy(float) - q["clip_correct"].astype(bool).to_numpy(float)
-    n = len(d)
-    if n < 2:
-        return (float(d.mean()) if n else np.nan, np.nan, n)
-    return float(d.mean()), float(d.var(ddof=1) / n), n
+    sh = discordant(questions)
+    return paired_interval(sh["lmm_only"], sh["clip_only"], int(questions["match"].isin(["TRUE", "FALSE"]).sum()))
 
 
 def seeds_gain(per_seed: Sequence[tuple[float, float, int]]) -> dict:
@@ -221,14 +217,16 @@ def discordant(questions: pd.DataFrame) -> dict[str, float]:
     """paired_gain, lmm_only and clip_only shares over the questions the LMM answered TRUE or FALSE (each image one
     pair: the LMM right or not, its CLIP right or not)."""
     q = questions[questions["match"].isin(["TRUE", "FALSE"])]
+    if q.empty:
+        return dict(paired_gain=np.nan, lmm_only=np.nan, clip_only=np.nan)
     lm, cl = (q["match"] == "TRUE").to_numpy(bool), q["clip_correct"].astype(bool).to_numpy()
     b, c = float((lm & ~cl).mean()), float((cl & ~lm).mean())
     return dict(paired_gain=b - c, lmm_only=b, clip_only=c)
 
 
 def paired_interval(lmm_only: float, clip_only: float, n: int) -> tuple[float, float, int]:
-    """(gain, its variance, n) from the discordant shares of n paired binary outcomes: the same numbers
-    `paired_gain` gives from the questions themselves (d in {-1, 0, 1}; sample variance with ddof=1, over n)."""
+    """(gain, its variance, n) from the discordant shares of n paired binary outcomes d in {-1, 0, 1}: the sample
+    variance of d (ddof=1) over n, from the shares alone, so the runner's rows give the questions' own interval."""
     d = lmm_only - clip_only
     if n < 2:
         return (d if n else np.nan, np.nan, int(n))

@@ -276,8 +276,8 @@ class Estimate:
     gpus: int
     time_min: int
     unpriced: list[str] = field(default_factory=list)
-    device: str = ""
-    questions: dict[str, int] = field(default_factory=dict)  # LMM model -> questions its language model answers  # the GPU of the measurements the rates rest on ('' where only published figures are used)
+    device: str = ""  # the GPU of the measurements the rates rest on ('' where only published figures are used)
+    questions: dict[str, int] = field(default_factory=dict)  # LMM model -> questions its language model answers
 
     # ---- totals
     def totals(self) -> dict:
