@@ -257,3 +257,17 @@ def test_c12_reads_the_transfer_table_chapter_05_writes(tmp_path):
     lab = ev[(ev["source"] == "lab") & (ev["role"] == "primary")].iloc[0]
     assert lab["effect"] == pytest.approx(-0.06) and lab["n"] == 3 and lab["unit"] == "seeds"
     assert table.iloc[0]["lab_verdict"] == "agrees"
+
+
+def test_c4_says_why_when_no_answer_is_scorable(tmp_path):
+    """A mini-LLaVA that named both or neither class in every answer: C4's lab row says so, and no secondary row is
+    made of nothing."""
+    folder = tmp_path / claims._chapter("lmm")
+    folder.mkdir(parents=True)
+    _answers(0, 0, 0, 0, 0, n_unscored=12).to_csv(folder / "lab_questions.csv", index=False)
+    lab = [r for r in claims.c4(tmp_path) if r["source"] == "lab"]
+    assert len(lab) == 1 and np.isnan(lab[0]["effect"]) and "none of its answers" in lab[0]["note"]
+    _answers(0, 30, 10, 90, 70).to_csv(folder / "lab_questions.csv", index=False)
+    lab = [r for r in claims.c4(tmp_path) if r["source"] == "lab"]
+    assert [r["role"] for r in lab] == ["primary", "secondary"] and lab[1]["effect"] == pytest.approx(0.1)
+    assert not lab[0]["note"]

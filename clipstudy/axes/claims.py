@@ -161,10 +161,10 @@ def _chapter(axis_key: str) -> str:
     return REGISTRY[axis_key].chapter
 
 
-def _read(results: Path, chapter: str, table: str) -> pd.DataFrame | None:
+def _read(results: Path, chapter: str, table: str, **kw) -> pd.DataFrame | None:
     p = results / chapter / f"{table}.csv"
     try:
-        return pd.read_csv(p) if p.exists() and p.stat().st_size else None
+        return pd.read_csv(p, **kw) if p.exists() and p.stat().st_size else None
     except (pd.errors.EmptyDataError, pd.errors.ParserError):
         return None
 
@@ -392,9 +392,12 @@ def hard_category_gain(questions: pd.DataFrame, recipe: str = "base") -> dict:
 def c4(results: Path, records_root=None) -> list[dict]:
     out = [row("records", "", note="the records hold LMM decisions on cue-conflict (shape bias, chapter 09), not "
                                    "accuracy on hard categories")]
-    q = _read(results, _chapter("lmm"), "lab_questions")
+    # verdicts as text: a table of TRUE and FALSE alone would otherwise be read back as booleans
+    q = _read(results, _chapter("lmm"), "lab_questions", dtype={"match": str})
     if q is not None and {"recipe", "seed", "key", "label", "match", "clip_correct", "group"} <= set(q.columns):
         res = hard_category_gain(q)
+        if not res["seeds"]:
+            res["note"] = "the mini-LLaVA named exactly one of the two classes in none of its answers: no gain is defined"
         out.append(_res("lab", f"two-choice accuracy, the mini-LLaVA minus its CLIP on the third of the classes where "
                                f"the CLIP is weakest, chosen on the other half of the images ({res['seeds']} seeds)",
                         res, unit="seeds x images"))
