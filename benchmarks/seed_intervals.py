@@ -103,17 +103,17 @@ def compare(before: Path, after: Path) -> int:
     for recipe, g in b.groupby("recipe", sort=False):
         h = a[a.recipe == recipe]
         x, y = g.sort_values("seed").accuracy.to_numpy(), h.sort_values("seed").accuracy.to_numpy()
-        half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+        half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else np.nan
         lo, hi = x.mean() - half, x.mean() + half
-        same = np.array_equal(x, y, equal_nan=True)
+        same = np.array_equal(x, y, equal_nan=True)  # the same numbers (NaN too: no scorable answer either side)
         p = 1.0 if same else float(stats.ttest_ind(x, y, equal_var=False).pvalue)
         pvals.append(p)
         rows.append({"recipe": recipe, "before, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in x),
                      "after, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in y) + (" (identical)" if same else ""),
                      "mean before -> after": f"{x.mean():.3f} -> {y.mean():.3f}",
-                     "in seed range": "yes" if x.min() <= y.mean() <= x.max() else "**no**",
+                     "in seed range": "yes" if same or x.min() <= y.mean() <= x.max() else "**no**",
                      "95% t-interval (before)": f"[{lo:.3f}, {hi:.3f}]",
-                     "in it": "yes" if lo <= y.mean() <= hi else "**no**", "Welch p": p,
+                     "in it": "yes" if same or lo <= y.mean() <= hi else "**no**", "Welch p": p,
                      "s per model before / after": f"{g.wall_s.mean():.0f} / {h.wall_s.mean():.0f}"})
     for r, q in zip(rows, holm(pvals)):
         r["Welch p"], r["Holm p"] = f"{r['Welch p']:.3f}", f"{q:.3f}"
