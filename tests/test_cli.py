@@ -139,7 +139,7 @@ def test_eval_opens_a_lab_set_as_the_runner_does_under_the_models_profile(tmp_pa
 
     ds, ds_id = cli._open_dataset("lab-3dcc:4", None, None, None, "smoke")
     runner = open_dataset("lab-3dcc:4", None, "smoke")
-    assert ds_id == runner.data_id and len(ds) == 4
+    assert ds_id == runner.data_id and len(ds) == len(runner.dataset)
     assert ds[0][0].shape[-1] == lab_zoo.profile_of("smoke").image_size
     assert ds_id != sets.build("lab-3dcc", n=4).dataset_id  # uncalibrated at the default size: another set
     _, limited = cli._open_dataset("lab-val:8", None, None, 2, "smoke")

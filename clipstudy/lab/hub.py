@@ -431,7 +431,8 @@ def _download(repo: str, filename: str, revision: str | None, token: str | None,
                            f"({type(e).__name__}: {weights._short(e)})") from None
 
 
-def _verify(a: Artifact, got: dict[str, Path], files: dict[str, tuple[object, object]]) -> tuple[str | None, dict | None]:
+def _verify(a: Artifact, got: dict[str, Path], files: dict[str, tuple[object, object]]
+            ) -> tuple[str | None, dict | None]:
     """(why not, None) or (None, record) for a downloaded artifact against the manifest and this checkout's key: each
     file's SHA-256 is the manifest's, the record names the key and the weights' SHA-256, the weights load
     (`weights_only`) and are what the record describes."""
