@@ -113,17 +113,6 @@ class UnitRecord:
     clip: str = ""
     questions: list[str] = field(default_factory=list)
 
-    @classmethod
-    def of(cls, unit: Unit, data: Any, enc: Any, done: "Computed", **fields: Any) -> "UnitRecord":
-        """The record of a unit just computed."""
-        import torch
-
-        return cls(model=unit.model, model_id=unit.model_id, dataset=unit.dataset, data_id=unit.data_id,
-                   task=unit.task, id_set=data.id_set, features=enc.key, heads=sorted(done.heads),
-                   logit_scale=done.logit_scale, classnames=list(data.classnames),
-                   class_index=_jsonable(data.class_index), n=len(enc), n_skipped=len(enc.skipped),
-                   torch=torch.__version__, written=time.strftime("%Y-%m-%dT%H:%M:%S"), **fields, **done.lmm)
-
 
 RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(UnitRecord)  # what a record lacks no field of
                       if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
@@ -283,6 +272,14 @@ class Opened:
     tok: CountingTokenizer | None
     images: int = 0  # images encoded (and, for an LMM unit, questions answered) now
 
+    @property
+    def needs_heads(self) -> bool:  # a CLIP on labelled data: a zero-shot head per prompt set
+        return bool(self.data.classnames) and not self.loaded.is_classifier
+
+    @property
+    def has_texts(self) -> bool:  # a CLIP on a retrieval set: caption embeddings
+        return self.data.texts is not None and not self.loaded.is_classifier
+
 
 @dataclass
 class Computed:
@@ -292,7 +289,9 @@ class Computed:
     encoded: Any  # encode.Encoded
     logit_scale: float
     heads: dict[str, Any]
-    lmm: dict[str, Any] = field(default_factory=dict)  # checkpoint, clip, questions
+    checkpoint: str = ""
+    clip: str = ""
+    questions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -306,9 +305,11 @@ class Task:
 def _compute(unit: Unit) -> tuple[int, int]:
     """Open the unit, do its task's work (`TASKS`), write its artifacts and its record, last. Returns (images,
     prompts) encoded."""
+    import torch
+
     from .. import encode
     from ..config import resolve_device
-    from .data import open_dataset
+    from .data import open_dataset, save_frame
 
     task = TASKS.get(unit.task, ENCODE)
     if any(p.startswith("lab-") for p in unit.prompts):
@@ -321,31 +322,26 @@ def _compute(unit: Unit) -> tuple[int, int]:
         raise ClipstudyError(f"{unit.dataset}: its files changed between planning and encoding; run again")
     tok = CountingTokenizer(loaded.tokenizer) if loaded.tokenizer is not None else None
     old_tok, loaded.tokenizer = loaded.tokenizer, tok
-    opened = Opened(unit, device, precision, loaded, data, tok)
+    o = Opened(unit, device, precision, loaded, data, tok)
     try:
-        done = task.work(opened)
+        done = task.work(o)
         enc = done.encoded
         if done.heads:
             store.atomic_save(done.heads, unit.entry() / "heads.pt")
         if data.frame is not None:
-            from .data import save_frame
-
             save_frame(data.frame, unit.entry() / "frame.parquet")
-        record = UnitRecord.of(
-            unit, data, enc, done, precision=precision, device=device, is_classifier=bool(loaded.is_classifier),
-            needs_heads=_needs_heads(opened), texts=_has_texts(opened))
+        record = UnitRecord(
+            model=unit.model, model_id=unit.model_id, dataset=unit.dataset, data_id=unit.data_id, task=unit.task,
+            id_set=data.id_set, features=enc.key, heads=sorted(done.heads), needs_heads=o.needs_heads,
+            texts=o.has_texts, precision=precision, logit_scale=done.logit_scale,
+            is_classifier=bool(loaded.is_classifier), classnames=list(data.classnames),
+            class_index=_jsonable(data.class_index), n=len(enc), n_skipped=len(enc.skipped), device=device,
+            torch=torch.__version__, written=time.strftime("%Y-%m-%dT%H:%M:%S"), checkpoint=done.checkpoint,
+            clip=done.clip, questions=done.questions)
         store.atomic_write_text(json.dumps(asdict(record), indent=1), unit.entry() / RECORD)  # last: complete
     finally:
         loaded.tokenizer = old_tok
-    return opened.images, (tok.n if tok is not None else 0)
-
-
-def _needs_heads(o: Opened) -> bool:
-    return bool(o.data.classnames) and not o.loaded.is_classifier
-
-
-def _has_texts(o: Opened) -> bool:
-    return o.data.texts is not None and not o.loaded.is_classifier
+    return o.images, (tok.n if tok is not None else 0)
 
 
 def _zero_shot(o: Opened, prompts: str) -> Any:
@@ -353,7 +349,7 @@ def _zero_shot(o: Opened, prompts: str) -> Any:
     classifier's own head (`prompts` classifier-head)."""
     from .. import zeroshot
 
-    if _needs_heads(o):
+    if o.needs_heads:
         _head_once(o.unit, o.loaded, o.data.classnames, prompts, o.device, o.precision)
     u = o.unit
     zs = zeroshot.run(o.loaded, o.data.dataset, dataset_id=o.data.data_id, prompts=prompts,
@@ -391,12 +387,12 @@ def _encode(o: Opened) -> Computed:
         heads = store.safe_load(entry / "heads.pt") or {}
     enc, scale = None, 1.0
     if data.classnames:
-        for p in (unit.prompts if _needs_heads(o) else ("classifier-head",)):
+        for p in (unit.prompts if o.needs_heads else ("classifier-head",)):
             if p in heads and enc is not None:
                 continue
             zs = _zero_shot(o, p)
             enc, scale = zs.encoded, zs.logit_scale
-            if _needs_heads(o):
+            if o.needs_heads:
                 heads[p] = zs.head
     else:
         enc = encode.encode_images(loaded.model, data.dataset, model_id=zoo.model_id(loaded.spec),
@@ -406,7 +402,7 @@ def _encode(o: Opened) -> Computed:
         o.images += enc.forward_passes
         scale = encode.logit_scale_of(loaded.model)
     _log(unit, f"features: {len(enc)} images ({len(enc.skipped)} skipped), {enc.forward_passes} encoded now")
-    if _has_texts(o) and not (prior is not None and prior.texts and prior.features == enc.key
+    if o.has_texts and not (prior is not None and prior.texts and prior.features == enc.key
                               and (entry / "texts.pt").exists()):
         if enc.skipped:
             raise ClipstudyError(f"{unit.dataset}: {len(enc.skipped)} unreadable image(s), e.g. "
@@ -472,7 +468,7 @@ def _answer(o: Opened) -> Computed:
     if frame is None or "path" not in frame.columns:
         raise ClipstudyError(f"{unit.model} x {unit.dataset}: an LMM unit shows the LLaVA image files; "
                              f"{unit.dataset} has none (a rendered set)")
-    if not _needs_heads(o):
+    if not o.needs_heads:
         raise ClipstudyError(f"{unit.model}: its CLIP {clip} has no zero-shot head to choose the questions with")
     heads: dict[str, Any] = {}
     for p in unit.prompts:
@@ -486,9 +482,8 @@ def _answer(o: Opened) -> Computed:
         o.images += asked
         _log(unit, f"{p}: {len(pairs)} questions, {asked} asked now")
         save_frame(lmm.with_answers(pairs, answers, settings), questions_path(unit, p))
-    return Computed(zs.encoded, float(zs.logit_scale), heads,
-                    lmm=dict(checkpoint=checkpoint, clip=clip,
-                             questions=[QUESTIONS.format(prompts=p) for p in sorted(heads)]))
+    return Computed(zs.encoded, float(zs.logit_scale), heads, checkpoint, clip,
+                    [QUESTIONS.format(prompts=p) for p in sorted(heads)])
 
 
 ENCODE = Task(_load_encoder, _encode)
