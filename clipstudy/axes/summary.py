@@ -208,7 +208,7 @@ def heatmap(ch: chapter.Chapter, s: dict) -> None:
 def missing(ch: chapter.Chapter, s: dict) -> pd.DataFrame:
     """Every unmeasured cell and why (the chapter's own reason first)."""
     miss = ch.publish(MISSING_CELLS, missing_cells(s["eff"], s["axes_by_chapter"], read_not_measured(ch.results_dir),
-                                         s["problems"], s["present"]), "missing_cells")
+                                                   s["problems"], s["present"]))
     if len(miss):
         display(miss)
     else:
