@@ -30,7 +30,7 @@ _CALIBRATION_NAMES = ("SCALING_LABELS", "softmax", "calibration_metrics", "fit_t
                       "reliability_frame", "per_group_ece")
 _SHAPE_BIAS_NAMES = ("RECORD_FOLDERS", "DATA_GROUP", "PANEL_ORDER", "records_decisions", "label", "CATEGORY_ORDER",
                      "category", "records_table", "zero_shot", "finetune_pairs", "LAB_COUNTERPART", "lab_agreement",
-                     "claims", "SAME_MODEL", "IMAGENET_DATA", "model_units", "FT_KIND_RECIPES", "FT_DROP_METRIC",
+                     "SAME_MODEL", "IMAGENET_DATA", "model_units", "FT_KIND_RECIPES", "FT_DROP_METRIC",
                      "FT_DROP_COMPARISON", "finetune_drops", "finetune_kind_effects")
 _SHAPE_BIAS_METRICS = ("lab_shape_bias", "live_decisions", "live_shape_bias")
 
@@ -84,6 +84,7 @@ GONE: dict[str, str] = {
     "clipstudy.zoo_registry.commonpool_filter": "the `data` field of clipstudy.models.registry.entries()",
     "clipstudy.lab.study.SMOKE_N": "dict(clipstudy.config.SMOKE_SETS)",
     "clipstudy.analysis.shifts.logit_clip": "clipstudy.plots._logit (the same clipped logit)",
+    "clipstudy.analysis.shape_bias.claims": "clipstudy.axes.evidence.evidence('C2') (and C3, C9, C14)",
 }
 
 
