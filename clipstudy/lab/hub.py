@@ -51,6 +51,7 @@ from typing import Iterable
 
 from .. import store
 from ..errors import ClipstudyError
+from ..profiles import LAB, LabProfile, lab_profile
 from . import llava as L
 from . import zoo as Z
 
@@ -79,7 +80,7 @@ def split_repo(spec: str) -> tuple[str, str | None]:
     return repo, rev or None
 
 
-def _inside(p: Z.Profile, name: object) -> bool:
+def _inside(p: LabProfile, name: object) -> bool:
     """Whether a manifest's file name lies in the profile's folder of the repo (never outside the lab cache)."""
     return str(name).startswith(f"{p.name}/") and ".." not in str(name)
 
@@ -94,40 +95,39 @@ def llava_label(recipe: str, seed: int) -> str:
     return f"llava:{Z.label(_clip_of(recipe, seed))}"
 
 
-def _llava_key(recipe: str, seed: int, p: Z.Profile) -> str:
+def _llava_key(recipe: str, seed: int, p: LabProfile) -> str:
     """The key this checkout caches the pair's mini-LLaVA under (`llava.key_of`, as `llava.load` computes it).
     Its CLIP must be trained: loading an untrained one would train it."""
-    clip = Z.load(recipe, profile=p.name, seed=seed, progress=False)
-    return L.key_of(recipe, p.name, seed, clip)
+    clip = Z.load(recipe, profile=p, seed=seed, progress=False)
+    return L.key_of(recipe, p, seed, clip)
 
 
-def _llava_files(recipe: str, seed: int, p: Z.Profile) -> dict[str, Path]:
-    folder = L.cache_dir(recipe, p.name, seed)
+def _llava_files(recipe: str, seed: int, p: LabProfile) -> dict[str, Path]:
+    folder = L.cache_dir(recipe, p, seed)
     return {L.STATE_FILE: folder / L.STATE_FILE, L.META_FILE: folder / L.META_FILE}
 
 
-def _llava_cached(recipe: str, seed: int, p: Z.Profile, key: str) -> dict | None:
+def _llava_cached(recipe: str, seed: int, p: LabProfile, key: str) -> dict | None:
     """The meta of the pair's complete cached mini-LLaVA under `key` (the store's check), else None."""
     f = _llava_files(recipe, seed, p)
     return store.check_entry(f[L.STATE_FILE], key, f[L.META_FILE], what=f"mini-LLaVA {llava_label(recipe, seed)}")
 
 
-def _llava_present(recipe: str, seed: int, p: Z.Profile) -> bool:
+def _llava_present(recipe: str, seed: int, p: LabProfile) -> bool:
     """Whether `llava.load` would read the pair from the cache: its CLIP trained, its LMM cached under its key."""
     return Z.is_trained(_clip_of(recipe, seed), p) and _llava_cached(recipe, seed, p, _llava_key(recipe, seed, p)) \
         is not None
 
 
-def zoo_models(profile: str | Z.Profile | None = None, recipes: Iterable[str] | None = None) -> list[Z.Recipe]:
+def zoo_models(p: LabProfile = LAB, recipes: Iterable[str] | None = None) -> list[Z.Recipe]:
     """Every model of the zoo (each recipe under each of the profile's seeds), as `zoo.train` expands them."""
-    p = Z.profile_of(profile)
     if isinstance(recipes, str):
         recipes = [recipes]
     return [s for n in (recipes or Z.names()) for s in (Z.seeded(n, p) if "#" not in str(n) else [Z.recipe(n)])]
 
 
 # ---------------------------------------------------------------- publish
-def manifest(profile: str | Z.Profile | None = "lab", recipes: Iterable[str] | None = None,
+def manifest(p: LabProfile = LAB, recipes: Iterable[str] | None = None,
              llavas: Iterable[tuple[str, int]] = ()) -> dict:
     """The manifest of the trained zoo in the lab cache, with the mini-LLaVAs of the (recipe, seed) pairs `llavas`;
     LabHubError naming every model or mini-LLaVA that is not trained."""
@@ -136,7 +136,6 @@ def manifest(profile: str | Z.Profile | None = "lab", recipes: Iterable[str] | N
     from .. import __version__
     from ..store import sha256_file
 
-    p = Z.profile_of(profile)
     rs = zoo_models(p, recipes)
     recs = {Z.label(r): Z.record(r, p) for r in rs}  # check_entry: the file matches its record's sha256
     missing = [k for k, v in recs.items() if v is None]
@@ -155,7 +154,7 @@ def manifest(profile: str | Z.Profile | None = "lab", recipes: Iterable[str] | N
                 created_at=time.strftime("%Y-%m-%dT%H:%M:%S"), models=models, llavas=_llava_entries(p, llavas))
 
 
-def _llava_entries(p: Z.Profile, llavas: Iterable[tuple[str, int]]) -> list[dict]:
+def _llava_entries(p: LabProfile, llavas: Iterable[tuple[str, int]]) -> list[dict]:
     """The manifest's `llavas`: per pair its files, their sha256 and its key; LabHubError naming every pair whose
     mini-LLaVA (or its CLIP) is not trained, since a zoo is published whole."""
     from ..store import sha256_file
@@ -181,19 +180,19 @@ def _llava_entries(p: Z.Profile, llavas: Iterable[tuple[str, int]]) -> list[dict
     return entries
 
 
-def publish(repo: str, profile: str | Z.Profile | None = "lab", *, token: str | None = None,
+def publish(repo: str, profile: str | LabProfile = LAB, *, token: str | None = None,
             revision: str | None = None, recipes: Iterable[str] | None = None, private: bool | None = None,
             commit_message: str | None = None, llavas: Iterable[tuple[str, int]] = ()) -> dict:
     """Upload the trained zoo of `profile` (every recipe x seed, or only `recipes`) with its records, the
     mini-LLaVAs of the (recipe, seed) pairs `llavas` (the CLI passes chapter 09's, `axes.lmm.lab_pairs`) and the
     manifest to the hub model repo `repo` (created if missing; `revision`: a branch, created if missing) in one
-    commit. The manifest lists exactly the models of this commit. Returns {repo, revision, commit, url, models,
-    llavas}."""
+    commit. The manifest lists exactly the models of this commit. `profile`: a `LabProfile` or its name. Returns
+    {repo, revision, commit, url, models, llavas}."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
     repo, rev = split_repo(repo)
     revision = revision or rev
-    p = Z.profile_of(profile)
+    p = lab_profile(profile)
     man = manifest(p, recipes, llavas)
     ops = []
     for m in man["models"]:
@@ -312,7 +311,7 @@ def _download(repo: str, filename: str, revision: str | None, token: str | None,
                            f"({type(e).__name__}: {weights._short(e)})") from None
 
 
-def _verify(r: Z.Recipe, p: Z.Profile, entry: dict, pt: Path, js: Path) -> tuple[str | None, dict | None]:
+def _verify(r: Z.Recipe, p: LabProfile, entry: dict, pt: Path, js: Path) -> tuple[str | None, dict | None]:
     """(why not, None) or (None, record) for a downloaded model against the manifest and this checkout's key."""
     from ..store import sha256_file
 
@@ -339,7 +338,7 @@ def _verify(r: Z.Recipe, p: Z.Profile, entry: dict, pt: Path, js: Path) -> tuple
     return None, rec
 
 
-def _install(r: Z.Recipe, p: Z.Profile, src_pt: Path, rec: dict, origin: str) -> str | None:
+def _install(r: Z.Recipe, p: LabProfile, src_pt: Path, rec: dict, origin: str) -> str | None:
     """Copy a verified model into the lab cache (weights, then its record, each atomically); None when
     `zoo.record` accepts it, else why not (and nothing stays)."""
     from ..store import atomic_write, atomic_write_text, discard
@@ -380,7 +379,7 @@ def _verify_llava(got: dict[str, Path], entry: dict, want: str, settings: L.Sett
     return None, meta
 
 
-def _install_llava(recipe: str, seed: int, p: Z.Profile, src: Path, meta: dict, key: str, origin: str) -> str | None:
+def _install_llava(recipe: str, seed: int, p: LabProfile, src: Path, meta: dict, key: str, origin: str) -> str | None:
     """Copy a verified mini-LLaVA into the lab cache as `llava.load` writes it (state, then meta.json last, each
     atomically); None when the store's check accepts it under `key`, else why not (and nothing stays)."""
     from ..store import atomic_write, atomic_write_text
@@ -394,7 +393,7 @@ def _install_llava(recipe: str, seed: int, p: Z.Profile, src: Path, meta: dict, 
     return None
 
 
-def _fetch_llava(recipe: str, seed: int, p: Z.Profile, entry: dict | None, get, origin: str) -> str | None:
+def _fetch_llava(recipe: str, seed: int, p: LabProfile, entry: dict | None, get, origin: str) -> str | None:
     """Download, verify and install one mini-LLaVA of the manifest (after the CLIPs: its key is computed from its
     CLIP's weights here); None when installed, else why not. `get(name)` downloads a file of the manifest's
     commit (it raises _Unavailable)."""
@@ -414,7 +413,7 @@ def _fetch_llava(recipe: str, seed: int, p: Z.Profile, entry: dict | None, get, 
             or not all(_inside(p, f) for f in files.values()):
         return "its manifest entry names files outside the profile's folder"
     got = {n: get(files[n]) for n in (L.STATE_FILE, L.META_FILE)}
-    why, meta = _verify_llava(got, entry, want, L.settings_of(p.name, seed))
+    why, meta = _verify_llava(got, entry, want, L.settings_of(p, seed))
     if why is not None:  # damaged or foreign bytes in the hub cache: removed, so a later fetch downloads them again
         for path in got.values():
             weights.delete_cached(path)
@@ -427,19 +426,19 @@ def _llava_manifest(man: dict) -> dict[tuple[str, int], dict]:
     return {(m["recipe"], int(m["seed"])): m for m in man.get("llavas") or []}
 
 
-def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str | None = None,
+def fetch(repo: str, profile: str | LabProfile = LAB, *, revision: str | None = None,
           recipes: Iterable[str] | None = None, token: str | None = None,
           llavas: Iterable[tuple[str, int]] = ()) -> FetchReport:
     """Fetch the missing models of the zoo (every recipe x seed of `profile`, or only `recipes`) and the missing
     mini-LLaVAs of the (recipe, seed) pairs `llavas` from the hub repo `repo` (ORG/NAME[@REVISION]), verify each
     against the manifest and against the key this checkout trains or caches it under, and install those that
     pass into the lab cache. Models already cached are not asked for. Nothing that fails is installed; the
-    report says why, and `zoo.train` trains them."""
+    report says why, and `zoo.train` trains them. `profile`: a `LabProfile` or its name."""
     from ..models import weights
 
     repo, rev = split_repo(repo)
     revision = revision or rev
-    p = Z.profile_of(profile)
+    p = lab_profile(profile)
     rs = zoo_models(p, recipes)
     pairs = [(rec, int(sd)) for rec, sd in llavas]
     rep = FetchReport(repo + (f"@{revision}" if revision else ""), p.name, total=len(rs), lmms=len(pairs))
@@ -514,7 +513,7 @@ def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str |
     return rep
 
 
-def _fetch_llavas(rep: FetchReport, man: dict, pairs: list[tuple[str, int]], p: Z.Profile, get, origin: str,
+def _fetch_llavas(rep: FetchReport, man: dict, pairs: list[tuple[str, int]], p: LabProfile, get, origin: str,
                   unreachable: str | None) -> None:
     """The mini-LLaVAs of `pairs` into the lab cache, each fetched or refused into `rep` (never raised)."""
     if not pairs:
@@ -537,16 +536,15 @@ def _fetch_llavas(rep: FetchReport, man: dict, pairs: list[tuple[str, int]], p: 
             rep.lmm_failed[lab] = why
 
 
-def book_fetch(spec: str, profile: str, llavas: Iterable[tuple[str, int]] = ()) -> FetchReport:
+def book_fetch(spec: str, p: LabProfile, llavas: Iterable[tuple[str, int]] = ()) -> FetchReport:
     """The book's hook: fetch the zoo and the mini-LLaVAs of `llavas` (the book passes chapter 09's pairs) from
     `spec` (CLIPSTUDY_LAB_HUB) and say in one line what came from the hub; any failure is reported, never raised,
     so the book trains what is missing as without a hub."""
     llavas = list(llavas)
     try:
-        rep = fetch(spec, profile, llavas=llavas)
+        rep = fetch(spec, p, llavas=llavas)
     except Exception as e:  # noqa: BLE001  the book must build whatever the hub does
-        rep = FetchReport(spec, str(profile), total=len(zoo_models(profile)),
-                          error=f"{type(e).__name__}: {e}", lmms=len(llavas))
-        rep.present = [Z.label(r) for r in zoo_models(profile) if Z.is_trained(r, profile)]
+        rep = FetchReport(spec, p.name, total=len(zoo_models(p)), error=f"{type(e).__name__}: {e}", lmms=len(llavas))
+        rep.present = [Z.label(r) for r in zoo_models(p) if Z.is_trained(r, p)]
     print(rep.line(), flush=True)
     return rep

@@ -12,9 +12,10 @@ PREFIX = "lab:"
 
 def resolve(name: str) -> ModelSpec:
     from ...lab import zoo as lab_zoo
+    from ...profiles import lab_profile
 
     recipe, _, profile = name[len(PREFIX):].partition("@")
-    return lab_zoo.spec(recipe, profile or None)
+    return lab_zoo.spec(recipe, lab_profile(profile or None))  # the name's profile: resolved here, at its edge
 
 
 def load(spec: ModelSpec, device: str) -> Loaded:
@@ -28,7 +29,7 @@ def listed() -> list[ModelSpec]:
     """Every lab recipe under the `lab` profile (what `clipstudy models` lists beside the registry)."""
     from ...lab import zoo as lab_zoo
 
-    return lab_zoo.specs("lab")
+    return lab_zoo.specs()
 
 
 def members() -> list[str]:
