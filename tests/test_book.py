@@ -123,6 +123,24 @@ def test_a_failing_chapter_is_named_with_its_cell_and_the_others_still_build(tmp
     assert "profile t" in json.dumps(good)  # the profile's parameters were injected
 
 
+def test_the_build_is_one_record_made_before_any_work(tmp_path, monkeypatch):
+    """`build` makes one `Build` (the profile object, the chapters in their order, the device, the precision as
+    asked and as resolved, the folders) before any stage runs, and hands it to every stage."""
+    from clipstudy import encode
+
+    monkeypatch.setattr(book, "fetch_records", lambda: pytest.fail("prepare did work"))
+    b = book.prepare("smoke", device="cpu", precision="bf16", out=tmp_path / "out")
+    assert b.profile is profiles.PROFILES["smoke"] and b.profile.lab is profiles.SMOKE_LAB and not b.fetch
+    assert (b.device, b.precision, b.resolved_precision) == ("cpu", "bf16", "bf16")
+    assert b.parameters["params"]["precision"] == "bf16" and b.parameters["params"]["profile"] == "smoke"
+    assert [n.name for n in b.notebooks] == [n.name for n in chapters.notebooks()]
+    assert b.live_study == tmp_path / "out" / "book" / "results" / "live" and b.chapters_dir.parent.name == "book"
+    auto = book.prepare(profiles.PROFILES["lab"], only="04", device="cpu", out=tmp_path / "o2")
+    assert auto.precision == "auto" and auto.resolved_precision == encode.resolve_precision("auto", "cpu")
+    assert [n.name for n in auto.notebooks] == ["04_shape_bias"] and auto.fetch
+    assert auto.parameters["params"]["precision"] == auto.resolved_precision
+
+
 def test_unknown_chapter_and_profile_list_the_valid_ones():
     from clipstudy.errors import UnknownNameError
 

@@ -14,16 +14,16 @@ from clipstudy.errors import UnknownNameError
 from clipstudy.lab import train as T
 from clipstudy.lab import zoo as lab_zoo
 from clipstudy.lab.world import SHAPES
-from clipstudy.profiles import LAB, SMOKE_LAB
+from clipstudy.profiles import LAB, SMOKE_LAB, LabProfile
 
 # An easy 6-class world (plain-ish backgrounds, no occluder, texture follows shape), 32 px.
 KEEP = ("sphere", "cube", "torus", "table", "cone", "dumbbell")
 MINI = lab_zoo.Recipe("test-mini", arch="vit", world=(
     ("backgrounds", ("plain", "gradient")), ("held_out", tuple(s for s in SHAPES if s not in KEEP)),
     ("occluder_p", 0.0), ("shape_texture_corr", 1.0)))
-MINI_PROFILE = lab_zoo.Profile("test-mini", chunk=384, chunks=(("small", 1), ("medium", 1), ("large", 1)),
-                               steps=(("small", 5), ("medium", 150), ("large", 5)), batch_size=64, lr=3e-3,
-                               ft_steps=30, ft_lr=1e-3, image_size=32)
+MINI_PROFILE = LabProfile("test-mini", chunk=384, chunks=(("small", 1), ("medium", 1), ("large", 1)),
+                          steps=(("small", 5), ("medium", 150), ("large", 5)), batch_size=64, lr=3e-3,
+                          ft_steps=30, ft_lr=1e-3, image_size=32)
 # Two optimiser steps on 32 images: enough to exercise caching, not learning.
 TINY_PROFILE = dataclasses.replace(MINI_PROFILE, name="test-tiny", chunk=32,
                                    steps=(("small", 2), ("medium", 2), ("large", 2)), ft_steps=2)

@@ -486,23 +486,23 @@ def load(recipe: str = "base", profile: str | LabProfile = LAB, device: str = "c
     The cache key covers the CLIP's weights, the settings and LLAVA_VERSION, so a retrained CLIP or a
     changed recipe never reuses a stale LMM; a corrupt or partial cache is retrained, never loaded.
     """
-    p = lab_profile(profile)
-    settings = settings_of(p, seed)
-    clip = _clip(recipe, device, p, seed)
+    prof = lab_profile(profile)
+    settings = settings_of(prof, seed)
+    clip = _clip(recipe, device, prof, seed)
     clip.model.eval()
     for p in clip.model.parameters():
         p.requires_grad_(False)
-    key = key_of(recipe, p, seed, clip)
-    folder = cache_dir(recipe, p, seed)
+    key = key_of(recipe, prof, seed, clip)
+    folder = cache_dir(recipe, prof, seed)
     hit = None if retrain else _read_cached(folder, key)
     model = None if hit is None else model_from(hit["state"], hit["meta"], settings)
     if model is not None:
-        return LabLlava(model.eval(), clip, p, settings, hit["meta"])
+        return LabLlava(model.eval(), clip, prof, settings, hit["meta"])
 
     from .train import threads
 
     t0 = time.perf_counter()
-    frame, images = training_scenes(recipe, p, settings.n_images)
+    frame, images = training_scenes(recipe, prof, settings.n_images)
     with threads(settings.threads):  # features and fit alike: the weights do not depend on the core count
         pooled, tokens = visual_features(clip.model, images, clip.preprocess, grid=settings.grid)
         t_feat = time.perf_counter() - t0
@@ -510,12 +510,12 @@ def load(recipe: str = "base", profile: str | LabProfile = LAB, device: str = "c
                             classnames=cap.classnames())
         model = MiniLlava(pooled.shape[1], tokens.shape[2] if tokens is not None else None, settings)
         hist = fit(model, pooled, tokens, data, settings, progress=progress)
-    meta = dict(key=key, recipe=recipe, profile=p.name, settings=settings.row(), pooled_dim=pooled.shape[1],
+    meta = dict(key=key, recipe=recipe, profile=prof.name, settings=settings.row(), pooled_dim=pooled.shape[1],
                 token_dim=tokens.shape[2] if tokens is not None else None, n_scenes=len(frame),
                 n_instructions=len(data), feature_s=round(t_feat, 2), **hist.row(),
                 params=sum(p.numel() for p in model.parameters()), version=LLAVA_VERSION)
     meta = _write_cached(folder, model.state_dict(), meta)
-    return LabLlava(model.eval(), clip, p, settings, meta)
+    return LabLlava(model.eval(), clip, prof, settings, meta)
 
 
 def train(pairs: Sequence[tuple[str, int | None]], p: LabProfile = LAB, device: str = "cpu",
