@@ -131,6 +131,7 @@ EDGES = {
     "lab.llava": {"load", "evaluate"},
     "lab.hub": {"publish", "fetch"},
     "lab.export": {"export"},
+    "lab.evaluate": {"metrics_table"},
 }
 
 

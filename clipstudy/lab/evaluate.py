@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from ..errors import UnknownNameError
-from ..profiles import LAB, LabProfile
+from ..profiles import LAB, LabProfile, lab_profile
 
 # the lab zoo's factor names -> the book's six factors (prompts are an evaluation knob, not a recipe)
 FACTOR_NAMES = {"architecture": "architecture", "data": "training distribution", "size": "training-set size",
@@ -204,17 +204,19 @@ def sized_labset(name: str, profile: LabProfile = LAB):
     return labset(name, profile.set_size(name), profile)
 
 
-def metrics_table(recipe: str, profile: LabProfile = LAB, prompts: str = "ensemble", device: str = "cpu",
+def metrics_table(recipe: str, profile: str | LabProfile = LAB, prompts: str = "ensemble", device: str = "cpu",
                   datasets: Iterable[str] | None = None, precision: str = "fp32") -> pd.DataFrame:
     """Tidy rows (model, dataset, metric, value, prompts) for one lab recipe.
 
     Metrics: top1 on lab-val/v2/sketch/silhouette; shape_bias on lab-cue-conflict; ece (15 bins)
     and nll on lab-val; OOD auroc/fpr95 (MSP, plus MCM for CLIPs) with lab-val as ID and lab-ood
     (near and far) as OOD; top1 on lab-3dcc by severity (metric `top1@sev=K`); retrieval R@1 both
-    ways on lab-retrieval (CLIPs only). `precision`: resolved (see `outputs`).
+    ways on lab-retrieval (CLIPs only). `precision`: resolved (see `outputs`). `profile`: a `LabProfile` or its name
+    (a researcher's entry, as `metrics_zoo`).
     """
     from .. import encode, metrics
 
+    profile = lab_profile(profile)
     prompts = prompts.removeprefix("lab-")  # the prompt set's short name ('ensemble') or its registry name
     loaded = load(recipe, profile, device)
     model = loaded.spec.name
@@ -285,7 +287,7 @@ def metrics_table(recipe: str, profile: LabProfile = LAB, prompts: str = "ensemb
     return pd.DataFrame(rows)
 
 
-def metrics_zoo(recipes: Iterable[str] | None = None, profile: LabProfile = LAB,
+def metrics_zoo(recipes: Iterable[str] | None = None, profile: str | LabProfile = LAB,
                 prompts: Iterable[str] = ("ensemble",), progress: bool = True, precision: str = "fp32") -> pd.DataFrame:
     """`metrics_table` over recipes (default: the whole zoo) and prompt sets, with recipe factors joined on."""
     from tqdm.auto import tqdm
