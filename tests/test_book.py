@@ -457,3 +457,38 @@ def test_your_models_join_the_live_panel_and_every_chapter_marks_them(tmp_path, 
         plt.close(fig)
     finally:
         tables.mark(())
+
+
+_PLUGIN = '''"""A plugin chapter: its axis and, beside this module, its notebook."""
+from pathlib import Path
+
+from clipstudy.axes.core import Axis, register
+
+AXIS = register(Axis("toy_chapter", "toy chapter", "95_toy", order=9.5,
+                     notebook=str(Path(__file__).with_name("95_toy.py"))))
+'''
+
+
+def test_a_plugin_chapter_joins_the_build_order_and_the_toc(tmp_path, monkeypatch):
+    """A chapter declared in a plugin (`CLIPSTUDY_PLUGINS`), its notebook in the plugin's own folder, joins the build
+    before the chapters that read all others, its place in the book's toc, and the summary's columns, with nothing
+    in clipstudy/ edited."""
+    from clipstudy import axes
+    from clipstudy.axes import summary
+
+    (tmp_path / "toy_chapter_plugin.py").write_text(_PLUGIN)
+    _write_nb(tmp_path / "95_toy.py", ["x = 1"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CLIPSTUDY_PLUGINS", "toy_chapter_plugin")
+    try:
+        order = [n.name for n in chapters.notebooks()]
+        assert order.index("09_lmm") < order.index("95_toy") < order.index("10_summary") < order.index("11_claims")
+        assert chapters.select("95")[0].source == tmp_path / "95_toy.py"
+        study = [c["file"] for p in html.toc(chapters.notebooks())["parts"] if p["caption"] == "The study"
+                 for c in p["chapters"]]
+        assert study.index("book/chapters/09_lmm") + 1 == study.index("book/chapters/95_toy") \
+            == study.index("book/chapters/10_summary") - 1
+        assert "toy chapter" in [a.name for a in summary.expected()]
+    finally:  # the next tests see the package's axes only
+        axes.REGISTRY.pop("toy_chapter", None)
+        sys.modules.pop("toy_chapter_plugin", None)
