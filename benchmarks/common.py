@@ -81,8 +81,9 @@ def lab_sketch_folder(root: str | os.PathLike, set_name: str = "lab-val", profil
     from PIL import Image
 
     from clipstudy.lab import evaluate as lab_eval
+    from clipstudy.profiles import lab_profile
 
-    ls = lab_eval.labset(set_name, profile=profile)
+    ls = lab_eval.labset(set_name, profile=lab_profile(profile))
     names = list(ls.classnames)
     wnids = sketch_wnids(len(names))
     root = Path(root)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from clipstudy.lab import evaluate as lab_eval, train as T, zoo as lab_zoo
+from clipstudy.profiles import LAB_PROFILES, lab_profile
 
 HEADLINE = [  # (dataset, metric, column name)
     ("lab-val", "top1", "val"), ("lab-v2", "top1", "v2"), ("lab-sketch", "top1", "sketch"),
@@ -42,20 +43,21 @@ def wide_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--profile", default="lab", choices=sorted(lab_zoo.PROFILES))
+    ap.add_argument("--profile", default="lab", choices=sorted(LAB_PROFILES))
     ap.add_argument("--recipes", nargs="*", help="default: the whole zoo")
     ap.add_argument("--out", help="folder to save the tidy frame (lab_zoo.csv)")
     a = ap.parse_args(argv)
     recipes = a.recipes or lab_zoo.names()
+    prof = lab_profile(a.profile)  # the name, resolved once here
 
     print("parameters (vision / text / total):")
     for arch in T.ARCHS:
         c = T.param_counts(arch)
         print(f"  {arch:9s} {c['vision']:>9,d} {c['text']:>9,d} {c['total']:>9,d}")
 
-    missing = [r for r in recipes if not lab_zoo.is_trained(r, a.profile)]
+    missing = [r for r in recipes if not lab_zoo.is_trained(r, prof)]
     t0 = time.perf_counter()
-    records = lab_zoo.train(recipes, profile=a.profile)
+    records = lab_zoo.train(recipes, profile=prof)
     cold = time.perf_counter() - t0
     print(f"\ntrained {len(missing)} missing recipe(s) of {len(recipes)} in {cold:.1f} s "
           f"(includes rendering their training chunks)")
@@ -65,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     for r in recipes:
-        lab_zoo.load(r, profile=a.profile, progress=False)
+        lab_zoo.load(r, profile=prof, progress=False)
     print(f"\nwarm load of {len(recipes)} models: {time.perf_counter() - t0:.2f} s")
 
     t0 = time.perf_counter()
-    df = lab_eval.metrics_zoo(recipes, a.profile, prompts=("lab-single", "lab-ensemble"))
+    df = lab_eval.metrics_zoo(recipes, prof, prompts=("lab-single", "lab-ensemble"))
     for ood in ("lab-sketch", "lab-silhouette", "lab-v2"):
         er = lab_eval.effective_robustness(df, ood=ood)
         er = er.merge(df[["model", "recipe", "prompt_set", "factor"]].drop_duplicates(), on="model")

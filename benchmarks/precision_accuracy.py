@@ -57,14 +57,14 @@ LAB_SETS = ("lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-cue-confli
             "lab-3dcc", "lab-retrieval")
 
 
-def cached_models(recipes: list[str], profile: str) -> list[str]:
+def cached_models(recipes: list[str], profile) -> list[str]:
     """`recipe#seed` of every seed whose trained weights are in the cache (none are trained here)."""
     from clipstudy.lab import zoo as lab_zoo
 
     out = []
     for r in recipes:
-        for s in lab_zoo.seeded(r, lab_zoo.profile_of(profile)):
-            pt, _ = lab_zoo.paths(s, lab_zoo.profile_of(profile))
+        for s in lab_zoo.seeded(r, profile):
+            pt, _ = lab_zoo.paths(s, profile)
             if Path(pt).exists():
                 out.append(f"{r}#{s.seed - lab_zoo.recipe(r).seed}")
     return out
@@ -77,7 +77,7 @@ def _outputs(loaded, ls, prompts: str, precision: str):
     return outputs(loaded, ls, prompts.removeprefix("lab-"), precision=precision)
 
 
-def lab_part(models: list[str], profile: str, prompts: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def lab_part(models: list[str], profile, prompts: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(agreement per model x set, metrics per model x set x metric under fp32 and bf16)."""
     from clipstudy.lab import evaluate as lab_eval
     from clipstudy.lab import zoo as lab_zoo
@@ -165,6 +165,9 @@ def main(argv=None) -> int:
 
     from clipstudy.encode import cpu_has_bf16, resolve_precision
     from clipstudy.lab import zoo as lab_zoo
+    from clipstudy.profiles import lab_profile
+
+    prof = lab_profile(a.profile)  # --profile's name, resolved once here
 
     print(f"# precision_accuracy.py, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"{common.machine()}; native bf16 on this CPU: {cpu_has_bf16()} (auto = {resolve_precision('auto', 'cpu')})\n")
@@ -172,10 +175,10 @@ def main(argv=None) -> int:
     if not a.skip_lab:
         recipes = lab_zoo.names() if a.recipes == "all" else a.recipes.split(",")
         if a.train:
-            lab_zoo.train(recipes, profile=a.profile)
-        models = a.models.split(",") if a.models else cached_models(recipes, a.profile)
-        print(f"lab models ({a.profile}, cached): {', '.join(models) or 'none'}\n")
-        ag, me = lab_part(models, a.profile, a.prompts)
+            lab_zoo.train(recipes, profile=prof)
+        models = a.models.split(",") if a.models else cached_models(recipes, prof)
+        print(f"lab models ({prof.name}, cached): {', '.join(models) or 'none'}\n")
+        ag, me = lab_part(models, prof, a.prompts)
         agree.append(ag)
         mets.append(me)
     if not a.skip_stimuli:

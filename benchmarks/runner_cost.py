@@ -88,8 +88,8 @@ LAB_SETS = ["lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-cue-confli
 
 
 def lab_grid(profile: str) -> tuple[list[str], list[str]]:
-    """The lab book's grid: every lab recipe x the 9 lab sets (smoke: the sizes of config.SMOKE_SETS)."""
-    from clipstudy.config import SMOKE_SETS
+    """The lab book's grid: every lab recipe x the 9 lab sets (smoke: the sizes of profiles.SMOKE_SETS)."""
+    from clipstudy.profiles import SMOKE_SETS
     from clipstudy.lab import zoo as lab_zoo
 
     sets = [f"{s}:{dict(SMOKE_SETS)[s]}" if profile == "smoke" else s for s in LAB_SETS]

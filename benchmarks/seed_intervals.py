@@ -34,14 +34,15 @@ from common import machine, table  # noqa: E402
 def measure(out: Path, profile: str) -> int:
     import clipstudy
     from clipstudy.lab import evaluate as lab_eval, train as T, zoo as lab_zoo
+    from clipstudy.profiles import lab_profile
 
-    p = lab_zoo.profile_of(profile)
+    p = lab_profile(profile)  # --profile's name, resolved once here
     missing = [lab_zoo.label(r) for n in lab_zoo.names() for r in lab_zoo.seeded(n, p) if not lab_zoo.is_trained(r, p)]
     if missing:
         print(f"not trained in this cache ({len(missing)}): {', '.join(missing)}; this script never trains",
               file=sys.stderr)
         return 2
-    acc = lab_eval.accuracy_table(lab_zoo.names(), ["lab-val"], profile=profile, seeds_="all", precision="fp32")
+    acc = lab_eval.accuracy_table(lab_zoo.names(), ["lab-val"], profile=p, seeds_="all", precision="fp32")
     rows = []
     for r in acc.to_dict("records"):
         rec = lab_zoo.record(lab_zoo.recipe(f"{r['recipe']}#{int(r['seed'])}"), p)

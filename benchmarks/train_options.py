@@ -34,9 +34,10 @@ def main(argv=None) -> int:
 
     from clipstudy.lab import train as T
     from clipstudy.lab import zoo as lab_zoo
+    from clipstudy.profiles import LAB
     from clipstudy.lab.captions import CONTEXT_LENGTH
 
-    p = lab_zoo.profile_of("lab")
+    p = LAB
     g = torch.Generator().manual_seed(0)
     tokens = torch.randint(1, 90, (1024, 3, CONTEXT_LENGTH), generator=g)
     images_at = {}

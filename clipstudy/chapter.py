@@ -29,15 +29,16 @@ class Chapter:
 
     name: str
     results_dir: Path
-    profile: str
+    profile: str  # the build profile's name (what the chapter shows)
     axis: Any = None  # clipstudy.axes.Axis
-    params: Any = None  # clipstudy.config.Profile
+    params: Any = None  # the build profile, `clipstudy.profiles.Profile`: every size, and its lab profile
     device: str = "cpu"
     effects: Any = None  # clipstudy.axes.core.Effects
     precision: str = "fp32"  # resolved by the build (its papermill parameter), never "auto"
 
     @property
-    def lab_profile(self) -> str:
+    def lab_profile(self) -> Any:
+        """The build's lab profile (`clipstudy.profiles.LabProfile`), the object every lab function takes."""
         return self.params.lab
 
     @property
@@ -176,10 +177,11 @@ def as_families(df: pd.DataFrame) -> pd.DataFrame:
 
 def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str = "",
           results_dir: str | Path = "book/results", precision: str = "auto") -> Chapter:
-    """The setup every chapter shares, from its parameters cell: the build profile (`config.Profile`, which
-    sets every size), the data root, the seaborn theme, the smoke warning, and the chapter's effects collector.
+    """The setup every chapter shares, from its parameters cell: the build profile (its name, as papermill injects
+    it, resolved here once to its `profiles.Profile`, which sets every size and holds the lab profile), the data
+    root, the seaborn theme, the smoke warning, and the chapter's effects collector.
 
-    `precision` is the build's resolved precision (`book.parameters`); a chapter run by hand with "auto"
+    `precision` is the build's resolved precision (`Build.resolved_precision`); a chapter run by hand with "auto"
     resolves it here, once, for its device (`encode.resolve_precision`).
 
     `axis` is the chapter's `clipstudy.axes.Axis` (its name, notebook and live datasets)."""
@@ -187,12 +189,12 @@ def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str 
 
     import seaborn as sns
 
-    from .config import profile as profile_of
     from .config import resolve_device
+    from .profiles import profile as resolve
 
     from . import plugins
 
-    prof = profile_of(profile)
+    prof = resolve(profile)
     device = resolve_device(device)
     if precision == "auto":  # the notebook run by hand: its own entry
         from .encode import resolve_precision
@@ -211,7 +213,7 @@ def start(axis: Any, profile: str = "lab", device: str = "auto", data_root: str 
     for opt, v in (("display.max_rows", None), ("display.max_columns", None), ("display.width", 250),
                    ("display.max_colwidth", 140)):
         pd.set_option(opt, v)
-    if prof.lab == "smoke":  # the smoke lab (the smoke and live-smoke profiles)
+    if prof.lab is not None and prof.lab.miniature:  # the smoke lab (the smoke and live-smoke profiles)
         notice("Smoke profile", axis.smoke_note)
     print("  ".join(f"{k}={v}" for k, v in prof.parameters().items()))
     return Chapter(axis.chapter, Path(results_dir), prof.name, axis=axis, params=prof,

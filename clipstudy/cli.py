@@ -6,8 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import PROFILES
 from .errors import ClipstudyError
+from .profiles import LAB_PROFILES, PROFILES
 
 OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
 PRECISION_HELP = ("auto: bf16 autocast on CUDA that supports it (else fp16) and on CPUs that report AMX-BF16 or "
@@ -211,8 +211,9 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
 def _cmd_build(a: argparse.Namespace) -> int:
     from . import book
+    from .profiles import profile
 
-    return book.build(profile=a.profile, only=a.only, device=a.device, skip_html=a.no_html, out=a.out,
+    return book.build(profile=profile(a.profile), only=a.only, device=a.device, skip_html=a.no_html, out=a.out,
                       fetch=False if (a.no_fetch or a.offline) else None, executor=a.executor,
                       executor_options=_executor_options(a), precision=a.precision, models=a.models)
 
@@ -304,45 +305,47 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", help="ray: cluster address (default: a local ray.init())")
 
 
-def _lab_llavas(a: argparse.Namespace) -> list[tuple[str, int]]:
+def _lab_llavas(a: argparse.Namespace, prof) -> list[tuple[str, int]]:
     """Chapter 09's mini-LLaVA pairs (`axes.lmm.lab_pairs`) on the recipes named (all of them without names): what
     `lab publish` uploads and `lab fetch` asks for, and what `lab train --llavas` trains."""
     from .axes import lmm as lmm_axis
 
-    return [(r, sd) for r, sd in lmm_axis.lab_pairs(a.profile) if not a.recipes or r in a.recipes]
+    return [(r, sd) for r, sd in lmm_axis.lab_pairs(prof) if not a.recipes or r in a.recipes]
 
 
 def _cmd_lab(a: argparse.Namespace) -> int:
     from .lab import zoo as lab_zoo
+    from .profiles import lab_profile
 
+    prof = lab_profile(getattr(a, "profile", None))  # --profile's name, resolved once here
     if a.lab_cmd == "train":
         from .lab import llava, train as lab_train
 
         if a.llavas and lab_train.train_precision(a.precision or "auto") != "fp32":
             raise ClipstudyError(f"--llavas: the mini-LLaVAs sit on the profile's fp32-trained CLIPs; train them "
                                  f"apart from a zoo trained in {a.precision}")
-        lab_zoo.train(a.recipes or None, profile=a.profile, precision=a.precision,
-                      after=llava.zoo_jobs(_lab_llavas(a), a.profile) if a.llavas else ())
+        lab_zoo.train(a.recipes or None, profile=prof, precision=a.precision,
+                      after=llava.zoo_jobs(_lab_llavas(a, prof), prof) if a.llavas else ())
     elif a.lab_cmd == "recipes":
         print(lab_zoo.frame().to_string(index=False))
     elif a.lab_cmd == "export":
         from .lab import export
 
-        out = export.export(a.recipe, a.dest, profile=a.profile, force=a.force)
+        out = export.export(a.recipe, a.dest, profile=prof, force=a.force)
         print(f"wrote {out}; load it as local-dir:{out} (clipstudy, open_clip, clip_benchmark)")
     elif a.lab_cmd == "publish":
         from .lab import hub
 
-        done = hub.publish(a.repo, profile=a.profile, revision=a.revision, recipes=a.recipes or None,
-                           llavas=_lab_llavas(a))
+        done = hub.publish(a.repo, profile=prof, revision=a.revision, recipes=a.recipes or None,
+                           llavas=_lab_llavas(a, prof))
         lmms = f" and {done['llavas']} mini-LLaVA(s)" if done["llavas"] else ""
         print(f"published {done['models']} lab model(s){lmms} ({a.profile}) to {done['repo']}@{done['revision']}: "
               f"commit {done['commit']} ({done['url']})")
     elif a.lab_cmd == "fetch":
         from .lab import hub
 
-        rep = hub.fetch(a.repo, profile=a.profile, revision=a.revision, recipes=a.recipes or None,
-                        llavas=_lab_llavas(a))
+        rep = hub.fetch(a.repo, profile=prof, revision=a.revision, recipes=a.recipes or None,
+                        llavas=_lab_llavas(a, prof))
         print(rep.table())
         if not rep.ok:
             more = " --llavas" if rep[hub.MiniLLaVA].failed else ""
@@ -403,7 +406,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--study", default="study", help="the study folder: results.csv, units.csv, logs/ (default ./study)")
     r.add_argument("--summary-json", help="write the run's counts here (units_total, units_computed, units_reused, "
                                           "units_failed, images_encoded, prompts_encoded)")
-    r.add_argument("--lab-profile", choices=["lab", "smoke"], help="lab models and lab sets (default: lab)")
+    r.add_argument("--lab-profile", choices=list(LAB_PROFILES), help="lab models and lab sets (default: lab)")
     r.add_argument("--batch-size", type=_positive, default=64)
     r.add_argument("--loader-workers", type=_workers, default="auto",
                    help="image loading per unit: auto (decoding threads overlapped with the forward, chosen from the "
@@ -455,7 +458,7 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="execute the chapters with papermill and build the Jupyter Book")
     b.add_argument("--profile", default="lab", choices=list(PROFILES),
-                   help="the build profile (config.PROFILES: it sets every size)")
+                   help="the build profile (clipstudy.profiles.PROFILES: it sets every size and holds its lab profile)")
     b.add_argument("--only", help="re-run one chapter, e.g. 04")
     b.add_argument("--models", nargs="+", metavar="MODEL",
                    help="a live profile: your own checkpoints added to the live panel (any name form, local-dir:PATH, "
@@ -486,7 +489,7 @@ def parser() -> argparse.ArgumentParser:
     lsub = lab.add_subparsers(dest="lab_cmd", required=True)
     t = lsub.add_parser("train", help="train the lab recipes that are missing from the cache")
     t.add_argument("recipes", nargs="*", help="recipe names (default: the whole lab zoo)")
-    t.add_argument("--profile", default="lab", choices=["lab", "smoke"])
+    t.add_argument("--profile", default="lab", choices=list(LAB_PROFILES))
     t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=TRAIN_PRECISION_HELP)
     t.add_argument("--llavas", action="store_true",
                    help="also train chapter 09's mini-LLaVAs on those recipes (what `lab publish` uploads)")
@@ -496,7 +499,7 @@ def parser() -> argparse.ArgumentParser:
     e = lsub.add_parser("export", help="write a lab CLIP as an open_clip local-dir model folder")
     e.add_argument("recipe", help="a CLIP recipe name (see `clipstudy lab recipes`)")
     e.add_argument("dest", help="the folder to write (new or empty, unless --force)")
-    e.add_argument("--profile", default="lab", choices=["lab", "smoke"])
+    e.add_argument("--profile", default="lab", choices=list(LAB_PROFILES))
     e.add_argument("--force", action="store_true",
                    help="write into a non-empty folder: its weight files (*.safetensors, *.bin, *.pth, *.pt) are "
                         "removed first, so no older export shadows the new one")
@@ -509,7 +512,7 @@ def parser() -> argparse.ArgumentParser:
         h.add_argument("recipes", nargs="*", help="recipe names (default: the whole lab zoo)")
         h.add_argument("--repo", required=True, metavar="ORG/NAME", help="the hub model repo (HF_ENDPOINT selects "
                                                                          "the hub; a token from HF_TOKEN or `hf auth login`)")
-        h.add_argument("--profile", default="lab", choices=["lab", "smoke"])
+        h.add_argument("--profile", default="lab", choices=list(LAB_PROFILES))
         h.add_argument("--revision", help="a branch (publish creates it) or, for fetch, a tag or commit")
         h.set_defaults(fn=_cmd_lab)
     return p

@@ -43,7 +43,7 @@ MOVED: dict[str, str] = {
     "clipstudy.lab.study.sized_labset": "clipstudy.lab.evaluate.sized_labset",
     "clipstudy.lab.study.ACC_SETS": "clipstudy.lab.evaluate.ACC_SETS",
     "clipstudy.lab.study.effective_robustness": "clipstudy.lab.evaluate.effective_robustness",
-    "clipstudy.lab.study.SMOKE_SETS": "clipstudy.config.SMOKE_SETS",
+    "clipstudy.lab.study.SMOKE_SETS": "clipstudy.profiles.SMOKE_SETS",
     # one axis, one module (Redesign II): an axis's tables live in clipstudy/axes/NAME.py; the effects statistics
     # every axis shares are clipstudy/effects.py
     "clipstudy.analysis.effects": "clipstudy.effects",
@@ -76,13 +76,34 @@ MOVED: dict[str, str] = {
     "clipstudy.analysis.shape_bias.AXIS": "clipstudy.axes.shape_bias.AXIS_NAME",
     "clipstudy.analysis.shape_bias.records_effects": "clipstudy.axes.shape_bias.records_shape_bias_effects",
     "clipstudy.analysis.shape_bias.align": "clipstudy.run.evaluate.align",
+    # one table of build profiles, each holding its lab profile as an object (training, LLaVA, sets, severity)
+    **{f"clipstudy.config.{n}": f"clipstudy.profiles.{n}" for n in ("Profile", "PROFILES", "SMOKE_SETS", "profile")},
+    "clipstudy.lab.zoo.Profile": "clipstudy.profiles.LabProfile",
+    "clipstudy.lab.zoo.PROFILES": "clipstudy.profiles.LAB_PROFILES",
+    "clipstudy.lab.zoo.profile_of": "clipstudy.profiles.lab_profile",
+    # the book's build, split by stage: clipstudy.book (the Build record and the entry), book.chapters, book.grids,
+    # book.html
+    **{f"clipstudy.book.{n}": f"clipstudy.book.chapters.{n}" for n in (
+        "select", "execute", "failed_path", "mark_failed", "chapter_problem", "BookState", "book_state",
+        "tidy_parameters", "WIDGET", "WIDGET_NOTE", "record_time", "ChapterRun")},
+    **{f"clipstudy.book.{n}": f"clipstudy.book.html.{n}" for n in ("MATHJAX", "vendor_mathjax", "build_html")},
+    "clipstudy.book.live_forms": "clipstudy.book.grids.live_forms",
 }
 
 GONE: dict[str, str] = {
     "clipstudy.zoo_registry.rows": "clipstudy.models.registry.frame() (or entries())",
     "clipstudy.zoo_registry.specs": "clipstudy.models.registry.entries()",
     "clipstudy.zoo_registry.commonpool_filter": "the `data` field of clipstudy.models.registry.entries()",
-    "clipstudy.lab.study.SMOKE_N": "dict(clipstudy.config.SMOKE_SETS)",
+    "clipstudy.lab.study.SMOKE_N": "dict(clipstudy.profiles.SMOKE_SETS)",
+    "clipstudy.lab.llava.PROFILES": "clipstudy.profiles.lab_profile(NAME).llava (the lab profile holds its LLaVA settings)",
+    "clipstudy.lab.llava.settings_for": "clipstudy.profiles.lab_profile(NAME).llava",
+    "clipstudy.book.parameters": "clipstudy.book.chapters.parameters (it takes the profile object) or Build.parameters",
+    "clipstudy.book.live_grid": "clipstudy.book.grids.live_datasets(chapters.select(only))",
+    "clipstudy.book.lab_grid": "clipstudy.book.grids.lab_grid(profile, chapters.select(only))",
+    "clipstudy.book.run_live_grid": "clipstudy.book.grids.run_live(book.prepare(...))",
+    "clipstudy.book.run_lmm_grid": "clipstudy.book.grids.run_lmm(book.prepare(...))",
+    "clipstudy.book.run_lab_grid": "clipstudy.book.grids.run_lab(book.prepare(...))",
+    "clipstudy.book.PROFILES": "clipstudy.profiles.PROFILES",
     "clipstudy.analysis.shifts.logit_clip": "clipstudy.plots._logit (the same clipped logit)",
     "clipstudy.analysis.shape_bias.claims": "clipstudy.axes.evidence.evidence('C2') (and C3, C9, C14)",
 }

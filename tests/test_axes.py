@@ -5,17 +5,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clipstudy import axes, book, chapter, config
+from clipstudy import axes, chapter, config, profiles
+from clipstudy.book import chapters as book_chapters
 from clipstudy.errors import ClipstudyError, UnknownNameError
 
 
 def test_every_summarised_axis_has_a_unique_name_and_a_notebook():
     found = axes.all_axes()
-    chapters = {p.stem for p in book.chapters()}
+    chapters = {n.name for n in book_chapters.notebooks()}
     assert {a.chapter for a in found} == chapters  # one axis module per chapter, none without a notebook
     assert len({a.name for a in found}) == len(found)
     assert [a.chapter[:2] for a in found if a.summarised] == ["02", "03", "04", "05", "06", "07", "08", "09"]
-    with pytest.raises(ClipstudyError, match="repeats the name, chapter or runner name"):
+    with pytest.raises(ClipstudyError, match="repeats the name, chapter, runner name or chapter order"):
         axes.register(axes.Axis("other", found[1].name, "99_other"))
 
 
@@ -45,11 +46,11 @@ def test_the_collector_stamps_its_axis_and_refuses_another(tmp_path, monkeypatch
 
 
 def test_one_profile_sets_every_size():
-    smoke, lab = config.profile("smoke"), config.profile("lab")
-    assert (smoke.lab, smoke.n_eval, smoke.live) == ("smoke", 48, False) and config.profile("live").live
+    smoke, lab = profiles.profile("smoke"), profiles.profile("lab")
+    assert (smoke.lab.name, smoke.n_eval, smoke.live) == ("smoke", 48, False) and profiles.profile("live").live
     assert smoke.n_factor_scenes == 12 and lab.n_factor_scenes == 150 and lab.n_3dcc_scenes == 60
     assert smoke.lab_set_size("lab-3dcc") == 12 and lab.lab_set_size("lab-3dcc") is None
     with pytest.raises(UnknownNameError, match="smoke"):
-        config.profile("fast")
-    assert book.parameters("smoke", "cpu", results_dir="r")["params"] == dict(
+        profiles.profile("fast")
+    assert book_chapters.parameters(smoke, "cpu", results_dir="r")["params"] == dict(
         profile="smoke", device="cpu", data_root=str(config.data_root()), results_dir="r", precision="auto")

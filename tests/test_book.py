@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clipstudy import book
-from clipstudy.axes import claims
-from clipstudy.config import Profile
+from clipstudy import book, profiles
+from clipstudy.axes import Axis, claims
+from clipstudy.book import chapters, html
+from clipstudy.profiles import Profile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,17 +25,69 @@ def _cells(nb):
 
 
 def test_every_chapter_is_a_paired_jupytext_notebook_with_parameters():
-    paths = book.chapters()
-    assert [p.name[:2] for p in paths] == [f"{i:02d}" for i in range(1, 12)]
+    book_ = chapters.notebooks()
+    assert [n.name[:2] for n in book_] == [f"{i:02d}" for i in range(1, 12)]
     toc = (REPO / "_toc.yml").read_text()
-    for p in paths:
+    for n in book_:
+        p = n.source
         py = jupytext.read(p)
         ipynb_path = p.with_suffix(".ipynb")
         assert ipynb_path.exists(), f"{p.name} has no paired .ipynb (run jupytext --sync {p})"
         assert _cells(py) == _cells(jupytext.read(ipynb_path)), f"{p.name} and its .ipynb differ: jupytext --sync"
         tagged = [c for c in py.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{p.name} needs exactly one cell tagged 'parameters'"
-        assert f"book/chapters/{p.stem}" in toc
+        assert f"book/chapters/{n.name}" in toc
+
+
+def test_the_toc_is_the_declared_chapter_order():
+    """_toc.yml is the rendering of this package's chapter declaration (`Axis.order`, `Axis.part`): the verdict
+    first, then the study in order, then the reference pages; the build writes the same toc for its book."""
+    import yaml
+
+    declared = chapters.notebooks()
+    assert (REPO / "_toc.yml").read_text() == html.toc_text(declared), \
+        "_toc.yml differs from the chapters' declaration: write html.toc_text(chapters.notebooks()) into it"
+    parts = {p["caption"]: [c["file"] for c in p["chapters"]] for p in yaml.safe_load(html.toc_text(declared))["parts"]}
+    assert list(parts) == ["The verdict", "The study", "Reference"]
+    claims_axis = next(n.axis for n in declared if n.axis.part == "The verdict")
+    assert parts["The verdict"] == [f"book/chapters/{claims_axis.chapter}"]
+    study = sorted((n.axis for n in declared if n.axis.part == "The study"), key=lambda a: a.order)
+    assert parts["The study"] == [f"book/chapters/{a.chapter}" for a in study]
+
+
+def test_the_build_order_is_declared_and_the_chapters_that_read_all_run_last():
+    order = [n.axis for n in chapters.notebooks()]
+    readers = [a for a in order if a.reads_all]
+    assert {a.key for a in readers} == {"summary", "claims"} and order[-len(readers):] == readers
+    rest = order[:-len(readers)]
+    assert [a.order for a in rest] == sorted(a.order for a in rest)
+
+
+def test_renaming_a_notebook_file_leaves_the_build_order_unchanged(tmp_path, monkeypatch):
+    """The order is the axes' declaration: notebooks whose file names sort the other way (and a plugin's notebook
+    in its own folder) build in the declared order, the chapters that read all others last, and the book's toc
+    lists each by its declaration."""
+    def declare(names: dict[str, str]) -> list[str]:
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        axes_ = []
+        for key, order, reads_all in (("first", 1, False), ("second", 2, False), ("everything", 0.5, True),
+                                      ("third", 3, False)):
+            path = folder / names[key]
+            _write_nb(path, ["x = 1"])
+            axes_.append(Axis(key, key, f"chapter_{key}", order=order, reads_all=reads_all, notebook=str(path)))
+        monkeypatch.setattr(chapters, "declared", lambda: list(reversed(axes_)))
+        return [n.name for n in chapters.notebooks()]
+
+    first = declare({"first": "01_a.py", "second": "02_b.py", "third": "03_c.py", "everything": "00_all.py"})
+    renamed = declare({"first": "zz_first.py", "second": "aa_second.py", "third": "mm.py", "everything": "01_x.py"})
+    assert first == renamed == ["chapter_first", "chapter_second", "chapter_third", "chapter_everything"]
+    toc = html.toc_text(chapters.notebooks())
+    assert toc.index("chapter_everything") < toc.index("chapter_first")  # the toc lists by order, not run order
+    with pytest.raises(Exception, match="does not exist"):
+        monkeypatch.setattr(chapters, "declared", lambda: [Axis("gone", "gone", "gone", order=1,
+                                                                notebook=str(tmp_path / "gone.py"))])
+        chapters.notebooks()
 
 
 def _write_nb(path: Path, cells: list[str]) -> None:
@@ -43,33 +96,58 @@ def _write_nb(path: Path, cells: list[str]) -> None:
     jupytext.write(nb, path)
 
 
+def _declare(monkeypatch, folder: Path) -> None:
+    """The book's chapters are the notebooks in `folder`, declared in the order of their names (a test book)."""
+    def declared():
+        return [Axis(p.stem, p.stem, p.stem, order=i, notebook=str(p)) for i, p in enumerate(sorted(folder.glob("*.py")))]
+    monkeypatch.setattr(chapters, "declared", declared)
+
+
 def test_a_failing_chapter_is_named_with_its_cell_and_the_others_still_build(tmp_path, monkeypatch, capsys):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
     _write_nb(nbdir / "01_good.py", ["x = 1 + 1", "print('profile', params['profile'])"])
     _write_nb(nbdir / "02_bad.py", ["y = 2", "raise ValueError('broken on purpose')"])
     _write_nb(nbdir / "03_after.py", ["z = 3"])
-    monkeypatch.setattr(book, "NOTEBOOKS", nbdir)
-    monkeypatch.setattr(book, "PROFILES", {"t": Profile("t", lab=None)})
+    _declare(monkeypatch, nbdir)
+    monkeypatch.setitem(profiles.PROFILES, "t", Profile("t", lab=None))
     rc = book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False)
     out, err = capsys.readouterr()
     assert rc == 1
     stages = out[out.index("build stages:"):]  # every stage's time is printed, failed chapters included
     assert all(f"chapter {n}" in stages for n in ("01_good", "02_bad", "03_after")) and "total" in stages, stages
     assert "02_bad" in err and "ValueError: broken on purpose" in err and "cell 3 (raise" in err, err
-    chapters = tmp_path / "out" / "book" / "chapters"
-    assert (chapters / "03_after.ipynb").exists()  # later chapters still ran
-    good = json.loads((chapters / "01_good.ipynb").read_text())
+    folder = tmp_path / "out" / "book" / "chapters"
+    assert (folder / "03_after.ipynb").exists()  # later chapters still ran
+    good = json.loads((folder / "01_good.ipynb").read_text())
     assert "profile t" in json.dumps(good)  # the profile's parameters were injected
+
+
+def test_the_build_is_one_record_made_before_any_work(tmp_path, monkeypatch):
+    """`build` makes one `Build` (the profile object, the chapters in their order, the device, the precision as
+    asked and as resolved, the folders) before any stage runs, and hands it to every stage."""
+    from clipstudy import encode
+
+    monkeypatch.setattr(book, "fetch_records", lambda: pytest.fail("prepare did work"))
+    b = book.prepare("smoke", device="cpu", precision="bf16", out=tmp_path / "out")
+    assert b.profile is profiles.PROFILES["smoke"] and b.profile.lab is profiles.SMOKE_LAB and not b.fetch
+    assert (b.device, b.precision, b.resolved_precision) == ("cpu", "bf16", "bf16")
+    assert b.parameters["params"]["precision"] == "bf16" and b.parameters["params"]["profile"] == "smoke"
+    assert [n.name for n in b.notebooks] == [n.name for n in chapters.notebooks()]
+    assert b.live_study == tmp_path / "out" / "book" / "results" / "live" and b.chapters_dir.parent.name == "book"
+    auto = book.prepare(profiles.PROFILES["lab"], only="04", device="cpu", out=tmp_path / "o2")
+    assert auto.precision == "auto" and auto.resolved_precision == encode.resolve_precision("auto", "cpu")
+    assert [n.name for n in auto.notebooks] == ["04_shape_bias"] and auto.fetch
+    assert auto.parameters["params"]["precision"] == auto.resolved_precision
 
 
 def test_unknown_chapter_and_profile_list_the_valid_ones():
     from clipstudy.errors import UnknownNameError
 
     with pytest.raises(UnknownNameError, match="02_natural_shifts"):
-        book.select("99")
+        chapters.select("99")
     with pytest.raises(UnknownNameError, match="smoke"):
-        book.parameters("fast")
+        book.build("fast")
 
 
 def _tree_state(folder: Path) -> dict[str, int]:
@@ -93,13 +171,13 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert {d: _tree_state(book.BOOK / d) for d in before} == before  # nothing in the checkout's book changed
-    for p in book.chapters():
-        nb = json.loads((out / "book" / "chapters" / f"{p.stem}.ipynb").read_text())
+    for p in chapters.notebooks():
+        nb = json.loads((out / "book" / "chapters" / f"{p.name}.ipynb").read_text())
         errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        assert not errors, f"{p.stem}: {errors[0]['ename']}: {errors[0]['evalue']}"
+        assert not errors, f"{p.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
         figures = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-        assert figures or p.stem.startswith(("01_", "10_")), f"{p.stem} shows no figure"
-        assert (out / "book" / "_build" / "html" / "book" / "chapters" / f"{p.stem}.html").exists()
+        assert figures or p.name.startswith(("01_", "10_")), f"{p.name} shows no figure"
+        assert (out / "book" / "_build" / "html" / "book" / "chapters" / f"{p.name}.html").exists()
     from test_metrics_ood_registry import check_plugin_score
 
     check_plugin_score(out / "book" / "results", out / "book" / "chapters")
@@ -121,7 +199,7 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
     from clipstudy.config import cache_root
 
     logged = [json.loads(line) for line in (cache_root() / "features" / "requests.jsonl").read_text().splitlines()]
-    stems = {p.stem for p in book.chapters()}
+    stems = {p.name for p in chapters.notebooks()}
     asking = {r["chapter"] for r in logged if r.get("kind") == "images"} & stems
     assert len(asking) >= 5, asking  # every lab chapter encodes through the engine
 
@@ -140,7 +218,7 @@ def test_chapter_helpers_show_one_notice_when_evidence_is_missing(tmp_path, monk
     # the live sections read the runner's results table: one notice when the profile is not live, when the
     # table is absent, and one naming the declared datasets the table has no rows for
     from clipstudy.axes import calibration, shifts
-    from clipstudy.config import PROFILES
+    from clipstudy.profiles import PROFILES
 
     ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "lab", axis=shifts.AXIS, params=PROFILES["lab"])
     assert ch.live() is None and "live profile was not selected" in shown[-1][1]
@@ -169,7 +247,7 @@ def test_book_pages_fold_code_and_replace_widgets_with_a_static_note(tmp_path):
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     path = tmp_path / "05_x.ipynb"
     nbformat.write(nb, path)
-    book.tidy_parameters(path)
+    chapters.tidy_parameters(path)
     got = nbformat.read(path, as_version=4)
     assert "remove-cell" in got.cells[0].metadata["tags"] and "hide-input" in got.cells[1].metadata["tags"]
     (out,) = got.cells[1].outputs
@@ -188,7 +266,7 @@ def test_html_check_finds_raw_tex_empty_widgets_and_cut_tables():
 
 
 def test_mathjax_is_served_from_the_book(tmp_path):
-    dest = book.vendor_mathjax(tmp_path)
+    dest = html.vendor_mathjax(tmp_path)
     assert dest == tmp_path / "_static" / "mathjax" / "tex-svg.js" and dest.stat().st_size > 500_000
     assert "mathjax_path: mathjax/tex-svg.js" in (REPO / "_config.yml").read_text()
 
@@ -196,10 +274,15 @@ def test_mathjax_is_served_from_the_book(tmp_path):
 @pytest.mark.parametrize("profile,fetches", [("t", True), ("smoke", False)])
 def test_build_fetches_missing_records_first_except_in_smoke(tmp_path, monkeypatch, profile, fetches, capsys):
     calls = []
+    import dataclasses
+
     monkeypatch.setattr(book, "fetch_records", lambda: calls.append(1) or "offline (test)")
-    monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "none")
     (tmp_path / "none").mkdir()
-    monkeypatch.setattr(book, "PROFILES", {profile: Profile(profile, lab=None)})
+    _declare(monkeypatch, tmp_path / "none")
+    # the profile's own rule without its lab: smoke fetches nothing, a profile that says nothing fetches
+    prof = dataclasses.replace(profiles.PROFILES[profile], lab=None) if profile in profiles.PROFILES \
+        else Profile(profile, lab=None)
+    monkeypatch.setitem(profiles.PROFILES, profile, prof)
     assert book.build(profile=profile, skip_html=True, out=tmp_path / "out") == 0
     assert bool(calls) == fetches
     if fetches:
@@ -217,39 +300,39 @@ def test_logit_axis_labels_never_repeat_or_crowd(lo, hi):
     assert all(lo <= t <= hi for t in ticks) and (np.diff(ticks) > 0).all()
 
 
-def _book_env(tmp_path, monkeypatch, chapters: dict[str, list[str]]) -> Path:
+def _book_env(tmp_path, monkeypatch, book_: dict[str, list[str]]) -> Path:
     """A book of the given chapters (stem -> cells) under tmp_path/notebooks, with a profile without the lab."""
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir(exist_ok=True)
-    for stem, cells in chapters.items():
+    for stem, cells in book_.items():
         _write_nb(nbdir / f"{stem}.py", cells)
-    monkeypatch.setattr(book, "NOTEBOOKS", nbdir)
-    monkeypatch.setattr(book, "PROFILES", {"t": Profile("t", lab=None)})
+    _declare(monkeypatch, nbdir)
+    monkeypatch.setitem(profiles.PROFILES, "t", Profile("t", lab=None))
     return tmp_path / "out" / "book" / "chapters"
 
 
 def test_a_failed_chapter_keeps_the_previous_good_chapter_and_the_build_names_it(tmp_path, monkeypatch, capsys):
-    chapters = _book_env(tmp_path, monkeypatch, {"01_one": ["print('good version')"]})
+    folder = _book_env(tmp_path, monkeypatch, {"01_one": ["print('good version')"]})
     assert book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False) == 0
-    good = (chapters / "01_one.ipynb").read_bytes()
+    good = (folder / "01_one.ipynb").read_bytes()
     # the chapter breaks: the book keeps the good one, and the build says which chapter failed and where it is
     _write_nb(tmp_path / "notebooks" / "01_one.py", ["raise ValueError('broken on purpose')"])
     capsys.readouterr()
     assert book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False) == 1
     err = capsys.readouterr().err
-    assert (chapters / "01_one.ipynb").read_bytes() == good
+    assert (folder / "01_one.ipynb").read_bytes() == good
     assert "01_one" in err and "broken on purpose" in err and "previous good chapter is kept" in err, err
-    failed = chapters / ".01_one.failed.ipynb"
+    failed = folder / ".01_one.failed.ipynb"
     assert failed.exists() and "broken on purpose" in failed.read_text() and str(failed) in err
-    assert sorted(p.name for p in chapters.iterdir()) == [".01_one.failed.ipynb", "01_one.ipynb"]
+    assert sorted(p.name for p in folder.iterdir()) == [".01_one.failed.ipynb", "01_one.ipynb"]
 
 
 def test_only_into_a_folder_holding_a_failed_chapter_does_not_publish_it(tmp_path, monkeypatch, capsys):
     """The trial: a build in which 02 fails, then `--only 01` into the same folder. The HTML is never built
     with a failed chapter, and the build never just says "book written"."""
-    chapters = _book_env(tmp_path, monkeypatch, {"01_one": ["x = 1"], "02_bad": ["raise ValueError('bad')"]})
+    folder = _book_env(tmp_path, monkeypatch, {"01_one": ["x = 1"], "02_bad": ["raise ValueError('bad')"]})
     built = []
-    monkeypatch.setattr(book, "build_html", lambda project: built.append(project) or project / "book" / "_build")
+    monkeypatch.setattr(html, "build_html", lambda project, toc=None: built.append(project) or project / "book" / "_build")
     assert book.build(profile="t", skip_html=True, out=tmp_path / "out", fetch=False) == 1
     capsys.readouterr()
     # as the trial ran it: 02 has no good version, so the book written without it says so and exits 1
@@ -257,7 +340,7 @@ def test_only_into_a_folder_holding_a_failed_chapter_does_not_publish_it(tmp_pat
     out, err = capsys.readouterr()
     assert "without chapter(s) 02_bad: their last build failed" in err, out + err
     # a failed notebook in chapters/ (as an older build left it): the HTML is refused, naming the chapter
-    (chapters / "02_bad.ipynb").write_bytes((chapters / ".02_bad.failed.ipynb").read_bytes())
+    (folder / "02_bad.ipynb").write_bytes((folder / ".02_bad.failed.ipynb").read_bytes())
     built.clear()
     assert book.build(profile="t", only="01", out=tmp_path / "out", fetch=False) == 1
     out, err = capsys.readouterr()
@@ -268,10 +351,12 @@ def test_only_into_a_folder_holding_a_failed_chapter_does_not_publish_it(tmp_pat
 _INTERRUPTED_BUILD = """
 import sys
 from pathlib import Path
-from clipstudy import book, cli
-from clipstudy.config import Profile
-book.NOTEBOOKS = Path(sys.argv[1])
-book.PROFILES = cli.PROFILES = {"t": Profile("t", lab=None)}
+from clipstudy import book, cli, profiles
+from clipstudy.axes import Axis
+from clipstudy.profiles import Profile
+book.chapters.declared = lambda: [Axis(p.stem, p.stem, p.stem, order=i, notebook=str(p))
+                                  for i, p in enumerate(sorted(Path(sys.argv[1]).glob("*.py")))]
+profiles.PROFILES["t"] = Profile("t", lab=None)  # cli.PROFILES is the same table: --profile t is a choice
 sys.exit(cli.main(["build", "--profile", "t", "--no-html", "--no-fetch", "--out", sys.argv[2]]))
 """
 
@@ -287,9 +372,9 @@ def test_ctrl_c_during_a_chapter_leaves_no_half_executed_notebook(tmp_path):
     started = tmp_path / "started"
     _write_nb(nbdir / "01_slow.py", ["print('first cell done')",
                                      f"open({str(started)!r}, 'w').close()\nimport time\ntime.sleep(120)"])
-    chapters = out / "book" / "chapters"
-    chapters.mkdir(parents=True)
-    (chapters / "01_slow.ipynb").write_text("previous good chapter")
+    folder = out / "book" / "chapters"
+    folder.mkdir(parents=True)
+    (folder / "01_slow.ipynb").write_text("previous good chapter")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_BUILD, str(nbdir), str(out)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -308,8 +393,8 @@ def test_ctrl_c_during_a_chapter_leaves_no_half_executed_notebook(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 130, stdout + stderr
-    assert sorted(p.name for p in chapters.iterdir()) == ["01_slow.ipynb"]
-    assert (chapters / "01_slow.ipynb").read_text() == "previous good chapter"
+    assert sorted(p.name for p in folder.iterdir()) == ["01_slow.ipynb"]
+    assert (folder / "01_slow.ipynb").read_text() == "previous good chapter"
     assert "build interrupted in chapter 01_slow" in stderr, stderr
 
 
@@ -323,24 +408,26 @@ def test_your_models_join_the_live_panel_and_every_chapter_marks_them(tmp_path, 
 
     from clipstudy import chapter, tables
     from clipstudy.axes import shifts
-    from clipstudy.config import PROFILES, live_yours
+    from clipstudy.config import live_yours
+    from clipstudy.profiles import PROFILES
     from clipstudy.errors import ClipstudyError, UnknownNameError
 
     with pytest.raises(ClipstudyError, match="--profile live"):
-        book.your_models(["ViT-B-32/openai"], "lab")
+        book.your_models(["ViT-B-32/openai"], profiles.PROFILES["lab"])
     with pytest.raises(UnknownNameError):
-        book.your_models(["ViT-B-32/opena"], "live")
+        book.your_models(["ViT-B-32/opena"], profiles.PROFILES["live"])
     import runner_fixtures
 
     with pytest.raises(ClipstudyError, match="open_clip_config.json"):  # a folder that holds no model fails now
-        book.your_models([f"local-dir:{tmp_path / 'empty'}"], "live")
+        book.your_models([f"local-dir:{tmp_path / 'empty'}"], profiles.PROFILES["live"])
     mine = runner_fixtures.tiny_local_dir(tmp_path / "my-clip", 0)
-    assert book.your_models([f"ViT-B-16/openai,{mine}"], "live") == ["ViT-B-16/openai", mine]
+    assert book.your_models([f"ViT-B-16/openai,{mine}"], profiles.PROFILES["live"]) == ["ViT-B-16/openai", mine]
 
     seen = {}
-    monkeypatch.setattr(book, "select", lambda only=None: [])
-    monkeypatch.setattr(book, "run_lab_grid", lambda *a, **k: None)
-    monkeypatch.setattr(book, "run_live_grid", lambda *a, models=None, **k: seen.setdefault("models", models))
+    monkeypatch.setattr(chapters, "select", lambda only=None: [])
+    monkeypatch.setattr(book.grids, "run_lab", lambda *a, **k: None)
+    monkeypatch.setattr(book.grids, "run_live", lambda b, models=None, **k: seen.setdefault(
+        "models", list(models or book.grids.live_models(b))))
     from clipstudy.lab import zoo as lab_zoo
 
     monkeypatch.setattr(lab_zoo, "train", lambda *a, **k: None)
@@ -370,3 +457,38 @@ def test_your_models_join_the_live_panel_and_every_chapter_marks_them(tmp_path, 
         plt.close(fig)
     finally:
         tables.mark(())
+
+
+_PLUGIN = '''"""A plugin chapter: its axis and, beside this module, its notebook."""
+from pathlib import Path
+
+from clipstudy.axes.core import Axis, register
+
+AXIS = register(Axis("toy_chapter", "toy chapter", "95_toy", order=9.5,
+                     notebook=str(Path(__file__).with_name("95_toy.py"))))
+'''
+
+
+def test_a_plugin_chapter_joins_the_build_order_and_the_toc(tmp_path, monkeypatch):
+    """A chapter declared in a plugin (`CLIPSTUDY_PLUGINS`), its notebook in the plugin's own folder, joins the build
+    before the chapters that read all others, its place in the book's toc, and the summary's columns, with nothing
+    in clipstudy/ edited."""
+    from clipstudy import axes
+    from clipstudy.axes import summary
+
+    (tmp_path / "toy_chapter_plugin.py").write_text(_PLUGIN)
+    _write_nb(tmp_path / "95_toy.py", ["x = 1"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CLIPSTUDY_PLUGINS", "toy_chapter_plugin")
+    try:
+        order = [n.name for n in chapters.notebooks()]
+        assert order.index("09_lmm") < order.index("95_toy") < order.index("10_summary") < order.index("11_claims")
+        assert chapters.select("95")[0].source == tmp_path / "95_toy.py"
+        study = [c["file"] for p in html.toc(chapters.notebooks())["parts"] if p["caption"] == "The study"
+                 for c in p["chapters"]]
+        assert study.index("book/chapters/09_lmm") + 1 == study.index("book/chapters/95_toy") \
+            == study.index("book/chapters/10_summary") - 1
+        assert "toy chapter" in [a.name for a in summary.expected()]
+    finally:  # the next tests see the package's axes only
+        axes.REGISTRY.pop("toy_chapter", None)
+        sys.modules.pop("toy_chapter_plugin", None)

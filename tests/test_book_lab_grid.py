@@ -2,26 +2,24 @@
 profile's sizes, and the chapters' lab path then reads the runner's features without encoding anything."""
 from __future__ import annotations
 
-from clipstudy import axes, book
-from clipstudy.config import PROFILES
+from clipstudy import axes
+from clipstudy.book import chapters, grids
 from clipstudy.lab import zoo as lab_zoo
+from clipstudy.profiles import PROFILES, SMOKE_LAB
 
 
 def test_lab_grid_is_every_recipe_and_seed_by_the_declared_sets():
-    models, datasets = book.lab_grid("smoke")
     prof = PROFILES["smoke"]
-    assert len(models) == len(lab_zoo.names()) * prof_seeds(prof.lab) == len(set(models))
+    models, datasets = grids.lab_grid(prof, chapters.select(None))
+    assert len(models) == len(lab_zoo.names()) * prof.lab.seeds == len(lab_zoo.names()) * len(lab_zoo.seeds(prof.lab)) \
+        == len(set(models))
     assert "lab:base@smoke" in models and "lab:base#1@smoke" in models
     declared = {s for a in axes.REGISTRY.values() for s in a.lab}
     assert {"lab-val", "lab-factors", "lab-3dcc", "lab-ood", "lab-retrieval", "lab-cue-conflict"} <= declared
     assert sorted(datasets) == sorted(f"{s}:{prof.lab_n(s)}" for s in declared)
     assert f"lab-factors:{prof.n_factor_scenes}" in datasets and f"lab-3dcc:{prof.n_3dcc_scenes}" in datasets
-    only = book.lab_grid("smoke", only="08")[1]
+    only = grids.lab_grid(prof, chapters.select("08"))[1]
     assert only == [f"lab-3dcc:{prof.n_3dcc_scenes}"]
-
-
-def prof_seeds(lab_profile: str) -> int:
-    return len(lab_zoo.seeds(lab_profile))
 
 
 def test_chapter_path_reads_the_runners_features(tmp_path, monkeypatch):
@@ -38,7 +36,7 @@ def test_chapter_path_reads_the_runners_features(tmp_path, monkeypatch):
     precision = enc.resolve_precision("auto", "cpu")  # what a chapter gets (Chapter.precision) and passes down
     for s, n in (("lab-val", 20), ("lab-factors", 8)):
         for prompts in ("single", "ensemble"):
-            lab_eval.zero_shot("base", s, n=n, profile="smoke", prompts=prompts, precision=precision)
+            lab_eval.zero_shot("base", s, n=n, profile=SMOKE_LAB, prompts=prompts, precision=precision)
     assert passes and sum(passes) == 0  # every image came from the runner's store entries
 
 

@@ -28,7 +28,8 @@ from hubserver import Hub, env_for
 
 from clipstudy import book, datasets
 from clipstudy.axes import claims
-from clipstudy.config import PIPELINE_CHECK, PROFILES
+from clipstudy.config import PIPELINE_CHECK
+from clipstudy.profiles import PROFILES
 from clipstudy.datasets import wds
 
 pytestmark = pytest.mark.slow  # one live-smoke build (about 5-6 minutes on 2 CPU cores), read by every test here
@@ -177,7 +178,7 @@ def serve_llava(hub: Hub, tmp: Path, hf_home: Path) -> None:
 
 def _notebook(out: Path, stem: str) -> dict:
     path = out / "book" / "chapters" / f"{stem}.ipynb"
-    assert path.exists(), f"{stem} was not written (failed: {book.failed_path(path.parent, stem).exists()})"
+    assert path.exists(), f"{stem} was not written (failed: {book.chapters.failed_path(path.parent, stem).exists()})"
     return json.loads(path.read_text())
 
 
@@ -200,10 +201,10 @@ def test_the_build_runs_the_live_grid_and_every_chapter_without_error(live_book)
     proc, out, took = live_book
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "live grid: 4 model(s) x" in proc.stdout, proc.stdout[-3000:]  # the panel and the researcher's model
-    for p in book.chapters():
-        nb = _notebook(out, p.stem)
+    for p in book.chapters.notebooks():
+        nb = _notebook(out, p.name)
         errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        assert not errors, f"{p.stem}: {errors[0]['ename']}: {errors[0]['evalue']}"
+        assert not errors, f"{p.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
     units = pd.read_csv(out / "book" / "results" / "live" / "units.csv", keep_default_na=False)
     failed = units[units["status"] == "failed"]
     # the one unit the runner refuses: an ImageNet classifier cannot be scored on wds/objectnet's own 113 classes

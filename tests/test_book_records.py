@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from clipstudy import book
+from clipstudy.book import chapters
+from clipstudy.profiles import PROFILES
 
 
 @pytest.mark.slow
@@ -22,10 +23,10 @@ def test_smoke_chapters_without_records_name_the_fetch_command(tmp_path, monkeyp
     monkeypatch.setenv("CLIPSTUDY_DATA", str(empty))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     lab_zoo.train(None, profile="smoke")
-    params = book.parameters("smoke", "cpu", results_dir=tmp_path / "results", data_root=str(empty))
-    for p in [p for p in book.chapters() if p.stem[:2] in ("02", "03", "04", "07", "09", "10")]:
-        run = book.execute(p, params, out_dir=tmp_path / "chapters")
-        assert run.ok, f"{p.stem}: {run.error}"
-        nb = json.loads((tmp_path / "chapters" / f"{p.stem}.ipynb").read_text())
+    params = chapters.parameters(PROFILES["smoke"], "cpu", results_dir=tmp_path / "results", data_root=str(empty))
+    for p in [p for p in chapters.notebooks() if p.name[:2] in ("02", "03", "04", "07", "09", "10")]:
+        run = chapters.execute(p, params, out_dir=tmp_path / "chapters")
+        assert run.ok, f"{p.name}: {run.error}"
+        nb = json.loads((tmp_path / "chapters" / f"{p.name}.ipynb").read_text())
         outputs = json.dumps([o for c in nb["cells"] for o in c.get("outputs", [])])
-        assert "clipstudy fetch records" in outputs, f"{p.stem} does not say how to get the records"
+        assert "clipstudy fetch records" in outputs, f"{p.name} does not say how to get the records"

@@ -135,10 +135,10 @@ def test_make_check_book_runs_the_checker():
 
 
 def test_the_build_records_each_chapter_time_for_the_line(tmp_path):
-    from clipstudy import book
+    from clipstudy.book import chapters
 
-    book.record_time(tmp_path, book.ChapterRun("05_calibration", True, 75.4), "lab", "cpu")
-    book.record_time(tmp_path, book.ChapterRun("02_natural_shifts", True, 12.0), "smoke", "cpu")
+    chapters.record_time(tmp_path, chapters.ChapterRun("05_calibration", True, 75.4), "lab", "cpu")
+    chapters.record_time(tmp_path, chapters.ChapterRun("02_natural_shifts", True, 12.0), "smoke", "cpu")
     times = bookbuttons.read_times(tmp_path)
     assert times["05_calibration"]["seconds"] == 75.4 and times["02_natural_shifts"]["profile"] == "smoke"
     assert "Time: 75 s with the lab profile" in bookbuttons.reexecute_line("05_calibration", times)

@@ -122,12 +122,12 @@ OLD_SMOKE_SETS = (("lab-val", 120), ("lab-v2", 120), ("lab-sketch", 120), ("lab-
 
 
 def test_lab_sets_are_one_list():
-    from clipstudy import axes, config, tasks
+    from clipstudy import axes, profiles, tasks
     from clipstudy.run import data
 
     assert tuple(tasks.LAB_SETS) == tuple(axes.datasets("lab")) == OLD_LAB_SETS
     assert data.LAB_TASKS == OLD_LAB_TASKS and list(data.LAB_TASKS) == list(OLD_LAB_SETS)
-    assert dict(config.SMOKE_SETS) == dict(OLD_SMOKE_SETS)  # read as a mapping (Profile.lab_set_size, study.SMOKE_N)
+    assert dict(profiles.SMOKE_SETS) == dict(OLD_SMOKE_SETS)  # read as a mapping (LabProfile.set_size)
     assert set(tasks.LAB_SETS.values()) <= set(tasks.TASKS)
 
 

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from clipstudy import effects as E
+from clipstudy.profiles import LAB, SMOKE_LAB
 
 
 def test_image_resamples_are_shared_and_deterministic():
@@ -118,16 +119,16 @@ def test_seeded_recipes_have_their_own_weights_and_parents():
 
     r1 = zoo.recipe("base#1")
     assert r1.seed == 1 and r1.name == "base" and zoo.label(r1) == "base#1"
-    assert zoo.paths("base", "smoke")[0] != zoo.paths("base#1", "smoke")[0]
-    assert zoo.model_key(zoo.recipe("base"), zoo.profile_of("lab")) != zoo.model_key(r1, zoo.profile_of("lab"))
-    assert [x.seed for x in zoo.seeded("base", "lab")] == [0, 1, 2]
-    assert zoo.profile_of("lab").seeds >= 3 and zoo.profile_of("smoke").seeds >= 2
+    assert zoo.paths("base", SMOKE_LAB)[0] != zoo.paths("base#1", SMOKE_LAB)[0]
+    assert zoo.model_key(zoo.recipe("base"), LAB) != zoo.model_key(r1, LAB)
+    assert [x.seed for x in zoo.seeded("base", LAB)] == [0, 1, 2]
+    assert LAB.seeds >= 3 and SMOKE_LAB.seeds >= 2
     ft = zoo.parent_of(zoo.recipe("finetuned#2"))
     assert ft.name == "base" and ft.seed == 2
     # the number of seeds a profile trains does not change any one model's key
-    p = zoo.profile_of("smoke")
+    p = SMOKE_LAB
     assert zoo.model_key(r1, p) == zoo.model_key(r1, dataclasses.replace(p, seeds=5))
-    assert zoo.spec("base#2", "smoke").name == "lab:base#2@smoke"
+    assert zoo.spec("base#2", SMOKE_LAB).name == "lab:base#2@smoke"
     with pytest.raises(ValueError):
         zoo.recipe("base#x")
 
@@ -136,7 +137,7 @@ def test_the_vit_recipe_states_its_longer_training():
     from clipstudy.lab import zoo
 
     vit, base = zoo.recipe("arch-vit"), zoo.recipe("base")
-    p = zoo.profile_of("lab")
+    p = LAB
     assert vit.steps_scale > 1 and p.n_steps(vit.size, vit.steps_scale) > p.n_steps(base.size, base.steps_scale)
     assert f"{vit.steps_scale:g}x" in vit.notes
     assert zoo.spec(vit, p).samples_seen == p.n_steps(vit.size, vit.steps_scale) * p.batch_size

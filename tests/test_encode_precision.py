@@ -14,6 +14,7 @@ import torch
 from clipstudy import encode
 from clipstudy.cache import FeatureCache
 from clipstudy.errors import ClipstudyError, UnknownNameError
+from clipstudy.profiles import SMOKE_LAB
 
 ICE_LAKE = {"avx2", "avx512f", "avx512bw", "avx512_vnni", "torch:AVX512"}  # AVX512 without native bf16
 SAPPHIRE = ICE_LAKE | {"amx_tile", "amx_bf16", "avx512_bf16"}
@@ -167,12 +168,12 @@ def test_build_precision_pins_the_chapters_and_restores(monkeypatch, tmp_path):
     before = dict(os.environ)
 
     def params(*a, **k):
-        seen.append((book.parameters.__wrapped__(*a, **k)["params"]["precision"],
+        seen.append((book.chapters.parameters.__wrapped__(*a, **k)["params"]["precision"],
                      {n: v for n, v in os.environ.items() if n.startswith("CLIPSTUDY_") and before.get(n) != v}))
         raise _Stop
 
-    params.__wrapped__ = book.parameters
-    monkeypatch.setattr(book, "parameters", params)
+    params.__wrapped__ = book.chapters.parameters
+    monkeypatch.setattr(book.chapters, "parameters", params)
     with pytest.raises(_Stop):
         book.build("smoke", out=tmp_path, fetch=False, device="cpu", precision="bf16")
     assert seen == [("bf16", {})] and "CLIPSTUDY_PRECISION" not in os.environ
@@ -195,7 +196,7 @@ def test_lab_training_follows_the_policy_and_keys_its_models(monkeypatch):
     from clipstudy.lab import train as T
     from clipstudy.lab import zoo as lab_zoo
 
-    r, p = lab_zoo.recipe("base"), lab_zoo.profile_of("smoke")
+    r, p = lab_zoo.recipe("base"), SMOKE_LAB
     monkeypatch.setattr(T, "TRAIN_AUTOCAST", True)
     monkeypatch.setattr(encode, "cpu_has_bf16", lambda flags=None: False)
     assert T.train_precision() == "fp32"
@@ -255,10 +256,10 @@ def test_parallel_lab_training_gives_the_weights_of_sequential_training(tmp_path
     for workers in (1, 2):  # a mini-LLaVA on base#0 trains in the same schedule, once its CLIP exists
         monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path / f"w{workers}"))
         df = lab_zoo.train(["size-small", "finetuned#0"], profile="smoke", progress=False, workers=workers,
-                           after=llava.zoo_jobs([("base", 0)], "smoke"))
+                           after=llava.zoo_jobs([("base", 0)], SMOKE_LAB))
         assert len(df) == 3  # size-small under both smoke seeds, and finetuned (its parent base trains too)
-        assert llava.is_cached("base", "smoke", 0)
-        shas[workers] = sorted(df["sha256"]) + [json.loads((llava.cache_dir("base", "smoke", 0) / "meta.json")
+        assert llava.is_cached("base", SMOKE_LAB, 0)
+        shas[workers] = sorted(df["sha256"]) + [json.loads((llava.cache_dir("base", SMOKE_LAB, 0) / "meta.json")
                                                            .read_text())["sha256"]]
     assert shas[1] == shas[2]
 
@@ -276,13 +277,13 @@ def test_build_resolves_once_and_passes_the_resolved_precision_to_the_chapters(m
         return real(precision, device, cpu=(), **k)  # a CPU without native bf16: auto is fp32
 
     def params(*a, **k):
-        seen.append((book.parameters.__wrapped__(*a, **k), {v for n, v in os.environ.items()
+        seen.append((book.chapters.parameters.__wrapped__(*a, **k), {v for n, v in os.environ.items()
                                                             if n in ("CLIPSTUDY_PRECISION", "CLIPSTUDY_LAB_PROFILE")}))
         raise _Stop
 
-    params.__wrapped__ = book.parameters
+    params.__wrapped__ = book.chapters.parameters
     monkeypatch.setattr(encode, "resolve_precision", counting)
-    monkeypatch.setattr(book, "parameters", params)
+    monkeypatch.setattr(book.chapters, "parameters", params)
     monkeypatch.delenv("CLIPSTUDY_LAB_PROFILE", raising=False)
     with pytest.raises(_Stop):
         book.build("smoke", out=tmp_path, fetch=False, device="cpu")

@@ -12,10 +12,11 @@ from clipstudy import cli, encode, zoo
 from clipstudy.errors import CheckpointError, ClipstudyError
 from clipstudy.lab import captions, export
 from clipstudy.lab import zoo as lab_zoo
+from clipstudy.profiles import LabProfile
 
-TINY = lab_zoo.Profile("test-export", chunk=32, chunks=(("small", 1), ("medium", 1), ("large", 1)),
-                       steps=(("small", 2), ("medium", 2), ("large", 2)), batch_size=32, lr=1e-3,
-                       ft_steps=2, ft_lr=1e-3, image_size=32)
+TINY = LabProfile("test-export", chunk=32, chunks=(("small", 1), ("medium", 1), ("large", 1)),
+                  steps=(("small", 2), ("medium", 2), ("large", 2)), batch_size=32, lr=1e-3,
+                  ft_steps=2, ft_lr=1e-3, image_size=32)
 TEXTS = ["a photo of a cube.", "A Striped CUBE, on grass!!", "zorblax cube", "a " * 30 + "sphere", "",
          "a  red\tsphere\nbehind a torus"] + list(captions.ZS_TEMPLATES)
 

@@ -21,6 +21,7 @@ from hubserver import closed_port, env_for
 
 from clipstudy.lab import hub as lab_hub
 from clipstudy.lab import zoo as lab_zoo
+from clipstudy.profiles import SMOKE_LAB
 
 REPO = Path(__file__).resolve().parents[1]
 HUB_REPO = "clipstudy-test/lab-zoo"
@@ -74,8 +75,8 @@ def test_publish_writes_the_models_records_and_a_manifest_of_their_hashes_and_ke
     assert [m["label"] for m in man["models"]] == LABELS
     for m in man["models"]:
         r = lab_zoo.recipe(f"{m['recipe']}#{m['seed']}")
-        assert m["key"] == lab_zoo.model_key(r, lab_zoo.profile_of("smoke"))
-        assert m["store_key"] == json.loads(json.dumps(lab_zoo.store_key(r, lab_zoo.profile_of("smoke")).fields()))
+        assert m["key"] == lab_zoo.model_key(r, SMOKE_LAB)
+        assert m["store_key"] == json.loads(json.dumps(lab_zoo.store_key(r, SMOKE_LAB).fields()))
         assert hashlib.sha256(files[m["file"]]).hexdigest() == m["sha256"]
         assert json.loads(files[m["record"]])["key"] == m["key"]
     assert hub.commits[-1][0] == HUB_REPO and len(hub.commits[-1][2]) == 5  # 2 x (weights, record) + manifest
@@ -85,11 +86,11 @@ def test_fetch_into_an_empty_cache_installs_verified_models_that_load_without_tr
                                                                                         capsys):
     hub, trained_in = published
     calls = _no_training(monkeypatch)
-    assert not any(lab_zoo.is_trained(n, "smoke") for n in LABELS)
+    assert not any(lab_zoo.is_trained(n, SMOKE_LAB) for n in LABELS)
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
     assert rep.ok and rep[CLIPS].fetched == LABELS and not rep[CLIPS].present and rep.commit == hub.commit, rep.table()
     assert rep.line() == f"lab zoo: 2 of 2 models fetched from {HUB_REPO} and verified"
-    assert all(lab_zoo.is_trained(n, "smoke") for n in LABELS)
+    assert all(lab_zoo.is_trained(n, SMOKE_LAB) for n in LABELS)
     df = lab_zoo.train(RECIPES, profile="smoke", progress=False)  # what the book calls next: nothing to train
     assert len(df) == 2 and calls == []
     fetched = lab_zoo.load("size-small#1", profile="smoke", progress=False)
@@ -117,8 +118,8 @@ def test_bytes_that_differ_from_the_manifest_are_refused_and_reported(published,
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
     assert rep[CLIPS].fetched == ["size-small"] and list(rep[CLIPS].failed) == ["size-small#1"]
     assert "sha256" in rep[CLIPS].failed["size-small#1"] and "manifest" in rep[CLIPS].failed["size-small#1"]
-    assert lab_zoo.is_trained("size-small", "smoke") and not lab_zoo.is_trained("size-small#1", "smoke")
-    assert not lab_zoo.paths("size-small#1", "smoke")[0].exists()  # nothing of it was installed
+    assert lab_zoo.is_trained("size-small", SMOKE_LAB) and not lab_zoo.is_trained("size-small#1", SMOKE_LAB)
+    assert not lab_zoo.paths("size-small#1", SMOKE_LAB)[0].exists()  # nothing of it was installed
     assert "training 1 model(s): size-small#1: weights sha256" in rep.line()
     calls = _no_training(monkeypatch)
     with pytest.raises(Trained):
@@ -132,10 +133,10 @@ def test_a_training_key_that_is_not_this_checkouts_is_refused_and_left_to_train(
     theirs = man["models"][1]["key"] = "0123456789ab"  # trained by other code, say
     hub.repos[HUB_REPO]["smoke/zoo.json"] = json.dumps(man).encode()
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
-    ours = lab_zoo.model_key(lab_zoo.recipe("size-small#1"), lab_zoo.profile_of("smoke"))
+    ours = lab_zoo.model_key(lab_zoo.recipe("size-small#1"), SMOKE_LAB)
     assert rep[CLIPS].fetched == ["size-small"] and list(rep[CLIPS].failed) == ["size-small#1"]
     assert theirs in rep[CLIPS].failed["size-small#1"] and ours in rep[CLIPS].failed["size-small#1"]
-    assert not lab_zoo.is_trained("size-small#1", "smoke")
+    assert not lab_zoo.is_trained("size-small#1", SMOKE_LAB)
     # its weights were never downloaded
     assert not any(path.endswith(man["models"][1]["file"]) for _, path, _ in hub.log)
     calls = _no_training(monkeypatch)
@@ -152,11 +153,11 @@ def test_offline_or_without_a_hub_fetch_says_why_and_installs_nothing(published,
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
     assert rep.error and "offline" in rep.error and not rep[CLIPS].fetched and len(hub.log) == n
     assert rep.line().startswith(f"lab zoo: fetching from {HUB_REPO} failed (offline") and "training 2" in rep.line()
-    assert not any(lab_zoo.is_trained(n_, "smoke") for n_ in LABELS)
+    assert not any(lab_zoo.is_trained(n_, SMOKE_LAB) for n_ in LABELS)
 
     point_hub(f"http://127.0.0.1:{closed_port()}", tmp_path / "hf2")  # a hub that is gone (and not offline)
-    rep = lab_hub.book_fetch(HUB_REPO, "smoke")
-    assert rep.error and "unreachable" in rep.error and rep[CLIPS].total == len(lab_hub.zoo_models("smoke"))
+    rep = lab_hub.book_fetch(HUB_REPO, SMOKE_LAB)
+    assert rep.error and "unreachable" in rep.error and rep[CLIPS].total == len(lab_hub.zoo_models(SMOKE_LAB))
     assert "failed (the hub at" in capsys.readouterr().out
 
     point_hub(hub.url, tmp_path / "hf3")  # back on the local hub, a repo it does not hold
@@ -175,13 +176,13 @@ def test_the_book_fetches_before_it_trains(published, monkeypatch, tmp_path, cap
 
     trained = []
     monkeypatch.setenv("CLIPSTUDY_LAB_HUB", HUB_REPO)
-    monkeypatch.setattr(book, "select", lambda only=None: [])
-    monkeypatch.setattr(book, "run_lab_grid", lambda *a, **k: None)
+    monkeypatch.setattr(book.chapters, "select", lambda only=None: [])
+    monkeypatch.setattr(book.grids, "run_lab", lambda *a, **k: None)
     monkeypatch.setattr(lab_zoo, "train", lambda recipes=None, profile=None, **k: trained.append(
         [lab_zoo.label(r) for r in lab_hub.zoo_models(profile) if not lab_zoo.is_trained(r, profile)]))
     assert book.build("smoke", device="cpu", skip_html=True, out=tmp_path / "out", fetch=False) == 0
     out = capsys.readouterr().out
-    total = len(lab_hub.zoo_models("smoke"))
+    total = len(lab_hub.zoo_models(SMOKE_LAB))
     assert f"lab zoo: 2 of {total} models fetched from {HUB_REPO} and verified; training {total - 2} model(s): " in out
     assert "not in the hub zoo" in out
     assert len(trained) == 1 and "size-small" not in trained[0] and len(trained[0]) == total - 2
@@ -218,7 +219,7 @@ def test_offline_a_zoo_already_in_the_hub_cache_is_verified_and_installed(publis
     n = len(hub.log)
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
     assert rep.ok and rep[CLIPS].fetched == LABELS and len(hub.log) == n, rep.table()
-    assert all(lab_zoo.is_trained(x, "smoke") for x in LABELS)
+    assert all(lab_zoo.is_trained(x, SMOKE_LAB) for x in LABELS)
 
 
 # ---------------------------------------------------------------- mini-LLaVAs (chapter 09's LMMs)
@@ -302,7 +303,7 @@ def test_a_corrupted_mini_llava_is_refused_reported_and_left_to_train(published_
     assert rep[CLIPS].fetched == ["base", "base#1"] and not rep[LLAVAS].fetched and list(rep[LLAVAS].failed) == [LMM]
     assert "model.pt sha256" in rep[LLAVAS].failed[LMM] and "manifest" in rep[LLAVAS].failed[LMM] and not rep.ok
     assert f"; training 1 mini-LLaVA(s): {LMM}: model.pt sha256" in rep.line()
-    assert not (llava.cache_dir(PAIR[0], "smoke", PAIR[1]) / "model.pt").exists()  # nothing of it was installed
+    assert not (llava.cache_dir(PAIR[0], SMOKE_LAB, PAIR[1]) / "model.pt").exists()  # nothing of it was installed
     _no_llava_training(monkeypatch)
     with pytest.raises(Trained, match="mini-LLaVA"):  # the CLIPs came from the hub; the LMM trains
         llava.load(PAIR[0], "smoke", seed=PAIR[1], progress=False)
@@ -317,7 +318,7 @@ def test_a_manifest_published_before_the_mini_llavas_still_fetches_its_clips(pub
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
     assert rep.error is None and rep[CLIPS].fetched == ["base", "base#1"], rep.table()
     assert rep[LLAVAS].failed == {LMM: "not in the hub zoo"}
-    assert lab_zoo.is_trained("base#1", "smoke")
+    assert lab_zoo.is_trained("base#1", SMOKE_LAB)
 
 
 def test_publishing_an_untrained_mini_llava_is_refused_naming_the_pair(published_lmm):

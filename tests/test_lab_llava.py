@@ -14,6 +14,7 @@ from clipstudy import lmm
 from clipstudy.lab import captions as cap
 from clipstudy.lab import llava
 from clipstudy.lab.world import WorldConfig, sample_scenes
+from clipstudy.profiles import SMOKE_LAB
 
 
 def test_instructions_answer_from_factors():
@@ -70,7 +71,7 @@ def test_lm_learns_answers_from_the_prefix():
 
 def test_unknown_profile():
     with pytest.raises(KeyError, match="smoke"):
-        llava.settings_for("smok")
+        llava.load("base", "smok")
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +84,8 @@ def smoke_llava(tmp_path_factory):
 
 def test_load_caches_and_retrains_corrupt(smoke_llava, monkeypatch):
     m = smoke_llava
-    assert m.meta["n_scenes"] == llava.PROFILES["smoke"].n_images and m.meta["wall_s"] > 0
-    folder = llava.cache_dir("base", "smoke")
+    assert m.meta["n_scenes"] == SMOKE_LAB.llava.n_images and m.meta["wall_s"] > 0
+    folder = llava.cache_dir("base", SMOKE_LAB)
     assert (folder / "model.pt").is_file() and (folder / "meta.json").is_file()
     assert not list(folder.glob("*.part"))
     calls = []
@@ -124,7 +125,7 @@ def test_linear_probe_reads_the_same_frozen_features_and_labels(smoke_llava):
     """The LMM's control: a linear probe on the pooled features of the LMM's own training scenes and labels."""
     probe = smoke_llava.linear_probe()
     assert smoke_llava.linear_probe() is probe  # trained once
-    frame, images = llava.training_scenes("base", "smoke", smoke_llava.settings.n_images)
+    frame, images = llava.training_scenes("base", SMOKE_LAB, smoke_llava.settings.n_images)
     keep = frame["label"].to_numpy() >= 0
     pred = smoke_llava.probe_logits(images[torch.as_tensor(keep)]).argmax(1).numpy()
     train_acc = (pred == frame["label"].to_numpy()[keep]).mean()
@@ -147,8 +148,8 @@ def test_each_seed_is_its_own_clip_and_lmm(smoke_llava):
     w0 = next(iter(smoke_llava.clip.model.state_dict().values()))
     w1 = next(iter(one.clip.model.state_dict().values()))
     assert not torch.equal(w0, w1)  # another trained CLIP, not seed 0's
-    assert llava.cache_dir("base", "smoke", 1) != llava.cache_dir("base", "smoke")
-    assert (llava.cache_dir("base", "smoke", 1) / "model.pt").exists()
+    assert llava.cache_dir("base", SMOKE_LAB, 1) != llava.cache_dir("base", SMOKE_LAB)
+    assert (llava.cache_dir("base", SMOKE_LAB, 1) / "model.pt").exists()
 
 
 def test_missing_lmms_train_side_by_side_with_the_same_weights(smoke_llava):
@@ -158,10 +159,10 @@ def test_missing_lmms_train_side_by_side_with_the_same_weights(smoke_llava):
     pairs = [("base", 0), ("base", 1)]
     for r, sd in pairs:
         llava.load(r, "smoke", seed=sd, progress=False)  # the CLIPs and the reference LMMs
-    ref = {sd: json.loads((llava.cache_dir(r, "smoke", sd) / "meta.json").read_text())["sha256"] for r, sd in pairs}
-    assert llava.train(pairs, "smoke", workers=2) == 0  # all cached: nothing to spawn
+    ref = {sd: json.loads((llava.cache_dir(r, SMOKE_LAB, sd) / "meta.json").read_text())["sha256"] for r, sd in pairs}
+    assert llava.train(pairs, SMOKE_LAB, workers=2) == 0  # all cached: nothing to spawn
     for r, sd in pairs:
-        shutil.rmtree(llava.cache_dir(r, "smoke", sd))
-    assert llava.train(pairs, "smoke", workers=2) == 2
-    got = {sd: json.loads((llava.cache_dir(r, "smoke", sd) / "meta.json").read_text())["sha256"] for r, sd in pairs}
+        shutil.rmtree(llava.cache_dir(r, SMOKE_LAB, sd))
+    assert llava.train(pairs, SMOKE_LAB, workers=2) == 2
+    got = {sd: json.loads((llava.cache_dir(r, SMOKE_LAB, sd) / "meta.json").read_text())["sha256"] for r, sd in pairs}
     assert got == ref

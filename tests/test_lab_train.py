@@ -14,15 +14,16 @@ from clipstudy.errors import UnknownNameError
 from clipstudy.lab import train as T
 from clipstudy.lab import zoo as lab_zoo
 from clipstudy.lab.world import SHAPES
+from clipstudy.profiles import LAB, SMOKE_LAB, LabProfile
 
 # An easy 6-class world (plain-ish backgrounds, no occluder, texture follows shape), 32 px.
 KEEP = ("sphere", "cube", "torus", "table", "cone", "dumbbell")
 MINI = lab_zoo.Recipe("test-mini", arch="vit", world=(
     ("backgrounds", ("plain", "gradient")), ("held_out", tuple(s for s in SHAPES if s not in KEEP)),
     ("occluder_p", 0.0), ("shape_texture_corr", 1.0)))
-MINI_PROFILE = lab_zoo.Profile("test-mini", chunk=384, chunks=(("small", 1), ("medium", 1), ("large", 1)),
-                               steps=(("small", 5), ("medium", 150), ("large", 5)), batch_size=64, lr=3e-3,
-                               ft_steps=30, ft_lr=1e-3, image_size=32)
+MINI_PROFILE = LabProfile("test-mini", chunk=384, chunks=(("small", 1), ("medium", 1), ("large", 1)),
+                          steps=(("small", 5), ("medium", 150), ("large", 5)), batch_size=64, lr=3e-3,
+                          ft_steps=30, ft_lr=1e-3, image_size=32)
 # Two optimiser steps on 32 images: enough to exercise caching, not learning.
 TINY_PROFILE = dataclasses.replace(MINI_PROFILE, name="test-tiny", chunk=32,
                                    steps=(("small", 2), ("medium", 2), ("large", 2)), ft_steps=2)
@@ -132,7 +133,7 @@ def test_zoo_registry_and_specs():
     for _, row in df[df.recipe.isin(zoo_names - {"base"})].iterrows():
         assert (row[cols] != base[cols]).sum() >= 1, row.recipe
         assert row.factor != "base"
-    specs = {s.arch: s for s in lab_zoo.specs("smoke")}
+    specs = {s.arch: s for s in lab_zoo.specs(SMOKE_LAB)}
     assert specs["arch-vit"].family == "vit" and specs["base"].family == "resnet" and specs["loss-siglip"].loss == "siglip"
     assert specs["finetuned"].finetuned and specs["base"].source == "lab"
     assert specs["size-large"].samples_seen > specs["base"].samples_seen > specs["size-small"].samples_seen
@@ -177,11 +178,11 @@ def test_zoo_schedule_starts_the_longest_chains_first_and_waits_for_parents(tmp_
     from concurrent.futures import ThreadPoolExecutor
 
     monkeypatch.setenv("CLIPSTUDY_CACHE", str(tmp_path))  # nothing trained: every model is missing
-    p = lab_zoo.profile_of("lab")
+    p = LAB
     todo = [r for n in lab_zoo.names() if not n.startswith("test-") for r in lab_zoo.seeded(n, p)]  # the defaults
     from clipstudy.lab import llava
 
-    jobs = lab_zoo._jobs(todo, p, llava.zoo_jobs([("base", 0), ("arch-vit", 0)], "lab"))
+    jobs = lab_zoo._jobs(todo, p, llava.zoo_jobs([("base", 0), ("arch-vit", 0)], LAB))
     by = {j.name: j for j in jobs}
     assert len(jobs) == len(todo) + 2
     first = sorted(jobs, key=lambda j: -j.rank)[:4]

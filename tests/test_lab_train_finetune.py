@@ -15,6 +15,7 @@ from clipstudy.axes import shape_bias as SB
 from clipstudy.errors import UnknownNameError
 from clipstudy.lab import train as T
 from clipstudy.lab import zoo
+from clipstudy.profiles import LAB, SMOKE_LAB
 
 KINDS = ("finetuned", "finetuned-contrastive", "finetuned-peft")
 
@@ -34,8 +35,7 @@ def test_fine_tune_kinds_are_recipes_with_distinct_keys():
     # the standard fine-tune's key holds no kind (its cached weights stay valid); the others hold kind + version
     assert "ft_kind" not in rs["finetuned"].key_dict() and "ft_kind" not in zoo.recipe("base").key_dict()
     assert rs["finetuned-peft"].key_dict()["ft_version"] == T.FT_VERSIONS["last-block"]
-    for prof in ("smoke", "lab"):
-        p = zoo.profile_of(prof)
+    for p in (SMOKE_LAB, LAB):
         for sd in range(p.seeds):
             keys = {n: zoo.model_key(zoo.recipe(f"{n}#{sd}"), p) for n in KINDS}
             assert len(set(keys.values())) == 3, keys
@@ -44,7 +44,7 @@ def test_fine_tune_kinds_are_recipes_with_distinct_keys():
             assert parents == {"base" if sd == 0 else f"base#{sd}"}
         assert len({zoo.paths(n, p)[0] for n in KINDS}) == 3
     # changing a kind's version moves only that kind's key
-    sp = zoo.profile_of("smoke")
+    sp = SMOKE_LAB
     before = {n: zoo.model_key(rs[n], sp) for n in KINDS}
     old = dict(T.FT_VERSIONS)
     try:
@@ -58,10 +58,10 @@ def test_fine_tune_kinds_are_recipes_with_distinct_keys():
         zoo.variant("x", "finetuning", finetuned=True, ft_kind="lora")
     with pytest.raises(ValueError, match="finetuned=True"):
         zoo.variant("x", "finetuning", ft_kind="contrastive")
-    specs = {s.arch: s for s in zoo.specs("smoke")}
+    specs = {s.arch: s for s in zoo.specs(SMOKE_LAB)}
     assert specs["finetuned-contrastive"].finetuned and specs["finetuned-peft"].finetuned
     assert {"lab:finetuned-contrastive#1@smoke", "lab:finetuned-peft#1@smoke"} <= {
-        f"lab:{zoo.label(r)}@smoke" for n in zoo.names() for r in zoo.seeded(n, "smoke")}
+        f"lab:{zoo.label(r)}@smoke" for n in zoo.names() for r in zoo.seeded(n, SMOKE_LAB)}
 
 
 def test_last_block_of_each_tower():
@@ -93,7 +93,7 @@ def test_class_caption_tokens_give_each_image_its_class_prompts():
 
 
 def test_new_recipes_train_from_their_seeds_base_weights():
-    p = zoo.profile_of("smoke")
+    p = SMOKE_LAB
     base = zoo.load("base#1@smoke", progress=False)
     peft = zoo.load("finetuned-peft#1@smoke", progress=False)
     con = zoo.load("finetuned-contrastive#1@smoke", progress=False)

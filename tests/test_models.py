@@ -15,6 +15,7 @@ from clipstudy.models import collection, weights
 from clipstudy.errors import UnknownNameError
 from clipstudy.models import registry
 from clipstudy.models.spec import Loaded, ModelSpec
+from clipstudy.profiles import lab_profile
 
 PKG = Path(__file__).resolve().parents[1] / "clipstudy"
 
@@ -84,7 +85,7 @@ def test_a_lab_name_loads_its_own_seed_and_profile(monkeypatch):
         zoo.load(name)
     parsed = [(lab_zoo.recipe(lab_zoo._split(a, None)[0]).seed, lab_zoo._split(a, None)[1]) for a in asked]
     assert parsed == [(1, "smoke"), (2, None), (0, "smoke"), (0, None)], asked
-    assert lab_zoo.profile_of(None).name == "lab" and zoo.get("lab:base").name == "lab:base"
+    assert lab_profile(None).name == "lab" and zoo.get("lab:base").name == "lab:base"
     assert zoo.get("lab:base@smoke").name == "lab:base@smoke"
 
 

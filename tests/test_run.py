@@ -26,6 +26,7 @@ import runner_fixtures as R
 from clipstudy import cli, results, run, store
 from clipstudy.models import collection
 from clipstudy.cache import FeatureCache
+from clipstudy.profiles import SMOKE_LAB
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = {"units_total", "units_computed", "units_reused", "units_failed", "images_encoded", "prompts_encoded"}
@@ -107,11 +108,12 @@ def test_collections_expand_and_the_models_command_lists_them(capsys):
 def test_the_chapter_grid_is_what_the_axis_modules_declare():
     """The grid `build --profile live` runs is what the chosen chapters' axis modules declare (`AXIS.live`), and
     every chapter's notebook starts with its axis module."""
-    from clipstudy import axes, book
+    from clipstudy import axes
+    from clipstudy.book import chapters, grids
 
     declared = {a.chapter: a.live for a in axes.all_axes()}
-    assert book.live_grid("06") == list(declared["06_ood_detection"]) == list(axes.datasets("ood"))
-    assert book.live_grid() == list(dict.fromkeys(d for ds in declared.values() for d in ds))
+    assert grids.live_datasets(chapters.select("06")) == list(declared["06_ood_detection"]) == list(axes.datasets("ood"))
+    assert grids.live_datasets(chapters.select(None)) == list(dict.fromkeys(d for ds in declared.values() for d in ds))
     for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
         a = axes.of_chapter(nb.stem)
         assert a is not None, f"{nb.name} has no axis module (clipstudy/axes/) declaring it"
@@ -304,7 +306,7 @@ def test_odd_paths_and_names_are_one_line_errors_before_any_work(env, tmp_path, 
 
     monkeypatch.setenv("CLIPSTUDY_TRAIN_WORKERS", "abc")
     with pytest.raises(ClipstudyError, match="CLIPSTUDY_TRAIN_WORKERS='abc': expected a whole number"):
-        lab_zoo.train_workers(lab_zoo.profile_of("smoke"), 3)
+        lab_zoo.train_workers(SMOKE_LAB, 3)
 
 
 # ----------------------------------------------------------------- submitit and Ray against the local executor
@@ -568,22 +570,24 @@ def test_slurm_dry_run_of_a_40_unit_grid_writes_the_array_script_and_submits_not
 def test_build_live_runs_the_declared_grid_and_chapters_read_its_table(env, tmp_path, monkeypatch):
     from clipstudy import book, chapter
 
-    out = book.run_live_grid("02", device="cpu", models=[env.models[0]], prompts="single", study=tmp_path / "live")
+    b = book.prepare("live", only="02", device="cpu", out=tmp_path / "out")
+    out = book.grids.run_live(b, models=[env.models[0]], prompts="single")
+    results = b.results  # the live study is its live/ folder
     # chapter 02 declares six shift sets; the fixtures hold ImageNet and ImageNet-Sketch
     assert sorted({u.dataset for u in out.plan.units}) == ["imagenet", "imagenet-sketch"]
     assert out.summary.units_computed == 2
-    ch = chapter.Chapter("02_natural_shifts", tmp_path, "live")
+    ch = chapter.Chapter("02_natural_shifts", results, "live")
     top1 = ch.live_results("shifts", metric="top1")
     assert list(top1["dataset"]) == ["imagenet", "imagenet-sketch"] and top1["value"].between(0, 1).all()
     # the chapter's live section reads that table (no encoding) and names, in one notice, what it lacks
     from clipstudy import axes
     from clipstudy.axes import shifts
-    from clipstudy.config import PROFILES
+    from clipstudy.profiles import PROFILES
 
     shown = []
     monkeypatch.setattr(chapter, "notice", lambda title, body: shown.append((title, body)))
     monkeypatch.setattr(chapter, "finding", lambda text, **k: text.format(**k))
-    ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "live", axis=shifts.AXIS, params=PROFILES["live"])
+    ch = chapter.Chapter(shifts.AXIS.chapter, results, "live", axis=shifts.AXIS, params=PROFILES["live"])
     from clipstudy import encode
 
     monkeypatch.setattr(encode, "encode_images", lambda *a, **k: pytest.fail("a live section encoded images"))

@@ -141,7 +141,7 @@ def test_the_lmm_evaluator_scores_the_stored_answers_against_the_clip(tmp_path):
 def test_chapter_09_live_reads_the_lmm_rows(tmp_path, monkeypatch):
     from clipstudy import chapter
     from clipstudy.axes import lmm as axis
-    from clipstudy.config import PROFILES
+    from clipstudy.profiles import PROFILES
 
     rows = [dict(model=f"llava:{c}", dataset="imagenet-d", axis="lmm", part=p, metric=m, value=v, n=10,
                  prompts="openai80", precision="fp16")

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .core import FACTORS, REGISTRY, Axis, Effects, IdLookup, Outputs, Row, register, row
+from .core import FACTORS, REGISTRY, Axis, Effects, IdLookup, Outputs, Row, chapter_order, register, row
 
-__all__ = ["Axis", "Effects", "FACTORS", "IdLookup", "Outputs", "Row", "register", "row", "all_axes", "of_chapter",
+__all__ = ["Axis", "Effects", "FACTORS", "IdLookup", "Outputs", "Row", "chapter_order", "register", "row", "all_axes",
+           "of_chapter",
            "runner_axes", "runner", "resolve", "unit_versions", "collections", "datasets", "expand_datasets"]
 
 
 def all_axes() -> list[Axis]:
-    """Every registered axis, in chapter order (importing each axis module and each plugin once)."""
+    """Every registered axis, in the declared chapter order (`core.chapter_order`), importing each axis module and
+    each plugin once."""
     from .. import plugins
 
     REGISTRY.load()  # imports every axis module of this package
     plugins.load()  # a plugin may declare an axis of its own (CLIPSTUDY_PLUGINS, read again each time)
-    return sorted(REGISTRY.values(), key=lambda a: a.chapter)
+    return sorted(REGISTRY.values(), key=chapter_order)
 
 
 def of_chapter(stem: str) -> Axis | None:

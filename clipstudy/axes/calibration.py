@@ -42,6 +42,7 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 
 AXIS = register(Axis("calibration", "calibration", "05_calibration",
+                     order=5,
                      live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"), lab=tuple(SETS),
                      runner="calibration", tasks=("classification",), evaluate=evaluate,
                      metrics=("ece", "nll", "brier", "confidence", "temperature")))

@@ -29,7 +29,8 @@ from . import evidence as ev
 from .core import Axis, display, register, show as show_figure
 from .evidence import COLUMNS, SOURCES, listing
 
-AXIS = register(Axis("claims", "claims", "11_claims", summarised=False, smoke_note=(
+AXIS = register(Axis("claims", "claims", "11_claims", summarised=False,
+                     order=11, reads_all=True, part="The verdict", smoke_note=(
     "This build uses the `smoke` profile: its lab effects come from tiny models trained for seconds, so the lab "
     "verdicts below are pipeline checks, not findings.")))
 

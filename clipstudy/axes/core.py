@@ -1,12 +1,14 @@
 """The axis declaration, the runner's outputs type, and the one effects collector every chapter writes through.
 
 An `Axis` is a typed constant that an axis module declares once (`AXIS = register(Axis(...))`): its key,
-the name its effects carry, its chapter (the notebook's stem), the live datasets and lab sets the chapter
-reads, the unit tasks and the evaluator the study runner calls on stored outputs, the metrics that
-evaluator writes, its version (part of the keys of the units it reads), and whether the summary gives it a
-column. The runner, the `@` dataset collections, the book's live grid, the summary and the effects
-collector all read these declarations, so no free-string axis name is joined on anywhere, and a new axis
-is one module here (or in a plugin named in `CLIPSTUDY_PLUGINS`), one notebook and one line in `_toc.yml`.
+the name its effects carry, its chapter (the executed notebook's name in the book), where that chapter stands
+(`order`), whether it reads every other chapter (`reads_all`: the summary, the claims), its notebook, the live
+datasets and lab sets the chapter reads, the unit tasks and the evaluator the study runner calls on stored
+outputs, the metrics that evaluator writes, its version (part of the keys of the units it reads), and whether
+the summary gives it a column. The runner, the `@` dataset collections, the book's build order, table of
+contents and live grid, the summary and the effects collector all read these declarations, so no free-string
+axis name or file name is joined on anywhere, and a new axis is one module here (or in a plugin named in
+`CLIPSTUDY_PLUGINS`, with its notebook in the plugin's own folder) and one notebook.
 """
 from __future__ import annotations
 
@@ -172,9 +174,9 @@ class Axis:
 
     key: str  # short id: the module's name
     name: str  # the axis name its effects rows carry (the summary's column)
-    chapter: str  # the notebook's stem, e.g. "02_natural_shifts"
+    chapter: str  # the chapter's name in the book (its executed notebook, its tables' folder), e.g. "02_natural_shifts"
     live: tuple[str, ...] = ()  # live datasets the chapter reads (the grid `clipstudy build --profile live` runs)
-    lab: tuple[str, ...] = ()  # lab sets the chapter reads through the engine (the lab grid; sizes: config.Profile)
+    lab: tuple[str, ...] = ()  # lab sets the chapter reads through the engine (the lab grid; sizes: profiles.Profile)
     summarised: bool = True  # a column of the summary (chapter 10)
     smoke_note: str = SMOKE_NOTE
     runner: str = ""  # the runner's name for this axis (`clipstudy run --axes`, `@NAME`, results.csv's axis column)
@@ -183,6 +185,13 @@ class Axis:
     metrics: tuple[str, ...] = ()  # the metrics its evaluator writes
     version: int = 1  # bump when the evaluator or what its units hold changes: part of those units' keys
     id_set: bool = False  # its evaluator reads the same model's outputs on the ID set: the grid adds that set
+    # where the chapter stands in the book: the build executes the chapters in this order, those that read every
+    # other chapter (`reads_all`) after all the others, and the table of contents lists them by it within `part`
+    order: float | None = None  # None: no chapter (a runner axis alone)
+    reads_all: bool = False  # it reads every other chapter's tables (the summary, the claims): it runs last
+    part: str = "The study"  # the part of the book's table of contents it is listed in
+    # its jupytext notebook: "" is notebooks/<chapter>.py of this checkout; a plugin names its own file
+    notebook: str = ""
 
     published: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # name -> Table
 
@@ -222,10 +231,18 @@ def register(axis: Axis) -> Axis:
         raise ClipstudyError(f"axis {axis.key!r} has an evaluator but no runner name")
     for other in REGISTRY.registered():  # as registered so far (listing would run the loader)
         if other.key != axis.key and (other.name == axis.name or other.chapter == axis.chapter
-                                      or (axis.runner and other.runner == axis.runner)):
-            raise ClipstudyError(f"axis {axis.key!r} repeats the name, chapter or runner name of {other.key!r}")
+                                      or (axis.runner and other.runner == axis.runner)
+                                      or (axis.order is not None and other.order == axis.order)):
+            raise ClipstudyError(f"axis {axis.key!r} repeats the name, chapter, runner name or chapter order of "
+                                 f"{other.key!r}")
     REGISTRY.register(axis.key, axis, replace=True)  # a module re-imported (importlib.reload) re-declares its axis
     return axis
+
+
+def chapter_order(axis: Axis) -> tuple:
+    """The sort key of the declared order: the chapters by `order`, those that read every other chapter after all
+    the others, and the axes without a chapter last (by key)."""
+    return (axis.order is None, axis.reads_all, axis.order if axis.order is not None else 0.0, axis.key)
 
 
 class Effects:

@@ -10,6 +10,7 @@ from . import shifts
 from .core import Axis, display, register, show
 
 AXIS = register(Axis("introduction", "in-distribution accuracy", "01_introduction", live=("imagenet",), lab=("lab-val",),
+                     order=1,
                      summarised=False))
 
 
@@ -20,12 +21,12 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
 
 def profiles(ch: chapter.Chapter) -> pd.DataFrame:
     """Every build profile and the sizes it sets; the one in use is marked."""
-    from ..config import PROFILES
+    from ..profiles import PROFILES
 
     params = pd.DataFrame([dict(p.parameters(), in_use=(name == ch.profile)) for name, p in PROFILES.items()])
     ch.save(params, "profiles")
     _shown(params)
-    print(f"this build: profile={ch.profile} lab_profile={ch.lab_profile} n_eval={ch.n_eval} "
+    print(f"this build: profile={ch.profile} lab_profile={ch.params.parameters()['lab_profile']} n_eval={ch.n_eval} "
           f"live={ch.params.live} device={ch.device}")
     return params
 

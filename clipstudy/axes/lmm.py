@@ -11,6 +11,7 @@ from .. import effects as E
 from ..effects import recipe_contrast
 from ..lab import evaluate as lab_eval
 from ..errors import ClipstudyError
+from ..profiles import LabProfile
 from ..tasks import LMM
 from . import evidence as ev
 from .core import Axis, IdLookup, Outputs, Row, display, register, row, show
@@ -237,6 +238,7 @@ def paired_interval(lmm_only: float, clip_only: float, n: int) -> tuple[float, f
 
 # ---- the axis and its chapter ------------------------------------------------------------------------------
 AXIS = register(Axis("lmm", NAME, "09_lmm", live=("imagenet-d",), runner="lmm", tasks=(LMM,), evaluate=evaluate,
+                     order=9,
                      metrics=METRICS, smoke_note=(
     "This build uses the `smoke` profile: tiny lab models and a miniature LLaVA trained for seconds. Its numbers "
     "are pipeline checks only, not findings.")))
@@ -254,12 +256,12 @@ RECIPES = ["base", "arch-vit"]  # the recipes a mini-LLaVA is trained on
 ALL_SEEDS = ("base",)
 
 
-def seeds_of(recipe: str, profile: str) -> list[int]:
+def seeds_of(recipe: str, profile: LabProfile) -> list[int]:
     """The training seeds whose (CLIP, LMM) pair this chapter trains for `recipe`."""
     return lab_eval.seeds(profile) if recipe in ALL_SEEDS else [0]
 
 
-def lab_pairs(profile: str) -> list[tuple[str, int]]:
+def lab_pairs(profile: LabProfile) -> list[tuple[str, int]]:
     """(recipe, seed) of every mini-LLaVA this chapter reads: the book trains them in its lab-zoo stage."""
     return [(r, sd) for r in RECIPES for sd in seeds_of(r, profile)]
 WHY_NOT = "the miniature LLaVA is trained on base and arch-vit only (one LMM per recipe would multiply the build time)"

@@ -174,6 +174,7 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 
 AXIS = register(Axis("ood", NAME, "06_ood_detection",
+                     order=6,
                      live=("imagenet", "inaturalist", "sun", "places", "textures", "ninco", "imagenet-o"),
                      lab=("lab-val", "lab-ood"),
                      runner="ood", tasks=("ood",), evaluate=evaluate, id_set=True, metrics=("auroc", "aupr_in", "aupr_out", "fpr95"),

@@ -127,6 +127,7 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 
 AXIS = register(Axis("retrieval", NAME, "07_retrieval", live=("coco-5k", "flickr30k-1k"),
+                     order=7,
                           lab=("lab-val", "lab-retrieval"),
                      runner="retrieval", tasks=("retrieval",), evaluate=evaluate,
                           metrics=("recall@1", "recall@5", "recall@10")))

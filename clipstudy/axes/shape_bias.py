@@ -41,6 +41,7 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 
 AXIS = register(Axis("shape_bias", AXIS_NAME, "04_shape_bias", live=("cue-conflict", "edges", "silhouettes"),
+                     order=4,
                      lab=("lab-val", "lab-cue-conflict"), runner="shape", tasks=("shape-bias",), evaluate=evaluate,
                      metrics=("shape_bias", "shape_acc", "texture_acc", "accuracy16")))
 

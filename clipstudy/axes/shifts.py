@@ -36,6 +36,7 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 
 AXIS = register(Axis("shifts", "natural shifts", "02_natural_shifts",
+                     order=2,
                      live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a", "objectnet"),
                      lab=("lab-val", *LAB_SHIFTS),
                      runner="shifts", tasks=("classification",), evaluate=evaluate, metrics=("top1", "top5")))

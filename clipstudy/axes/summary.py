@@ -17,7 +17,8 @@ from .. import chapter, plots
 from ..effects import COLUMNS, INTERVAL, SOURCES, effects_frame
 from .core import EFFECTS, FACTORS, NOT_MEASURED, Axis, display, register, show
 
-AXIS = register(Axis("summary", "summary", "10_summary", summarised=False, smoke_note=(
+AXIS = register(Axis("summary", "summary", "10_summary", summarised=False,
+                     order=10, reads_all=True, smoke_note=(
     "This build uses the `smoke` profile: every lab effect below comes from tiny models trained for seconds on tiny "
     "sets. The table shows that the pipeline carries each number from its chapter to this summary; none of them is "
     "a finding.")))

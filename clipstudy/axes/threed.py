@@ -210,6 +210,7 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 
 AXIS = register(Axis("threed", NAME, "08_3d_awareness", live=("imagenet-3dcc",), lab=("lab-3dcc",),
+                     order=8,
                      runner="3d", tasks=("3d",), evaluate=evaluate, metrics=("top1",)))
 ARCHS = ["base", "arch-vit", "arch-convnext"]
 

@@ -33,6 +33,7 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 
 AXIS = register(Axis("visual_factors", "visual factors", "03_visual_factors", live=("imagenet-x",),
+                     order=3,
                           lab=("lab-val", "lab-factors"),
                      runner="factors", tasks=("factors",), evaluate=evaluate, metrics=("accuracy", "error_ratio")))
 NOTES = {"test-time prompts": "the ImageNet-X records fix the prompts; see the lab rows when present"}

@@ -1,8 +1,9 @@
 """The one lab evaluation path, shared by every chapter, the runner's lab grid and benchmarks/lab_zoo.py.
 
-Recipes mapped to the six factors, evaluation sets built with the base world at the profile's image size (so every recipe sees the same images),
-and zero-shot outputs through the cached engine, so each (model, set) is encoded once and reused
-by every metric.
+Recipes mapped to the six factors, evaluation sets built with the base world at the profile's image size (so every
+recipe sees the same images), and zero-shot outputs through the cached engine, so each (model, set) is encoded once
+and reused by every metric. Every function takes the lab profile as its object (`clipstudy.profiles.LabProfile`:
+a chapter passes `Chapter.lab_profile`), default the `lab` profile.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pandas as pd
 import torch
 
 from ..errors import UnknownNameError
+from ..profiles import LAB, LabProfile, lab_profile
 
 # the lab zoo's factor names -> the book's six factors (prompts are an evaluation knob, not a recipe)
 FACTOR_NAMES = {"architecture": "architecture", "data": "training distribution", "size": "training-set size",
@@ -59,7 +61,7 @@ def recipe_factors(recipes_frame: Any = None) -> dict[str, str]:
     return {r: book_factor(f) for r, f in zip(recipes_frame["recipe"], recipes_frame["factor"]) if f != "base"}
 
 
-def recipes(profile: str = "lab") -> pd.DataFrame:
+def recipes(profile: LabProfile = LAB) -> pd.DataFrame:
     """lab.zoo.frame(): one row per recipe (recipe, factor, arch, loss, ...)."""
     from ..lab import zoo as lab_zoo
 
@@ -67,14 +69,14 @@ def recipes(profile: str = "lab") -> pd.DataFrame:
 
 
 @lru_cache(maxsize=128)
-def load(recipe: str, profile: str = "lab", device: str = "cpu", seed: int | None = None):
+def load(recipe: str, profile: LabProfile = LAB, device: str = "cpu", seed: int | None = None):
     """A loaded lab model (trained first if missing); `seed` picks one of the profile's training seeds."""
     from ..lab import zoo as lab_zoo
 
     return lab_zoo.load(recipe, device=device, profile=profile, progress=False, seed=seed)
 
 
-def seeds(profile: str = "lab") -> list[int]:
+def seeds(profile: LabProfile = LAB) -> list[int]:
     """The training seeds every lab recipe is trained under in this profile (>= 2 so intervals exist)."""
     from ..lab import zoo as lab_zoo
 
@@ -82,14 +84,13 @@ def seeds(profile: str = "lab") -> list[int]:
 
 
 @lru_cache(maxsize=32)
-def labset(name: str, n: int | None = None, profile: str = "lab"):
+def labset(name: str, n: int | None = None, profile: LabProfile = LAB):
     """An evaluation set of `n` items (default size if None), base world, default seed, profile's image size.
     lab-3dcc's 3D corruptions take the strengths calibrated on the profile's base model (`lab.severity`)."""
     from ..lab import sets, severity
-    from ..lab import zoo as lab_zoo
 
     levels = severity.levels(profile) if name == "lab-3dcc" else None
-    return sets.build(name, n=n, size=lab_zoo.profile_of(profile).image_size, levels=levels)
+    return sets.build(name, n=n, size=profile.image_size, levels=levels)
 
 
 def dataset_id(ls: Any) -> str:
@@ -124,7 +125,7 @@ def outputs(loaded: Any, ls: Any, prompts: str = "ensemble", device: str = "cpu"
                         classnames=ls.classnames, device=device, precision=precision, progress=False)
 
 
-def zero_shot(recipe: str, set_name: str, *, n: int | None = None, profile: str = "lab", prompts: str = "ensemble",
+def zero_shot(recipe: str, set_name: str, *, n: int | None = None, profile: LabProfile = LAB, prompts: str = "ensemble",
               device: str = "cpu", seed: int | None = None, precision: str = "fp32"):
     """(ZeroShot, LabSet) of one lab recipe (under training seed `seed`, default the recipe's own) on one lab
     set; fine-tuned recipes use their class head. `precision`: resolved (see `outputs`)."""
@@ -133,7 +134,7 @@ def zero_shot(recipe: str, set_name: str, *, n: int | None = None, profile: str 
 
 
 def accuracy_table(recipe_names: Iterable[str], set_names: Iterable[str], *, n: int | None = None,
-                   profile: str = "lab", prompts: str = "ensemble", device: str = "cpu",
+                   profile: LabProfile = LAB, prompts: str = "ensemble", device: str = "cpu",
                    seeds_: Iterable[int] | str | None = None, per_image: bool = False,
                    precision: str = "fp32") -> pd.DataFrame:
     """Tidy top-1 accuracy, one row per recipe, training seed and set: recipe, seed, dataset, prompts,
@@ -170,7 +171,7 @@ def parity(acc: pd.DataFrame, base: str = "base", dataset: str = "lab-val", tole
                          "undertrained": (gap < -tolerance * a[base]).to_numpy()}).reset_index(drop=True)
 
 
-def parity_flags(profile: str = "lab", n: int | None = None, device: str = "cpu",
+def parity_flags(profile: LabProfile = LAB, n: int | None = None, device: str = "cpu",
                  precision: str = "fp32") -> dict[str, str]:
     """recipe -> 'undertrained: lab-val X vs base Y' for every recipe that `parity` flags (mean lab-val top-1
     over the profile's seeds, ensemble prompts; features come from the engine's cache). Chapters append these
@@ -197,28 +198,25 @@ def merge_flags(*flag_maps: dict[str, str]) -> dict[str, str]:
 ACC_SETS = ("lab-val", "lab-v2", "lab-sketch", "lab-silhouette")
 
 
-def sized_labset(name: str, profile: str = "lab"):
-    """A lab set at the size the build profile of this lab profile gives it (`config.Profile.lab_set_sizes`:
-    tiny for smoke, the set's default size otherwise)."""
-    from ..config import PROFILES
-
-    sizes = next((p for p in PROFILES.values() if p.lab == profile and p.lab_set_sizes), None)
-    return labset(name, sizes.lab_set_size(name) if sizes else None, profile)
+def sized_labset(name: str, profile: LabProfile = LAB):
+    """A lab set at the size its lab profile gives it in the runner's grid (`LabProfile.set_sizes`: tiny for smoke,
+    the set's default size otherwise)."""
+    return labset(name, profile.set_size(name), profile)
 
 
-def metrics_table(recipe: str, profile: str | None = None, prompts: str = "ensemble", device: str = "cpu",
+def metrics_table(recipe: str, profile: str | LabProfile = LAB, prompts: str = "ensemble", device: str = "cpu",
                   datasets: Iterable[str] | None = None, precision: str = "fp32") -> pd.DataFrame:
     """Tidy rows (model, dataset, metric, value, prompts) for one lab recipe.
 
     Metrics: top1 on lab-val/v2/sketch/silhouette; shape_bias on lab-cue-conflict; ece (15 bins)
     and nll on lab-val; OOD auroc/fpr95 (MSP, plus MCM for CLIPs) with lab-val as ID and lab-ood
     (near and far) as OOD; top1 on lab-3dcc by severity (metric `top1@sev=K`); retrieval R@1 both
-    ways on lab-retrieval (CLIPs only). `precision`: resolved (see `outputs`).
+    ways on lab-retrieval (CLIPs only). `precision`: resolved (see `outputs`). `profile`: a `LabProfile` or its name
+    (a researcher's entry, as `metrics_zoo`).
     """
     from .. import encode, metrics
-    from . import zoo as lab_zoo
 
-    profile = lab_zoo.profile_of(profile).name
+    profile = lab_profile(profile)
     prompts = prompts.removeprefix("lab-")  # the prompt set's short name ('ensemble') or its registry name
     loaded = load(recipe, profile, device)
     model = loaded.spec.name
@@ -289,7 +287,7 @@ def metrics_table(recipe: str, profile: str | None = None, prompts: str = "ensem
     return pd.DataFrame(rows)
 
 
-def metrics_zoo(recipes: Iterable[str] | None = None, profile: str | None = None,
+def metrics_zoo(recipes: Iterable[str] | None = None, profile: str | LabProfile = LAB,
                 prompts: Iterable[str] = ("ensemble",), progress: bool = True, precision: str = "fp32") -> pd.DataFrame:
     """`metrics_table` over recipes (default: the whole zoo) and prompt sets, with recipe factors joined on."""
     from tqdm.auto import tqdm
@@ -332,7 +330,7 @@ def effective_robustness(df: pd.DataFrame, ood: str = "lab-sketch", id_: str = "
 
 # ---- the stored outputs the axes' lab tables compute on (an axis module never loads a model itself) ------
 def outputs_frame(recipe_names: Iterable[str], set_names: Iterable[str], *, n: int | None = None,
-                  profile: str = "lab", device: str = "cpu", prompts: Iterable[str] = ("ensemble",),
+                  profile: LabProfile = LAB, device: str = "cpu", prompts: Iterable[str] = ("ensemble",),
                   seeds_: Iterable[int] | None = None, contrastive_only: bool = False,
                   captions: str | None = None, precision: str = "fp32") -> pd.DataFrame:
     """The zero-shot outputs of every recipe, training seed and prompt set on lab sets, one row each.
@@ -409,7 +407,7 @@ def _dense_of(loaded: Any, images: torch.Tensor, batch: int = 128, stride: int =
     return torch.cat(feats), info
 
 
-def dense_frame(recipe_names: Iterable[str], set_name: str, *, n: int | None = None, profile: str = "lab",
+def dense_frame(recipe_names: Iterable[str], set_name: str, *, n: int | None = None, profile: LabProfile = LAB,
                 device: str = "cpu", stride: int = 8) -> pd.DataFrame:
     """The dense feature maps of every recipe's vision tower (its own training seed) on a lab set's images.
 

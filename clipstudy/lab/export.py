@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from ..errors import ClipstudyError
+from ..profiles import LabProfile, lab_profile
 
 HF_TOKENIZER = "clipstudy-lab-words"  # any non-empty name: open_clip then reads the tokenizer from the folder
 
@@ -71,8 +72,9 @@ def check_dest(out: Path, force: bool = False) -> None:
                              "no older weights shadow the new ones)")
 
 
-def export(recipe: str, out: str | Path, profile: str | None = None, force: bool = False) -> Path:
-    """Write lab model `recipe` (trained first if missing) to `out`; returns the folder.
+def export(recipe: str, out: str | Path, profile: str | LabProfile | None = None, force: bool = False) -> Path:
+    """Write lab model `recipe` (`RECIPE[@PROFILE]`, trained first if missing) under `profile` (a `LabProfile` or
+    its name; None: `lab`) to `out`; returns the folder.
 
     `out` must be new or empty unless `force`; then every weight file open_clip could load from it
     (*.safetensors, *.bin, *.pth, *.pt) and its config are removed before the new ones are written.
@@ -84,7 +86,7 @@ def export(recipe: str, out: str | Path, profile: str | None = None, force: bool
     out = Path(out).expanduser()
     check_dest(out, force)
     name, prof = lab_zoo._split(recipe, profile)
-    r, p = lab_zoo.recipe(name), lab_zoo.profile_of(prof)
+    r, p = lab_zoo.recipe(name), lab_profile(prof)
     if r.is_classifier:
         raise ClipstudyError(f"lab recipe {r.name!r} is an image classifier, not a CLIP; open_clip cannot load it")
     cfg = open_clip_config(r.arch, r.loss, p.image_size)

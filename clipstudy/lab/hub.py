@@ -51,6 +51,7 @@ from typing import Callable, ClassVar, Iterable
 
 from .. import store
 from ..errors import ClipstudyError
+from ..profiles import LAB, LabProfile, lab_profile
 from . import llava as L
 from . import zoo as Z
 
@@ -79,7 +80,7 @@ def split_repo(spec: str) -> tuple[str, str | None]:
     return repo, rev or None
 
 
-def _inside(p: Z.Profile, name: object) -> bool:
+def _inside(p: LabProfile, name: object) -> bool:
     """Whether a manifest's file name lies in the profile's folder of the repo (never outside the lab cache)."""
     return str(name).startswith(f"{p.name}/") and ".." not in str(name)
 
@@ -94,9 +95,8 @@ def llava_label(recipe: str, seed: int) -> str:
     return f"llava:{Z.label(_clip_of(recipe, seed))}"
 
 
-def zoo_models(profile: str | Z.Profile | None = None, recipes: Iterable[str] | None = None) -> list[Z.Recipe]:
+def zoo_models(p: LabProfile = LAB, recipes: Iterable[str] | None = None) -> list[Z.Recipe]:
     """Every model of the zoo (each recipe under each of the profile's seeds), as `zoo.train` expands them."""
-    p = Z.profile_of(profile)
     if isinstance(recipes, str):
         recipes = [recipes]
     return [s for n in (recipes or Z.names()) for s in (Z.seeded(n, p) if "#" not in str(n) else [Z.recipe(n)])]
@@ -118,7 +118,7 @@ class Artifact(abc.ABC):
     record: ClassVar[str]
     key: str  # the key this checkout trains or caches it under (a cached property of each kind)
 
-    def __init__(self, recipe: str, seed: int, p: Z.Profile):
+    def __init__(self, recipe: str, seed: int, p: LabProfile):
         self.recipe, self.seed, self.p = recipe, int(seed), p
 
     @property
@@ -168,7 +168,7 @@ class LabCLIP(Artifact):
     listed, noun, weights, record = "models", "model", "weights", "training record"
     train_hint = "`clipstudy lab train --profile {profile}`"
 
-    def __init__(self, recipe: str, seed: int, p: Z.Profile):
+    def __init__(self, recipe: str, seed: int, p: LabProfile):
         super().__init__(recipe, seed, p)
         self.r = _clip_of(recipe, seed)
 
@@ -219,11 +219,11 @@ class MiniLLaVA(Artifact):
     @functools.cached_property
     def key(self) -> str:
         # its CLIP must be trained: loading an untrained one would train it
-        clip = Z.load(self.recipe, profile=self.p.name, seed=self.seed, progress=False)
-        return L.key_of(self.recipe, self.p.name, self.seed, clip)
+        clip = Z.load(self.recipe, profile=self.p, seed=self.seed, progress=False)
+        return L.key_of(self.recipe, self.p, self.seed, clip)
 
     def local(self) -> dict[str, Path]:
-        folder = L.cache_dir(self.recipe, self.p.name, self.seed)
+        folder = L.cache_dir(self.recipe, self.p, self.seed)
         return {self.weights: folder / self.weights, self.record: folder / self.record}
 
     def present(self) -> bool:
@@ -257,7 +257,7 @@ class MiniLLaVA(Artifact):
                 "settings or LLAVA_VERSION differ)")
 
     def unfit(self, blob: object, meta: dict) -> str | None:
-        if L.model_from(blob, meta, L.settings_of(self.p.name, self.seed)) is None:  # `llava.load` would retrain
+        if L.model_from(blob, meta, L.settings_of(self.p, self.seed)) is None:  # `llava.load` would retrain
             return f"{self.weights} does not fit the model its {self.record} describes"
         return None
 
@@ -265,7 +265,7 @@ class MiniLLaVA(Artifact):
 KINDS: tuple[type[Artifact], ...] = (LabCLIP, MiniLLaVA)  # in this order: a mini-LLaVA's key needs its CLIP
 
 
-def artifacts(p: Z.Profile, recipes: Iterable[str] | None = None,
+def artifacts(p: LabProfile, recipes: Iterable[str] | None = None,
               llavas: Iterable[tuple[str, int]] = ()) -> dict[type[Artifact], list[Artifact]]:
     """The zoo's artifacts by kind: every model of `recipes` (all recipes x seeds by default), and the mini-LLaVAs of
     the (recipe, seed) pairs `llavas`."""
@@ -274,15 +274,14 @@ def artifacts(p: Z.Profile, recipes: Iterable[str] | None = None,
 
 
 # ---------------------------------------------------------------- publish
-def manifest(profile: str | Z.Profile | None = "lab", recipes: Iterable[str] | None = None,
+def manifest(p: LabProfile = LAB, recipes: Iterable[str] | None = None,
              llavas: Iterable[tuple[str, int]] = ()) -> dict:
     """The manifest of the trained zoo in the lab cache, with the mini-LLaVAs of the (recipe, seed) pairs `llavas`;
     LabHubError naming every model or mini-LLaVA that is not trained (a zoo is published whole)."""
-    p = Z.profile_of(profile)
     return _manifest(p, artifacts(p, recipes, llavas))
 
 
-def _manifest(p: Z.Profile, arts: dict[type[Artifact], list[Artifact]]) -> dict:
+def _manifest(p: LabProfile, arts: dict[type[Artifact], list[Artifact]]) -> dict:
     import torch
 
     from .. import __version__
@@ -299,19 +298,19 @@ def _manifest(p: Z.Profile, arts: dict[type[Artifact], list[Artifact]]) -> dict:
     return out
 
 
-def publish(repo: str, profile: str | Z.Profile | None = "lab", *, token: str | None = None,
+def publish(repo: str, profile: str | LabProfile = LAB, *, token: str | None = None,
             revision: str | None = None, recipes: Iterable[str] | None = None, private: bool | None = None,
             commit_message: str | None = None, llavas: Iterable[tuple[str, int]] = ()) -> dict:
     """Upload the trained zoo of `profile` (every recipe x seed, or only `recipes`) with its records, the
     mini-LLaVAs of the (recipe, seed) pairs `llavas` (the CLI passes chapter 09's, `axes.lmm.lab_pairs`) and the
     manifest to the hub model repo `repo` (created if missing; `revision`: a branch, created if missing) in one
-    commit. The manifest lists exactly the models of this commit. Returns {repo, revision, commit, url, models,
-    llavas}."""
+    commit. The manifest lists exactly the models of this commit. `profile`: a `LabProfile` or its name. Returns
+    {repo, revision, commit, url, models, llavas}."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
     repo, rev = split_repo(repo)
     revision = revision or rev
-    p = Z.profile_of(profile)
+    p = lab_profile(profile)
     arts = artifacts(p, recipes, llavas)
     man = _manifest(p, arts)
     ops = []
@@ -494,19 +493,19 @@ def _fetch_one(a: Artifact, entry: dict | None, get: Callable[[str], Path], orig
     return _install(a, got, meta, origin)
 
 
-def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str | None = None,
+def fetch(repo: str, profile: str | LabProfile = LAB, *, revision: str | None = None,
           recipes: Iterable[str] | None = None, token: str | None = None,
           llavas: Iterable[tuple[str, int]] = ()) -> FetchReport:
     """Fetch the missing models of the zoo (every recipe x seed of `profile`, or only `recipes`) and the missing
     mini-LLaVAs of the (recipe, seed) pairs `llavas` from the hub repo `repo` (ORG/NAME[@REVISION]), verify each
     against the manifest and against the key this checkout trains or caches it under, and install those that
     pass into the lab cache. Models already cached are not asked for. Nothing that fails is installed; the
-    report says why, and `zoo.train` trains them."""
+    report says why, and `zoo.train` trains them. `profile`: a `LabProfile` or its name."""
     from ..models import weights
 
     repo, rev = split_repo(repo)
     revision = revision or rev
-    p = Z.profile_of(profile)
+    p = lab_profile(profile)
     rep = FetchReport(repo + (f"@{revision}" if revision else ""), p.name)
     todo: dict[type[Artifact], list[Artifact]] = {}
     for kind, items in artifacts(p, recipes, [(rec, int(sd)) for rec, sd in llavas]).items():
@@ -557,16 +556,16 @@ def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str |
     return rep
 
 
-def book_fetch(spec: str, profile: str, llavas: Iterable[tuple[str, int]] = ()) -> FetchReport:
+def book_fetch(spec: str, p: LabProfile, llavas: Iterable[tuple[str, int]] = ()) -> FetchReport:
     """The book's hook: fetch the zoo and the mini-LLaVAs of `llavas` (the book passes chapter 09's pairs) from
     `spec` (CLIPSTUDY_LAB_HUB) and say in one line what came from the hub; any failure is reported, never raised,
     so the book trains what is missing as without a hub."""
     llavas = list(llavas)
     try:
-        rep = fetch(spec, profile, llavas=llavas)
+        rep = fetch(spec, p, llavas=llavas)
     except Exception as e:  # noqa: BLE001  the book must build whatever the hub does
-        rep = FetchReport(spec, str(profile), error=f"{type(e).__name__}: {e}")
-        rep[LabCLIP].total, rep[MiniLLaVA].total = len(zoo_models(profile)), len(llavas)
-        rep[LabCLIP].present = [Z.label(r) for r in zoo_models(profile) if Z.is_trained(r, profile)]
+        rep = FetchReport(spec, p.name, error=f"{type(e).__name__}: {e}")
+        rep[LabCLIP].total, rep[MiniLLaVA].total = len(zoo_models(p)), len(llavas)
+        rep[LabCLIP].present = [Z.label(r) for r in zoo_models(p) if Z.is_trained(r, p)]
     print(rep.line(), flush=True)
     return rep

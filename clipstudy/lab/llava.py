@@ -28,6 +28,9 @@ import torch.nn.functional as F
 
 from .. import lmm
 from ..config import cache_root
+from ..deprecations import module_getattr
+from ..profiles import LAB, LabProfile, lab_profile
+from ..profiles import LlavaSettings as Settings
 from ..store import llava_key, load_entry, save_entry
 from ..errors import ClipstudyError, UnknownNameError
 from . import captions as cap
@@ -161,39 +164,6 @@ def visual_features(clip: Any, images: torch.Tensor, preprocess: Any, batch_size
 
 # --------------------------------------------------------------------------- the model
 
-@dataclass(frozen=True)
-class Settings:
-    """Size and training budget of a miniature LLaVA (one per profile)."""
-
-    n_images: int = 3000  # training scenes: the base CLIP's cached lab-train chunks
-    per_image: int = 6  # instruction pairs per scene
-    steps: int = 800
-    batch_size: int = 64
-    lr: float = 2e-3
-    hidden: int = 128
-    layers: int = 2
-    heads: int = 4
-    grid: int = 4  # patch tokens pooled to grid x grid
-    max_new_tokens: int = 6
-    threads: int = 1
-    seed: int = 0
-
-    def row(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-PROFILES: dict[str, Settings] = {
-    "lab": Settings(),
-    "smoke": Settings(n_images=96, per_image=6, steps=40, batch_size=32, hidden=64, max_new_tokens=4),
-}
-
-
-def settings_for(profile: str) -> Settings:
-    if profile not in PROFILES:
-        raise UnknownNameError("lab LLaVA profile", profile, list(PROFILES))
-    return PROFILES[profile]
-
-
 class MiniLlava(torch.nn.Module):
     """Projector(s) + a tiny Llama. Sequence: [visual prefix] <bos> question <ans> answer <eos>."""
 
@@ -300,10 +270,10 @@ def fit(model: MiniLlava, pooled: torch.Tensor, tokens: torch.Tensor | None, dat
 
 # --------------------------------------------------------------------------- data and the lab CLIP
 
-def _clip(recipe: str, device: str, profile: str, seed: int | None = None):
+def _clip(recipe: str, device: str, p: LabProfile, seed: int | None = None):
     from . import zoo as lab_zoo
 
-    loaded = lab_zoo.load(recipe, device=device, profile=profile, seed=seed)
+    loaded = lab_zoo.load(recipe, device=device, profile=p, seed=seed)
     model = loaded.model
     if getattr(model, "is_classifier", False) or not hasattr(model, "encode_text"):
         raise ClipstudyError(f"lab recipe {recipe!r} is a classifier without a text tower; the LMM protocol "
@@ -311,7 +281,7 @@ def _clip(recipe: str, device: str, profile: str, seed: int | None = None):
     return loaded
 
 
-def training_scenes(recipe: str, profile: str, n_images: int) -> tuple[pd.DataFrame, torch.Tensor]:
+def training_scenes(recipe: str, p: LabProfile, n_images: int) -> tuple[pd.DataFrame, torch.Tensor]:
     """(factor frame, uint8 images) of the first `n_images` lab-train scenes the CLIP `recipe` was trained on.
 
     They are the lab zoo's cached training chunks, so nothing new is rendered; the instruction data is new
@@ -319,7 +289,7 @@ def training_scenes(recipe: str, profile: str, n_images: int) -> tuple[pd.DataFr
     """
     from . import sets, zoo as lab_zoo
 
-    r, p = lab_zoo.recipe(recipe), lab_zoo.profile_of(profile)
+    r = lab_zoo.recipe(recipe)
     frames, images, total = [], [], 0
     for i in range(max(p.n_chunks(r.size), -(-n_images // p.chunk))):
         part = sets.build("lab-train", r.config(), n=p.chunk, seed=lab_zoo.TRAIN_SEED0 + i, size=p.image_size)
@@ -332,18 +302,12 @@ def training_scenes(recipe: str, profile: str, n_images: int) -> tuple[pd.DataFr
     return frame, torch.cat(images)[:n_images]
 
 
-EVAL_N = {"lab": {}, "smoke": {"lab-factors": 2}}  # per-profile set sizes; missing: the sets' DEFAULT_N
-SMOKE_N = 24
+def eval_set(name: str, p: LabProfile, n: int | None = None):
+    """A named lab evaluation set (base world) at the profile's image size, from the lab's set cache; `n` None:
+    the profile's size for the mini-LLaVA (`LabProfile.llava_eval_size`), else the set's own."""
+    from . import sets
 
-
-def eval_set(name: str, profile: str, n: int | None = None):
-    """A named lab evaluation set (base world) at the profile's image size, from the lab's set cache."""
-    from . import sets, zoo as lab_zoo
-
-    p = lab_zoo.profile_of(profile)
-    if n is None:
-        n = EVAL_N.get(p.name, {}).get(name, SMOKE_N if p.name == "smoke" else None)
-    return sets.build(name, n=n, size=p.image_size)
+    return sets.build(name, n=p.llava_eval_size(name) if n is None else n, size=p.image_size)
 
 
 def _weights_digest(model: torch.nn.Module) -> str:
@@ -359,6 +323,7 @@ class LabLlava:
 
     model: MiniLlava
     clip: Any  # clipstudy.zoo.Loaded
+    profile: LabProfile  # the lab profile it was trained under
     settings: Settings
     meta: dict
     probe: Any = None  # LinearProbe on the same frozen features and labels (trained on first use)
@@ -368,7 +333,7 @@ class LabLlava:
         was trained on, with the same object labels (the LMM's `object` answers): the control that separates
         what the LMM adds from what any trained readout of those features adds."""
         if self.probe is None:
-            frame, images = training_scenes(self.meta["recipe"], self.meta["profile"], self.settings.n_images)
+            frame, images = training_scenes(self.meta["recipe"], self.profile, self.settings.n_images)
             pooled, _ = visual_features(self.clip.model, images, self.clip.preprocess, grid=self.settings.grid)
             labels = torch.as_tensor(frame["label"].to_numpy())
             keep = labels >= 0
@@ -445,27 +410,26 @@ def fit_probe(features: torch.Tensor, labels: torch.Tensor, n_classes: int, step
 STATE_FILE, META_FILE = "model.pt", "meta.json"  # a cached mini-LLaVA: its state, then its meta (written last)
 
 
-def cache_dir(recipe: str, profile: str, seed: int | None = None) -> Path:
-    return cache_root() / "lab" / "llava" / (f"{recipe}-{profile}" + (f"-seed{seed}" if seed else ""))
+def cache_dir(recipe: str, p: LabProfile, seed: int | None = None) -> Path:
+    return cache_root() / "lab" / "llava" / (f"{recipe}-{p.name}" + (f"-seed{seed}" if seed else ""))
 
 
-def settings_of(profile: str, seed: int | None = None) -> Settings:
-    """The profile's settings, seeded by the pair's training seed (None: the profile's own)."""
-    settings = settings_for(profile)
-    return settings if seed is None else dataclasses.replace(settings, seed=int(seed))
+def settings_of(p: LabProfile, seed: int | None = None) -> Settings:
+    """The profile's settings (`LabProfile.llava`), seeded by the pair's training seed (None: the profile's own)."""
+    return p.llava if seed is None else dataclasses.replace(p.llava, seed=int(seed))
 
 
-def key_of(recipe: str, profile: str, seed: int | None, clip: Any) -> str:
+def key_of(recipe: str, p: LabProfile, seed: int | None, clip: Any) -> str:
     """The cache key of the mini-LLaVA of (recipe, profile, seed) on the loaded lab CLIP `clip`: its weights,
     the settings, the vocabulary and LLAVA_VERSION. The one place it is computed (`load` and `lab.hub`)."""
-    return llava_key(f"lab:{recipe}@{profile}#{seed}", _weights_digest(clip.model), settings_of(profile, seed).row(),
+    return llava_key(f"lab:{recipe}@{p.name}#{seed}", _weights_digest(clip.model), settings_of(p, seed).row(),
                      len(VOCAB), LLAVA_VERSION).digest()
 
 
-def is_cached(recipe: str, profile: str, seed: int | None = None) -> bool:
+def is_cached(recipe: str, p: LabProfile, seed: int | None = None) -> bool:
     """Whether a mini-LLaVA was written for (recipe, profile, seed); `load` still checks its key (a stale one
     retrains there)."""
-    return (cache_dir(recipe, profile, seed) / META_FILE).exists()
+    return (cache_dir(recipe, p, seed) / META_FILE).exists()
 
 
 def _read_cached(folder: Path, key: str) -> dict | None:
@@ -490,9 +454,10 @@ def _write_cached(folder: Path, state: dict, meta: dict) -> dict:
     return save_entry(state, folder / STATE_FILE, meta, folder / META_FILE)
 
 
-def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, seed: int | None = None,
+def load(recipe: str = "base", profile: str | LabProfile = LAB, device: str = "cpu", *, seed: int | None = None,
          retrain: bool = False, progress: bool = True) -> LabLlava:
-    """The miniature LLaVA on lab CLIP `recipe`: from the cache, or trained now (and cached).
+    """The miniature LLaVA on lab CLIP `recipe` under `profile` (a `LabProfile` or its name): from the cache, or
+    trained now (and cached).
 
     `seed` picks the CLIP's training seed (one of the profile's seeds; default the recipe's own) and seeds
     the LMM's initialisation, instruction sampling and batch order, so each seed is one independent
@@ -500,22 +465,23 @@ def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, see
     The cache key covers the CLIP's weights, the settings and LLAVA_VERSION, so a retrained CLIP or a
     changed recipe never reuses a stale LMM; a corrupt or partial cache is retrained, never loaded.
     """
-    settings = settings_of(profile, seed)
-    clip = _clip(recipe, device, profile, seed)
+    prof = lab_profile(profile)
+    settings = settings_of(prof, seed)
+    clip = _clip(recipe, device, prof, seed)
     clip.model.eval()
     for p in clip.model.parameters():
         p.requires_grad_(False)
-    key = key_of(recipe, profile, seed, clip)
-    folder = cache_dir(recipe, profile, seed)
+    key = key_of(recipe, prof, seed, clip)
+    folder = cache_dir(recipe, prof, seed)
     hit = None if retrain else _read_cached(folder, key)
     model = None if hit is None else model_from(hit["state"], hit["meta"], settings)
     if model is not None:
-        return LabLlava(model.eval(), clip, settings, hit["meta"])
+        return LabLlava(model.eval(), clip, prof, settings, hit["meta"])
 
     from .train import threads
 
     t0 = time.perf_counter()
-    frame, images = training_scenes(recipe, profile, settings.n_images)
+    frame, images = training_scenes(recipe, prof, settings.n_images)
     with threads(settings.threads):  # features and fit alike: the weights do not depend on the core count
         pooled, tokens = visual_features(clip.model, images, clip.preprocess, grid=settings.grid)
         t_feat = time.perf_counter() - t0
@@ -523,15 +489,15 @@ def load(recipe: str = "base", profile: str = "lab", device: str = "cpu", *, see
                             classnames=cap.classnames())
         model = MiniLlava(pooled.shape[1], tokens.shape[2] if tokens is not None else None, settings)
         hist = fit(model, pooled, tokens, data, settings, progress=progress)
-    meta = dict(key=key, recipe=recipe, profile=profile, settings=settings.row(), pooled_dim=pooled.shape[1],
+    meta = dict(key=key, recipe=recipe, profile=prof.name, settings=settings.row(), pooled_dim=pooled.shape[1],
                 token_dim=tokens.shape[2] if tokens is not None else None, n_scenes=len(frame),
                 n_instructions=len(data), feature_s=round(t_feat, 2), **hist.row(),
                 params=sum(p.numel() for p in model.parameters()), version=LLAVA_VERSION)
     meta = _write_cached(folder, model.state_dict(), meta)
-    return LabLlava(model.eval(), clip, settings, meta)
+    return LabLlava(model.eval(), clip, prof, settings, meta)
 
 
-def train(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device: str = "cpu",
+def train(pairs: Sequence[tuple[str, int | None]], p: LabProfile = LAB, device: str = "cpu",
           workers: int | None = None) -> int:
     """Train the missing mini-LLaVAs of (recipe, seed) `pairs` side by side in spawned processes (one torch
     thread each, as the lab zoo's models), so that `load` then reads them from the cache; returns how many
@@ -539,8 +505,8 @@ def train(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device:
     A pair whose cache exists but is stale is left to `load`, which retrains it."""
     from . import zoo as lab_zoo
 
-    todo = [(r, profile, sd) for r, sd in pairs if not is_cached(r, profile, sd)]
-    n = workers or lab_zoo.train_workers(lab_zoo.profile_of(profile), len(todo))
+    todo = [(r, p, sd) for r, sd in pairs if not is_cached(r, p, sd)]
+    n = workers or lab_zoo.train_workers(p, len(todo))
     if str(device).startswith("cuda") or n < 2 or len(todo) < 2:
         return 0
     import multiprocessing as mp
@@ -563,18 +529,17 @@ def _zoo_job(args: tuple) -> None:
         from . import train as T
 
         T.threads_for_worker()
-    recipe, profile, seed = args
-    load(recipe, profile, "cpu", seed=seed, progress=False)
+    recipe, p, seed = args
+    load(recipe, p, "cpu", seed=seed, progress=False)
 
 
-def zoo_jobs(pairs: Sequence[tuple[str, int]], profile: str = "lab") -> list:
+def zoo_jobs(pairs: Sequence[tuple[str, int]], p: LabProfile = LAB) -> list:
     """The mini-LLaVAs of (recipe, seed) `pairs` as jobs of the lab zoo's schedule (`lab.zoo.train(after=...)`):
     each runs once its CLIP is trained, beside the zoo's other models; one already cached is done."""
     from . import zoo as lab_zoo
 
-    steps = settings_for(profile).steps
-    return [lab_zoo.After(f"llava:{r}#{sd}", _zoo_job, (r, profile, sd), steps * STEP_SECONDS,
-                          lab_zoo.recipe(f"{r}#{sd}"), done=is_cached(r, profile, sd)) for r, sd in pairs]
+    return [lab_zoo.After(f"llava:{r}#{sd}", _zoo_job, (r, p, sd), p.llava.steps * STEP_SECONDS,
+                          lab_zoo.recipe(f"{r}#{sd}"), done=is_cached(r, p, sd)) for r, sd in pairs]
 
 
 # --------------------------------------------------------------------------- the two-choice protocol
@@ -592,7 +557,7 @@ def clip_logits(clip: Any, images: torch.Tensor, classnames: Sequence[str],
     return logit_scale_of(clip.model) * feats @ head
 
 
-def evaluate(recipe: str = "base", profile: str = "lab",
+def evaluate(recipe: str = "base", profile: str | LabProfile = LAB,
              sets: Sequence[str] = ("lab-val", "lab-sketch", "lab-factors"), *, n: int | None = None,
              seed: int = 0, device: str = "cpu", llava: LabLlava | None = None,
              progress: bool = True, with_probe: bool = True,
@@ -607,13 +572,15 @@ def evaluate(recipe: str = "base", profile: str = "lab",
     `linear-probe`; per-question column `probe_match`).
     `seed` draws the question pairs; `train_seed` picks the (CLIP, LMM) training seed when `llava` is None.
     `precision` (resolved: a chapter passes its own) is the CLIP's zero-shot head's (`clip_logits`).
+    `profile`: a `LabProfile` or its name.
     Returns (per-question frame, comparison frame: one row per set, group, model and clip_full).
     """
-    llava = llava or load(recipe, profile, device, seed=train_seed, progress=progress)
+    p = lab_profile(profile)
+    llava = llava or load(recipe, p, device, seed=train_seed, progress=progress)
     classnames = cap.classnames()
     details, tables = [], []
     for name in sets:
-        ls = eval_set(name, profile, n)
+        ls = eval_set(name, p, n)
         keep = np.flatnonzero(ls.labels.numpy() >= 0)  # held-out shapes have no class to choose
         frame, images = ls.factors.iloc[keep].reset_index(drop=True), ls.images[torch.as_tensor(keep)]
         labels = ls.labels[torch.as_tensor(keep)].numpy()
@@ -648,7 +615,7 @@ def evaluate(recipe: str = "base", profile: str = "lab",
 META_FIELDS = ("params", "n_scenes", "n_instructions", "steps", "final_loss", "wall_s", "token_dim")
 
 
-def evaluate_pairs(pairs: Sequence[tuple[str, int | None]], profile: str = "lab", device: str = "cpu",
+def evaluate_pairs(pairs: Sequence[tuple[str, int | None]], p: LabProfile = LAB, device: str = "cpu",
                    set_groups: Sequence[tuple[Sequence[str], int | None]] = ((("lab-val",), None),),
                    precision: str = "fp32") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Train the missing mini-LLaVAs of `pairs` (recipe, training seed) side by side, then ask each the two-choice
@@ -659,12 +626,15 @@ def evaluate_pairs(pairs: Sequence[tuple[str, int | None]], profile: str = "lab"
     recipe, seed and META_FIELDS)."""
     details, results, meta = [], [], []
     pairs = list(pairs)
-    train(pairs, profile, device)
+    train(pairs, p, device)
     for r, sd in pairs:
-        lm = load(r, profile, device, seed=sd, progress=False)
+        lm = load(r, p, device, seed=sd, progress=False)
         meta.append(dict(recipe=r, seed=sd, **{k: lm.meta.get(k) for k in META_FIELDS}))
         for sets, n in set_groups:
-            d, t = evaluate(r, profile, sets, n=n, device=device, llava=lm, progress=False, precision=precision)
+            d, t = evaluate(r, p, sets, n=n, device=device, llava=lm, progress=False, precision=precision)
             details.append(d.assign(recipe=r, seed=sd))
             results.append(t.assign(seed=sd))
     return pd.concat(details, ignore_index=True), pd.concat(results, ignore_index=True), pd.DataFrame(meta)
+
+
+__getattr__ = module_getattr(__name__)  # the old per-profile settings table (clipstudy.deprecations)

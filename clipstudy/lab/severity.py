@@ -22,12 +22,12 @@ import torch.nn.functional as F
 
 from .. import store
 from ..config import cache_root
+from ..profiles import LAB, LabProfile
 from .corrupt import CORRUPTIONS_2D, CORRUPTIONS_3D, MAX_LEVEL, SEVERITIES, corrupt
 
 VERSION = 1
 CAL_SEED = 61  # lab-3dcc's evaluation scenes use seed 6
 GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.5, 8.0, 10.0, 12.5, 15.0, 20.0, MAX_LEVEL)
-N_CAL = {"lab": 240, "smoke": 48}
 
 
 def drop_curve(levels: np.ndarray, drops: np.ndarray) -> np.ndarray:
@@ -103,23 +103,22 @@ def levels_of(table: pd.DataFrame) -> dict[str, list[float]]:
     return {c: [round(float(v), 4) for v in g.sort_values("severity")["level"]] for c, g in table.groupby("corruption")}
 
 
-def _path(profile: str, key: str) -> Path:
-    return cache_root() / "lab" / "severity" / f"{profile}-{key}.json"
+def _path(p: LabProfile, key: str) -> Path:
+    return cache_root() / "lab" / "severity" / f"{p.name}-{key}.json"
 
 
-def table(profile: str = "lab", device: str = "cpu", progress: bool = False) -> pd.DataFrame:
-    """The calibration table of `profile` (cached): `calibrate(measure(...))` on the base recipe, seed 0,
-    with columns `achieved_drop` (the base model's drop at the calibrated level, on the calibration scenes)
-    added. Trains the base recipe first if it is missing."""
+def table(p: LabProfile = LAB, device: str = "cpu", progress: bool = False) -> pd.DataFrame:
+    """The calibration table of lab profile `p` (cached): `calibrate(measure(...))` on the base recipe, seed 0,
+    over `p.severity_scenes` scenes, with columns `achieved_drop` (the base model's drop at the calibrated level,
+    on the calibration scenes) added. Trains the base recipe first if it is missing."""
     from . import zoo as lab_zoo
     from .render import render
     from .world import WorldConfig, sample_scenes
 
-    p = lab_zoo.profile_of(profile)
-    n = N_CAL.get(p.name, N_CAL["lab"])
+    n = p.severity_scenes
     key = store.severity_key(lab_zoo.model_key(lab_zoo.recipe("base"), p), list(GRID), n, CAL_SEED, p.image_size,
                              VERSION).digest()
-    path = _path(p.name, key)
+    path = _path(p, key)
     hit = store.load_json(path, required=("table",))  # a damaged table is discarded and recomputed, never trusted
     if hit is not None:
         return pd.DataFrame(hit["table"])
@@ -150,6 +149,6 @@ def _head(loaded, classnames: list[str]) -> torch.Tensor:
                           progress=False)
 
 
-def levels(profile: str = "lab", device: str = "cpu") -> dict[str, list[float]]:
-    """The calibrated 3D strengths of `profile`, as `sets.build(..., levels=...)` takes them."""
-    return levels_of(table(profile, device))
+def levels(p: LabProfile = LAB, device: str = "cpu") -> dict[str, list[float]]:
+    """The calibrated 3D strengths of lab profile `p`, as `sets.build(..., levels=...)` takes them."""
+    return levels_of(table(p, device))

@@ -10,7 +10,7 @@ steps, samples seen, wall time, final loss, sha256 of the .pt), published by `cl
 The key (`clipstudy.store.lab_model_key`) covers the recipe, the profile, WORLD_VERSION and TRAIN_VERSION.
 A file that is unreadable, partial, or does not match its record is discarded and retrained, never loaded.
 
-Seeds: every recipe is trained under each of the profile's seeds (`Profile.seeds`: 3 in `lab`, 2 in
+Seeds: every recipe is trained under each of the profile's seeds (`LabProfile.seeds`: 3 in `lab`, 2 in
 `smoke`); `NAME#K` names the recipe under seed K (`base#1`), `seeded(recipe, profile)` lists them, and
 lab effects are means over seeds with intervals over seeds and images (clipstudy.effects).
 Fine-tuning: `finetuned`, `finetuned-contrastive` and `finetuned-peft` each fine-tune the same seed's `base`
@@ -21,15 +21,15 @@ tower frozen except its last block.
 `arch-vit` trains for `VIT_STEPS_SCALE` times base's steps on the same images (`Recipe.steps_scale`) so the
 architecture contrast compares towers of comparable lab-val accuracy (clipstudy.lab.evaluate.parity).
 
-Profiles: `lab` is the real zoo (about 24 min of training on 2 CPU cores, benchmarks/README.md, or fetched from a
-hub: lab.hub); `smoke` is a
-miniature for tests and smoke builds. `zoo.load('lab:RECIPE')` is the `lab` profile; `lab:RECIPE@smoke` names
-the profile (the runner qualifies a bare name with its unit's profile: `run.unit.lab_model_name`). No environment
-variable chooses it.
+Profiles (`clipstudy.profiles.LabProfile`, held by the build profiles): `lab` is the real zoo (about 24 min of
+training on 2 CPU cores, benchmarks/README.md, or fetched from a hub: lab.hub); `smoke` is a miniature for tests
+and smoke builds. `zoo.load('lab:RECIPE')` is the `lab` profile; `lab:RECIPE@smoke` names the profile (the runner
+qualifies a bare name with its unit's profile: `run.unit.lab_model_name`). No environment variable chooses it. The entries (`train`, `load`) also take a profile's name; every other function takes the
+`LabProfile` object.
 
 Training precision: the lab's own policy (`lab.train.train_precision`: fp32 while TRAIN_AUTOCAST is off), never
 the engine's encoding precision (`clipstudy build --precision`). `train(..., precision=...)` and
-`load(..., precision=...)` ask for another explicitly (it rides on the Profile, `Profile.train_precision`, and a
+`load(..., precision=...)` ask for another explicitly (it rides on the profile, `LabProfile.train_precision`, and a
 non-fp32 one is part of every model's training key).
 """
 from __future__ import annotations
@@ -46,6 +46,8 @@ import pandas as pd
 import torch
 
 from ..config import cache_root
+from ..deprecations import module_getattr
+from ..profiles import LAB, LabProfile, lab_profile
 from ..store import Key, check_entry, discard, lab_model_key, load_entry, save_entry
 from .. import factors
 from ..errors import ClipstudyError, UnknownNameError
@@ -209,15 +211,15 @@ def recipe(name: str | Recipe) -> Recipe:
     return registered
 
 
-def seeded(recipe_: str | Recipe, profile: str | Profile | None = None) -> list[Recipe]:
+def seeded(recipe_: str | Recipe, p: LabProfile = LAB) -> list[Recipe]:
     """The recipe under each of the profile's training seeds (its own seed, +1, +2, ...)."""
-    r, p = recipe(recipe_), profile_of(profile)
+    r = recipe(recipe_)
     return [dataclasses.replace(r, seed=r.seed + k) for k in range(p.seeds)]
 
 
-def seeds(profile: str | Profile | None = None) -> list[int]:
+def seeds(p: LabProfile = LAB) -> list[int]:
     """The training seeds of a profile for a default recipe (seed 0): 0 .. seeds-1."""
-    return list(range(profile_of(profile).seeds))
+    return list(range(p.seeds))
 
 
 def label(r: Recipe) -> str:
@@ -230,70 +232,23 @@ def names() -> list[str]:
     return RECIPES.names()
 
 
-# ---------------------------------------------------------------- profiles
-@dataclass(frozen=True)
-class Profile:
-    """How much to train: images per rendered chunk, chunks and steps per size, optimiser settings."""
-
-    name: str
-    chunk: int
-    chunks: tuple[tuple[str, int], ...]  # size -> number of training chunks
-    steps: tuple[tuple[str, int], ...]  # size -> optimiser steps
-    batch_size: int
-    lr: float
-    ft_steps: int
-    ft_lr: float
-    image_size: int = 64
-    seeds: int = 3  # training seeds per recipe (0, 1, ...): lab effects are means over seeds with intervals
-    train_precision: str = "auto"  # as asked (lab.train.train_precision resolves it); in the key when not fp32
-
-    def n_chunks(self, size: str) -> int:
-        return dict(self.chunks)[size]
-
-    def n_steps(self, size: str, scale: float = 1.0) -> int:
-        return max(1, int(round(dict(self.steps)[size] * scale)))
-
-
-
-PROFILES: dict[str, Profile] = {
-    # medium = 3k images; small/large span 10x in images (1k..10k) and 4x in samples seen
-    "lab": Profile("lab", chunk=1000, chunks=(("small", 1), ("medium", 3), ("large", 10)),
-                   steps=(("small", 120), ("medium", 240), ("large", 480)), batch_size=128, lr=3e-3,
-                   ft_steps=300, ft_lr=2e-3),  # enough cross-entropy steps for fine-tuning to move accuracy
-    # a miniature at 32 px for tests and smoke builds: seconds per recipe, not a finding
-    # 2 seeds (so intervals exist in tests) at about 2/3 of the one-seed steps: the smoke zoo costs ~1.3x, not 2x
-    "smoke": Profile("smoke", chunk=256, chunks=(("small", 1), ("medium", 2), ("large", 4)),
-                     steps=(("small", 14), ("medium", 26), ("large", 40)), batch_size=64, lr=3e-3,
-                     ft_steps=10, ft_lr=5e-4, image_size=32, seeds=2),
-}
-
-
-def profile_of(name: str | Profile | None) -> Profile:
-    if isinstance(name, Profile):
-        return name
-    name = name or "lab"
-    if name not in PROFILES:
-        raise UnknownNameError("lab profile", name, list(PROFILES))
-    return PROFILES[name]
-
-
 # ---------------------------------------------------------------- cache layout
-def store_key(r: Recipe, p: Profile) -> Key:
-    """The store key of a recipe's weights under a profile (`clipstudy.store.lab_model_key`)."""
+def store_key(r: Recipe, p: LabProfile) -> Key:
+    """The store key of a recipe's weights under a profile (`clipstudy.store.lab_model_key`): the profile's
+    training fields alone (`LabProfile.training`); its seeds, sets and LLaVA settings change no single model, and
+    the resolved training precision joins the key below, only when not fp32."""
     from .world import WORLD_VERSION
 
     parent = model_key(parent_of(r), p) if r.finetuned else None
-    prof = dataclasses.asdict(p)
-    prof.pop("seeds")  # how many seeds a profile trains does not change any one model
-    prof.pop("train_precision")  # the resolved one joins the key below, only when not fp32
-    key = lab_model_key(f"{r.name}-{p.name}-s{r.seed}", r.key_dict(), prof, WORLD_VERSION, T.TRAIN_VERSION, parent)
+    key = lab_model_key(f"{r.name}-{p.name}-s{r.seed}", r.key_dict(), p.training(), WORLD_VERSION, T.TRAIN_VERSION,
+                        parent)
     prec = T.train_precision(p.train_precision)
     if prec != "fp32":  # what the weights were trained in (fp32 keys stay those of before the precision policy)
         key = dataclasses.replace(key, precision=prec)
     return key
 
 
-def model_key(r: Recipe, p: Profile) -> str:
+def model_key(r: Recipe, p: LabProfile) -> str:
     """The short digest of `store_key` (what the runner's unit keys and the weights' record hold)."""
     return store_key(r, p).digest(12)
 
@@ -312,25 +267,24 @@ def model_dir() -> Path:
     return cache_root() / "lab" / "models"
 
 
-def paths(recipe_: str | Recipe, profile: str | Profile | None = None) -> tuple[Path, Path]:
+def paths(recipe_: str | Recipe, p: LabProfile = LAB) -> tuple[Path, Path]:
     """(weights .pt, record .json) of a recipe under a profile."""
-    r, p = recipe(recipe_), profile_of(profile)
-    stem = store_key(r, p).name
+    stem = store_key(recipe(recipe_), p).name
     return model_dir() / f"{stem}.pt", model_dir() / f"{stem}.json"
 
 
-def weights_id(r: Recipe, p: Profile, rec: dict) -> str:
+def weights_id(r: Recipe, p: LabProfile, rec: dict) -> str:
     """What names a trained model's weights in feature keys: recipe, profile, training key and file hash."""
     return f"lab:{r.name}@{p.name}-{rec['key']}-{rec['sha256'][:12]}"
 
 
 
-def is_trained(recipe_: str | Recipe, profile: str | Profile | None = None) -> bool:
-    return record(recipe_, profile) is not None
+def is_trained(recipe_: str | Recipe, p: LabProfile = LAB) -> bool:
+    return record(recipe_, p) is not None
 
 
 # ---------------------------------------------------------------- data
-def training_set(r: Recipe, p: Profile, progress: bool = True):
+def training_set(r: Recipe, p: LabProfile, progress: bool = True):
     """(uint8 images [N,3,H,W], caption tokens [N,K,L], labels [N]) from cached lab-train chunks.
 
     Chunk i of a world config is the same images for every recipe and size that uses it, so
@@ -358,7 +312,7 @@ def _bar(it, desc: str, progress: bool):
 
 
 # ---------------------------------------------------------------- training
-def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
+def _fit(r: Recipe, p: LabProfile, progress: bool) -> tuple[torch.nn.Module, dict]:
     from . import captions
 
     t0 = time.perf_counter()
@@ -397,13 +351,13 @@ def _fit(r: Recipe, p: Profile, progress: bool) -> tuple[torch.nn.Module, dict]:
                        precision=T.train_precision(p.train_precision))
 
 
-def _build_empty(r: Recipe, p: Profile) -> torch.nn.Module:
+def _build_empty(r: Recipe, p: LabProfile) -> torch.nn.Module:
     if r.is_classifier:
         return T.LabClassifier(T.build_clip(r.arch, r.loss, p.image_size).visual, len(r.config().classes))
     return T.build_clip(r.arch, r.loss, p.image_size)
 
 
-def _ensure(r: Recipe, p: Profile, progress: bool) -> torch.nn.Module:
+def _ensure(r: Recipe, p: LabProfile, progress: bool) -> torch.nn.Module:
     """The trained model of `r` (from the store, else trained and published there)."""
     model = _load_weights(r, p)
     if model is not None:
@@ -418,7 +372,7 @@ def _ensure(r: Recipe, p: Profile, progress: bool) -> torch.nn.Module:
     return model
 
 
-def _load_weights(r: Recipe, p: Profile) -> torch.nn.Module | None:
+def _load_weights(r: Recipe, p: LabProfile) -> torch.nn.Module | None:
     pt, js = paths(r, p)
     hit = load_entry(pt, model_key(r, p), what=f"lab model {r.name}")
     if hit is None:
@@ -435,16 +389,17 @@ def _load_weights(r: Recipe, p: Profile) -> torch.nn.Module | None:
     return model.eval()
 
 
-def record(recipe_: str | Recipe, profile: str | Profile | None = None) -> dict | None:
+def record(recipe_: str | Recipe, p: LabProfile = LAB) -> dict | None:
     """The training record (seed, steps, samples seen, wall time, final loss, ...) of a cached model."""
-    r, p = recipe(recipe_), profile_of(profile)
+    r = recipe(recipe_)
     pt, _ = paths(r, p)
     return check_entry(pt, model_key(r, p), what=f"lab model {r.name}")
 
 
-def train_workers(p: Profile, n_missing: int) -> int:
-    """Processes that train missing models side by side: `CLIPSTUDY_TRAIN_WORKERS`, else one per core this
-    process may use for the lab profile (1 for smoke, whose models train in seconds). Each trains with one
+def train_workers(p: LabProfile, n_missing: int) -> int:
+    """Processes that train missing models side by side: `CLIPSTUDY_TRAIN_WORKERS`, else the profile's own
+    (`LabProfile.train_workers`: 1 for smoke, whose models train in seconds), else one per core this process may
+    use. Each trains with one
     torch thread (lab.train.threads), so a model's weights do not depend on how many run at once."""
     env = os.environ.get("CLIPSTUDY_TRAIN_WORKERS", "").strip()
     if env:
@@ -452,8 +407,8 @@ def train_workers(p: Profile, n_missing: int) -> int:
             raise ClipstudyError(f"CLIPSTUDY_TRAIN_WORKERS={env!r}: expected a whole number of processes, 1 or "
                                  "more (unset it for one per core)")
         n = int(env)
-    elif p.name == "smoke":
-        n = 1
+    elif p.train_workers:
+        n = p.train_workers
     else:
         n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(n, n_missing))
@@ -504,7 +459,7 @@ class _Job:
     rank: float = 0.0  # its cost plus the longest chain of jobs that wait on it
 
 
-def _jobs(todo: list[Recipe], p: Profile, after: Iterable[After] = ()) -> list[_Job]:
+def _jobs(todo: list[Recipe], p: LabProfile, after: Iterable[After] = ()) -> list[_Job]:
     """The training jobs of the missing models: the contrastive CLIPs (with the parents of the fine-tunes), the
     fine-tunes after their parent, and each job of `after` that is not done, after the model it needs."""
     plain = [r for r in todo if not r.finetuned]
@@ -567,7 +522,7 @@ def _run_jobs(pool, jobs: list[_Job], workers: int, desc: str, progress: bool) -
         bar.close()
 
 
-def _train_parallel(todo: list[Recipe], p: Profile, workers: int, progress: bool,
+def _train_parallel(todo: list[Recipe], p: LabProfile, workers: int, progress: bool,
                     after: Iterable[After] = ()) -> None:
     """Render the training chunks, then train every missing model over `workers` spawned processes, in one
     schedule (`_run_jobs`): the contrastive models, each fine-tune once its parent exists, and each job of `after`
@@ -587,7 +542,7 @@ def _train_parallel(todo: list[Recipe], p: Profile, workers: int, progress: bool
             _run_jobs(pool, jobs, workers, f"lab zoo ({p.name}): train x{len(jobs)} on {workers} processes", progress)
 
 
-def with_precision(p: Profile, precision: str | None) -> Profile:
+def with_precision(p: LabProfile, precision: str | None) -> LabProfile:
     """`p` training in `precision` (None: as it is; auto: the lab's policy, `lab.train.train_precision`)."""
     if precision is None:
         return p
@@ -595,15 +550,16 @@ def with_precision(p: Profile, precision: str | None) -> Profile:
     return dataclasses.replace(p, train_precision=precision)
 
 
-def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | None = None,
+def train(recipes: Iterable[str] | str | None = None, profile: str | LabProfile | None = None,
           progress: bool = True, workers: int | None = None, precision: str | None = None,
           after: Iterable[After] = ()) -> pd.DataFrame:
     """Train every missing recipe (default: the whole zoo); returns their records as a frame.
     Missing models train in `workers` processes side by side (default: `train_workers`). `precision` is the
     training precision (default: the profile's, the lab's own policy: `lab.train.train_precision`).
     `after`: jobs that need a model of the zoo (`After`; the book passes chapter 09's mini-LLaVAs,
-    `lab.llava.zoo_jobs`), run in the same schedule once that model exists, so the chapter finds them done."""
-    p = with_precision(profile_of(profile), precision)
+    `lab.llava.zoo_jobs`), run in the same schedule once that model exists, so the chapter finds them done.
+    `profile`: a `LabProfile`, or its name (None: `lab`)."""
+    p = with_precision(lab_profile(profile), precision)
     if isinstance(recipes, str):
         recipes = [recipes]
     after = [a for a in after if not a.done]
@@ -624,42 +580,42 @@ def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | N
 
 
 # ---------------------------------------------------------------- loading and specs
-def preprocess(p: Profile | None = None) -> T.Preprocess:
+def preprocess(p: LabProfile | None = None) -> T.Preprocess:
     return T.Preprocess(size=(p.image_size if p else T.IMAGE_SIZE))
 
 
-def _split(name: str, profile: str | Profile | None) -> tuple[str, str | Profile | None]:
+def _split(name: str, profile: str | LabProfile | None) -> tuple[str, str | LabProfile | None]:
     if "@" in name:
         name, prof = name.split("@", 1)
         return name, prof
     return name, profile
 
 
-def spec(recipe_: str | Recipe, profile: str | Profile | None = None) -> ModelSpec:
+def spec(recipe_: str | Recipe, p: LabProfile = LAB) -> ModelSpec:
     """The ModelSpec of a recipe under a profile (source 'lab', factor fields filled)."""
-    r, p = recipe(recipe_), profile_of(profile)
+    r = recipe(recipe_)
     steps = p.n_steps(r.size, r.steps_scale) * p.batch_size
     return ModelSpec(
-        name=f"{LAB_PREFIX}{label(r)}" + ("" if p.name == "lab" else f"@{p.name}"), source=LAB_SOURCE,
+        name=f"{LAB_PREFIX}{label(r)}" + ("" if p.name == LAB.name else f"@{p.name}"), source=LAB_SOURCE,
         arch=r.name, pretrained=None, family=r.arch, data=r.data, samples_seen=float(steps), finetuned=r.finetuned,
         loss=r.loss, resolution=p.image_size,
         notes=f"{r.factor}: {r.notes}; profile {p.name}; {p.n_chunks(r.size) * p.chunk} training images")
 
 
-def specs(profile: str | Profile | None = None) -> list[ModelSpec]:
+def specs(p: LabProfile = LAB) -> list[ModelSpec]:
     """ModelSpec of every lab recipe (source 'lab', six-factor fields filled)."""
-    return [spec(n, profile) for n in names()]
+    return [spec(n, p) for n in names()]
 
 
-def load(name: str, device: str = "cpu", profile: str | Profile | None = None, progress: bool = True,
+def load(name: str, device: str = "cpu", profile: str | LabProfile | None = None, progress: bool = True,
          seed: int | None = None, precision: str | None = None) -> Loaded:
     """A clipstudy.zoo.Loaded for a recipe (`base`, `base#1` for seed 1, or `base@smoke`); trains it first if
-    missing. `seed` (if given) overrides the recipe's training seed; `precision` the training precision (see
-    `train`)."""
+    missing. `profile`: a `LabProfile` or its name (None: `lab`; a `@PROFILE` in `name` wins). `seed` (if given)
+    overrides the recipe's training seed; `precision` the training precision (see `train`)."""
     from . import captions
 
     name, profile = _split(name, profile)
-    r, p = recipe(name), with_precision(profile_of(profile), precision)
+    r, p = recipe(name), with_precision(lab_profile(profile), precision)
     if seed is not None:
         r = dataclasses.replace(r, seed=int(seed))
     model = _ensure(r, p, progress).to(device).eval().requires_grad_(False)  # inference only
@@ -678,3 +634,6 @@ def frame(factor: str | None = None) -> pd.DataFrame:
             raise UnknownNameError("lab factor", factor, list(FACTORS))
         df = df[df.factor.isin(["base", factor])]
     return df.reset_index(drop=True)
+
+
+__getattr__ = module_getattr(__name__)  # the lab profiles' old names (clipstudy.deprecations)

@@ -89,9 +89,10 @@ def open_dataset(name: str, transform: Any = None, lab_profile: str = "lab", roo
 
 def _open_lab(name: str, transform: Any, lab_profile: str) -> Data:
     from ..lab import evaluate as lab_eval
+    from ..profiles import lab_profile as resolve
 
     base, n = split_lab(name)
-    ls = lab_eval.labset(base, n, lab_profile)
+    ls = lab_eval.labset(base, n, resolve(lab_profile))  # a unit's profile travels by name: resolved here
     native = transform is None or (getattr(transform, "size", None) == ls.images.shape[-1]
                                    and lab_eval._same_norm(transform))
     ds = ls.dataset(transform=None if native else transform)

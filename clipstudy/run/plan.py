@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 from .. import store
 from ..errors import ClipstudyError
 from ..models.sources import lab as lab_source, llava
+from ..profiles import LabProfile
 from ..tasks import LMM
 from .unit import Unit, UnitResult, is_complete, lab_model_name
 
@@ -33,10 +34,13 @@ def _message(e: Exception) -> str:
     return " ".join(str(e).split()) if isinstance(e, ClipstudyError) else f"{type(e).__name__}: {e}"
 
 
-def lab_recipe(name: str, lab_profile: str) -> tuple[str, str] | None:
-    """(recipe, profile) of a `lab:RECIPE[@PROFILE]` model name, else None."""
+def lab_recipe(name: str, lab_profile: str) -> tuple[str, LabProfile] | None:
+    """(recipe, lab profile) of a `lab:RECIPE[@PROFILE]` model name (a bare one is under the unit's `lab_profile`),
+    else None: the profile's name resolved here, where the name comes in."""
+    from ..profiles import lab_profile as resolve
+
     lab = lab_source.parse(name)
-    return None if lab is None else (lab.recipe, lab.profile or lab_profile)
+    return None if lab is None else (lab.recipe, resolve(lab.profile or lab_profile))
 
 
 def model_identity(name: str, lab_profile: str = "lab", local: bool = True) -> str:
@@ -59,7 +63,7 @@ def model_identity(name: str, lab_profile: str = "lab", local: bool = True) -> s
     if lab is not None:
         from ..lab import zoo as lab_zoo
 
-        mid += "#" + lab_zoo.model_key(lab_zoo.recipe(lab[0]), lab_zoo.profile_of(lab[1]))
+        mid += "#" + lab_zoo.model_key(lab_zoo.recipe(lab[0]), lab[1])
     return mid
 
 

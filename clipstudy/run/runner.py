@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from ..errors import ClipstudyError
+from ..profiles import LabProfile
 from .plan import Plan, lab_recipe, plan
 from .unit import UnitResult
 
@@ -160,7 +161,7 @@ def prepare(units: Iterable) -> None:
     """Train the lab models the units need, once, here, before any worker loads them."""
     from ..lab import zoo as lab_zoo
 
-    need: dict[str, list[str]] = {}
+    need: dict[LabProfile, list[str]] = {}
     for u in units:
         lab = lab_recipe(u.model, u.lab_profile)
         if lab is not None and not lab_zoo.is_trained(*lab):

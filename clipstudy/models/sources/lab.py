@@ -33,9 +33,10 @@ def parse(name: str) -> LabName | None:
 
 def resolve(name: str) -> ModelSpec:
     from ...lab import zoo as lab_zoo
+    from ...profiles import lab_profile
 
     lab = parse(name)
-    return lab_zoo.spec(lab.recipe, lab.profile)
+    return lab_zoo.spec(lab.recipe, lab_profile(lab.profile))  # the name's profile: resolved here, at its edge
 
 
 def load(spec: ModelSpec, device: str) -> Loaded:
@@ -49,7 +50,7 @@ def listed() -> list[ModelSpec]:
     """Every lab recipe under the `lab` profile (what `clipstudy models` lists beside the registry)."""
     from ...lab import zoo as lab_zoo
 
-    return lab_zoo.specs("lab")
+    return lab_zoo.specs()
 
 
 def members() -> list[str]:
