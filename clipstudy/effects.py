@@ -1,8 +1,8 @@
 """The six factors and the tidy effects table every chapter writes (chapter 10 reads them all).
 
 An effect is "treatment minus base" of one metric on one axis, with the comparison named and the
-source of evidence (lab | records | live). Contrasts here are plain differences of group means;
-`matched_contrast` first matches on other tags (e.g. compare ViT with ResNet CLIPs trained on the
+source of evidence (lab | records | live). Contrasts here are differences of group means;
+`matched_effect` first matches on other tags (e.g. compare ViT with ResNet CLIPs trained on the
 same data) so that records, which are observational, confound less.
 
 Records effects also carry n (models, or model pairs) and a 95% bootstrap interval over models:
@@ -42,22 +42,58 @@ COLUMNS: list[str] = REQUIRED + INTERVAL
 # resamples on the other side of 0 for records): optional, kept after COLUMNS. The claims page corrects a family
 # of contrasts with Holm's method from it.
 P = "p"
+# A contrast between two groups of real models records both group sizes; `note` says why an effect has no interval.
+GROUPS: list[str] = ["n_treatment", "n_base"]
+NOTE = "note"
+EXTRA: list[str] = [P, *GROUPS, NOTE]  # optional on input, kept after COLUMNS
 MIN_UNITS = 5  # DESIGN.md: under this many units of replication (models, pairs, recipes) no interval is claimed
+MODEL_SOURCES = ("records", "live")  # sources whose interval is a bootstrap over real models (the MIN_UNITS rule)
+
+
+def _num(x: Any) -> float:
+    return float(x) if x is not None else np.nan
 
 
 def effect(factor: str, axis: str, metric: str, value: float, comparison: str, source: str, *,
-           n: float | None = None, ci: tuple[float, float] | None = None, p: float | None = None) -> dict:
+           n: float | None = None, ci: tuple[float, float] | None = None, p: float | None = None,
+           n_treatment: float | None = None, n_base: float | None = None, note: str = "") -> dict:
     """One row of the effects table; unknown factor or source names raise with the valid ones.
-    `n` (models or pairs behind the effect), `ci` (its 95% interval) and `p` (two-sided, against 0) are NaN
-    when not given."""
+    `n` (models or pairs behind the effect), `ci` (its 95% interval) and `p` (two-sided, against 0, from the same
+    method as the interval) are NaN when not given; a contrast of two groups of models gives both group sizes.
+    A real-model effect on fewer than MIN_UNITS models in a group keeps no interval (`small_n`)."""
     if factor not in FACTORS:
         raise UnknownNameError("factor", factor, list(FACTORS))
     if source not in SOURCES:
         raise UnknownNameError("evidence source", source, list(SOURCES))
     lo, hi = ci if ci is not None else (np.nan, np.nan)
-    return dict(factor=factor, axis=axis, metric=metric, effect=float(value), comparison=comparison, source=source,
-                n=float(n) if n is not None else np.nan, ci_low=float(lo), ci_high=float(hi),
-                p=float(p) if p is not None else np.nan)
+    return small_n(dict(factor=factor, axis=axis, metric=metric, effect=float(value), comparison=comparison,
+                        source=source, n=_num(n), ci_low=float(lo), ci_high=float(hi), p=_num(p),
+                        n_treatment=_num(n_treatment), n_base=_num(n_base), note=note))
+
+
+def small_n(row: dict) -> dict:
+    """The n < MIN_UNITS rule on one effect of real models (records, live): with fewer than MIN_UNITS models (or
+    pairs) in either group its spread is unknown, so it keeps its effect, loses its interval and p, and its note
+    says "n too small"."""
+    if row.get("source") not in MODEL_SOURCES:
+        return row
+    sizes = [row.get(k, np.nan) for k in GROUPS]
+    sizes = [float(x) for x in sizes if x is not None and np.isfinite(x)] or [_num(row.get("n"))]
+    smallest = min(sizes)
+    if np.isfinite(smallest) and smallest < MIN_UNITS:
+        what = " vs ".join(f"{int(x)}" for x in sizes)
+        row = dict(row, ci_low=np.nan, ci_high=np.nan, p=np.nan,
+                   note=row.get("note") or f"n too small: {what} (under {MIN_UNITS} in a group, no interval)")
+    return row
+
+
+def contrast(factor: str, axis: str, metric: str, result: Mapping[str, Any], comparison: str,
+             source: str = "records") -> dict:
+    """An effects row from a bootstrap result over models (`grouped_effect`, `paired_effect`, `bootstrap_mean`):
+    its effect, n, group sizes, interval and p, all from the one bootstrap."""
+    return effect(factor, axis, metric, result["effect"], comparison, source, n=result.get("n"),
+                  ci=(result.get("ci_low", np.nan), result.get("ci_high", np.nan)), p=result.get("p"),
+                  n_treatment=result.get("n_treatment"), n_base=result.get("n_base"))
 
 
 def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +101,7 @@ def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
     interval columns are optional on input."""
     df = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows)
     if df.empty:
-        return pd.DataFrame(columns=COLUMNS + [P])
+        return pd.DataFrame(columns=COLUMNS + EXTRA)
     for c in INTERVAL:
         if c not in df.columns:
             df[c] = np.nan
@@ -78,12 +114,14 @@ def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
     bad = sorted(set(df["source"]) - set(SOURCES))
     if bad:
         raise UnknownNameError("evidence source", bad[0], list(SOURCES))
-    if P not in df.columns:
-        df[P] = np.nan
-    df = df[COLUMNS + [P]].copy()
-    for c in ["effect", *INTERVAL, P]:
+    for c in (P, *GROUPS):
+        if c not in df.columns:
+            df[c] = np.nan
+    df[NOTE] = df[NOTE].fillna("").astype(str) if NOTE in df.columns else ""
+    df = df[COLUMNS + EXTRA].copy()
+    for c in ["effect", *INTERVAL, P, *GROUPS]:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    return df.reset_index(drop=True)
+    return pd.DataFrame([small_n(r) for r in df.to_dict("records")], columns=COLUMNS + EXTRA)
 
 
 # ---- intervals over seeds and images (lab) ---------------------------------------------------------
@@ -285,22 +323,26 @@ def paired_effect(frame: pd.DataFrame, pair_on: str | Sequence[str], column: str
 def grouped_effect(frame: pd.DataFrame, column: str, treatment, base, value: str, unit: str = "model",
                    match: Sequence[str] = (), n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """Mean of `value` where column == treatment minus where column == base, averaged over the strata of
-    `match` that hold both groups (each unit's rows averaged within a stratum first). The interval
-    resamples the units (models) of each group with replacement, keeping each unit's strata together;
-    a group of one model gives no interval (NaN): its model-to-model spread is unknown.
+    `match` that hold both groups (each unit's rows averaged within a stratum first). Only the units with a value
+    in such a stratum take part: they are counted (n_treatment, n_base) and resampled. The interval resamples the
+    units (models) of each group with replacement, keeping each unit's strata together; a group of one model gives
+    no interval (NaN): its model-to-model spread is unknown. The p-value comes from the same resamples.
 
-    Returns dict(effect, n (units in both groups), n_treatment, n_base, n_strata, ci_low, ci_high).
+    Returns dict(effect, n (units in both groups), n_treatment, n_base, n_strata, ci_low, ci_high, p).
     """
-    f = frame[frame[column].isin([treatment, base])].dropna(subset=[value])
     strata = list(match)
+    f = frame[frame[column].isin([treatment, base])].dropna(subset=[value, *strata])  # an unknown tag matches nothing
     key = f[strata].astype(str).agg("|".join, axis=1) if strata else pd.Series("all", index=f.index)
     f = f.assign(_stratum=key)
     per = f.groupby([column, unit, "_stratum"], observed=True)[value].mean().unstack("_stratum")
     cols = list(per.columns)
     t = per.loc[treatment].to_numpy(float) if treatment in per.index.get_level_values(0) else np.empty((0, len(cols)))
     b = per.loc[base].to_numpy(float) if base in per.index.get_level_values(0) else np.empty((0, len(cols)))
-    out = dict(effect=np.nan, n=len(t) + len(b), n_treatment=len(t), n_base=len(b), n_strata=0, ci_low=np.nan,
-               ci_high=np.nan, p=np.nan)
+    both = np.isfinite(t).any(axis=0) & np.isfinite(b).any(axis=0)
+    t, b = t[:, both], b[:, both]
+    t, b = t[np.isfinite(t).any(axis=1)], b[np.isfinite(b).any(axis=1)]  # units in no shared stratum take no part
+    out = dict(effect=np.nan, n=len(t) + len(b), n_treatment=len(t), n_base=len(b), n_strata=int(both.sum()),
+               ci_low=np.nan, ci_high=np.nan, p=np.nan)
     if not len(t) or not len(b):
         return out
 
@@ -310,8 +352,7 @@ def grouped_effect(frame: pd.DataFrame, column: str, treatment, base, value: str
             d = np.nanmean(tm, axis=-2) - np.nanmean(bm, axis=-2)
             return np.nanmean(np.where(np.isfinite(d), d, np.nan), axis=-1)
 
-    both = np.isfinite(t).any(axis=0) & np.isfinite(b).any(axis=0)
-    out.update(effect=float(stat(t, b)), n_strata=int(both.sum()))
+    out["effect"] = float(stat(t, b))
     if len(t) < 2 or len(b) < 2:
         return out
     rng = np.random.default_rng(seed)
@@ -319,6 +360,17 @@ def grouped_effect(frame: pd.DataFrame, column: str, treatment, base, value: str
     out["ci_low"], out["ci_high"] = _interval(boot)
     out["p"] = boot_p(boot)
     return out
+
+
+def matched_effect(frame: pd.DataFrame, column: str, treatment, base, value: str, match: Sequence[str] = (),
+                   unit: str = "model", n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """`grouped_effect` matched on the `match` columns; with no stratum holding both groups it falls back to the
+    unmatched contrast and says so (`matched` False)."""
+    g = grouped_effect(frame, column, treatment, base, value, unit, match, n_boot, seed)
+    if match and not g["n_strata"]:
+        return dict(grouped_effect(frame, column, treatment, base, value, unit, (), n_boot, seed), n_strata=0,
+                    matched=False)
+    return dict(g, matched=bool(match))
 
 
 def verdict(value: float, ci_low: float, ci_high: float, expected: float | str) -> str:
@@ -339,38 +391,6 @@ def interval_text(row: Mapping[str, Any], fmt: str = "{:+.3f}") -> str:
     if not (n == n and lo == lo and hi == hi):
         return ""
     return f"n={n:.0f}, 95% CI [{fmt.format(lo)}, {fmt.format(hi)}]"
-
-
-def group_contrast(frame: pd.DataFrame, column: str, treatment, base, value: str) -> dict:
-    """Mean of `value` where column == treatment minus where column == base (NaN values ignored).
-
-    Returns dict(effect, n_treatment, n_base); effect is NaN when either group is empty.
-    """
-    t = frame.loc[frame[column] == treatment, value].dropna()
-    b = frame.loc[frame[column] == base, value].dropna()
-    eff = float(t.mean() - b.mean()) if len(t) and len(b) else float("nan")
-    return dict(effect=eff, n_treatment=int(len(t)), n_base=int(len(b)))
-
-
-def matched_contrast(frame: pd.DataFrame, column: str, treatment, base, value: str,
-                     match: Sequence[str] = ()) -> dict:
-    """`group_contrast` within each stratum of `match` columns, averaged over strata that have both groups.
-
-    With no stratum holding both groups, falls back to the unmatched contrast and says so
-    (`matched` False). Returns dict(effect, n_treatment, n_base, n_strata, matched).
-    """
-    match = list(match)
-    if match:
-        diffs, nt, nb = [], 0, 0
-        for _, g in frame.groupby(match, dropna=True):
-            c = group_contrast(g, column, treatment, base, value)
-            if c["n_treatment"] and c["n_base"]:
-                diffs.append(c["effect"])
-                nt, nb = nt + c["n_treatment"], nb + c["n_base"]
-        if diffs:
-            return dict(effect=float(np.mean(diffs)), n_treatment=nt, n_base=nb, n_strata=len(diffs), matched=True)
-    c = group_contrast(frame, column, treatment, base, value)
-    return dict(c, n_strata=0, matched=False)
 
 
 def factor_summary(effects: pd.DataFrame, not_measured: dict[str, str] | None = None, fmt: str = "{:+.3f}") -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import chapter, plots
 from .. import effects as E
-from ..effects import effect, matched_contrast, paired_effect
+from ..effects import contrast, effect, matched_effect, paired_effect
 from ..data_sources import labels
 from ..lab import evaluate as lab_eval
 from .core import IdLookup, Outputs, Row, row, Axis, LAB_FACTORS, display, register, show
@@ -85,11 +85,10 @@ def records_er_effects(points: pd.DataFrame, axis: str = "natural shifts",
     ]
     rows = []
     for factor, frame, col, t, b, match, text in specs:
-        c = matched_contrast(frame, col, t, b, "er", match)
+        c = matched_effect(frame, col, t, b, "er", match)
         how = (f"matched on {'+'.join(match)}, {c['n_strata']} " + ("stratum" if c["n_strata"] == 1 else "strata")
                if c["matched"] else "unmatched")
-        rows.append(effect(factor, axis, metric, c["effect"],
-                           f"{text} (n={c['n_treatment']} vs {c['n_base']}, {how})", "records"))
+        rows.append(contrast(factor, axis, metric, c, f"{text} (n={c['n_treatment']} vs {c['n_base']}, {how})"))
     return rows
 
 
