@@ -10,6 +10,7 @@ import pytest
 from clipstudy.axes import calibration, claims, evidence, ood, shape_bias, visual_factors
 from clipstudy.axes import lmm as multimodal
 from clipstudy.axes.core import EFFECTS
+from clipstudy.effects import effects_frame
 
 SHARED_CLAIMS = Path(__file__).resolve().parents[2] / "shared" / "paper_claims.csv"
 
@@ -53,7 +54,7 @@ def test_claim_list_matches_the_shared_one_and_every_claim_has_a_rule_and_eviden
 
 def test_judge_reads_chapter_outputs_and_words_follow_the_numbers(tmp_path):
     res = tmp_path / "results"
-    EFFECTS.write(res, pd.DataFrame([
+    EFFECTS.write(res, effects_frame([
         _effect("fine-tuning", "shape bias", "shape bias", -0.19, "ImageNet-fine-tuned vs zero-shot", "records", 6,
                 -0.23, -0.16),
         _effect("fine-tuning", "shape bias", "shape bias", 0.04, "finetuned vs base", "lab", 3, 0.01, 0.07)]),
@@ -75,7 +76,7 @@ def _effect(factor, axis, metric, effect, comparison, source, n, lo, hi, p=np.na
 def test_under_five_models_no_interval_is_claimed(tmp_path):
     """The n < 5 rule: three fine-tuned CLIPs give an effect but no interval, and the verdict says n too small."""
     res = tmp_path / "results"
-    EFFECTS.write(res, pd.DataFrame([_effect("fine-tuning", "shape bias", "shape bias", -0.19, "paired", "records", 3,
+    EFFECTS.write(res, effects_frame([_effect("fine-tuning", "shape bias", "shape bias", -0.19, "paired", "records", 3,
                                              -0.23, -0.16)]), shape_bias.AXIS)
     table, ev = claims.judge_results(res, ids=["C3"])
     (row,) = table.to_dict("records")
@@ -103,7 +104,7 @@ def test_a_family_is_judged_after_holm_not_by_its_strongest_contrast(tmp_path):
     rows = [dict(factor="training distribution", axis="visual factors", metric="mean effective robustness over 10",
                  effect=0.05, comparison=f"data-{k} vs base", source="lab", n=6, ci_low=0.005, ci_high=0.095, p=p)
             for k, p in (("a", 0.02), ("b", 0.03), ("c", 0.04))]
-    EFFECTS.write(res, pd.DataFrame(rows), visual_factors.AXIS)
+    EFFECTS.write(res, effects_frame(rows), visual_factors.AXIS)
     table, ev = claims.judge_results(res, ids=["C7"])
     lab = ev[(ev["source"] == "lab")]
     assert list(lab["role"]) == ["family"] * 3 and lab["p_holm"].to_numpy() == pytest.approx([0.06] * 3)
@@ -111,7 +112,7 @@ def test_a_family_is_judged_after_holm_not_by_its_strongest_contrast(tmp_path):
     assert "family of 3 contrasts, 0 differ after Holm" in table.iloc[0]["lab"]
     assert "no effect larger than ±0.045 detected" in table.iloc[0]["words"]
     rows[0]["p"] = 0.001  # 0.003 after Holm: the family differs
-    EFFECTS.write(res, pd.DataFrame(rows), visual_factors.AXIS)
+    EFFECTS.write(res, effects_frame(rows), visual_factors.AXIS)
     assert claims.judge_results(res, ids=["C7"])[0].iloc[0]["lab_verdict"] == "agrees"
 
 
@@ -120,11 +121,11 @@ def test_c9_difference_of_drops_is_a_positive_family(tmp_path):
     rows = [dict(factor="fine-tuning", axis="shape bias", metric=f"shape-bias drop, standard minus {k}", effect=e,
                  comparison=f"finetuned vs finetuned-{k}", source="lab", n=6, ci_low=lo, ci_high=hi, p=p)
             for k, e, lo, hi, p in (("contrastive", 0.08, 0.05, 0.11, 0.001), ("peft", 0.01, -0.02, 0.04, 0.4))]
-    EFFECTS.write(res, pd.DataFrame(rows), shape_bias.AXIS)
+    EFFECTS.write(res, effects_frame(rows), shape_bias.AXIS)
     table, ev = claims.judge_results(res, ids=["C9"])
     assert table.iloc[0]["lab_verdict"] == "agrees"  # the contrastive drop is smaller, after Holm over 2
     rows[0].update(effect=-0.08, ci_low=-0.11, ci_high=-0.05)
-    EFFECTS.write(res, pd.DataFrame(rows), shape_bias.AXIS)
+    EFFECTS.write(res, effects_frame(rows), shape_bias.AXIS)
     assert claims.judge_results(res, ids=["C9"])[0].iloc[0]["lab_verdict"] == "disagrees"
 
 

@@ -15,8 +15,9 @@ AXES = {c: Axis(c, name, c) for c, name in (("06_ood", "OOD"), ("07_ret", "retri
 
 
 def _write(root, chap, rows):
-    EFFECTS.write(root, pd.DataFrame(rows, columns=["factor", "axis", "metric", "effect", "comparison", "source", "n",
-                                                    "ci_low", "ci_high", "p"]), AXES[chap])
+    from clipstudy.effects import effects_frame
+
+    EFFECTS.write(root, effects_frame(rows), AXES[chap])
 
 
 def test_summary_reads_headlines_and_missing_cells(tmp_path):

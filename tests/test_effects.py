@@ -153,7 +153,7 @@ def test_effect_rejects_unknown_factor_and_source():
 
 def test_effects_frame_columns_and_validation():
     empty = E.effects_frame([])
-    assert list(empty.columns) == E.COLUMNS + [E.P] and empty.empty  # the p-value column follows, optional
+    assert list(empty.columns) == E.COLUMNS + E.EXTRA and empty.empty  # p, the group sizes and a note follow, optional
     df = E.effects_frame([E.effect("architecture", "x", "m", 0.5, "c", "lab", p=0.01)])
     assert list(df.columns) == E.COLUMNS + E.EXTRA and df.loc[0, E.P] == 0.01
     with pytest.raises(SchemaError, match="comparison"):
