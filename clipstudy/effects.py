@@ -279,9 +279,9 @@ def one_sample_t(values: Sequence[float]) -> dict:
 
 
 def spearman_bootstrap(x: Sequence[float], y: Sequence[float], n_boot: int = 2000, seed: int = 0) -> dict:
-    """Spearman's rank correlation of x with y and a percentile bootstrap interval over the (x, y) pairs (resamples
-    where either side is constant are skipped: no rank correlation is defined there). dict(effect, n, ci_low,
-    ci_high)."""
+    """Spearman's rank correlation of x with y with a percentile bootstrap interval and p over the (x, y) pairs
+    (resamples where either side is constant are skipped: no rank correlation is defined there). dict(effect, n,
+    ci_low, ci_high, p)."""
     from scipy.stats import spearmanr
 
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -293,7 +293,7 @@ def spearman_bootstrap(x: Sequence[float], y: Sequence[float], n_boot: int = 200
         if len(np.unique(x[i])) > 1 and len(np.unique(y[i])) > 1:
             boots.append(spearmanr(x[i], y[i]).statistic)
     lo, hi = np.nanquantile(boots, [0.025, 0.975]) if boots else (np.nan, np.nan)
-    return dict(effect=rho, n=len(x), ci_low=float(lo), ci_high=float(hi))
+    return dict(effect=rho, n=len(x), ci_low=float(lo), ci_high=float(hi), p=boot_p(np.asarray(boots, float)))
 
 
 def column_gaps(treatment: np.ndarray, base: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -515,17 +515,6 @@ def holm(p: Sequence[float]) -> np.ndarray:
     adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
     out[order] = adj
     return out
-
-
-def p_from_interval(value: float, ci_low: float, ci_high: float, level: float = LEVEL) -> float:
-    """A two-sided p-value against 0 read back from a symmetric normal interval (effect +- z * se): the fallback
-    for an effect row that carries no p of its own."""
-    from scipy import stats
-
-    if not all(np.isfinite([value, ci_low, ci_high])) or ci_high <= ci_low:
-        return np.nan
-    se = (ci_high - ci_low) / (2 * stats.norm.ppf(0.5 + level / 2))
-    return float(2 * stats.norm.sf(abs(value) / se))
 
 
 def trend_residuals(x: Sequence[float], y: Sequence[float], fit_on: Sequence[bool] | None = None,

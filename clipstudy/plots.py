@@ -288,16 +288,16 @@ def claims_forest(evidence: pd.DataFrame, title: str = "Each claim's effect by s
     return fig, ax
 
 
-def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[str, ...] = ("lab", "records", "live")):
-    """Factor x axis heatmap of headline effects, legible at book width.
+def summary_heatmap(cells: pd.DataFrame, axes: list[str]):
+    """Factor x axis heatmap of headline effects (one row per cell: factor, axis, source, effect, ci_low, ci_high),
+    legible at book width.
 
     Each column (axis) has its own colour scale, since axes use different metrics: a colour compares
     factors within one axis. Each cell gives the effect, the source letter (L, R, V), and "ns" when its 95%
     interval covers 0 (no detectable effect); those cells are drawn pale. Returns (fig, ax, long data).
     """
-    order = {s: i for i, s in enumerate(source_order)}
-    h = heads.assign(_o=heads["source"].map(order)).sort_values("_o").drop_duplicates(["factor", "axis"])
-    factors = list(dict.fromkeys(heads["factor"])) if "factor" in heads else []
+    h = cells
+    factors = list(dict.fromkeys(h["factor"])) if "factor" in h else []
     from .effects import FACTORS
 
     idx = [f for f in FACTORS if f in set(factors)] or list(FACTORS)
@@ -305,6 +305,9 @@ def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[st
            for c in ("effect", "ci_low", "ci_high")}
     src = h.pivot_table(index="factor", columns="axis", values="source", aggfunc="first").reindex(index=idx,
                                                                                                columns=axes)
+    edge = (h.pivot_table(index="factor", columns="axis", values="marginal", aggfunc="first")
+            .reindex(index=idx, columns=axes).fillna(False).astype(bool) if "marginal" in h else
+            pd.DataFrame(False, index=idx, columns=axes))
     g = piv["effect"]
     ns = (piv["ci_low"] <= 0) & (piv["ci_high"] >= 0)
     scale = g.abs().max(axis=0).replace(0, np.nan)
@@ -315,15 +318,16 @@ def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[st
         for j, a in enumerate(g.columns):
             v = g.loc[f, a]
             if np.isfinite(v):
-                labels[i, j] = f"{v:+.3f}\n{str(src.loc[f, a])[0].upper()}" + (" ns" if ns.loc[f, a] else "")
+                labels[i, j] = (f"{v:+.3f}\n{str(src.loc[f, a])[0].upper()}" + (" ns" if ns.loc[f, a] else "")
+                                + (" m" if edge.loc[f, a] else ""))
     fig, ax = plt.subplots(figsize=(1.9 * len(axes) + 2.5, 0.95 * len(idx) + 2.2))
     sns.heatmap(colour.astype(float), annot=labels, fmt="", cmap="RdBu", center=0, vmin=-1, vmax=1, cbar=False,
                 linewidths=1, linecolor="white", annot_kws=dict(fontsize=11), ax=ax)
     ax.set_facecolor("0.93")  # grey: not measured in this build
     ax.grid(False)
     ax.set(xlabel="", ylabel="",
-           title="Headline effect of each factor on each axis\n(colour scaled per column; L lab, R records, V live; "
-                 "ns: 95% interval covers 0; grey: not measured)")
+           title="Headline effect of each factor on each axis\n(colour scaled per column; R records, V live, L lab; "
+                 "ns: 95% interval covers 0; m: marginal, the 99% interval covers 0; grey: not measured)")
     ax.tick_params(axis="both", labelsize=11)
     ax.set_xticklabels([t.get_text() for t in ax.get_xticklabels()], rotation=25, ha="right")
     ax.set_yticklabels([t.get_text() for t in ax.get_yticklabels()], rotation=0)
@@ -332,6 +336,8 @@ def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[st
     long = long.merge(src.reset_index().melt(id_vars="factor", var_name="axis", value_name="source"),
                       on=["factor", "axis"])
     long["no_detectable_effect"] = ns.reset_index().melt(id_vars="factor", var_name="axis")["value"].to_numpy()
+    if "lab_effect" in h.columns:  # the lab's own headline, beside a real-model one
+        long = long.merge(h[["factor", "axis", "lab_effect"]], on=["factor", "axis"], how="left")
     return fig, ax, long
 
 

@@ -387,15 +387,19 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
 
 def threed_er(acc3: pd.DataFrame) -> pd.DataFrame:
     """Per (recipe, seed): clean top-1 (severity 0), top-1 under the 3D corruptions (severity 1-5 mean) and the 3D
-    effective robustness: corrupted minus the zoo's clean-to-corrupted logit-linear trend (fitted over every recipe
-    and seed: the accuracy a model of that clean accuracy is expected to keep)."""
+    effective robustness in accuracy, as every ER of the book (`metrics.effective_robustness`): corrupted minus the
+    accuracy the zoo's clean-to-corrupted logit-linear line (fitted over every recipe and seed) predicts from clean
+    top-1 (`value`); `value_logit` is the same residual in logit units."""
     from ..effects import trend_residuals
+    from ..metrics import effective_robustness
 
     a = acc3[acc3["kind"].isin(["3D", "none"]) | (acc3["severity"] == 0)]
     clean = a[a["severity"] == 0].groupby(["model", "seed"])["accuracy"].mean().rename("clean")
     corr = a[(a["severity"] > 0) & (a["kind"] == "3D")].groupby(["model", "seed"])["accuracy"].mean().rename("corrupted")
     t = pd.concat([clean, corr], axis=1).dropna().reset_index().rename(columns={"model": "recipe"})
-    t["value"] = trend_residuals(t["clean"], t["corrupted"], logit=True)
+    t["value"] = effective_robustness(t["clean"], t["corrupted"], t["clean"], t["corrupted"])[0] if len(t) >= 2 \
+        and t["clean"].nunique() > 1 else np.nan
+    t["value_logit"] = trend_residuals(t["clean"], t["corrupted"], logit=True)
     return t
 
 
@@ -409,8 +413,12 @@ def c1(results, records_root=None) -> list[dict]:
         er = threed_er(acc3)
         for t, b in [("arch-vit", "base"), ("arch-convnext", "base"), ("arch-vit", "arch-convnext")]:
             if {t, b} <= set(er["recipe"]):
-                out.append(ev.result_row("lab", f"3D effective robustness (logit), {t} vs {b}",
+                out.append(ev.result_row("lab", f"3D effective robustness (accuracy), {t} vs {b}",
                                          ev.lab_seed_contrast(er, t, b), role="family", unit="seeds"))
+        if {"arch-vit", "base"} <= set(er["recipe"]):
+            out.append(ev.result_row("lab", "3D effective robustness in logit units, arch-vit vs base",
+                                     ev.lab_seed_contrast(er, "arch-vit", "base", value="value_logit"),
+                                     role="secondary", unit="seeds"))
         if acc3["model"].isin(["base"]).any():
             raw = acc3[(acc3["severity"] > 0) & (acc3["kind"] == "3D")].groupby(["model", "seed"])["accuracy"].mean()
             raw = raw.rename("value").reset_index().rename(columns={"model": "recipe"})
