@@ -306,6 +306,68 @@ def column_gaps(treatment: np.ndarray, base: np.ndarray, n_boot: int = 2000, see
     return gaps, boot
 
 
+# ---- two models on the same images --------------------------------------------------------------
+
+def discordant(a_right: Sequence[bool], b_right: Sequence[bool]) -> dict:
+    """The discordant shares of two models' paired right/wrong outcomes on the same n images: a_only (A right, B
+    wrong), b_only, their difference (A's accuracy minus B's) and n."""
+    a, b = np.asarray(a_right, bool), np.asarray(b_right, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"paired outcomes differ in length: {a.shape} vs {b.shape}")
+    if not len(a):
+        return dict(a_only=np.nan, b_only=np.nan, difference=np.nan, n=0)
+    x, y = float((a & ~b).mean()), float((b & ~a).mean())
+    return dict(a_only=x, b_only=y, difference=x - y, n=int(len(a)))
+
+
+def paired_interval(a_only: float, b_only: float, n: int) -> tuple[float, float, int]:
+    """(difference, its variance, n) from the discordant shares of n paired binary outcomes d in {-1, 0, 1}: the
+    sample variance of d (ddof=1) over n, from the shares alone (so a table of shares gives the images' own
+    interval)."""
+    d = a_only - b_only
+    if n < 2:
+        return (d if n else np.nan, np.nan, int(n))
+    return float(d), float(max(a_only + b_only - d * d, 0.0) / (n - 1)), int(n)
+
+
+def mcnemar_exact(a_right: Sequence[bool], b_right: Sequence[bool]) -> float:
+    """McNemar's exact two-sided p: the discordant pairs against a fair coin (`scipy.stats.binomtest`); 1 when no
+    pair is discordant."""
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(a_right, bool), np.asarray(b_right, bool)
+    x, y = int((a & ~b).sum()), int((b & ~a).sum())
+    return float(binomtest(x, x + y, 0.5).pvalue) if x + y else 1.0
+
+
+N_PAIRED = 1000  # image resamples of a paired comparison
+
+
+def paired_bootstrap(stat: Any, a: Sequence[Any], b: Sequence[Any], n_boot: int = N_PAIRED, seed: int = 0) -> dict:
+    """stat(A) minus stat(B) on the same images, with a percentile interval and p over image resamples.
+
+    `a` and `b` are tuples of per-image arrays, one per image group (e.g. the ID set's and the OOD set's scores),
+    aligned image by image between the two models: every resample draws each group's images with replacement and
+    gives both models the same ones. `stat(*arrays)` -> float. Returns dict(effect, value_a, value_b, n, ci_low,
+    ci_high, p)."""
+    a, b = [np.asarray(x) for x in a], [np.asarray(x) for x in b]
+    sizes = [len(x) for x in a]
+    if sizes != [len(x) for x in b]:
+        raise ValueError(f"the two models' images differ: {sizes} vs {[len(x) for x in b]}")
+    va, vb = float(stat(*a)), float(stat(*b))
+    out = dict(effect=va - vb, value_a=va, value_b=vb, n=int(sum(sizes)), ci_low=np.nan, ci_high=np.nan, p=np.nan)
+    if min(sizes, default=0) < 2:
+        return out
+    rng = np.random.default_rng(seed)
+    boot = np.empty(n_boot)
+    for r in range(n_boot):
+        idx = [rng.integers(0, k, k) for k in sizes]
+        boot[r] = stat(*[x[i] for x, i in zip(a, idx)]) - stat(*[x[i] for x, i in zip(b, idx)])
+    out["ci_low"], out["ci_high"] = _interval(boot[np.isfinite(boot)])
+    out["p"] = boot_p(boot)
+    return out
+
+
 def paired_effect(frame: pd.DataFrame, pair_on: str | Sequence[str], column: str, treatment, base, value: str,
                   n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """Mean over pairs of (treatment - base) of `value`, pairs being the rows that share `pair_on`

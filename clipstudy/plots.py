@@ -341,6 +341,29 @@ def summary_heatmap(cells: pd.DataFrame, axes: list[str]):
     return fig, ax, long
 
 
+def paired_differences(t: pd.DataFrame, title: str = "{a} minus {b}, paired over the same images"):
+    """One panel per metric: each dataset's difference of two models with its 95% interval (`comparison.table`);
+    a filled dot where Holm's p within the metric is under 0.05."""
+    metrics = list(dict.fromkeys(t["metric"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 0.8, 0.55 * t["dataset"].nunique() + 1.8),
+                             squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        d = t[t["metric"] == m].reset_index(drop=True)
+        y = np.arange(len(d))
+        err = np.vstack([d["difference"] - d["ci_low"], d["ci_high"] - d["difference"]])
+        ax.errorbar(d["difference"], y, xerr=np.where(np.isfinite(err), err, 0), fmt="none", ecolor="0.4", capsize=3)
+        sig = d["p_holm"] < 0.05
+        ax.scatter(d.loc[sig, "difference"], y[sig], color="C3", zorder=3, label="Holm p < 0.05")
+        ax.scatter(d.loc[~sig, "difference"], y[~sig], facecolor="white", edgecolor="C0", zorder=3, label="not")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, d["dataset"])
+        ax.set(title=m, xlabel="difference (A − B)")
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.suptitle(title.format(a=t["model_a"].iloc[0], b=t["model_b"].iloc[0]) if len(t) else "")
+    fig.tight_layout()
+    return fig
+
+
 # ---- chapter figures (each was drawn inline in a notebook; the chapters now call these) -----------------
 def er_panels(points: pd.DataFrame, order: list[str], hue: str = "group", ylabel: str = "{} top-1 (%)",
               title: str = "{} (line: {} ImageNet models)", grid: tuple[int, int] = (2, 2),
