@@ -26,7 +26,7 @@ from . import effects as E
 from .errors import ClipstudyError
 
 COLUMNS = ["dataset", "metric", "model_a", "model_b", "value_a", "value_b", "difference", "ci_low", "ci_high", "p",
-           "p_holm", "test", "n", "prompts", "note"]
+           "p_holm", "se", "test", "n", "prompts", "note"]
 
 
 # ---- the comparisons, over two models' stored outputs on one dataset ------------------------------
@@ -148,7 +148,8 @@ def table(a: str, b: str, units: Sequence, prompts: str, n_boot: int = E.N_PAIRE
         else:
             got = [dict(metric="", note=f"a {oa.task} set: not compared (no paired metric is defined here)")]
         rows += [dict(dict(value_a=np.nan, value_b=np.nan, effect=np.nan, ci_low=np.nan, ci_high=np.nan, p=np.nan,
-                           n=0, test="", note=""), **r, dataset=d, model_a=a, model_b=b, prompts=oa.prompts) for r in got]
+                           se=np.nan, n=0, test="", note=""), **r, dataset=d, model_a=a, model_b=b, prompts=oa.prompts)
+                 for r in got]
     t = pd.DataFrame(rows).rename(columns={"effect": "difference"}) if rows else pd.DataFrame(columns=COLUMNS)
     return holm_within_metric(t.assign(p_holm=np.nan))[COLUMNS]
 
@@ -206,3 +207,75 @@ def write(t: pd.DataFrame, folder: str | Path) -> tuple[Path, Path | None]:
     png = folder / "compare.png"
     fig.savefig(png, dpi=110, bbox_inches="tight")
     return csv, png
+
+
+# ---- in the live chapters: the researcher's models against the panel, from the live study's units ---------
+
+def _live_units(ch, models: Sequence[str], datasets: Sequence[str]) -> list:
+    """The complete units of `models` x `datasets` in the build's live study (planned, never run: nothing encodes)."""
+    from .run.plan import plan
+
+    p = plan(list(models), list(datasets), prompts=ch.params.live_prompts, precision=ch.precision,
+             device=ch.device, study=str(ch.results_dir / "live"))
+    return list(p.reused)
+
+
+def yours(ch, n_boot: int = E.N_PAIRED) -> pd.DataFrame | None:
+    """In a live build with the researcher's own models (`build --models`): each of theirs against each panel model
+    on this chapter's live datasets, paired over the same images (`table`), from the units the live grid stored.
+    Shows the table and its figure; None, after one line, when the build has none of theirs."""
+    from . import chapter as C
+    from . import tables
+
+    if ch.params is None or not ch.params.live or not tables.MARKED:  # the live section said why it is empty
+        return None
+    t = ch.live_results(ch.axis.runner)
+    mine = sorted(set(t["model"]) & tables.MARKED) if t is not None else []
+    if not mine:
+        print("No model of yours in this build's live panel (`clipstudy build --models`): nothing to compare.")
+        return None
+    panel = sorted(set(t["model"]) - tables.MARKED)
+    datasets = sorted(set(t["dataset"]))
+    units = _live_units(ch, mine + panel, datasets)
+    parts = [table(m, p, units, ch.params.live_prompts, n_boot) for m in mine for p in panel]
+    out = pd.concat([x for x in parts if len(x)], ignore_index=True) if any(len(x) for x in parts) else \
+        pd.DataFrame(columns=COLUMNS)
+    ch.save(out, "live_yours_vs_panel")
+    if not len(out):
+        C.notice("Nothing to compare", "The live study holds no unit that both one of your models and a panel model "
+                                       "completed on this chapter's datasets.")
+        return out
+    tables.show(out[["model_a", "model_b", "dataset", "metric", "value_a", "value_b", "difference", "ci_low",
+                     "ci_high", "p", "p_holm"]])
+    for k, (_, g) in enumerate(out.dropna(subset=["difference"]).groupby(["model_a", "model_b"], sort=False)):
+        ch.figure(figure(g), g, f"live_yours_vs_panel_{k + 1}")
+    return out
+
+
+def finetune_pairs(ch, live_sb: pd.DataFrame | None, n_boot: int = E.N_PAIRED) -> list[dict]:
+    """C3's live effect: each live fine-tuned CLIP against its zero-shot parent on the cue-conflict images, paired
+    per image (shape bias on the same conflict images, `shape`), then the mean over pairs with the between-pair and
+    the image variance (`axes.lmm.seeds_gain`, pairs in the place of seeds; a pair's variance is its image
+    bootstrap's); added to chapter 04's effects, its n the paired images over all pairs."""
+    from .axes.lmm import seeds_gain
+    from .axes.shape_bias import AXIS, zero_shot_parent
+
+    if live_sb is None or "cue-conflict" not in set(live_sb["dataset"]):
+        return []
+    models = sorted(set(live_sb.loc[live_sb["dataset"] == "cue-conflict", "model"]))
+    pairs = [(m, p) for m in models if (p := zero_shot_parent(m, models)) is not None]
+    if not pairs:
+        return []
+    units = _live_units(ch, sorted({x for pr in pairs for x in pr}), ["cue-conflict"])
+    per = []
+    for m, p in pairs:
+        r = table(m, p, units, ch.params.live_prompts, n_boot)
+        r = r[r["metric"] == "shape_bias"]
+        if len(r) and np.isfinite(r["difference"].iloc[0]):
+            per.append((float(r["difference"].iloc[0]), float(r["se"].iloc[0]) ** 2, int(r["n"].iloc[0])))
+    if not per:
+        return []
+    g = seeds_gain(per)  # n: the conflict images over all pairs, each image of a pair one paired difference
+    return ch.effects.extend([E.effect("fine-tuning", AXIS.name, "shape bias (live, cue-conflict, paired per image)",
+                                       g["effect"], f"fine-tuned vs its zero-shot parent ({len(per)} pair(s))",
+                                       "live", n=g["n"], ci=(g["ci_low"], g["ci_high"]), p=g["p"])])

@@ -349,13 +349,14 @@ def paired_bootstrap(stat: Any, a: Sequence[Any], b: Sequence[Any], n_boot: int 
     `a` and `b` are tuples of per-image arrays, one per image group (e.g. the ID set's and the OOD set's scores),
     aligned image by image between the two models: every resample draws each group's images with replacement and
     gives both models the same ones. `stat(*arrays)` -> float. Returns dict(effect, value_a, value_b, n, ci_low,
-    ci_high, p)."""
+    ci_high, p, se: the resamples' standard deviation)."""
     a, b = [np.asarray(x) for x in a], [np.asarray(x) for x in b]
     sizes = [len(x) for x in a]
     if sizes != [len(x) for x in b]:
         raise ValueError(f"the two models' images differ: {sizes} vs {[len(x) for x in b]}")
     va, vb = float(stat(*a)), float(stat(*b))
-    out = dict(effect=va - vb, value_a=va, value_b=vb, n=int(sum(sizes)), ci_low=np.nan, ci_high=np.nan, p=np.nan)
+    out = dict(effect=va - vb, value_a=va, value_b=vb, n=int(sum(sizes)), ci_low=np.nan, ci_high=np.nan, p=np.nan,
+               se=np.nan)
     if min(sizes, default=0) < 2:
         return out
     rng = np.random.default_rng(seed)
@@ -363,8 +364,9 @@ def paired_bootstrap(stat: Any, a: Sequence[Any], b: Sequence[Any], n_boot: int 
     for r in range(n_boot):
         idx = [rng.integers(0, k, k) for k in sizes]
         boot[r] = stat(*[x[i] for x, i in zip(a, idx)]) - stat(*[x[i] for x, i in zip(b, idx)])
-    out["ci_low"], out["ci_high"] = _interval(boot[np.isfinite(boot)])
-    out["p"] = boot_p(boot)
+    finite = boot[np.isfinite(boot)]
+    out["ci_low"], out["ci_high"] = _interval(finite)
+    out["p"], out["se"] = boot_p(boot), float(finite.std(ddof=1)) if len(finite) > 1 else np.nan
     return out
 
 

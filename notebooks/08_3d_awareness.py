@@ -109,6 +109,15 @@ _ = axis.correspondence(ch)
 _ = axis.live(ch)  # the runner's live results table
 
 # %% [markdown]
+# Each of your models (`clipstudy build --models`) against each panel model, paired over the same images of these
+# datasets (`clipstudy compare`: a paired bootstrap over images, McNemar's exact p for top-1, Holm across datasets).
+
+# %%
+from clipstudy import comparison
+
+_ = comparison.yours(ch)
+
+# %% [markdown]
 # ## What the six factors do here
 #
 # For each recipe: its mean accuracy over the 3D corruptions at severities 1-5 minus `base`'s (first
