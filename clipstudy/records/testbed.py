@@ -81,7 +81,7 @@ def load_testbed(root=None) -> pd.DataFrame:
         raise _fail(path, SCHEMA, f"a second row for model {wide['model'].iloc[i]!r}", i + 1)
     from .sources import check_published
 
-    check_published(path)  # after the checks above, whose errors name the row
+    check_published(path, None, len(wide))  # after the checks above, whose errors name the row
     long = wide.melt(id_vars="model", value_vars=cols, var_name="column", value_name="value").dropna(subset=["value"])
     long["value"] = long["value"] / 100.0
     info = pd.DataFrame([column_info(c) for c in cols], index=cols)
