@@ -225,6 +225,7 @@ def lab_seed_effects(values: pd.DataFrame, recipes: pd.DataFrame, axis: str, met
 # ---- intervals over models (records) --------------------------------------------------------------
 
 N_BOOT, LEVEL = 4000, 0.95
+MIN_UNITS = 5  # DESIGN.md: under 5 units of replication (models, pairs) no interval is claimed
 
 
 def _interval(boot: np.ndarray) -> tuple[float, float]:
