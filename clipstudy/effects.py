@@ -71,19 +71,31 @@ def effect(factor: str, axis: str, metric: str, value: float, comparison: str, s
                         n_treatment=_num(n_treatment), n_base=_num(n_base), note=note))
 
 
+def small_note(sizes: Mapping[str, float], unit: str = "models") -> str:
+    """The n < MIN_UNITS rule: 'n too small: 2 models in DeiT (under 5, no interval)' for the smallest group
+    (name -> its units; '' names none) when it has fewer than MIN_UNITS units, else ''."""
+    sizes = {k: float(v) for k, v in sizes.items() if v is not None and np.isfinite(v)}
+    if not sizes:
+        return ""
+    name, k = min(sizes.items(), key=lambda kv: kv[1])
+    if k >= MIN_UNITS:
+        return ""
+    where = f" in {name}" if name else ""
+    unit = unit.removesuffix("s") if k == 1 else unit
+    return f"n too small: {int(k)} {unit}{where} (under {MIN_UNITS}, no interval)"
+
+
 def small_n(row: dict) -> dict:
-    """The n < MIN_UNITS rule on one effect of real models (records, live): with fewer than MIN_UNITS models (or
-    pairs) in either group its spread is unknown, so it keeps its effect, loses its interval and p, and its note
-    says "n too small"."""
+    """The n < MIN_UNITS rule (`small_note`) on one effect of real models (records, live): with fewer than
+    MIN_UNITS models (or pairs) in either group its spread is unknown, so it keeps its effect, loses its interval
+    and p, and its note says "n too small"."""
     if row.get("source") not in MODEL_SOURCES:
         return row
-    sizes = [row.get(k, np.nan) for k in GROUPS]
-    sizes = [float(x) for x in sizes if x is not None and np.isfinite(x)] or [_num(row.get("n"))]
-    smallest = min(sizes)
-    if np.isfinite(smallest) and smallest < MIN_UNITS:
-        what = " vs ".join(f"{int(x)}" for x in sizes)
-        row = dict(row, ci_low=np.nan, ci_high=np.nan, p=np.nan,
-                   note=row.get("note") or f"n too small: {what} (under {MIN_UNITS} in a group, no interval)")
+    groups = {k: row.get(k) for k in GROUPS if row.get(k) is not None and np.isfinite(row.get(k))}
+    note = small_note({("treatment" if k == "n_treatment" else "base"): v for k, v in groups.items()}
+                      if groups else {"": row.get("n")})
+    if note:
+        row = dict(row, ci_low=np.nan, ci_high=np.nan, p=np.nan, note=row.get("note") or note)
     return row
 
 
@@ -225,7 +237,6 @@ def lab_seed_effects(values: pd.DataFrame, recipes: pd.DataFrame, axis: str, met
 # ---- intervals over models (records) --------------------------------------------------------------
 
 N_BOOT, LEVEL = 4000, 0.95
-MIN_UNITS = 5  # DESIGN.md: under 5 units of replication (models, pairs) no interval is claimed
 
 
 def _interval(boot: np.ndarray) -> tuple[float, float]:
@@ -234,6 +245,16 @@ def _interval(boot: np.ndarray) -> tuple[float, float]:
         return (np.nan, np.nan)
     q = (1 - LEVEL) / 2
     return float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))
+
+
+def percentile_interval(boot: np.ndarray) -> tuple[float, float, float]:
+    """(ci_low, ci_high, p) of bootstrap replicates (NaN dropped): the 95% percentile interval and `boot_p`."""
+    boot = np.asarray(boot, float)
+    boot = boot[np.isfinite(boot)]
+    if len(boot) < 2:
+        return np.nan, np.nan, np.nan
+    lo, hi = _interval(boot)
+    return lo, hi, boot_p(boot)
 
 
 def boot_p(boot: np.ndarray) -> float:

@@ -207,7 +207,7 @@ def test_under_five_models_in_a_group_an_effect_keeps_no_interval():
     f = pd.DataFrame(dict(model=list("abcdefghi"), g=["t"] * 4 + ["b"] * 5, v=np.arange(9.0)))
     row = E.contrast("architecture", "x", "m", E.grouped_effect(f, "g", "t", "b", "v"), "t vs b")
     assert row["n_treatment"] == 4 and row["n_base"] == 5 and row["n"] == 9
-    assert np.isnan(row["ci_low"]) and np.isnan(row["p"]) and row["note"].startswith("n too small: 4 vs 5")
+    assert np.isnan(row["ci_low"]) and np.isnan(row["p"]) and row["note"].startswith("n too small: 4 models in treatment")
     assert row["effect"] == pytest.approx(1.5 - 6.0)
     f.loc[4, "g"] = "t"  # five and four: the smaller group decides
     assert E.contrast("architecture", "x", "m", E.grouped_effect(f, "g", "t", "b", "v"), "t vs b")["note"]

@@ -18,16 +18,7 @@ from .. import effects as E
 KEYS = ("effect", "n", "n_treatment", "n_base", "ci_low", "ci_high", "p", "note")
 
 
-def small_note(sizes: dict[str, int], unit: str = "models") -> str:
-    """'n too small: 2 models in DeiT (under 5, no interval)' for the smallest group under MIN_UNITS, else ''."""
-    if not sizes:
-        return ""
-    name, k = min(sizes.items(), key=lambda kv: kv[1])
-    if k >= E.MIN_UNITS:
-        return ""
-    where = f" in {name}" if name else ""
-    unit = unit.removesuffix("s") if k == 1 else unit
-    return f"n too small: {k} {unit}{where} (under {E.MIN_UNITS}, no interval)"
+small_note = E.small_note  # the n < MIN_UNITS rule, as every effect of the book applies it
 
 
 def _finish(res: dict, sizes: dict[str, int], unit: str) -> dict:
@@ -67,15 +58,7 @@ def mean_of(values: Sequence[float], n_boot: int = E.N_BOOT, seed: int = 0, unit
     return _finish({**res, "n_treatment": n, "n_base": 0}, {"": n}, unit)
 
 
-def percentile_interval(boot: np.ndarray) -> tuple[float, float, float]:
-    """(ci_low, ci_high, p) of bootstrap replicates (NaN dropped), as `effects` computes them: the 95% percentile
-    interval and `effects.boot_p`."""
-    boot = np.asarray(boot, float)
-    boot = boot[np.isfinite(boot)]
-    if len(boot) < 2:
-        return np.nan, np.nan, np.nan
-    q = (1 - E.LEVEL) / 2
-    return float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q)), E.boot_p(boot)
+percentile_interval = E.percentile_interval
 
 
 __all__ = ["KEYS", "small_note", "paired", "grouped", "mean_of", "percentile_interval"]
