@@ -513,12 +513,35 @@ def reliability_grid(rel: pd.DataFrame, title: str):
 
 
 def scatter(df: pd.DataFrame, x: str, y: str, hue: str | None = None, style: str | None = None, xlabel: str = "",
-            ylabel: str = "", title: str = "", figsize: tuple = (5.2, 4.0)):
-    """One metric against another, one point per model."""
+            ylabel: str = "", title: str = "", figsize: tuple = (5.2, 4.0), diagonal: bool = False):
+    """One metric against another, one point per model; `diagonal` draws y = x (no change)."""
     fig, ax = plt.subplots(figsize=figsize)
     sns.scatterplot(data=df, x=x, y=y, hue=hue, style=style, ax=ax, s=30)
+    if diagonal:
+        lo, hi = np.nanmin(df[[x, y]].to_numpy(float)), np.nanmax(df[[x, y]].to_numpy(float))
+        ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.8, ls="--")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.legend(fontsize=7)
+    if ax.get_legend() is not None:
+        ax.legend(fontsize=7)
+    return fig
+
+
+def class_changes(top: pd.DataFrame, title: str = ""):
+    """One panel per dataset: the classes a change helps and hurts most (`effect` with its interval), one bar each."""
+    datasets = list(dict.fromkeys(top["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.4 * len(datasets), 0.28 * top.groupby("dataset").size().max()
+                                                        + 1.6), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        d = top[top["dataset"] == ds].sort_values("effect")
+        y = np.arange(len(d))
+        ax.barh(y, d["effect"], color=np.where(d["effect"] > 0, "C0", "C3"))
+        err = np.vstack([d["effect"] - d["ci_low"], d["ci_high"] - d["effect"]])
+        ax.errorbar(d["effect"], y, xerr=np.where(np.isfinite(err), err, 0), fmt="none", ecolor="0.3", lw=0.8)
+        ax.set_yticks(y, d["class"], fontsize=8)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set(title=ds, xlabel="accuracy change")
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 
