@@ -290,6 +290,29 @@ def _no_space_in_run(e, study: Path, summary_json: str | None, t0: float) -> Cli
                           "a folder on another disk, and run again: finished units are reused from the cache.")
 
 
+def _cmd_compare(a: argparse.Namespace) -> int:
+    from . import comparison
+
+    c = comparison.compare(a.model_a, a.model_b, a.datasets, prompts=a.prompts, study=a.study, executor=a.executor,
+                           executor_options=_executor_options(a), device=a.device, precision=a.precision,
+                           n_boot=a.n_boot, lab_profile=a.lab_profile, progress=not a.quiet)
+    t = c.table
+    csv, png = comparison.write(t, Path(a.study).expanduser())
+    with pd_options():
+        print(t[["dataset", "metric", "value_a", "value_b", "difference", "ci_low", "ci_high", "p", "p_holm"]]
+              .round(4).to_string(index=False))
+    print(f"\ncompared {a.model_a} (A) with {a.model_b} (B) ({c.summary.units_reused} unit(s) from the cache, "
+          f"{c.summary.images_encoded} image(s) encoded): {csv}" + (f", {png}" if png else ""))
+    return 0
+
+
+def pd_options():
+    """Every row and column of a printed table."""
+    import pandas as pd
+
+    return pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200)
+
+
 def _add_executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="local", choices=["local", "slurm", "ray"],
                    help="local: one worker per visible GPU (or one on CPU); slurm: submitit job arrays (submitit's "
@@ -422,6 +445,22 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_executor_options(r)
     r.set_defaults(fn=_cmd_run)
+
+    c = sub.add_parser("compare", help="is model A better than model B here? paired over the same images, per dataset",
+                       epilog=zoo.NAME_FORMS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("model_a", help="model A (any name form)")
+    c.add_argument("model_b", help="model B (any name form)")
+    c.add_argument("--datasets", required=True, nargs="+", help="dataset names and @collections, as for `run`")
+    c.add_argument("--prompts", default="openai80", help="the prompt set both models' zero-shot heads use")
+    c.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION_HELP)
+    c.add_argument("--device", default="auto", help="auto, cpu or cuda (where the workers encode)")
+    c.add_argument("--study", default="compare", help="the runner's study folder; compare.csv and compare.png go "
+                                                    "there (default ./compare)")
+    c.add_argument("--lab-profile", choices=["lab", "smoke"], help="lab models and lab sets (default: lab)")
+    c.add_argument("--n-boot", type=_positive, default=1000, help="image resamples of each paired bootstrap")
+    c.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_executor_options(c)
+    c.set_defaults(fn=_cmd_compare)
 
     e = sub.add_parser("eval", help="one zero-shot evaluation; prints and saves a tidy row", epilog=zoo.NAME_FORMS,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -67,6 +67,12 @@ SOURCES: tuple[DataSource, ...] = (
     _S("merged-2b", "EVA Merged-2B", 2 * B, (r"^merged2b",), group="EVA Merged-2B"),
     _S("yfcc15m", "YFCC-15M", 15 * M, (r"^yfcc15m",)),
     _S("cc12m", "CC12M", 12 * M, (r"^cc12m",)),
+    _S("cc3m", "CC3M", 3.3 * M, note="Conceptual Captions (Sharma et al. 2018): 3.3M image-alt-text pairs"),
+    _S("synthci-30m", "SynthCI-30M", 30 * M,
+       note="SynthCLIP (Hammoud et al. 2024): 30M captions written by an LLM and images generated from them"),
+    _S("laion200m-sim-normalized", "LAION (test-similarity pruned)", None,
+       note="Mayilvahanan et al. 2024: LAION-400M, deduplicated to about 200M, then pruned of images more similar to "
+            "the ImageNet test sets than ImageNet's own train set is; its size is not recorded here"),
     _S("instagram-3.6b", "Instagram-3.6B", 3.6 * B, note="SWAG (Singh et al. 2022): IG-3.6B hashtag-labelled images"),
     # timm's pretrained tags (sizes not recorded)
     _S("merged-38m", "Merged-38M", timm=(r"m38m",)),

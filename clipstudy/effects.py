@@ -1,8 +1,8 @@
 """The six factors and the tidy effects table every chapter writes (chapter 10 reads them all).
 
 An effect is "treatment minus base" of one metric on one axis, with the comparison named and the
-source of evidence (lab | records | live). Contrasts here are plain differences of group means;
-`matched_contrast` first matches on other tags (e.g. compare ViT with ResNet CLIPs trained on the
+source of evidence (lab | records | live). Contrasts here are differences of group means;
+`matched_effect` first matches on other tags (e.g. compare ViT with ResNet CLIPs trained on the
 same data) so that records, which are observational, confound less.
 
 Records effects also carry n (models, or model pairs) and a 95% bootstrap interval over models:
@@ -42,22 +42,70 @@ COLUMNS: list[str] = REQUIRED + INTERVAL
 # resamples on the other side of 0 for records): optional, kept after COLUMNS. The claims page corrects a family
 # of contrasts with Holm's method from it.
 P = "p"
+# A contrast between two groups of real models records both group sizes; `note` says why an effect has no interval.
+GROUPS: list[str] = ["n_treatment", "n_base"]
+NOTE = "note"
+EXTRA: list[str] = [P, *GROUPS, NOTE]  # optional on input, kept after COLUMNS
 MIN_UNITS = 5  # DESIGN.md: under this many units of replication (models, pairs, recipes) no interval is claimed
+MODEL_SOURCES = ("records", "live")  # sources whose interval is a bootstrap over real models (the MIN_UNITS rule)
+
+
+def _num(x: Any) -> float:
+    return float(x) if x is not None else np.nan
 
 
 def effect(factor: str, axis: str, metric: str, value: float, comparison: str, source: str, *,
-           n: float | None = None, ci: tuple[float, float] | None = None, p: float | None = None) -> dict:
+           n: float | None = None, ci: tuple[float, float] | None = None, p: float | None = None,
+           n_treatment: float | None = None, n_base: float | None = None, note: str = "") -> dict:
     """One row of the effects table; unknown factor or source names raise with the valid ones.
-    `n` (models or pairs behind the effect), `ci` (its 95% interval) and `p` (two-sided, against 0) are NaN
-    when not given."""
+    `n` (models or pairs behind the effect), `ci` (its 95% interval) and `p` (two-sided, against 0, from the same
+    method as the interval) are NaN when not given; a contrast of two groups of models gives both group sizes.
+    A real-model effect on fewer than MIN_UNITS models in a group keeps no interval (`small_n`)."""
     if factor not in FACTORS:
         raise UnknownNameError("factor", factor, list(FACTORS))
     if source not in SOURCES:
         raise UnknownNameError("evidence source", source, list(SOURCES))
     lo, hi = ci if ci is not None else (np.nan, np.nan)
-    return dict(factor=factor, axis=axis, metric=metric, effect=float(value), comparison=comparison, source=source,
-                n=float(n) if n is not None else np.nan, ci_low=float(lo), ci_high=float(hi),
-                p=float(p) if p is not None else np.nan)
+    return small_n(dict(factor=factor, axis=axis, metric=metric, effect=float(value), comparison=comparison,
+                        source=source, n=_num(n), ci_low=float(lo), ci_high=float(hi), p=_num(p),
+                        n_treatment=_num(n_treatment), n_base=_num(n_base), note=note))
+
+
+def small_note(sizes: Mapping[str, float], unit: str = "models") -> str:
+    """The n < MIN_UNITS rule: 'n too small: 2 models in DeiT (under 5, no interval)' for the smallest group
+    (name -> its units; '' names none) when it has fewer than MIN_UNITS units, else ''."""
+    sizes = {k: float(v) for k, v in sizes.items() if v is not None and np.isfinite(v)}
+    if not sizes:
+        return ""
+    name, k = min(sizes.items(), key=lambda kv: kv[1])
+    if k >= MIN_UNITS:
+        return ""
+    where = f" in {name}" if name else ""
+    unit = unit.removesuffix("s") if k == 1 else unit
+    return f"n too small: {int(k)} {unit}{where} (under {MIN_UNITS}, no interval)"
+
+
+def small_n(row: dict) -> dict:
+    """The n < MIN_UNITS rule (`small_note`) on one effect of real models (records, live): with fewer than
+    MIN_UNITS models (or pairs) in either group its spread is unknown, so it keeps its effect, loses its interval
+    and p, and its note says "n too small"."""
+    if row.get("source") not in MODEL_SOURCES:
+        return row
+    groups = {k: row.get(k) for k in GROUPS if row.get(k) is not None and np.isfinite(row.get(k))}
+    note = small_note({("treatment" if k == "n_treatment" else "base"): v for k, v in groups.items()}
+                      if groups else {"": row.get("n")})
+    if note:
+        row = dict(row, ci_low=np.nan, ci_high=np.nan, p=np.nan, note=row.get("note") or note)
+    return row
+
+
+def contrast(factor: str, axis: str, metric: str, result: Mapping[str, Any], comparison: str,
+             source: str = "records") -> dict:
+    """An effects row from a bootstrap result over models (`grouped_effect`, `paired_effect`, `bootstrap_mean`):
+    its effect, n, group sizes, interval and p, all from the one bootstrap."""
+    return effect(factor, axis, metric, result["effect"], comparison, source, n=result.get("n"),
+                  ci=(result.get("ci_low", np.nan), result.get("ci_high", np.nan)), p=result.get("p"),
+                  n_treatment=result.get("n_treatment"), n_base=result.get("n_base"))
 
 
 def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +113,7 @@ def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
     interval columns are optional on input."""
     df = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows)
     if df.empty:
-        return pd.DataFrame(columns=COLUMNS + [P])
+        return pd.DataFrame(columns=COLUMNS + EXTRA)
     for c in INTERVAL:
         if c not in df.columns:
             df[c] = np.nan
@@ -78,12 +126,14 @@ def effects_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
     bad = sorted(set(df["source"]) - set(SOURCES))
     if bad:
         raise UnknownNameError("evidence source", bad[0], list(SOURCES))
-    if P not in df.columns:
-        df[P] = np.nan
-    df = df[COLUMNS + [P]].copy()
-    for c in ["effect", *INTERVAL, P]:
+    for c in (P, *GROUPS):
+        if c not in df.columns:
+            df[c] = np.nan
+    df[NOTE] = df[NOTE].fillna("").astype(str) if NOTE in df.columns else ""
+    df = df[COLUMNS + EXTRA].copy()
+    for c in ["effect", *INTERVAL, P, *GROUPS]:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    return df.reset_index(drop=True)
+    return pd.DataFrame([small_n(r) for r in df.to_dict("records")], columns=COLUMNS + EXTRA)
 
 
 # ---- intervals over seeds and images (lab) ---------------------------------------------------------
@@ -197,6 +247,16 @@ def _interval(boot: np.ndarray) -> tuple[float, float]:
     return float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))
 
 
+def percentile_interval(boot: np.ndarray) -> tuple[float, float, float]:
+    """(ci_low, ci_high, p) of bootstrap replicates (NaN dropped): the 95% percentile interval and `boot_p`."""
+    boot = np.asarray(boot, float)
+    boot = boot[np.isfinite(boot)]
+    if len(boot) < 2:
+        return np.nan, np.nan, np.nan
+    lo, hi = _interval(boot)
+    return lo, hi, boot_p(boot)
+
+
 def boot_p(boot: np.ndarray) -> float:
     """Two-sided bootstrap p-value against 0: twice the smaller share of resamples at or beyond 0 on either side
     (at least one resample's worth, since a finite bootstrap never shows p = 0)."""
@@ -241,9 +301,9 @@ def one_sample_t(values: Sequence[float]) -> dict:
 
 
 def spearman_bootstrap(x: Sequence[float], y: Sequence[float], n_boot: int = 2000, seed: int = 0) -> dict:
-    """Spearman's rank correlation of x with y and a percentile bootstrap interval over the (x, y) pairs (resamples
-    where either side is constant are skipped: no rank correlation is defined there). dict(effect, n, ci_low,
-    ci_high)."""
+    """Spearman's rank correlation of x with y with a percentile bootstrap interval and p over the (x, y) pairs
+    (resamples where either side is constant are skipped: no rank correlation is defined there). dict(effect, n,
+    ci_low, ci_high, p)."""
     from scipy.stats import spearmanr
 
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -255,7 +315,7 @@ def spearman_bootstrap(x: Sequence[float], y: Sequence[float], n_boot: int = 200
         if len(np.unique(x[i])) > 1 and len(np.unique(y[i])) > 1:
             boots.append(spearmanr(x[i], y[i]).statistic)
     lo, hi = np.nanquantile(boots, [0.025, 0.975]) if boots else (np.nan, np.nan)
-    return dict(effect=rho, n=len(x), ci_low=float(lo), ci_high=float(hi))
+    return dict(effect=rho, n=len(x), ci_low=float(lo), ci_high=float(hi), p=boot_p(np.asarray(boots, float)))
 
 
 def column_gaps(treatment: np.ndarray, base: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -266,6 +326,70 @@ def column_gaps(treatment: np.ndarray, base: np.ndarray, n_boot: int = 2000, see
     boot = np.stack([np.nanmean(treatment[rng.integers(0, len(treatment), len(treatment))], 0)
                      - np.nanmean(base[rng.integers(0, len(base), len(base))], 0) for _ in range(n_boot)])
     return gaps, boot
+
+
+# ---- two models on the same images --------------------------------------------------------------
+
+def discordant(a_right: Sequence[bool], b_right: Sequence[bool]) -> dict:
+    """The discordant shares of two models' paired right/wrong outcomes on the same n images: a_only (A right, B
+    wrong), b_only, their difference (A's accuracy minus B's) and n."""
+    a, b = np.asarray(a_right, bool), np.asarray(b_right, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"paired outcomes differ in length: {a.shape} vs {b.shape}")
+    if not len(a):
+        return dict(a_only=np.nan, b_only=np.nan, difference=np.nan, n=0)
+    x, y = float((a & ~b).mean()), float((b & ~a).mean())
+    return dict(a_only=x, b_only=y, difference=x - y, n=int(len(a)))
+
+
+def paired_interval(a_only: float, b_only: float, n: int) -> tuple[float, float, int]:
+    """(difference, its variance, n) from the discordant shares of n paired binary outcomes d in {-1, 0, 1}: the
+    sample variance of d (ddof=1) over n, from the shares alone (so a table of shares gives the images' own
+    interval)."""
+    d = a_only - b_only
+    if n < 2:
+        return (d if n else np.nan, np.nan, int(n))
+    return float(d), float(max(a_only + b_only - d * d, 0.0) / (n - 1)), int(n)
+
+
+def mcnemar_exact(a_right: Sequence[bool], b_right: Sequence[bool]) -> float:
+    """McNemar's exact two-sided p: the discordant pairs against a fair coin (`scipy.stats.binomtest`); 1 when no
+    pair is discordant."""
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(a_right, bool), np.asarray(b_right, bool)
+    x, y = int((a & ~b).sum()), int((b & ~a).sum())
+    return float(binomtest(x, x + y, 0.5).pvalue) if x + y else 1.0
+
+
+N_PAIRED = 1000  # image resamples of a paired comparison
+
+
+def paired_bootstrap(stat: Any, a: Sequence[Any], b: Sequence[Any], n_boot: int = N_PAIRED, seed: int = 0) -> dict:
+    """stat(A) minus stat(B) on the same images, with a percentile interval and p over image resamples.
+
+    `a` and `b` are tuples of per-image arrays, one per image group (e.g. the ID set's and the OOD set's scores),
+    aligned image by image between the two models: every resample draws each group's images with replacement and
+    gives both models the same ones. `stat(*arrays)` -> float. Returns dict(effect, value_a, value_b, n, ci_low,
+    ci_high, p, se: the resamples' standard deviation)."""
+    a, b = [np.asarray(x) for x in a], [np.asarray(x) for x in b]
+    sizes = [len(x) for x in a]
+    if sizes != [len(x) for x in b]:
+        raise ValueError(f"the two models' images differ: {sizes} vs {[len(x) for x in b]}")
+    va, vb = float(stat(*a)), float(stat(*b))
+    out = dict(effect=va - vb, value_a=va, value_b=vb, n=int(sum(sizes)), ci_low=np.nan, ci_high=np.nan, p=np.nan,
+               se=np.nan)
+    if min(sizes, default=0) < 2:
+        return out
+    rng = np.random.default_rng(seed)
+    boot = np.empty(n_boot)
+    for r in range(n_boot):
+        idx = [rng.integers(0, k, k) for k in sizes]
+        boot[r] = stat(*[x[i] for x, i in zip(a, idx)]) - stat(*[x[i] for x, i in zip(b, idx)])
+    finite = boot[np.isfinite(boot)]
+    out["ci_low"], out["ci_high"] = _interval(finite)
+    out["p"], out["se"] = boot_p(boot), float(finite.std(ddof=1)) if len(finite) > 1 else np.nan
+    return out
 
 
 def paired_effect(frame: pd.DataFrame, pair_on: str | Sequence[str], column: str, treatment, base, value: str,
@@ -285,22 +409,26 @@ def paired_effect(frame: pd.DataFrame, pair_on: str | Sequence[str], column: str
 def grouped_effect(frame: pd.DataFrame, column: str, treatment, base, value: str, unit: str = "model",
                    match: Sequence[str] = (), n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """Mean of `value` where column == treatment minus where column == base, averaged over the strata of
-    `match` that hold both groups (each unit's rows averaged within a stratum first). The interval
-    resamples the units (models) of each group with replacement, keeping each unit's strata together;
-    a group of one model gives no interval (NaN): its model-to-model spread is unknown.
+    `match` that hold both groups (each unit's rows averaged within a stratum first). Only the units with a value
+    in such a stratum take part: they are counted (n_treatment, n_base) and resampled. The interval resamples the
+    units (models) of each group with replacement, keeping each unit's strata together; a group of one model gives
+    no interval (NaN): its model-to-model spread is unknown. The p-value comes from the same resamples.
 
-    Returns dict(effect, n (units in both groups), n_treatment, n_base, n_strata, ci_low, ci_high).
+    Returns dict(effect, n (units in both groups), n_treatment, n_base, n_strata, ci_low, ci_high, p).
     """
-    f = frame[frame[column].isin([treatment, base])].dropna(subset=[value])
     strata = list(match)
+    f = frame[frame[column].isin([treatment, base])].dropna(subset=[value, *strata])  # an unknown tag matches nothing
     key = f[strata].astype(str).agg("|".join, axis=1) if strata else pd.Series("all", index=f.index)
     f = f.assign(_stratum=key)
     per = f.groupby([column, unit, "_stratum"], observed=True)[value].mean().unstack("_stratum")
     cols = list(per.columns)
     t = per.loc[treatment].to_numpy(float) if treatment in per.index.get_level_values(0) else np.empty((0, len(cols)))
     b = per.loc[base].to_numpy(float) if base in per.index.get_level_values(0) else np.empty((0, len(cols)))
-    out = dict(effect=np.nan, n=len(t) + len(b), n_treatment=len(t), n_base=len(b), n_strata=0, ci_low=np.nan,
-               ci_high=np.nan, p=np.nan)
+    both = np.isfinite(t).any(axis=0) & np.isfinite(b).any(axis=0)
+    t, b = t[:, both], b[:, both]
+    t, b = t[np.isfinite(t).any(axis=1)], b[np.isfinite(b).any(axis=1)]  # units in no shared stratum take no part
+    out = dict(effect=np.nan, n=len(t) + len(b), n_treatment=len(t), n_base=len(b), n_strata=int(both.sum()),
+               ci_low=np.nan, ci_high=np.nan, p=np.nan)
     if not len(t) or not len(b):
         return out
 
@@ -310,8 +438,7 @@ def grouped_effect(frame: pd.DataFrame, column: str, treatment, base, value: str
             d = np.nanmean(tm, axis=-2) - np.nanmean(bm, axis=-2)
             return np.nanmean(np.where(np.isfinite(d), d, np.nan), axis=-1)
 
-    both = np.isfinite(t).any(axis=0) & np.isfinite(b).any(axis=0)
-    out.update(effect=float(stat(t, b)), n_strata=int(both.sum()))
+    out["effect"] = float(stat(t, b))
     if len(t) < 2 or len(b) < 2:
         return out
     rng = np.random.default_rng(seed)
@@ -319,6 +446,17 @@ def grouped_effect(frame: pd.DataFrame, column: str, treatment, base, value: str
     out["ci_low"], out["ci_high"] = _interval(boot)
     out["p"] = boot_p(boot)
     return out
+
+
+def matched_effect(frame: pd.DataFrame, column: str, treatment, base, value: str, match: Sequence[str] = (),
+                   unit: str = "model", n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """`grouped_effect` matched on the `match` columns; with no stratum holding both groups it falls back to the
+    unmatched contrast and says so (`matched` False)."""
+    g = grouped_effect(frame, column, treatment, base, value, unit, match, n_boot, seed)
+    if match and not g["n_strata"]:
+        return dict(grouped_effect(frame, column, treatment, base, value, unit, (), n_boot, seed), n_strata=0,
+                    matched=False)
+    return dict(g, matched=bool(match))
 
 
 def verdict(value: float, ci_low: float, ci_high: float, expected: float | str) -> str:
@@ -339,38 +477,6 @@ def interval_text(row: Mapping[str, Any], fmt: str = "{:+.3f}") -> str:
     if not (n == n and lo == lo and hi == hi):
         return ""
     return f"n={n:.0f}, 95% CI [{fmt.format(lo)}, {fmt.format(hi)}]"
-
-
-def group_contrast(frame: pd.DataFrame, column: str, treatment, base, value: str) -> dict:
-    """Mean of `value` where column == treatment minus where column == base (NaN values ignored).
-
-    Returns dict(effect, n_treatment, n_base); effect is NaN when either group is empty.
-    """
-    t = frame.loc[frame[column] == treatment, value].dropna()
-    b = frame.loc[frame[column] == base, value].dropna()
-    eff = float(t.mean() - b.mean()) if len(t) and len(b) else float("nan")
-    return dict(effect=eff, n_treatment=int(len(t)), n_base=int(len(b)))
-
-
-def matched_contrast(frame: pd.DataFrame, column: str, treatment, base, value: str,
-                     match: Sequence[str] = ()) -> dict:
-    """`group_contrast` within each stratum of `match` columns, averaged over strata that have both groups.
-
-    With no stratum holding both groups, falls back to the unmatched contrast and says so
-    (`matched` False). Returns dict(effect, n_treatment, n_base, n_strata, matched).
-    """
-    match = list(match)
-    if match:
-        diffs, nt, nb = [], 0, 0
-        for _, g in frame.groupby(match, dropna=True):
-            c = group_contrast(g, column, treatment, base, value)
-            if c["n_treatment"] and c["n_base"]:
-                diffs.append(c["effect"])
-                nt, nb = nt + c["n_treatment"], nb + c["n_base"]
-        if diffs:
-            return dict(effect=float(np.mean(diffs)), n_treatment=nt, n_base=nb, n_strata=len(diffs), matched=True)
-    c = group_contrast(frame, column, treatment, base, value)
-    return dict(c, n_strata=0, matched=False)
 
 
 def factor_summary(effects: pd.DataFrame, not_measured: dict[str, str] | None = None, fmt: str = "{:+.3f}") -> str:
@@ -495,17 +601,6 @@ def holm(p: Sequence[float]) -> np.ndarray:
     adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
     out[order] = adj
     return out
-
-
-def p_from_interval(value: float, ci_low: float, ci_high: float, level: float = LEVEL) -> float:
-    """A two-sided p-value against 0 read back from a symmetric normal interval (effect +- z * se): the fallback
-    for an effect row that carries no p of its own."""
-    from scipy import stats
-
-    if not all(np.isfinite([value, ci_low, ci_high])) or ci_high <= ci_low:
-        return np.nan
-    se = (ci_high - ci_low) / (2 * stats.norm.ppf(0.5 + level / 2))
-    return float(2 * stats.norm.sf(abs(value) / se))
 
 
 def trend_residuals(x: Sequence[float], y: Sequence[float], fit_on: Sequence[bool] | None = None,

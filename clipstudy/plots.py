@@ -288,16 +288,16 @@ def claims_forest(evidence: pd.DataFrame, title: str = "Each claim's effect by s
     return fig, ax
 
 
-def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[str, ...] = ("lab", "records", "live")):
-    """Factor x axis heatmap of headline effects, legible at book width.
+def summary_heatmap(cells: pd.DataFrame, axes: list[str]):
+    """Factor x axis heatmap of headline effects (one row per cell: factor, axis, source, effect, ci_low, ci_high),
+    legible at book width.
 
     Each column (axis) has its own colour scale, since axes use different metrics: a colour compares
     factors within one axis. Each cell gives the effect, the source letter (L, R, V), and "ns" when its 95%
     interval covers 0 (no detectable effect); those cells are drawn pale. Returns (fig, ax, long data).
     """
-    order = {s: i for i, s in enumerate(source_order)}
-    h = heads.assign(_o=heads["source"].map(order)).sort_values("_o").drop_duplicates(["factor", "axis"])
-    factors = list(dict.fromkeys(heads["factor"])) if "factor" in heads else []
+    h = cells
+    factors = list(dict.fromkeys(h["factor"])) if "factor" in h else []
     from .effects import FACTORS
 
     idx = [f for f in FACTORS if f in set(factors)] or list(FACTORS)
@@ -305,6 +305,9 @@ def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[st
            for c in ("effect", "ci_low", "ci_high")}
     src = h.pivot_table(index="factor", columns="axis", values="source", aggfunc="first").reindex(index=idx,
                                                                                                columns=axes)
+    edge = (h.pivot_table(index="factor", columns="axis", values="marginal", aggfunc="first")
+            .reindex(index=idx, columns=axes).fillna(False).astype(bool) if "marginal" in h else
+            pd.DataFrame(False, index=idx, columns=axes))
     g = piv["effect"]
     ns = (piv["ci_low"] <= 0) & (piv["ci_high"] >= 0)
     scale = g.abs().max(axis=0).replace(0, np.nan)
@@ -315,15 +318,16 @@ def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[st
         for j, a in enumerate(g.columns):
             v = g.loc[f, a]
             if np.isfinite(v):
-                labels[i, j] = f"{v:+.3f}\n{str(src.loc[f, a])[0].upper()}" + (" ns" if ns.loc[f, a] else "")
+                labels[i, j] = (f"{v:+.3f}\n{str(src.loc[f, a])[0].upper()}" + (" ns" if ns.loc[f, a] else "")
+                                + (" m" if edge.loc[f, a] else ""))
     fig, ax = plt.subplots(figsize=(1.9 * len(axes) + 2.5, 0.95 * len(idx) + 2.2))
     sns.heatmap(colour.astype(float), annot=labels, fmt="", cmap="RdBu", center=0, vmin=-1, vmax=1, cbar=False,
                 linewidths=1, linecolor="white", annot_kws=dict(fontsize=11), ax=ax)
     ax.set_facecolor("0.93")  # grey: not measured in this build
     ax.grid(False)
     ax.set(xlabel="", ylabel="",
-           title="Headline effect of each factor on each axis\n(colour scaled per column; L lab, R records, V live; "
-                 "ns: 95% interval covers 0; grey: not measured)")
+           title="Headline effect of each factor on each axis\n(colour scaled per column; R records, V live, L lab; "
+                 "ns: 95% interval covers 0; m: marginal, the 99% interval covers 0; grey: not measured)")
     ax.tick_params(axis="both", labelsize=11)
     ax.set_xticklabels([t.get_text() for t in ax.get_xticklabels()], rotation=25, ha="right")
     ax.set_yticklabels([t.get_text() for t in ax.get_yticklabels()], rotation=0)
@@ -332,7 +336,32 @@ def summary_heatmap(heads: pd.DataFrame, axes: list[str], source_order: tuple[st
     long = long.merge(src.reset_index().melt(id_vars="factor", var_name="axis", value_name="source"),
                       on=["factor", "axis"])
     long["no_detectable_effect"] = ns.reset_index().melt(id_vars="factor", var_name="axis")["value"].to_numpy()
+    if "lab_effect" in h.columns:  # the lab's own headline, beside a real-model one
+        long = long.merge(h[["factor", "axis", "lab_effect"]], on=["factor", "axis"], how="left")
     return fig, ax, long
+
+
+def paired_differences(t: pd.DataFrame, title: str = "{a} minus {b}, paired over the same images"):
+    """One panel per metric: each dataset's difference of two models with its 95% interval (`comparison.table`);
+    a filled dot where Holm's p within the metric is under 0.05."""
+    metrics = list(dict.fromkeys(t["metric"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 0.8, 0.55 * t["dataset"].nunique() + 1.8),
+                             squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        d = t[t["metric"] == m].reset_index(drop=True)
+        y = np.arange(len(d))
+        err = np.vstack([d["difference"] - d["ci_low"], d["ci_high"] - d["difference"]])
+        ax.errorbar(d["difference"], y, xerr=np.where(np.isfinite(err), err, 0), fmt="none", ecolor="0.4", capsize=3)
+        sig = d["p_holm"] < 0.05
+        ax.scatter(d.loc[sig, "difference"], y[sig], color="C3", zorder=3, label="Holm p < 0.05")
+        ax.scatter(d.loc[~sig, "difference"], y[~sig], facecolor="white", edgecolor="C0", zorder=3, label="not")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, d["dataset"])
+        ax.set(title=m, xlabel="difference (A − B)")
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.suptitle(title.format(a=t["model_a"].iloc[0], b=t["model_b"].iloc[0]) if len(t) else "")
+    fig.tight_layout()
+    return fig
 
 
 # ---- chapter figures (each was drawn inline in a notebook; the chapters now call these) -----------------
@@ -484,12 +513,35 @@ def reliability_grid(rel: pd.DataFrame, title: str):
 
 
 def scatter(df: pd.DataFrame, x: str, y: str, hue: str | None = None, style: str | None = None, xlabel: str = "",
-            ylabel: str = "", title: str = "", figsize: tuple = (5.2, 4.0)):
-    """One metric against another, one point per model."""
+            ylabel: str = "", title: str = "", figsize: tuple = (5.2, 4.0), diagonal: bool = False):
+    """One metric against another, one point per model; `diagonal` draws y = x (no change)."""
     fig, ax = plt.subplots(figsize=figsize)
     sns.scatterplot(data=df, x=x, y=y, hue=hue, style=style, ax=ax, s=30)
+    if diagonal:
+        lo, hi = np.nanmin(df[[x, y]].to_numpy(float)), np.nanmax(df[[x, y]].to_numpy(float))
+        ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.8, ls="--")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.legend(fontsize=7)
+    if ax.get_legend() is not None:
+        ax.legend(fontsize=7)
+    return fig
+
+
+def class_changes(top: pd.DataFrame, title: str = ""):
+    """One panel per dataset: the classes a change helps and hurts most (`effect` with its interval), one bar each."""
+    datasets = list(dict.fromkeys(top["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.4 * len(datasets), 0.28 * top.groupby("dataset").size().max()
+                                                        + 1.6), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        d = top[top["dataset"] == ds].sort_values("effect")
+        y = np.arange(len(d))
+        ax.barh(y, d["effect"], color=np.where(d["effect"] > 0, "C0", "C3"))
+        err = np.vstack([d["effect"] - d["ci_low"], d["ci_high"] - d["effect"]])
+        ax.errorbar(d["effect"], y, xerr=np.where(np.isfinite(err), err, 0), fmt="none", ecolor="0.3", lw=0.8)
+        ax.set_yticks(y, d["class"], fontsize=8)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set(title=ds, xlabel="accuracy change")
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 

@@ -72,6 +72,52 @@ axis.records_effects(ch, points)
 axis.records_objectnet(ch, points)
 
 # %% [markdown]
+# ### Test-time prompts on 21 real CLIPs
+#
+# Udandarao et al. (2024) evaluated 21 zero-shot CLIPs under three prompt sets: the bare class name, "A photo
+# of a {c}.", and the 80-template ensemble. Every contrast is within one model, so it is paired: the ensemble
+# minus one template, and one template minus the bare name, on ImageNet top-1 and on ER over Sketch and R (the
+# only shifts these records hold), each with a bootstrap interval over the models.
+
+# %%
+_ = axis.records_prompts(ch)
+_ = axis.records_prompt_classes(ch)
+
+# %% [markdown]
+# ### Training data and size over more checkpoints
+#
+# The same records hold CLIPs open_clip's table does not: CC3M (CyCLIP, SLIP), SLIP's CC12M and YFCC-15M,
+# SynthCI-30M (synthetic images), and LAION-400M pruned of images like the test sets. They join open_clip's
+# CLIPs on one metric, ER over Sketch and R. A checkpoint in both counts once, with open_clip's value; two
+# evaluations built with GELU where the checkpoint was trained with QuickGELU are left out and named: they are
+# the activation mistake the live path guards against.
+
+# %%
+_ = axis.records_data_size(ch)
+
+# %% [markdown]
+# ### 71 fine-tunes of one CLIP
+#
+# Wortsman et al.'s model soups fine-tuned OpenAI's ViT-B/32 on ImageNet 71 times, drawing the learning rate,
+# epochs, mixup, label smoothing and augmentation at random. What they can show: within this one parent and this
+# one fine-tuning protocol, which settings go with more or less ER. What they cannot: anything about another
+# architecture or training set, or a cause beyond these draws (the settings were not varied one at a time, and
+# all 71 start from the same linear probe).
+
+# %%
+_ = axis.records_finetunes(ch)
+
+# %% [markdown]
+# ### How much does the baseline decide?
+#
+# ER depends on which ImageNet models the line is fitted over. Here every CLIP's ER is computed twice: against
+# timm's ImageNet models and against the robustness testbed's non-CLIP models (Taori et al. 2020), the canonical
+# population behind the ER line. The table gives how far each group's ER moves, per shift.
+
+# %%
+_ = axis.records_baselines(ch)
+
+# %% [markdown]
 # ### A controlled contrast between real models: LAION's scaling-law grid
 #
 # The records above are observational: CLIPs that differ in data also differ in architecture, length of
@@ -123,6 +169,15 @@ _ = axis.lab_effects(ch, acc_all, ler, flags)
 
 # %%
 _ = axis.live(ch, points)  # the runner's live results table
+
+# %% [markdown]
+# Each of your models (`clipstudy build --models`) against each panel model, paired over the same images of these
+# datasets (`clipstudy compare`: a paired bootstrap over images, McNemar's exact p for top-1, Holm across datasets).
+
+# %%
+from clipstudy import comparison
+
+_ = comparison.yours(ch)
 
 # %% [markdown]
 # ## What the six factors do here

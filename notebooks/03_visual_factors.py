@@ -108,6 +108,15 @@ _ = axis.lab_effects(ch, lab, base_rows)
 _ = axis.live(ch)  # the runner's live results table
 
 # %% [markdown]
+# Each of your models (`clipstudy build --models`) against each panel model, paired over the same images of these
+# datasets (`clipstudy compare`: a paired bootstrap over images, McNemar's exact p for top-1, Holm across datasets).
+
+# %%
+from clipstudy import comparison
+
+_ = comparison.yours(ch)
+
+# %% [markdown]
 # ## What the six factors do here
 #
 # Each line is computed in this build (effect = treatment minus base).

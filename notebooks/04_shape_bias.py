@@ -116,7 +116,17 @@ _ = axis.agreement(ch)
 # average their probabilities over each category's ImageNet classes, as the original code does.
 
 # %%
-_ = axis.live(ch)  # the runner's live results table
+live_sb = axis.live(ch)  # the runner's live results table
+
+# %% [markdown]
+# A fine-tuned live CLIP against its own zero-shot parent is compared on the same cue-conflict images, image by
+# image (the claim C3's live effect), and each of your models against each panel model on these datasets.
+
+# %%
+from clipstudy import comparison
+
+_ = comparison.finetune_pairs(ch, live_sb)
+_ = comparison.yours(ch)
 
 # %% [markdown]
 # ## What the six factors do here

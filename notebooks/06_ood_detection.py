@@ -118,6 +118,15 @@ _ = axis.lab_prompts(ch, det)
 _ = axis.live(ch)  # the runner's live results table
 
 # %% [markdown]
+# Each of your models (`clipstudy build --models`) against each panel model, paired over the same images of these
+# datasets (`clipstudy compare`: a paired bootstrap over images, McNemar's exact p for top-1, Holm across datasets).
+
+# %%
+from clipstudy import comparison
+
+_ = comparison.yours(ch)
+
+# %% [markdown]
 # ## What the six factors do here
 #
 # Effects are AUROC of the recipe minus AUROC of `base` (MCM over near and far OOD pooled, with the

@@ -38,11 +38,13 @@ s = axis.read(ch)
 # %% [markdown]
 # ## The heatmap
 #
-# Each cell shows the headline effect of one factor on one axis. It comes from the lab when the lab
-# measured it, else from the records, else from live models; the letter under the number says which
-# (L, R or V). Each column has its own colour scale, because the axes use different metrics: compare
-# colours within a column. **ns** marks an effect whose 95% interval covers 0, which this book reports as
-# no detectable effect; those cells are pale. Grey cells were not measured (see below).
+# Each cell shows the headline effect of one factor on one axis. Real models come first, as on the claims
+# page: the cell comes from the records where they measured it, else from live checkpoints (never from a
+# pipeline check on random weights), else from the lab; the letter under the number says which (R, V or L).
+# The lab's own value stays beside a real-model headline in the table below. Each column has its own colour
+# scale, because the axes use different metrics: compare colours within a column. **ns** marks an effect
+# whose 95% interval covers 0, which this book reports as no detectable effect; those cells are pale. Grey
+# cells were not measured (see below).
 
 # %%
 axis.heatmap(ch, s)
@@ -54,10 +56,11 @@ axis.heatmap(ch, s)
 # cell (the first effect the chapter wrote for it; `n_rows` says how many it wrote in all; `all_effects.csv`
 # has every row), with its 95% interval in the same cell. Effects
 # are in the units of their metric (accuracy, AUROC, recall, ER: fractions). Records effects come with
-# `n` (models or model pairs) and a 95% bootstrap interval over models; a lab
-# effect is the mean over the profile's training seeds, with `n` the recipe-and-base models it averages and
-# an interval from the seeds and the images together. Some records effects have no interval (`n` empty): a
-# single contrast of group means. A dash marks a value that was not measured.
+# `n` (models or model pairs) and a 95% bootstrap interval over models (stratified where the contrast is
+# matched on other tags); with fewer than 5 models in a group there is no interval, and `all_effects.csv`
+# says "n too small" in its `note`. A lab effect is the mean over the profile's training seeds, with `n` the
+# recipe-and-base models it averages and an interval from the seeds and the images together. A dash marks a
+# value that was not measured.
 
 # %%
 _ = axis.table(ch, s)

@@ -10,6 +10,7 @@ import pytest
 from clipstudy.axes import calibration, claims, evidence, ood, shape_bias, visual_factors
 from clipstudy.axes import lmm as multimodal
 from clipstudy.axes.core import EFFECTS
+from clipstudy.effects import effects_frame
 
 SHARED_CLAIMS = Path(__file__).resolve().parents[2] / "shared" / "paper_claims.csv"
 
@@ -53,7 +54,7 @@ def test_claim_list_matches_the_shared_one_and_every_claim_has_a_rule_and_eviden
 
 def test_judge_reads_chapter_outputs_and_words_follow_the_numbers(tmp_path):
     res = tmp_path / "results"
-    EFFECTS.write(res, pd.DataFrame([
+    EFFECTS.write(res, effects_frame([
         _effect("fine-tuning", "shape bias", "shape bias", -0.19, "ImageNet-fine-tuned vs zero-shot", "records", 6,
                 -0.23, -0.16),
         _effect("fine-tuning", "shape bias", "shape bias", 0.04, "finetuned vs base", "lab", 3, 0.01, 0.07)]),
@@ -75,7 +76,7 @@ def _effect(factor, axis, metric, effect, comparison, source, n, lo, hi, p=np.na
 def test_under_five_models_no_interval_is_claimed(tmp_path):
     """The n < 5 rule: three fine-tuned CLIPs give an effect but no interval, and the verdict says n too small."""
     res = tmp_path / "results"
-    EFFECTS.write(res, pd.DataFrame([_effect("fine-tuning", "shape bias", "shape bias", -0.19, "paired", "records", 3,
+    EFFECTS.write(res, effects_frame([_effect("fine-tuning", "shape bias", "shape bias", -0.19, "paired", "records", 3,
                                              -0.23, -0.16)]), shape_bias.AXIS)
     table, ev = claims.judge_results(res, ids=["C3"])
     (row,) = table.to_dict("records")
@@ -103,7 +104,7 @@ def test_a_family_is_judged_after_holm_not_by_its_strongest_contrast(tmp_path):
     rows = [dict(factor="training distribution", axis="visual factors", metric="mean effective robustness over 10",
                  effect=0.05, comparison=f"data-{k} vs base", source="lab", n=6, ci_low=0.005, ci_high=0.095, p=p)
             for k, p in (("a", 0.02), ("b", 0.03), ("c", 0.04))]
-    EFFECTS.write(res, pd.DataFrame(rows), visual_factors.AXIS)
+    EFFECTS.write(res, effects_frame(rows), visual_factors.AXIS)
     table, ev = claims.judge_results(res, ids=["C7"])
     lab = ev[(ev["source"] == "lab")]
     assert list(lab["role"]) == ["family"] * 3 and lab["p_holm"].to_numpy() == pytest.approx([0.06] * 3)
@@ -111,7 +112,7 @@ def test_a_family_is_judged_after_holm_not_by_its_strongest_contrast(tmp_path):
     assert "family of 3 contrasts, 0 differ after Holm" in table.iloc[0]["lab"]
     assert "no effect larger than ±0.045 detected" in table.iloc[0]["words"]
     rows[0]["p"] = 0.001  # 0.003 after Holm: the family differs
-    EFFECTS.write(res, pd.DataFrame(rows), visual_factors.AXIS)
+    EFFECTS.write(res, effects_frame(rows), visual_factors.AXIS)
     assert claims.judge_results(res, ids=["C7"])[0].iloc[0]["lab_verdict"] == "agrees"
 
 
@@ -120,11 +121,11 @@ def test_c9_difference_of_drops_is_a_positive_family(tmp_path):
     rows = [dict(factor="fine-tuning", axis="shape bias", metric=f"shape-bias drop, standard minus {k}", effect=e,
                  comparison=f"finetuned vs finetuned-{k}", source="lab", n=6, ci_low=lo, ci_high=hi, p=p)
             for k, e, lo, hi, p in (("contrastive", 0.08, 0.05, 0.11, 0.001), ("peft", 0.01, -0.02, 0.04, 0.4))]
-    EFFECTS.write(res, pd.DataFrame(rows), shape_bias.AXIS)
+    EFFECTS.write(res, effects_frame(rows), shape_bias.AXIS)
     table, ev = claims.judge_results(res, ids=["C9"])
     assert table.iloc[0]["lab_verdict"] == "agrees"  # the contrastive drop is smaller, after Holm over 2
     rows[0].update(effect=-0.08, ci_low=-0.11, ci_high=-0.05)
-    EFFECTS.write(res, pd.DataFrame(rows), shape_bias.AXIS)
+    EFFECTS.write(res, effects_frame(rows), shape_bias.AXIS)
     assert claims.judge_results(res, ids=["C9"])[0].iloc[0]["lab_verdict"] == "disagrees"
 
 
@@ -273,3 +274,49 @@ def test_c4_says_why_when_no_answer_is_scorable(tmp_path):
     lab = [r for r in multimodal.c4(tmp_path) if r["source"] == "lab"]
     assert [r["role"] for r in lab] == ["primary", "secondary"] and lab[1]["effect"] == pytest.approx(0.1)
     assert not lab[0]["note"]
+
+
+def test_a_lab_verdict_at_the_edge_is_marginal_and_decides_nothing_alone(tmp_path):
+    """95% excludes 0 but 99% does not: p in [0.01, 0.05) from the same method. Alone, the lab's marginal verdict
+    leaves the claim inconclusive; a clear one (p < 0.01) decides."""
+    assert claims.marginal("agrees", 0.02) and claims.marginal("disagrees", 0.0499)
+    assert not claims.marginal("agrees", 0.009) and not claims.marginal("inconclusive", 0.02)
+    res = tmp_path / "results"
+    base = dict(factor="fine-tuning", axis="shape bias", metric="shape bias", comparison="finetuned vs base",
+                source="lab", n=6)
+    EFFECTS.write(res, effects_frame([dict(base, effect=0.04, ci_low=0.004, ci_high=0.076, p=0.03)]),
+                  shape_bias.AXIS)
+    table, ev = claims.judge_results(res, ids=["C3"])
+    row = table.iloc[0]
+    assert row["lab_verdict"] == "disagrees" and row["lab_marginal"] and row["verdict"] == "inconclusive"
+    assert "marginal" in row["lab"] and "marginal" in row["caveat"] and "marginal" in row["words"]
+    EFFECTS.write(res, effects_frame([dict(base, effect=0.04, ci_low=0.02, ci_high=0.06, p=0.001)]), shape_bias.AXIS)
+    row = claims.judge_results(res, ids=["C3"])[0].iloc[0]
+    assert not row["lab_marginal"] and row["verdict"] == "disagrees"
+
+
+def test_a_family_is_marginal_when_its_strongest_holm_p_is(tmp_path):
+    res = tmp_path / "results"
+    rows = [dict(factor="training distribution", axis="visual factors", metric="mean effective robustness over 10",
+                 effect=0.05, comparison=f"data-{k} vs base", source="lab", n=6, ci_low=0.01, ci_high=0.09, p=p)
+            for k, p in (("a", 0.006), ("b", 0.3))]  # Holm: 0.012, 0.3: the family differs, at the edge
+    EFFECTS.write(res, effects_frame(rows), visual_factors.AXIS)
+    table, ev = claims.judge_results(res, ids=["C7"])
+    assert table.iloc[0]["lab_verdict"] == "agrees" and table.iloc[0]["lab_marginal"]
+    assert table.iloc[0]["verdict"] == "inconclusive"
+    rows[0]["p"] = 0.001  # Holm 0.002: clear
+    EFFECTS.write(res, effects_frame(rows), visual_factors.AXIS)
+    t = claims.judge_results(res, ids=["C7"])[0].iloc[0]
+    assert not t["lab_marginal"] and t["verdict"] == "agrees"
+
+
+def test_no_primary_is_repeated_as_a_secondary_and_every_interval_has_its_own_p(shared_data, tmp_path):
+    table, ev = claims.judge_results(tmp_path, ids=["C8", "C10", "C13"], records_root=shared_data)
+    prim = ev[ev["role"] == "primary"]
+    sec = ev[ev["role"] == "secondary"]
+    assert len(sec) and not set(zip(sec["id"], sec["measured"])) & set(zip(prim["id"], prim["measured"]))
+    judged = ev[(ev["role"] != "secondary") & ev["ci_low"].notna()]
+    assert len(judged) and judged["p"].notna().all()
+    # a bootstrap's p agrees with its interval: p < 0.05 exactly when the interval excludes 0
+    excl = (judged["ci_low"] > 0) | (judged["ci_high"] < 0)
+    assert ((judged["p"] < 0.05) == excl).all()

@@ -44,10 +44,10 @@ def test_records_effects_contrasts_residual_groups():
     rows = []
     for fam, data, loss, size, res in [("vit", "openai-wit", "clip", 4e8, 0.0), ("vit", "laion2b", "clip", 2e9, 0.1),
                                        ("resnet", "openai-wit", "clip", 4e8, -0.2), ("vit", "laion2b", "siglip", 2e9, 0.3)]:
-        rows.append(dict(dataset="mscoco", metric="image_retrieval_recall@5", family=fam, data=data, loss=loss,
-                         dataset_size=size, finetuned=False, finetune_data=None, residual=res))
-    rows.append(dict(dataset="mscoco", metric="image_retrieval_recall@5", family="vit", data="laion2b", loss="clip",
-                     dataset_size=2e9, finetuned=True, finetune_data="mscoco", residual=0.5))
+        rows.append(dict(model=f"m{len(rows)}", dataset="mscoco", metric="image_retrieval_recall@5", family=fam,
+                         data=data, loss=loss, dataset_size=size, finetuned=False, finetune_data=None, residual=res))
+    rows.append(dict(model="ft", dataset="mscoco", metric="image_retrieval_recall@5", family="vit", data="laion2b",
+                     loss="clip", dataset_size=2e9, finetuned=True, finetune_data="mscoco", residual=0.5))
     e = retrieval.records_effects(pd.DataFrame(rows))
     arch = e[e["factor"] == "architecture"]
     assert arch.iloc[0]["effect"] == pytest.approx(-0.2 - np.mean([0.0, 0.1, 0.3]))

@@ -15,8 +15,9 @@ AXES = {c: Axis(c, name, c) for c, name in (("06_ood", "OOD"), ("07_ret", "retri
 
 
 def _write(root, chap, rows):
-    EFFECTS.write(root, pd.DataFrame(rows, columns=["factor", "axis", "metric", "effect", "comparison", "source", "n",
-                                                    "ci_low", "ci_high", "p"]), AXES[chap])
+    from clipstudy.effects import effects_frame
+
+    EFFECTS.write(root, effects_frame(rows), AXES[chap])
 
 
 def test_summary_reads_headlines_and_missing_cells(tmp_path):
@@ -54,3 +55,25 @@ def test_summary_reads_headlines_and_missing_cells(tmp_path):
     assert "empty" in why[("09_empty", "architecture")]
     assert "no effects table" in why[("05_none", "fine-tuning")]
     assert len(miss[miss["chapter"] == "07_ret"]) == 5
+
+
+def test_a_cells_headline_comes_from_real_models_first():
+    """Records first, then live checkpoints (never a pipeline check), then the lab; the lab's value stays beside."""
+    rows = [dict(factor="architecture", axis="OOD", metric="m", effect=e, comparison="c", source=s, n=9,
+                 ci_low=e - 0.01, ci_high=e + 0.01, p=p)
+            for s, e, p in (("lab", 0.3, 0.02), ("records", -0.1, 0.001), ("live", 0.2, 0.001))]
+    rows += [dict(factor="fine-tuning", axis="OOD", metric="m", effect=e, comparison="c", source=s, n=9,
+                  ci_low=lo, ci_high=hi, p=p) for s, e, lo, hi, p in (("lab", 0.3, 0.1, 0.5, 0.03),
+                                                                     ("live", 0.2, 0.1, 0.3, 0.001))]
+    rows += [dict(factor="contrastive loss", axis="OOD", metric="m", effect=0.3, comparison="c", source="lab", n=6,
+                  ci_low=0.2, ci_high=0.4, p=0.001)]
+    heads = summary.headline(pd.DataFrame(rows).assign(note=""))
+    c = summary.cells(heads).set_index("factor")
+    assert c.loc["architecture", "source"] == "records" and c.loc["architecture", "lab_effect"] == pytest.approx(0.3)
+    assert c.loc["fine-tuning", "source"] == "live" and c.loc["contrastive loss", "source"] == "lab"
+    checked = summary.cells(heads, pipeline_check=True).set_index("factor")
+    assert checked.loc["fine-tuning", "source"] == "lab"  # random weights never make a headline
+    assert checked.loc["fine-tuning", "marginal"] and not checked.loc["contrastive loss", "marginal"]
+    assert not c.loc["architecture", "marginal"]  # only a lab headline is called marginal
+    g = summary.grid(heads, ["OOD"])
+    assert g.loc["architecture", "OOD"] == pytest.approx(-0.1)

@@ -52,17 +52,17 @@ def test_intervals_travel_to_the_summary(tmp_path):
     from clipstudy.axes.core import EFFECTS, Axis
 
     x = Axis("x", "shape bias", "04_x")
-    rows = [E.effect("fine-tuning", "shape bias", "shape bias", -0.19, "ft vs zs", "records", n=3, ci=(-0.23, -0.16)),
+    rows = [E.effect("fine-tuning", "shape bias", "shape bias", -0.19, "ft vs zs", "records", n=6, ci=(-0.23, -0.16)),
             dict(factor="fine-tuning", axis="shape bias", metric="shape bias", effect=0.2, comparison="lab ft",
                  source="lab")]
     EFFECTS.write(tmp_path, E.effects_frame(rows), x)
     eff, problems = summary.read_effects(tmp_path, [x])
     assert not problems and list(eff.columns[:9]) == E.COLUMNS
     h = summary.headline(eff).set_index("source")
-    assert h.loc["records", "n"] == 3 and h.loc["records", "ci_low"] == pytest.approx(-0.23)
+    assert h.loc["records", "n"] == 6 and h.loc["records", "ci_low"] == pytest.approx(-0.23)
     assert np.isnan(h.loc["lab", "n"])
     text = E.factor_summary(eff)
-    assert "n=3, 95% CI [-0.230, -0.160]" in text
+    assert "n=6, 95% CI [-0.230, -0.160]" in text
 
 
 # ------------------------------------------------------------------ chapter contrasts on the shared files
@@ -153,38 +153,74 @@ def test_effect_rejects_unknown_factor_and_source():
 
 def test_effects_frame_columns_and_validation():
     empty = E.effects_frame([])
-    assert list(empty.columns) == E.COLUMNS + [E.P] and empty.empty  # the p-value column follows, optional
+    assert list(empty.columns) == E.COLUMNS + E.EXTRA and empty.empty  # p, the group sizes and a note follow, optional
     df = E.effects_frame([E.effect("architecture", "x", "m", 0.5, "c", "lab", p=0.01)])
-    assert list(df.columns) == E.COLUMNS + [E.P] and df.loc[0, E.P] == 0.01
+    assert list(df.columns) == E.COLUMNS + E.EXTRA and df.loc[0, E.P] == 0.01
     with pytest.raises(SchemaError, match="comparison"):
         E.effects_frame([dict(factor="architecture", axis="x", metric="m", effect=1.0, source="lab")])
     with pytest.raises(UnknownNameError):
         E.effects_frame([dict(factor="colour", axis="x", metric="m", effect=1.0, comparison="c", source="lab")])
 
 
-def test_group_contrast_means_and_empty_group():
-    f = pd.DataFrame({"g": ["a", "a", "b", "b", "b"], "v": [1.0, 3.0, 0.0, 1.0, np.nan]})
-    c = E.group_contrast(f, "g", "a", "b", "v")
-    assert c == dict(effect=pytest.approx(1.5), n_treatment=2, n_base=2)
-    assert np.isnan(E.group_contrast(f, "g", "a", "zzz", "v")["effect"])
-
-
-def test_matched_contrast_removes_confounding():
+def test_matched_effect_removes_confounding():
     # Within each data source the treatment adds exactly +1, but treatment models mostly sit in the
     # high-value source: the unmatched contrast is inflated, the matched one is exactly 1.
     f = pd.DataFrame({
+        "model": list("abcdefgh"),
         "arch": ["vit", "vit", "vit", "rn", "rn", "rn", "vit", "rn"],
         "data": ["hi", "hi", "hi", "lo", "lo", "lo", "lo", "hi"],
         "er": [11.0, 11.0, 11.0, 0.0, 0.0, 0.0, 1.0, 10.0],
     })
-    m = E.matched_contrast(f, "arch", "vit", "rn", "er", ["data"])
+    m = E.matched_effect(f, "arch", "vit", "rn", "er", ["data"])
     assert m["matched"] and m["n_strata"] == 2 and m["effect"] == pytest.approx(1.0)
-    u = E.matched_contrast(f, "arch", "vit", "rn", "er")
+    assert (m["n_treatment"], m["n_base"]) == (4, 4)
+    u = E.matched_effect(f, "arch", "vit", "rn", "er")
     assert not u["matched"] and u["effect"] == pytest.approx(8.5 - 2.5)
     # no stratum holds both groups: falls back to the unmatched contrast and says so
     g = f[~((f["arch"] == "vit") & (f["data"] == "lo")) & ~((f["arch"] == "rn") & (f["data"] == "hi"))]
-    fb = E.matched_contrast(g, "arch", "vit", "rn", "er", ["data"])
+    fb = E.matched_effect(g, "arch", "vit", "rn", "er", ["data"])
     assert not fb["matched"] and fb["effect"] == pytest.approx(11.0)
+    # a unit in no shared stratum takes no part: neither counted nor resampled
+    extra = pd.concat([f, pd.DataFrame([dict(model="z", arch="vit", data="mid", er=99.0)])], ignore_index=True)
+    assert E.matched_effect(extra, "arch", "vit", "rn", "er", ["data"])["n_treatment"] == 4
+
+
+def test_stratified_bootstrap_resamples_models_within_their_group():
+    """Each group's models are resampled with their strata kept together: the interval equals a brute-force
+    bootstrap of the same draws, and a constant shift inside every stratum has no spread at all."""
+    rng = np.random.default_rng(3)
+    rows = [dict(model=f"{arch}{i}", arch=arch, prompts=p, v=base + rng.normal(0, 0.1) + (0.3 if p == "b" else 0))
+            for arch, base in (("vit", 1.0), ("rn", 0.5)) for i in range(6) for p in ("a", "b")]
+    f = pd.DataFrame(rows)
+    g = E.grouped_effect(f, "arch", "vit", "rn", "v", match=["prompts"], n_boot=500, seed=0)
+    per = f.groupby(["arch", "model", "prompts"])["v"].mean().unstack("prompts")
+    t, b = per.loc["vit"].to_numpy(), per.loc["rn"].to_numpy()
+    draws = np.random.default_rng(0)  # all the treatment draws, then all the base draws, as grouped_effect takes them
+    ti, bi = draws.integers(0, 6, size=(500, 6)), draws.integers(0, 6, size=(500, 6))
+    boot = [(t[i].mean(0) - b[j].mean(0)).mean() for i, j in zip(ti, bi)]
+    assert g["effect"] == pytest.approx((t.mean(0) - b.mean(0)).mean())
+    assert (g["ci_low"], g["ci_high"]) == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])))
+    assert (g["n_treatment"], g["n_base"], g["n_strata"]) == (6, 6, 2) and 0 <= g["p"] <= 1
+
+
+def test_under_five_models_in_a_group_an_effect_keeps_no_interval():
+    f = pd.DataFrame(dict(model=list("abcdefghi"), g=["t"] * 4 + ["b"] * 5, v=np.arange(9.0)))
+    row = E.contrast("architecture", "x", "m", E.grouped_effect(f, "g", "t", "b", "v"), "t vs b")
+    assert row["n_treatment"] == 4 and row["n_base"] == 5 and row["n"] == 9
+    assert np.isnan(row["ci_low"]) and np.isnan(row["p"]) and row["note"].startswith("n too small: 4 models in treatment")
+    assert row["effect"] == pytest.approx(1.5 - 6.0)
+    f.loc[4, "g"] = "t"  # five and four: the smaller group decides
+    assert E.contrast("architecture", "x", "m", E.grouped_effect(f, "g", "t", "b", "v"), "t vs b")["note"]
+    big = pd.DataFrame(dict(model=list("abcdefghij"), g=["t"] * 5 + ["b"] * 5, v=np.arange(10.0)))
+    ok = E.contrast("architecture", "x", "m", E.grouped_effect(big, "g", "t", "b", "v"), "t vs b")
+    assert np.isfinite(ok["ci_low"]) and not ok["note"]
+    # the lab's seed effects are not a bootstrap over models: the rule leaves them alone
+    lab = E.effect("architecture", "x", "m", 0.1, "c", "lab", n=4, ci=(0.0, 0.2))
+    assert lab["ci_low"] == 0.0 and not lab["note"]
+    # and a table read back applies it to a records row written without it
+    back = E.effects_frame([dict(E.effect("architecture", "x", "m", 0.1, "c", "lab", n=3, ci=(0.0, 0.2)),
+                                 source="records")])
+    assert np.isnan(back.loc[0, "ci_low"]) and back.loc[0, "note"].startswith("n too small: 3")
 
 
 def test_lab_effects_maps_recipes_to_factors():

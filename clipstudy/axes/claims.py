@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .. import chapter, plots, tables
-from ..effects import MIN_UNITS, holm, p_from_interval, verdict as sign_verdict
+from ..effects import MIN_UNITS, holm, verdict as sign_verdict
 from . import evidence as ev
 from .core import Axis, display, register, show as show_figure
 from .evidence import COLUMNS, SOURCES, listing
@@ -39,9 +39,10 @@ CLAIMS_TABLE = AXIS.table("claims", id="text", claim="text", records="text", lab
                           caveat="text", words="text")
 CLAIMS_EVIDENCE = AXIS.table("claims_evidence", id="text", source="text", role="text", effect="float64", n="float64",
                              unit="text", ci_low="float64", ci_high="float64", p="float64", p_holm="float64",
-                             verdict="text", measured="text", note="text", caveat="text")
+                             verdict="text", marginal="bool", measured="text", note="text", caveat="text")
 VERDICTS = ("agrees", "disagrees", "inconclusive", "not measured")
 ALPHA = 0.05
+MARGINAL = 0.01  # a lab verdict whose 99% interval covers 0 (p at or above this) is marginal
 BOOTSTRAP_UNITS = ("models", "model pairs", "recipes")  # units whose interval is a bootstrap over them
 NEAR_ZERO = 0.05  # the "near zero" rule (no claim uses it now): the whole interval within +-0.05
 
@@ -86,14 +87,24 @@ def family_verdict(rule: str, effects: Iterable[float], p_holm: Iterable[float],
     return "agrees" if signs == {1.0} else "disagrees" if signs == {-1.0} else "inconclusive"
 
 
-def overall(verdicts: dict[str, str]) -> str:
+def marginal(verdict_: str, p: float) -> bool:
+    """A verdict at the edge of its evidence: it agrees or disagrees (its 95% interval excludes 0) but its 99%
+    interval would not (0.01 <= p < 0.05, p from the same method as the interval; for a family, the Holm-adjusted
+    p of its contrast)."""
+    return verdict_ in ("agrees", "disagrees") and np.isfinite(p) and MARGINAL <= p < ALPHA
+
+
+def overall(verdicts: dict[str, str], marginal_lab: bool = False) -> str:
     """One verdict from the sources: real models (records, live) decide when they measured the claim, the
-    lab when they did not; real sources that contradict each other make it inconclusive."""
+    lab when they did not; real sources that contradict each other make it inconclusive. A marginal lab verdict
+    (`marginal`) alone decides nothing: inconclusive."""
     real = [verdicts.get(s, "not measured") for s in ("records", "live")]
     real = [v for v in real if v != "not measured"]
     pool = real or [v for v in [verdicts.get("lab", "not measured")] if v != "not measured"]
     if not pool:
         return "not measured"
+    if not real and marginal_lab:
+        return "inconclusive"
     if "agrees" in pool and "disagrees" in pool:
         return "inconclusive"
     for v in ("agrees", "disagrees"):
@@ -130,9 +141,6 @@ def evidence_rows(results: str | Path, ids: Iterable[str] | None = None, records
     df.loc[small, ["ci_low", "ci_high", "p"]] = np.nan
     df.loc[small, "caveat"] = [c if c else f"n too small: {int(n)} {u} (under {MIN_UNITS}, no bootstrap interval)"
                                for c, n, u in zip(df.loc[small, "caveat"], df.loc[small, "n"], df.loc[small, "unit"])]
-    # a row without a p of its own: read it back from its interval (normal approximation)
-    miss = df["p"].isna() & df["ci_low"].notna()
-    df.loc[miss, "p"] = [p_from_interval(e, lo, hi) for e, lo, hi in df.loc[miss, ["effect", "ci_low", "ci_high"]].to_numpy()]
     df["p_holm"] = np.nan
     df["verdict"] = ""
     rules = listing().set_index("id")["rule"]
@@ -147,6 +155,14 @@ def evidence_rows(results: str | Path, ids: Iterable[str] | None = None, records
         adj = holm(g["p"].to_numpy())
         df.loc[g.index, "p_holm"] = adj
         df.loc[g.index, "verdict"] = family_verdict(rules[cid], g["effect"], adj)
+    # a lab verdict at the edge: its 95% interval excludes 0 and its 99% does not (for a family: the strongest
+    # contrast's Holm p lies in [0.01, 0.05), so every contrast that decides is marginal)
+    df["marginal"] = False
+    lab = (df["source"] == "lab") & (df["role"] != "secondary")
+    for i in df.index[lab & (df["role"] == "primary")]:
+        df.at[i, "marginal"] = marginal(df.at[i, "verdict"], df.at[i, "p"])
+    for _, g in df[lab & (df["role"] == "family")].groupby(["id", "source"]):
+        df.loc[g.index, "marginal"] = marginal(g["verdict"].iloc[0], float(g["p_holm"].min()))
     return df
 
 
@@ -187,6 +203,8 @@ def cell(r: pd.Series | None, family: pd.DataFrame | None = None) -> str:
         s += f"; family of {len(family)} contrasts, {k} differ after Holm (shown: {shown})"
     if r["verdict"] == "inconclusive" and np.isfinite(r["ci_low"]):
         s += f"; no effect larger than ±{(r['ci_high'] - r['ci_low']) / 2:.3f} detected"
+    if bool(r.get("marginal", False)):
+        s += "; marginal: its 95% interval excludes 0, its 99% interval does not"
     return s
 
 
@@ -198,6 +216,10 @@ def caveat(e: pd.DataFrame, v: dict[str, str]) -> str:
             return text
     measured = [s for s, x in v.items() if x != "not measured"]
     if measured == ["lab"]:
+        edge = e[(e["source"] == "lab") & e.get("marginal", pd.Series(False, index=e.index)).astype(bool)]
+        if len(edge):
+            return ("lab only, and marginal: its 95% interval excludes 0 but its 99% interval does not, so another "
+                    "draw of the training seeds could turn it; the overall verdict does not rest on it")
         return "lab only: no real model measured this claim in this build"
     return ""
 
@@ -239,25 +261,26 @@ def judge_results(results: str | Path, ids: Iterable[str] | None = None, records
                 row_[s] = f"{PIPELINE_CAVEAT}: {row_[s]}"
                 v[s] = "not measured"
             row_[f"{s}_unit"] = p["unit"] if p is not None else ""
-        row_["verdict"] = overall(v)
+            row_[f"{s}_marginal"] = bool(p is not None and p.get("marginal", False))
+        row_["verdict"] = overall(v, marginal_lab=row_["lab_marginal"])
         row_["caveat"] = caveat(e[e["source"] != "live"] if check else e, v)
-        row_["words"] = words(c.id, v, e)
+        row_["words"] = words(c.id, v, e, marginal_lab=row_["lab_marginal"])
         if row_["live_verdict"] == PIPELINE_VERDICT:
             row_["words"] += f" Live: {PIPELINE_CAVEAT} (its number is shown, not judged)."
         rows.append(row_)
     return pd.DataFrame(rows), ev
 
 
-def words(cid: str, v: dict[str, str], e: pd.DataFrame | None = None) -> str:
-    """A sentence from the per-source verdicts: where real models and the lab agree or disagree, and for each
-    inconclusive source the smallest effect it could have detected."""
+def words(cid: str, v: dict[str, str], e: pd.DataFrame | None = None, marginal_lab: bool = False) -> str:
+    """A sentence from the per-source verdicts: where real models and the lab agree or disagree, for each
+    inconclusive source the smallest effect it could have detected, and whether the lab's verdict is marginal."""
     measured = {s: x for s, x in v.items() if x != "not measured"}
     if not measured:
         return "Not measured in this build."
     parts = []
     for s, x in measured.items():
         if x != "inconclusive":
-            parts.append(f"{s}: {x}")
+            parts.append(f"{s}: {x}" + (" (marginal: its 99% interval covers 0)" if s == "lab" and marginal_lab else ""))
             continue
         p = _primary(e[e["source"] == s]) if e is not None else None
         if p is not None and np.isfinite(p["ci_low"]):

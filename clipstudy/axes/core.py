@@ -154,7 +154,8 @@ def table(name: str, **columns: str) -> Table:
 
 # every chapter's effects (`Effects.write`) and its reasons for the factors it did not measure
 EFFECTS = table("effects", factor="text", axis="text", metric="text", effect="float64", comparison="text",
-                source="text", n="float64", ci_low="float64", ci_high="float64", p="float64")
+                source="text", n="float64", ci_low="float64", ci_high="float64", p="float64", n_treatment="float64",
+                n_base="float64", note="text")
 NOT_MEASURED = table("not_measured", factor="text", axis="text", reason="text")
 
 

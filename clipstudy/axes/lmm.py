@@ -218,22 +218,18 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 def discordant(questions: pd.DataFrame) -> dict[str, float]:
     """paired_gain, lmm_only and clip_only shares over the questions the LMM answered TRUE or FALSE (each image one
-    pair: the LMM right or not, its CLIP right or not)."""
+    pair: the LMM right or not, its CLIP right or not; `effects.discordant`)."""
     q = questions[questions["match"].isin(["TRUE", "FALSE"])]
     if q.empty:
         return dict(paired_gain=np.nan, lmm_only=np.nan, clip_only=np.nan)
-    lm, cl = (q["match"] == "TRUE").to_numpy(bool), q["clip_correct"].astype(bool).to_numpy()
-    b, c = float((lm & ~cl).mean()), float((cl & ~lm).mean())
-    return dict(paired_gain=b - c, lmm_only=b, clip_only=c)
+    d = E.discordant((q["match"] == "TRUE").to_numpy(bool), q["clip_correct"].astype(bool).to_numpy())
+    return dict(paired_gain=d["difference"], lmm_only=d["a_only"], clip_only=d["b_only"])
 
 
 def paired_interval(lmm_only: float, clip_only: float, n: int) -> tuple[float, float, int]:
-    """(gain, its variance, n) from the discordant shares of n paired binary outcomes d in {-1, 0, 1}: the sample
-    variance of d (ddof=1) over n, from the shares alone, so the runner's rows give the questions' own interval."""
-    d = lmm_only - clip_only
-    if n < 2:
-        return (d if n else np.nan, np.nan, int(n))
-    return float(d), float(max(lmm_only + clip_only - d * d, 0.0) / (n - 1)), int(n)
+    """(gain, its variance, n) of the LMM over its CLIP from their discordant shares (`effects.paired_interval`), so
+    the runner's rows give the questions' own interval."""
+    return E.paired_interval(lmm_only, clip_only, n)
 
 
 # ---- the axis and its chapter ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from scipy import stats
 
 from .. import chapter, plots
 from .. import effects as E
-from ..effects import effect, effects_frame, group_contrast, recipe_contrast
+from ..effects import contrast, effect, effects_frame, grouped_effect, recipe_contrast
 from ..lab import evaluate as lab_eval
 from ..metrics import retrieval_recall
 from .core import IdLookup, Outputs, Row, row, Axis, display, register, show
@@ -88,10 +88,9 @@ def records_effects(frame: pd.DataFrame, dataset: str = "mscoco", metric: str = 
     ]
     rows = []
     for factor, g, col, t, b, comp in specs:
-        c = group_contrast(g, col, t, b, "residual")
+        c = grouped_effect(g, col, t, b, "residual")
         if np.isfinite(c["effect"]):
-            rows.append(effect(factor, NAME, name, c["effect"],
-                               f"{comp} (n={c['n_treatment']} vs {c['n_base']})", "records"))
+            rows.append(contrast(factor, NAME, name, c, f"{comp} (n={c['n_treatment']} vs {c['n_base']})"))
     return effects_frame(rows)
 
 

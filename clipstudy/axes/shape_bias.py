@@ -447,7 +447,6 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     live_sb = live_wide(ch, ["model", "dataset"], {"accuracy16": "accuracy"}, "live_shape_bias")
     if live_sb is not None:
         display(live_sb.round(3))
-        live_finetune_effects(ch, live_sb)
     return live_sb
 
 
@@ -468,22 +467,6 @@ def zero_shot_parent(name: str, models: Sequence[str]) -> str | None:
         if not o.finetuned and o.arch == arch and o.data == spec.data:
             return other
     return None
-
-
-def live_finetune_effects(ch: chapter.Chapter, live_sb: pd.DataFrame) -> list[dict]:
-    """Shape bias on the cue-conflict images of each live fine-tuned CLIP minus that of its zero-shot parent,
-    over model pairs (C3's live primary)."""
-    t = live_sb[live_sb["dataset"] == "cue-conflict"].set_index("model")
-    if "shape_bias" not in t.columns:
-        return []
-    diffs = [float(t.at[m, "shape_bias"] - t.at[p, "shape_bias"]) for m in t.index
-             if (p := zero_shot_parent(m, list(t.index))) is not None]
-    if not diffs:
-        return []
-    b = E.bootstrap_mean(diffs)
-    return ch.effects.extend([E.effect("fine-tuning", AXIS.name, "shape bias (live, cue-conflict)", b["effect"],
-                                       "fine-tuned vs its zero-shot parent", "live", n=b["n"],
-                                       ci=(b["ci_low"], b["ci_high"]), p=b["p"])])
 
 
 # ---- the paper's claims on this axis ---------------------------------------------------------------
@@ -556,7 +539,7 @@ def c3(results, records_root=None) -> list[dict]:
     out += ev.from_effects("lab", results, AXIS, "fine-tuning", "shape bias", "seeds x images",
                            comparison="finetuned vs base") or \
         [ev.row("lab", "", note="chapter 04 wrote no lab fine-tuning effect")]
-    out += ev.from_effects("live", results, AXIS, "fine-tuning", "shape bias", "model pairs") or \
+    out += ev.from_effects("live", results, AXIS, "fine-tuning", "shape bias", "pairs x images") or \
         [ev.row("live", "", note=NOT_LIVE)]
     return out
 

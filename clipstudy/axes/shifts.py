@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import chapter, plots
 from .. import effects as E
-from ..effects import effect, matched_contrast, paired_effect
+from ..effects import contrast, effect, matched_effect, paired_effect
 from ..data_sources import labels
 from ..lab import evaluate as lab_eval
 from .core import IdLookup, Outputs, Row, row, Axis, LAB_FACTORS, display, register, show
@@ -65,32 +65,25 @@ def records_er_effects(points: pd.DataFrame, axis: str = "natural shifts",
     """Six-factor contrasts of mean ER in the records (observational: matched where the tags allow).
 
     architecture: ViT minus ResNet zero-shot CLIPs, matched on training data;
-    training distribution: LAION-2B minus OpenAI WIT zero-shot CLIPs, matched on family;
-    training-set size: >=1B minus <1B training images (zero-shot CLIPs), matched on family and loss;
     fine-tuning: ImageNet-fine-tuned CLIPs (timm) minus zero-shot CLIPs, matched on family and data;
     contrastive loss: SigLIP minus CLIP-loss zero-shot CLIPs, matched on family.
+    Training data and size are contrasted over more checkpoints, on ER over Sketch and R (`records_data_size`).
     """
     m = mean_er(points)
     zs = m[m["group"] == "zero-shot CLIP"].copy()
-    zs["big"] = np.where(zs["dataset_size"] >= 1e9, "big", np.where(zs["dataset_size"] < 1e9, "small", None))
     clip = m[m["group"].isin(["zero-shot CLIP", "CLIP fine-tuned"])]
     specs = [
         ("architecture", zs, "family", "vit", "resnet", ["data"], "ViT vs ResNet zero-shot CLIPs"),
-        ("training distribution", zs, "data", "laion2b", "openai-wit", ["family"],
-         "LAION-2B vs OpenAI-WIT zero-shot CLIPs"),
-        ("training-set size", zs, "big", "big", "small", ["family", "loss"],
-         ">=1B vs <1B training images, zero-shot CLIPs"),
         ("fine-tuning", clip, "group", "CLIP fine-tuned", "zero-shot CLIP", ["family", "data"],
          "ImageNet-fine-tuned CLIPs (timm) vs zero-shot CLIPs"),
         ("contrastive loss", zs, "loss", "siglip", "clip", ["family"], "SigLIP vs CLIP loss, zero-shot CLIPs"),
     ]
     rows = []
     for factor, frame, col, t, b, match, text in specs:
-        c = matched_contrast(frame, col, t, b, "er", match)
+        c = matched_effect(frame, col, t, b, "er", match)
         how = (f"matched on {'+'.join(match)}, {c['n_strata']} " + ("stratum" if c["n_strata"] == 1 else "strata")
                if c["matched"] else "unmatched")
-        rows.append(effect(factor, axis, metric, c["effect"],
-                           f"{text} (n={c['n_treatment']} vs {c['n_base']}, {how})", "records"))
+        rows.append(contrast(factor, axis, metric, c, f"{text} (n={c['n_treatment']} vs {c['n_base']}, {how})"))
     return rows
 
 
@@ -335,6 +328,136 @@ def records_objectnet(ch: chapter.Chapter, points: pd.DataFrame | None) -> None:
         chapter.finding("ObjectNet has no ImageNet-model baseline in these records, so no ER is computed for it; over "
                         "{n:.0f} zero-shot CLIPs its accuracy tracks ImageNet accuracy with Spearman rho {rho:.3f}.",
                         n=len(obj), rho=rho)
+
+
+# ---- records of the prompts, more training sets, 71 fine-tunes and a second baseline --------------------------
+FREQ = "frequency_determines_performance"  # Udandarao et al.: 21 CLIPs x 3 prompt sets
+
+
+def records_prompts(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """Test-time prompts on 21 real zero-shot CLIPs, paired per model: the 80-template ensemble minus one template,
+    and one template minus the bare class name, on ImageNet top-1 and on ER over Sketch and R (timm's line)."""
+    if not chapter.records_ready(FREQ, "timm"):
+        return None
+    from .. import records as R
+    from ..records import baselines, prompt_sets as PS
+
+    freq = R.load(FREQ)
+    pts = PS.prompt_points(freq, baselines.timm_baseline(R.load("timm"), shifts=PS.SHIFTS))
+    table = ch.save(PS.prompt_table(pts), "records_prompts")
+    eff = PS.prompt_effects(table, metrics=[PS.ER_MEAN, PS.TOP1])
+    n = table["model"].nunique()
+    rows = ch.effects.extend([E.contrast("test-time prompts", AXIS.name, r["metric"], r,
+                                         f"{r['comparison']} ({n} zero-shot CLIPs, paired per model)")
+                              for r in eff.to_dict("records")])
+    display(pd.DataFrame(rows)[["comparison", "metric", "effect", "n", "ci_low", "ci_high", "note"]])
+    wide = table[table["metric"].isin([PS.TOP1, PS.ER_MEAN])]
+    fig = plots.paired_panels([dict(frame=wide[wide["metric"] == m], x="prompt_set", y="value", unit="model",
+                                    order=["class", "simple", "ensemble"], hue="family", ylabel=m,
+                                    title=f"{m}, per CLIP") for m in (PS.TOP1, PS.ER_MEAN)], figsize=(11, 4))
+    ch.figure(fig, wide, "records_prompts")
+    show()
+    for r in rows:
+        chapter.finding("{comp}, {m}: {w}.", comp=r["comparison"], m=r["metric"], w=E.effect_words(r))
+    return table
+
+
+def records_prompt_classes(ch: chapter.Chapter, k: int = 8) -> pd.DataFrame | None:
+    """Per class: which classes the 80-template ensemble helps or hurts most against one template (mean over the
+    21 CLIPs, its spread over models); a ranking, not 1,000 tests."""
+    if not chapter.records_ready(FREQ):
+        return None
+    from .. import records as R
+    from ..records import prompt_sets as PS
+
+    ce = PS.class_effects(R.load(FREQ, per_class=True), "ensemble", "simple")
+    top = ch.save(PS.top_classes(ce, k=k), "records_prompt_classes")
+    fig = plots.class_changes(top, title=f"The {k} classes the 80-template ensemble helps and hurts most against one "
+                                         "template (mean over the CLIPs, 95% interval over models)")
+    ch.figure(fig, top, "records_prompt_classes")
+    show()
+    helped = ce.groupby("dataset")["effect"].apply(lambda e: float((e > 0).mean()))
+    chapter.finding("The ensemble raises the accuracy of {a:.0%} of ImageNet's classes (mean over CLIPs), {s:.0%} of "
+                    "ImageNet-Sketch's and {r:.0%} of ImageNet-R's.", a=helped.get("imagenet", np.nan),
+                    s=helped.get("imagenet-sketch", np.nan), r=helped.get("imagenet-r", np.nan))
+    return ce
+
+
+def records_data_size(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """Training data and size over open_clip's CLIPs and the checkpoints only the prompt records hold (CC3M,
+    CC12M, YFCC-15M, SynthCI-30M, a LAION pruned of test-like images), on one metric: ER over Sketch and R. A
+    checkpoint in both counts once (open_clip's value); the two GELU-built evaluations are left out and named."""
+    if not chapter.records_ready(FREQ, "open_clip", "timm"):
+        return None
+    from .. import records as R
+    from ..records import baselines, data_size as DS
+
+    pts = DS.data_size_points(R.load(FREQ), R.load("open_clip"),
+                              baselines.timm_baseline(R.load("timm"), shifts=DS.SHIFTS))
+    out = ch.save(DS.left_out(pts), "records_data_size_left_out")
+    display(out.drop_duplicates("model")[["source", "model", "why_out"]])
+    models = ch.save(DS.per_model(pts), "records_data_size_models")
+    eff = DS.data_size_effects(models)
+    rows = ch.effects.extend([E.contrast(r["factor"], AXIS.name, r["metric"], r, r["comparison"])
+                              for r in eff.to_dict("records")])
+    display(pd.DataFrame(rows)[["factor", "comparison", "effect", "n", "ci_low", "ci_high", "note"]])
+    return models
+
+
+def records_finetunes(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """71 ImageNet fine-tunes of one OpenAI ViT-B/32 (model soups): each one's ER against timm's ImageNet-model line,
+    and ER regressed on its hyperparameters, with intervals from a bootstrap over the fine-tunes."""
+    if not chapter.records_ready("model_soups", "timm"):
+        return None
+    from .. import records as R
+    from ..records import baselines, finetunes as FT
+
+    pts = FT.soups_points(R.load("model_soups"), baselines.timm_baseline(R.load("timm")))
+    er = ch.save(FT.soups_er(pts), "records_finetunes")
+    fig = plots.scatter(er.dropna(subset=["lr"]).assign(log10_lr=lambda d: np.log10(d["lr"])), "log10_lr", "er",
+                        hue="aug", xlabel="log10 learning rate", ylabel=f"ER (mean over {er['shifts'].iloc[0]})",
+                        title="71 fine-tunes of one CLIP: effective robustness and the learning rate")
+    ch.figure(fig, er, "records_finetunes")
+    show()
+    reg = ch.save(FT.er_regression(er), "records_finetune_regression")
+    display(reg[["term", "effect", "n_level", "ci_low", "ci_high", "p", "note"]])
+    lp = er[er["model"] == "model_0"]["er"]
+    chapter.finding("Over {n:.0f} fine-tunes the ER ranges from {lo:+.3f} to {hi:+.3f} (the linear-probe start: "
+                    "{lp:+.3f}); one log10 step of learning rate moves it by {b:+.3f} (95% interval [{bl:+.3f}, "
+                    "{bh:+.3f}]), the regression explaining R² = {r2:.2f} of its spread.",
+                    n=int((er["model"] != "model_0").sum()), lo=float(er["er"].min()), hi=float(er["er"].max()),
+                    lp=float(lp.iloc[0]) if len(lp) else np.nan, **{k: float(reg.set_index("term").loc[
+                        "log10_lr", c]) for k, c in (("b", "effect"), ("bl", "ci_low"), ("bh", "ci_high"))},
+                    r2=float(reg["r2"].iloc[0]))
+    return reg
+
+
+def records_baselines(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """How much each CLIP's ER moves when the line is fitted over the robustness testbed's ImageNet models instead
+    of timm's: per shift, the mean move over models with its interval, the largest move and the sign changes."""
+    if not chapter.records_ready("imagenet_testbed", "open_clip", "timm"):
+        return None
+    from .. import records as R
+    from ..records import baselines as B
+
+    timm, tb = B.timm_baseline(R.load("timm")), B.testbed_baseline(R.load("imagenet_testbed"))
+    sens = ch.save(B.sensitivity(B.clip_points(R.load("open_clip"), R.load("timm")), [timm, tb]),
+                   "records_er_baselines")
+    summ = ch.save(B.sensitivity_summary(sens, [timm, tb], by=("dataset", "group")), "records_er_baseline_moves")
+    display(summ[["dataset", "group", "n", "effect", "ci_low", "ci_high", "mean_abs_move", "max_abs_move",
+                  "sign_changes", "slope", "reference_slope"]])
+    fig = plots.scatter(sens, f"er_{timm.name}", f"er_{tb.name}", hue="dataset", style="group",
+                        xlabel=f"ER, {timm.name}'s line", ylabel=f"ER, {tb.name}'s line",
+                        title="Each CLIP's ER under two baselines (the diagonal: no move)", diagonal=True)
+    ch.figure(fig, sens, "records_er_baselines")
+    show()
+    worst = summ.loc[summ["mean_abs_move"].idxmax()]
+    chapter.finding("The baseline matters most on {d} for {g}s: their ER moves by {e:+.3f} on average (largest "
+                    "move {m:.3f}; {k:.0f} of {n:.0f} change sign); on the other shifts the mean move is at most "
+                    "{rest:.3f}.", d=worst["dataset"], g=worst["group"], e=worst["effect"], m=worst["max_abs_move"],
+                    k=worst["sign_changes"], n=worst["n"],
+                    rest=float(summ[summ["dataset"] != worst["dataset"]]["mean_abs_move"].max()))
+    return summ
 
 
 def laion_grid(ch: chapter.Chapter) -> pd.DataFrame | None:

@@ -26,7 +26,10 @@ AXIS = register(Axis("summary", "summary", "10_summary", summarised=False,
 
 # ---- tables: pure functions over frames and the results folder -------------------------------------
 
-SOURCE_ORDER = ("lab", "records", "live")
+# a cell's headline: real models first (the records where they measured it, then live checkpoints), the lab's causal
+# toy where they did not; the claims page reads its sources in the same order
+SOURCE_ORDER = ("records", "live", "lab")
+MARGINAL = 0.01  # as the claims page: a lab effect with 0.01 <= p < 0.05 is marginal
 
 # what this chapter publishes for readers: every effect of the build, the headline table, the unmeasured cells and
 # the count of effects per axis and source
@@ -78,28 +81,45 @@ def read_not_measured(results_dir: str | Path, axes: Iterable[Axis] | None = Non
 
 def headline(effects: pd.DataFrame, sources: Sequence[str] = SOURCE_ORDER) -> pd.DataFrame:
     """One effect per (factor, axis, source): the first finite row in file order (chapters write their
-    headline metric first). Columns: factor, axis, source, metric, effect, n, ci_low, ci_high (NaN where
-    the chapter gave no interval), comparison, chapter, n_rows (how many effects that cell holds in all)."""
+    headline metric first). Columns: factor, axis, source, metric, effect, n, ci_low, ci_high and p (NaN where
+    the chapter gave no interval), comparison, note (why no interval), chapter, n_rows (how many effects that cell
+    holds in all)."""
     e = effects[np.isfinite(pd.to_numeric(effects["effect"], errors="coerce"))]
     rows = []
     for (f, a, s), g in e.groupby(["factor", "axis", "source"], sort=False):
         first = g.iloc[0]
         rows.append(dict(factor=f, axis=a, source=s, metric=first["metric"], effect=float(first["effect"]),
-                         **{k: float(first.get(k, np.nan)) for k in INTERVAL},
-                         comparison=first["comparison"], chapter=first.get("chapter", ""), n_rows=len(g)))
-    out = pd.DataFrame(rows, columns=["factor", "axis", "source", "metric", "effect", *INTERVAL, "comparison",
-                                      "chapter", "n_rows"])
+                         **{k: float(first.get(k, np.nan)) for k in (*INTERVAL, "p")},
+                         comparison=first["comparison"], note=first.get("note", "") or "",
+                         chapter=first.get("chapter", ""), n_rows=len(g)))
+    out = pd.DataFrame(rows, columns=["factor", "axis", "source", "metric", "effect", *INTERVAL, "p", "comparison",
+                                      "note", "chapter", "n_rows"])
     order = {s: i for i, s in enumerate(sources)}
     return out.sort_values(["factor", "axis", "source"], key=lambda c: c.map(order) if c.name == "source" else c,
                            ignore_index=True)
 
 
-def grid(heads: pd.DataFrame, axes: Sequence[str], source: str | None = None) -> pd.DataFrame:
-    """factor x axis table of headline effects (of one source, or the first available source per cell in
-    SOURCE_ORDER); NaN where nothing was measured."""
-    h = heads if source is None else heads[heads["source"] == source]
+def cells(heads: pd.DataFrame, pipeline_check: bool = False) -> pd.DataFrame:
+    """One headline per (factor, axis): from the first source in SOURCE_ORDER that measured it (a live pipeline
+    check, random weights, never), with the lab's own headline beside it (`lab_effect`, `lab_ci_low`,
+    `lab_ci_high`). Columns: factor, axis, source, effect, ci_low, ci_high, n, metric, comparison, lab_effect, ..."""
+    h = heads[heads["source"] != "live"] if pipeline_check else heads
     order = {s: i for i, s in enumerate(SOURCE_ORDER)}
-    h = h.assign(_o=h["source"].map(order)).sort_values("_o").drop_duplicates(["factor", "axis"])
+    pick = h.assign(_o=h["source"].map(order)).sort_values(["_o"], kind="stable").drop_duplicates(["factor", "axis"])
+    lab = heads[heads["source"] == "lab"].set_index(["factor", "axis"])[["effect", "ci_low", "ci_high"]]
+    lab = lab.add_prefix("lab_")
+    cols = ["factor", "axis", "source", "effect", "ci_low", "ci_high", "n", "p", "metric", "comparison"]
+    out = pick[cols].join(lab, on=["factor", "axis"]).reset_index(drop=True)
+    # a lab headline at the edge of its evidence: its 95% interval excludes 0, its 99% interval does not
+    excludes = (out["ci_low"] > 0) | (out["ci_high"] < 0)
+    out["marginal"] = (out["source"] == "lab") & excludes & (out["p"] >= MARGINAL) & (out["p"] < 0.05)
+    return out
+
+
+def grid(heads: pd.DataFrame, axes: Sequence[str], source: str | None = None) -> pd.DataFrame:
+    """factor x axis table of headline effects (of one source, or each cell's headline, `cells`); NaN where
+    nothing was measured."""
+    h = cells(heads if source is None else heads[heads["source"] == source])
     g = h.pivot_table(index="factor", columns="axis", values="effect", aggfunc="first")
     return g.reindex(index=list(FACTORS), columns=list(axes))
 
@@ -179,7 +199,7 @@ def read(ch: chapter.Chapter) -> dict:
 def table(ch: chapter.Chapter, s: dict) -> pd.DataFrame:
     """One headline effect per (factor, axis, source), grouped by axis in chapter order: one table per axis."""
     heads = s["heads"]
-    cols = ["factor", "source", "effect", "ci_low", "ci_high", "n", "metric", "comparison", "n_rows"]
+    cols = ["factor", "source", "effect", "ci_low", "ci_high", "n", "metric", "comparison", "note", "n_rows"]
     t = ch.publish(SUMMARY_TABLE, heads[["axis", "chapter", *cols]].sort_values(["chapter", "factor", "source"],
                                                                               kind="stable"))
     for (_, axis_name), g in t.groupby(["chapter", "axis"], sort=True):
@@ -195,7 +215,9 @@ def heatmap(ch: chapter.Chapter, s: dict) -> None:
         chapter.notice("No effects", "No chapter wrote an effects table in this build; run the chapters first "
                        "(`clipstudy build`), then this one.")
         return
-    fig, ax, long = plots.summary_heatmap(heads, axes)
+    from ..config import live_pipeline_check
+
+    fig, ax, long = plots.summary_heatmap(cells(heads, live_pipeline_check(ch.results_dir) is not None), axes)
     ch.figure(fig, long, "summary_heatmap")
     show()
     n_cells, n_filled = len(FACTORS) * len(axes), int(np.isfinite(long["effect"]).sum())

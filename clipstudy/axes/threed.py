@@ -219,13 +219,34 @@ LAB_3DCC = AXIS.table("lab_3dcc", model="text", seed="int64", arch="text", corru
                       severity="int64", accuracy="float64", n="int64")
 
 
-def records(ch: chapter.Chapter) -> None:
-    """The records hold nothing on this axis: one notice says so."""
+ROBUSTBENCH = "robustbench"  # RobustBench's 12 ImageNet models under 3D Common Corruptions and ImageNet-C
+
+
+def records(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """ImageNet-model context for C1 (no CLIP among them): RobustBench's 12 ImageNet models under the 12 3D common
+    corruptions by severity, each model's 3D effective robustness from its clean accuracy (a line over the 12), and
+    the DeiT vs ResNet-50 contrast with its n. None of it enters this axis' effects: they are about CLIPs."""
     ch.effects.not_measured("test-time prompts", "correspondence reads the image tower only; the 3DCC rows use the "
                             "prompt ensemble throughout (the prompt effect is measured in chapters 2-6)")
-    if chapter.records_ready():  # else one "Records missing" notice
-        chapter.notice("No records on this axis", "The records hold no 3DCC or correspondence numbers of real models; "
-                       "nothing on this axis is taken from them.")
+    if not chapter.records_ready(ROBUSTBENCH):  # else one "Records missing" notice
+        return None
+    from .. import records as R
+    from ..records import corruptions as C
+
+    rb = R.load(ROBUSTBENCH)
+    curves = ch.save(rb[rb["benchmark"] == "3dcc"][["model", "architecture", "corruption", "severity", "value"]],
+                     "records_robustbench_3dcc")
+    fig = plots.severity_lines(curves.rename(columns={"value": "accuracy"}), "severity", titles=False)
+    ch.figure(fig, curves, "records_robustbench_3dcc")
+    show()
+    er = ch.save(C.corruption_er(rb, "3dcc"), "records_robustbench_er")
+    display(er[["model", "architecture", "clean_acc", "acc", "predicted", "er", "er_logit"]])
+    arch = C.architecture_contrast(er)
+    ch.save(pd.DataFrame([arch]), "records_robustbench_architecture")
+    chapter.finding("ImageNet-model context for C1, not a CLIP result: over RobustBench's {n:.0f} ImageNet models, "
+                    "{c} on 3D effective robustness: {e:+.3f}; {why}.", n=len(er), c=arch["comparison"],
+                    e=arch["effect"], why=arch["note"] or f"95% interval [{arch['ci_low']:+.3f}, {arch['ci_high']:+.3f}]")
+    return er
 
 
 def lab_examples(ch: chapter.Chapter) -> None:
@@ -388,30 +409,55 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
 
 def threed_er(acc3: pd.DataFrame) -> pd.DataFrame:
     """Per (recipe, seed): clean top-1 (severity 0), top-1 under the 3D corruptions (severity 1-5 mean) and the 3D
-    effective robustness: corrupted minus the zoo's clean-to-corrupted logit-linear trend (fitted over every recipe
-    and seed: the accuracy a model of that clean accuracy is expected to keep)."""
+    effective robustness in accuracy, as every ER of the book (`metrics.effective_robustness`): corrupted minus the
+    accuracy the zoo's clean-to-corrupted logit-linear line (fitted over every recipe and seed) predicts from clean
+    top-1 (`value`); `value_logit` is the same residual in logit units."""
     from ..effects import trend_residuals
+    from ..metrics import effective_robustness
 
     a = acc3[acc3["kind"].isin(["3D", "none"]) | (acc3["severity"] == 0)]
     clean = a[a["severity"] == 0].groupby(["model", "seed"])["accuracy"].mean().rename("clean")
     corr = a[(a["severity"] > 0) & (a["kind"] == "3D")].groupby(["model", "seed"])["accuracy"].mean().rename("corrupted")
     t = pd.concat([clean, corr], axis=1).dropna().reset_index().rename(columns={"model": "recipe"})
-    t["value"] = trend_residuals(t["clean"], t["corrupted"], logit=True)
+    t["value"] = effective_robustness(t["clean"], t["corrupted"], t["clean"], t["corrupted"])[0] if len(t) >= 2 \
+        and t["clean"].nunique() > 1 else np.nan
+    t["value_logit"] = trend_residuals(t["clean"], t["corrupted"], logit=True)
     return t
+
+
+def _robustbench_context(records_root=None) -> list[dict]:
+    """RobustBench's DeiT vs ResNet-50 ImageNet models on 3D effective robustness: a secondary, never judged (no
+    CLIP is among them)."""
+    from .. import records as R
+    from ..errors import ClipstudyError
+    from ..records import corruptions as C
+
+    try:
+        er = C.corruption_er(R.load(ROBUSTBENCH, records_root), "3dcc")
+    except ClipstudyError:
+        return []
+    arch = C.architecture_contrast(er)
+    return [ev.result_row("records", f"ImageNet-model context (no CLIP): {arch['comparison']}, 3D effective "
+                                     "robustness", arch, role="secondary", unit="models")]
 
 
 @evidence("C1")
 def c1(results, records_root=None) -> list[dict]:
     """C1: the three lab architectures' 3D effective robustness (a family of three contrasts), and the live models'
     encoder families."""
-    out = [ev.row("records", "", note="no published per-model 3D-corruption results among the records")]
+    out = [ev.row("records", "", note="no published per-model 3D-corruption results of CLIPs among the records")]
+    out += _robustbench_context(records_root)
     acc3 = LAB_3DCC.read(results)
     if acc3 is not None:
         er = threed_er(acc3)
         for t, b in [("arch-vit", "base"), ("arch-convnext", "base"), ("arch-vit", "arch-convnext")]:
             if {t, b} <= set(er["recipe"]):
-                out.append(ev.result_row("lab", f"3D effective robustness (logit), {t} vs {b}",
+                out.append(ev.result_row("lab", f"3D effective robustness (accuracy), {t} vs {b}",
                                          ev.lab_seed_contrast(er, t, b), role="family", unit="seeds"))
+        if {"arch-vit", "base"} <= set(er["recipe"]):
+            out.append(ev.result_row("lab", "3D effective robustness in logit units, arch-vit vs base",
+                                     ev.lab_seed_contrast(er, "arch-vit", "base", value="value_logit"),
+                                     role="secondary", unit="seeds"))
         if acc3["model"].isin(["base"]).any():
             raw = acc3[(acc3["severity"] > 0) & (acc3["kind"] == "3D")].groupby(["model", "seed"])["accuracy"].mean()
             raw = raw.rename("value").reset_index().rename(columns={"model": "recipe"})

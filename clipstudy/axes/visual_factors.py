@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import chapter, plots
 from .. import effects as E
-from ..effects import effect, matched_contrast
+from ..effects import contrast, effect, grouped_effect
 from ..lab import evaluate as lab_eval
 from . import evidence as ev
 from .core import IdLookup, Outputs, Row, row, Axis, display, live_wide, register, show
@@ -139,15 +139,15 @@ def records_effects(factors: pd.DataFrame, axis: str = "visual factors",
     per_model = factors.groupby(["model", "testbed", "group", "family", "baseline"], dropna=False)["er"].mean()
     per_model = per_model.reset_index()
     zs = per_model[per_model["group"] == "zero-shot CLIP"]
-    a = matched_contrast(zs, "family", "vit", "resnet", "er")
+    a = grouped_effect(zs, "family", "vit", "resnet", "er")
     sub = per_model[(per_model["group"] == "zero-shot CLIP") | per_model["baseline"]]
-    d = matched_contrast(sub, "group", "zero-shot CLIP", "ImageNet model", "er")
+    d = grouped_effect(sub, "group", "zero-shot CLIP", "ImageNet model", "er")
     return [
-        effect("architecture", axis, metric, a["effect"],
-               f"ViT vs ResNet zero-shot OpenAI CLIPs (n={a['n_treatment']} vs {a['n_base']})", "records"),
-        effect("training distribution", axis, metric, d["effect"],
-               f"zero-shot CLIPs (WIT) vs ImageNet models (n={d['n_treatment']} vs {d['n_base']}; "
-               "data and objective change together)", "records"),
+        contrast("architecture", axis, metric, a,
+                 f"ViT vs ResNet zero-shot OpenAI CLIPs (n={a['n_treatment']} vs {a['n_base']})"),
+        contrast("training distribution", axis, metric, d,
+                 f"zero-shot CLIPs (WIT) vs ImageNet models (n={d['n_treatment']} vs {d['n_base']}; "
+                 "data and objective change together)"),
     ]
 
 

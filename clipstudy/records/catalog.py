@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from ..registry import Registry
-from . import cood, decisions, scaling, tables
+from . import cood, decisions, frequency, robustbench, scaling, soups, tables, testbed
 
 LOADERS: Registry[Callable[..., pd.DataFrame]] = Registry("records table")
 LOADERS.update({
@@ -20,6 +20,8 @@ LOADERS.update({
     "model_vs_human": decisions.load_model_vs_human, "model_vs_human_clip": decisions.load_model_vs_human_clip,
     "vlm_shapebias": decisions.load_vlm_shapebias, "texture_vs_shape": decisions.load_texture_vs_shape,
     "scaling_laws_openclip": scaling.load_scaling_laws, "cood_benchmarking": cood.load_cood,
+    "frequency_determines_performance": frequency.load_frequency, "model_soups": soups.load_soups,
+    "imagenet_testbed": testbed.load_testbed, "robustbench": robustbench.load_robustbench,
 }, replace=False)
 
 
@@ -28,5 +30,7 @@ def load(name: str, root: str | Path | None = None, **options) -> pd.DataFrame:
 
     Decision records (`model_vs_human`, `model_vs_human_clip`, `vlm_shapebias`, `texture_vs_shape`)
     come back one row per decision (see `records.decisions`); `options` go to the loader (e.g.
-    `datasets=["cue-conflict"]` for model-vs-human)."""
+    `datasets=["cue-conflict"]` for model-vs-human; `per_class=True` for frequency_determines_performance, one row
+    per class; `benchmarks=("3dcc",)` for robustbench). `model_soups` comes back one row per model (72), its seven
+    accuracies as columns (`soups.soups_long` makes it tidy)."""
     return LOADERS.get(name)(root, **options)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..effects import MIN_UNITS
+from ..effects import MIN_UNITS, boot_p
 from ..errors import SchemaError
 from . import tags as T
 from .schema import describe, read_table
@@ -52,7 +52,7 @@ CONFIDENCES = ("softmax", "entropy", "max_logit", "mcd_entropy", "odin_temperatu
 CHANCE_FLOOR = 0.01   # top-1 below this on 1000 classes (chance 0.001) is a failed evaluation
 UNIFORM_FLOOR = 0.01  # a mean max-softmax below 10 x 1/1000 is not a calibrated confidence
 N_BOOT, SEED = 4000, 0
-KEYS = ("effect", "n", "ci_low", "ci_high", "measured", "unit", "note")
+KEYS = ("effect", "n", "ci_low", "ci_high", "p", "measured", "unit", "note")
 
 
 # ---- loading ---------------------------------------------------------------------------------------
@@ -127,21 +127,24 @@ def cood_points(frame: pd.DataFrame, confidence: str = SOFTMAX) -> pd.DataFrame:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-def _result(effect: float, n: int, ci: tuple[float, float], measured: str, unit: str, note: str = "") -> dict:
-    """The analyses' dict; under MIN_UNITS units the interval is NaN and the note says n is too small."""
+def _result(effect: float, n: int, ci: tuple[float, float], measured: str, unit: str, note: str = "",
+            p: float = np.nan) -> dict:
+    """The analyses' dict (interval and p from the same bootstrap); under MIN_UNITS units neither is claimed and
+    the note says n is too small."""
     lo, hi = ci
     if n < MIN_UNITS:
-        lo = hi = np.nan
+        lo = hi = p = np.nan
         note = f"n too small ({n} {unit} < {MIN_UNITS}): no interval is claimed" + (f"; {note}" if note else "")
-    return dict(effect=float(effect), n=int(n), ci_low=float(lo), ci_high=float(hi), measured=measured, unit=unit,
-                note=note)
+    return dict(effect=float(effect), n=int(n), ci_low=float(lo), ci_high=float(hi), p=float(p), measured=measured,
+                unit=unit, note=note)
 
 
-def _interval(boot: np.ndarray) -> tuple[float, float]:
+def _interval(boot: np.ndarray) -> tuple[tuple[float, float], float]:
+    """The percentile 95% interval of a bootstrap's finite resamples, and its two-sided p against 0."""
     boot = boot[np.isfinite(boot)]
     if not len(boot):
-        return np.nan, np.nan
-    return float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
+        return (np.nan, np.nan), np.nan
+    return (float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))), boot_p(boot)
 
 
 def _rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -168,16 +171,17 @@ def _zero_shot(pts: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- C8: ID accuracy tracks AUROC within one training source -----------------------------------------
-def _spearman_effect(acc: np.ndarray, auroc: np.ndarray, n_boot: int, seed: int) -> tuple[float, tuple, int]:
+def _spearman_effect(acc: np.ndarray, auroc: np.ndarray, n_boot: int, seed: int) -> tuple[float, tuple, int, float]:
     from scipy.stats import spearmanr
 
     n = len(acc)
     if n < 2:
-        return np.nan, (np.nan, np.nan), 0
+        return np.nan, (np.nan, np.nan), 0, np.nan
     rho = float(spearmanr(acc, auroc).statistic)
     idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
     boot = _rowwise_spearman(acc[idx], auroc[idx])  # degenerate resamples (a constant column) are NaN: skipped
-    return rho, _interval(boot), int(np.isfinite(boot).sum())
+    ci, p = _interval(boot)
+    return rho, ci, int(np.isfinite(boot).sum()), p
 
 
 def c8_records(frame: pd.DataFrame, confidence: str = SOFTMAX, n_boot: int = N_BOOT, seed: int = SEED) -> dict:
@@ -185,14 +189,14 @@ def c8_records(frame: pd.DataFrame, confidence: str = SOFTMAX, n_boot: int = N_B
     OpenAI zero-shot CLIPs (one training source), for one confidence function (primary: softmax). The 95%
     interval is a percentile bootstrap over the models (resamples with a constant column are skipped)."""
     z = _zero_shot(cood_points(frame, confidence))
-    rho, ci, used = _spearman_effect(z["id_acc"].to_numpy(float), z["ood_auroc"].to_numpy(float), n_boot, seed)
+    rho, ci, used, p = _spearman_effect(z["id_acc"].to_numpy(float), z["ood_auroc"].to_numpy(float), n_boot, seed)
     note = f"cood_benchmarking (Galil et al. 2023); {used} of {n_boot} bootstrap resamples not degenerate" \
         if len(z) >= 2 else "fewer than two zero-shot CLIPs: no correlation"
     if not len(z):
         note = f"no zero-shot CLIP is scored with the {confidence!r} confidence"
     measured = (f"Spearman rho of ImageNet top-1 with class-OOD AUROC ({confidence} confidence, mean over "
                 f"{len(SEVERITIES)} severity levels) among the OpenAI zero-shot CLIPs")
-    return _result(rho, len(z), ci, measured, "models", note)
+    return _result(rho, len(z), ci, measured, "models", note, p)
 
 
 def c8_secondary(frame: pd.DataFrame, n_boot: int = N_BOOT, seed: int = SEED) -> pd.DataFrame:
@@ -250,19 +254,20 @@ def c13_records(frame: pd.DataFrame, n_boot: int = N_BOOT, seed: int = SEED) -> 
             f"{pairs['acc_finetuned'].min():.3f}-{pairs['acc_finetuned'].max():.3f}, "
             f"{int((pairs['acc_finetuned'] > hi_z).sum())} of {n} beyond that range (the line is extrapolated); "
             f"mean raw AUROC change {pairs['d_auroc'].mean():+.3f}")
-    return _result(eff, n, _interval(boot), measured, "model pairs", note)
+    ci, p = _interval(boot)
+    return _result(eff, n, ci, measured, "model pairs", note, p)
 
 
 # ---- matched-accuracy contrasts against the ImageNet models' line ---------------------------------------
 def _vs_imagenet_line(pts: pd.DataFrame, value: str, group: str, n_boot: int,
-                      seed: int) -> tuple[float, tuple, int, int]:
+                      seed: int) -> tuple[float, tuple, int, int, float]:
     """Mean over `group`'s models of value - (a + b * acc), the line fit over the ImageNet models; the bootstrap
-    resamples both groups and refits the line each time. Returns (effect, ci, n_group, n_imagenet)."""
+    resamples both groups and refits the line each time. Returns (effect, ci, n_group, n_imagenet, p)."""
     ok = pts.dropna(subset=["id_acc", value])
     ok = ok[~ok["at_chance"]]
     t, b = ok[ok["group"] == group], ok[ok["group"] == T.IMAGENET]
     if not len(t) or len(b) < 2:
-        return np.nan, (np.nan, np.nan), len(t), len(b)
+        return np.nan, (np.nan, np.nan), len(t), len(b), np.nan
     bx, by = b["id_acc"].to_numpy(float), b[value].to_numpy(float)
     tx, ty = t["id_acc"].to_numpy(float), t[value].to_numpy(float)
     slope, icpt = np.polyfit(bx, by, 1)
@@ -272,7 +277,8 @@ def _vs_imagenet_line(pts: pd.DataFrame, value: str, group: str, n_boot: int,
     ti = rng.integers(0, len(t), size=(n_boot, len(t)))
     s, c = _rowwise_line(bx[bi], by[bi])
     boot = (ty[ti] - (c[:, None] + s[:, None] * tx[ti])).mean(axis=1)
-    return eff, _interval(boot), len(t), len(b)
+    ci, p = _interval(boot)
+    return eff, ci, len(t), len(b), p
 
 
 def c10_records(frame: pd.DataFrame, n_boot: int = N_BOOT, seed: int = SEED) -> dict:
@@ -280,14 +286,14 @@ def c10_records(frame: pd.DataFrame, n_boot: int = N_BOOT, seed: int = SEED) -> 
     ImageNet models' linear gap-on-accuracy trend at the same accuracy, averaged over the CLIPs; the interval
     resamples the CLIPs and the ImageNet models and refits the trend each time."""
     pts = cood_points(frame, SOFTMAX)
-    eff, ci, n, nb = _vs_imagenet_line(pts, "gap", T.ZS_CLIP, n_boot, seed)
+    eff, ci, n, nb, p = _vs_imagenet_line(pts, "gap", T.ZS_CLIP, n_boot, seed)
     left = int(((pts["group"] == T.IMAGENET) & ~pts["gap_usable"]).sum())
     measured = ("mean over the zero-shot CLIPs of (softmax ID confidence - ID accuracy) minus the ImageNet models' "
                 "linear gap-on-accuracy fit at that CLIP's accuracy; bootstrap over both groups, trend refit")
     note = (f"a proxy metric: the confidence-accuracy gap (mean confidence minus accuracy, published) stands in for "
             f"calibration error; it is signed (> 0: over-confident on average) and is not ECE; trend over {nb} "
             f"ImageNet models ({left} left out: at chance accuracy or a near-uniform confidence)")
-    return _result(eff, n, ci, measured, "models", note)
+    return _result(eff, n, ci, measured, "models", note, p)
 
 
 def auroc_vs_imagenet(frame: pd.DataFrame, group: str = T.ZS_CLIP, confidence: str = SOFTMAX,
@@ -295,11 +301,11 @@ def auroc_vs_imagenet(frame: pd.DataFrame, group: str = T.ZS_CLIP, confidence: s
     """`group`'s class-OOD AUROC (severity mean) minus the ImageNet models' linear AUROC-on-accuracy trend at the
     same accuracy, mean over the group's models; bootstrap over both groups with the trend refit."""
     pts = cood_points(frame, confidence)
-    eff, ci, n, nb = _vs_imagenet_line(pts, "ood_auroc", group, n_boot, seed)
+    eff, ci, n, nb, p = _vs_imagenet_line(pts, "ood_auroc", group, n_boot, seed)
     who = {T.ZS_CLIP: "zero-shot CLIPs", T.CLIP_FT: "fine-tuned CLIPs"}.get(group, f"{group} rows")
     measured = (f"mean over the {who} of class-OOD AUROC ({confidence}, mean of 11 severity levels) minus the "
                 "ImageNet models' linear AUROC-on-accuracy fit at that model's accuracy")
-    return _result(eff, n, ci, measured, "models", f"cood_benchmarking; trend over {nb} ImageNet models")
+    return _result(eff, n, ci, measured, "models", f"cood_benchmarking; trend over {nb} ImageNet models", p)
 
 
 __all__ = ["load_cood", "cood_points", "c8_records", "c8_secondary", "c13_pairs", "c13_records", "c10_records",

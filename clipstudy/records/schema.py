@@ -185,3 +185,63 @@ def number_columns(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFram
             raise _fail(path, schema, f"column {col!r} should be a number, got {raw.iloc[i]!r}", i + 1)
         df[col] = num
     return df
+
+
+# ---- JSON and JSON-lines record files ---------------------------------------------------------------------------
+
+def json_error(path: Path, where: str, why: str, expected: str) -> SchemaError:
+    """A SchemaError naming the file, the place in it (`where`: a line, a row, a key) and what was expected."""
+    return SchemaError(f"{path}{', ' + where if where else ''}: {why}.\nExpected: {expected}")
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def text_of(path: Path, expected: str) -> tuple[bytes, str]:
+    """The bytes and UTF-8 text of a record file that is not a one-header CSV (`expected` says what it should
+    hold); bytes that are not UTF-8 are a SchemaError naming the line, a missing file a MissingDataError with the
+    fetch command."""
+    try:
+        raw, text = read_text(path, {})
+    except SchemaError as e:  # read_text's message ends with a CSV schema: say what this file should hold
+        first = str(e).split("\n")[0].replace("UTF-8 CSV", "UTF-8 file")
+        raise SchemaError(f"{first}\nExpected: {expected}") from e
+    return raw, text
+
+
+def _loads(path: Path, text: str, expected: str, row: int | None = None):
+    """`text` parsed; errors name the file and the line and column (or, in a JSON-lines file, the row)."""
+    import json
+
+    where = f"row {row} (line {row})" if row is not None else ""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        cut = " (the text ends early: truncated?)" if e.pos >= len(text.rstrip()) else ""
+        at = f"{where}, column {e.colno}" if row is not None else f"line {e.lineno}, column {e.colno}"
+        raise json_error(path, at, f"not valid JSON: {e.msg}{cut}", expected) from e
+    except ValueError as e:  # NaN / Infinity
+        raise json_error(path, where, f"not valid JSON: {e}", expected) from e
+
+
+def read_json(path: str | Path, expected: str) -> tuple[object, bytes]:
+    """A JSON file parsed strictly (UTF-8, no NaN/Infinity), and its bytes for `sources.check_published`.
+    Syntax errors name the file, line and column; `expected` says what the file should hold."""
+    path = Path(path)
+    raw, text = text_of(path, expected)
+    return _loads(path, text, expected), raw
+
+
+def read_jsonl(path: str | Path, expected: str) -> tuple[list[tuple[int, object]], bytes]:
+    """A JSON-lines file: [(row, object)] for every non-blank line (rows count lines from 1), and its bytes.
+    A line that does not parse (a file cut inside a line, an edited value) is an error naming the row."""
+    path = Path(path)
+    raw, text = text_of(path, expected)
+    rows = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            rows.append((i, _loads(path, line, expected, row=i)))
+    if not rows:
+        raise json_error(path, "", "the file is empty", expected)
+    return rows, raw

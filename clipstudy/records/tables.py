@@ -128,6 +128,23 @@ def load_open_clip(root=None) -> pd.DataFrame:
     return _attach(long, [tags[(a, p)] for a, p in zip(long["arch"], long["pretrained"])])
 
 
+def open_clip_checkpoints(frame: pd.DataFrame) -> pd.DataFrame:
+    """open_clip's results with one model per checkpoint. The table names some checkpoints twice, under an
+    architecture and its `-quickgelu` twin (`RN50` and `RN50-quickgelu` with `openai`, `ViT-B-32` and
+    `ViT-B-32-quickgelu` with `laion400m_e32`, ...): every tag listed under both was trained with QuickGELU, so the
+    `-quickgelu` row is the checkpoint as trained and the plain row (GELU) is dropped; `open_clip_gelu_twins`
+    names the dropped rows."""
+    drop = set(open_clip_gelu_twins(frame))
+    return frame[~frame["model"].isin(drop)]
+
+
+def open_clip_gelu_twins(frame: pd.DataFrame) -> list[str]:
+    """The plain-architecture rows of open_clip's results whose tag also has a `-quickgelu` row (see
+    `open_clip_checkpoints`)."""
+    pairs = set(zip(frame["arch"], frame["pretrained"]))
+    return sorted(f"{a}/{p}" for a, p in pairs if (f"{a}-quickgelu", p) in pairs)
+
+
 def load_timm(root=None) -> pd.DataFrame:
     """timm's results on ImageNet val, V2, Sketch, A, R and ReaL; top-1/top-5 converted from
     percent to fractions. The -a and -r files score on their 200-class subsets (logits restricted
