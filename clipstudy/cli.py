@@ -117,6 +117,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     res = zeroshot.run(loaded, ds, dataset_id=ds_id, prompts=a.prompts, device=device, batch_size=a.batch_size,
                        num_workers=a.workers, precision=a.precision)
     row = res.tidy()
+    row["revision"] = loaded.spec.revision  # a hub repo's resolved commit; empty for other models
     root = getattr(ds, "root", None)
     row["root"] = str(Path(root).resolve()) if root is not None else ""
     if loaded.spec.data == "random-init":
@@ -125,7 +126,8 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-        print(row.drop(columns=["skipped", "root"]).to_string(index=False))
+        print(row.drop(columns=["skipped", "root"] + (["revision"] if not loaded.spec.revision else []))
+              .to_string(index=False))
     for line in _notes_summary(res.encoded.notes, res.encoded.skipped):
         print(line)
     print(f"saved to {path}")

@@ -117,6 +117,13 @@ def cached(repo_id: str, filename: str, revision: str | None = None, repo_type: 
     return Path(hit) if isinstance(hit, str) and os.path.isfile(hit) else None
 
 
+def known_missing(repo_id: str, filename: str, revision: str | None = None, repo_type: str | None = None) -> bool:
+    """The hub said the repo has no such file at `revision` (huggingface_hub keeps that answer in the cache)."""
+    from huggingface_hub import _CACHED_NO_EXIST, try_to_load_from_cache
+
+    return try_to_load_from_cache(repo_id, filename, revision=revision, repo_type=repo_type) is _CACHED_NO_EXIST
+
+
 def cached_commit(repo_id: str, revision: str | None = None, repo_type: str | None = None) -> str | None:
     """The commit a branch or tag pointed to when this cache last fetched it (a full commit is itself); None when
     this cache never saw it."""
@@ -187,6 +194,11 @@ def get(repo_id: str, filename: str, *, revision: str | None = None, repo_type: 
     local = offline() if local is None else local
     before = cached(repo_id, filename, revision, repo_type)
     at = f"@{revision}" if revision and revision != "main" else ""
+    if revision and _GIT_SHA1.match(revision):  # a commit never changes: what this cache knows of it is final
+        if before is not None:
+            return check(before, repo_id, filename, subject, again) if verify else before
+        if known_missing(repo_id, filename, revision, repo_type):
+            raise EntryMissing(f"the hub repo {repo_id}{at} at {endpoint()} has no {filename}", subject)
     try:
         path = Path(hf_hub_download(repo_id, filename, revision=revision, repo_type=repo_type, token=token,
                                     local_files_only=local))

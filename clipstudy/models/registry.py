@@ -38,11 +38,14 @@ NAME_FORMS = """model names:
                            OpenAI-style weights need the QuickGELU variant, e.g. ViT-B-32-quickgelu@/path/to/file.pt
   local-dir:/path/to/dir   an open_clip model folder (open_clip_config.json + weights), as `clipstudy lab export` writes
   lab:RECIPE[@PROFILE]     a tiny CLIP trained in the lab (`clipstudy lab recipes`)
+  hf-hub:ORG/REPO[@REV]    a CLIP hub repo in open_clip's format (open_clip_config.json) or transformers' (config.json
+                           with model_type clip, siglip or metaclip_2), read by its own library; @REV pins a branch,
+                           tag or commit (default main, resolved to its commit), e.g. hf-hub:timm/ViT-B-16-SigLIP
   ARCH/random              random weights (seeded), for pipeline checks only
   llava:CHECKPOINT[@CLIP]  a LLaVA (an LMM, run by `clipstudy run --axes lmm`): an alias (llava:llava-1.5-7b), a
                            hub id or a local folder in the Hugging Face layout, and after @ its CLIP (the aliases
                            know theirs), e.g. llava:/path/to/folder@ViT-L-14-336/openai
-Hub weights (ARCH/TAG, timm:NAME) download on first use unless offline (--offline or HF_HUB_OFFLINE=1);
+Hub weights (ARCH/TAG, timm:NAME, hf-hub:) download on first use unless offline (--offline or HF_HUB_OFFLINE=1);
 `clipstudy fetch model NAME` downloads them ahead."""
 
 # the registry's sortable columns: the factors' columns, then the extra ones (`clipstudy models --factor`)
@@ -54,8 +57,12 @@ def model_id(spec: ModelSpec) -> str:
     """The cache id of a model: its name, plus a hash of the bytes of a local checkpoint file, or of every file
     of a local model folder (names and contents). The hash is `store.file_digest`'s, cached per file's
     (path, size, mtime_ns, inode), so a file replaced by another of the same size and mtime (`cp -p`) is a
-    new id, and an unchanged one is hashed once per process."""
+    new id, and an unchanged one is hashed once per process. A hub repo (`hf-hub:`) is its name and the commit it
+    resolved to (and those of the second repos its config names), so a repo that changes is a new model."""
     import os
+
+    if spec.revision:
+        return f"{spec.name}#{spec.revision}" + (f"+{spec.pretrained}" if spec.pretrained else "")
 
     if spec.pretrained and os.path.isfile(spec.pretrained):
         from ..store import file_digest
@@ -112,6 +119,8 @@ class Resolver:
 RESOLVERS: list[Resolver] = []
 LOADERS: Registry[Callable[[ModelSpec, str], Loaded]] = Registry("model source")
 LISTERS: Registry[Callable[[], list[ModelSpec]]] = Registry("model lister")  # sources listed beside the registry
+# sources whose files `clipstudy fetch model` downloads itself (hf-hub): (spec, verify cached files) -> their folder
+FETCHERS: Registry[Callable[[ModelSpec, bool], Path]] = Registry("model fetcher")
 SUGGESTERS: list[Callable[[], list[str]]] = []
 
 
@@ -125,9 +134,13 @@ def register_resolver(form: str, resolve: Callable[[str], ModelSpec], *, prefix:
 
 def register_source(source: str, load: Callable[[ModelSpec, str], Loaded], *,
                     lister: Callable[[], list[ModelSpec]] | None = None,
-                    suggest: Callable[[], list[str]] | None = None) -> None:
-    """A source's loader, and optionally the models it lists and the names it suggests for typos."""
+                    suggest: Callable[[], list[str]] | None = None,
+                    fetch: Callable[[ModelSpec, bool], Path] | None = None) -> None:
+    """A source's loader, and optionally the models it lists, the names it suggests for typos and how its files are
+    fetched ahead (`clipstudy fetch model`)."""
     LOADERS[source] = load
+    if fetch is not None:
+        FETCHERS[source] = fetch
     if lister is not None:
         LISTERS[source] = lister
     if suggest is not None and suggest not in SUGGESTERS:
@@ -164,9 +177,18 @@ def get(name: str | ModelSpec) -> ModelSpec:
             spec = r.resolve(name)
             if spec is not None:
                 return spec
+    hub = f" A hub repo is hf-hub:{name}." if _looks_like_repo(name) else ""
     raise UnknownNameError("model", name, _suggestions(),
-                           hint="Use ARCH/TAG from open_clip.list_pretrained(), timm:NAME, ARCH@CHECKPOINT, "
-                                "local-dir:FOLDER, lab:RECIPE, ARCH/random, or a name from `clipstudy models`.")
+                           hint=f"Use ARCH/TAG from open_clip.list_pretrained(), timm:NAME, hf-hub:ORG/REPO, "
+                                f"ARCH@CHECKPOINT, local-dir:FOLDER, lab:RECIPE, ARCH/random, or a name from "
+                                f"`clipstudy models`.{hub}")
+
+
+def _looks_like_repo(name: str) -> bool:
+    """ORG/REPO with no name form of its own (what a researcher copies from a hub page)."""
+    import re
+
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name))
 
 
 def load(spec: ModelSpec | str, device: str = "cpu") -> Loaded:

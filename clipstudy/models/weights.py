@@ -99,6 +99,8 @@ def ensure(spec: ModelSpec | str, *, verify_cached: bool = False) -> Path | None
     from . import registry
 
     spec = registry.get(spec)
+    if spec.source in registry.FETCHERS:  # a source that fetches its own files (hf-hub: a whole repo)
+        return registry.FETCHERS[spec.source](spec, verify_cached)
     files = hub_files(spec)
     if files is None:
         return None
