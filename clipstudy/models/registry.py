@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from .. import factors
 from ..errors import ClipstudyError, UnknownNameError
 from ..registry import Registry
+from . import info
 from .spec import LOCAL_DIR, Loaded, ModelSpec, local_checkpoint, pretrained_tag  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def register_source(source: str, load: Callable[[ModelSpec, str], Loaded], *,
 
 def entries() -> dict[str, ModelSpec]:
     """The registry plus every listing source's models (the lab zoo), by name."""
-    out = dict(REGISTRY)
+    out = {n: info.apply(s) for n, s in REGISTRY.items()}
     for lister in LISTERS.values():
         for s in lister():
             out.setdefault(s.name, s)
@@ -167,16 +168,17 @@ def _suggestions() -> list[str]:
 
 
 def get(name: str | ModelSpec) -> ModelSpec:
-    """Resolve a model name (see NAME_FORMS) to a ModelSpec; unknown names suggest close ones."""
+    """Resolve a model name (see NAME_FORMS) to a ModelSpec, with what `--model-info` declares for it laid over
+    (`models.info`); unknown names suggest close ones."""
     if isinstance(name, ModelSpec):
         return name
     if name in REGISTRY:
-        return REGISTRY[name]
+        return info.apply(REGISTRY[name])
     for r in RESOLVERS:
         if r.matches(name):
             spec = r.resolve(name)
             if spec is not None:
-                return spec
+                return info.apply(spec)
     hub = f" A hub repo is hf-hub:{name}." if _looks_like_repo(name) else ""
     raise UnknownNameError("model", name, _suggestions(),
                            hint=f"Use ARCH/TAG from open_clip.list_pretrained(), timm:NAME, hf-hub:ORG/REPO, "
@@ -220,6 +222,24 @@ def frame(factor: str | None = None) -> pd.DataFrame:
         df = df.sort_values([col, "name"], na_position="last")
         df = df[["name", col] + [c for c in df.columns if c not in ("name", col)]]
     return df.reset_index(drop=True)
+
+
+def factor_table(names_: Iterable[str]) -> pd.DataFrame:
+    """The factor columns (`factors.COLUMN`), `parent` and `revision` of each model as the study reads them
+    (declared `--model-info` values included): one row per model, for a chapter's live model table. A name that
+    no longer resolves gets a row of its name alone."""
+    import pandas as pd
+
+    cols = ["model", *info.FACTOR_COLUMNS, info.PARENT, "revision"]
+    rows = []
+    for n in names_:
+        try:
+            s = get(n)
+        except ClipstudyError:
+            rows.append({"model": n})
+            continue
+        rows.append({"model": n, **{c: getattr(s, c) for c in cols[1:]}})
+    return pd.DataFrame(rows, columns=cols)
 
 
 # ----------------------------------------------------------------- collections
