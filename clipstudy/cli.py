@@ -133,6 +133,10 @@ def _cmd_eval(a: argparse.Namespace) -> int:
               .to_string(index=False))
     for line in _notes_summary(res.encoded.notes, res.encoded.skipped):
         print(line)
+    from . import published  # measured against open_clip's published top-1, where the model has a row
+
+    for line in published.lines(row.assign(dataset=a.dataset)[row["metric"] == "top1"]):
+        print(line)
     print(f"saved to {path}")
     return 0
 
