@@ -287,10 +287,21 @@ def _transformers_fields(r: Repo) -> dict[str, Any]:
                 resolution=int(size[0] if isinstance(size, (list, tuple)) else size))
 
 
+_SPECS: dict[tuple, ModelSpec] = {}  # (name, commit, second repos, config) -> spec, built once
+
+
 def resolve(name: str) -> ModelSpec:
     """The ModelSpec of a `hf-hub:` name: its format detected, its revision resolved to a commit, its factors
     from its config (reads the config files only, never the weights)."""
     r = repo_of(name)
+    key = (name, r.commit, r.aux, json.dumps(r.config, sort_keys=True, default=str))
+    if key not in _SPECS:
+        _SPECS[key] = _spec(r)
+    return _SPECS[key]
+
+
+def _spec(r: Repo) -> ModelSpec:
+    name = r.name
     fields = _open_clip_fields(r) if r.format == "open_clip" else _transformers_fields(r)
     notes = f"{r.format} format, {r.repo}@{r.commit[:12]}"
     if r.format == "transformers":
@@ -410,21 +421,16 @@ def model_folder(spec: ModelSpec, r: Repo, files: dict[str, Path]) -> Path:
 
 
 def _load_open_clip(spec: ModelSpec, r: Repo, files: dict[str, Path], device: str):
-    import logging
-
     import open_clip
 
     folder = model_folder(spec, r, files)
     name = f"local-dir:{folder}"
-    before = logging.root.manager.disable
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(name, device=device)
         tokenizer = open_clip.get_tokenizer(name)
     except Exception as e:  # open_clip raises RuntimeError/KeyError/ValueError/...: say it in plain words
         raise CheckpointError(f"{spec.name}: open_clip could not build {r.repo}@{r.commit[:10]} "
                               f"({type(e).__name__}: {e})") from e
-    finally:
-        logging.disable(before)
     return model.eval(), preprocess, tokenizer, repr(preprocess)[:2000]
 
 
