@@ -282,3 +282,45 @@ def test_fetch_model_downloads_every_file_of_both_repos(hub, tmp_path):
     assert {"open_clip_config.json", "open_clip_pytorch_model.bin", "config.json", "vocab.txt",
             "tokenizer_config.json"} <= cached
     assert "open_clip_model.safetensors" not in cached
+
+
+def test_a_cut_download_resumes_where_it_stopped(on_hub, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 1 << 20)  # huggingface_hub writes whole chunks (10 MB)
+    name = f"hf-hub:{HM.HF_CLIP}"
+    on_hub.faults["model.safetensors"] = "truncate"  # the first GET sends half the bytes and hangs up
+    try:
+        with pytest.raises(FetchError, match="model.safetensors .* failed .*Nothing half-written is read; run "
+                                             "`clipstudy fetch model"):
+            zoo.load(name)
+    finally:
+        on_hub.faults.pop("model.safetensors", None)
+    partial = list((tmp_path / "hf" / "hub").glob("models--clipstudy-test--hf-clip/blobs/*.incomplete"))
+    assert len(partial) == 1 and partial[0].stat().st_size > 0
+    kept = partial[0].stat().st_size
+    n = len(on_hub.log)
+    assert zoo.load(name).spec.revision == on_hub.commit
+    assert [r for m, _, r in on_hub.log[n:] if m == "GET" and r] == [f"bytes={kept}-"]  # resumed, not restarted
+
+
+def test_tables_written_before_the_revision_column_still_load(tmp_path):
+    from clipstudy import results
+
+    old_eval = tmp_path / "eval.csv"
+    old_eval.write_text("model,dataset,prompts,metric,value,precision,n,n_skipped,skipped,root\n"
+                        "RN50/openai,imagenet,single,top1,0.5,fp32,10,0,,/data/imagenet\n")
+    df = results.read(old_eval)
+    assert list(df["revision"]) == [""]
+    new = df.assign(model="hf-hub:org/repo", revision="a" * 40)
+    merged = results.upsert(old_eval, new)
+    assert list(merged["revision"].fillna("")) == ["", "a" * 40]
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "results.csv").write_text("model,dataset,axis,part,metric,value,n,prompts,precision\n"
+                                       "RN50/openai,imagenet,shifts,all,top1,0.5,10,single,fp32\n")
+    t = results.read_study(study)
+    assert list(t.columns) == results.STUDY_COLUMNS and list(t["revision"]) == [""]
+    results.write_study(study, t.assign(model="hf-hub:org/repo", revision="b" * 40))
+    both = results.read_study(study)
+    assert dict(zip(both["model"], both["revision"])) == {"RN50/openai": "", "hf-hub:org/repo": "b" * 40}
