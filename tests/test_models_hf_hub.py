@@ -324,3 +324,17 @@ def test_tables_written_before_the_revision_column_still_load(tmp_path):
     results.write_study(study, t.assign(model="hf-hub:org/repo", revision="b" * 40))
     both = results.read_study(study)
     assert dict(zip(both["model"], both["revision"])) == {"RN50/openai": "", "hf-hub:org/repo": "b" * 40}
+
+
+def test_the_open_clip_folder_follows_the_hub_cache(on_hub, tmp_path, point_hub, monkeypatch):
+    """open_clip reads a folder of links into the hub cache: another cache, or one emptied since, never leaves it
+    reading links that lead nowhere."""
+    name = f"hf-hub:{HM.OC_SAFE}"
+    first = zoo.load(name).model.state_dict()
+    point_hub(on_hub.url, tmp_path / "hf2")
+    monkeypatch.setattr(hf_hub, "_RESOLVED", {})
+    assert all(torch.equal(first[k], v) for k, v in zoo.load(name).model.state_dict().items())
+    shutil.rmtree(tmp_path / "hf")  # the first cache is gone: its folder's links lead nowhere
+    point_hub(on_hub.url, tmp_path / "hf")
+    monkeypatch.setattr(hf_hub, "_RESOLVED", {})
+    assert all(torch.equal(first[k], v) for k, v in zoo.load(name).model.state_dict().items())

@@ -385,8 +385,9 @@ def load(spec: ModelSpec, device: str) -> Loaded:
 
 def model_folder(spec: ModelSpec, r: Repo, files: dict[str, Path]) -> Path:
     """An open_clip model folder (`local-dir:`) of the repo's files at their commits: links to the weights and the
-    tokenizer files, and its config with a text tower named in a second repo pointed at that repo's snapshot.
-    Written once per (repo, commit, second repos) under the cache, atomically."""
+    tokenizer files in the hub cache, and its config with a text tower named in a second repo pointed at that
+    repo's snapshot. Named by what it links to (another hub cache is another folder), written once, atomically;
+    a folder whose links no longer resolve is written again."""
     import os
     import shutil
     import tempfile
@@ -394,21 +395,24 @@ def model_folder(spec: ModelSpec, r: Repo, files: dict[str, Path]) -> Path:
     from ...config import cache_root
     from ...store import digest
 
-    folder = cache_root() / "hf-hub" / f"{r.repo.replace('/', '--')}--{r.commit[:12]}-{digest(list(r.aux), 8)}"
-    if (folder / OPEN_CLIP_CONFIG).is_file():
-        return folder
     config = json.loads(json.dumps(r.config))
     text = config["model_cfg"].get("text_cfg") or {}
     for other, commit, role in r.aux:
         if role == "text":
             text["hf_model_name"] = str(hubcache.snapshot_of(files[f"text:{HF_CONFIG}"], HF_CONFIG))
+    links = {files["weights"].name: files["weights"].resolve()}
+    links.update({k.split(":", 1)[1]: p.resolve() for k, p in files.items() if k.startswith("tokenizer:")})
+    ident = digest([r.repo, r.commit, list(map(list, r.aux)), sorted((k, str(v)) for k, v in links.items()), config], 12)
+    folder = cache_root() / "hf-hub" / f"{r.repo.replace('/', '--')}--{r.commit[:12]}-{ident}"
+    if (folder / OPEN_CLIP_CONFIG).is_file() and all((folder / k).exists() for k in links):
+        return folder
+    if folder.exists():  # its links point into a hub cache that is gone: write it again
+        shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
     try:
-        os.symlink(files["weights"].resolve(), tmp / files["weights"].name)
-        for k, p in files.items():
-            if k.startswith("tokenizer:"):
-                os.symlink(p.resolve(), tmp / k.split(":", 1)[1])
+        for k, target in links.items():
+            os.symlink(target, tmp / k)
         (tmp / OPEN_CLIP_CONFIG).write_text(json.dumps(config, indent=1))
         try:
             os.rename(tmp, folder)
