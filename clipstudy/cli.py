@@ -10,6 +10,9 @@ from .errors import ClipstudyError
 from .profiles import LAB_PROFILES, PROFILES
 
 OFFLINE_HELP = "use cached model weights only, never the hub (same as HF_HUB_OFFLINE=1)"
+MODEL_INFO_HELP = ("a CSV declaring your models' factors where their configs do not: column `model` and any of "
+                   "family, data, samples_seen, finetuned, loss, parent (the model a fine-tune came from); validated "
+                   "before anything runs; your models then join every chapter's factor contrasts")
 PRECISION_HELP = ("auto: bf16 autocast on CUDA that supports it (else fp16) and on CPUs that report AMX-BF16 or "
                   "AVX512-BF16, fp32 elsewhere; part of the cache key and of every result row")
 BUILD_PRECISION_HELP = (PRECISION_HELP + ". It pins the engine's (encoding) precision, passed to every chapter; the "
@@ -117,6 +120,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
                        num_workers=a.workers, precision=a.precision)
     row = res.tidy()
     row["dataset"] = a.dataset if not a.limit else f"{a.dataset}[:{a.limit}]"  # the name asked, not a lab set's key
+    row["revision"] = loaded.spec.revision  # a hub repo's resolved commit; empty for other models
     root = getattr(ds, "root", None)
     row["root"] = str(Path(root).resolve()) if root is not None else ""
     if loaded.spec.data == "random-init":
@@ -125,8 +129,13 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-        print(row.drop(columns=["skipped", "root"]).to_string(index=False))
+        print(row.drop(columns=["skipped", "root"] + (["revision"] if not loaded.spec.revision else []))
+              .to_string(index=False))
     for line in _notes_summary(res.encoded.notes, res.encoded.skipped):
+        print(line)
+    from . import published  # measured against open_clip's published top-1, where the model has a row
+
+    for line in published.lines(row.assign(dataset=a.dataset)[row["metric"] == "top1"]):
         print(line)
     print(f"saved to {path}")
     return 0
@@ -199,6 +208,12 @@ def _cmd_export(a: argparse.Namespace) -> int:
     from . import export
 
     out = Path(a.out) if a.out else Path(a.study) / "export" / a.format
+    if a.export_cmd == "results":
+        files = export.export_results(a.study, a.format, out, prompts=a.prompts)
+        for f in files:
+            print(f)
+        print(f"wrote {len(files)} file(s) under {out} (`clip_benchmark build {out}/*.json` merges them)")
+        return 0
     files = export.export(a.study, a.format, out)
     for f in files:
         print(f)
@@ -443,6 +458,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--gpus", type=_positive, default=8, help="estimate: GPUs at once (one unit per array task)")
     r.add_argument("--no-eval", action="store_true", help="encode only; do not evaluate")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--model-info", metavar="FILE.csv", help=MODEL_INFO_HELP)
     _add_executor_options(r)
     r.set_defaults(fn=_cmd_run)
 
@@ -464,7 +480,8 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="one zero-shot evaluation; prints and saves a tidy row", epilog=zoo.NAME_FORMS,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("model", help="registry name, ARCH/TAG, ARCH/random, ARCH@CHECKPOINT, timm:NAME or lab:RECIPE")
+    e.add_argument("model", help="registry name, ARCH/TAG, hf-hub:ORG/REPO[@REV], ARCH/random, ARCH@CHECKPOINT, "
+                                 "timm:NAME or lab:RECIPE")
     e.add_argument("dataset", help=DATASET_HELP)
     e.add_argument("--prompts", default="openai80",
                    help="prompt set: single | openai80 | simple7 (openai80 on 1,000 classes is 80,000 prompts: "
@@ -480,6 +497,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=_positive, help="evaluate only the first N images")
     e.add_argument("--out", default="results", help="folder for eval.csv (default: ./results)")
     e.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
+    e.add_argument("--model-info", metavar="FILE.csv", help=MODEL_INFO_HELP)
     e.set_defaults(fn=_cmd_eval)
 
     x = sub.add_parser("export", help="per-image predictions of a study's units in the field's formats")
@@ -491,6 +509,15 @@ def parser() -> argparse.ArgumentParser:
     xp.add_argument("--format", required=True, choices=["csv", "imagenet-x", "model-vs-human"])
     xp.add_argument("--out", help="folder to write (default: STUDY/export/FORMAT)")
     xp.set_defaults(fn=_cmd_export)
+    xr = xsub.add_parser("results", help="the study's results table in CLIP_benchmark's per-run JSON (one file per "
+                                         "model and dataset, as `clip_benchmark eval` writes them; "
+                                         "`clip_benchmark build` merges them)")
+    xr.add_argument("--study", required=True, help="the study folder of `clipstudy run` (its results.csv)")
+    xr.add_argument("--format", required=True, choices=["clip_benchmark"])
+    xr.add_argument("--prompts", default="openai80", help="the prompt set whose accuracy is exported (default "
+                                                          "openai80, the 80 templates CLIP_benchmark uses)")
+    xr.add_argument("--out", help="folder to write (default: STUDY/export/FORMAT)")
+    xr.set_defaults(fn=_cmd_export)
 
     d = sub.add_parser("datasets", help="every dataset family with its on-disk layout and how to get it")
     d.set_defaults(fn=_cmd_datasets)
@@ -503,6 +530,7 @@ def parser() -> argparse.ArgumentParser:
                    help="a live profile: your own checkpoints added to the live panel (any name form, local-dir:PATH, "
                         "@COLLECTION; comma- or space-separated); every chapter marks them (yours)")
     b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
+    b.add_argument("--model-info", metavar="FILE.csv", help=MODEL_INFO_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--no-html", action="store_true", help="execute the notebooks but skip jupyter-book")
     b.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=BUILD_PRECISION_HELP)
@@ -565,6 +593,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import plugins
 
         plugins.load()  # CLIPSTUDY_PLUGINS: registered extensions (OOD scores, ...)
+        if getattr(a, "model_info", None):  # validated before any work; env, so kernels and workers see it too
+            from .models import info
+
+            info.use(a.model_info)
         return a.fn(a)
     except ClipstudyError as e:
         print(f"clipstudy: error: {e}", file=sys.stderr)

@@ -20,6 +20,17 @@ from the store (`run.evaluate.outputs`, as the axes read them: nothing is encode
 
 A model's name becomes a file-name stem with `/`, `:` and other characters outside `[A-Za-z0-9._-]` as `-`,
 plus `_<prompts>` when the study holds several prompt sets for it; `export` prints which stem is which model.
+
+`clipstudy export results --format clip_benchmark` writes the study's results table as CLIP_benchmark's per-run
+JSON files, the ones its `clip_benchmark build` merges into a benchmark CSV: one
+`{dataset}_{pretrained}_{model}_{language}_{task}.json` per (model, dataset) under one prompt set, holding `dataset`
+(CLIP_benchmark's name: `imagenet1k`, `imagenetv2`, `imagenet_sketch`, `imagenet-a`, `imagenet-r`, `objectnet`,
+`mscoco_captions`, `flickr30k`), `model`, `pretrained`, `task` (`zeroshot_classification` | `zeroshot_retrieval`),
+`language` (`en`) and `metrics`: `acc1`, `acc5` (NaN under 5 classes, as there), `mean_per_class_recall` (sklearn's
+balanced accuracy of the stored predictions, as CLIP_benchmark computes it), or `image_retrieval_recall@5` (texts
+query images) and `text_retrieval_recall@5`; and `prompts`, the prompt set (an extra key: CLIP_benchmark's own
+runs use the 80 OpenAI templates for the ImageNet family, clipstudy's `openai80`). `model_and_pretrained` says what
+`model` and `pretrained` are for each name form.
 """
 from __future__ import annotations
 
@@ -34,6 +45,7 @@ import pandas as pd
 from .errors import ClipstudyError, UnknownNameError
 
 FORMATS = ("csv", "imagenet-x", "model-vs-human")
+RESULT_FORMATS = ("clip_benchmark",)
 MVH_DATASETS = {"cue-conflict": "cue-conflict", "edges": "edge", "silhouettes": "silhouette"}
 IMAGENET_X_DATASETS = ("imagenet-x", "imagenet")  # the first present wins for a (model, prompts)
 MVH_COLUMNS = ["subj", "session", "trial", "rt", "object_response", "category", "condition", "imagename"]
@@ -190,4 +202,106 @@ def export(study: str | Path, fmt: str, out: str | Path, cache_root: str | Path 
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(raw[MVH_COLUMNS].to_csv(index=False, na_rep="NaN"), path)
         written.append(path)
+    return written
+
+
+# ----------------------------------------------------------------- results in CLIP_benchmark's per-run JSON
+CB_TASKS = {"classification": "zeroshot_classification", "retrieval": "zeroshot_retrieval"}
+CB_RETRIEVAL = {"text→image": "image_retrieval_recall@5", "image→text": "text_retrieval_recall@5"}
+
+
+def cb_dataset(dataset: str) -> str | None:
+    """CLIP_benchmark's name of a study dataset (a folder family or a `wds/NAME`); None where it has none."""
+    from .datasets import wds
+
+    if dataset.startswith(wds.PREFIX):
+        return wds._split_name(dataset)[0]
+    form = wds.wds_form(dataset)
+    return form[len(wds.PREFIX):] if form else None
+
+
+def model_and_pretrained(name: str) -> tuple[str, str]:
+    """CLIP_benchmark's (`model`, `pretrained`) of a model name, as its `--model`/`--pretrained` would name it:
+    `ARCH/TAG` -> (ARCH, TAG); `ARCH@PATH` -> (ARCH, PATH); `hf-hub:ORG/REPO[@REV]` -> (`hf-hub:ORG/REPO`, the
+    resolved commit: open_clip loads `hf-hub:` models by that name, and the commit pins the weights);
+    `local-dir:PATH` -> (`local-dir:PATH`, a digest of the folder's files); any other name -> (name, "")."""
+    from . import zoo
+
+    spec = zoo.get(name)
+    if spec.source == "hf-hub":
+        return name.partition("@")[0], spec.revision
+    if spec.arch.startswith(zoo.LOCAL_DIR):
+        return spec.arch, zoo.model_id(spec).rpartition("#")[2]
+    if spec.source == "open_clip" and spec.pretrained:
+        return spec.arch, spec.pretrained
+    return name, ""
+
+
+def _per_class_recall(study: str | Path, cache_root: str | Path | None, prompts: str) -> dict[tuple[str, str], float]:
+    """Balanced accuracy (sklearn's, as CLIP_benchmark reports mean_per_class_recall) of each (model, dataset)'s
+    stored predictions under `prompts`."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    import warnings
+
+    out = {}
+    for df in frames(study, cache_root):
+        df = df[df["prompts"] == prompts]
+        for (m, d), g in df.groupby(["model", "dataset"]):
+            with warnings.catch_warnings():  # a class predicted but never shown: its recall is undefined, left out
+                warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+                out[(m, d)] = float(balanced_accuracy_score(g["label"], g["predicted_class"]))
+    return out
+
+
+def export_results(study: str | Path, fmt: str, out: str | Path, prompts: str = "openai80",
+                   cache_root: str | Path | None = None) -> list[Path]:
+    """The study's results table as CLIP_benchmark's per-run JSON files under `out` (see the module docstring);
+    returns the files written. Datasets CLIP_benchmark has no name for are left out, and said so on stderr."""
+    import json
+    import math
+    import sys
+
+    from .results import read_study
+    from .store import atomic_write_text
+
+    if fmt not in RESULT_FORMATS:
+        raise UnknownNameError("results export format", fmt, RESULT_FORMATS)
+    table = read_study(study)
+    cls = table[(table["axis"] == "shifts") & (table["prompts"] == prompts) & (table["part"] == "all")]
+    ret = table[(table["axis"] == "retrieval") & table["metric"].eq("recall@5")]
+    have = sorted(set(table.loc[table["axis"] == "shifts", "prompts"]))
+    if cls.empty and (have or ret.empty):
+        raise ClipstudyError(f"--study {study}: no zero-shot accuracy under prompts {prompts!r} (it has "
+                             f"{', '.join(have) or 'none'}); export those with --prompts, or run the study under "
+                             f"{prompts}")
+    recall = _per_class_recall(study, cache_root, prompts) if not cls.empty else {}
+    runs: list[tuple[str, str, str, dict]] = []
+    for (m, d), g in cls.groupby(["model", "dataset"], sort=True):
+        v = dict(zip(g["metric"], g["value"]))
+        runs.append((m, d, "classification", {"acc1": v.get("top1"), "acc5": v.get("top5", math.nan),
+                                              "mean_per_class_recall": recall.get((m, d), math.nan)}))
+    for (m, d), g in ret.groupby(["model", "dataset"], sort=True):
+        runs.append((m, d, "retrieval", {CB_RETRIEVAL[p]: float(v) for p, v in zip(g["part"], g["value"])
+                                         if p in CB_RETRIEVAL}))
+    out = Path(out).expanduser()
+    written, skipped = [], set()
+    for m, d, task, metrics in runs:
+        name = cb_dataset(d)
+        if name is None:
+            skipped.add(d)
+            continue
+        model, pretrained = model_and_pretrained(m)
+        run_ = dict(dataset=name, model=model, pretrained=pretrained, task=CB_TASKS[task], metrics=metrics,
+                    language="en", prompts=prompts if task == "classification" else "captions")
+        slug = stem(Path(pretrained).name if "/" in pretrained else pretrained) if pretrained else ""
+        path = out / f"{name}_{slug}_{stem(model)}_en_{CB_TASKS[task]}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(json.dumps(run_, indent=1) + "\n", path)
+        written.append(path)
+    if skipped:
+        print(f"clipstudy: no CLIP_benchmark name for {', '.join(sorted(skipped))}: left out", file=sys.stderr)
+    if not written:
+        raise ClipstudyError(f"--study {study}: none of its datasets has a CLIP_benchmark name "
+                             f"({', '.join(sorted(skipped))})")
     return written

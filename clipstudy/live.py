@@ -102,3 +102,27 @@ def mark_live_evidence(results_dir: str | os.PathLike, prof: Any, yours: Iterabl
                 yours=list(dict.fromkeys(yours)))
     atomic_write_text(json.dumps(body, indent=1) + "\n", path)  # whole or absent: a chapter never reads half of it
     return path
+
+
+def scoring_note(models: Iterable[str]) -> str | None:
+    """For the SigLIP models among `models` (loss `siglip`, from their registry row, config or `--model-info`):
+    the sentence that says which score they were given, printed, and returned; None when there are none.
+    Every model is scored with the softmax over classes: under SigLIP's sigmoid the argmax is the same, but the
+    confidences that calibration and OOD detection read are the softmax's, not the sigmoid's."""
+    from . import zoo
+
+    def loss(m: str) -> str:
+        try:
+            return zoo.get(m).loss
+        except ClipstudyError:
+            return ""
+
+    sig = [m for m in dict.fromkeys(models) if loss(m) == "siglip"]
+    if not sig:
+        return None
+    text = (f"SigLIP models here ({', '.join(sig)}) were trained with a sigmoid loss. They are scored, as every "
+            "model, with the softmax over the classes of their logits (logit scale x cosine): their top-1 is the "
+            "sigmoid's, but the confidences and OOD scores read here are the softmax's, not the sigmoid "
+            "probabilities (with their logit bias) they were trained to give.")
+    print(text)
+    return text

@@ -17,9 +17,11 @@ REQUIRED = ("model", "dataset", "prompts", "metric", "value")
 # One evaluation is identified by these columns: the same dataset name read from another folder, or in
 # another precision, is another row.
 IDENTITY = ("model", "dataset", "prompts", "precision", "root")
-# The study runner's table: one row per identity, with its value and n.
-STUDY_COLUMNS = ["model", "dataset", "axis", "part", "metric", "value", "n", "prompts", "precision"]
+# The study runner's table: one row per identity, with its value and n, and the resolved commit of a hub model
+# (`revision`, empty for other models; a table written before it had none and reads with it empty).
+STUDY_COLUMNS = ["model", "dataset", "axis", "part", "metric", "value", "n", "prompts", "precision", "revision"]
 STUDY_IDENTITY = ("model", "dataset", "axis", "part", "metric", "prompts", "precision")
+OPTIONAL = {"revision": ""}  # columns a table written by an earlier clipstudy may lack, and what they read as
 
 
 class ResultsError(ClipstudyError):
@@ -43,11 +45,12 @@ def check(out: str | os.PathLike) -> Path:
 
 
 def read(path: Path) -> pd.DataFrame:
-    """The rows of an existing eval.csv (an empty file is an empty table); a foreign file is an error."""
+    """The rows of an existing eval.csv (an empty file is an empty table); a foreign file is an error. A table
+    written before the `revision` column reads with it empty."""
     if path.stat().st_size == 0:
         return pd.DataFrame(columns=list(REQUIRED))
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, dtype={"revision": str}, keep_default_na=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ResultsError(f"{path} is not a clipstudy results table ({type(e).__name__}); move it away or "
                            "choose another --out") from e
@@ -55,6 +58,8 @@ def read(path: Path) -> pd.DataFrame:
     if missing:
         raise ResultsError(f"{path} is not a clipstudy results table: it lacks the column(s) {', '.join(missing)} "
                            f"(it has {', '.join(map(str, df.columns[:8]))}); move it away or choose another --out")
+    for c, empty in OPTIONAL.items():
+        df[c] = df[c].fillna(empty) if c in df.columns else empty
     return df
 
 
@@ -137,9 +142,14 @@ def read_strict(path: Path, columns: Sequence[str], *, text: Sequence[str] = (),
 
 
 def read_study_table(path: Path) -> pd.DataFrame:
-    """`results.csv`, strictly (`read_strict`)."""
-    return read_strict(path, STUDY_COLUMNS, text=[c for c in STUDY_IDENTITY], ints=["n"], floats=["value"],
-                       what="results table (results.csv)")
+    """`results.csv`, strictly (`read_strict`); a table written before its optional columns reads with them
+    empty."""
+    required = [c for c in STUDY_COLUMNS if c not in OPTIONAL]
+    df = read_strict(path, required, text=[c for c in STUDY_IDENTITY], ints=["n"], floats=["value"],
+                     what="results table (results.csv)")
+    for c, empty in OPTIONAL.items():
+        df[c] = df[c].fillna(empty) if c in df.columns else empty
+    return df[list(STUDY_COLUMNS) + [c for c in df.columns if c not in STUDY_COLUMNS]]
 
 
 def write_study(study: str | Path, table: pd.DataFrame) -> Path:

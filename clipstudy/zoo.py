@@ -1,8 +1,8 @@
 """The model zoo as the rest of clipstudy (notebooks, CLI, runner) sees it: a facade over `clipstudy.models`.
 
-Importing this module registers every source (open_clip, timm, local-dir, lab) and the named collections,
-so `get`, `load`, `names` and `frame` know every name form (`NAME_FORMS`). torch, pandas and open_clip are
-imported on use, so the CLI can show `NAME_FORMS` in its help at once.
+Importing this module registers every source (open_clip, timm, hf-hub, local-dir, lab, llava) and the named
+collections, so `get`, `load`, `names` and `frame` know every name form (`NAME_FORMS`). torch, pandas and open_clip
+are imported on use, so the CLI can show `NAME_FORMS` in its help at once.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 from .models import collection  # noqa: F401  (registers @live, @zero-shot, @fine-tuned, @baselines)
 from .factors import family_of  # noqa: F401
 from .models import sources  # noqa: F401  (registers every source's name forms and loader)
-from .models.registry import (FACTORS, NAME_FORMS, REGISTRY, entries, frame, get, load, model_id,  # noqa: F401
-                              names, register, specs)
+from .models.registry import (FACTORS, NAME_FORMS, REGISTRY, entries, factor_table, frame, get, load,  # noqa: F401
+                              model_id, names, register, specs)
 from .models.sources.open_clip import (PREPROCESS_ARGS, build_open_clip, checkpoint_problem,  # noqa: F401
                                        open_clip_kwargs)
 from .models.spec import LOCAL_DIR, Loaded, ModelSpec, local_checkpoint, pretrained_tag  # noqa: F401

@@ -171,6 +171,16 @@ _ = axis.lab_effects(ch, acc_all, ler, flags)
 _ = axis.live(ch, points)  # the runner's live results table
 
 # %% [markdown]
+# **Checked against published numbers.** For each live model with a row in open_clip's results table (its tag, or
+# the hub repo that is a tag's hub file), per dataset: measured top-1 minus published top-1, flagged when the
+# measured value lies outside the binomial 95% band of the images evaluated. It compares only under the published
+# prompts (OpenAI's 80 templates); under others it says it cannot. A flag points at the activation, the
+# preprocessing, the tokenizer or the class names before any finding is read.
+
+# %%
+_ = axis.published_check(ch)
+
+# %% [markdown]
 # Each of your models (`clipstudy build --models`) against each panel model, paired over the same images of these
 # datasets (`clipstudy compare`: a paired bootstrap over images, McNemar's exact p for top-1, Holm across datasets).
 

@@ -41,7 +41,7 @@ def point_hub(monkeypatch):
     HF_HOME would at its import); the local hub is tests/hubserver.py."""
     from huggingface_hub import constants, file_download
 
-    from clipstudy.models import weights
+    from clipstudy import hubcache
 
     def point(endpoint: str, home: Path) -> None:
         template = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
@@ -51,7 +51,7 @@ def point_hub(monkeypatch):
         monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setattr(weights, "_unreachable", {})
+        monkeypatch.setattr(hubcache, "_unreachable", {})
 
     return point
 

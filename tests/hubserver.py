@@ -5,6 +5,8 @@
 - An LFS file answers HEAD with a 302 to `/lfs/{sha256}` (the real hub redirects to its CDN), with
   `X-Linked-Etag` (its sha256) and `X-Linked-Size`; a small git file answers 200 with its git-sha1 `ETag`.
 - GET honours `Range: bytes=N-` (206 + `Content-Range`).
+- GET `/api/{models|datasets}/{repo_id}/tree/{revision}[/{path}]` lists the files under `path` (what transformers'
+  tokenizers ask for, `additional_chat_templates/`); an empty path is 404 `EntryNotFound`, as on the real hub.
 - An unknown repo is 404 with `X-Error-Code: RepoNotFound`; an unknown file in a known repo is 404 with
   `X-Error-Code: EntryNotFound`.
 - Faults, per file name: "truncate" (announce the full length, send half, close; once) and "corrupt"
@@ -13,8 +15,10 @@
   (non-LFS) files only: POST `/api/repos/create` (409 when the repo exists), POST
   `/api/{models|datasets}/{repo_id}/branch/{branch}`, POST `.../preupload/{revision}` (every file "regular") and
   POST `.../commit/{revision}` (an ndjson body of base64 `file` and `deletedFile` lines; an `lfsFile` is refused
-  with 422). A commit changes `Hub.commit`; revisions are not kept apart (every revision serves the same files).
-  `Hub.commits` records (repo, summary, paths added).
+  with 422). A commit changes `Hub.commit`; revisions are not kept apart (every revision serves the same files),
+  except those `Hub.freeze` kept: `freeze(repo, ref)` keeps the repo's files as they are now under `ref` and under
+  the current commit, so `/{repo}/resolve/{ref or that commit}/...` serves them with that commit while the repo
+  changes on (`Hub.bump` starts a new commit). `Hub.commits` records (repo, summary, paths added).
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 _RESOLVE = re.compile(r"^/(?P<repo>(?:datasets/)?[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
+_TREE = re.compile(r"^/api/(?P<type>models|datasets)/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/?]+)(?:/(?P<path>[^?]*))?"
+                   r"(?:\?.*)?$")
 _API = re.compile(r"^/api/(?P<type>models|datasets)/(?P<repo>[^/]+/[^/]+)/(?P<op>preupload|commit|branch)/"
                   r"(?P<rev>[^/?]+)(?:\?.*)?$")
 
@@ -42,6 +48,7 @@ class Hub:
         self.log: list[tuple[str, str, str | None]] = []
         self.commit = COMMIT
         self.commits: list[tuple[str, str, list[str]]] = []
+        self.frozen: dict[tuple[str, str], tuple[str, dict[str, bytes]]] = {}  # (repo, ref) -> (commit, files)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -58,8 +65,21 @@ class Hub:
         self.repos.setdefault(repo, {})[filename] = data
         return hashlib.sha256(data).hexdigest()
 
+    def freeze(self, repo: str, ref: str | None = None) -> str:
+        """Keep the repo's files as they are now under `ref` (a tag or branch) and the current commit; returns it."""
+        kept = (self.commit, dict(self.repos[repo]))
+        self.frozen[(repo, self.commit)] = kept
+        if ref:
+            self.frozen[(repo, ref)] = kept
+        return self.commit
+
+    def bump(self) -> str:
+        """A new commit: what `main` (and any unfrozen revision) serves from now on."""
+        self.commit = hashlib.sha1(self.commit.encode()).hexdigest()
+        return self.commit
+
     def blob(self, sha: str) -> tuple[str, bytes] | None:
-        for files in self.repos.values():
+        for files in [*self.repos.values(), *(f for _, f in self.frozen.values())]:
             for name, data in files.items():
                 if hashlib.sha256(data).hexdigest() == sha:
                     return name, data
@@ -91,6 +111,9 @@ def _handler(hub: Hub) -> type:
 
         def _answer(self, body: bool) -> None:
             hub.log.append((self.command, self.path, self.headers.get("Range")))
+            tree = _TREE.match(urllib.parse.unquote(self.path))
+            if tree is not None:
+                return self._tree(tree)
             if self.path.startswith("/lfs/"):
                 found = hub.blob(self.path[5:].split("?")[0])
                 if found is None:
@@ -99,21 +122,22 @@ def _handler(hub: Hub) -> type:
             m = _RESOLVE.match(urllib.parse.unquote(self.path))
             if m is None or m["repo"] not in hub.repos:
                 return self._error(404, "RepoNotFound")
-            data = hub.repos[m["repo"]].get(m["file"])
+            commit, files = hub.frozen.get((m["repo"], m["rev"]), (hub.commit, hub.repos[m["repo"]]))
+            data = files.get(m["file"])
             if data is None:
-                return self._error(404, "EntryNotFound")
+                return self._error(404, "EntryNotFound", commit)
             if _is_lfs(data):
                 sha = hashlib.sha256(data).hexdigest()
                 self.send_response(302)
                 self.send_header("Location", f"{hub.url}/lfs/{sha}")
-                self.send_header("X-Repo-Commit", hub.commit)
+                self.send_header("X-Repo-Commit", commit)
                 self.send_header("ETag", f'"{_git_sha1(sha.encode())}"')
                 self.send_header("X-Linked-Etag", f'"{sha}"')
                 self.send_header("X-Linked-Size", str(len(data)))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return None
-            return self._send(m["file"], data, etag=_git_sha1(data), body=body)
+            return self._send(m["file"], data, etag=_git_sha1(data), body=body, commit=commit)
 
         def do_POST(self) -> None:
             hub.log.append((self.command, self.path, None))
@@ -155,7 +179,21 @@ def _handler(hub: Hub) -> type:
             return self._json(200, {"commitUrl": f"{hub.url}/{key}/commit/{hub.commit}", "commitOid": hub.commit,
                                     "pullRequestUrl": None})
 
-        def _json(self, code: int, obj: dict, error_code: str | None = None) -> None:
+        def _tree(self, m) -> None:
+            """GET /api/{models|datasets}/{repo}/tree/{rev}[/{path}]: the files under `path` (what
+            `list_repo_tree` reads); a path with nothing under it is EntryNotFound, as on the real hub."""
+            key = m["repo"] if m["type"] == "models" else f"datasets/{m['repo']}"
+            if key not in hub.repos:
+                return self._error(404, "RepoNotFound")
+            commit, files = hub.frozen.get((key, m["rev"]), (hub.commit, hub.repos[key]))
+            prefix = (m["path"] or "").strip("/")
+            under = [f for f in files if not prefix or f.startswith(prefix + "/")]
+            if prefix and not under:
+                return self._error(404, "EntryNotFound", commit)
+            return self._json(200, [{"type": "file", "path": f, "size": len(files[f]), "oid": _git_sha1(files[f])}
+                                    for f in sorted(under)])
+
+        def _json(self, code: int, obj: dict | list, error_code: str | None = None) -> None:
             data = json.dumps(obj).encode()
             self.send_response(code)
             if error_code:
@@ -166,14 +204,14 @@ def _handler(hub: Hub) -> type:
             self.end_headers()
             self.wfile.write(data)
 
-        def _send(self, name: str, data: bytes, etag: str, body: bool) -> None:
+        def _send(self, name: str, data: bytes, etag: str, body: bool, commit: str | None = None) -> None:
             start = 0
             rng = self.headers.get("Range")
             if rng and (r := re.match(r"bytes=(\d+)-$", rng)):
                 start = int(r[1])
             part = data[start:]
             self.send_response(206 if start else 200)
-            self.send_header("X-Repo-Commit", hub.commit)
+            self.send_header("X-Repo-Commit", commit or hub.commit)
             self.send_header("ETag", f'"{etag}"')
             self.send_header("Content-Length", str(len(part)))
             self.send_header("Accept-Ranges", "bytes")
@@ -193,12 +231,12 @@ def _handler(hub: Hub) -> type:
                 part = bytes(b ^ 0xFF for b in part[:64]) + part[64:]
             self.wfile.write(part)
 
-        def _error(self, code: int, error_code: str) -> None:
+        def _error(self, code: int, error_code: str, commit: str | None = None) -> None:
             self.send_response(code)
             self.send_header("X-Error-Code", error_code)
             self.send_header("X-Error-Message", f"{error_code}: {self.path}")
             if error_code == "EntryNotFound":
-                self.send_header("X-Repo-Commit", hub.commit)
+                self.send_header("X-Repo-Commit", commit or hub.commit)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -6,7 +6,9 @@ open_clip tag; ViT-B-32/laion2b_s34b_b79k, a GELU one; timm's vit_base_patch32_c
 fine-tuned CLIP whose zero-shot parent is that ViT-B-32) and CLIP_benchmark's `wds_*` dataset repos of every family
 with a wds form (tiny shards of generated images). The families without one are tiny folders: ImageNet val (real
 ILSVRC2012 file names, so ImageNet-X joins), the OOD sets, ImageNet-3DCC, ImageNet-D, and the cue-conflict, edge and
-silhouette stimuli (a few per class, copied from the shared data). The build runs the live grid through the runner,
+silhouette stimuli (a few per class, copied from the shared data). The researcher's own models ("yours") are a tiny
+open_clip folder (`local-dir:`) and one tiny `hf-hub:` repo of each format the hub serves (tests/hub_models.py:
+open_clip's and transformers'). The build runs the live grid through the runner,
 then every chapter; each live section must show rows, and every live number (chapter and claims page) is marked as
 a pipeline check, since the weights are random.
 """
@@ -22,9 +24,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import hub_models as HM
 from fixtures_layouts import make_3dcc, make_imagenet, make_imagenet_d, make_ood
 from fixtures_wds import classification, image_bytes, layout
-from hubserver import Hub, env_for
+from hubserver import COMMIT as HUB_COMMIT, Hub, env_for
 
 from clipstudy import book, datasets
 from clipstudy.axes import claims
@@ -129,13 +132,15 @@ def live_book(tmp_path_factory, shared_data):
     try:
         serve_models(hub)
         serve_wds(hub)
+        HM.serve(hub, tmp / "hub-models", repos=HUB_REPOS)
         data = make_folders(tmp / "data", shared_data)
         serve_llava(hub, tmp, tmp / "hf")
         out = tmp / "out"
         env = env_for(hub.url, tmp / "hf", CLIPSTUDY_DATA=str(data), MPLBACKEND="Agg")
         t0 = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "live-smoke",
-                               "--out", str(out), "--no-html", "--device", "cpu", "--models", YOURS(tmp), LLAVA(tmp)],
+                               "--out", str(out), "--no-html", "--device", "cpu", "--models", YOURS(tmp), *HUB_YOURS,
+                               LLAVA(tmp)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
         took = time.monotonic() - t0
         print(f"live-smoke build: {took:.0f} s\n{proc.stdout[-3000:]}")
@@ -152,6 +157,9 @@ def YOURS(tmp: Path) -> str:
     return f"local-dir:{folder}" if folder.exists() else runner_fixtures.tiny_local_dir(folder, 3)
 
 
+# one hub repo of each format, also "yours": open_clip's hub format and transformers'
+HUB_REPOS = (HM.OC_SAFE, HM.HF_CLIP)
+HUB_YOURS = [f"hf-hub:{r}" for r in HUB_REPOS]
 LLAVA_REPO = "clipstudy-test/tiny-llava"
 
 
@@ -200,7 +208,7 @@ def _live_section(nb: dict) -> str:
 def test_the_build_runs_the_live_grid_and_every_chapter_without_error(live_book):
     proc, out, took = live_book
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "live grid: 4 model(s) x" in proc.stdout, proc.stdout[-3000:]  # the panel and the researcher's model
+    assert "live grid: 6 model(s) x" in proc.stdout, proc.stdout[-3000:]  # the panel and the researcher's models
     for p in book.chapters.notebooks():
         nb = _notebook(out, p.name)
         errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -213,7 +221,7 @@ def test_the_build_runs_the_live_grid_and_every_chapter_without_error(live_book)
     assert "only a zero-shot CLIP scores it" in failed["error"].iloc[0]
     res = pd.read_csv(out / "book" / "results" / "live" / "results.csv")
     mine = YOURS(out.parent)
-    assert set(res["model"]) == set(PROFILE.live_models) | {mine, LLAVA(out.parent)}
+    assert set(res["model"]) == set(PROFILE.live_models) | {mine, *HUB_YOURS, LLAVA(out.parent)}
     # the profile's one-template head for the CLIPs; the runner names a classifier's own head and caption sets so
     assert set(res["prompts"]) == {"single", "classifier-head", "captions"}, set(res["prompts"])
     read = set(res["dataset"])
@@ -224,7 +232,7 @@ def test_the_build_runs_the_live_grid_and_every_chapter_without_error(live_book)
             "textures", "ninco", "imagenet-3dcc"} <= read, read
     evidence = json.loads((out / "book" / "results" / "live" / "evidence.json").read_text())
     assert evidence["pipeline_check"] is True and evidence["why"] == PIPELINE_CHECK
-    assert evidence["yours"] == [mine, LLAVA(out.parent)]
+    assert evidence["yours"] == [mine, *HUB_YOURS, LLAVA(out.parent)]
 
 
 def test_your_model_is_in_every_live_section_marked_as_yours(live_book):
@@ -237,9 +245,29 @@ def test_your_model_is_in_every_live_section_marked_as_yours(live_book):
             continue
         t = pd.read_csv(out / "book" / "results" / stem / f"{name}.csv")
         if "model" in t.columns:
-            assert "yours" in t.columns and set(t.loc[t["yours"], "model"]) == {mine}, stem
+            assert "yours" in t.columns and set(t.loc[t["yours"], "model"]) == {mine, *HUB_YOURS}, stem
     shown = "\n".join(_live_section(_notebook(out, s)) for s in LIVE_TABLES if s != "09_lmm")
-    assert f"{mine} (yours)" in shown
+    assert all(f"{m} (yours)" in shown for m in [mine, *HUB_YOURS])
+
+
+def test_hub_models_carry_their_revision_and_the_published_check_runs(live_book):
+    """Each hf-hub model's rows carry the commit it resolved to; chapter 01 lists the live models' factors and
+    revisions; chapter 02 checks the panel's open_clip tags against open_clip's published numbers, and says it
+    cannot compare them under the profile's one template."""
+    _, out, _ = live_book
+    res = pd.read_csv(out / "book" / "results" / "live" / "results.csv", dtype={"revision": str},
+                      keep_default_na=False)
+    hub_rows = res[res["model"].isin(HUB_YOURS)]
+    assert len(hub_rows) and set(hub_rows["revision"]) == {HUB_COMMIT}
+    assert set(res.loc[~res["model"].isin(HUB_YOURS), "revision"]) == {""}
+    models = pd.read_csv(out / "book" / "results" / "01_introduction" / "live_models.csv", keep_default_na=False)
+    assert {"family", "data", "loss", "parent", "revision"} <= set(models.columns)
+    assert set(models.loc[models["live model"].isin(HUB_YOURS), "revision"]) == {HUB_COMMIT}
+    checked = pd.read_csv(out / "book" / "results" / "02_natural_shifts" / "live_published.csv")
+    tags = [m for m in PROFILE.live_models if not m.startswith("timm:")]
+    assert set(checked["model"]) == set(tags)
+    assert checked["status"].str.startswith("cannot compare: measured under single").all()
+    assert "cannot compare: measured under single" in _text(_notebook(out, "02_natural_shifts"))
 
 
 @pytest.mark.parametrize("stem", [s for s in LIVE_TABLES if s != "09_lmm"])

@@ -63,8 +63,9 @@ def test_lab_prompts_exist_whatever_was_imported_first():
 def test_every_name_form_resolves_through_the_source_table():
     forms = {r.form for r in registry.RESOLVERS}
     assert {"ARCH/TAG", "ARCH@PATH", "local-dir:FOLDER", "timm:NAME", "lab:RECIPE[@PROFILE]",
-            "llava:CHECKPOINT[@CLIP]"} <= forms
-    assert set(registry.LOADERS) == {"open_clip", "timm", "lab", "llava"}  # llava: LMMs, named here, run by lmm units
+            "llava:CHECKPOINT[@CLIP]", "hf-hub:ORG/REPO[@REVISION]"} <= forms
+    # llava: LMMs, named here, run by lmm units; hf-hub: hub repos in open_clip's or transformers' format
+    assert set(registry.LOADERS) == {"open_clip", "timm", "lab", "llava", "hf-hub"}
     assert zoo.get("llava:llava-1.5-7b").source == "llava"
     assert zoo.get("lab:base@smoke").source == "lab"
     assert zoo.get("RN50/random").data == "random-init"

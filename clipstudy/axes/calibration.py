@@ -316,11 +316,14 @@ def lab_effects(ch: chapter.Chapter, lab: dict, tr: pd.DataFrame) -> list[dict]:
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """ECE, NLL and Brier of the live grid's models at T=1 and the ImageNet temperature (the runner's table)."""
+    from ..live import scoring_note
+
     live_cal = live_wide(ch, ["model", "dataset", "part"], {"dataset": "set", "part": "scaling"},
                          "live_calibration")
     if live_cal is None:
         return None
     display(live_cal.pivot_table(index=["model", "set"], columns="scaling", values="ece").round(3))
+    scoring_note(live_cal["model"])  # which score a SigLIP was given
     return live_cal
 
 

@@ -47,11 +47,15 @@ def sources(ch: chapter.Chapter) -> pd.DataFrame | None:
 
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
-    """The live models of the runner's table (ImageNet top-1), when the live grid ran."""
+    """The live models of the runner's table (ImageNet top-1), when the live grid ran, with their factors as the
+    study reads them (their configs, and `--model-info`) and, for a hub repo, its resolved revision."""
+    from ..zoo import factor_table
+
     t = ch.live(shifts.AXIS)
     if t is None:
         return None
     top1 = t[(t["dataset"] == "imagenet") & (t["metric"] == "top1")][["model", "prompts", "value", "n"]]
+    top1 = top1.merge(factor_table(top1["model"].unique()), on="model", how="left")
     return _shown(ch.save(top1.rename(columns={"model": "live model", "value": "ImageNet top-1"}), "live_models"))
 
 

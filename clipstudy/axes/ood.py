@@ -366,10 +366,13 @@ def lab_prompts(ch: chapter.Chapter, det: pd.DataFrame) -> pd.DataFrame:
 
 def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     """ImageNet against each real OOD set for the live grid's models, every score (the runner's table)."""
+    from ..live import scoring_note
+
     t = ch.live(AXIS, [d for d in AXIS.live if d != ID_SET])  # the ID set is the reference, not a row
     if t is None:
         return None
     t = t.assign(method=t["part"].str.split("/").str[0])
+    scoring_note(t["model"])  # which score a SigLIP was given
     lt = t.pivot_table(index=["model", "method", "dataset", "n"], columns="metric", values="value", aggfunc="first")
     lt = ch.save(lt.reset_index().rename(columns={"dataset": "ood", "n": "n_ood"}), "live_detection")
     head = lt[lt["method"] == HEADLINE]

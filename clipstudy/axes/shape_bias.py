@@ -451,13 +451,16 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
 
 
 def zero_shot_parent(name: str, models: Sequence[str]) -> str | None:
-    """The zero-shot CLIP among `models` that a fine-tuned timm CLIP starts from: the same tower
-    (vit_base_patch32_clip_224 is ViT-B-32) and the same pre-training data; None if it is not there."""
+    """The zero-shot CLIP among `models` that a fine-tuned CLIP starts from: the `parent` its `--model-info`
+    declares, or, for a timm CLIP, the same tower (vit_base_patch32_clip_224 is ViT-B-32) and the same
+    pre-training data; None if it is not there."""
     import re
 
     from .. import zoo
 
     spec = zoo.get(name)
+    if spec.parent:
+        return spec.parent if spec.finetuned and spec.parent in models else None
     m = re.match(r"vit_(base|large|huge)_patch(\d+)_clip_(\d+)", spec.arch or "")
     if not spec.finetuned or m is None:
         return None

@@ -568,6 +568,14 @@ def lab_effects(ch: chapter.Chapter, acc_all: pd.DataFrame, ler: pd.DataFrame, f
 
 
 # ---- live ------------------------------------------------------------------------------------------
+def published_check(ch: chapter.Chapter) -> pd.DataFrame | None:
+    """Each live model's measured top-1 minus open_clip's published top-1, flagged outside the binomial 95% band
+    (`clipstudy.published`, where the comparison lives)."""
+    from .. import published
+
+    return published.chapter_check(ch)
+
+
 def live(ch: chapter.Chapter, points: pd.DataFrame | None) -> pd.DataFrame | None:
     """ER of the live grid's models (the runner's results table) against the records' ImageNet-model line."""
     t = ch.live()

@@ -10,12 +10,11 @@ the layout CLIP_benchmark's `build_wds_dataset` reads:
     zeroshot_classification_templates.txt
     dataset_type.txt                 "retrieval" for caption sets, else classification
 
-Files come through `huggingface_hub.hf_hub_download(repo_type="dataset")`, as CLIP_benchmark and open_clip
-fetch theirs: the same cache (`HF_HOME`, `HF_HUB_CACHE`), `HF_ENDPOINT` (a mirror), progress bars and resumable
-`.incomplete` files; offline (`HF_HUB_OFFLINE=1`, `--offline`) only the cache is read. The branch is resolved
+Files come through the hub cache service (`clipstudy.hubcache`: `huggingface_hub.hf_hub_download(repo_type=
+"dataset")`, as CLIP_benchmark and open_clip fetch theirs: the same cache, `HF_ENDPOINT`, progress bars and
+resumable `.incomplete` files; offline (`HF_HUB_OFFLINE=1`, `--offline`) only the cache is read; each new file is
+checked against the hash the hub gave as its ETag, and one whose bytes differ is deleted). The branch is resolved
 to its commit once, and every file is then fetched at that commit, so one dataset never mixes two revisions.
-huggingface_hub checks only a download's size: each new file is also checked against the hash the hub gave as
-its ETag (the sha256 of an LFS shard, the git sha1 of a small file), and one whose bytes differ is deleted.
 
 Each name maps to the study's family (`FAMILIES`), so every axis reads it as it reads the folder form: the
 family's task, class names, class order and class subset of the 1000-way head (`imagenet_indices`), and its
@@ -34,9 +33,10 @@ import re
 import sys
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from ..errors import ChecksumError, ClipstudyError, FetchError, MissingDataError, SchemaError, UnknownNameError
+from .. import hubcache
+from ..errors import ClipstudyError, FetchError, MissingDataError, SchemaError, UnknownNameError
 from .base import ImageListDataset, _to_tensor, read_image
 from .retrieval import RetrievalDataset
 
@@ -162,20 +162,6 @@ class Snapshot:
     hashes: tuple = ()  # (file, blob name: sha256 of an LFS file, git sha1 of a small one)
 
 
-def _cache_dir() -> Path:
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
-
-
-def _cached_commit(repo: str, rev: str) -> str | None:
-    """The commit a branch or tag pointed to when this cache last fetched it (a commit is itself)."""
-    if re.fullmatch(r"[0-9a-f]{40}", rev):
-        return rev
-    ref = _cache_dir() / f"datasets--{repo.replace('/', '--')}" / "refs" / rev
-    return ref.read_text().strip() if ref.is_file() else None
-
-
 def _how(name: str, repo: str) -> str:
     return (f"Get it with `clipstudy fetch {name}` on a machine that reaches the hub (HF_ENDPOINT selects a "
             f"mirror), or `hf download {repo} --repo-type dataset`, and copy the Hugging Face cache (HF_HOME, "
@@ -187,83 +173,53 @@ def _get(repo: str, filename: str, commit: str | None, rev: str, name: str, *, l
     """One file of the repo, from the cache or the hub (`ask`: ask the hub even when it is cached, to resolve
     a branch to its current commit); a new (or, with `verify`, any) file is checked against its hash and
     deleted when its bytes differ."""
-    import requests
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
-
-    from ..models import weights
-
-    before = try_to_load_from_cache(repo, filename, revision=commit or rev, repo_type="dataset")
-    before = Path(before) if isinstance(before, str) else None
+    before = hubcache.cached(repo, filename, commit or rev, "dataset")
     if before is not None and not verify and not (ask and not local):
         return before
     try:
-        path = Path(hf_hub_download(repo, filename, revision=commit or rev, repo_type="dataset",
-                                    local_files_only=local))
-    except EntryNotFoundError:
+        return hubcache.get(repo, filename, revision=commit or rev, repo_type="dataset", local=local, verify=verify,
+                            subject=name, again=f"run `clipstudy fetch {name}` again")
+    except hubcache.EntryMissing:
         if missing_ok:
             return None
-        raise MissingDataError(f"{name}: file {filename} of the hub dataset repo {repo}", weights._endpoint(),
+        raise MissingDataError(f"{name}: file {filename} of the hub dataset repo {repo}", hubcache.endpoint(),
                                layout=LAYOUT, fetch=_how(name, repo)) from None
-    except LocalEntryNotFoundError as e:
+    except hubcache.NotCached as e:
         if missing_ok:
             return None
-        why = "offline mode is on (HF_HUB_OFFLINE=1 or --offline)" if weights.offline() else \
-            f"the hub at {weights._endpoint()} does not answer" if local else \
-            f"the hub at {weights._endpoint()} stopped answering ({weights._short(e)})"
-        raise FetchError(f"{name}: {repo}/{filename} is not in the local hub cache and {why}. {_how(name, repo)}") \
-            from e
-    except (RepositoryNotFoundError, RevisionNotFoundError) as e:
-        raise FetchError(f"{name}: the hub at {weights._endpoint()} has no dataset repo {repo}"
-                         f"{'@' + rev if rev != 'main' else ''} ({type(e).__name__}). Is HF_ENDPOINT right, or does "
-                         "the repo need a token (`hf auth login`)?") from e
-    except (requests.RequestException, OSError, ValueError) as e:
-        raise FetchError(f"{name}: downloading {repo}/{filename} from {weights._endpoint()} failed "
-                         f"({type(e).__name__}: {weights._short(e)}). Nothing half-written is read; run "
-                         f"`clipstudy fetch {name}` again to resume.") from e
-    if verify or before is None or before.resolve() != path.resolve():
-        bad = weights.blob_mismatch(path)
-        if bad is not None:
-            weights.delete_cached(path)
-            kind, got, want = bad
-            raise ChecksumError(f"{name}: {repo}/{filename} arrived damaged: {kind} {got}, but the hub says {want}. "
-                                f"The file was deleted and is never read; run `clipstudy fetch {name}` again.")
-    return path
+        raise FetchError(f"{name}: {e.reason}. {_how(name, repo)}") from e
 
 
 def snapshot(name: str, split: str = SPLIT, *, verify: bool = False, progress: bool = True) -> Snapshot:
     """Every file of `wds/NAME` for `split` in the local hub cache, fetched at one commit where missing."""
-    from ..models import weights
-
     check_name(name)
     repo, rev = repo_of(name)
     rev = rev or "main"
     first = f"{split}/nshards.txt"
-    local = weights.offline()
+    local = hubcache.offline()
     if not local:
-        why = weights.probe(repo, first, revision=rev, repo_type="dataset")
+        why = hubcache.probe(repo, first, revision=rev, repo_type="dataset")
         if why is not None:
-            if _cached_commit(repo, rev) is None:
-                raise FetchError(f"{name}: cannot reach the hub at {weights._endpoint()} ({why}), and the dataset "
+            if hubcache.cached_commit(repo, rev, "dataset") is None:
+                raise FetchError(f"{name}: cannot reach the hub at {hubcache.endpoint()} ({why}), and the dataset "
                                  f"repo {repo} is not in the local hub cache. {_how(name, repo)}")
-            print(f"clipstudy: the hub at {weights._endpoint()} is unreachable ({why}); using the cached {repo}. "
+            print(f"clipstudy: the hub at {hubcache.endpoint()} is unreachable ({why}); using the cached {repo}. "
                   "To skip this check, work offline: HF_HUB_OFFLINE=1 or --offline.", file=sys.stderr)
             local = True
-    commit = _cached_commit(repo, rev) if local else None
+    commit = hubcache.cached_commit(repo, rev, "dataset") if local else None
     if local and commit is None:
         raise FetchError(f"{name}: the dataset repo {repo} is not in the local hub cache and offline mode is on "
                          f"(HF_HUB_OFFLINE=1 or --offline). {_how(name, repo)}")
     # online, the first file resolves the branch to its commit; the rest are fetched at that commit
     nshards_path = _get(repo, first, commit if local else None, rev, name, local=local, verify=verify, ask=True)
-    commit = _commit_of(nshards_path, first)
+    commit = hubcache.commit_of(nshards_path, first)
     n = _nshards(nshards_path)
     files = [first] + [f"{split}/{i}.tar" for i in range(n)]
     meta = ["classnames.txt", "dataset_type.txt", "zeroshot_classification_templates.txt"]
-    todo = [f for f in files[1:] if _cached(repo, f, commit) is None]
+    todo = [f for f in files[1:] if hubcache.cached(repo, f, commit, "dataset") is None]
     if todo and not local and progress:
         print(f"clipstudy: {name}: fetching {len(todo)} of {n} shard(s) of {repo}@{commit[:10]} into "
-              f"{_cache_dir()}", file=sys.stderr)
+              f"{hubcache.cache_dir()}", file=sys.stderr)
     hashes = [(first, nshards_path.resolve().name)]
     for f in files[1:]:
         p = _get(repo, f, commit, rev, name, local=local, verify=verify)
@@ -272,20 +228,7 @@ def snapshot(name: str, split: str = SPLIT, *, verify: bool = False, progress: b
         p = _get(repo, f, commit, rev, name, local=local, verify=verify, missing_ok=True)
         if p is not None:
             hashes.append((f, p.resolve().name))
-    root = nshards_path.parents[len(PurePosixPath(first).parts) - 1]
-    return Snapshot(root, repo, commit, tuple(hashes))
-
-
-def _cached(repo: str, filename: str, commit: str) -> Path | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    hit = try_to_load_from_cache(repo, filename, revision=commit, repo_type="dataset")
-    return Path(hit) if isinstance(hit, str) else None
-
-
-def _commit_of(path: Path, filename: str) -> str:
-    """The commit of a file in the hub cache: its snapshot folder, `snapshots/<commit>/<filename>`."""
-    return path.parents[len(PurePosixPath(filename).parts) - 1].name
+    return Snapshot(hubcache.snapshot_of(nshards_path, first), repo, commit, tuple(hashes))
 
 
 def _nshards(path: Path) -> int:

@@ -405,29 +405,20 @@ def _whys(failed: dict[str, str]) -> str:
 
 
 def _download(repo: str, filename: str, revision: str | None, token: str | None, local: bool) -> Path:
-    """One file of the hub repo through hf_hub_download (from the cache only when `local`)."""
-    import requests
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
-
-    from ..models import weights
+    """One file of the hub repo through the hub cache service (from the cache only when `local`)."""
+    from .. import hubcache
 
     try:
-        return Path(hf_hub_download(repo, filename, revision=revision, token=token, local_files_only=local))
-    except LocalEntryNotFoundError:  # before EntryNotFoundError: it is one
-        if weights.offline():
+        return hubcache.get(repo, filename, revision=revision, token=token, local=local)
+    except hubcache.NotCached:
+        if hubcache.offline():
             raise _Unavailable("offline: HF_HUB_OFFLINE=1, and it is not in the local hub cache") from None
-        raise _Unavailable(f"{filename} is not in the local hub cache and the hub at {weights._endpoint()} "
+        raise _Unavailable(f"{filename} is not in the local hub cache and the hub at {hubcache.endpoint()} "
                            "does not answer") from None
-    except EntryNotFoundError:
+    except hubcache.EntryMissing:
         raise _Unavailable(f"the repo has no {filename}") from None
-    except (RepositoryNotFoundError, RevisionNotFoundError) as e:
-        raise _Unavailable(f"the hub at {weights._endpoint()} has no repo {repo}"
-                           f"{'@' + revision if revision else ''} ({type(e).__name__})") from None
-    except (requests.RequestException, OSError, ValueError) as e:
-        raise _Unavailable(f"downloading {filename} from {weights._endpoint()} failed "
-                           f"({type(e).__name__}: {weights._short(e)})") from None
+    except hubcache.HubError as e:  # no repo, an interrupted download, damaged bytes (deleted)
+        raise _Unavailable(e.reason) from None
 
 
 def _verify(a: Artifact, got: dict[str, Path], files: dict[str, tuple[object, object]]

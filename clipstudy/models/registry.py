@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from .. import factors
 from ..errors import ClipstudyError, UnknownNameError
 from ..registry import Registry
+from . import info
 from .spec import LOCAL_DIR, Loaded, ModelSpec, local_checkpoint, pretrained_tag  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
@@ -38,11 +39,14 @@ NAME_FORMS = """model names:
                            OpenAI-style weights need the QuickGELU variant, e.g. ViT-B-32-quickgelu@/path/to/file.pt
   local-dir:/path/to/dir   an open_clip model folder (open_clip_config.json + weights), as `clipstudy lab export` writes
   lab:RECIPE[@PROFILE]     a tiny CLIP trained in the lab (`clipstudy lab recipes`)
+  hf-hub:ORG/REPO[@REV]    a CLIP hub repo in open_clip's format (open_clip_config.json) or transformers' (config.json
+                           with model_type clip, siglip or metaclip_2), read by its own library; @REV pins a branch,
+                           tag or commit (default main, resolved to its commit), e.g. hf-hub:timm/ViT-B-16-SigLIP
   ARCH/random              random weights (seeded), for pipeline checks only
   llava:CHECKPOINT[@CLIP]  a LLaVA (an LMM, run by `clipstudy run --axes lmm`): an alias (llava:llava-1.5-7b), a
                            hub id or a local folder in the Hugging Face layout, and after @ its CLIP (the aliases
                            know theirs), e.g. llava:/path/to/folder@ViT-L-14-336/openai
-Hub weights (ARCH/TAG, timm:NAME) download on first use unless offline (--offline or HF_HUB_OFFLINE=1);
+Hub weights (ARCH/TAG, timm:NAME, hf-hub:) download on first use unless offline (--offline or HF_HUB_OFFLINE=1);
 `clipstudy fetch model NAME` downloads them ahead."""
 
 # the registry's sortable columns: the factors' columns, then the extra ones (`clipstudy models --factor`)
@@ -54,8 +58,12 @@ def model_id(spec: ModelSpec) -> str:
     """The cache id of a model: its name, plus a hash of the bytes of a local checkpoint file, or of every file
     of a local model folder (names and contents). The hash is `store.file_digest`'s, cached per file's
     (path, size, mtime_ns, inode), so a file replaced by another of the same size and mtime (`cp -p`) is a
-    new id, and an unchanged one is hashed once per process."""
+    new id, and an unchanged one is hashed once per process. A hub repo (`hf-hub:`) is its name and the commit it
+    resolved to (and those of the second repos its config names), so a repo that changes is a new model."""
     import os
+
+    if spec.revision:
+        return f"{spec.name}#{spec.revision}" + (f"+{spec.pretrained}" if spec.pretrained else "")
 
     if spec.pretrained and os.path.isfile(spec.pretrained):
         from ..store import file_digest
@@ -112,6 +120,8 @@ class Resolver:
 RESOLVERS: list[Resolver] = []
 LOADERS: Registry[Callable[[ModelSpec, str], Loaded]] = Registry("model source")
 LISTERS: Registry[Callable[[], list[ModelSpec]]] = Registry("model lister")  # sources listed beside the registry
+# sources whose files `clipstudy fetch model` downloads itself (hf-hub): (spec, verify cached files) -> their folder
+FETCHERS: Registry[Callable[[ModelSpec, bool], Path]] = Registry("model fetcher")
 SUGGESTERS: list[Callable[[], list[str]]] = []
 
 
@@ -125,9 +135,13 @@ def register_resolver(form: str, resolve: Callable[[str], ModelSpec], *, prefix:
 
 def register_source(source: str, load: Callable[[ModelSpec, str], Loaded], *,
                     lister: Callable[[], list[ModelSpec]] | None = None,
-                    suggest: Callable[[], list[str]] | None = None) -> None:
-    """A source's loader, and optionally the models it lists and the names it suggests for typos."""
+                    suggest: Callable[[], list[str]] | None = None,
+                    fetch: Callable[[ModelSpec, bool], Path] | None = None) -> None:
+    """A source's loader, and optionally the models it lists, the names it suggests for typos and how its files are
+    fetched ahead (`clipstudy fetch model`)."""
     LOADERS[source] = load
+    if fetch is not None:
+        FETCHERS[source] = fetch
     if lister is not None:
         LISTERS[source] = lister
     if suggest is not None and suggest not in SUGGESTERS:
@@ -136,7 +150,7 @@ def register_source(source: str, load: Callable[[ModelSpec, str], Loaded], *,
 
 def entries() -> dict[str, ModelSpec]:
     """The registry plus every listing source's models (the lab zoo), by name."""
-    out = dict(REGISTRY)
+    out = {n: info.apply(s) for n, s in REGISTRY.items()}
     for lister in LISTERS.values():
         for s in lister():
             out.setdefault(s.name, s)
@@ -154,19 +168,29 @@ def _suggestions() -> list[str]:
 
 
 def get(name: str | ModelSpec) -> ModelSpec:
-    """Resolve a model name (see NAME_FORMS) to a ModelSpec; unknown names suggest close ones."""
+    """Resolve a model name (see NAME_FORMS) to a ModelSpec, with what `--model-info` declares for it laid over
+    (`models.info`); unknown names suggest close ones."""
     if isinstance(name, ModelSpec):
         return name
     if name in REGISTRY:
-        return REGISTRY[name]
+        return info.apply(REGISTRY[name])
     for r in RESOLVERS:
         if r.matches(name):
             spec = r.resolve(name)
             if spec is not None:
-                return spec
+                return info.apply(spec)
+    hub = f" A hub repo is hf-hub:{name}." if _looks_like_repo(name) else ""
     raise UnknownNameError("model", name, _suggestions(),
-                           hint="Use ARCH/TAG from open_clip.list_pretrained(), timm:NAME, ARCH@CHECKPOINT, "
-                                "local-dir:FOLDER, lab:RECIPE, ARCH/random, or a name from `clipstudy models`.")
+                           hint=f"Use ARCH/TAG from open_clip.list_pretrained(), timm:NAME, hf-hub:ORG/REPO, "
+                                f"ARCH@CHECKPOINT, local-dir:FOLDER, lab:RECIPE, ARCH/random, or a name from "
+                                f"`clipstudy models`.{hub}")
+
+
+def _looks_like_repo(name: str) -> bool:
+    """ORG/REPO with no name form of its own (what a researcher copies from a hub page)."""
+    import re
+
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name))
 
 
 def load(spec: ModelSpec | str, device: str = "cpu") -> Loaded:
@@ -198,6 +222,24 @@ def frame(factor: str | None = None) -> pd.DataFrame:
         df = df.sort_values([col, "name"], na_position="last")
         df = df[["name", col] + [c for c in df.columns if c not in ("name", col)]]
     return df.reset_index(drop=True)
+
+
+def factor_table(names_: Iterable[str]) -> pd.DataFrame:
+    """The factor columns (`factors.COLUMN`), `parent` and `revision` of each model as the study reads them
+    (declared `--model-info` values included): one row per model, for a chapter's live model table. A name that
+    no longer resolves gets a row of its name alone."""
+    import pandas as pd
+
+    cols = ["model", *info.FACTOR_COLUMNS, info.PARENT, "revision"]
+    rows = []
+    for n in names_:
+        try:
+            s = get(n)
+        except ClipstudyError:
+            rows.append({"model": n})
+            continue
+        rows.append({"model": n, **{c: getattr(s, c) for c in cols[1:]}})
+    return pd.DataFrame(rows, columns=cols)
 
 
 # ----------------------------------------------------------------- collections

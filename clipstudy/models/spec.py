@@ -22,9 +22,9 @@ class ModelSpec:
     evaluation knob, not a field)."""
 
     name: str
-    source: str  # open_clip | timm | lab (LAB_SOURCE) | llava
-    arch: str  # open_clip model name, timm model name, or lab recipe
-    pretrained: str | None = None  # open_clip tag, local checkpoint path, or None
+    source: str  # open_clip | timm | lab (LAB_SOURCE) | llava | hf-hub
+    arch: str  # open_clip model name, timm model name, lab recipe, or (hf-hub) the open_clip name it mirrors or the repo
+    pretrained: str | None = None  # open_clip tag, local checkpoint path, (hf-hub) the other repos it reads, or None
     family: str = ""  # architecture: vit, resnet, convnext, other (clipstudy.factors.ARCHITECTURES)
     data: str = ""  # training data source: openai-wit, laion2b, datacomp-1b, ...
     samples_seen: float | None = None  # training-set size (samples seen)
@@ -32,6 +32,8 @@ class ModelSpec:
     loss: str = "clip"  # clip | siglip | coca
     resolution: int = 224
     notes: str = ""
+    revision: str = ""  # the resolved commit of a hub repo (`hf-hub:`): part of the model's id, and of each result row
+    parent: str = ""  # the model a fine-tune came from, where declared (`--model-info`)
 
     def row(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -69,6 +69,16 @@ def outputs(unit: Unit) -> list[Outputs]:
     return out
 
 
+def revision_of(model: str) -> str:
+    """The resolved commit of a hub model (`hf-hub:`) as this process planned it; empty for any other model."""
+    from .. import zoo
+
+    try:
+        return zoo.get(model).revision
+    except Exception:  # noqa: BLE001: a name that no longer resolves has no revision to report
+        return ""
+
+
 def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False,
              failed: dict[str, str] | None = None) -> pd.DataFrame:
     """Rows of every axis for every complete unit. One dataset's outputs are in memory at a time, plus the
@@ -91,6 +101,7 @@ def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False,
         by_model.setdefault(u.model, {})[u.dataset] = u
     rows = []
     for model, us in tqdm(by_model.items(), desc="evaluate", unit="model", disable=not progress):
+        revision = revision_of(model)
         kept: dict[str, dict[str, Outputs]] = {}
         broken: dict[str, str] = {}  # dataset -> why its outputs could not be read
 
@@ -122,7 +133,8 @@ def evaluate(units: Sequence[Unit], axes: Iterable[str], progress: bool = False,
                     for axis in axes:
                         for r in axis.rows(o, id_of):  # a retrieval set's rows read captions, whatever the prompts
                             mine.append(dict(model=model, dataset=dataset, axis=axis.runner, precision=o.zs.precision,
-                                             prompts="captions" if o.task == "retrieval" else prompts, **r))
+                                             prompts="captions" if o.task == "retrieval" else prompts,
+                                             revision=revision, **r))
             except Exception as e:  # noqa: BLE001: one unit's failure is reported, the others' rows are kept
                 failed[u.key] = f"evaluation failed: {_message(e)}"
             else:
