@@ -519,10 +519,12 @@ def _build(profile: str, only: str | None, device: str, skip_html: bool, out: st
 
         reads = lmm_axis.AXIS.chapter in {p.stem for p in paths}
         llavas = lmm_axis.lab_pairs(prof.lab) if reads else []  # chapter 09's mini-LLaVAs, when it is built
-        if os.environ.get("CLIPSTUDY_LAB_HUB", "").strip():  # a published zoo: fetched and verified, not trained
+        from .environment import lab_hub as published_zoo
+
+        if published_zoo():  # CLIPSTUDY_LAB_HUB, a published zoo: fetched and verified, not trained
             from .lab import hub as lab_hub
 
-            lab_hub.book_fetch(os.environ["CLIPSTUDY_LAB_HUB"], prof.lab, llavas)
+            lab_hub.book_fetch(published_zoo(), prof.lab, llavas)
         # what is missing trains (a warm cache loads), the mini-LLaVAs in the same schedule as the CLIPs
         lab_zoo.train(None, profile=prof.lab, after=lab_llava.zoo_jobs(llavas, prof.lab))
         print(f"lab zoo ready ({prof.lab}) in {time.time() - t0:.0f}s", flush=True)

@@ -399,7 +399,7 @@ def parser() -> argparse.ArgumentParser:
                                                  "declared runner name, a plugin's too; a wrong name lists them)")
     r.add_argument("--prompts", default="openai80", help="prompt set(s), comma-separated (single, openai80, ...)")
     r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION_HELP)
-    r.add_argument("--device", default="auto", help="auto, cpu or cuda (where the workers encode)")
+    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the workers encode")
     r.add_argument("--study", default="study", help="the study folder: results.csv, units.csv, logs/ (default ./study)")
     r.add_argument("--summary-json", help="write the run's counts here (units_total, units_computed, units_reused, "
                                           "units_failed, images_encoded, prompts_encoded)")
@@ -520,8 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(a, "offline", False):  # env, so papermill's kernels are offline too
         os.environ["HF_HUB_OFFLINE"] = "1"
     try:
-        from . import plugins
+        from . import environment, plugins
 
+        environment.check()  # every CLIPSTUDY_* variable that is set parses, before any work
         plugins.load()  # CLIPSTUDY_PLUGINS: registered extensions (OOD scores, ...)
         return a.fn(a)
     except ClipstudyError as e:

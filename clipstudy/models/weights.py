@@ -24,7 +24,7 @@ from ..errors import ChecksumError, FetchError
 if TYPE_CHECKING:
     from .spec import ModelSpec
 
-PROBE_TIMEOUT = 5.0  # seconds the hub gets to answer one HEAD request; CLIPSTUDY_HUB_TIMEOUT overrides
+PROBE_TIMEOUT = 5.0  # seconds the hub gets to answer one HEAD request (environment.hub_timeout's default)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _unreachable: dict[str, str] = {}  # endpoint -> why, so a panel of models probes a dead hub only once
 
@@ -117,7 +117,9 @@ def probe(repo_id: str, filename: str, revision: str | None = None, repo_type: s
     if endpoint in _unreachable:
         return _unreachable[endpoint]
     url = hf_hub_url(repo_id, filename, revision=revision, repo_type=repo_type)
-    timeout = float(os.environ.get("CLIPSTUDY_HUB_TIMEOUT") or PROBE_TIMEOUT)
+    from ..environment import hub_timeout
+
+    timeout = hub_timeout(PROBE_TIMEOUT)
     try:
         r = get_session().head(url, headers=build_hf_headers(), timeout=timeout, allow_redirects=False)
         why = f"HTTP {r.status_code}" if r.status_code >= 500 else None
