@@ -66,8 +66,8 @@ class FeatureCache:
         p = self.check_usable()
         why = cannot_create_in(p)
         if why is not None:
-            raise store.CacheError(f"the cache folder {self.root} cannot be written: no file can be created in {p} "
-                                   f"({why}), and this request has to compute and store features. Set "
+            raise store.CacheError(f"the cache folder {self.root} is read-only for this process (no file can be "
+                                   f"created in {p}: {why}), and this request has to compute and store features. Set "
                                    "CLIPSTUDY_CACHE to a writable folder (complete entries of a read-only cache are "
                                    "still read).")
 

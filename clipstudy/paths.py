@@ -61,7 +61,8 @@ def writable_dir(path: str | os.PathLike, option: str) -> Path:
         raise PathError(f"{option} {path}: {probe} is a file, so no folder can be made under it; give another folder")
     why = cannot_create_in(probe)
     if why is not None:
-        raise PathError(f"{option} {path}: no file can be created in {probe} ({why}); give a folder you can write")
+        raise PathError(f"{option} {path}: {probe} is not writable (no file can be created in it: {why}); give a "
+                        "folder you can write")
     return path
 
 

@@ -97,7 +97,7 @@ def check_published(path: str | Path, raw: bytes | None = None, n_rows: int | No
 
 def records_root(root: str | Path | None = None) -> Path:
     """`<CLIPSTUDY_DATA>/records` (or `root/records`)."""
-    return Path(root) / "records" if root is not None else data_root() / "records"
+    return Path(root).expanduser() / "records" if root is not None else data_root() / "records"
 
 
 def require(folder: str, root: str | Path | None = None) -> Path:
