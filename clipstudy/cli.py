@@ -158,7 +158,13 @@ def _cmd_datasets(a: argparse.Namespace) -> int:
     print(f"\nwds:PATH  [classification|retrieval]  a local folder in CLIP_benchmark's webdataset layout (wds/NAME "
           f"reads the same from the hub; a folder named wds_NAME is read as that family)\n  layout:\n{wds.LAYOUT}")
     print("\nLab sets (rendered, offline): lab-val, lab-factors, lab-cue-conflict, ... (`clipstudy eval MODEL lab-val`)")
+    print(f"\n{EXIF_NOTE}")
     return 0
+
+
+EXIF_NOTE = ("Images are read as their pixels are stored: an EXIF orientation tag is not applied (torchvision, "
+             "open_clip and CLIP_benchmark read them the same way, so the numbers match theirs). Rotate such "
+             "photos on disk first (PIL.ImageOps.exif_transpose) if the tag should count.")
 
 
 def _cmd_fetch(a: argparse.Namespace) -> int:

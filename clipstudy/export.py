@@ -46,7 +46,7 @@ IMAGENET_X_COLUMNS = ["file_name", "predicted_class", "predicted_probability"]
 def stem(text: str) -> str:
     """A file-name stem of a model or prompt-set name: safe characters only, never a path, never too long for a
     file name (a long one keeps its start and a short hash of the whole)."""
-    out = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lstrip(".") or "model"
+    out = re.sub(r"^[.-]+|-+$", "", re.sub(r"[^A-Za-z0-9._-]+", "-", text)) or "model"
     if len(out) > 120:
         import hashlib
 
@@ -61,6 +61,11 @@ RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "precision": (str,)}
 
 
+def _is_key(key: str) -> bool:
+    """A store entry's name (`store.Key.name`): one plain path component, so it cannot lead out of the store."""
+    return bool(re.fullmatch(r"[A-Za-z0-9._-]{1,200}", key)) and key not in (".", "..")
+
+
 def _record(u, label: str) -> dict | None:
     """A unit's record as the export reads it: None when the store has no record for it; a record that lacks a
     field, or holds one of the wrong type, is an error naming the file and the field (and is left in place)."""
@@ -73,12 +78,15 @@ def _record(u, label: str) -> dict | None:
         rec = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise ClipstudyError(f"{label}: its unit record {path} cannot be read ({type(e).__name__}); run the study "
                              "again to recompute it") from e
     if not isinstance(rec, dict):
         raise ClipstudyError(f"{label}: its unit record {path} is not a JSON object; run the study again to "
                              "recompute it")
+    if isinstance(rec.get("features"), str) and not _is_key(rec["features"]):
+        raise ClipstudyError(f"{label}: its unit record {path} names the feature entry {rec['features'][:60]!r}, which "
+                             "is not a store key (letters, digits, '.', '_', '-'); run the study again")
     for f, types in RECORD_TYPES.items():
         if f not in rec:
             raise ClipstudyError(f"{label}: its unit record {path} lacks the field {f!r} (written by another "
@@ -111,6 +119,9 @@ def units(study: str | Path, cache_root: str | Path | None = None) -> list:
     for r in read_units(table).itertuples():
         if r.status not in ("computed", "reused"):
             continue
+        if not _is_key(str(r.key)):
+            raise ClipstudyError(f"{table}: the unit key {str(r.key)[:60]!r} ({r.model} x {r.dataset}) is not a store "
+                                 "key (letters, digits, '.', '_', '-'); units.csv was edited or damaged")
         u = Unit(r.model, r.dataset, "", (), r.key, "", "", "", "", cache)
         rec = _record(u, f"{r.model} x {r.dataset}")
         if rec is None:

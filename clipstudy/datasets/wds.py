@@ -141,9 +141,19 @@ def task_of(name: str) -> str:
     fam = check_name(name)
     if fam is not None:
         return fam.task
-    path = Path(name[len(LOCAL):]).expanduser() / "dataset_type.txt"
-    kind = path.read_text().strip().lower() if path.is_file() else "classification"
+    kind = _dataset_type(Path(name[len(LOCAL):]).expanduser() / "dataset_type.txt")
     return "retrieval" if kind == "retrieval" else "classification"
+
+
+def _dataset_type(path: Path) -> str:
+    """dataset_type.txt's word, lower case ("classification" when the file is absent)."""
+    if not path.is_file():
+        return "classification"
+    raw = path.read_bytes()[:4096]
+    try:
+        return raw.decode("utf-8").strip().lower()
+    except UnicodeDecodeError:
+        raise SchemaError(f"{path} should hold one word (retrieval or classification), not {raw[:20]!r}") from None
 
 
 def repo_of(name: str) -> tuple[str, str | None]:
@@ -432,7 +442,11 @@ class WdsRetrievalDataset(WdsDataset, RetrievalDataset):
 
 
 def _read_lines(path: Path) -> list[str]:
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise SchemaError(f"{path} is not UTF-8 text (byte {e.start}); it should hold one class name a line") from None
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
 
 
 def open_folder(name: str, root: Path, split: str, transform=None, snap: Snapshot | None = None,
@@ -458,7 +472,7 @@ def open_folder(name: str, root: Path, split: str, transform=None, snap: Snapsho
                                                              f"{split}/nshards.txt") if (root / f).is_file()))
     fam = _family(name)
     kind_file = root / "dataset_type.txt"
-    kind = kind_file.read_text().strip().lower() if kind_file.is_file() else "classification"
+    kind = _dataset_type(kind_file)
     task = fam.task if fam is not None else ("retrieval" if kind == "retrieval" else "classification")
     if task == "retrieval" and kind != "retrieval":
         raise SchemaError(f"{name}: {kind_file} should say 'retrieval' for a caption set, not {kind!r}")

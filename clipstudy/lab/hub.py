@@ -324,7 +324,7 @@ def _verify(r: Z.Recipe, p: Z.Profile, entry: dict, pt: Path, js: Path) -> tuple
         return "training record differs from the manifest's sha256", None
     try:
         rec = json.loads(js.read_text())
-    except (ValueError, UnicodeDecodeError, OSError) as e:
+    except (ValueError, UnicodeDecodeError, OSError, RecursionError) as e:
         return f"training record unreadable ({type(e).__name__})", None
     if not isinstance(rec, dict) or rec.get("key") != want or rec.get("sha256") != got:
         return "training record names another key or file", None
@@ -365,7 +365,7 @@ def _verify_llava(got: dict[str, Path], entry: dict, want: str, settings: L.Sett
             return f"{name} sha256 {have[:12]} differs from the manifest's {str(sums.get(name))[:12]}", None
     try:
         meta = json.loads(got[L.META_FILE].read_text())
-    except (ValueError, UnicodeDecodeError, OSError) as e:
+    except (ValueError, UnicodeDecodeError, OSError, RecursionError) as e:
         return f"{L.META_FILE} unreadable ({type(e).__name__})", None
     if not isinstance(meta, dict) or meta.get("key") != want or meta.get("sha256") != sums.get(L.STATE_FILE):
         return f"{L.META_FILE} names another key or state file", None
@@ -475,7 +475,7 @@ def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str |
         entries = {(m["recipe"], int(m["seed"])): m for m in man["models"]}
         if man.get("format") != FORMAT or man.get("profile") != p.name:
             raise ValueError(f"format {man.get('format')!r}, profile {man.get('profile')!r}")
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as e:
         rep.error = f"its manifest {first} is not a {p.name} zoo manifest ({type(e).__name__}: {e})"
         return rep
     origin = f"{repo}@{commit}"

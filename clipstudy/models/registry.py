@@ -282,6 +282,9 @@ def expand(items: Iterable[str] | str, resolve: Callable[[str], list[str]] | Non
                                  "--datasets-file FILE), or rename the folder")
         for part in ([str(item)] if isinstance(item, Whole) else str(item).split(",")):
             part = part.strip()
+            if any(ord(c) < 32 or ord(c) == 127 for c in part):
+                raise ClipstudyError(f"{part!r}: a name holds a control character (a NUL, a line break, ...); "
+                                     "rename the folder or give the name without it")
             if part:
                 out += resolve(part[1:]) if part.startswith("@") else [part]
     first: dict[str, str] = {}

@@ -38,6 +38,10 @@ def read_text(path: Path, schema: dict[str, str]) -> tuple[bytes, str]:
     """The file's bytes and its text; bytes that are not UTF-8 are a SchemaError naming the row. A missing
     file is a MissingDataError with the fetch command (a record file deleted from a fetched folder)."""
     try:
+        import stat
+
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):  # a fifo or a device would block, or never end
+            raise _fail(path, schema, "not a regular file (a folder, fifo or device stands in its place)")
         raw = path.read_bytes()
     except FileNotFoundError as e:
         from ..errors import MissingDataError
@@ -47,6 +51,8 @@ def read_text(path: Path, schema: dict[str, str]) -> tuple[bytes, str]:
         hint = (f"{FETCH_CMD} (it is {s.repo}@{s.commit[:12]}:{s.path})" if s is not None else
                 f"{FETCH_CMD} for the published records; for your own, put the file back")
         raise MissingDataError(f"record file {path.name}", path, fetch=hint) from e
+    except OSError as e:
+        raise _fail(path, schema, f"cannot be read ({e.strerror or type(e).__name__})") from e
     try:
         return raw, raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

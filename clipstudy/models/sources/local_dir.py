@@ -24,7 +24,7 @@ def resolve(name: str) -> ModelSpec:
     try:
         cfg = json.loads(cfg_file.read_text())
         model_cfg = cfg["model_cfg"]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise CheckpointError(f"{name}: unreadable {cfg_file} ({type(e).__name__}: {e})") from e
     problem = config_problem(cfg)
     if problem:
