@@ -19,7 +19,7 @@ class PathError(ClipstudyError):
 
 def _nearest(path: Path) -> Path:
     probe = path
-    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+    while not os.path.lexists(probe) and probe != probe.parent:  # lexists: never raises (a name too long, ...)
         probe = probe.parent
     return probe
 
@@ -54,7 +54,9 @@ def writable_dir(path: str | os.PathLike, option: str) -> Path:
     if str(path).strip() == "":
         raise PathError(f"{option} is empty; give a folder")
     path = Path(path).expanduser()
-    if path.exists() and not path.is_dir():
+    if any(len(part.encode()) > 255 for part in path.parts):
+        raise PathError(f"{option} {path}: a folder name is longer than 255 bytes; give a shorter path")
+    if os.path.exists(path) and not os.path.isdir(path):
         raise PathError(f"{option} {path} is a file; give a folder")
     probe = _nearest(path)
     if not probe.is_dir():

@@ -30,7 +30,7 @@ from clipstudy.errors import ClipstudyError
 
 SEED = int(os.environ.get("FUZZ_SEED", "35"))
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))
-COUNTS = {"wds": 700, "records": 500, "names": 550, "export": 300}  # 2,050 inputs
+COUNTS = {"wds": 900, "records": 350, "names": 450, "export": 350}  # 2,050 inputs
 LIMIT = 5.0  # seconds per input: a clean parse of these small inputs takes milliseconds
 
 HOSTILE = ["", " ", ".", "..", "../..", "../../../etc/passwd", "/", "/etc/passwd", "/dev/zero", "~", "~root", "a,b",

@@ -8,10 +8,12 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tarfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,21 @@ from clipstudy.errors import ClipstudyError, MissingDataError, SchemaError
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 PAYLOADS = ("<img src=x onerror=alert(1)>", "<svg onload=alert(2)>")
+
+
+@contextmanager
+def within(seconds: float):
+    """Fail, instead of hanging or filling memory, when the body runs past `seconds`."""
+    def on_alarm(signum, frame):
+        raise AssertionError(f"no outcome within {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def one_line_error(capsys, *needles: str) -> str:
@@ -213,7 +230,7 @@ def test_a_label_that_is_not_an_ascii_integer_is_a_clear_error(tmp_path, label):
 def test_a_shard_count_that_lies_is_refused_before_any_shard_is_listed(tmp_path, count):
     root = _wds(tmp_path / "set", [shard([{"__key__": "a", "png": image_bytes(1, "PNG"), "cls": b"0"}])],
                 nshards=count)
-    with pytest.raises(SchemaError, match="number of shards"):
+    with within(20), pytest.raises(SchemaError, match="number of shards"):  # 99999999 paths would fill memory
         wds.open_folder(f"wds:{root}", root, "test")
 
 
@@ -390,11 +407,11 @@ def test_a_record_file_that_is_a_fifo_or_a_device_is_refused_at_once(tmp_path):
     f = next((tmp_path / "records" / "model_vs_human" / "raw-data" / "cue-conflict").glob("*.csv"))
     f.unlink()
     os.mkfifo(f)  # reading it would block forever
-    with pytest.raises(SchemaError, match="not a regular file"):
+    with within(20), pytest.raises(SchemaError, match="not a regular file"):
         records.load("model_vs_human", root=tmp_path)
     f.unlink()
     f.symlink_to("/dev/zero")  # reading it would never end
-    with pytest.raises(SchemaError, match="not a regular file"):
+    with within(20), pytest.raises(SchemaError, match="not a regular file"):
         records.load("model_vs_human", root=tmp_path)
 
 
@@ -464,9 +481,14 @@ def test_paths_are_probed_not_asked(tmp_path, read_only, monkeypatch):
     assert not list(tmp_path.glob("**/.clipstudy-probe-*"))  # the probe leaves nothing
 
 
-def test_run_device_is_checked_by_the_parser(capsys):
+def test_run_device_is_checked_by_the_parser(capsys, tmp_path, monkeypatch):
+    """`run --device gpu` was not validated and failed late, inside each unit."""
+    from clipstudy import run
+
+    monkeypatch.setattr(run, "run", lambda *a, **k: pytest.fail("the run started with --device gpu"))
     with pytest.raises(SystemExit) as e:
-        cli.main(["run", "--models", "lab:base", "--datasets", "lab-val:4", "--device", "gpu"])
+        cli.main(["run", "--models", "lab:base", "--datasets", "lab-val:4", "--device", "gpu", "--lab-profile",
+                  "smoke", "--study", str(tmp_path / "s")])
     assert e.value.code == 2 and "invalid choice: 'gpu'" in capsys.readouterr().err
 
 

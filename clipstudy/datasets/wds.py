@@ -141,7 +141,10 @@ def task_of(name: str) -> str:
     fam = check_name(name)
     if fam is not None:
         return fam.task
-    kind = _dataset_type(Path(name[len(LOCAL):]).expanduser() / "dataset_type.txt")
+    try:
+        kind = _dataset_type(Path(name[len(LOCAL):]).expanduser() / "dataset_type.txt")
+    except OSError as e:
+        raise ClipstudyError(f"{name}: cannot be read ({e.strerror or e})") from None
     return "retrieval" if kind == "retrieval" else "classification"
 
 
@@ -574,7 +577,12 @@ def load(name: str, root=None, transform=None, split: str = SPLIT, verify: bool 
     check_name(name)
     if name.startswith(LOCAL) or root is not None:
         folder = Path(root if root is not None else name[len(LOCAL):]).expanduser()
-        return open_folder(name, folder, split, transform, verify=verify)
+        try:
+            return open_folder(name, folder, split, transform, verify=verify)
+        except ClipstudyError:
+            raise
+        except OSError as e:  # a folder name too long for a file, a file that cannot be read
+            raise ClipstudyError(f"{name}: {e.filename or folder} cannot be read ({e.strerror or e})") from None
     snap = snapshot(name, split)
     return open_folder(name, snap.root, split, transform, snap=snap, verify=verify)
 

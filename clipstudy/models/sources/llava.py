@@ -62,7 +62,10 @@ def split(name_: str) -> tuple[str, str]:
 
 def is_folder(checkpoint: str) -> bool:
     """A checkpoint given as a local folder (not an alias or a hub id)."""
-    return checkpoint not in CHECKPOINTS and (checkpoint.startswith(("/", ".", "~")) or Path(checkpoint).expanduser().exists())
+    import os
+
+    return checkpoint not in CHECKPOINTS and (checkpoint.startswith(("/", ".", "~"))
+                                              or os.path.exists(os.path.expanduser(checkpoint)))
 
 
 def check(name_: str, ckpt: str, clip: str) -> None:

@@ -15,10 +15,15 @@ def resolve(name: str) -> ModelSpec:
     """ModelSpec of an open_clip `local-dir:` folder; its config names the architecture family and loss."""
     folder = Path(name[len(LOCAL_DIR):]).expanduser()
     cfg_file = folder / "open_clip_config.json"
-    if not cfg_file.is_file():
+    try:
+        has_config = cfg_file.is_file()
+        files = list(folder.iterdir()) if has_config else []
+    except OSError as e:  # a name too long for a file, a folder that cannot be listed
+        raise CheckpointError(f"{name}: {folder} cannot be read ({e.strerror or type(e).__name__})") from None
+    if not has_config:
         raise CheckpointError(f"{name}: no open_clip_config.json in {folder}. An open_clip model folder holds "
                               "open_clip_config.json and its weights (e.g. from `clipstudy lab export`).")
-    if not any(f.suffix in (".safetensors", ".bin", ".pth") for f in folder.iterdir()):
+    if not any(f.suffix in (".safetensors", ".bin", ".pth") for f in files):
         # open_clip would build the model with random weights and only log a warning
         raise CheckpointError(f"{name}: no weights (*.safetensors, *.bin or *.pth) in {folder}")
     try:
