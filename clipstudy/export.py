@@ -54,24 +54,38 @@ def stem(text: str) -> str:
     return out
 
 
-# what the export reads of a unit's record (`run.unit`'s unit.json), and the type each field must have
-RECORD_TYPES: dict[str, tuple[type, ...]] = {
-    "features": (str,), "heads": (list,), "task": (str,), "n": (int,), "model_id": (str,), "data_id": (str,),
-    "is_classifier": (bool,), "classnames": (list,), "logit_scale": (int, float), "class_index": (list, type(None)),
-    "precision": (str,)}
-
-
 def _is_key(key: str) -> bool:
     """A store entry's name (`store.Key.name`): one plain path component, so it cannot lead out of the store."""
     return bool(re.fullmatch(r"[A-Za-z0-9._-]{1,200}", key)) and key not in (".", "..")
 
 
-def _record(u, label: str) -> dict | None:
-    """A unit's record as the export reads it: None when the store has no record for it; a record that lacks a
-    field, or holds one of the wrong type, is an error naming the file and the field (and is left in place)."""
-    import json
+def _fits(value, tp) -> bool:
+    """Whether a JSON value has a record field's declared type (str, int, float, bool, list[str]; Any fits all)."""
+    import typing
 
-    from .run.unit import RECORD
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp) or (typing.Any,)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    return True
+
+
+def _record(u, label: str):
+    """A unit's record (`run.unit.UnitRecord`) as the export reads it: None when the store has no record for it; a
+    record that lacks a field, or holds one of another type than the record declares, is an error naming the file
+    and the field, and is left in place (an export deletes nothing)."""
+    import dataclasses
+    import json
+    import typing
+
+    from .run.unit import RECORD, UnitRecord
 
     path = u.entry() / RECORD
     try:
@@ -84,21 +98,24 @@ def _record(u, label: str) -> dict | None:
     if not isinstance(rec, dict):
         raise ClipstudyError(f"{label}: its unit record {path} is not a JSON object; run the study again to "
                              "recompute it")
-    if isinstance(rec.get("features"), str) and not _is_key(rec["features"]):
+    hints = typing.get_type_hints(UnitRecord)
+    for f in dataclasses.fields(UnitRecord):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if f.name not in rec:
+            if required:
+                raise ClipstudyError(f"{label}: its unit record {path} lacks the field {f.name!r} (written by another "
+                                     "version of clipstudy, or damaged); run the study again to recompute it")
+            continue
+        if not _fits(rec[f.name], hints[f.name]):
+            want = str(hints[f.name]).replace("typing.", "")
+            raise ClipstudyError(f"{label}: its unit record {path} holds a {type(rec[f.name]).__name__} in the field "
+                                 f"{f.name!r}, where a {getattr(hints[f.name], '__name__', want)} belongs; run the "
+                                 "study again to recompute it")
+    if not _is_key(rec["features"]):
         raise ClipstudyError(f"{label}: its unit record {path} names the feature entry {rec['features'][:60]!r}, which "
                              "is not a store key (letters, digits, '.', '_', '-'); run the study again")
-    for f, types in RECORD_TYPES.items():
-        if f not in rec:
-            raise ClipstudyError(f"{label}: its unit record {path} lacks the field {f!r} (written by another "
-                                 "version of clipstudy, or damaged); run the study again to recompute it")
-        v = rec[f]
-        if not isinstance(v, types) or (isinstance(v, bool) and bool not in types) or \
-                (f in ("heads", "classnames") and not all(isinstance(x, str) for x in v)):
-            want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise ClipstudyError(f"{label}: its unit record {path} holds a {type(v).__name__} in the field {f!r}, "
-                                 f"where a {want}{' of strings' if f in ('heads', 'classnames') else ''} belongs; "
-                                 "run the study again to recompute it")
-    return rec
+    names = {f.name for f in dataclasses.fields(UnitRecord)}
+    return UnitRecord(**{k: v for k, v in rec.items() if k in names})
 
 
 def units(study: str | Path, cache_root: str | Path | None = None) -> list:
@@ -128,8 +145,8 @@ def units(study: str | Path, cache_root: str | Path | None = None) -> list:
             print(f"clipstudy: {r.model} x {r.dataset}: its unit is not in the store under {cache} (CLIPSTUDY_CACHE); "
                   "skipped", file=sys.stderr)
             continue
-        out.append(dataclasses.replace(u, prompts=tuple(rec["heads"]), model_id=rec["model_id"],
-                                       data_id=rec["data_id"], task=rec["task"]))
+        out.append(dataclasses.replace(u, prompts=tuple(rec.heads), model_id=rec.model_id, data_id=rec.data_id,
+                                       task=rec.task))
     return out
 
 

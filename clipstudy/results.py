@@ -34,11 +34,7 @@ def check(out: str | os.PathLike) -> Path:
     """
     from .paths import cannot_write, writable_dir
 
-    out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ResultsError(f"--out {out} is a file; give a folder (eval.csv is written inside it)")
-    writable_dir(out, "--out")
-    path = out / "eval.csv"
+    path = writable_dir(out, "--out") / "eval.csv"
     if path.exists():
         read(path)
         if cannot_write(path) is not None:

@@ -436,9 +436,10 @@ def test_model_names_under_hostile_input(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- the export
-RECORD = {"features": "m__d__0123456789abcdef", "heads": ["single"], "task": "classification", "n": 2,
-          "model_id": "m", "data_id": "d", "is_classifier": False, "classnames": ["cat", "dog"], "logit_scale": 100.0,
-          "class_index": None, "precision": "fp32"}
+RECORD = {"model": "local-dir:/m", "model_id": "m", "dataset": "cue-conflict", "data_id": "d", "task": "classification",
+          "id_set": "", "features": "m__d__0123456789abcdef", "heads": ["single"], "needs_heads": True, "texts": False,
+          "precision": "fp32", "logit_scale": 100.0, "is_classifier": False, "classnames": ["cat", "dog"],
+          "class_index": None, "n": 2, "n_skipped": 0, "device": "cpu", "torch": "2", "written": "now"}
 
 
 def make_export(rng: random.Random, folder: Path) -> Callable[[], object]:

@@ -575,9 +575,10 @@ def _study(tmp_path: Path, record: dict | None, key: str = "unit__abc") -> tuple
     return study, cache
 
 
-RECORD = {"features": "m__d__0123456789abcdef", "heads": ["single"], "task": "classification", "n": 4,
-          "model_id": "m", "data_id": "d", "is_classifier": False, "classnames": ["cat", "dog"], "logit_scale": 100.0,
-          "class_index": None, "precision": "fp32"}
+RECORD = {"model": "local-dir:/m", "model_id": "m", "dataset": "cue-conflict", "data_id": "d", "task": "classification",
+          "id_set": "", "features": "m__d__0123456789abcdef", "heads": ["single"], "needs_heads": True, "texts": False,
+          "precision": "fp32", "logit_scale": 100.0, "is_classifier": False, "classnames": ["cat", "dog"],
+          "class_index": None, "n": 4, "n_skipped": 0, "device": "cpu", "torch": "2", "written": "now"}
 
 
 def test_export_names_a_record_field_that_is_missing_or_of_the_wrong_type(tmp_path):

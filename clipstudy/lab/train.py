@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UnknownNameError
+from .sets import MEAN, STD  # the lab's normalisation: what every lab CLIP's preprocess uses
 
 TRAIN_VERSION = 3  # bump when the training loop changes what a recipe produces (invalidates cached models)
 # 2: one torch thread per model (threads), so weights do not depend on the core count or on parallel training
@@ -34,10 +35,7 @@ FT_KINDS = ("standard", "contrastive", "last-block")
 FT_VERSIONS = {"contrastive": 1, "last-block": 1}
 FT_WEIGHT_DECAY = 0.05  # every kind of fine-tuning uses the same weight decay (and steps, batch, lr, warmup)
 EMBED_DIM = 64
-IMAGE_SIZE = 64
-# Fixed normalisation constants for the rendered world (uint8 -> roughly zero-mean, unit-scale).
-MEAN = (0.5, 0.5, 0.5)
-STD = (0.25, 0.25, 0.25)
+IMAGE_SIZE = 64  # the lab sets' default render size (lab.sets.build)
 
 
 # ---------------------------------------------------------------- a tiny timm ConvNeXt
@@ -111,7 +109,7 @@ def param_counts(arch: str) -> dict[str, int]:
 
 # ---------------------------------------------------------------- preprocessing
 class Preprocess:
-    """uint8 [.., 3, H, W] (or float in [0, 1]) -> normalised float at IMAGE_SIZE; works on one image or a batch."""
+    """uint8 [.., 3, H, W] (or float in [0, 1]) -> normalised float at `size`; works on one image or a batch."""
 
     def __init__(self, size: int = IMAGE_SIZE, mean: Sequence[float] = MEAN, std: Sequence[float] = STD):
         self.size, self.mean, self.std = size, tuple(mean), tuple(std)
@@ -281,9 +279,14 @@ def _in_format(model: torch.nn.Module, preprocess: Callable) -> Callable:
     return lambda x: preprocess(x).contiguous(memory_format=torch.channels_last)
 
 
-def _loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Tensor], *, steps: int, batch_size: int,
-          lr: float, weight_decay: float, warmup: int, seed: int, desc: str, progress: bool,
-          precision: str = "fp32") -> History:
+def train_loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Tensor], *, steps: int,
+               batch_size: int, lr: float, weight_decay: float, warmup: int | None = None, seed: int, desc: str,
+               progress: bool, precision: str = "fp32", n_threads: int | None = None) -> History:
+    """The one training loop of the lab (its CLIPs, their fine-tunes and the mini-LLaVAs): AdamW (`_optimizer`) with
+    linear warmup (default a tenth of the steps) and cosine decay, gradients clipped to norm 1, on `n_threads`
+    torch threads (`threads`), the forward and loss under `precision`'s autocast. `step_fn(gen)` draws its batch
+    from `gen` (seeded with `seed`, so the batch order is the seed's) and returns the loss. A loss that is not
+    finite stops training. The model is left in eval mode."""
     from tqdm.auto import tqdm
 
     # Trained in channels_last where that pays, returned (and so saved and evaluated) in the default format, so a
@@ -291,31 +294,34 @@ def _loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Ten
     fmt = channels_last(model)
     if fmt:
         model.to(memory_format=torch.channels_last)
+    warmup = warmup if warmup is not None else max(1, steps // 10)
     gen = torch.Generator().manual_seed(seed)
     opt = _optimizer(model, lr, weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, steps, warmup))
     model.train()
     losses: list[float] = []
     t0 = time.perf_counter()
-    with threads():
-        bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
-        for _ in bar:
-            with _autocast(precision):  # forward and loss; backward and the fp32 optimiser step outside
-                loss = step_fn(gen).float()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {len(losses)}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-            if len(losses) % 10 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
-        bar.close()
-    model.eval()
-    if fmt:
-        model.to(memory_format=torch.contiguous_format)
+    try:
+        with threads(n_threads):
+            bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
+            for _ in bar:
+                with _autocast(precision):  # forward and loss; backward and the fp32 optimiser step outside
+                    loss = step_fn(gen).float()
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {len(losses)}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                losses.append(float(loss.detach()))
+                if len(losses) % 10 == 0:
+                    bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
+            bar.close()
+    finally:
+        model.eval()
+        if fmt:
+            model.to(memory_format=torch.contiguous_format)
     wall = time.perf_counter() - t0
     tail = losses[-max(1, min(20, steps // 10)):]
     return History(steps, steps * batch_size, wall, float(np.mean(tail)) if tail else float("nan"), losses)
@@ -343,9 +349,8 @@ def train_clip(model, images: torch.Tensor, tokens: torch.Tensor, *, steps: int,
         out = model(preprocess(images[idx]), tokens[idx, which])
         return loss_fn(*out)
 
-    return _loop(model, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                 warmup=warmup if warmup is not None else max(1, steps // 10), seed=seed, desc=desc,
-                 progress=progress, precision=precision)
+    return train_loop(model, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                      warmup=warmup, seed=seed, desc=desc, progress=progress, precision=precision)
 
 
 def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int = 256,
@@ -365,8 +370,8 @@ def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, 
         idx = torch.randperm(n, generator=gen)[:batch_size]
         return F.cross_entropy(clf(preprocess(images[idx])), labels[idx])
 
-    return _loop(clf, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                 warmup=max(1, steps // 10), seed=seed, desc=desc, progress=progress, precision=precision)
+    return train_loop(clf, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                      desc=desc, progress=progress, precision=precision)
 
 
 def classifier_from_clip(model, classnames: Sequence[str], templates: Sequence[str], tokenizer) -> LabClassifier:
