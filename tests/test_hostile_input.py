@@ -400,6 +400,17 @@ def test_records_root_expands_the_home_folder(tmp_path, monkeypatch):
     assert len(records.load("model_vs_human", root="~/r")) > 0
 
 
+def test_an_infinite_record_value_is_refused_naming_its_row(tmp_path):
+    """`inf` (or `1e309`) parsed as a number and reached fits and figure limits."""
+    import fixtures_records as F
+
+    F.make_scaling_laws(tmp_path)
+    f = tmp_path / "records" / "scaling_laws_openclip" / "zeroshot_results.csv"
+    f.write_text(f.read_text().replace(",0.5,0.8,0.5,", ",1e309,0.8,0.5,", 1))
+    with pytest.raises(SchemaError, match=r"row 1 .*should be a \(finite\) number, got '1e309'"):
+        records.load("scaling_laws_openclip", root=tmp_path)
+
+
 def test_a_record_file_that_is_a_fifo_or_a_device_is_refused_at_once(tmp_path):
     import fixtures_records as F
 

@@ -139,8 +139,9 @@ def _check_cells(df: pd.DataFrame, schema: dict[str, str], locate) -> pd.DataFra
             why = f"column {col!r} is empty"
         else:
             num, missing = _numbers(cells)
-            bad = num.isna() & ~missing if kind == "num" else num.isna()
-            why = f"column {col!r} should be a number"
+            # infinity (`inf`, `1e309`) is no measured value: it would reach fits and figure limits as one
+            bad = (num.isna() & ~missing if kind == "num" else num.isna()) | num.abs().eq(float("inf"))
+            why = f"column {col!r} should be a (finite) number"
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
             path, row = locate(i)
@@ -185,9 +186,9 @@ def number_columns(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFram
     for col in cols:
         raw = df[col].astype(str).str.strip()
         num = to_number(raw)
-        bad = num.isna() & ~(raw.eq("") | raw.str.lower().isin(["nan", "na"]))
+        bad = num.isna() & ~(raw.eq("") | raw.str.lower().isin(["nan", "na"])) | num.abs().eq(float("inf"))
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
-            raise _fail(path, schema, f"column {col!r} should be a number, got {raw.iloc[i]!r}", i + 1)
+            raise _fail(path, schema, f"column {col!r} should be a (finite) number, got {raw.iloc[i]!r}", i + 1)
         df[col] = num
     return df
