@@ -61,11 +61,15 @@ class FeatureCache:
     def check_writable(self) -> None:
         """Fail before computing when results could not be kept: a file where the folder should be,
         or a folder this process cannot write."""
+        from .paths import cannot_create_in
+
         p = self.check_usable()
-        if not os.access(p, os.W_OK | os.X_OK):
-            raise store.CacheError(f"the cache folder {p} is read-only for this user, and this request has to "
-                                   "compute and store features. Set CLIPSTUDY_CACHE to a writable folder "
-                                   "(complete entries of a read-only cache are still read).")
+        why = cannot_create_in(p)
+        if why is not None:
+            raise store.CacheError(f"the cache folder {self.root} is read-only for this process (no file can be "
+                                   f"created in {p}: {why}), and this request has to compute and store features. Set "
+                                   "CLIPSTUDY_CACHE to a writable folder (complete entries of a read-only cache are "
+                                   "still read).")
 
     def entry(self, key: str) -> Path:
         return self.root / key
@@ -118,7 +122,9 @@ class FeatureCache:
         Each line names the chapter that asked (`CLIPSTUDY_CHAPTER`, set by `chapter.start`), so the
         cost can be split by axis. A read-only cache still serves reads: the line is then dropped.
         """
-        fields.setdefault("chapter", os.environ.get("CLIPSTUDY_CHAPTER", ""))
+        from .environment import chapter
+
+        fields.setdefault("chapter", chapter())
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with open(self.root / "requests.jsonl", "a") as f:  # one short write per line: safe to append

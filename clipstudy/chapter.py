@@ -15,10 +15,13 @@ from .errors import ClipstudyError
 
 
 def _display_md(text: str) -> None:
+    """Show computed Markdown; whatever text from outside it holds cannot become HTML (`tables.safe_markdown`)."""
+    from .tables import safe_markdown
+
     try:
         from IPython.display import Markdown, display
 
-        display(Markdown(text))
+        display(Markdown(safe_markdown(text)))
     except ImportError:  # outside a notebook
         print(text)
 
@@ -72,7 +75,10 @@ class Chapter:
         try:
             return results.read_study(self.results_dir / "live", axis, **where)
         except Exception as e:  # noqa: BLE001: no table (not a live build) or an unreadable one
-            live_missing([f"the live results table: {e}"])
+            why = str(e)
+            for folder in {str(self.results_dir.resolve()), str(self.results_dir)}:  # no build machine's folder
+                why = why.replace(folder, "book/results")
+            live_missing([f"the live results table: {why}"])
             return None
 
     def live(self, axis: Any = None, datasets: Iterable[str] | None = None) -> pd.DataFrame | None:
@@ -131,8 +137,34 @@ class Chapter:
         models (`build --models`) are labelled "(yours)" wherever the figure names them (legends, ticks)."""
         self.save(data, name)
         mark_figure(fig)
+        plain_labels(fig)
         fig.savefig(self.path(name, ".png"), dpi=110, bbox_inches="tight")
         return fig
+
+
+def plain_labels(fig: Any) -> None:
+    """Tick labels, legend entries and annotations come from the data (model, dataset and class names): a `$` in
+    them is a dollar sign, never matplotlib's math (which would fail to draw, or typeset, a name)."""
+    import re
+
+    if not hasattr(fig, "axes"):
+        return
+
+    def plain(t: Any) -> None:
+        text = t.get_text()
+        if "$" in text:
+            t.set_text(re.sub(r"(?<!\\)\$", r"\\$", text))
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = axis.get_ticklabels()
+            if any("$" in t.get_text() for t in labels):
+                axis.set_ticks(axis.get_ticklocs(), [re.sub(r"(?<!\\)\$", r"\\$", t.get_text()) for t in labels])
+        for t in ax.texts:
+            plain(t)
+    for leg in list(getattr(fig, "legends", [])) + [ax.get_legend() for ax in fig.axes]:
+        for t in (leg.get_texts() if leg is not None else []):
+            plain(t)
 
 
 def _yours(df: pd.DataFrame) -> pd.DataFrame:
@@ -256,13 +288,14 @@ def records_status(*folders: str) -> tuple[bool, str]:
     from .config import data_root
 
     root = data_root() / "records"
+    shown = "$CLIPSTUDY_DATA/records"  # the published page names no folder of the build machine
     missing = [f for f in (folders or ("open_clip",)) if not (root / f).is_dir()]
     if not missing:
         return True, ""
     if not root.is_dir() or not folders:
-        return False, (f"The published records are not in `{root}`. Run `clipstudy fetch records` "
+        return False, (f"The published records are not in `{shown}`. Run `clipstudy fetch records` "
                        "(or point `CLIPSTUDY_DATA` at a folder holding `records/`) and rebuild this chapter.")
-    return False, (f"`{root}` lacks " + ", ".join(f"`{m}/`" for m in missing) + ". Run `clipstudy fetch records` "
+    return False, (f"`{shown}` lacks " + ", ".join(f"`{m}/`" for m in missing) + ". Run `clipstudy fetch records` "
                    "(it fetches every record set, each checked against its pinned SHA-256) and rebuild this chapter.")
 
 

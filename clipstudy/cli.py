@@ -167,7 +167,13 @@ def _cmd_datasets(a: argparse.Namespace) -> int:
     print(f"\nwds:PATH  [classification|retrieval]  a local folder in CLIP_benchmark's webdataset layout (wds/NAME "
           f"reads the same from the hub; a folder named wds_NAME is read as that family)\n  layout:\n{wds.LAYOUT}")
     print("\nLab sets (rendered, offline): lab-val, lab-factors, lab-cue-conflict, ... (`clipstudy eval MODEL lab-val`)")
+    print(f"\n{EXIF_NOTE}")
     return 0
+
+
+EXIF_NOTE = ("Images are read as their pixels are stored: an EXIF orientation tag is not applied (torchvision, "
+             "open_clip and CLIP_benchmark read them the same way, so the numbers match theirs). Rotate such "
+             "photos on disk first (PIL.ImageOps.exif_transpose) if the tag should count.")
 
 
 def _cmd_fetch(a: argparse.Namespace) -> int:
@@ -224,13 +230,24 @@ def _cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def _names(given: list[str] | None, file: str | None, option: str, required: bool = False) -> list[str]:
+    """Names from the command line (split at commas later) and from a names file (one a line, read whole)."""
+    from .models.registry import read_names
+
+    names = list(given or []) + (read_names(file) if file else [])
+    if required and not names:
+        raise ClipstudyError(f"give {option} (names or @collections) or {option}-file FILE")
+    return names
+
+
 def _cmd_build(a: argparse.Namespace) -> int:
     from . import book
     from .profiles import profile
 
     return book.build(profile=profile(a.profile), only=a.only, device=a.device, skip_html=a.no_html, out=a.out,
                       fetch=False if (a.no_fetch or a.offline) else None, executor=a.executor,
-                      executor_options=_executor_options(a), precision=a.precision, models=a.models)
+                      executor_options=_executor_options(a), precision=a.precision,
+                      models=_names(a.models, a.models_file, "--models") or None)
 
 
 def _executor_options(a: argparse.Namespace) -> dict:
@@ -251,6 +268,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from . import run
     from .store import NoSpaceError
 
+    a.models = _names(a.models, a.models_file, "--models", required=True)
+    a.datasets = _names(a.datasets, a.datasets_file, "--datasets", required=True)
     if a.estimate:  # nothing is opened, loaded or written: the grid from the published sizes, priced
         from .run import estimate
 
@@ -431,16 +450,19 @@ def parser() -> argparse.ArgumentParser:
     m.set_defaults(fn=_cmd_models)
 
     r = sub.add_parser("run", help="the study runner: encode a grid of models x datasets once, evaluate every axis")
-    r.add_argument("--models", required=True, nargs="+",
+    r.add_argument("--models", nargs="+", default=[],
                    help="model names and @collections, comma- or space-separated (`clipstudy models --collection`)")
-    r.add_argument("--datasets", required=True, nargs="+",
+    r.add_argument("--models-file", metavar="FILE", help="more model names, one a line, read whole (a path with a "
+                                                         "comma in it)")
+    r.add_argument("--datasets", nargs="+", default=[],
                    help="dataset names (lab-NAME[:N] for lab sets) and @collections: one per runner axis "
                         "(@shifts @factors @shape @calibration @ood @retrieval @3d, and a plugin's), @lab @book @wds")
+    r.add_argument("--datasets-file", metavar="FILE", help="more dataset names, one a line, read whole")
     r.add_argument("--axes", default="all", help="all, or a comma-separated list of runner axes (each axis module's "
                                                  "declared runner name, a plugin's too; a wrong name lists them)")
     r.add_argument("--prompts", default="openai80", help="prompt set(s), comma-separated (single, openai80, ...)")
     r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help=PRECISION_HELP)
-    r.add_argument("--device", default="auto", help="auto, cpu or cuda (where the workers encode)")
+    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the workers encode")
     r.add_argument("--study", default="study", help="the study folder: results.csv, units.csv, logs/ (default ./study)")
     r.add_argument("--summary-json", help="write the run's counts here (units_total, units_computed, units_reused, "
                                           "units_failed, images_encoded, prompts_encoded)")
@@ -529,6 +551,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--models", nargs="+", metavar="MODEL",
                    help="a live profile: your own checkpoints added to the live panel (any name form, local-dir:PATH, "
                         "@COLLECTION; comma- or space-separated); every chapter marks them (yours)")
+    b.add_argument("--models-file", metavar="FILE", help="more of your models, one name a line, read whole (a path "
+                                                         "with a comma in it)")
     b.add_argument("--offline", action="store_true", help=OFFLINE_HELP)
     b.add_argument("--model-info", metavar="FILE.csv", help=MODEL_INFO_HELP)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -590,8 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(a, "offline", False):  # env, so papermill's kernels are offline too
         os.environ["HF_HUB_OFFLINE"] = "1"
     try:
-        from . import plugins
+        from . import environment, plugins
 
+        environment.check()  # every CLIPSTUDY_* variable that is set parses, before any work
         plugins.load()  # CLIPSTUDY_PLUGINS: registered extensions (OOD scores, ...)
         if getattr(a, "model_info", None):  # validated before any work; env, so kernels and workers see it too
             from .models import info

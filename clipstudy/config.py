@@ -11,12 +11,16 @@ from .deprecations import module_getattr
 
 def data_root() -> Path:
     """Datasets and records; `CLIPSTUDY_DATA`, default ~/.cache/clipstudy/data."""
-    return Path(os.environ.get("CLIPSTUDY_DATA") or Path.home() / ".cache" / "clipstudy" / "data").expanduser()
+    from . import environment
+
+    return environment.data_root()
 
 
 def cache_root() -> Path:
     """Features and lab models; `CLIPSTUDY_CACHE`, default ~/.cache/clipstudy/cache."""
-    return Path(os.environ.get("CLIPSTUDY_CACHE") or Path.home() / ".cache" / "clipstudy" / "cache").expanduser()
+    from . import environment
+
+    return environment.cache_root()
 
 
 def resolve_device(device: str = "auto") -> str:

@@ -362,9 +362,6 @@ def _encode_fn(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     return model.encode_image if hasattr(model, "encode_image") else model
 
 
-SHARD_SECONDS = float(os.environ.get("CLIPSTUDY_SHARD_SECONDS", 60))
-
-
 def _resume(cache: FeatureCache, key: str) -> tuple[int, int]:
     """(next shard, next image) after the finished shards of an interrupted encode.
 
@@ -425,7 +422,10 @@ def encode_images(model: Any, dataset: Dataset, *, model_id: str, dataset_id: st
         return Encoded(hit["features"], hit["labels"], hit["keys"], hit["skipped"], from_cache=True,
                        notes=dict(hit.get("notes", [])), key=key)
     cache.check_writable()
-    shard_seconds = SHARD_SECONDS if shard_seconds is None else shard_seconds
+    if shard_seconds is None:
+        from .environment import shard_seconds as from_env
+
+        shard_seconds = from_env()
 
     model = _real(model)
     enc = _encode_fn(model)

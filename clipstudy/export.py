@@ -19,7 +19,10 @@ from the store (`run.evaluate.outputs`, as the axes read them: nothing is encode
   evaluation, and `clipstudy.records.load("model_vs_human", root=...)`, read them.
 
 A model's name becomes a file-name stem with `/`, `:` and other characters outside `[A-Za-z0-9._-]` as `-`,
-plus `_<prompts>` when the study holds several prompt sets for it; `export` prints which stem is which model.
+plus `_<prompts>` when the study holds several prompt sets for it and `_<precision>` when it holds several
+precisions (each is a subject of its own: one file each); `export` prints which stem is which model. In the
+`csv` export, a text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or
+a carriage return) is prefixed with a quote; the other formats are written as their own tools read them.
 
 `clipstudy export results --format clip_benchmark` writes the study's results table as CLIP_benchmark's per-run
 JSON files, the ones its `clip_benchmark build` merges into a benchmark CSV: one
@@ -53,7 +56,78 @@ IMAGENET_X_COLUMNS = ["file_name", "predicted_class", "predicted_probability"]
 
 
 def stem(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
+    """A file-name stem of a model or prompt-set name: safe characters only, never a path, never too long for a
+    file name (a long one keeps its start and a short hash of the whole)."""
+    out = re.sub(r"^[.-]+|-+$", "", re.sub(r"[^A-Za-z0-9._-]+", "-", text)) or "model"
+    if len(out) > 120:
+        import hashlib
+
+        out = f"{out[:100]}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+    return out
+
+
+def _is_key(key: str) -> bool:
+    """A store entry's name (`store.Key.name`): one plain path component, so it cannot lead out of the store."""
+    return bool(re.fullmatch(r"[A-Za-z0-9._-]{1,200}", key)) and key not in (".", "..")
+
+
+def _fits(value, tp) -> bool:
+    """Whether a JSON value has a record field's declared type (str, int, float, bool, list[str]; Any fits all)."""
+    import typing
+
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp) or (typing.Any,)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    return True
+
+
+def _record(u, label: str):
+    """A unit's record (`run.unit.UnitRecord`) as the export reads it: None when the store has no record for it; a
+    record that lacks a field, or holds one of another type than the record declares, is an error naming the file
+    and the field, and is left in place (an export deletes nothing)."""
+    import dataclasses
+    import json
+    import typing
+
+    from .run.unit import RECORD, UnitRecord
+
+    path = u.entry() / RECORD
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError) as e:
+        raise ClipstudyError(f"{label}: its unit record {path} cannot be read ({type(e).__name__}); run the study "
+                             "again to recompute it") from e
+    if not isinstance(rec, dict):
+        raise ClipstudyError(f"{label}: its unit record {path} is not a JSON object; run the study again to "
+                             "recompute it")
+    hints = typing.get_type_hints(UnitRecord)
+    for f in dataclasses.fields(UnitRecord):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if f.name not in rec:
+            if required:
+                raise ClipstudyError(f"{label}: its unit record {path} lacks the field {f.name!r} (written by another "
+                                     "version of clipstudy, or damaged); run the study again to recompute it")
+            continue
+        if not _fits(rec[f.name], hints[f.name]):
+            want = str(hints[f.name]).replace("typing.", "")
+            raise ClipstudyError(f"{label}: its unit record {path} holds a {type(rec[f.name]).__name__} in the field "
+                                 f"{f.name!r}, where a {getattr(hints[f.name], '__name__', want)} belongs; run the "
+                                 "study again to recompute it")
+    if not _is_key(rec["features"]):
+        raise ClipstudyError(f"{label}: its unit record {path} names the feature entry {rec['features'][:60]!r}, which "
+                             "is not a store key (letters, digits, '.', '_', '-'); run the study again")
+    names = {f.name for f in dataclasses.fields(UnitRecord)}
+    return UnitRecord(**{k: v for k, v in rec.items() if k in names})
 
 
 def units(study: str | Path, cache_root: str | Path | None = None) -> list:
@@ -63,7 +137,7 @@ def units(study: str | Path, cache_root: str | Path | None = None) -> list:
 
     from .config import cache_root as default_cache
     from .run.runner import read_units
-    from .run.unit import Unit, read_record
+    from .run.unit import Unit
 
     study = Path(study).expanduser()
     table = study / "units.csv"
@@ -74,8 +148,11 @@ def units(study: str | Path, cache_root: str | Path | None = None) -> list:
     for r in read_units(table).itertuples():
         if r.status not in ("computed", "reused"):
             continue
+        if not _is_key(str(r.key)):
+            raise ClipstudyError(f"{table}: the unit key {str(r.key)[:60]!r} ({r.model} x {r.dataset}) is not a store "
+                                 "key (letters, digits, '.', '_', '-'); units.csv was edited or damaged")
         u = Unit(r.model, r.dataset, "", (), r.key, "", "", "", "", cache)
-        rec = read_record(u)
+        rec = _record(u, f"{r.model} x {r.dataset}")
         if rec is None:
             print(f"clipstudy: {r.model} x {r.dataset}: its unit is not in the store under {cache} (CLIPSTUDY_CACHE); "
                   "skipped", file=sys.stderr)
@@ -137,21 +214,50 @@ def frames(study: str | Path, cache_root: str | Path | None = None,
                 yield df
 
 
-def _stems(df: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """A file stem per (model, prompts): the model, plus the prompt set when a model has several."""
-    pairs = df[["model", "prompts"]].drop_duplicates().itertuples(index=False)
-    pairs = list(pairs)
-    many = {m for m in {p.model for p in pairs} if sum(p.model == m for p in pairs) > 1}
-    return {(p.model, p.prompts): stem(p.model) + (f"_{stem(p.prompts)}" if p.model in many else "") for p in pairs}
+RUN = ["model", "prompts", "precision"]  # one subject (one file) of the field's formats
+
+
+def _stems(df: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """A file stem per (model, prompts, precision): the model, plus the prompt set when a model has several, plus
+    the precision when it has several; two models whose stems would collide are told apart by a number."""
+    runs = list(df[RUN].drop_duplicates().itertuples(index=False, name=None))
+    out: dict[tuple[str, str, str], str] = {}
+    for m, p, prec in runs:
+        prompts = {r[1] for r in runs if r[0] == m}
+        precisions = {r[2] for r in runs if r[0] == m}
+        out[(m, p, prec)] = stem(m) + (f"_{stem(p)}" if len(prompts) > 1 else "") + \
+            (f"_{stem(prec)}" if len(precisions) > 1 else "")
+    taken: dict[str, int] = {}
+    for run in sorted(out):  # two names that map to one stem (`a/b` and `a:b`) must not share a file
+        s = out[run]
+        taken[s] = taken.get(s, 0) + 1
+        if taken[s] > 1:
+            out[run] = f"{s}-{taken[s]}"
+    return out
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so as a formula (OWASP)
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell that a spreadsheet would run as a formula prefixed with a quote (OWASP's
+    CSV-injection advice); numbers, and text that cannot start a formula, are left as they are."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in out[c]]
+    return out
 
 
 def export(study: str | Path, fmt: str, out: str | Path, cache_root: str | Path | None = None) -> list[Path]:
     """Write the study's per-image predictions in `fmt` under `out`; returns the files written."""
     from .store import atomic_write_text
 
+    from .paths import writable_dir
+
     if fmt not in FORMATS:
         raise UnknownNameError("export format", fmt, FORMATS)
-    out = Path(out).expanduser()
+    out = writable_dir(out, "--out")  # before any unit is read
     want = {"csv": None, "imagenet-x": IMAGENET_X_DATASETS, "model-vs-human": tuple(MVH_DATASETS)}[fmt]
     parts = list(frames(study, cache_root, want))
     if not parts:
@@ -163,7 +269,7 @@ def export(study: str | Path, fmt: str, out: str | Path, cache_root: str | Path 
     if fmt == "csv":
         path = out / "predictions.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(df.to_csv(index=False), path)
+        atomic_write_text(spreadsheet_safe(df).to_csv(index=False), path)
         return [path]
     stems = _stems(df)
     if fmt == "imagenet-x":
@@ -172,28 +278,28 @@ def export(study: str | Path, fmt: str, out: str | Path, cache_root: str | Path 
                                  "the study's ImageNet units do not keep them")
         df = df[df["predicted_class"].between(0, 999) & df["file_name"].notna()]
         df = df.assign(_order=df["dataset"].map({d: i for i, d in enumerate(IMAGENET_X_DATASETS)}))
-        df = df.sort_values("_order", kind="stable").drop_duplicates(["model", "prompts", "file_name"])
+        df = df.sort_values("_order", kind="stable").drop_duplicates(RUN + ["file_name"])
         from .datasets.imagenet import val_labels
 
         order = list(val_labels())  # imagenet_x's filename_label.csv order, which its loader compares by
-        groups = list(df.groupby(["model", "prompts"], sort=True))
-        for (model, prompts), g in groups:
+        groups = list(df.groupby(RUN, sort=True))
+        for (model, prompts, precision), g in groups:
             if len(g) != len(order) or set(g["file_name"]) != set(order):
                 raise ClipstudyError(
-                    f"imagenet-x: {model} ({prompts}) has predictions for {g['file_name'].nunique()} of the "
-                    f"{len(order):,} ImageNet val images; imagenet_x's loader (load_model_predictions, "
+                    f"imagenet-x: {model} ({prompts}, {precision}) has predictions for {g['file_name'].nunique()} of "
+                    f"the {len(order):,} ImageNet val images; imagenet_x's loader (load_model_predictions, "
                     "get_factor_accuracies) scores every one of them, so a partial set is not written. Run the "
                     "study on the whole of ImageNet val (imagenet or imagenet-x), or export --format csv.")
         out.mkdir(parents=True, exist_ok=True)
-        for (model, prompts), g in groups:
-            path = out / f"{stems[(model, prompts)]}.csv"
+        for run, g in groups:
+            path = out / f"{stems[run]}.csv"
             g = g.set_index("file_name").loc[order].reset_index()
             atomic_write_text(g[IMAGENET_X_COLUMNS].to_csv(index=False), path)
             written.append(path)
         return written
-    for (model, prompts, dataset), g in df.groupby(["model", "prompts", "dataset"], sort=True):
+    for (*run, dataset), g in df.groupby(RUN + ["dataset"], sort=True):
         name = MVH_DATASETS[dataset]
-        subj = stems[(model, prompts)]
+        subj = stems[tuple(run)]
         g = g.sort_values("key")
         raw = pd.DataFrame({"subj": subj, "session": 1, "trial": np.arange(1, len(g) + 1), "rt": np.nan,
                             "object_response": g["predicted_name"].to_numpy(), "category": g["label_name"].to_numpy(),

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -40,6 +41,88 @@ def dom_problems(dom: str) -> list[str]:
     if re.search(r"<t[dh][^>]*>\s*\.\.\.\s*</t[dh]>", dom) or re.search(r"\[\d+ rows x \d+ columns\]", text):
         problems.append("a table is truncated (pandas '...' rows or columns)")
     return problems
+
+
+WARNING = re.compile(r"\b[A-Z][A-Za-z]*Warning: ")  # how Python shows a warning: `path:line: FutureWarning: ...`
+
+
+def warning_problems(dom: str) -> list[str]:
+    """Python warnings shown on a page (a chapter's stderr): a reader sees a library's complaint, not the book."""
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S | re.I)  # stderr outputs are <pre> blocks
+    hits = WARNING.findall(re.sub(r"<[^>]+>", " ", text))
+    return [f"a Python warning is shown on the page ({len(hits)}x, e.g. {hits[0].strip()!r}): fix its cause"] \
+        if hits else []
+
+
+def machine_paths(project: Path | None = None) -> list[str]:
+    """The build machine's own folders, which a published page must not name: this checkout, the book's project
+    folder, the Python environment, and the data, cache and Hugging Face roots (as given and resolved); folders too
+    general to tell a machine apart (`/`, `/tmp`, `/usr`, ...) are left out. (The home folder is not one of them:
+    a researcher's own `local-dir:` model is shown by the name they gave it.)"""
+    import os
+
+    from .config import cache_root, data_root
+
+    found = [Path(__file__).resolve().parents[1], Path(sys.prefix), data_root(), cache_root()]
+    if project is not None:
+        found.append(Path(project))
+    if os.environ.get("HF_HOME"):
+        found.append(Path(os.environ["HF_HOME"]))
+    general = {"/", "/tmp", "/usr", "/home", "/var", "/opt", "/srv", "/mnt", "/data", "/work"}
+    out = set()
+    for p in found:
+        for q in (p.expanduser(), p.expanduser().resolve()):
+            q = str(q).rstrip("/")
+            if len(q) >= 5 and q not in general:
+                out.add(q)
+    return sorted(out, key=len, reverse=True)
+
+
+def leak_problems(dom: str, paths: list[str]) -> list[str]:
+    """The build machine's folders named on a page (in its text, its attributes or its embedded sources)."""
+    hits = [p for p in paths if re.search(re.escape(p) + r"(?![\w.-])", dom)]
+    return [f"the page names the build machine's folder {hits[0]!r}" + (f" (and {len(hits) - 1} more)"
+                                                                        if len(hits) > 1 else "")] if hits else []
+
+
+class _OutputMarkup(HTMLParser):
+    """Scripts and event-handler attributes inside a chapter's outputs (`cell_output`): none is ever written by
+    a chapter, so any there came from text that was not escaped."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.depth, self.stack, self.found = 0, [], []
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def handle_starttag(self, tag, attrs):
+        inside = self.depth > 0
+        classes = dict(attrs).get("class") or ""
+        if tag not in self.VOID:
+            self.stack.append(inside or "cell_output" in classes.split())
+            self.depth += bool(self.stack[-1])
+        if inside or "cell_output" in classes.split():
+            handlers = [a for a, _ in attrs if a.lower().startswith("on")]
+            if tag in ("script", "iframe", "object", "embed") or handlers:
+                self.found.append(f"<{tag} {' '.join(handlers)}>".replace(" >", ">"))
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.depth -= bool(self.stack.pop())
+
+
+def output_markup_problems(dom: str) -> list[str]:
+    """Live markup in a chapter's outputs (see `_OutputMarkup`): a name or message shown unescaped."""
+    p = _OutputMarkup()
+    p.feed(dom)
+    return [f"live markup in a chapter's output ({len(p.found)}x, e.g. {p.found[0]!r}): text from outside was "
+            "not escaped"] if p.found else []
+
+
+def static_problems(page_html: str, paths: list[str]) -> list[str]:
+    """What the built HTML of a page shows that it must not, read from the file (no browser): Python warnings,
+    the build machine's folders, live markup in outputs."""
+    return warning_problems(page_html) + leak_problems(page_html, paths) + output_markup_problems(page_html)
 
 
 def _links(dom: str) -> list[tuple[str, str]]:
@@ -109,9 +192,11 @@ def chromium() -> str:
     raise SystemExit("headless check needs Debian's chromium: apt-get install chromium")
 
 
-def check_page(page: Path, shots: Path, launch: dict[str, str] | None = None) -> tuple[int, list[str]]:
+def check_page(page: Path, shots: Path, launch: dict[str, str] | None = None,
+               paths: list[str] | None = None) -> tuple[int, list[str]]:
     """(number of rendered figures, problems) for one page, with a screenshot; with `launch` (the providers of
-    `_config.yml`), its reader buttons and its offline safety too."""
+    `_config.yml`), its reader buttons and its offline safety too; with `paths` (`machine_paths`), the page's file
+    must name none of them, nor show a Python warning or live markup in an output."""
     html, shots = page.resolve(), shots.resolve()
     exe = chromium()
     with tempfile.TemporaryDirectory() as prof:
@@ -132,6 +217,8 @@ def check_page(page: Path, shots: Path, launch: dict[str, str] | None = None) ->
     if re.search(r'class="[^"]*\berror\b[^"]*"[^>]*>\s*<pre', dom) or "Traceback (most recent call last)" in dom:
         problems.append("an error traceback is shown on the page")
     problems += dom_problems(dom)
+    if paths is not None:
+        problems += static_problems(page.read_text(encoding="utf-8", errors="replace"), paths)
     if launch is not None:
         problems += button_problems(dom, launch, html) + offline_problems(dom)
     if not shot.exists():
@@ -150,8 +237,9 @@ def main(root: str = "book/_build/html") -> int:
     config = html_root.resolve().parents[2] / "_config.yml"  # <project>/book/_build/html
     launch = launch_config(config if config.is_file() else Path(__file__).resolve().parents[1] / "_config.yml")
     bad = 0
+    paths = machine_paths(html_root.resolve().parents[2])
     for page in pages:
-        n, problems = check_page(page, shots, launch)
+        n, problems = check_page(page, shots, launch, paths)
         needs_figure = not page.stem.startswith(("01_", "10_"))
         if needs_figure and n == 0:
             problems.append("no figure rendered")

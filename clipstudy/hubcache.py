@@ -95,7 +95,9 @@ def probe(repo_id: str, filename: str, revision: str | None = None, repo_type: s
     if where in _unreachable:
         return _unreachable[where]
     url = hf_hub_url(repo_id, filename, revision=revision, repo_type=repo_type)
-    timeout = float(os.environ.get("CLIPSTUDY_HUB_TIMEOUT") or PROBE_TIMEOUT)
+    from .environment import hub_timeout
+
+    timeout = hub_timeout(PROBE_TIMEOUT)
     try:
         r = get_session().head(url, headers=build_hf_headers(), timeout=timeout, allow_redirects=False)
         why = f"HTTP {r.status_code}" if r.status_code >= 500 else None

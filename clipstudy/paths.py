@@ -1,8 +1,13 @@
 """Checks of the paths a command will write, made before any work: a folder that is a file, a folder under a
-file, a read-only folder or file fails now, in one line naming the option, not after the work as a traceback."""
+file, a read-only folder or file fails now, in one line naming the option, not after the work as a traceback.
+
+Writability is probed, not asked: `os.access` answers yes to root everywhere (under /proc and /sys, on a
+read-only mount), so a folder is tried with a real temporary file, removed at once, and a file is opened for
+appending (which changes neither its bytes nor its times)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from .errors import ClipstudyError
@@ -14,9 +19,33 @@ class PathError(ClipstudyError):
 
 def _nearest(path: Path) -> Path:
     probe = path
-    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+    while not os.path.lexists(probe) and probe != probe.parent:  # lexists: never raises (a name too long, ...)
         probe = probe.parent
     return probe
+
+
+def cannot_create_in(folder: Path) -> str | None:
+    """Why no file can be created in the existing folder `folder`, or None (it is tried: see the module)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".clipstudy-probe-", dir=folder)
+    except OSError as e:
+        return e.strerror or type(e).__name__
+    os.close(fd)
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
+    return None
+
+
+def cannot_write(path: Path) -> str | None:
+    """Why the existing file `path` cannot be written, or None (opened for appending, nothing written)."""
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as e:
+        return e.strerror or type(e).__name__
+    return None
 
 
 def writable_dir(path: str | os.PathLike, option: str) -> Path:
@@ -25,13 +54,17 @@ def writable_dir(path: str | os.PathLike, option: str) -> Path:
     if str(path).strip() == "":
         raise PathError(f"{option} is empty; give a folder")
     path = Path(path).expanduser()
-    if path.exists() and not path.is_dir():
+    if any(len(part.encode()) > 255 for part in path.parts):
+        raise PathError(f"{option} {path}: a folder name is longer than 255 bytes; give a shorter path")
+    if os.path.exists(path) and not os.path.isdir(path):
         raise PathError(f"{option} {path} is a file; give a folder")
     probe = _nearest(path)
     if not probe.is_dir():
         raise PathError(f"{option} {path}: {probe} is a file, so no folder can be made under it; give another folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise PathError(f"{option} {path}: {probe} is not writable for this user; give a folder you can write")
+    why = cannot_create_in(probe)
+    if why is not None:
+        raise PathError(f"{option} {path}: {probe} is not writable (no file can be created in it: {why}); give a "
+                        "folder you can write")
     return path
 
 
@@ -43,6 +76,6 @@ def writable_file(path: str | os.PathLike, option: str) -> Path:
     if path.is_dir():
         raise PathError(f"{option} {path} is a folder; give a file name")
     writable_dir(path.parent, f"{option} {path}: its folder")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise PathError(f"{option} {path} is read-only; give another file")
+    if path.exists() and (why := cannot_write(path)) is not None:
+        raise PathError(f"{option} {path} cannot be written ({why}); give another file")
     return path

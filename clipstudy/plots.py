@@ -174,7 +174,7 @@ def shape_bias_strip(sb: pd.DataFrame, x: str = "category", hue: str = "source",
         fig = ax.figure
     order = order or list(dict.fromkeys(sb[x]))
     sns.stripplot(data=sb, x=x, y="shape_bias", hue=hue, order=order, ax=ax, size=6, jitter=0.25, alpha=0.85)
-    means = sb.groupby(x)["shape_bias"].mean().reindex(order)
+    means = sb.groupby(x, observed=False)["shape_bias"].mean().reindex(order)
     ax.scatter(range(len(order)), means.to_numpy(), marker="_", s=900, color="0.15", zorder=3, label="group mean")
     ax.axhline(0.5, color="0.4", lw=0.8, ls="--")
     ax.set(ylim=(0, 1), xlabel="", ylabel="shape bias (fraction of cue decisions)", title=title)
@@ -301,11 +301,11 @@ def summary_heatmap(cells: pd.DataFrame, axes: list[str]):
     from .effects import FACTORS
 
     idx = [f for f in FACTORS if f in set(factors)] or list(FACTORS)
-    piv = {c: h.pivot_table(index="factor", columns="axis", values=c, aggfunc="first").reindex(index=idx, columns=axes)
-           for c in ("effect", "ci_low", "ci_high")}
-    src = h.pivot_table(index="factor", columns="axis", values="source", aggfunc="first").reindex(index=idx,
-                                                                                               columns=axes)
-    edge = (h.pivot_table(index="factor", columns="axis", values="marginal", aggfunc="first")
+    piv = {c: h.pivot_table(index="factor", columns="axis", values=c, aggfunc="first", observed=False)
+           .reindex(index=idx, columns=axes) for c in ("effect", "ci_low", "ci_high")}
+    src = h.pivot_table(index="factor", columns="axis", values="source", aggfunc="first", observed=False) \
+        .reindex(index=idx, columns=axes)
+    edge = (h.pivot_table(index="factor", columns="axis", values="marginal", aggfunc="first", observed=False)
             .reindex(index=idx, columns=axes).fillna(False).astype(bool) if "marginal" in h else
             pd.DataFrame(False, index=idx, columns=axes))
     g = piv["effect"]
@@ -457,9 +457,9 @@ def factor_ratio_bars(long: pd.DataFrame, order: list[str]):
 def lab_factor_heatmap(ens: pd.DataFrame, recipes: list[str], n_seeds: int):
     """Lab ER per (recipe, factor) as an annotated heatmap (`*`: the recipe trains on it), beside base's accuracy
     per factor. Returns the figure and base's per-factor means."""
-    heat = ens.pivot_table(index="recipe", columns="factor", values="er", aggfunc="mean")
+    heat = ens.pivot_table(index="recipe", columns="factor", values="er", aggfunc="mean", observed=False)
     heat = heat.loc[[r for r in recipes if r in heat.index]]
-    marks = ens.groupby(["recipe", "factor"])["flag"].first().unstack().reindex_like(heat)
+    marks = ens.groupby(["recipe", "factor"], observed=False)["flag"].first().unstack().reindex_like(heat)
     annot = heat.map(lambda v: f"{v:+.2f}") + marks.map(lambda f: " *" if isinstance(f, str) and f else "")
     fig, axes = plt.subplots(1, 2, figsize=(14, 0.5 * len(heat) + 2.2), gridspec_kw=dict(width_ratios=[3, 1.3]))
     lim = float(np.nanmax(np.abs(heat.to_numpy()))) if np.isfinite(heat.to_numpy()).any() else 1.0
@@ -467,8 +467,8 @@ def lab_factor_heatmap(ens: pd.DataFrame, recipes: list[str], n_seeds: int):
                 cbar_kws=dict(label="ER on the factor (fraction)"), annot_kws=dict(fontsize=8))
     axes[0].set(xlabel="factor pushed out of training range", ylabel="lab recipe",
                 title=f"Lab effective robustness per factor (mean over {n_seeds} seeds)")
-    base_rows = ens[ens["recipe"] == "base"].groupby("factor", as_index=False)[["accuracy", "control_accuracy",
-                                                                               "error_ratio", "er"]].mean()
+    base_rows = ens[ens["recipe"] == "base"].groupby("factor", as_index=False, observed=False)[
+        ["accuracy", "control_accuracy", "error_ratio", "er"]].mean()
     base_rows = base_rows.sort_values("accuracy")
     sns.barplot(data=base_rows, y="factor", x="accuracy", ax=axes[1], color="C0", errorbar=None)
     axes[1].axvline(float(base_rows["control_accuracy"].iloc[0]), color="C3", lw=1, ls="--", label="control")
@@ -480,7 +480,7 @@ def lab_factor_heatmap(ens: pd.DataFrame, recipes: list[str], n_seeds: int):
 
 def lab_shape_bias(ens: pd.DataFrame, n_seeds: int):
     """Lab shape bias per recipe (bars with seed dots) and against the training shape-texture correlation."""
-    order = ens.groupby("recipe")["shape_bias"].mean().sort_values().index
+    order = ens.groupby("recipe", observed=False)["shape_bias"].mean().sort_values().index
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=[2, 1]))
     sns.barplot(data=ens, x="recipe", y="shape_bias", hue="study factor", order=order, dodge=False, ax=axes[0],
                 errorbar=("ci", 95))
@@ -585,7 +585,7 @@ def recall_vs_accuracy(at5: pd.DataFrame):
 
 def residual_bars(res5: pd.DataFrame):
     """Records: mean residual of recall@5 above the classification line, by training data."""
-    order = (res5[res5["dataset"] == "mscoco"].groupby("data")["residual_mean"].mean()
+    order = (res5[res5["dataset"] == "mscoco"].groupby("data", observed=False)["residual_mean"].mean()
              .sort_values(ascending=False).index.tolist())
     g = sns.catplot(data=res5, y="data", x="residual_mean", hue="direction", col="dataset", kind="bar",
                     order=order, height=max(3.0, 0.22 * len(order) + 1), aspect=0.9, errorbar=None)

@@ -34,12 +34,12 @@ def check(out: str | os.PathLike) -> Path:
     Called before any work: an `--out` that is a file, a folder that cannot be written, or an
     eval.csv that is not this table fails now, not after hours of encoding.
     """
-    from .paths import writable_dir
+    from .paths import cannot_write, writable_dir
 
     path = writable_dir(out, "--out") / "eval.csv"
     if path.exists():
         read(path)
-        if not os.access(path, os.W_OK):
+        if cannot_write(path) is not None:
             raise ResultsError(f"{path} is read-only; choose another --out")
     return path
 

@@ -304,7 +304,7 @@ def load_json(path: Path, required: tuple[str, ...] = ()) -> dict | None:
         obj = json.loads(Path(path).read_text())
     except FileNotFoundError:
         return None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested past the parser's depth
         obj = None
     except OSError as e:
         raise CacheError(f"cannot read {path} ({e.strerror or e}); the file was kept") from e

@@ -12,6 +12,15 @@ import numpy as np
 import pandas as pd
 
 MISSING = "—"
+
+
+def safe_markdown(text: str) -> str:
+    """Markdown whose text, wherever it came from (a model's or a folder's name, an error message), can carry no
+    HTML: every `<` becomes `&lt;`, which every Markdown renderer shows as `<` and none reads as a tag. The book
+    renders output Markdown as CommonMark, which passes raw HTML through; a `<` is how every tag and autolink
+    starts, so none can be formed. (Inside a code span the entity shows as written: a cost only names holding
+    `<` pay.)"""
+    return str(text).replace("<", "&lt;")
 YOURS = " (yours)"  # the mark of a researcher's own checkpoint (`clipstudy build --models`) in tables and figures
 MARKED: set[str] = set()  # the model names that carry it in this process (`mark`: chapter.start sets them)
 
@@ -99,7 +108,8 @@ def show(x: Any) -> None:
         try:
             from IPython.display import display
 
-            display(f.style.hide(axis="index"))
+            # the Styler writes HTML and escapes nothing by default: every cell and header is text, escaped
+            display(f.style.hide(axis="index").format(escape="html").format_index(escape="html", axis=1))
         except ImportError:
             print(f.to_string(index=False))
         return

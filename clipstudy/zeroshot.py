@@ -103,10 +103,11 @@ def run(model: str | zoo.Loaded, dataset: Any, *, dataset_id: str | None = None,
     if dataset_id is None:
         raise ValueError("dataset_id is needed to key the feature cache")
     names = list(classnames or getattr(dataset, "classnames"))
+    if len(names) < 2:  # before any encoding: a one-way choice scores every image right
+        raise ClipstudyError(f"{dataset_id}: zero-shot classification needs at least 2 classes; it has "
+                             f"{len(names)}{' (' + repr(names[0]) + ')' if names else ''}")
     if loaded.is_classifier and getattr(dataset, "own_classes", False) \
             and getattr(dataset, "imagenet_indices", None) is None:
-        from .errors import ClipstudyError
-
         raise ClipstudyError(f"{spec.name} is an ImageNet classifier, and {dataset_id} names its own "
                              f"{len(names)} classes with no map into ImageNet's: only a zero-shot CLIP scores it "
                              "(its folder form, with the release's mapping files, scores classifiers too)")
@@ -117,8 +118,6 @@ def run(model: str | zoo.Loaded, dataset: Any, *, dataset_id: str | None = None,
                                progress=progress)
     if len(enc) == 0 and len(dataset):
         from collections import Counter
-
-        from .errors import ClipstudyError
 
         why = ", ".join(f"{n} {note}" for note, n in Counter(v.split(" (")[0] for v in enc.notes.values()).items())
         raise ClipstudyError(f"none of the {len(dataset)} images of {dataset_id} could be read ({why}); "

@@ -87,3 +87,33 @@ def serve_folder():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def read_only():
+    """Make folders truly read-only for this process: chmod for a user, the immutable flag (`chattr +i`) for root,
+    whom chmod does not stop; skips where neither holds. clipstudy probes with a real file, not os.access."""
+    import subprocess
+    import tempfile
+
+    made: list[Path] = []
+
+    def make(path) -> None:
+        path = Path(path)
+        if os.geteuid() != 0:
+            path.chmod(0o555)
+        elif subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("running as root without the immutable flag (chattr +i): no folder is read-only")
+        made.append(path)
+        try:
+            tempfile.mkstemp(dir=path)
+        except OSError:
+            return
+        pytest.skip(f"{path} is still writable after chmod/chattr on this file system")
+
+    yield make
+    for path in made:
+        if os.geteuid() != 0:
+            path.chmod(0o755)
+        else:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)

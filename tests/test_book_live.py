@@ -14,6 +14,7 @@ a pipeline check, since the weights are random.
 """
 from __future__ import annotations
 
+import html
 import json
 import logging
 import shutil
@@ -139,7 +140,7 @@ def live_book(tmp_path_factory, shared_data):
         env = env_for(hub.url, tmp / "hf", CLIPSTUDY_DATA=str(data), MPLBACKEND="Agg")
         t0 = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "live-smoke",
-                               "--out", str(out), "--no-html", "--device", "cpu", "--models", YOURS(tmp), *HUB_YOURS,
+                               "--out", str(out), "--device", "cpu", "--models", YOURS(tmp), *HUB_YOURS,
                                LLAVA(tmp)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
         took = time.monotonic() - t0
@@ -149,11 +150,16 @@ def live_book(tmp_path_factory, shared_data):
         hub.close()
 
 
+# markup in a name a researcher gives (their model's folder): every page must show it as text, never run it
+PAYLOADS = ("<img src=x onerror=alert(1)>", "<svg onload=alert(2)>")
+
+
 def YOURS(tmp: Path) -> str:
-    """The researcher's own checkpoint the build adds (`--models`): a tiny random open_clip folder."""
+    """The researcher's own checkpoint the build adds (`--models`): a tiny random open_clip folder, whose name holds
+    both markup payloads, as a hostile or careless name would."""
     import runner_fixtures
 
-    folder = tmp / "my-clip"
+    folder = tmp / f"my-clip {PAYLOADS[0]} {PAYLOADS[1]}"
     return f"local-dir:{folder}" if folder.exists() else runner_fixtures.tiny_local_dir(folder, 3)
 
 
@@ -247,7 +253,7 @@ def test_your_model_is_in_every_live_section_marked_as_yours(live_book):
         if "model" in t.columns:
             assert "yours" in t.columns and set(t.loc[t["yours"], "model"]) == {mine, *HUB_YOURS}, stem
     shown = "\n".join(_live_section(_notebook(out, s)) for s in LIVE_TABLES if s != "09_lmm")
-    assert all(f"{m} (yours)" in shown for m in [mine, *HUB_YOURS])
+    assert all(html.escape(f"{m} (yours)") in shown for m in [mine, *HUB_YOURS])  # as text, escaped (tables.show)
 
 
 def test_hub_models_carry_their_revision_and_the_published_check_runs(live_book):
@@ -324,3 +330,61 @@ def test_the_live_effects_the_claims_read_were_written_by_their_chapters(live_bo
         eff = pd.read_csv(res / stem / "effects.csv")
         live = eff[(eff["source"] == "live") & (eff["factor"] == factor)]
         assert len(live) and live["effect"].notna().all(), (stem, eff[eff["source"] == "live"])
+
+
+def _pages(out: Path) -> list[Path]:
+    pages = sorted((out / "book" / "_build" / "html").rglob("*.html"))
+    assert len(pages) > len(book.chapters()), "the book's HTML was not built"
+    return pages
+
+
+def _live_payloads(text: str) -> list[str]:
+    """The payloads' elements as a browser would build them: an <img> with onerror, an <svg> with onload."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            names = {a.lower() for a, _ in attrs}
+            if (tag == "img" and "onerror" in names) or (tag == "svg" and "onload" in names):
+                found.append(f"<{tag} {' '.join(sorted(names))}>")
+
+    P().feed(text)
+    return found + [p for p in PAYLOADS if p in text]
+
+
+def test_no_built_page_carries_a_name_as_live_html(live_book):
+    """Every page of the built book (chapters, claims, intro, search, ...) holds the researcher's model name, whose
+    folder name is markup, only as text: no <img onerror> or <svg onload> element, no payload verbatim. The name
+    does reach the pages, escaped (the check is not vacuous)."""
+    _, out, _ = live_book
+    shown = []
+    for page in _pages(out):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        assert not _live_payloads(text), (page.name, _live_payloads(text)[:3])
+        if "onerror=alert(1)" in html.unescape(text):
+            shown.append(page.stem)
+    assert "02_natural_shifts" in shown and len(shown) >= 5, shown
+
+
+def test_no_page_shows_a_python_warning_or_the_build_machines_folders(live_book):
+    """The HTML check on every page of the live book: no Python warning (a library's complaint, with the builder's
+    path to it), no folder of the build machine (the data root the parameters cell used to publish, the book's
+    folder, the Hugging Face cache, the environment), and no live markup in an output. The executed notebooks
+    offered for download carry none of those folders either."""
+    from clipstudy.htmlcheck import machine_paths, static_problems
+
+    _, out, _ = live_book
+    tmp = out.parent
+    paths = sorted(set(machine_paths(out)) | {str(tmp / "data"), str((tmp / "data").resolve()), str(tmp / "hf"),
+                                               str(out), str(out.resolve())}, key=len, reverse=True)
+    bad = {}
+    for page in _pages(out):
+        problems = static_problems(page.read_text(encoding="utf-8", errors="replace"), paths)
+        if problems:
+            bad[str(page.relative_to(out))] = problems
+    assert not bad, bad
+    for nb in sorted((out / "book" / "_build" / "html" / "_sources").rglob("*.ipynb")):
+        text = nb.read_text(encoding="utf-8", errors="replace")
+        assert not [p for p in paths if p in text], (nb.name, [p for p in paths if p in text][:3])

@@ -21,21 +21,6 @@ def _one_line_error(capsys, *needles: str) -> str:
     return line
 
 
-@pytest.fixture
-def read_only(monkeypatch):
-    """Folders that os.access calls read-only (the tests may run as root, for whom chmod is no barrier)."""
-    denied: list[str] = []
-    real = os.access
-
-    def access(p, mode, *a, **k):
-        if mode & os.W_OK and any(os.path.abspath(p) == d for d in denied):
-            return False
-        return real(p, mode, *a, **k)
-
-    monkeypatch.setattr(os, "access", access)
-    return lambda path: denied.append(os.path.abspath(path))
-
-
 def test_summary_json_under_a_file_or_read_only_fails_before_any_work(tmp_path, capsys, read_only):
     (tmp_path / "afile").write_text("x")
     study = tmp_path / "study"

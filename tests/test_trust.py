@@ -111,16 +111,15 @@ def test_cache_path_that_is_a_file(tmp_path, monkeypatch, capsys):
     assert "is a file" in capsys.readouterr().err
 
 
-def test_read_only_cache_serves_complete_entries_and_refuses_new_work_up_front(tmp_path, monkeypatch):
+def test_read_only_cache_serves_complete_entries_and_refuses_new_work_up_front(tmp_path, read_only):
     a = _folder(tmp_path / "A", 0)
     cache, model = FeatureCache(tmp_path / "c"), Counting(tiny_clip())
     ds = imagefolder.load(a, transform=_tf)
     first = _encode(model, ds, cache)
-    # make the cache unwritable: the request log can no longer be appended, and os.access says read-only
+    # make the cache unwritable: the request log can no longer be appended, and no file can be made in its root
     (cache.root / "requests.jsonl").unlink()
     (cache.root / "requests.jsonl").mkdir()
-    real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, m: False if m & os.W_OK else real_access(p, m))
+    read_only(cache.root)
     with pytest.warns(UserWarning, match="not writable"):
         again = _encode(model, ds, cache)
     assert again.from_cache and torch.equal(again.features, first.features)

@@ -318,7 +318,9 @@ class Effects:
         if self.why_not:
             ch.publish(NOT_MEASURED, pd.DataFrame([dict(factor=f, axis=self.axis.name, reason=w) for f, w in nm.items()],
                                                   columns=["factor", "axis", "reason"]))
-        display(Markdown(E.factor_summary(eff, {**dict(notes or {}), **nm} or None)))
+        from ..tables import safe_markdown
+
+        display(Markdown(safe_markdown(E.factor_summary(eff, {**dict(notes or {}), **nm} or None))))
         return eff
 
 

@@ -239,12 +239,57 @@ def book_state(chapters_dir: Path, book: list[Notebook] | None = None) -> BookSt
     return st
 
 
+# parameters that name the build machine's folders: the published notebook shows the notebook's own defaults
+MACHINE_PARAMETERS = ("data_root", "results_dir")
+
+
+def _published_parameters(nb) -> None:
+    """The executed notebook without the builder's folders: in its injected-parameters cell and papermill's
+    metadata, `MACHINE_PARAMETERS` take the notebook's defaults (its `parameters` cell), and papermill's input and
+    output paths are dropped; what ran is otherwise as recorded."""
+    import ast
+
+    from papermill.translators import translate_parameters
+
+    def params_of(cell) -> dict | None:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            return None
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["params"]:
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    return None
+                return value if isinstance(value, dict) else None
+        return None
+
+    tagged = {t: c for c in nb.cells for t in c.metadata.get("tags", [])}
+    defaults = params_of(tagged["parameters"]) if "parameters" in tagged else None
+    defaults = defaults or {"data_root": "", "results_dir": "book/results"}
+    injected = tagged.get("injected-parameters")
+    ran = params_of(injected) if injected is not None else None
+    if ran is not None:
+        shown = {k: defaults.get(k, "") if k in MACHINE_PARAMETERS else v for k, v in ran.items()}
+        injected.source = translate_parameters("python3", "python", {"params": shown}, "Parameters").rstrip() + \
+            f"\n# {', '.join(MACHINE_PARAMETERS)}: the build machine's folders, shown as the notebook's defaults\n"
+    pm = nb.metadata.get("papermill", {})
+    for k in ("input_path", "output_path"):
+        pm.pop(k, None)
+    if isinstance(pm.get("parameters"), dict) and isinstance(pm["parameters"].get("params"), dict):
+        pm["parameters"]["params"] = {k: defaults.get(k, "") if k in MACHINE_PARAMETERS else v
+                                      for k, v in pm["parameters"]["params"].items()}
+
+
 def tidy_parameters(path: Path, stem: str | None = None) -> None:
     """In the book, drop the default-parameters cell and fold every code cell behind a toggle: readers see
-    the narrative and the outputs, and can expand the code (the injected parameters included)."""
+    the narrative and the outputs, and can expand the code (the injected parameters included, without the
+    build machine's folders)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    _published_parameters(nb)
     for c in nb.cells:
         tags = c.metadata.setdefault("tags", [])
         if "parameters" in tags and "remove-cell" not in tags:

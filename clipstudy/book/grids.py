@@ -8,7 +8,6 @@ or ray), its executor and its folders.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Iterable
 
@@ -110,10 +109,12 @@ def lab_zoo(b: Any) -> None:
     t0 = time.time()
     reads = lmm_axis.AXIS.chapter in {n.name for n in b.notebooks}
     llavas = lmm_axis.lab_pairs(lab) if reads else []  # chapter 09's mini-LLaVAs, when it is built
-    if os.environ.get("CLIPSTUDY_LAB_HUB", "").strip():  # a published zoo: fetched and verified, not trained
+    from ..environment import lab_hub as published_zoo
+
+    if published_zoo():  # CLIPSTUDY_LAB_HUB, a published zoo: fetched and verified, not trained
         from ..lab import hub as lab_hub
 
-        lab_hub.book_fetch(os.environ["CLIPSTUDY_LAB_HUB"], lab, llavas)
+        lab_hub.book_fetch(published_zoo(), lab, llavas)
     lab_zoo.train(None, profile=lab, after=lab_llava.zoo_jobs(llavas, lab))
     print(f"lab zoo ready ({lab.name}) in {time.time() - t0:.0f}s", flush=True)
 

@@ -57,7 +57,7 @@ def missing(name: str, root: Path, layout: str, fetchable: bool, how: str = "", 
 
 
 def require_dir(root: Path, name: str, layout: str, fetchable: bool, how: str = "") -> Path:
-    if not root.is_dir():
+    if not os.path.isdir(root):  # os.path: never raises (a name too long for a file is simply not there)
         raise missing(name, root, layout, fetchable, how)
     return root
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ClipstudyError
+from .base import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from .base import ImageListDataset, list_images, require_dir, require_images, subdirs
 
 NAME = "imagefolder"
@@ -36,6 +37,22 @@ def read_classnames(file: Path, folders: list[str]) -> list[str]:
     return [ln.strip() for ln in lines]
 
 
+def _check_links(folder: Path, classes: list[Path]) -> None:
+    """A class folder that is a link back to the dataset (its root or a folder above it) or onto another class
+    folder would list the same images twice, under two labels: refused, with the link named."""
+    root = folder.resolve()
+    real: dict[Path, Path] = {}
+    for c in classes:
+        r = c.resolve()
+        if r == root or r in root.parents:
+            raise ClipstudyError(f"{folder}: the class folder {c.name!r} links to {r}, which is the dataset or "
+                                 "holds its class folders; its images would be counted twice. Remove the link")
+        if r in real:
+            raise ClipstudyError(f"{folder}: the class folders {real[r].name!r} and {c.name!r} are the same folder "
+                                 f"({r}); its images would be counted under two classes. Remove the link")
+        real[r] = c
+
+
 def load(path: str | Path, root: str | Path | None = None, transform=None, verify: bool = False
          ) -> ImageListDataset:
     """The dataset at `root` (or `path`): label i is the i-th class folder in sorted order."""
@@ -45,13 +62,28 @@ def load(path: str | Path, root: str | Path | None = None, transform=None, verif
     if not classes:
         raise ClipstudyError(f"{folder} has no class sub-folders.\nExpected layout:\n{LAYOUT}")
     names = [c.name for c in classes]
+    _check_links(folder, classes)
     file = folder / "classnames.txt"
     classnames = read_classnames(file, names) if file.is_file() else [n.replace("_", " ") for n in names]
     paths, labels = [], []
+    seen: dict[Path, Path] = {}  # real file -> the path it was first listed under
     for i, c in enumerate(classes):
         imgs = list_images(c, recursive=True)
+        for p in imgs:
+            real = p.resolve()
+            if real in seen:
+                raise ClipstudyError(f"{folder}: the image {seen[real]} is listed again as {p} (a link), under "
+                                     f"{'another class' if seen[real].parent != p.parent else 'the same class'}; "
+                                     "each image must be in one class folder once")
+            seen[real] = p
         paths += imgs
         labels += [i] * len(imgs)
+    empty = [names[i] for i in range(len(classes)) if i not in set(labels)]
+    if paths and empty:  # as torchvision's ImageFolder: an empty class would still be a column of the head
+        shown = ", ".join(empty[:8]) + (f" and {len(empty) - 8} more" if len(empty) > 8 else "")
+        raise ClipstudyError(f"{folder}: class folder(s) with no image: {shown}. Every class folder needs at "
+                             f"least one image ({', '.join(sorted(IMAGE_SUFFIXES))}); remove the empty ones or "
+                             "fill them")
     require_images(paths, folder, NAME, LAYOUT, FETCHABLE, HOW)
     return ImageListDataset(f"{PREFIX}{folder}", folder, paths, labels, classnames, transform, verify=verify,
                             extra={"folder": [names[y] for y in labels]})

@@ -48,25 +48,31 @@ def read_mappings(root) -> dict:
     for f in MAPPING_FILES:
         if not (mdir / f).is_file():
             raise MissingDataError(f"ObjectNet mapping file {f}", mdir, layout=LAYOUT, fetch=HOW)
-    folder_to_label = json.loads((mdir / MAPPING_FILES[0]).read_text())
-    label_to_folder = {v: k for k, v in folder_to_label.items()}
-    on_to_in = json.loads((mdir / MAPPING_FILES[1]).read_text())
-    in_names = [line.strip() for line in (mdir / MAPPING_FILES[2]).read_text().splitlines() if line.strip()]
-    pt_to_2012 = json.loads((mdir / MAPPING_FILES[3]).read_text())
-    line_to_pt = {int(v): int(k) for k, v in pt_to_2012.items()}
-    name_to_pt = {name: line_to_pt[i] for i, name in enumerate(in_names) if i in line_to_pt}
-    folder_to_idx = {}
-    for on_label, names in on_to_in.items():
-        if on_label not in label_to_folder:
-            raise SchemaError(f"{mdir / MAPPING_FILES[1]}: ObjectNet label {on_label!r} has no folder in "
-                              f"{MAPPING_FILES[0]}")
-        idx = []
-        for n in names.split("; "):
-            if n not in name_to_pt:
-                raise SchemaError(f"{mdir / MAPPING_FILES[1]}: ImageNet name {n!r} (for {on_label!r}) is not in "
-                                  f"{MAPPING_FILES[2]} / {MAPPING_FILES[3]}")
-            idx.append(name_to_pt[n])
-        folder_to_idx[label_to_folder[on_label]] = sorted(idx)
+    try:
+        folder_to_label = json.loads((mdir / MAPPING_FILES[0]).read_text())
+        label_to_folder = {v: k for k, v in folder_to_label.items()}
+        on_to_in = json.loads((mdir / MAPPING_FILES[1]).read_text())
+        in_names = [line.strip() for line in (mdir / MAPPING_FILES[2]).read_text().splitlines() if line.strip()]
+        pt_to_2012 = json.loads((mdir / MAPPING_FILES[3]).read_text())
+        line_to_pt = {int(v): int(k) for k, v in pt_to_2012.items()}
+        name_to_pt = {name: line_to_pt[i] for i, name in enumerate(in_names) if i in line_to_pt}
+        folder_to_idx = {}
+        for on_label, names in on_to_in.items():
+            if on_label not in label_to_folder:
+                raise SchemaError(f"{mdir / MAPPING_FILES[1]}: ObjectNet label {on_label!r} has no folder in "
+                                  f"{MAPPING_FILES[0]}")
+            idx = []
+            for n in names.split("; "):
+                if n not in name_to_pt:
+                    raise SchemaError(f"{mdir / MAPPING_FILES[1]}: ImageNet name {n!r} (for {on_label!r}) is not in "
+                                      f"{MAPPING_FILES[2]} / {MAPPING_FILES[3]}")
+                idx.append(name_to_pt[n])
+            folder_to_idx[label_to_folder[on_label]] = sorted(idx)
+    except SchemaError:
+        raise
+    except (ValueError, TypeError, AttributeError, RecursionError) as e:  # not JSON, not UTF-8, not a mapping
+        raise SchemaError(f"ObjectNet's mapping files in {mdir} do not parse as the release's "
+                          f"({type(e).__name__}: {str(e)[:120]}).\nExpected layout:\n{LAYOUT}") from e
     folders = sorted(folder_to_idx)
     return {"folders": folders, "names": [folder_to_label[f] for f in folders],
             "imagenet_indices": [folder_to_idx[f] for f in folders], "all_folders": set(folder_to_label)}

@@ -54,7 +54,7 @@ def read_karpathy(path: Path, split: str = "test") -> list[dict]:
         entries = [e for e in data["images"] if e["split"] == split]
         for e in entries:
             e["filename"], [s["raw"] for s in e["sentences"]]
-    except (KeyError, TypeError, json.JSONDecodeError) as err:
+    except (KeyError, TypeError, ValueError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError too
         raise SchemaError(f"{path} is not a Karpathy captions file (images[].filename/split/sentences[].raw): "
                           f"{type(err).__name__}: {err}") from err
     return entries

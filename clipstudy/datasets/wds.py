@@ -141,9 +141,22 @@ def task_of(name: str) -> str:
     fam = check_name(name)
     if fam is not None:
         return fam.task
-    path = Path(name[len(LOCAL):]).expanduser() / "dataset_type.txt"
-    kind = path.read_text().strip().lower() if path.is_file() else "classification"
+    try:
+        kind = _dataset_type(Path(name[len(LOCAL):]).expanduser() / "dataset_type.txt")
+    except OSError as e:
+        raise ClipstudyError(f"{name}: cannot be read ({e.strerror or e})") from None
     return "retrieval" if kind == "retrieval" else "classification"
+
+
+def _dataset_type(path: Path) -> str:
+    """dataset_type.txt's word, lower case ("classification" when the file is absent)."""
+    if not path.is_file():
+        return "classification"
+    raw = path.read_bytes()[:4096]
+    try:
+        return raw.decode("utf-8").strip().lower()
+    except UnicodeDecodeError:
+        raise SchemaError(f"{path} should hold one word (retrieval or classification), not {raw[:20]!r}") from None
 
 
 def repo_of(name: str) -> tuple[str, str | None]:
@@ -162,8 +175,8 @@ class Snapshot:
     hashes: tuple = ()  # (file, blob name: sha256 of an LFS file, git sha1 of a small one)
 
 
-def _how(name: str, repo: str) -> str:
-    return (f"Get it with `clipstudy fetch {name}` on a machine that reaches the hub (HF_ENDPOINT selects a "
+def _how(name: str, repo: str, lead: str = "Get it with ") -> str:
+    return (f"{lead}`clipstudy fetch {name}` on a machine that reaches the hub (HF_ENDPOINT selects a "
             f"mirror), or `hf download {repo} --repo-type dataset`, and copy the Hugging Face cache (HF_HOME, "
             f"default ~/.cache/huggingface) here; a local copy in the same layout loads as wds:PATH.")
 
@@ -183,7 +196,7 @@ def _get(repo: str, filename: str, commit: str | None, rev: str, name: str, *, l
         if missing_ok:
             return None
         raise MissingDataError(f"{name}: file {filename} of the hub dataset repo {repo}", hubcache.endpoint(),
-                               layout=LAYOUT, fetch=_how(name, repo)) from None
+                               layout=LAYOUT, fetch=_how(name, repo, lead="")) from None
     except hubcache.NotCached as e:
         if missing_ok:
             return None
@@ -231,10 +244,16 @@ def snapshot(name: str, split: str = SPLIT, *, verify: bool = False, progress: b
     return Snapshot(hubcache.snapshot_of(nshards_path, first), repo, commit, tuple(hashes))
 
 
+MAX_SHARDS = 1_000_000  # far above any published set (wds_imagenet1k: tens); a larger count is a damaged file
+MAX_TEXT_MEMBER = 1 << 20  # bytes of a KEY.cls or KEY.txt member read into memory (a label, a few captions)
+
+
 def _nshards(path: Path) -> int:
-    text = path.read_text().strip()
-    if not text.isdigit() or int(text) < 1:
-        raise SchemaError(f"{path} should hold the number of shards (a positive integer), not {text[:40]!r}")
+    data = path.read_bytes()[:4096]
+    text = data.decode("utf-8", "replace").strip()
+    if not re.fullmatch(r"[0-9]{1,7}", text) or not 1 <= int(text) <= MAX_SHARDS:
+        raise SchemaError(f"{path} should hold the number of shards (a whole number from 1 to {MAX_SHARDS:,}), "
+                          f"not {text[:40]!r}")
     return int(text)
 
 
@@ -246,29 +265,72 @@ def split_key(member: str) -> tuple[str, str] | None:
     return (m[1], m[2].lower()) if m else None
 
 
+def _kind(m: tarfile.TarInfo) -> str:
+    return ("a symbolic link" if m.issym() else "a hard link" if m.islnk() else "a folder" if m.isdir() else
+            "a device or fifo")
+
+
 def index_shard(path: Path) -> list[dict]:
     """The samples of one tar shard, in order: key, the image member's offset and size, and the label or
-    caption text (read now: they are a few bytes). Only regular-file members count; headers are read, images
-    are not."""
+    caption text (read now: they are a few bytes). Headers are read, images are not.
+
+    As webdataset groups them, a sample is a run of consecutive members sharing a key; a key whose members
+    come back after another sample's, or that repeats a suffix, would pair one sample's image with another's
+    label, and the shard is refused naming it. A sample whose image is not a regular file (a link or folder
+    member) keeps `image` None and says why in `missing`, as does a label or caption with no image: the
+    reader counts them instead of losing them."""
     samples: dict[str, dict] = {}
+    last = None
     try:
         with tarfile.open(path, "r:") as tf:  # plain tar (what CLIP_benchmark writes); random access needs it
             for m in tf:
-                if not m.isfile():
-                    continue
                 kx = split_key(m.name)
                 if kx is None:
                     continue
                 key, ext = kx
+                if ext not in IMAGE_EXTS and ext not in ("cls", "txt"):
+                    continue
+                if key in samples and key != last:
+                    raise SchemaError(f"{path}: the members of sample {key!r} are not together (another sample's "
+                                      f"come between them, before {m.name!r}); webdataset would read them as two "
+                                      "samples. Write each sample's members one after another")
+                last = key
                 s = samples.setdefault(key, {"key": key})
+                if ext in s.setdefault("_exts", set()):
+                    raise SchemaError(f"{path}: the sample {key!r} has two {ext!r} members ({m.name!r} again); "
+                                      "each key must name one sample, as webdataset requires")
+                s["_exts"].add(ext)
+                if not m.isfile():
+                    if ext in IMAGE_EXTS:
+                        s.setdefault("missing", f"its image member {m.name} is {_kind(m)}, not a file")
+                    else:
+                        raise SchemaError(f"{path}: the {ext} member {m.name!r} is {_kind(m)}, not a file")
+                    continue
                 if ext in IMAGE_EXTS:
                     if "image" not in s or IMAGE_EXTS.index(ext) < IMAGE_EXTS.index(s["image_ext"]):
                         s.update(image=(m.offset_data, m.size), image_ext=ext)
-                elif ext in ("cls", "txt"):
-                    s[ext] = tf.extractfile(m).read().decode("utf-8")
+                else:
+                    if m.size > MAX_TEXT_MEMBER:
+                        raise SchemaError(f"{path}: the {ext} member {m.name!r} holds {m.size:,} bytes; a label or "
+                                          f"captions file is at most {MAX_TEXT_MEMBER:,}")
+                    raw = tf.extractfile(m).read()
+                    try:
+                        s[ext] = raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise SchemaError(f"{path}: the {ext} member {m.name!r} is not UTF-8 text "
+                                          f"({raw[:20]!r})") from None
     except (tarfile.TarError, EOFError, OSError) as e:
         raise ClipstudyError(f"{path} is not a readable tar shard ({type(e).__name__}: {e})") from e
-    return [s for s in samples.values() if "image" in s]
+    out = []
+    for s in samples.values():
+        s.pop("_exts", None)
+        if "image" in s:
+            s.pop("missing", None)
+        else:
+            s.setdefault("missing", "no image member (KEY.webp|png|jpg|jpeg)")
+            s["image"] = None
+        out.append(s)
+    return out
 
 
 class WdsDataset(ImageListDataset):
@@ -278,6 +340,10 @@ class WdsDataset(ImageListDataset):
     snapshot: Snapshot
 
     def __getitem__(self, i: int):
+        if self.members[i] is None:  # a sample with a label and no image file: counted as skipped, named
+            if self.keys[i] not in self.skipped:
+                self.skipped.append(self.keys[i])
+            return None, self.labels[i], self.keys[i], f"unreadable ({self.missing[self.keys[i]]})"
         offset, size = self.members[i]
         try:
             with open(self.paths[i], "rb") as f:
@@ -322,7 +388,11 @@ class WdsRetrievalDataset(WdsDataset, RetrievalDataset):
 
 
 def _read_lines(path: Path) -> list[str]:
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise SchemaError(f"{path} is not UTF-8 text (byte {e.start}); it should hold one class name a line") from None
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
 
 
 def open_folder(name: str, root: Path, split: str, transform=None, snap: Snapshot | None = None,
@@ -339,14 +409,16 @@ def open_folder(name: str, root: Path, split: str, transform=None, snap: Snapsho
     absent = [p.name for p in shards if not p.is_file()]
     if absent:
         raise MissingDataError(f"{name}: {len(absent)} of {n} shard(s), e.g. {', '.join(absent[:3])}", root / split,
-                               layout=LAYOUT, fetch=f"`clipstudy fetch {name}`")
+                               layout=LAYOUT, fetch=f"`clipstudy fetch {name}`" if name.startswith(PREFIX) else
+                               f"copy the missing shards into {root / split}, or fix {counts.name} to the number "
+                               "of shards the folder holds")
     if snap is None:
         snap = Snapshot(root, hashes=tuple((f, "") for f in ("classnames.txt", "dataset_type.txt",
                                                              "zeroshot_classification_templates.txt",
                                                              f"{split}/nshards.txt") if (root / f).is_file()))
     fam = _family(name)
     kind_file = root / "dataset_type.txt"
-    kind = kind_file.read_text().strip().lower() if kind_file.is_file() else "classification"
+    kind = _dataset_type(kind_file)
     task = fam.task if fam is not None else ("retrieval" if kind == "retrieval" else "classification")
     if task == "retrieval" and kind != "retrieval":
         raise SchemaError(f"{name}: {kind_file} should say 'retrieval' for a caption set, not {kind!r}")
@@ -355,12 +427,20 @@ def open_folder(name: str, root: Path, split: str, transform=None, snap: Snapsho
         got = index_shard(p)
         samples += got
         paths += [p] * len(got)
-    if not samples:
+    if not any(s["image"] is not None for s in samples):
         raise MissingDataError(f"{name} images (its shards hold no KEY.webp|png|jpg|jpeg members)", root / split,
                                layout=LAYOUT)
     keys = [s["key"] for s in samples]
     if len(set(keys)) < len(keys):  # keys unique within a shard only: name them by shard too
         keys = [f"{p.stem}/{k}" for p, k in zip(paths, keys)]
+    missing = {k: s["missing"] for k, s in zip(keys, samples) if s["image"] is None}
+    gone: list[str] = []
+    if task == "retrieval" and missing:  # as the folder form: an absent image is left out with its captions
+        gone = [k for k in keys if k in missing]
+        keep = [i for i, k in enumerate(keys) if k not in missing]
+        samples, paths, keys = [samples[i] for i in keep], [paths[i] for i in keep], [keys[i] for i in keep]
+        print(f"clipstudy: {name}: {len(gone)} sample(s) have captions but no image file, left out with their "
+              f"captions (e.g. {gone[0]}: {missing[gone[0]]})", file=sys.stderr)
     members = [s["image"] for s in samples]
     extra: dict = {"shard": [p.name for p in paths]}
     own = _read_lines(root / "classnames.txt") if (root / "classnames.txt").is_file() else []
@@ -378,9 +458,11 @@ def open_folder(name: str, root: Path, split: str, transform=None, snap: Snapsho
             texts += c
         extra["n_captions"] = [len(c) for c in caps]
     else:
-        bad = [k for k, s in zip(keys, samples) if not s.get("cls", "").strip().lstrip("-").isdigit()]
+        bad = [k for k, s in zip(keys, samples) if not re.fullmatch(r"-?[0-9]{1,9}", s.get("cls", "").strip())]
         if bad:
-            raise SchemaError(f"{name}: {len(bad)} sample(s) have no integer KEY.cls label, e.g. {bad[:3]}")
+            shown = ", ".join(f"{k} ({samples[keys.index(k)].get('cls', 'none')[:12]!r})" for k in bad[:3])
+            raise SchemaError(f"{name}: {len(bad)} sample(s) have no integer KEY.cls label (ASCII digits), e.g. "
+                              f"{shown}")
         cls = [int(s["cls"].strip()) for s in samples]
         if task == "ood":
             from .ood import OOD_LABEL
@@ -396,7 +478,7 @@ def open_folder(name: str, root: Path, split: str, transform=None, snap: Snapsho
     cls_ = WdsRetrievalDataset if task == "retrieval" else WdsDataset
     ds = cls_(name, root / split, paths, labels, classnames, transform, extra=extra, keys=keys,
               imagenet_indices=imagenet_indices)
-    ds.members, ds.snapshot, ds.split = members, snap, split
+    ds.members, ds.snapshot, ds.split, ds.missing = members, snap, split, missing
     ds.family = fam.family if fam is not None else ""
     ds.own_classes = task == "classification" and imagenet_indices is None and (fam is None or fam.classes == "own")
     ds.task = task
@@ -404,7 +486,7 @@ def open_folder(name: str, root: Path, split: str, transform=None, snap: Snapsho
         import numpy as np
 
         ds.texts, ds.image_to_texts, ds.text_to_image = texts, i2t, np.asarray(t2i, dtype=int)
-        ds.missing_images = []
+        ds.missing_images = gone
     if verify:
         ds.verify()
     return ds
@@ -438,7 +520,12 @@ def load(name: str, root=None, transform=None, split: str = SPLIT, verify: bool 
     check_name(name)
     if name.startswith(LOCAL) or root is not None:
         folder = Path(root if root is not None else name[len(LOCAL):]).expanduser()
-        return open_folder(name, folder, split, transform, verify=verify)
+        try:
+            return open_folder(name, folder, split, transform, verify=verify)
+        except ClipstudyError:
+            raise
+        except OSError as e:  # a folder name too long for a file, a file that cannot be read
+            raise ClipstudyError(f"{name}: {e.filename or folder} cannot be read ({e.strerror or e})") from None
     snap = snapshot(name, split)
     return open_folder(name, snap.root, split, transform, snap=snap, verify=verify)
 

@@ -433,7 +433,7 @@ def _verify(a: Artifact, got: dict[str, Path], files: dict[str, tuple[object, ob
             return f"{name} sha256 {have[:12]} differs from the manifest's {str(want)[:12]}", None
     try:
         meta = json.loads(got[a.record].read_text())
-    except (ValueError, UnicodeDecodeError, OSError) as e:
+    except (ValueError, UnicodeDecodeError, OSError, RecursionError) as e:
         return f"{a.record} unreadable ({type(e).__name__})", None
     if not isinstance(meta, dict) or meta.get("key") != a.key or meta.get("sha256") != sums[a.weights]:
         return f"{a.record} names another key or {a.weights} file", None
@@ -525,7 +525,7 @@ def fetch(repo: str, profile: str | LabProfile = LAB, *, revision: str | None = 
         man = json.loads(man_path.read_text())
         if man.get("format") != FORMAT or man.get("profile") != p.name or not isinstance(man.get("models"), list):
             raise ValueError(f"format {man.get('format')!r}, profile {man.get('profile')!r}")
-    except (ValueError, AttributeError, UnicodeDecodeError) as e:
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError) as e:
         rep.error = f"its manifest {first} is not a {p.name} zoo manifest ({type(e).__name__}: {e})"
         return rep
     origin = f"{repo}@{commit}"

@@ -401,15 +401,12 @@ def train_workers(p: LabProfile, n_missing: int) -> int:
     (`LabProfile.train_workers`: 1 for smoke, whose models train in seconds), else one per core this process may
     use. Each trains with one
     torch thread (lab.train.threads), so a model's weights do not depend on how many run at once."""
-    env = os.environ.get("CLIPSTUDY_TRAIN_WORKERS", "").strip()
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise ClipstudyError(f"CLIPSTUDY_TRAIN_WORKERS={env!r}: expected a whole number of processes, 1 or "
-                                 "more (unset it for one per core)")
-        n = int(env)
-    elif p.train_workers:
+    from ..environment import train_workers as from_env
+
+    n = from_env()
+    if n is None and p.train_workers:
         n = p.train_workers
-    else:
+    elif n is None:
         n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(n, n_missing))
 

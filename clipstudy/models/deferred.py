@@ -97,7 +97,7 @@ def read_memo(path: Path) -> dict | None:
     """The memo at `path`, or None when it is missing or unreadable (then the model is built and hashed)."""
     try:
         memo = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     ok = isinstance(memo, dict) and isinstance(memo.get("weights"), str) and isinstance(memo.get("transform"), str)
     return memo if ok else None

@@ -273,14 +273,72 @@ def collection(name: str, *, hub_only: bool = False) -> list[str]:
                                 "(e.g. @data=laion2b or @loss=siglip).")
 
 
+class Whole(str):
+    """A name read whole (from a names file, one a line): never split at its commas."""
+
+
+PATH_PREFIXES = (LOCAL_DIR, "imagefolder:", "wds:")  # name forms whose rest is a folder path
+
+
+def _path_of(name: str) -> tuple[str, str] | None:
+    """(the name up to its path, the path) of a name that holds a local path, else None."""
+    for p in PATH_PREFIXES:
+        if name.startswith(p):
+            return p, name[len(p):]
+    arch, at, rest = name.partition("@")
+    if at and arch and ":" not in arch and rest.startswith(("/", "~", ".")):  # ARCH@/path/to/checkpoint
+        return arch + at, rest
+    return None
+
+
+def identity(name: str) -> str:
+    """What a name refers to: a name holding a local path names its real path (`mine`, `mine/` and `./mine` are
+    one folder); any other name is itself."""
+    import os
+
+    split = _path_of(name)
+    if split is None or not split[1]:
+        return name
+    return split[0] + os.path.realpath(os.path.expanduser(split[1]))
+
+
+def _comma_path(item: str) -> str | None:
+    """The existing file or folder an item names whole, when a comma in its path would split it."""
+    import os
+
+    split = _path_of(item.strip())
+    return split[1] if split is not None and "," in split[1] and os.path.exists(os.path.expanduser(split[1])) \
+        else None
+
+
 def expand(items: Iterable[str] | str, resolve: Callable[[str], list[str]] | None = None) -> list[str]:
-    """Names with each `@COLLECTION` replaced by its members, each once, in order ("a,b" splits).
-    `resolve` maps a collection name (without @) to members; model collections by default."""
+    """Names with each `@COLLECTION` replaced by its members, each once, in order ("a,b" splits; a `Whole` name,
+    one line of a names file, does not). Names of one local path (`local-dir:mine`, `local-dir:./mine/`) are one
+    name, the first given. `resolve` maps a collection name (without @) to members; model collections by default."""
     resolve = resolve or collection
     out: list[str] = []
     for item in ([items] if isinstance(items, str) else items):
-        for part in str(item).split(","):
+        if not isinstance(item, Whole) and (path := _comma_path(str(item))) is not None:
+            raise ClipstudyError(f"{item!r}: names are split at commas, but {path} is one path with a comma in it. "
+                                 "List such names one a line in a file and pass it with --models-file FILE (or "
+                                 "--datasets-file FILE), or rename the folder")
+        for part in ([str(item)] if isinstance(item, Whole) else str(item).split(",")):
             part = part.strip()
+            if any(ord(c) < 32 or ord(c) == 127 for c in part):
+                raise ClipstudyError(f"{part!r}: a name holds a control character (a NUL, a line break, ...); "
+                                     "rename the folder or give the name without it")
             if part:
                 out += resolve(part[1:]) if part.startswith("@") else [part]
-    return list(dict.fromkeys(out))
+    first: dict[str, str] = {}
+    for name in out:
+        first.setdefault(identity(name), name)
+    return list(dict.fromkeys(first.values()))
+
+
+def read_names(path: str) -> list[Whole]:
+    """The names in a file, one a line (blank lines and `#` comments skipped), each read whole."""
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ClipstudyError(f"cannot read the names file {path} ({type(e).__name__}: {e})") from e
+    return [Whole(ln.strip()) for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]

@@ -96,6 +96,10 @@ def _folder(name: str, root) -> Path:
 
 def _read(paths: list[Path], schema: dict, lower: bool = False) -> tuple[pd.DataFrame, object]:
     df = read_tables(paths, schema, lower=lower)
+    if df.empty:
+        folders = sorted({str(p.parent) for p in paths})
+        raise SchemaError(f"{', '.join(folders[:3])}{' ...' if len(folders) > 3 else ''}: holds no decisions: its "
+                          f"{len(paths)} decision file(s) have a header and no rows")
     return df, lambda i: (paths[int(df["_file"].iloc[i])], int(df["_row"].iloc[i]))
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import data_sources as DS
+from ..errors import SchemaError
 from . import tags as T
 from .schema import read_table
 from .sources import require
@@ -50,6 +51,9 @@ def load_scaling_laws(root=None) -> pd.DataFrame:
     long = res.melt(id_vars=["arch", "name", "upstream_dataset", "downstream_dataset", "samples_seen",
                              "samples_seen_pretty", "task"], value_vars=METRICS, var_name="metric",
                     value_name="value").dropna(subset=["value"])
+    if long.empty:
+        raise SchemaError(f"{d / 'zeroshot_results.csv'}: holds no results (no row has a value in "
+                          f"{', '.join(METRICS)})")
     long["dataset"] = long["downstream_dataset"].map(dataset_slug)
     long["data"] = long["upstream_dataset"].map(UPSTREAM).fillna(T.UNKNOWN)
     long["data_label"] = long["data"].map(DATA_LABEL).fillna(long["upstream_dataset"])

@@ -38,6 +38,10 @@ def read_text(path: Path, schema: dict[str, str]) -> tuple[bytes, str]:
     """The file's bytes and its text; bytes that are not UTF-8 are a SchemaError naming the row. A missing
     file is a MissingDataError with the fetch command (a record file deleted from a fetched folder)."""
     try:
+        import stat
+
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):  # a fifo or a device would block, or never end
+            raise _fail(path, schema, "not a regular file (a folder, fifo or device stands in its place)")
         raw = path.read_bytes()
     except FileNotFoundError as e:
         from ..errors import MissingDataError
@@ -47,6 +51,8 @@ def read_text(path: Path, schema: dict[str, str]) -> tuple[bytes, str]:
         hint = (f"{FETCH_CMD} (it is {s.repo}@{s.commit[:12]}:{s.path})" if s is not None else
                 f"{FETCH_CMD} for the published records; for your own, put the file back")
         raise MissingDataError(f"record file {path.name}", path, fetch=hint) from e
+    except OSError as e:
+        raise _fail(path, schema, f"cannot be read ({e.strerror or type(e).__name__})") from e
     try:
         return raw, raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -133,8 +139,9 @@ def _check_cells(df: pd.DataFrame, schema: dict[str, str], locate) -> pd.DataFra
             why = f"column {col!r} is empty"
         else:
             num, missing = _numbers(cells)
-            bad = num.isna() & ~missing if kind == "num" else num.isna()
-            why = f"column {col!r} should be a number"
+            # infinity (`inf`, `1e309`) is no measured value: it would reach fits and figure limits as one
+            bad = (num.isna() & ~missing if kind == "num" else num.isna()) | num.abs().eq(float("inf"))
+            why = f"column {col!r} should be a (finite) number"
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
             path, row = locate(i)
@@ -179,10 +186,10 @@ def number_columns(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFram
     for col in cols:
         raw = df[col].astype(str).str.strip()
         num = to_number(raw)
-        bad = num.isna() & ~(raw.eq("") | raw.str.lower().isin(["nan", "na"]))
+        bad = num.isna() & ~(raw.eq("") | raw.str.lower().isin(["nan", "na"])) | num.abs().eq(float("inf"))
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
-            raise _fail(path, schema, f"column {col!r} should be a number, got {raw.iloc[i]!r}", i + 1)
+            raise _fail(path, schema, f"column {col!r} should be a (finite) number, got {raw.iloc[i]!r}", i + 1)
         df[col] = num
     return df
 

@@ -97,17 +97,19 @@ def check_published(path: str | Path, raw: bytes | None = None, n_rows: int | No
 
 def records_root(root: str | Path | None = None) -> Path:
     """`<CLIPSTUDY_DATA>/records` (or `root/records`)."""
-    return Path(root) / "records" if root is not None else data_root() / "records"
+    return Path(root).expanduser() / "records" if root is not None else data_root() / "records"
 
 
 def require(folder: str, root: str | Path | None = None) -> Path:
     """Path of a records sub-folder; a clear MissingDataError naming the fetch command if absent."""
+    import os
+
     base = records_root(root)
     path = base / folder
-    if not path.is_dir():
+    if not os.path.isdir(path):  # never raises: a root whose name is too long for a file is simply not there
         expected = sorted({s.local for s in manifest() if s.local.startswith(folder + "/")})
         layout = "\n".join(f"  records/{p}" for p in expected[:8]) + ("\n  ..." if len(expected) > 8 else "")
-        what = "records folder" if not base.is_dir() else f"records/{folder}"
+        what = "records folder" if not os.path.isdir(base) else f"records/{folder}"
         raise MissingDataError(what, path, layout=layout, fetch=FETCH_CMD)
     return path
 

@@ -383,6 +383,13 @@ def estimate(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes
     for df in (units, per_axis_df):
         _price(df, specs, rates)
     keep = ~units["model"].isin(unpriced)
+    if not keep.any():  # nothing priced: an error that says why, never a table of zeros and "nanx"
+        why = [f"{r.model} x {r.dataset}: {r.error}" for r in p.failed[:5]]
+        if unpriced:
+            why.append(f"no rate for {', '.join(unpriced[:5])} (no measurement, no timm row, and no open_clip "
+                       "profile: records/open_clip/model_profile.csv, from `clipstudy fetch records`)")
+        raise ClipstudyError("nothing to price: no unit of this grid has a published size and a rate"
+                             + (": " + "; ".join(why) if why else ""))
     return Estimate(p, units[keep].reset_index(drop=True),
                     per_axis_df[~per_axis_df["model"].isin(unpriced)].reset_index(drop=True),
                     rates, gpus, time_min, unpriced, rates_.device if rates_.meas else "", questions)

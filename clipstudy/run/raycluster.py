@@ -36,16 +36,9 @@ CONNECT_TIMEOUT_ENV = "CLIPSTUDY_RAY_CONNECT_TIMEOUT"  # seconds to wait for --r
 
 
 def connect_timeout() -> float:
-    text = os.environ.get(CONNECT_TIMEOUT_ENV, "").strip()
-    try:
-        t = float(text) if text else 30.0
-    except ValueError:
-        t = -1.0
-    if not t > 0:
-        from ..errors import ClipstudyError
+    from ..environment import ray_connect_timeout
 
-        raise ClipstudyError(f"{CONNECT_TIMEOUT_ENV}={text!r}: expected a positive number of seconds")
-    return t
+    return ray_connect_timeout()
 
 
 def check_address(address: str, timeout: float | None = None) -> None:

@@ -95,7 +95,7 @@ def read_units(path: Path) -> pd.DataFrame:
 def check_study(study: Path) -> None:
     """Before any work: the study folder can be written, and the tables a run merges into are the runner's
     (results.csv and units.csv, read strictly)."""
-    from ..paths import writable_dir
+    from ..paths import cannot_write, writable_dir
     from ..results import read_study_table as read_table, study_path as table_path
 
     writable_dir(study, "--study")
@@ -105,7 +105,7 @@ def check_study(study: Path) -> None:
         read_units(study / "units.csv")
     for name in ("results.csv", "units.csv", "summary.json"):
         f = study / name
-        if f.exists() and (not f.is_file() or not os.access(f, os.W_OK)):
+        if f.exists() and (not f.is_file() or cannot_write(f) is not None):
             raise ClipstudyError(f"--study {study}: {f} cannot be written (read-only, or not a file); "
                                  "give another --study")
 

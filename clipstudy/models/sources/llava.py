@@ -62,11 +62,34 @@ def split(name_: str) -> tuple[str, str]:
 
 def is_folder(checkpoint: str) -> bool:
     """A checkpoint given as a local folder (not an alias or a hub id)."""
-    return checkpoint not in CHECKPOINTS and (checkpoint.startswith(("/", ".", "~")) or Path(checkpoint).expanduser().exists())
+    import os
+
+    return checkpoint not in CHECKPOINTS and (checkpoint.startswith(("/", ".", "~"))
+                                              or os.path.exists(os.path.expanduser(checkpoint)))
+
+
+def check(name_: str, ckpt: str, clip: str) -> None:
+    """Before any work: the checkpoint is an alias, a valid hub id or a folder, and the CLIP after @ is a model name
+    that resolves (and is no LMM itself); a wrong one is an error naming that part."""
+    if not is_folder(ckpt) and ckpt not in CHECKPOINTS:
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+        try:
+            validate_repo_id(ckpt)
+        except HFValidationError as e:
+            raise ClipstudyError(f"{name_}: {ckpt!r} is neither a known alias ({', '.join(CHECKPOINTS)}), a local "
+                                 f"folder, nor a Hugging Face id ({str(e).splitlines()[0][:160]})") from None
+    if is_llava(clip):
+        raise ClipstudyError(f"{name_}: its CLIP {clip!r} is itself an LMM; name a CLIP after the @")
+    try:
+        registry.get(clip)
+    except ClipstudyError as e:
+        raise ClipstudyError(f"{name_}: its CLIP (after the @) does not resolve: {e}") from None
 
 
 def resolve(name_: str) -> ModelSpec:
     ckpt, clip = split(name_)
+    check(name_, ckpt, clip)
     # a local folder's files are hashed into the model id (registry.model_id), as a local-dir CLIP's are
     arch = LOCAL_DIR + str(Path(ckpt).expanduser().resolve()) if is_folder(ckpt) else ckpt
     return ModelSpec(name=name_, source=SOURCE, arch=arch, pretrained=None, family="vit", data="",

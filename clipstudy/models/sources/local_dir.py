@@ -15,17 +15,25 @@ def resolve(name: str) -> ModelSpec:
     """ModelSpec of an open_clip `local-dir:` folder; its config names the architecture family and loss."""
     folder = Path(name[len(LOCAL_DIR):]).expanduser()
     cfg_file = folder / "open_clip_config.json"
-    if not cfg_file.is_file():
+    try:
+        has_config = cfg_file.is_file()
+        files = list(folder.iterdir()) if has_config else []
+    except OSError as e:  # a name too long for a file, a folder that cannot be listed
+        raise CheckpointError(f"{name}: {folder} cannot be read ({e.strerror or type(e).__name__})") from None
+    if not has_config:
         raise CheckpointError(f"{name}: no open_clip_config.json in {folder}. An open_clip model folder holds "
                               "open_clip_config.json and its weights (e.g. from `clipstudy lab export`).")
-    if not any(f.suffix in (".safetensors", ".bin", ".pth") for f in folder.iterdir()):
+    if not any(f.suffix in (".safetensors", ".bin", ".pth") for f in files):
         # open_clip would build the model with random weights and only log a warning
         raise CheckpointError(f"{name}: no weights (*.safetensors, *.bin or *.pth) in {folder}")
     try:
         cfg = json.loads(cfg_file.read_text())
         model_cfg = cfg["model_cfg"]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise CheckpointError(f"{name}: unreadable {cfg_file} ({type(e).__name__}: {e})") from e
+    problem = config_problem(cfg)
+    if problem:
+        raise CheckpointError(f"{name}: {cfg_file}: {problem}")
     tokenizer_problem(name, folder, model_cfg)
     vision = model_cfg.get("vision_cfg", {})
     family = factors.family_of(str(vision.get("timm_model_name") or "")) if vision.get("timm_model_name") else \
@@ -34,6 +42,110 @@ def resolve(name: str) -> ModelSpec:
     return ModelSpec(name=name, source="open_clip", arch=name, pretrained=None, family=family, data="local",
                      loss="siglip" if "init_logit_bias" in model_cfg else "clip",
                      resolution=int(size[0] if isinstance(size, (list, tuple)) else size))
+
+
+# sizes a config gives that must be whole numbers of at least 1, and at most this: far above any published CLIP
+# (ViT-bigG: width 1664, 48 layers), so a damaged or hostile config fails here instead of allocating a model
+SIZE_FIELDS = {"width": 1 << 16, "layers": 4096, "heads": 4096, "head_width": 1 << 16, "patch_size": 4096,
+               "image_size": 1 << 14, "context_length": 1 << 16, "vocab_size": 1 << 24, "embed_dim": 1 << 16,
+               "size": 1 << 14}
+
+
+def _fits(value, tp) -> bool:
+    """Whether a JSON value fits a dataclass field's annotation (int, float, bool, str, dict, Optional, Union,
+    Tuple); anything else is left to open_clip."""
+    import typing
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if tp is dict or origin is dict:
+        return isinstance(value, dict)
+    if origin is typing.Union:
+        return any(_fits(value, a) for a in args)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args))
+    return True
+
+
+def _type_name(tp) -> str:
+    """An annotation in words: `Union[int, Tuple[int, int]]` -> "int or a list of 2 int"."""
+    import typing
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is type(None):
+        return "null"
+    if origin is typing.Union:
+        return " or ".join(_type_name(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_type_name(args[0])}"
+        return f"a list of {len(args)} {_type_name(args[0])}" if args else "a list"
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _check(cfg: dict, hints: dict, where: str, strict: bool) -> str | None:
+    for key, value in cfg.items():
+        if key not in hints:
+            if strict:
+                return f"{where} has the field {key!r}, which open_clip does not know (known: " + \
+                    ", ".join(sorted(hints)[:12]) + ", ...)"
+            continue
+        if not _fits(value, hints[key]):
+            shown = json.dumps(value)[:40]
+            return f"{where}.{key} is {shown} ({type(value).__name__}); expected {_type_name(hints[key])}"
+        sizes = value if isinstance(value, (list, tuple)) else [value]
+        top = SIZE_FIELDS.get(key)
+        if top and any(isinstance(v, int) and not 1 <= v <= top for v in sizes):
+            return f"{where}.{key} is {json.dumps(value)[:40]}; expected a size from 1 to {top:,}"
+    return None
+
+
+def config_problem(cfg: dict) -> str | None:
+    """What is wrong in an open_clip_config.json, checked against open_clip's own declarations (the typed fields
+    of `CLIPVisionCfg` and `CLIPTextCfg`, `CLIP`'s arguments), or None. open_clip itself would fail deep in model
+    building (`"width": "wide"`: a TypeError in a layer) or build a model from a value of the wrong kind."""
+    import typing
+
+    import open_clip.model as ocm
+
+    model_cfg = cfg.get("model_cfg")
+    if not isinstance(model_cfg, dict):
+        return "model_cfg should be an object of the model's settings"
+    top = typing.get_type_hints(ocm.CLIP.__init__)
+    for key in ("vision_cfg", "text_cfg"):
+        sub = model_cfg.get(key, {})
+        if not isinstance(sub, dict):
+            return f"model_cfg.{key} should be an object, not {json.dumps(sub)[:40]}"
+        hints = typing.get_type_hints(ocm.CLIPVisionCfg if key == "vision_cfg" else ocm.CLIPTextCfg)
+        why = _check(sub, hints, f"model_cfg.{key}", strict=True)
+        if why:
+            return why
+    why = _check({k: v for k, v in model_cfg.items() if k not in ("vision_cfg", "text_cfg")},
+                 {k: v for k, v in top.items() if k not in ("vision_cfg", "text_cfg", "cast_dtype", "return")},
+                 "model_cfg", strict=False)
+    if why:
+        return why
+    pre = cfg.get("preprocess_cfg", {})
+    if not isinstance(pre, dict):
+        return "preprocess_cfg should be an object"
+    from typing import Tuple, Union
+
+    return _check(pre, {"size": Union[int, Tuple[int, int]], "mean": Union[float, Tuple[float, ...]],
+                        "std": Union[float, Tuple[float, ...]], "interpolation": str, "resize_mode": str,
+                        "fill_color": int}, "preprocess_cfg", strict=False)
 
 
 # What AutoTokenizer.from_pretrained(FOLDER) needs: its config, and the vocabulary in one of these forms.
