@@ -50,14 +50,17 @@ class Chapter:
         return p
 
     def save(self, df: pd.DataFrame, name: str) -> pd.DataFrame:
-        """Save a tidy table (the data behind a figure or a finding) as CSV next to the book. With the researcher's
-        own models in the live panel (`build --models`), a table with a model column says which are theirs."""
-        from . import tables
-
-        out = df.assign(yours=df["model"].isin(tables.MARKED)) if tables.MARKED and "model" in df.columns \
-            and "yours" not in df.columns else df
-        out.to_csv(self.path(name), index=False)
+        """Save a tidy table (the data behind a figure or a finding) as CSV next to the book, for readers. With the
+        researcher's own models in the live panel (`build --models`), a table with a model column says which are
+        theirs. A table other chapters read is published instead (`publish`)."""
+        _yours(df).to_csv(self.path(name), index=False)
         return df
+
+    def publish(self, table: Any, df: pd.DataFrame) -> pd.DataFrame:
+        """Publish `df` as a declared table (`axes.core.Table`) of this chapter: typed parquet, the only form other
+        chapters read, and the CSV beside it; returns `df` conformed to its declaration."""
+        out = table.write(self.results_dir, _yours(df), axis=self.axis if table.axis is None else None)
+        return out.drop(columns="yours") if "yours" in out.columns and "yours" not in df.columns else out
 
     def live_results(self, axis: str | None = None, **where: str) -> pd.DataFrame | None:
         """The study runner's results table of the live grid (`results_dir/live/results.csv`, written by
@@ -129,6 +132,15 @@ class Chapter:
         mark_figure(fig)
         fig.savefig(self.path(name, ".png"), dpi=110, bbox_inches="tight")
         return fig
+
+
+def _yours(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with a `yours` column when the researcher's own models are in the live panel and it has a model column."""
+    from . import tables
+
+    if tables.MARKED and "model" in df.columns and "yours" not in df.columns:
+        return df.assign(yours=df["model"].isin(tables.MARKED))
+    return df
 
 
 def mark_figure(fig: Any) -> None:

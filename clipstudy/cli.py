@@ -67,16 +67,14 @@ def _cmd_fetch_models(names: list[str]) -> int:
     return 2 if failed else 0
 
 
-def _open_dataset(name: str, root: str | None, transform, limit: int | None):
-    """A lab set (`lab-*`), a real dataset family from clipstudy.datasets, or `imagefolder:PATH`."""
-    if name.startswith("lab-"):
-        from .lab import sets
+def _open_dataset(name: str, root: str | None, transform, limit: int | None, lab_profile: str):
+    """(dataset, its id in the feature cache) of a lab set (`lab-*[:N]`, rendered under `lab_profile`), a dataset
+    family from clipstudy.datasets or `imagefolder:PATH`, opened as the study runner opens it; `limit` keeps the
+    first images."""
+    from .run.data import open_dataset
 
-        ds = sets.build(name).dataset(transform)
-    else:
-        from . import datasets
-
-        ds = datasets.get(name).load(root=root, transform=transform)
+    data = open_dataset(name, transform, lab_profile, root=root)
+    ds = data.dataset
     if limit:
         import torch
 
@@ -86,8 +84,8 @@ def _open_dataset(name: str, root: str | None, transform, limit: int | None):
                 setattr(sub, attr, getattr(ds, attr))
         if hasattr(ds, "frame"):
             sub.frame = ds.frame.iloc[: len(sub)].reset_index(drop=True)
-        return sub
-    return ds
+        return sub, f"{data.data_id}[:{limit}]"
+    return ds, data.data_id
 
 
 def _notes_summary(notes: dict[str, str], skipped: list[str]) -> list[str]:
@@ -107,16 +105,18 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     from . import results, zeroshot, zoo
     from .cache import FeatureCache
     from .config import resolve_device
+    from .models.sources import lab as lab_source
 
     path = results.check(a.out)  # before any work: a bad --out fails now, not after the encode
     FeatureCache().check_usable()
     device = resolve_device(a.device)
     loaded = zoo.load(a.model, device)
-    ds = _open_dataset(a.dataset, a.root, loaded.preprocess, a.limit)
-    ds_id = a.dataset if not a.limit else f"{a.dataset}[:{a.limit}]"
+    lab = lab_source.parse(a.model)  # a lab set is rendered as the lab model's profile renders it
+    ds, ds_id = _open_dataset(a.dataset, a.root, loaded.preprocess, a.limit, (lab and lab.profile) or "lab")
     res = zeroshot.run(loaded, ds, dataset_id=ds_id, prompts=a.prompts, device=device, batch_size=a.batch_size,
                        num_workers=a.workers, precision=a.precision)
     row = res.tidy()
+    row["dataset"] = a.dataset if not a.limit else f"{a.dataset}[:{a.limit}]"  # the name asked, not a lab set's key
     root = getattr(ds, "root", None)
     row["root"] = str(Path(root).resolve()) if root is not None else ""
     if loaded.spec.data == "random-init":
@@ -345,7 +345,7 @@ def _cmd_lab(a: argparse.Namespace) -> int:
                         llavas=_lab_llavas(a))
         print(rep.table())
         if not rep.ok:
-            more = " --llavas" if rep.lmm_failed else ""
+            more = " --llavas" if rep[hub.MiniLLaVA].failed else ""
             print(f"clipstudy: train the rest with `clipstudy lab train --profile {a.profile}{more}`", file=sys.stderr)
             return 1
     return 0

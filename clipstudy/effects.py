@@ -42,6 +42,7 @@ COLUMNS: list[str] = REQUIRED + INTERVAL
 # resamples on the other side of 0 for records): optional, kept after COLUMNS. The claims page corrects a family
 # of contrasts with Holm's method from it.
 P = "p"
+MIN_UNITS = 5  # DESIGN.md: under this many units of replication (models, pairs, recipes) no interval is claimed
 
 
 def effect(factor: str, axis: str, metric: str, value: float, comparison: str, source: str, *,
@@ -218,6 +219,53 @@ def bootstrap_mean(values: Sequence[float], n_boot: int = N_BOOT, seed: int = 0)
     boot = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
     lo, hi = _interval(boot)
     return dict(effect=float(v.mean()), n=int(len(v)), ci_low=lo, ci_high=hi, p=boot_p(boot))
+
+
+def one_sample_t(values: Sequence[float]) -> dict:
+    """Mean of per-seed values with a Student t interval and p over the seeds (n - 1 df); with fewer than two
+    finite values, or no spread, no interval (NaN). Returns dict(effect, n, ci_low, ci_high, p)."""
+    from scipy import stats
+
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    out = dict(effect=float(v.mean()) if len(v) else np.nan, n=len(v), ci_low=np.nan, ci_high=np.nan, p=np.nan)
+    if len(v) < 2:
+        return out
+    se = v.std(ddof=1) / np.sqrt(len(v))
+    if se == 0:
+        return out
+    h = float(stats.t.ppf(0.975, len(v) - 1)) * se
+    out.update(ci_low=out["effect"] - h, ci_high=out["effect"] + h,
+               p=float(2 * stats.t.sf(abs(out["effect"]) / se, len(v) - 1)))
+    return out
+
+
+def spearman_bootstrap(x: Sequence[float], y: Sequence[float], n_boot: int = 2000, seed: int = 0) -> dict:
+    """Spearman's rank correlation of x with y and a percentile bootstrap interval over the (x, y) pairs (resamples
+    where either side is constant are skipped: no rank correlation is defined there). dict(effect, n, ci_low,
+    ci_high)."""
+    from scipy.stats import spearmanr
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    rho = float(spearmanr(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(x), len(x))
+        if len(np.unique(x[i])) > 1 and len(np.unique(y[i])) > 1:
+            boots.append(spearmanr(x[i], y[i]).statistic)
+    lo, hi = np.nanquantile(boots, [0.025, 0.975]) if boots else (np.nan, np.nan)
+    return dict(effect=rho, n=len(x), ci_low=float(lo), ci_high=float(hi))
+
+
+def column_gaps(treatment: np.ndarray, base: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the mean of the treatment group's rows minus the base group's (NaN-aware), and its bootstrap
+    replicates [n_boot, columns] resampling the rows of both groups."""
+    gaps = np.nanmean(treatment, 0) - np.nanmean(base, 0)
+    rng = np.random.default_rng(seed)
+    boot = np.stack([np.nanmean(treatment[rng.integers(0, len(treatment), len(treatment))], 0)
+                     - np.nanmean(base[rng.integers(0, len(base), len(base))], 0) for _ in range(n_boot)])
+    return gaps, boot
 
 
 def paired_effect(frame: pd.DataFrame, pair_on: str | Sequence[str], column: str, treatment, base, value: str,

@@ -68,8 +68,8 @@ def units(study: str | Path, cache_root: str | Path | None = None) -> list:
             print(f"clipstudy: {r.model} x {r.dataset}: its unit is not in the store under {cache} (CLIPSTUDY_CACHE); "
                   "skipped", file=sys.stderr)
             continue
-        out.append(dataclasses.replace(u, prompts=tuple(rec["heads"]), model_id=rec["model_id"],
-                                       data_id=rec["data_id"], task=rec["task"]))
+        out.append(dataclasses.replace(u, prompts=tuple(rec.heads), model_id=rec.model_id, data_id=rec.data_id,
+                                       task=rec.task))
     return out
 
 

@@ -32,15 +32,9 @@ def check(out: str | os.PathLike) -> Path:
     Called before any work: an `--out` that is a file, a folder that cannot be written, or an
     eval.csv that is not this table fails now, not after hours of encoding.
     """
-    out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ResultsError(f"--out {out} is a file; give a folder (eval.csv is written inside it)")
-    probe = out
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise ResultsError(f"--out {out}: {probe} is not a writable folder")
-    path = out / "eval.csv"
+    from .paths import writable_dir
+
+    path = writable_dir(out, "--out") / "eval.csv"
     if path.exists():
         read(path)
         if not os.access(path, os.W_OK):

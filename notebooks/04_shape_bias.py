@@ -62,15 +62,7 @@ sb = axis.records(ch)  # None after one "Records missing" notice
 axis.records_paired(ch, sb)
 
 # %%
-rec = axis.records_effects(ch, sb)
-
-# %% [markdown]
-# The paper's two shape-bias claims, scored against these records: a claim **agrees** when the 95%
-# interval lies on the claimed side of zero, **disagrees** when it lies on the other, and is
-# **inconclusive** when it covers zero.
-
-# %%
-axis.records_claims(ch, sb, rec)
+_ = axis.records_effects(ch, sb)
 
 # %% [markdown]
 # ## Lab: what sets the shape bias?

@@ -36,7 +36,7 @@ def test_the_collector_stamps_its_axis_and_refuses_another(tmp_path, monkeypatch
     fx.not_measured("fine-tuning", "no classifier here")
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda x: shown.append(x))
-    ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "lab")
+    ch = chapter.Chapter(shifts.AXIS.chapter, tmp_path, "lab", axis=shifts.AXIS)
     eff = fx.write(ch)
     assert list(eff["factor"]) == ["architecture", "test-time prompts"]
     nm = pd.read_csv(tmp_path / shifts.AXIS.chapter / "not_measured.csv")

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clipstudy.axes import claims
+from clipstudy.axes import calibration, claims, evidence, ood, shape_bias, visual_factors
 from clipstudy.axes import lmm as multimodal
+from clipstudy.axes.core import EFFECTS
 
 SHARED_CLAIMS = Path(__file__).resolve().parents[2] / "shared" / "paper_claims.csv"
 
@@ -43,18 +44,20 @@ def test_claim_list_matches_the_shared_one_and_every_claim_has_a_rule_and_eviden
     if SHARED_CLAIMS.exists():
         shared = pd.read_csv(SHARED_CLAIMS)
         assert list(ours["id"]) == list(shared["id"]) and list(ours["claim"]) == list(shared["claim"])
-    assert set(ours["id"]) == set(claims.RULES) == set(claims.EVIDENCE)
+    assert set(ours["rule"]) <= set(evidence.RULES)
+    from clipstudy.axes import all_axes
+
+    all_axes()
+    assert set(ours["id"]) == set(evidence.EVIDENCE)
 
 
 def test_judge_reads_chapter_outputs_and_words_follow_the_numbers(tmp_path):
     res = tmp_path / "results"
-    (res / "04_shape_bias").mkdir(parents=True)
-    pd.DataFrame([dict(id="C3", claim="x", measured="fine-tuned minus zero-shot, paired", expected="negative",
-                       effect=-0.19, n=6, ci_low=-0.23, ci_high=-0.16)]).to_csv(
-        res / "04_shape_bias" / "records_claims.csv", index=False)
-    pd.DataFrame([dict(factor="fine-tuning", axis="shape bias", metric="shape bias", effect=0.04,
-                       comparison="finetuned vs base", source="lab", n=3, ci_low=0.01, ci_high=0.07)]).to_csv(
-        res / "04_shape_bias" / "effects.csv", index=False)
+    EFFECTS.write(res, pd.DataFrame([
+        _effect("fine-tuning", "shape bias", "shape bias", -0.19, "ImageNet-fine-tuned vs zero-shot", "records", 6,
+                -0.23, -0.16),
+        _effect("fine-tuning", "shape bias", "shape bias", 0.04, "finetuned vs base", "lab", 3, 0.01, 0.07)]),
+        shape_bias.AXIS)
     table, ev = claims.judge_results(res, ids=["C3"])
     (row,) = table.to_dict("records")
     assert row["records_verdict"] == "agrees" and row["lab_verdict"] == "disagrees" and row["verdict"] == "agrees"
@@ -64,12 +67,16 @@ def test_judge_reads_chapter_outputs_and_words_follow_the_numbers(tmp_path):
     assert set(ev["source"]) == set(claims.SOURCES)
 
 
+def _effect(factor, axis, metric, effect, comparison, source, n, lo, hi, p=np.nan) -> dict:
+    return dict(factor=factor, axis=axis, metric=metric, effect=effect, comparison=comparison, source=source, n=n,
+                ci_low=lo, ci_high=hi, p=p)
+
+
 def test_under_five_models_no_interval_is_claimed(tmp_path):
     """The n < 5 rule: three fine-tuned CLIPs give an effect but no interval, and the verdict says n too small."""
     res = tmp_path / "results"
-    (res / "04_shape_bias").mkdir(parents=True)
-    pd.DataFrame([dict(id="C3", claim="x", measured="paired", expected="negative", effect=-0.19, n=3,
-                       ci_low=-0.23, ci_high=-0.16)]).to_csv(res / "04_shape_bias" / "records_claims.csv", index=False)
+    EFFECTS.write(res, pd.DataFrame([_effect("fine-tuning", "shape bias", "shape bias", -0.19, "paired", "records", 3,
+                                             -0.23, -0.16)]), shape_bias.AXIS)
     table, ev = claims.judge_results(res, ids=["C3"])
     (row,) = table.to_dict("records")
     rec = ev[(ev["source"] == "records")].iloc[0]
@@ -93,11 +100,10 @@ def test_a_family_is_judged_after_holm_not_by_its_strongest_contrast(tmp_path):
     """Three lab contrasts with raw p 0.02, 0.03, 0.04: each alone excludes 0 at 95%, but none survives Holm
     (0.06, 0.06, 0.06), so the family is inconclusive and the page says how many were tried."""
     res = tmp_path / "results"
-    (res / "03_visual_factors").mkdir(parents=True)
     rows = [dict(factor="training distribution", axis="visual factors", metric="mean effective robustness over 10",
                  effect=0.05, comparison=f"data-{k} vs base", source="lab", n=6, ci_low=0.005, ci_high=0.095, p=p)
             for k, p in (("a", 0.02), ("b", 0.03), ("c", 0.04))]
-    pd.DataFrame(rows).to_csv(res / "03_visual_factors" / "effects.csv", index=False)
+    EFFECTS.write(res, pd.DataFrame(rows), visual_factors.AXIS)
     table, ev = claims.judge_results(res, ids=["C7"])
     lab = ev[(ev["source"] == "lab")]
     assert list(lab["role"]) == ["family"] * 3 and lab["p_holm"].to_numpy() == pytest.approx([0.06] * 3)
@@ -105,21 +111,20 @@ def test_a_family_is_judged_after_holm_not_by_its_strongest_contrast(tmp_path):
     assert "family of 3 contrasts, 0 differ after Holm" in table.iloc[0]["lab"]
     assert "no effect larger than ±0.045 detected" in table.iloc[0]["words"]
     rows[0]["p"] = 0.001  # 0.003 after Holm: the family differs
-    pd.DataFrame(rows).to_csv(res / "03_visual_factors" / "effects.csv", index=False)
+    EFFECTS.write(res, pd.DataFrame(rows), visual_factors.AXIS)
     assert claims.judge_results(res, ids=["C7"])[0].iloc[0]["lab_verdict"] == "agrees"
 
 
 def test_c9_difference_of_drops_is_a_positive_family(tmp_path):
     res = tmp_path / "results"
-    (res / "04_shape_bias").mkdir(parents=True)
     rows = [dict(factor="fine-tuning", axis="shape bias", metric=f"shape-bias drop, standard minus {k}", effect=e,
                  comparison=f"finetuned vs finetuned-{k}", source="lab", n=6, ci_low=lo, ci_high=hi, p=p)
             for k, e, lo, hi, p in (("contrastive", 0.08, 0.05, 0.11, 0.001), ("peft", 0.01, -0.02, 0.04, 0.4))]
-    pd.DataFrame(rows).to_csv(res / "04_shape_bias" / "effects.csv", index=False)
+    EFFECTS.write(res, pd.DataFrame(rows), shape_bias.AXIS)
     table, ev = claims.judge_results(res, ids=["C9"])
     assert table.iloc[0]["lab_verdict"] == "agrees"  # the contrastive drop is smaller, after Holm over 2
     rows[0].update(effect=-0.08, ci_low=-0.11, ci_high=-0.05)
-    pd.DataFrame(rows).to_csv(res / "04_shape_bias" / "effects.csv", index=False)
+    EFFECTS.write(res, pd.DataFrame(rows), shape_bias.AXIS)
     assert claims.judge_results(res, ids=["C9"])[0].iloc[0]["lab_verdict"] == "disagrees"
 
 
@@ -148,7 +153,7 @@ def test_pseudo_replicated_rows_count_once():
                        (("clipA", True, 1.0), ("clipA", True, 1.0), ("net1", False, 0.5), ("net2", False, 0.7))
                        for f in ("pose", "texture")])
     er = er.groupby(["model", "clip", "factor"], as_index=False)["er"].mean()
-    gaps, boot, n_clip, n_base = claims.factor_gaps(er, n_boot=50)
+    gaps, boot, n_clip, n_base = visual_factors.factor_gaps(er, n_boot=50)
     assert (n_clip, n_base) == (1, 2) and gaps["pose"] == pytest.approx(1.0 - 0.6)
 
 
@@ -164,7 +169,7 @@ def _answers(seed: int, n_only_lmm: int, n_only_clip: int, n_right: int, n_none:
 def test_lmm_gain_over_seeds_is_the_mean_with_seed_and_image_variance():
     from scipy import stats
 
-    one = claims.lab_lmm_gain(_answers(0, 30, 10, 90, 70, n_unscored=40))
+    one = multimodal.lab_lmm_gain(_answers(0, 30, 10, 90, 70, n_unscored=40))
     # paired by hand over the 200 TRUE/FALSE answers (the 40 BOTH answers are not scored): d = (30 - 10) / 200
     d_i = np.r_[np.ones(30), -np.ones(10), np.zeros(160)]
     assert one["effect"] == pytest.approx(0.1) and one["n"] == 200 and one["seeds"] == 1
@@ -172,7 +177,7 @@ def test_lmm_gain_over_seeds_is_the_mean_with_seed_and_image_variance():
     assert (one["ci_low"], one["ci_high"]) == pytest.approx((0.1 - stats.norm.ppf(0.975) * se, 0.1 + stats.norm.ppf(0.975) * se))
     three = pd.concat([_answers(0, 30, 10, 90, 70), _answers(1, 50, 10, 90, 50), _answers(2, 10, 10, 90, 90)],
                       ignore_index=True)
-    r = claims.lab_lmm_gain(three)
+    r = multimodal.lab_lmm_gain(three)
     d = np.array([0.1, 0.2, 0.0])
     assert r["effect"] == pytest.approx(d.mean()) and r["seeds"] == 3
     per_var = [multimodal.paired_gain(g)[1] for _, g in three.groupby("seed")]
@@ -195,13 +200,13 @@ def test_the_discordant_shares_give_the_per_question_paired_interval():
     live = pd.DataFrame([dict(model="llava:a", clip_full="all", n_scored=n, **sh),
                          dict(model="llava:a", clip_full="wrong", n_scored=3, paired_gain=1.0, lmm_only=1.0, clip_only=0.0),
                          dict(model="llava:b", clip_full="all", n_scored=n, **multimodal.discordant(_answers(1, 40, 11, 60, 14)))])
-    r = claims.live_lmm_gain(live)
+    r = multimodal.live_lmm_gain(live)
     assert r["checkpoints"] == 2 and r["effect"] == pytest.approx((d + 29 / 125) / 2)
-    assert claims.live_lmm_gain(live.drop(columns=["lmm_only"])) is None and claims.live_lmm_gain(None) is None
+    assert multimodal.live_lmm_gain(live.drop(columns=["lmm_only"])) is None and multimodal.live_lmm_gain(None) is None
     # one checkpoint under two prompt sets is one checkpoint, not two
     two = pd.concat([live.assign(prompts="openai80"), live.assign(prompts="single", lmm_only=0.9)], ignore_index=True)
-    assert claims.live_lmm_gain(two)["checkpoints"] == 2
-    assert claims.live_lmm_gain(two)["effect"] == pytest.approx(r["effect"])
+    assert multimodal.live_lmm_gain(two)["checkpoints"] == 2
+    assert multimodal.live_lmm_gain(two)["effect"] == pytest.approx(r["effect"])
 
 
 def _questions(seed: int, rng: np.random.Generator, n: int = 1800, n_cls: int = 9) -> pd.DataFrame:
@@ -227,7 +232,7 @@ def test_hard_categories_are_chosen_on_held_out_images():
     lm = (scored["match"] == "TRUE").to_numpy(float)
     assert d == pytest.approx(lm.mean() - scored["clip_correct"].mean()) and n == len(scored)
     qs = pd.concat([_questions(s, np.random.default_rng(s)) for s in range(3)], ignore_index=True)
-    r = claims.hard_category_gain(qs)
+    r = multimodal.hard_category_gain(qs)
     assert r["seeds"] == 3 and r["ci_low"] < r["effect"] < r["ci_high"] and r["effect"] > 0
 
 
@@ -241,18 +246,17 @@ def test_c13_lab_residual_is_against_the_zero_shot_trend():
             off = -0.02 if m == "finetuned" else (0.3 if m == "finetuned-peft" else 0.0)  # peft: off the line, unfitted
             rows.append(dict(model=m, seed=seed, method="msp", ood="all", prompts="classifier head" if clf else "ensemble",
                              classifier=clf, id_acc=acc, auroc=0.5 + 0.5 * acc + off + 0.001 * seed))
-    res = claims.finetune_ood_residual(pd.DataFrame(rows))
+    res = ood.finetune_ood_residual(pd.DataFrame(rows))
     assert res["effect"] == pytest.approx(-0.02, abs=1e-9)
 
 
 def test_c12_reads_the_transfer_table_chapter_05_writes(tmp_path):
     """C12: ECE on the shifted sets with the lab-val temperature minus at T=1, base, over seeds (Student t)."""
     res = tmp_path / "results"
-    (res / "05_calibration").mkdir(parents=True)
     rows = [dict(recipe=r, prompts="ensemble", seed=sd, set=s, ece_none=0.2, ece_id=0.2 - d - 0.01 * sd,
                  ece_oracle=0.05, gain=0.0, transfer_gap=0.0, shifted=s != "lab-val")
             for r, d in (("base", 0.05), ("arch-vit", 0.02)) for sd in range(3) for s in ("lab-val", "lab-sketch")]
-    pd.DataFrame(rows).to_csv(res / "05_calibration" / "lab_transfer.csv", index=False)
+    calibration.LAB_TRANSFER.write(res, pd.DataFrame(rows))
     table, ev = claims.judge_results(res, ids=["C12"])
     lab = ev[(ev["source"] == "lab") & (ev["role"] == "primary")].iloc[0]
     assert lab["effect"] == pytest.approx(-0.06) and lab["n"] == 3 and lab["unit"] == "seeds"
@@ -262,12 +266,10 @@ def test_c12_reads_the_transfer_table_chapter_05_writes(tmp_path):
 def test_c4_says_why_when_no_answer_is_scorable(tmp_path):
     """A mini-LLaVA that named both or neither class in every answer: C4's lab row says so, and no secondary row is
     made of nothing."""
-    folder = tmp_path / claims._chapter("lmm")
-    folder.mkdir(parents=True)
-    _answers(0, 0, 0, 0, 0, n_unscored=12).to_csv(folder / "lab_questions.csv", index=False)
-    lab = [r for r in claims.c4(tmp_path) if r["source"] == "lab"]
+    multimodal.LAB_QUESTIONS.write(tmp_path, _answers(0, 0, 0, 0, 0, n_unscored=12))
+    lab = [r for r in multimodal.c4(tmp_path) if r["source"] == "lab"]
     assert len(lab) == 1 and np.isnan(lab[0]["effect"]) and "none of its answers" in lab[0]["note"]
-    _answers(0, 30, 10, 90, 70).to_csv(folder / "lab_questions.csv", index=False)
-    lab = [r for r in claims.c4(tmp_path) if r["source"] == "lab"]
+    multimodal.LAB_QUESTIONS.write(tmp_path, _answers(0, 30, 10, 90, 70))
+    lab = [r for r in multimodal.c4(tmp_path) if r["source"] == "lab"]
     assert [r["role"] for r in lab] == ["primary", "secondary"] and lab[1]["effect"] == pytest.approx(0.1)
     assert not lab[0]["note"]

@@ -7,12 +7,16 @@ import pandas as pd
 import pytest
 
 from clipstudy.axes import summary
+from clipstudy.axes.core import EFFECTS, NOT_MEASURED, Axis
+
+# chapters of a test build (declared, never registered): each publishes its effects through the declaration
+AXES = {c: Axis(c, name, c) for c, name in (("06_ood", "OOD"), ("07_ret", "retrieval"), ("08_bad", "3D"),
+                                             ("09_empty", "LMM"), ("05_none", "calibration"))}
 
 
 def _write(root, chap, rows):
-    d = root / chap
-    d.mkdir(parents=True)
-    pd.DataFrame(rows).to_csv(d / "effects.csv", index=False)
+    EFFECTS.write(root, pd.DataFrame(rows, columns=["factor", "axis", "metric", "effect", "comparison", "source", "n",
+                                                    "ci_low", "ci_high", "p"]), AXES[chap])
 
 
 def test_summary_reads_headlines_and_missing_cells(tmp_path):
@@ -22,14 +26,13 @@ def test_summary_reads_headlines_and_missing_cells(tmp_path):
         dict(factor="fine-tuning", axis="OOD", metric="auroc", effect=float("nan"), comparison="n/a", source="lab")])
     _write(tmp_path, "07_ret", [dict(factor="architecture", axis="retrieval", metric="r", effect=-0.05,
                                      comparison="x", source="records")])
-    (tmp_path / "08_bad").mkdir()
-    (tmp_path / "08_bad" / "effects.csv").write_text("factor,axis\nwizardry,3D\n")
-    (tmp_path / "09_empty").mkdir()
-    pd.DataFrame(columns=["factor", "axis", "metric", "effect", "comparison", "source"]).to_csv(
-        tmp_path / "09_empty" / "effects.csv", index=False)
-    pd.DataFrame([dict(factor="fine-tuning", axis="OOD", reason="classifier only")]).to_csv(
-        tmp_path / "06_ood" / "not_measured.csv", index=False)
-    eff, problems = summary.read_effects(tmp_path)
+    bad = EFFECTS.path(tmp_path, AXES["08_bad"])  # a table of another schema: a named problem, not a crash
+    bad.parent.mkdir(parents=True)
+    pd.DataFrame(dict(factor=["wizardry"], axis=["3D"])).to_parquet(bad)
+    _write(tmp_path, "09_empty", [])
+    NOT_MEASURED.write(tmp_path, pd.DataFrame([dict(factor="fine-tuning", axis="OOD", reason="classifier only")]),
+                       AXES["06_ood"])
+    eff, problems = summary.read_effects(tmp_path, AXES.values())
     assert set(eff["chapter"]) == {"06_ood", "07_ret"}
     assert len(problems) == 1 and problems[0].startswith("08_bad")
     heads = summary.headline(eff)
@@ -41,13 +44,13 @@ def test_summary_reads_headlines_and_missing_cells(tmp_path):
     assert g.shape == (6, 3)
     axes = summary.chapter_axes(eff, ["06_ood", "07_ret", "08_bad", "09_empty", "05_none"])
     assert axes["06_ood"] == "OOD" and axes["08_bad"] is None
-    miss = summary.missing_cells(eff, axes, summary.read_not_measured(tmp_path), problems,
-                                 present=summary.chapters_with_effects(tmp_path))
+    miss = summary.missing_cells(eff, axes, summary.read_not_measured(tmp_path, AXES.values()), problems,
+                                 present=summary.chapters_with_effects(tmp_path, AXES.values()))
     why = {(r.chapter, r.factor): r.reason for r in miss.itertuples()}
     assert why[("06_ood", "fine-tuning")] == "classifier only"
     assert "no effect for this factor" in why[("06_ood", "contrastive loss")]
     assert ("06_ood", "architecture") not in why
     assert "unreadable" in why[("08_bad", "architecture")]
     assert "empty" in why[("09_empty", "architecture")]
-    assert "no effects.csv" in why[("05_none", "fine-tuning")]
+    assert "no effects table" in why[("05_none", "fine-tuning")]
     assert len(miss[miss["chapter"] == "07_ret"]) == 5

@@ -129,3 +129,18 @@ def test_a_ray_address_where_nothing_listens_fails_fast_in_words(tmp_path, capsy
     assert not (tmp_path / "s").exists()  # before any work
     assert cli.main(RUN + ["--study", str(tmp_path / "s"), "--executor", "ray", "--ray-address", "nohost"]) == 2
     _one_line_error(capsys, "expected HOST:PORT")
+
+
+def test_eval_opens_a_lab_set_as_the_runner_does_under_the_models_profile(tmp_path):
+    """`clipstudy eval` and the study runner open datasets through one function (`run.data.open_dataset`): a lab set
+    is rendered at the profile's image size with its calibrated 3D strengths, and keyed as the runner keys it."""
+    from clipstudy.lab import sets, zoo as lab_zoo
+    from clipstudy.run.data import open_dataset
+
+    ds, ds_id = cli._open_dataset("lab-3dcc:4", None, None, None, "smoke")
+    runner = open_dataset("lab-3dcc:4", None, "smoke")
+    assert ds_id == runner.data_id and len(ds) == len(runner.dataset)
+    assert ds[0][0].shape[-1] == lab_zoo.profile_of("smoke").image_size
+    assert ds_id != sets.build("lab-3dcc", n=4).dataset_id  # uncalibrated at the default size: another set
+    _, limited = cli._open_dataset("lab-val:8", None, None, 2, "smoke")
+    assert limited == open_dataset("lab-val:8", None, "smoke").data_id + "[:2]"

@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 HUB_REPO = "clipstudy-test/lab-zoo"
 RECIPES = ["size-small"]  # two models in smoke: size-small (seed 0) and size-small#1
 LABELS = ["size-small", "size-small#1"]
+CLIPS, LLAVAS = lab_hub.LabCLIP, lab_hub.MiniLLaVA  # the report's tallies by kind of artifact
 
 
 class Trained(AssertionError):
@@ -86,7 +87,7 @@ def test_fetch_into_an_empty_cache_installs_verified_models_that_load_without_tr
     calls = _no_training(monkeypatch)
     assert not any(lab_zoo.is_trained(n, "smoke") for n in LABELS)
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
-    assert rep.ok and rep.fetched == LABELS and not rep.present and rep.commit == hub.commit, rep.table()
+    assert rep.ok and rep[CLIPS].fetched == LABELS and not rep[CLIPS].present and rep.commit == hub.commit, rep.table()
     assert rep.line() == f"lab zoo: 2 of 2 models fetched from {HUB_REPO} and verified"
     assert all(lab_zoo.is_trained(n, "smoke") for n in LABELS)
     df = lab_zoo.train(RECIPES, profile="smoke", progress=False)  # what the book calls next: nothing to train
@@ -103,7 +104,7 @@ def test_fetch_into_an_empty_cache_installs_verified_models_that_load_without_tr
     # a second fetch asks the hub for nothing
     n = len(hub.log)
     again = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
-    assert again.present == LABELS and not again.fetched and len(hub.log) == n
+    assert again[CLIPS].present == LABELS and not again[CLIPS].fetched and len(hub.log) == n
     assert again.line() == f"lab zoo: all 2 models already in the cache; {HUB_REPO} was not asked"
 
 
@@ -114,11 +115,11 @@ def test_bytes_that_differ_from_the_manifest_are_refused_and_reported(published,
     data = hub.repos[HUB_REPO][bad]
     hub.repos[HUB_REPO][bad] = data[:-64] + bytes(64)  # other bytes: the hub serves their own sha256 as the ETag
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
-    assert rep.fetched == ["size-small"] and list(rep.failed) == ["size-small#1"]
-    assert "sha256" in rep.failed["size-small#1"] and "manifest" in rep.failed["size-small#1"]
+    assert rep[CLIPS].fetched == ["size-small"] and list(rep[CLIPS].failed) == ["size-small#1"]
+    assert "sha256" in rep[CLIPS].failed["size-small#1"] and "manifest" in rep[CLIPS].failed["size-small#1"]
     assert lab_zoo.is_trained("size-small", "smoke") and not lab_zoo.is_trained("size-small#1", "smoke")
     assert not lab_zoo.paths("size-small#1", "smoke")[0].exists()  # nothing of it was installed
-    assert "training 1: size-small#1: weights sha256" in rep.line()
+    assert "training 1 model(s): size-small#1: weights sha256" in rep.line()
     calls = _no_training(monkeypatch)
     with pytest.raises(Trained):
         lab_zoo.train(RECIPES, profile="smoke", progress=False)
@@ -132,8 +133,8 @@ def test_a_training_key_that_is_not_this_checkouts_is_refused_and_left_to_train(
     hub.repos[HUB_REPO]["smoke/zoo.json"] = json.dumps(man).encode()
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
     ours = lab_zoo.model_key(lab_zoo.recipe("size-small#1"), lab_zoo.profile_of("smoke"))
-    assert rep.fetched == ["size-small"] and list(rep.failed) == ["size-small#1"]
-    assert theirs in rep.failed["size-small#1"] and ours in rep.failed["size-small#1"]
+    assert rep[CLIPS].fetched == ["size-small"] and list(rep[CLIPS].failed) == ["size-small#1"]
+    assert theirs in rep[CLIPS].failed["size-small#1"] and ours in rep[CLIPS].failed["size-small#1"]
     assert not lab_zoo.is_trained("size-small#1", "smoke")
     # its weights were never downloaded
     assert not any(path.endswith(man["models"][1]["file"]) for _, path, _ in hub.log)
@@ -149,18 +150,18 @@ def test_offline_or_without_a_hub_fetch_says_why_and_installs_nothing(published,
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # an empty hub cache: the manifest is not there
     n = len(hub.log)
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
-    assert rep.error and "offline" in rep.error and not rep.fetched and len(hub.log) == n
+    assert rep.error and "offline" in rep.error and not rep[CLIPS].fetched and len(hub.log) == n
     assert rep.line().startswith(f"lab zoo: fetching from {HUB_REPO} failed (offline") and "training 2" in rep.line()
     assert not any(lab_zoo.is_trained(n_, "smoke") for n_ in LABELS)
 
     point_hub(f"http://127.0.0.1:{closed_port()}", tmp_path / "hf2")  # a hub that is gone (and not offline)
     rep = lab_hub.book_fetch(HUB_REPO, "smoke")
-    assert rep.error and "unreachable" in rep.error and rep.total == len(lab_hub.zoo_models("smoke"))
+    assert rep.error and "unreachable" in rep.error and rep[CLIPS].total == len(lab_hub.zoo_models("smoke"))
     assert "failed (the hub at" in capsys.readouterr().out
 
     point_hub(hub.url, tmp_path / "hf3")  # back on the local hub, a repo it does not hold
     rep = lab_hub.fetch("clipstudy-test/no-such-zoo", "smoke", recipes=RECIPES)
-    assert "has no repo clipstudy-test/no-such-zoo" in rep.error and not rep.fetched
+    assert "has no repo clipstudy-test/no-such-zoo" in rep.error and not rep[CLIPS].fetched
 
 
 def test_publishing_an_untrained_zoo_is_refused_naming_the_models(published):
@@ -181,7 +182,7 @@ def test_the_book_fetches_before_it_trains(published, monkeypatch, tmp_path, cap
     assert book.build("smoke", device="cpu", skip_html=True, out=tmp_path / "out", fetch=False) == 0
     out = capsys.readouterr().out
     total = len(lab_hub.zoo_models("smoke"))
-    assert f"lab zoo: 2 of {total} models fetched from {HUB_REPO} and verified; training {total - 2}: " in out
+    assert f"lab zoo: 2 of {total} models fetched from {HUB_REPO} and verified; training {total - 2} model(s): " in out
     assert "not in the hub zoo" in out
     assert len(trained) == 1 and "size-small" not in trained[0] and len(trained[0]) == total - 2
 
@@ -216,7 +217,7 @@ def test_offline_a_zoo_already_in_the_hub_cache_is_verified_and_installed(publis
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     n = len(hub.log)
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
-    assert rep.ok and rep.fetched == LABELS and len(hub.log) == n, rep.table()
+    assert rep.ok and rep[CLIPS].fetched == LABELS and len(hub.log) == n, rep.table()
     assert all(lab_zoo.is_trained(x, "smoke") for x in LABELS)
 
 
@@ -272,9 +273,9 @@ def test_the_mini_llavas_are_published_and_fetched_so_they_load_without_training
 
     _no_llava_training(monkeypatch)
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
-    assert rep.ok and rep.fetched == ["base", "base#1"] and rep.lmm_fetched == [LMM], rep.table()
+    assert rep.ok and rep[CLIPS].fetched == ["base", "base#1"] and rep[LLAVAS].fetched == [LMM], rep.table()
     assert rep.line() == (f"lab zoo: 2 of 2 models fetched from {HUB_REPO} and verified, "
-                          "1 of 1 mini-LLaVA LMMs fetched")
+                          "1 of 1 mini-LLaVAs fetched")
     got = llava.load(PAIR[0], "smoke", seed=PAIR[1], progress=False)  # from the cache: fit raises
     assert got.meta["key"] == entry["key"] and got.meta["fetched_from"] == f"{HUB_REPO}@{hub.commit}"
     with monkeypatch.context() as m:
@@ -285,7 +286,7 @@ def test_the_mini_llavas_are_published_and_fetched_so_they_load_without_training
 
     n = len(hub.log)  # a second fetch asks the hub for nothing
     again = lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
-    assert again.lmm_present == [LMM] and not again.lmm_fetched and len(hub.log) == n
+    assert again[LLAVAS].present == [LMM] and not again[LLAVAS].fetched and len(hub.log) == n
     assert again.line() == f"lab zoo: all 2 models and 1 mini-LLaVAs already in the cache; {HUB_REPO} was not asked"
 
 
@@ -298,9 +299,9 @@ def test_a_corrupted_mini_llava_is_refused_reported_and_left_to_train(published_
     data = hub.repos[HUB_REPO][bad]
     hub.repos[HUB_REPO][bad] = data[:-64] + bytes(64)
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
-    assert rep.fetched == ["base", "base#1"] and not rep.lmm_fetched and list(rep.lmm_failed) == [LMM]
-    assert "model.pt sha256" in rep.lmm_failed[LMM] and "manifest" in rep.lmm_failed[LMM] and not rep.ok
-    assert f"; training 1 LMM(s): {LMM}: model.pt sha256" in rep.line()
+    assert rep[CLIPS].fetched == ["base", "base#1"] and not rep[LLAVAS].fetched and list(rep[LLAVAS].failed) == [LMM]
+    assert "model.pt sha256" in rep[LLAVAS].failed[LMM] and "manifest" in rep[LLAVAS].failed[LMM] and not rep.ok
+    assert f"; training 1 mini-LLaVA(s): {LMM}: model.pt sha256" in rep.line()
     assert not (llava.cache_dir(PAIR[0], "smoke", PAIR[1]) / "model.pt").exists()  # nothing of it was installed
     _no_llava_training(monkeypatch)
     with pytest.raises(Trained, match="mini-LLaVA"):  # the CLIPs came from the hub; the LMM trains
@@ -314,8 +315,8 @@ def test_a_manifest_published_before_the_mini_llavas_still_fetches_its_clips(pub
     hub.repos[HUB_REPO]["smoke/zoo.json"] = json.dumps(man).encode()
     _no_training(monkeypatch)
     rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=LMM_RECIPES, llavas=[PAIR])
-    assert rep.error is None and rep.fetched == ["base", "base#1"], rep.table()
-    assert rep.lmm_failed == {LMM: "not in the hub zoo"}
+    assert rep.error is None and rep[CLIPS].fetched == ["base", "base#1"], rep.table()
+    assert rep[LLAVAS].failed == {LMM: "not in the hub zoo"}
     assert lab_zoo.is_trained("base#1", "smoke")
 
 

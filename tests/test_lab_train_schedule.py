@@ -88,7 +88,7 @@ def test_ema_returns_the_average_of_the_weights_after_the_warmup(monkeypatch):
         return e
     monkeypatch.setattr(T, "_ema", spy)
     sched = T.Schedule(ema=0.5)
-    T._loop(m, step, steps=10, batch_size=1, lr=0.1, weight_decay=0.0, seed=0, desc="t", progress=False,
+    T.train_loop(m, step, steps=10, batch_size=1, lr=0.1, weight_decay=0.0, seed=0, desc="t", progress=False,
             schedule=sched)
     assert len(traj) == 10 - sched.warmup_steps(10) + 1
     want = traj[0]

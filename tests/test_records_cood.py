@@ -201,7 +201,7 @@ def test_chapter_sections_write_their_tables(frame, shared_data, tmp_path, monke
     c = ood.records_cood(ch6)
     cl = ood.records_claims(ch6, c)
     assert cl["id"].tolist() == ["C8", "C13"]
-    saved = pd.read_csv(tmp_path / "06_ood_detection" / "records_claims.csv")
+    saved = pd.read_csv(tmp_path / "06_ood_detection" / "records_c8_c13.csv")
     assert saved.loc[0, "effect"] == pytest.approx(records.c8_records(frame)["effect"])
     for t in ("records_cood_clips", "records_cood_auroc", "records_c8_secondary", "records_c13_pairs"):
         assert (tmp_path / "06_ood_detection" / f"{t}.csv").is_file(), t

@@ -639,3 +639,49 @@ def test_a_smoke_unit_loads_the_smoke_model_of_a_bare_lab_name(tmp_path, monkeyp
     res = unit_mod.execute(u)
     assert res.status == "failed" and "stop here" in res.error
     assert asked == [("lab:base@smoke", None)]
+
+
+# The record fields the runner wrote before one record type: an encoder unit (20 fields) and an LMM unit (23).
+ENCODER_RECORD = dict(model="m", model_id="m#abc", dataset="imagenet-d", data_id="imagenet-d", task="classification",
+                      id_set="imagenet", features="feat-key", heads=["single"], needs_heads=True, texts=False,
+                      precision="fp32", logit_scale=100.0, is_classifier=False, classnames=["a", "b"],
+                      class_index=None, n=4, n_skipped=0, device="cpu", torch="2.0", written="2025-01-01T00:00:00")
+LMM_RECORD = dict(ENCODER_RECORD, model="llava:x@m", task="lmm", checkpoint="x", clip="m",
+                  questions=["questions-single.parquet"])
+
+
+@pytest.mark.parametrize("written", [ENCODER_RECORD, LMM_RECORD], ids=["encoder", "lmm"])
+def test_unit_records_written_before_one_record_type_still_load(written, tmp_path):
+    """A `unit.json` of either shape loads as the one `UnitRecord` (so no stored unit is computed again), and a
+    record written now round-trips; one that lacks a field is not complete (it is computed again)."""
+    import dataclasses
+
+    from clipstudy.run import unit as unit_mod
+
+    u = unit_mod.Unit(written["model"], written["dataset"], "fp32", ("single",), "k", written["model_id"],
+                      written["data_id"], "", written["task"], str(tmp_path / "c"))
+    u.entry().mkdir(parents=True)
+    (u.entry() / unit_mod.RECORD).write_text(json.dumps(written))
+    rec = unit_mod.read_record(u)
+    assert isinstance(rec, unit_mod.UnitRecord) and dataclasses.asdict(rec) == {**dataclasses.asdict(rec), **written}
+    assert (rec.checkpoint, rec.clip) == ((written["checkpoint"], written["clip"]) if "clip" in written else ("", ""))
+    (u.entry() / unit_mod.RECORD).write_text(json.dumps(dataclasses.asdict(rec)))
+    assert unit_mod.read_record(u) == rec
+    (u.entry() / unit_mod.RECORD).write_text(json.dumps({k: v for k, v in written.items() if k != "logit_scale"}))
+    assert unit_mod.read_record(u) is None and not unit_mod.is_complete(u)
+
+
+def test_every_task_computes_through_one_table_and_lab_names_are_asked_of_their_form():
+    """The unit's work is chosen by its task from one table (an LMM answers, every other task encodes), and a lab
+    model is told by its name form or its spec's source, never by a prefix test in the runner."""
+    from clipstudy import tasks, zoo
+    from clipstudy.models.sources import lab as lab_source
+    from clipstudy.run import unit as unit_mod
+
+    assert {t: unit_mod.TASKS.get(t, unit_mod.ENCODE).work.__name__ for t in tasks.TASKS} == {
+        **{t: "_encode" for t in tasks.TASKS}, tasks.LMM: "_answer"}
+    assert lab_source.parse("lab:base#1@smoke") == lab_source.LabName("base#1", "smoke")
+    assert lab_source.parse("ViT-B-32/openai") is None and lab_source.parse("llava:lab:base") is None
+    assert zoo.get("lab:base@smoke").is_lab and not zoo.get("RN50/random").is_lab
+    runner = REPO / "clipstudy" / "run"
+    assert not [p.name for p in runner.glob("*.py") if '"lab:' in p.read_text()]

@@ -164,9 +164,8 @@ def test_chapter_09_live_reads_the_lmm_rows(tmp_path, monkeypatch):
     assert (tmp_path / "live_gains.csv").exists() or any(tmp_path.rglob("live_gains.csv"))
     assert found and "2 LLaVA checkpoints" in found[0] and "0.650" in found[0]
     # the claims page's live C4 row reads the paired shares and their n from this table
-    from clipstudy.axes import claims
     assert (lg["n_scored"] == 10).all()
-    c4 = claims.live_lmm_gain(lg)
+    c4 = axis.live_lmm_gain(axis.LIVE_GAINS.read(tmp_path))
     assert c4["checkpoints"] == 2 and c4["effect"] == pytest.approx(0.1) and c4["ci_low"] < 0.1 < c4["ci_high"]
     # no live rows: one notice, nothing estimated
     shown.clear()

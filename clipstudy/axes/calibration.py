@@ -17,7 +17,9 @@ import pandas as pd
 from .. import chapter, plots
 from .. import effects as E
 from ..lab import evaluate as lab_eval
+from . import evidence as ev
 from .core import IdLookup, Outputs, Row, row, Axis, display, live_wide, register, show
+from .evidence import evidence
 from .visual_factors import _runs
 
 SETS = ["lab-val", "lab-v2", "lab-sketch", "lab-silhouette", "lab-factors"]
@@ -43,6 +45,14 @@ AXIS = register(Axis("calibration", "calibration", "05_calibration",
                      live=("imagenet", "imagenet-v2", "imagenet-sketch", "imagenet-r", "imagenet-a"), lab=tuple(SETS),
                      runner="calibration", tasks=("classification",), evaluate=evaluate,
                      metrics=("ece", "nll", "brier", "confidence", "temperature")))
+
+# ECE, NLL, Brier and accuracy of every recipe, seed and prompt set per lab set and temperature scaling (`lab`):
+# C11's lab evidence
+LAB_CALIBRATION = AXIS.table("lab_calibration", recipe="text", prompts="text", seed="int64", set="text",
+                             scaling="text", ece="float64", accuracy="float64")
+# ECE on each shifted set without, with the ID and with the oracle temperature (`transfer`): C12's lab evidence
+LAB_TRANSFER = AXIS.table("lab_transfer", recipe="text", prompts="text", seed="int64", set="text", shifted="bool",
+                          ece_none="float64", ece_id="float64")
 
 
 # ---- tables: pure functions over frames ---------------------------------------------------------
@@ -164,7 +174,7 @@ def records_gap(ch: chapter.Chapter) -> pd.DataFrame | None:
     cols = ["model", "id_acc", "id_avg_conf", "gap", "gap_trend", "gap_residual"]
     display(ch.save(pts[pts["group"] == R.ZS_CLIP].sort_values("id_acc")[cols].reset_index(drop=True),
                     "records_gap_clips").round(3))
-    cl = ch.save(R.cood.claims_table(c, ["C10"]), "records_claims")
+    cl = ch.save(pd.DataFrame([dict(id="C10", **R.c10_records(c))]), "records_c10")
     r = cl.iloc[0].to_dict()
     chapter.finding("The confidence-accuracy gap, a published proxy for calibration error (not ECE): the {n} zero-shot "
                     "CLIPs minus the ImageNet models' trend at the same accuracy is {w}: {d}.",
@@ -190,7 +200,7 @@ def lab(ch: chapter.Chapter) -> dict:
                 factor_of_image = ls.factors["factor"].to_numpy()
         logits[(r, prompts, sd)] = sets_
         tables.append(calibration_table(sets_, "lab-val").assign(recipe=r, prompts=prompts, seed=sd))
-    cal = ch.save(pd.concat(tables, ignore_index=True), "lab_calibration")
+    cal = ch.publish(LAB_CALIBRATION, pd.concat(tables, ignore_index=True))
     base = cal[(cal["recipe"] == "base") & (cal["prompts"] == "ensemble")]
     print(f"base, mean over {len(recs_seeds)} training seeds:")
     display(base.pivot_table(index="set", columns="scaling", values=["ece", "nll", "brier"], aggfunc="mean").round(3))
@@ -218,7 +228,7 @@ def transfer(ch: chapter.Chapter, lab: dict) -> pd.DataFrame:
     cal = lab["cal"]
     tr = pd.concat([transfer_table(t, "lab-val").assign(recipe=r, prompts=p, seed=sd)
                     for (r, p, sd), t in cal.groupby(["recipe", "prompts", "seed"])], ignore_index=True)
-    ch.save(tr, "lab_transfer")
+    tr = ch.publish(LAB_TRANSFER, tr)
     long = tr.melt(id_vars=["recipe", "prompts", "seed", "set"], value_vars=["ece_none", "ece_id", "ece_oracle"],
                    var_name="temperature", value_name="ece")
     long["temperature"] = long["temperature"].map({"ece_none": SCALING_LABELS["none"],
@@ -311,3 +321,68 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
         return None
     display(live_cal.pivot_table(index=["model", "set"], columns="scaling", values="ece").round(3))
     return live_cal
+
+
+# ---- the paper's claims on this axis ---------------------------------------------------------------
+
+@evidence("C10")
+def c10(results, records_root=None) -> list[dict]:
+    """C10: the zero-shot CLIPs' calibration against the ImageNet models' trend at the same accuracy (records, a
+    published proxy: mean confidence minus accuracy)."""
+    from .ood import cood_rows
+
+    out = cood_rows(records_root, "c10_records")
+    for r in out:
+        if np.isfinite(r["effect"]):
+            r["caveat"] = r["caveat"] or "proxy metric: mean confidence minus accuracy, not ECE"
+    return out + [ev.row("lab", "", note="the lab zoo has no ImageNet-model counterpart to compare calibration against"),
+                  ev.row("live", "", note="no live calibration contrast against ImageNet models in this build")]
+
+
+def ece_residuals(cal: pd.DataFrame) -> pd.DataFrame:
+    """Per (recipe, seed): ECE on lab-val at T=1 minus the zoo's linear accuracy-to-ECE trend (over every recipe and
+    seed): the calibration a model has beyond what its accuracy predicts."""
+    c = cal[(cal["set"] == "lab-val") & (cal["scaling"] == "none") & (cal["prompts"] == "ensemble")]
+    c = c.groupby(["recipe", "seed"], as_index=False)[["accuracy", "ece"]].mean()
+    c["value"] = E.trend_residuals(c["accuracy"], c["ece"])
+    return c
+
+
+@evidence("C11")
+def c11(results, records_root=None) -> list[dict]:
+    """C11: ECE beyond the accuracy trend, each training-data and training-size recipe against base (a lab family)."""
+    from ..lab import zoo
+
+    out = [ev.row("records", "", note="the records hold no per-model ECE by training source")]
+    cal = LAB_CALIBRATION.read(results)
+    if cal is not None:
+        res = ece_residuals(cal)
+        fam = [r for r in zoo.names() if zoo.recipe(r).factor in ("data", "size") and r in set(res["recipe"])]
+        for r in fam:
+            out.append(ev.result_row("lab", f"ECE on lab-val beyond the zoo's accuracy trend, {r} vs base",
+                                     ev.lab_seed_contrast(res, r, "base"), role="family", unit="seeds"))
+    if not any(r["source"] == "lab" for r in out):
+        out.append(ev.row("lab", "", note="chapter 05 wrote no lab calibration table"))
+    out.append(ev.row("live", "", note="no live calibration contrast by training source in this build"))
+    return out
+
+
+@evidence("C12")
+def c12(results, records_root=None) -> list[dict]:
+    """C12: ECE under the lab shifts with the lab-val temperature minus at T=1 (base over seeds; every recipe as a
+    secondary)."""
+    out = [ev.row("records", "", note="the records hold no ECE before and after temperature scaling")]
+    tr = LAB_TRANSFER.read(results)
+    if tr is not None:
+        s = tr[(tr["prompts"] == "ensemble") & tr["shifted"]]
+        d = (s["ece_id"] - s["ece_none"]).groupby([s["recipe"], s["seed"]]).mean().rename("d").reset_index()
+        b = d[d["recipe"] == "base"].sort_values("seed")["d"].to_numpy()
+        out.append(ev.result_row("lab", f"ECE under the 4 lab shifts with the lab-val temperature minus at T=1, base, "
+                                        f"over {len(b)} seeds", E.one_sample_t(b), unit="seeds"))
+        allr = d.groupby("recipe")["d"].mean().to_numpy()
+        out.append(ev.result_row("lab", f"the same, every recipe (mean over seeds), bootstrap over {len(allr)} "
+                                        "recipes", E.bootstrap_mean(allr), role="secondary", unit="recipes"))
+    else:
+        out.append(ev.row("lab", "", note="chapter 05 wrote no lab transfer table"))
+    out.append(ev.row("live", "", note="live calibration transfer is read in chapter 05, not judged here"))
+    return out

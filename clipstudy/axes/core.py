@@ -10,7 +10,7 @@ is one module here (or in a plugin named in `CLIPSTUDY_PLUGINS`), one notebook a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -53,6 +53,109 @@ class Outputs:
         return (self.zs.logits.argmax(1) == self.zs.labels).numpy()
 
 
+# what a published column may be declared as: text (str objects, NaN where missing: compared as plain strings
+# are), bool, boolean (with missing values), int64, Int64 (with missing values), float64
+DTYPES = ("text", "bool", "boolean", "int64", "Int64", "float64")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table one chapter publishes for others (the summary, the claims page): its name and typed columns.
+
+    Declared once, in the axis module that writes it (`AXIS.table(name, column=dtype, ...)`), or here for the
+    tables every chapter writes (`EFFECTS`, `NOT_MEASURED`: `axis` None). It is written and read through this
+    object only: `write` checks the declared columns, casts them to their dtypes and publishes parquet (so a
+    column of TRUE/FALSE verdicts stays text, integers with gaps stay integers), with a CSV beside it for
+    readers; `read` gives the parquet back with those dtypes. Other columns may ride along (a `yours` mark)."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (column, dtype): dtypes from DTYPES
+    axis: "Axis | None" = None  # the axis whose chapter publishes it; None: every chapter publishes one
+
+    def __post_init__(self) -> None:
+        bad = [f"{c}: {d}" for c, d in self.columns if d not in DTYPES]
+        if bad:
+            raise ClipstudyError(f"table {self.name!r} declares unknown dtype(s) {', '.join(bad)}; use one of "
+                                 f"{', '.join(DTYPES)}")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        return dict(self.columns)
+
+    def _chapter(self, axis: "Axis | None") -> str:
+        owner = axis if axis is not None else self.axis
+        if owner is None:
+            raise ClipstudyError(f"table {self.name!r} is written by every chapter: say whose (axis=...)")
+        return owner.chapter
+
+    def path(self, results_dir: Any, axis: "Axis | None" = None, suffix: str = ".parquet") -> "Path":
+        """Where the table of `axis` (default: its own) lies under a results folder."""
+        from pathlib import Path
+
+        return Path(results_dir) / self._chapter(axis) / f"{self.name}{suffix}"
+
+    def conform(self, df: pd.DataFrame) -> pd.DataFrame:
+        """`df` with each declared column cast to its dtype (a missing one raises); other columns as they are."""
+        from ..errors import SchemaError
+
+        missing = [c for c, _ in self.columns if c not in df.columns]
+        if missing:
+            raise SchemaError(f"table {self.name!r} lacks declared column(s) {', '.join(missing)}")
+        out = df.copy()
+        for c, d in self.columns:
+            try:
+                out[c] = _text(out[c]) if d == "text" else out[c].astype(d)
+            except (TypeError, ValueError) as e:
+                raise SchemaError(f"table {self.name!r}, column {c!r}: its values are not {d} ({e})") from e
+        return out.reset_index(drop=True)
+
+    def write(self, results_dir: Any, df: pd.DataFrame, axis: "Axis | None" = None) -> pd.DataFrame:
+        """Publish `df` as this table (parquet, then the CSV beside it); returns the conformed frame."""
+        from ..store import atomic_write
+
+        out = self.conform(df)
+        atomic_write(self.path(results_dir, axis), lambda f: out.to_parquet(f, index=False))
+        atomic_write(self.path(results_dir, axis, ".csv"), lambda f: out.to_csv(f, index=False), "w")
+        return out
+
+    def read(self, results_dir: Any, axis: "Axis | None" = None) -> pd.DataFrame | None:
+        """The table as published under `results_dir` (declared dtypes), or None when its chapter did not write it."""
+        path = self.path(results_dir, axis)
+        if not path.is_file():
+            return None
+        try:
+            df = pd.read_parquet(path)
+        except Exception as e:  # noqa: BLE001: pyarrow raises several types for a damaged file
+            from ..errors import SchemaError
+
+            raise SchemaError(f"table {self.name!r} at {path} cannot be read ({type(e).__name__}: {e}); rebuild "
+                              f"its chapter") from e
+        return self.conform(df)
+
+
+def _text(col: pd.Series) -> pd.Series:
+    """A text column: str values and NaN for missing ones (never a number or a boolean read as text)."""
+    out = col.astype(object).where(col.notna(), np.nan)
+    bad = [v for v in out.dropna() if not isinstance(v, str)][:3]
+    if bad:
+        raise TypeError(f"non-text value(s) {bad!r}")
+    return out
+
+
+def table(name: str, **columns: str) -> Table:
+    """A table every chapter publishes (see `Axis.table` for one chapter's own)."""
+    return Table(name, tuple(columns.items()))
+
+
+# every chapter's effects (`Effects.write`) and its reasons for the factors it did not measure
+EFFECTS = table("effects", factor="text", axis="text", metric="text", effect="float64", comparison="text",
+                source="text", n="float64", ci_low="float64", ci_high="float64", p="float64")
+NOT_MEASURED = table("not_measured", factor="text", axis="text", reason="text")
+
+
 Row = dict  # one runner row: part, metric, value, n
 IdLookup = Callable[[Outputs], "Outputs | None"]  # the same model's outputs on the dataset's ID set
 Evaluator = Callable[[Outputs, IdLookup], "list[Row]"]
@@ -81,8 +184,18 @@ class Axis:
     version: int = 1  # bump when the evaluator or what its units hold changes: part of those units' keys
     id_set: bool = False  # its evaluator reads the same model's outputs on the ID set: the grid adds that set
 
+    published: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # name -> Table
+
     def __str__(self) -> str:
         return self.name
+
+    def table(self, name: str, **columns: str) -> Table:
+        """Declare a table this axis' chapter publishes for other chapters: its name and each column's dtype
+        (`Table`); the one object both its writer and its readers use."""
+        if name in self.published or name in (EFFECTS.name, NOT_MEASURED.name):
+            raise ClipstudyError(f"axis {self.key!r} declares table {name!r} twice")
+        self.published[name] = Table(name, tuple(columns.items()), self)
+        return self.published[name]
 
     def collector(self) -> "Effects":
         """A fresh effects collector on this axis (what `chapter.start` gives the chapter as `ch.effects`)."""
@@ -181,12 +294,12 @@ class Effects:
         eff = self.frame()
         if sort:
             eff = eff.sort_values("factor", kind="stable", key=lambda s: s.map(FACTORS.index)).reset_index(drop=True)
-        ch.save(eff, "effects")
+        ch.publish(EFFECTS, eff)
         measured = set(eff["factor"])
         nm = {f: w for f, w in self.why_not.items() if f not in measured}
         if self.why_not:
-            ch.save(pd.DataFrame([dict(factor=f, axis=self.axis.name, reason=w) for f, w in nm.items()],
-                                 columns=["factor", "axis", "reason"]), "not_measured")
+            ch.publish(NOT_MEASURED, pd.DataFrame([dict(factor=f, axis=self.axis.name, reason=w) for f, w in nm.items()],
+                                                  columns=["factor", "axis", "reason"]))
         display(Markdown(E.factor_summary(eff, {**dict(notes or {}), **nm} or None)))
         return eff
 

@@ -18,7 +18,9 @@ from ..errors import UnknownNameError
 from ..lab import evaluate as lab_eval
 from ..metrics import ood_metrics, ood_scores
 from ..metrics.ood import SCORES
+from . import evidence as ev
 from .core import IdLookup, Outputs, Row, row, Axis, FACTORS, display, register, show
+from .evidence import evidence
 
 NAME = "OOD detection"
 
@@ -181,6 +183,9 @@ ID_SET = "imagenet"
 LAB_PROMPTS = ("ensemble", "classifier head")  # the chapter's main prompt set (a classifier has its own head)
 
 
+# every recipe, seed, prompt set, score and OOD group against lab-val (`detection_frame`): C8's and C13's lab evidence
+LAB_DETECTION = AXIS.table("lab_detection", model="text", seed="int64", classifier="bool", prompts="text",
+                           method="text", ood="text", auroc="float64", id_acc="float64")
 COOD = "cood_benchmarking"  # Galil et al. 2023: class-OOD AUROC per real model
 RECORDS_WHY_NOT = {  # factors the OOD records do not contrast (cood_benchmarking's CLIPs are OpenAI's only)
     "architecture": "not contrasted in the records: cood_benchmarking's 9 zero-shot CLIPs mix ResNets and ViTs of "
@@ -253,7 +258,8 @@ def records_claims(ch: chapter.Chapter, c: pd.DataFrame | None) -> pd.DataFrame 
         return None
     from .. import records as R
 
-    cl = ch.save(R.cood.claims_table(c, ["C8", "C13"]), "records_claims")
+    cl = ch.save(pd.DataFrame([dict(id="C8", **R.c8_records(c)), dict(id="C13", **R.c13_records(c))]),
+                 "records_c8_c13")
     display(cl[["id", "effect", "n", "unit", "ci_low", "ci_high", "measured"]].round(3))
     sec = ch.save(R.c8_secondary(c), "records_c8_secondary")
     display(sec[["confidence", "primary", "effect", "n", "ci_low", "ci_high", "note"]].round(3))
@@ -292,7 +298,7 @@ def lab_detection(ch: chapter.Chapter) -> pd.DataFrame:
                                   seeds_=lab_eval.seeds(ch.lab_profile), precision=ch.precision)
     groups = lab_eval.labset("lab-ood", ch.n_eval, ch.lab_profile).factors["ood"].tolist()
     det = detection_frame(outs, groups)
-    ch.save(det, "lab_detection")
+    det = ch.publish(LAB_DETECTION, det)
     display(det[(det["model"] == "base") & (det["prompts"] == "ensemble")]
              .pivot_table(index="method", columns="ood", values=["auroc", "fpr95"]).round(3))
     return det
@@ -374,3 +380,79 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
     ch.live_finding("Over {n:.0f} live models and {k:.0f} OOD sets, mean MCM AUROC is {a:.3f}.",
                     n=lt["model"].nunique(), k=lt["ood"].nunique(), a=float(head["auroc"].mean()))
     return lt
+
+
+# ---- the paper's claims on this axis ---------------------------------------------------------------
+
+def cood_rows(records_root, analysis: str, secondary: str | None = None) -> list[dict]:
+    """Records evidence from one analysis of `records.cood` (its primary row) and, optionally, another's rows as
+    secondaries; a single row saying why when the COOD records are missing."""
+    from .. import records
+    from ..errors import ClipstudyError
+
+    try:
+        frame = records.load(COOD, records_root)
+    except ClipstudyError as e:
+        return [ev.row("records", "", note=f"records missing ({type(e).__name__}): run `clipstudy fetch records`")]
+    res = getattr(records.cood, analysis)(frame)
+    out = [ev.result_row("records", res.get("measured", ""), res)]
+    for r in (getattr(records.cood, secondary)(frame).to_dict("records") if secondary else []):
+        out.append(ev.result_row("records", r.get("measured", ""), r, role="secondary"))
+    return out
+
+
+@evidence("C8")
+def c8(results, records_root=None) -> list[dict]:
+    """C8: within one training source, ID accuracy tracks AUROC (Spearman over the records' OpenAI CLIPs; over the
+    lab recipes that share base's data)."""
+    out = cood_rows(records_root, "c8_records", "c8_secondary")
+    det = LAB_DETECTION.read(results)
+    if det is not None:
+        d = det[(det["method"] == "mcm") & (det["ood"] == "all") & (det["prompts"] == "ensemble")
+                & ~det["model"].str.startswith("data-")]
+        d = d.groupby("model")[["id_acc", "auroc"]].mean().dropna()
+        if len(d) >= 2:
+            res = E.spearman_bootstrap(d["id_acc"], d["auroc"])
+            out.append(ev.row("lab", f"Spearman of lab-val top-1 with MCM AUROC over the {len(d)} lab recipes that "
+                              "share the base training data (bootstrap over recipes)", res["effect"], res["n"],
+                              (res["ci_low"], res["ci_high"]), unit="recipes"))
+    if not any(r["source"] == "lab" for r in out):
+        out.append(ev.row("lab", "", note="chapter 06 wrote no lab detection table"))
+    out.append(ev.row("live", "", note="no live OOD detection in this build"))
+    return out
+
+
+def finetune_ood_residual(det: pd.DataFrame, treatment: str = "finetuned", base: str = "base") -> dict | None:
+    """The lab C13 effect: per seed, MSP AUROC (ID lab-val against all lab-ood) of each model minus the linear
+    accuracy-to-AUROC trend of the zero-shot recipes (every recipe and seed but the classifiers), then treatment
+    minus base over seeds (Welch t)."""
+    from ..effects import trend_residuals
+
+    d = det[(det["method"] == "msp") & (det["ood"] == "all")]
+    if "classifier" not in d:
+        d = d.assign(classifier=d["model"] == treatment)
+    d = d[(d["prompts"] == "ensemble") | d["classifier"].astype(bool)]
+    d = d.groupby(["model", "seed"], as_index=False).agg(id_acc=("id_acc", "mean"), auroc=("auroc", "mean"),
+                                                          classifier=("classifier", "max"))
+    if not {treatment, base} <= set(d["model"]):
+        return None
+    # the trend is the zero-shot models' (every CLIP recipe and seed): a classifier head is what is being tested
+    d["value"] = trend_residuals(d["id_acc"], d["auroc"], fit_on=~d["classifier"].astype(bool))
+    return ev.lab_seed_contrast(d.rename(columns={"model": "recipe"}), treatment, base)
+
+
+@evidence("C13")
+def c13(results, records_root=None) -> list[dict]:
+    """C13: fine-tuning changes OOD AUROC beyond what its accuracy gain predicts (records pairs; lab finetuned vs
+    base against the zero-shot recipes' trend)."""
+    out = cood_rows(records_root, "c13_records")
+    det = LAB_DETECTION.read(results)
+    if det is not None:
+        res = finetune_ood_residual(det)
+        if res is not None:
+            out.append(ev.result_row("lab", "MSP AUROC, finetuned minus base, minus the change the zero-shot recipes' "
+                                     "accuracy-to-AUROC line predicts (over seeds)", res, unit="seeds"))
+    if not any(r["source"] == "lab" for r in out):
+        out.append(ev.row("lab", "", note="chapter 06 wrote no lab detection table with the fine-tuned recipe"))
+    out.append(ev.row("live", "", note="no live OOD detection of fine-tuned CLIPs in this build"))
+    return out

@@ -16,7 +16,9 @@ from .. import effects as E
 from ..data_sources import GROUPS
 from ..lab import evaluate as lab_eval
 from ..metrics.shape_bias import lab_shape_bias, live_decisions, live_shape_bias
+from . import evidence as ev
 from .core import IdLookup, Outputs, Row, row, LAB_FACTORS, Axis, display, live_wide, register, show
+from .evidence import evidence
 from .visual_factors import _runs
 
 AXIS_NAME = "shape bias"
@@ -39,9 +41,15 @@ def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
 
 
 AXIS = register(Axis("shape_bias", AXIS_NAME, "04_shape_bias", live=("cue-conflict", "edges", "silhouettes"),
-                          lab=("lab-val", "lab-cue-conflict"),
-                     runner="shape", tasks=("shape-bias",), evaluate=evaluate,
-                          metrics=("shape_bias", "shape_acc", "texture_acc", "accuracy16")))
+                     lab=("lab-val", "lab-cue-conflict"), runner="shape", tasks=("shape-bias",), evaluate=evaluate,
+                     metrics=("shape_bias", "shape_acc", "texture_acc", "accuracy16")))
+
+# every real decider's shape bias on the cue-conflict images (`records_table`): C2's and C14's records evidence
+RECORDS_SHAPE_BIAS = AXIS.table("records_shape_bias", source="text", model="text", prompts="text", group="text",
+                                data="text", shape_bias="float64", n_conflict="int64")
+# every lab recipe's shape bias per seed and prompt set (`lab`): C2's lab evidence
+LAB_SHAPE_BIAS = AXIS.table("lab_shape_bias", recipe="text", seed="int64", prompts="text", factor="text",
+                            shape_bias="float64", n_conflict="int64")
 
 
 # ---- tables: the records' real CLIPs, fine-tuned CLIPs, ImageNet models, LMMs and humans ----------------------
@@ -189,29 +197,6 @@ def lab_agreement(effects: pd.DataFrame) -> pd.DataFrame:
                                        "ci_high", "verdict"])
 
 
-def claims(sb: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
-    """The paper's shape-bias claims against the records, each with a computed verdict (`effects.verdict`).
-
-    C2 "zero-shot CLIPs decide more by shape than by texture": the mean shape bias of Gavrikov et al.'s
-    zero-shot CLIPs (80 templates) minus 0.5, bootstrap over the CLIPs. C3 "fine-tuning a CLIP on ImageNet
-    lowers its shape bias": the paired fine-tuning effect of `records_shape_bias_effects`.
-    """
-    from ..effects import bootstrap_mean, verdict
-
-    zs = zero_shot(sb)
-    c2 = bootstrap_mean((zs.loc[zs["prompts"] == "ensemble80", "shape_bias"] - 0.5).to_numpy())
-    ft = effects[(effects["factor"] == "fine-tuning") & (effects["source"] == "records")]
-    c3 = ft.iloc[0].to_dict() if len(ft) else dict(effect=np.nan, n=0, ci_low=np.nan, ci_high=np.nan)
-    rows = [dict(id="C2", claim="Zero-shot CLIPs decide more by shape than by texture",
-                 measured="mean shape bias of the zero-shot CLIPs (80 templates) minus 0.5", expected="positive", **c2),
-            dict(id="C3", claim="Fine-tuning a CLIP on ImageNet lowers its shape bias",
-                 measured="fine-tuned minus its own zero-shot CLIP, paired", expected="negative",
-                 **{k: c3[k] for k in ("effect", "n", "ci_low", "ci_high")})]
-    out = pd.DataFrame(rows)
-    out["verdict"] = [verdict(r.effect, r.ci_low, r.ci_high, r.expected) for r in out.itertuples()]
-    return out
-
-
 # The same real model evaluated in two record sets is one model (the unit of replication is the model): these
 # names are one checkpoint each. model-vs-human's CLIP fork loads OpenAI's ViT-L/14 (`clip-14`), which Gavrikov et
 # al. also ran; model-vs-human's `resnet50` is torchvision's ResNet-50, which vlm_shapebias names `tv_resnet50`.
@@ -310,7 +295,7 @@ def records(ch: chapter.Chapter) -> pd.DataFrame | None:
     """Shape bias of every real decider (humans, CLIPs, ImageNet models, LMMs), its strip plot and finding."""
     if not chapter.records_ready(*RECORD_FOLDERS):  # else one "Records missing" notice naming the fetch command
         return None
-    sb = ch.save(records_table(records_decisions()), "records_shape_bias")
+    sb = ch.publish(RECORDS_SHAPE_BIAS, records_table(records_decisions()))
     unknown = sb[~sb["tagged"].astype(bool)]
     print(f"{len(sb)} (decider, prompt set) rows from {sb['source'].nunique()} sources; "
           f"{unknown['model'].nunique()} deciders the tag rules do not know (kept, tagged unknown)")
@@ -356,17 +341,6 @@ def records_effects(ch: chapter.Chapter, sb: pd.DataFrame | None) -> pd.DataFram
     return rec
 
 
-def records_claims(ch: chapter.Chapter, sb: pd.DataFrame | None, rec: pd.DataFrame | None) -> None:
-    if sb is None:
-        return
-    cl = ch.save(claims(sb, rec), "records_claims")
-    display(cl.round(3))
-    for r in cl.itertuples():
-        chapter.finding("{id} ({claim}): {verdict} ({m}: {e:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}], n={n:.0f}).",
-                        id=r.id, claim=r.claim, verdict=r.verdict, m=r.measured, e=r.effect, lo=r.ci_low,
-                        hi=r.ci_high, n=r.n)
-
-
 # ---- lab -------------------------------------------------------------------------------------------
 def _boot(dec: np.ndarray, f: pd.DataFrame) -> np.ndarray:
     """Image-bootstrap replicates of shape bias (same resamples for every recipe and seed)."""
@@ -389,7 +363,7 @@ def lab(ch: chapter.Chapter) -> pd.DataFrame:
                          boot=_boot(dec, ls.factors)))
     lab_sb = pd.DataFrame(rows).merge(recs[["recipe", "factor", "shape_texture_corr"]], on="recipe")
     lab_sb["study factor"] = lab_sb["factor"].map(LAB_FACTORS).fillna("base")
-    ch.save(lab_sb.drop(columns="boot"), "lab_shape_bias")
+    ch.publish(LAB_SHAPE_BIAS, lab_sb.drop(columns="boot"))
     print(f"mean over {len(lab_eval.seeds(ch.lab_profile))} training seeds per recipe:")
     display(lab_sb.groupby(["recipe", "prompts", "factor"])[["shape_bias", "shape_acc", "texture_acc", "n_conflict"]]
              .mean().round(3))
@@ -509,3 +483,89 @@ def live_finetune_effects(ch: chapter.Chapter, live_sb: pd.DataFrame) -> list[di
     return ch.effects.extend([E.effect("fine-tuning", AXIS.name, "shape bias (live, cue-conflict)", b["effect"],
                                        "fine-tuned vs its zero-shot parent", "live", n=b["n"],
                                        ci=(b["ci_low"], b["ci_high"]), p=b["p"])])
+
+
+# ---- the paper's claims on this axis ---------------------------------------------------------------
+
+RECORDS_MISSING = "records missing: run `clipstudy fetch records`"
+NOT_LIVE = "live shape bias is not part of this build"
+
+
+def _units(results) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(zero-shot CLIPs, ImageNet-trained models), one row per real model, from the published records table."""
+    sb = RECORDS_SHAPE_BIAS.read(results)
+    if sb is None:
+        return None
+    return model_units(sb, "zero-shot CLIP"), model_units(sb, "ImageNet model", data=IMAGENET_DATA)
+
+
+@evidence("C2")
+def c2(results, records_root=None) -> list[dict]:
+    """C2: the zero-shot CLIPs' shape bias minus 0.5 (records: over models; lab: base over its seeds)."""
+    from ..effects import bootstrap_mean, one_sample_t
+
+    units = _units(results)
+    if units is None:
+        out = [ev.row("records", "", note=RECORDS_MISSING)]
+    else:
+        zs = units[0]
+        out = [ev.result_row("records", f"mean shape bias of {len(zs)} zero-shot CLIPs (80 templates) minus 0.5",
+                             bootstrap_mean((zs["shape_bias"] - 0.5).to_numpy()), unit="models")]
+    lab = LAB_SHAPE_BIAS.read(results)
+    if lab is not None:
+        b = lab[(lab["recipe"] == "base") & (lab["prompts"] == "ensemble")].groupby("seed")["shape_bias"].mean()
+        out.append(ev.result_row("lab", f"shape bias of the base lab CLIP minus 0.5, over {len(b)} seeds",
+                                 one_sample_t((b - 0.5).to_numpy()), unit="seeds"))
+    else:
+        out.append(ev.row("lab", "", note="chapter 04 wrote no lab shape-bias table"))
+    out.append(ev.row("live", "", note=NOT_LIVE))
+    return out
+
+
+@evidence("C14")
+def c14(results, records_root=None) -> list[dict]:
+    """C14: the zero-shot CLIPs' shape bias minus the ImageNet-trained models', over models (records)."""
+    from ..effects import grouped_effect
+
+    units = _units(results)
+    if units is None:
+        out = [ev.row("records", "", note=RECORDS_MISSING)]
+    else:
+        zs, inet = units
+        f = pd.concat([zs.assign(group="clip"), inet.assign(group="imagenet")], ignore_index=True)
+        g = grouped_effect(f, "group", "clip", "imagenet", "shape_bias", unit="unit")
+        g["n"] = len(zs) + len(inet)
+        out = [ev.result_row("records", f"mean shape bias of {len(zs)} zero-shot CLIPs minus {len(inet)} "
+                             "ImageNet-1k/21k-trained models, same cue-conflict images", g, unit="models")]
+    return out + [ev.row("lab", "", note="the lab zoo trains no classifier from scratch on lab-train (its classifier "
+                                         "is a fine-tune of base, C3)"),
+                  ev.row("live", "", note=NOT_LIVE)]
+
+
+@evidence("C3")
+def c3(results, records_root=None) -> list[dict]:
+    """C3: each fine-tuned CLIP minus its own zero-shot CLIP (records and live: paired; lab: finetuned vs base)."""
+    rec = ev.effect_rows(results, AXIS, "fine-tuning", "", "records")
+    if rec.empty:
+        out = [ev.row("records", "", note=RECORDS_MISSING)]
+    else:
+        r = rec.iloc[0]
+        out = [ev.row("records", "fine-tuned minus its own zero-shot CLIP, paired", r["effect"], r["n"],
+                      (r["ci_low"], r["ci_high"]), unit="model pairs", p=r["p"])]
+    out += ev.from_effects("lab", results, AXIS, "fine-tuning", "shape bias", "seeds x images",
+                           comparison="finetuned vs base") or \
+        [ev.row("lab", "", note="chapter 04 wrote no lab fine-tuning effect")]
+    out += ev.from_effects("live", results, AXIS, "fine-tuning", "shape bias", "model pairs") or \
+        [ev.row("live", "", note=NOT_LIVE)]
+    return out
+
+
+@evidence("C9")
+def c9(results, records_root=None) -> list[dict]:
+    """C9: the shape-bias drop under standard fine-tuning minus that under the other kinds (a lab family)."""
+    out = [ev.row("records", "", note="no CLIP fine-tuned contrastively or parameter-efficiently among the records")]
+    out += ev.from_effects("lab", results, AXIS, "fine-tuning", "shape-bias drop", "seeds x images", role="family") or \
+        [ev.row("lab", "", note="chapter 04 wrote no difference of fine-tuning drops (the zoo lacks the contrastive "
+                                "and parameter-efficient fine-tunes)")]
+    out.append(ev.row("live", "", note="no live contrastive or parameter-efficient fine-tunes in this build"))
+    return out

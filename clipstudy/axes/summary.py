@@ -1,10 +1,10 @@
-"""Chapter 10: every factor on every axis, read from the effects.csv each chapter wrote in this build.
+"""Chapter 10: every factor on every axis, read from the effects each chapter published in this build.
 
 Which chapters and axes are expected comes from the axis registry (`Axis.summarised`), never from the
-axis strings found in the files, so a chapter that failed still has its column and its reason. The tables
-(functions over frames and the results folder) give the source of each number and the reason for every empty
-cell: a chapter may also write `not_measured.csv` (columns factor, axis, reason) to say why a factor has no
-effect on its axis; without one, an empty cell says only that the chapter wrote no effect for it."""
+axis strings found in the files, so a chapter that failed still has its column and its reason. Each chapter's
+effects and its reasons for unmeasured factors are read through their declarations (`core.EFFECTS`,
+`core.NOT_MEASURED`). The tables (functions over frames) give the source of each number and the reason for every
+empty cell; without a chapter's own reason, an empty cell says only that the chapter wrote no effect for it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import chapter, plots
 from ..effects import COLUMNS, INTERVAL, SOURCES, effects_frame
-from .core import FACTORS, Axis, display, register, show
+from .core import EFFECTS, FACTORS, NOT_MEASURED, Axis, display, register, show
 
 AXIS = register(Axis("summary", "summary", "10_summary", summarised=False, smoke_note=(
     "This build uses the `smoke` profile: every lab effect below comes from tiny models trained for seconds on tiny "
@@ -27,43 +27,50 @@ AXIS = register(Axis("summary", "summary", "10_summary", summarised=False, smoke
 
 SOURCE_ORDER = ("lab", "records", "live")
 
+# what this chapter publishes for readers: every effect of the build, the headline table, the unmeasured cells and
+# the count of effects per axis and source
+ALL_EFFECTS = AXIS.table("all_effects", **EFFECTS.dtypes, chapter="text")
+SUMMARY_TABLE = AXIS.table("summary_table", axis="text", chapter="text", factor="text", source="text",
+                           effect="float64", ci_low="float64", ci_high="float64", n="float64", n_rows="int64")
+MISSING_CELLS = AXIS.table("missing_cells", chapter="text", axis="text", factor="text", reason="text")
+SOURCES_PER_AXIS = AXIS.table("sources_per_axis", axis="text")
 
-def read_effects(results_dir: str | Path, chapters: Iterable[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Every <results_dir>/<chapter>/effects.csv as one frame with a `chapter` column, and the problems met.
 
-    A file that cannot be read or does not follow the effects schema is reported in the problems list
-    (chapter and error), never silently dropped. `chapters` restricts which folders are read.
+def read_effects(results_dir: str | Path, axes: Iterable[Axis] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Every expected chapter's published effects (`core.EFFECTS`) as one frame with a `chapter` column, in chapter
+    order, and the problems met.
+
+    A table that cannot be read or does not follow the effects schema is reported in the problems list (chapter and
+    error), never silently dropped. `axes` restricts which chapters are read (default: the summary's `expected`).
     """
-    root = Path(results_dir)
     frames, problems = [], []
-    wanted = set(chapters) if chapters is not None else None
-    for path in sorted(root.glob("*/effects.csv")):
-        chap = path.parent.name
-        if wanted is not None and chap not in wanted:
-            continue
+    for a in (expected() if axes is None else axes):
         try:
-            raw = pd.read_csv(path)
+            raw = EFFECTS.read(results_dir, a)
+            if raw is None:
+                continue
             df = effects_frame(raw) if len(raw) else pd.DataFrame(columns=COLUMNS)
-        except Exception as e:  # a broken file is a named problem in the summary, not a crash
-            problems.append(f"{chap}: {path.name} unreadable ({type(e).__name__}: {e})")
+        except Exception as e:  # a broken table is a named problem in the summary, not a crash
+            problems.append(f"{a.chapter}: {EFFECTS} unreadable ({type(e).__name__}: {e})")
             continue
-        if len(df):  # an empty file is known through chapters_with_effects
-            frames.append(df.assign(chapter=chap))
+        if len(df):  # an empty table is known through chapters_with_effects
+            frames.append(df.assign(chapter=a.chapter))
     if not frames:
         return pd.DataFrame(columns=COLUMNS + ["chapter"]), problems
     return pd.concat(frames, ignore_index=True), problems
 
 
-def read_not_measured(results_dir: str | Path) -> pd.DataFrame:
-    """Every <chapter>/not_measured.csv (factor, axis, reason) with a `chapter` column."""
+def read_not_measured(results_dir: str | Path, axes: Iterable[Axis] | None = None) -> pd.DataFrame:
+    """Every expected chapter's published reasons for the factors it did not measure (`core.NOT_MEASURED`), with a
+    `chapter` column."""
     frames = []
-    for path in sorted(Path(results_dir).glob("*/not_measured.csv")):
+    for a in (expected() if axes is None else axes):
         try:
-            d = pd.read_csv(path)
-        except Exception:
-            continue
-        if {"factor", "axis", "reason"} <= set(d.columns):
-            frames.append(d[["factor", "axis", "reason"]].assign(chapter=path.parent.name))
+            d = NOT_MEASURED.read(results_dir, a)
+        except Exception:  # noqa: BLE001: an unreadable table gives no reasons; the cell says the chapter wrote none
+            d = None
+        if d is not None:
+            frames.append(d[["factor", "axis", "reason"]].assign(chapter=a.chapter))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["factor", "axis", "reason",
                                                                                       "chapter"])
 
@@ -96,19 +103,19 @@ def grid(heads: pd.DataFrame, axes: Sequence[str], source: str | None = None) ->
     return g.reindex(index=list(FACTORS), columns=list(axes))
 
 
-def chapters_with_effects(results_dir: str | Path) -> set[str]:
-    """The chapters that wrote an effects.csv (possibly empty) under results_dir."""
-    return {p.parent.name for p in Path(results_dir).glob("*/effects.csv")}
+def chapters_with_effects(results_dir: str | Path, axes: Iterable[Axis] | None = None) -> set[str]:
+    """The chapters that published an effects table (possibly empty) under results_dir."""
+    return {a.chapter for a in (expected() if axes is None else axes) if EFFECTS.path(results_dir, a).is_file()}
 
 
 def missing_cells(effects: pd.DataFrame, axes_by_chapter: dict[str, str | None], not_measured: pd.DataFrame | None = None,
                   problems: Sequence[str] = (), present: Iterable[str] = ()) -> pd.DataFrame:
     """Every (factor, axis) without a finite effect, and why.
 
-    axes_by_chapter maps each expected chapter to its axis name (None when the chapter wrote no effects.csv
-    in this build). Reasons, most specific first: the chapter's own not_measured.csv; the chapter wrote no
-    effects.csv (not executed, or failed: see problems) or an empty one (`present` names the chapters whose
-    file exists); it wrote no effect for that factor.
+    axes_by_chapter maps each expected chapter to its axis name (None when the chapter published no effects
+    in this build). Reasons, most specific first: the chapter's own reason (`core.NOT_MEASURED`); the chapter
+    published no effects table (not executed, or failed: see problems) or an empty one (`present` names the
+    chapters whose table exists); it wrote no effect for that factor.
     """
     present = set(present)
     e = effects[np.isfinite(pd.to_numeric(effects["effect"], errors="coerce"))] if len(effects) else effects
@@ -123,9 +130,9 @@ def missing_cells(effects: pd.DataFrame, axes_by_chapter: dict[str, str | None],
                 if bad:
                     reason = bad[0]
                 elif chap in present:
-                    reason = f"{chap} measured no effect in this build (its effects.csv is empty)"
+                    reason = f"{chap} measured no effect in this build (its effects table is empty)"
                 else:
-                    reason = f"{chap} wrote no effects.csv in this build (not executed, or it failed)"
+                    reason = f"{chap} published no effects table in this build (not executed, or it failed)"
                 rows.append(dict(chapter=chap, axis="(unknown)", factor=f, reason=reason))
             elif (f, axis) not in have:
                 rows.append(dict(chapter=chap, axis=axis, factor=f,
@@ -152,11 +159,10 @@ def expected() -> list:
 def read(ch: chapter.Chapter) -> dict:
     """Every expected chapter's effects, the problems met reading them, and each chapter's axis (None: no rows)."""
     axes = expected()
-    eff, problems = read_effects(ch.results_dir)
-    eff = eff[eff["chapter"].isin([a.chapter for a in axes])] if len(eff) else eff
+    eff, problems = read_effects(ch.results_dir, axes)
     wrote = set(eff["chapter"]) if len(eff) else set()
     axes_by_chapter = {a.chapter: (a.name if a.chapter in wrote else None) for a in axes}
-    ch.save(eff, "all_effects")
+    ch.publish(ALL_EFFECTS, eff)
     for p in problems:
         chapter.notice("Unreadable effects file", p)
     print(f"{len(eff)} effect rows from {eff['chapter'].nunique() if len(eff) else 0} of {len(axes)} chapters")
@@ -166,15 +172,15 @@ def read(ch: chapter.Chapter) -> dict:
     # every expected chapter gets a column; one that wrote no effects is named by its chapter
     axes_ = list(dict.fromkeys(a if a is not None else f"{c[3:]} (no effects)" for c, a in axes_by_chapter.items()))
     return dict(eff=eff, problems=problems, axes_by_chapter=axes_by_chapter, heads=headline(eff), axes=axes_,
-                present=chapters_with_effects(ch.results_dir))
+                present=chapters_with_effects(ch.results_dir, axes))
 
 
 def table(ch: chapter.Chapter, s: dict) -> pd.DataFrame:
     """One headline effect per (factor, axis, source), grouped by axis in chapter order: one table per axis."""
     heads = s["heads"]
     cols = ["factor", "source", "effect", "ci_low", "ci_high", "n", "metric", "comparison", "n_rows"]
-    t = ch.save(heads[["axis", "chapter", *cols]].sort_values(["chapter", "factor", "source"], kind="stable"),
-                "summary_table")
+    t = ch.publish(SUMMARY_TABLE, heads[["axis", "chapter", *cols]].sort_values(["chapter", "factor", "source"],
+                                                                              kind="stable"))
     for (_, axis_name), g in t.groupby(["chapter", "axis"], sort=True):
         chapter.heading(axis_name)
         display(g[cols])
@@ -201,8 +207,8 @@ def heatmap(ch: chapter.Chapter, s: dict) -> None:
 
 def missing(ch: chapter.Chapter, s: dict) -> pd.DataFrame:
     """Every unmeasured cell and why (the chapter's own reason first)."""
-    miss = ch.save(missing_cells(s["eff"], s["axes_by_chapter"], read_not_measured(ch.results_dir),
-                                         s["problems"], s["present"]), "missing_cells")
+    miss = ch.publish(MISSING_CELLS, missing_cells(s["eff"], s["axes_by_chapter"], read_not_measured(ch.results_dir),
+                                                   s["problems"], s["present"]))
     if len(miss):
         display(miss)
     else:
@@ -218,5 +224,5 @@ def sources(ch: chapter.Chapter, s: dict) -> None:
     per = eff.assign(measured=np.isfinite(eff["effect"])).groupby(["axis", "source"])["measured"].sum().unstack(
         fill_value=0)
     per = per.reindex(columns=[x for x in SOURCES if x in per.columns])
-    ch.save(per.reset_index(), "sources_per_axis")
+    ch.publish(SOURCES_PER_AXIS, per.reset_index())
     display(per)

@@ -11,7 +11,9 @@ import torch.nn.functional as F
 from .. import chapter, plots
 from ..effects import recipe_contrast
 from ..lab import evaluate as lab_eval
+from . import evidence as ev
 from .core import IdLookup, Outputs, Row, row, Axis, display, register, show
+from .evidence import evidence
 
 NAME = "3D awareness"
 RADII = (2, 4, 8)
@@ -211,6 +213,10 @@ AXIS = register(Axis("threed", NAME, "08_3d_awareness", live=("imagenet-3dcc",),
                      runner="3d", tasks=("3d",), evaluate=evaluate, metrics=("top1",)))
 ARCHS = ["base", "arch-vit", "arch-convnext"]
 
+# top-1 of every recipe and seed per corruption and severity on lab-3dcc (`corruption_frame`): C1's lab evidence
+LAB_3DCC = AXIS.table("lab_3dcc", model="text", seed="int64", arch="text", corruption="text", kind="text",
+                      severity="int64", accuracy="float64", n="int64")
+
 
 def records(ch: chapter.Chapter) -> None:
     """The records hold nothing on this axis: one notice says so."""
@@ -261,8 +267,7 @@ def lab_3dcc(ch: chapter.Chapter) -> pd.DataFrame:
     outs = lab_eval.outputs_frame(list(lab_eval.recipes(ch.lab_profile)["recipe"]), ["lab-3dcc"], n=n,
                                   profile=ch.lab_profile, device=ch.device, seeds_=lab_eval.seeds(ch.lab_profile),
                                   precision=ch.precision)
-    acc3 = corruption_frame(outs, lab_eval.labset("lab-3dcc", n, ch.lab_profile).factors)
-    ch.save(acc3, "lab_3dcc")
+    acc3 = ch.publish(LAB_3DCC, corruption_frame(outs, lab_eval.labset("lab-3dcc", n, ch.lab_profile).factors))
     arch = acc3[acc3["model"].isin(ARCHS)]
     fig = plots.severity_lines(arch, "severity (0 = clean)", aspect=1.1)
     ch.figure(fig, arch, "lab_3dcc_by_architecture")
@@ -376,3 +381,45 @@ def live(ch: chapter.Chapter) -> pd.DataFrame | None:
                     a1=float(lv[lv["severity"] == 1]["accuracy"].mean()),
                     a5=float(lv[lv["severity"] == 5]["accuracy"].mean()))
     return lv
+
+
+# ---- the paper's claims on this axis ---------------------------------------------------------------
+
+def threed_er(acc3: pd.DataFrame) -> pd.DataFrame:
+    """Per (recipe, seed): clean top-1 (severity 0), top-1 under the 3D corruptions (severity 1-5 mean) and the 3D
+    effective robustness: corrupted minus the zoo's clean-to-corrupted logit-linear trend (fitted over every recipe
+    and seed: the accuracy a model of that clean accuracy is expected to keep)."""
+    from ..effects import trend_residuals
+
+    a = acc3[acc3["kind"].isin(["3D", "none"]) | (acc3["severity"] == 0)]
+    clean = a[a["severity"] == 0].groupby(["model", "seed"])["accuracy"].mean().rename("clean")
+    corr = a[(a["severity"] > 0) & (a["kind"] == "3D")].groupby(["model", "seed"])["accuracy"].mean().rename("corrupted")
+    t = pd.concat([clean, corr], axis=1).dropna().reset_index().rename(columns={"model": "recipe"})
+    t["value"] = trend_residuals(t["clean"], t["corrupted"], logit=True)
+    return t
+
+
+@evidence("C1")
+def c1(results, records_root=None) -> list[dict]:
+    """C1: the three lab architectures' 3D effective robustness (a family of three contrasts), and the live models'
+    encoder families."""
+    out = [ev.row("records", "", note="no published per-model 3D-corruption results among the records")]
+    acc3 = LAB_3DCC.read(results)
+    if acc3 is not None:
+        er = threed_er(acc3)
+        for t, b in [("arch-vit", "base"), ("arch-convnext", "base"), ("arch-vit", "arch-convnext")]:
+            if {t, b} <= set(er["recipe"]):
+                out.append(ev.result_row("lab", f"3D effective robustness (logit), {t} vs {b}",
+                                         ev.lab_seed_contrast(er, t, b), role="family", unit="seeds"))
+        if acc3["model"].isin(["base"]).any():
+            raw = acc3[(acc3["severity"] > 0) & (acc3["kind"] == "3D")].groupby(["model", "seed"])["accuracy"].mean()
+            raw = raw.rename("value").reset_index().rename(columns={"model": "recipe"})
+            if {"arch-convnext", "base"} <= set(raw["recipe"]):
+                out.append(ev.result_row("lab", "top-1 under 3D corruptions, arch-convnext vs base (not "
+                                         "accuracy-controlled)", ev.lab_seed_contrast(raw, "arch-convnext", "base"),
+                                         role="secondary", unit="seeds"))
+    if not any(r["source"] == "lab" for r in out):
+        out.append(ev.row("lab", "", note="chapter 08 wrote no lab 3DCC table"))
+    out += ev.from_effects("live", results, AXIS, "architecture", "accuracy under 3D", "models") or \
+        [ev.row("live", "", note="chapter 08 wrote no live architecture effect on 3D corruptions")]
+    return out

@@ -16,7 +16,9 @@ from .. import chapter, plots
 from .. import effects as E
 from ..effects import effect, matched_contrast
 from ..lab import evaluate as lab_eval
+from . import evidence as ev
 from .core import IdLookup, Outputs, Row, row, Axis, display, live_wide, register, show
+from .evidence import evidence
 
 def evaluate(o: Outputs, id_of: IdLookup) -> list[Row]:
     """Accuracy and error ratio per visual factor (ImageNet-X annotations; the lab's shifted factors)."""
@@ -406,3 +408,77 @@ def live_source_effects(ch: chapter.Chapter, live_x: pd.DataFrame) -> list[dict]
                                g["effect"], f"{src} vs openai-wit", "live", n=g["n"], ci=(g["ci_low"], g["ci_high"]),
                                p=g["p"]))
     return ch.effects.extend(rows)
+
+
+# ---- the paper's claims on this axis ---------------------------------------------------------------
+
+# one checkpoint under two testbed names: the modelvshuman testbed's OpenAI CLIPs are the imagenet_testbed's
+IMAGENET_X_SAME = {"clip": "vit_b_32_clip_zeroshot", "clipRN50": "resnet50_clip_zeroshot"}
+
+
+def imagenet_x_er(records_root=None) -> pd.DataFrame:
+    """Per-model, per-factor ER of the zero-shot CLIPs and the baseline ImageNet models (ImageNet-X), each model
+    once: a model listed in several testbeds is averaged over them (it is one model, not several)."""
+    from .. import records
+
+    f = records.imagenet_x_factors(records_root)
+    f = f[(f["group"] == records.ZS_CLIP) | f["baseline"]]
+    f = f.assign(clip=f["group"] == records.ZS_CLIP, model=f["model"].replace(IMAGENET_X_SAME))
+    return f.groupby(["model", "clip", "factor"], as_index=False)["er"].mean()
+
+
+def factor_gaps(er: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> tuple[pd.Series, np.ndarray, int, int]:
+    """CLIP minus ImageNet mean ER per factor, its bootstrap over models (both groups resampled,
+    `effects.column_gaps`), and the number of models in each group."""
+    w = er.pivot_table(index=["model", "clip"], columns="factor", values="er").reset_index()
+    factors = [c for c in w.columns if c not in ("model", "clip")]
+    c, b = w[w["clip"]][factors].to_numpy(float), w[~w["clip"]][factors].to_numpy(float)
+    gaps, boot = E.column_gaps(c, b, n_boot, seed)
+    return pd.Series(gaps, index=factors), boot, len(c), len(b)
+
+
+def _small(n_group: int, what: str) -> str:
+    """A caveat when one group of a two-group bootstrap has fewer than MIN_UNITS units (its spread is unknown)."""
+    return f"n too small: {n_group} {what} (under {E.MIN_UNITS}, no bootstrap interval)" if n_group < E.MIN_UNITS else ""
+
+
+@evidence("C5", "C6")
+def c5_c6(results, records_root=None) -> list[dict]:
+    """C5 (the share of ImageNet-X factors where zero-shot CLIPs' ER beats the ImageNet models') and C6 (their gap on
+    pose and partial view), from the records, over models."""
+    from ..errors import ClipstudyError
+
+    try:
+        er = imagenet_x_er(records_root)
+    except ClipstudyError as e:
+        why = f"records missing ({type(e).__name__}): run `clipstudy fetch records`"
+        return [dict(ev.row("records", "", note=why), id=i) for i in ("C5", "C6")]
+    gaps, boot, n_clip, n_base = factor_gaps(er)
+    share, sb = float((gaps > 0).mean()) - 0.5, (boot > 0).mean(axis=1) - 0.5
+    on = [f for f in ("pose", "partial_view") if f in gaps.index]
+    pb = boot[:, [list(gaps.index).index(f) for f in on]].mean(axis=1)
+    note = (f"{n_clip} zero-shot CLIPs (OpenAI ViT-B/32 and RN50; each listed in two testbeds, averaged) against "
+            f"{n_base} ImageNet models; bootstrap over models")
+    # n is the smaller group, the one that limits what the bootstrap can know; the unit names the other
+    n, unit = n_clip, f"zero-shot CLIPs (vs {n_base} ImageNet models)"
+    return [dict(ev.row("records", f"share of the {len(gaps)} ImageNet-X factors where CLIP's per-factor ER is above "
+                        f"the ImageNet models' ({(gaps > 0).sum()} of {len(gaps)}), minus 0.5", share, n,
+                        tuple(np.quantile(sb, [0.025, 0.975])), note, unit=unit, p=E.boot_p(sb),
+                        caveat=_small(n_clip, "zero-shot CLIPs")), id="C5"),
+            dict(ev.row("records", "CLIP minus ImageNet models, per-factor ER, mean of pose and partial_view",
+                        float(gaps[on].mean()), n, tuple(np.quantile(pb, [0.025, 0.975])), note, unit=unit,
+                        p=E.boot_p(pb), caveat=_small(n_clip, "zero-shot CLIPs")), id="C6"),
+            *[dict(ev.row(s, "", note="ImageNet-X factors are measured on the records only in this build"), id=i)
+              for i in ("C5", "C6") for s in ("lab", "live")]]
+
+
+@evidence("C7")
+def c7(results, records_root=None) -> list[dict]:
+    """C7: training-distribution contrasts of per-factor ER (a lab family; live models by training source)."""
+    out = [ev.row("records", "", note="the ImageNet-X records hold OpenAI CLIPs only: no second training source")]
+    out += ev.from_effects("lab", results, AXIS, "training distribution", "mean effective", "seeds x images",
+                           role="family") or \
+        [ev.row("lab", "", note="chapter 03 wrote no lab training-distribution effect")]
+    out += ev.from_effects("live", results, AXIS, "training distribution", "", "models") or \
+        [ev.row("live", "", note="no live ImageNet-X evaluation in this build")]
+    return out

@@ -60,15 +60,9 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")  # what open_clip's lo
 def check_dest(out: Path, force: bool = False) -> None:
     """Before any work: `out` is a folder that can be written, and empty unless `force` (an older export's
     weights there, `open_clip_model.safetensors` say, would be the file open_clip prefers)."""
-    import os
+    from ..paths import writable_dir
 
-    if out.exists() and not out.is_dir():
-        raise ClipstudyError(f"lab export: {out} is a file; give a folder to write the model into")
-    probe = out
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise ClipstudyError(f"lab export: {probe} is not a writable folder; give another destination")
+    writable_dir(out, "lab export: the destination")
     held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if held and not force:
         shown = ", ".join(held[:6]) + (f" and {len(held) - 6} more" if len(held) > 6 else "")

@@ -24,30 +24,30 @@ Repo layout (one folder per profile, so `lab` and `smoke` zoos share a repo):
     <profile>/<store key name>.json      the training record, as lab.zoo caches it
     <profile>/llava/<cache dir>/model.pt, meta.json   a mini-LLaVA, as lab.llava caches it
 
-Verification, per model, before anything is installed: the manifest's training key must be the key this checkout
-would train the model under (`model_key`: recipe, profile, world and training code versions, the parent's key for
-a fine-tune, the training precision), so a changed recipe or training code is a mismatch; the weights file's
-SHA-256 must be the manifest's; the record must name that key and that SHA-256; the weights file must load with
-`weights_only=True` and name that key. A model that passes is installed with the store's atomic publish (weights
-first, the record last, as `store.save_entry` does), so `zoo.is_trained` is true and `zoo.load` loads it with the
-same `weights_id` as on the machine that trained it. Files from one fetch all come from the manifest's commit.
-
-A mini-LLaVA is verified after the CLIPs are installed, since its key is computed from its CLIP's weights here (with
-the settings and LLAVA_VERSION, as `llava.load` computes it): the manifest's key and the key in its meta.json must be
-that key (a pair whose CLIP is not in the lab cache is left to train after it); each file's SHA-256 must be the
-manifest's, the meta must name the state file's SHA-256, and the state must load (`weights_only`) into the model its
-meta describes. One that passes is installed as `llava.load` writes it (state, then meta.json last), so `load` reads
-it from the cache and does not train.
+Models and mini-LLaVAs are artifacts of one protocol (`Artifact`: key, files, verify, install; `LabCLIP` and
+`MiniLLaVA` say what is their own), over which publish and fetch loop once. Verification, per artifact, before
+anything is installed: the manifest's key must be the key this checkout trains or caches it under (a model:
+`model_key`, of recipe, profile, world and training code versions, the parent's key for a fine-tune, the training
+precision; a mini-LLaVA: `llava.key_of`, computed from its CLIP's weights here with the settings and LLAVA_VERSION,
+so mini-LLaVAs are verified after the CLIPs are installed, and a pair whose CLIP is not in the lab cache is left to
+train after it); each file's SHA-256 must be the manifest's; the record (training record, meta.json) must name that
+key and the weights' SHA-256; the weights must load with `weights_only=True` and be what the record describes (a
+model's file names its key; a mini-LLaVA's state fits the model its meta describes). One that passes is installed as
+training writes it (weights first, the record last, each atomically), so `zoo.is_trained` is true, `zoo.load` loads
+it with the same `weights_id` as on the machine that trained it, and `llava.load` reads it without training. Files
+from one fetch all come from the manifest's commit.
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
+import functools
 import json
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, ClassVar, Iterable
 
 from .. import store
 from ..errors import ClipstudyError
@@ -94,30 +94,6 @@ def llava_label(recipe: str, seed: int) -> str:
     return f"llava:{Z.label(_clip_of(recipe, seed))}"
 
 
-def _llava_key(recipe: str, seed: int, p: Z.Profile) -> str:
-    """The key this checkout caches the pair's mini-LLaVA under (`llava.key_of`, as `llava.load` computes it).
-    Its CLIP must be trained: loading an untrained one would train it."""
-    clip = Z.load(recipe, profile=p.name, seed=seed, progress=False)
-    return L.key_of(recipe, p.name, seed, clip)
-
-
-def _llava_files(recipe: str, seed: int, p: Z.Profile) -> dict[str, Path]:
-    folder = L.cache_dir(recipe, p.name, seed)
-    return {L.STATE_FILE: folder / L.STATE_FILE, L.META_FILE: folder / L.META_FILE}
-
-
-def _llava_cached(recipe: str, seed: int, p: Z.Profile, key: str) -> dict | None:
-    """The meta of the pair's complete cached mini-LLaVA under `key` (the store's check), else None."""
-    f = _llava_files(recipe, seed, p)
-    return store.check_entry(f[L.STATE_FILE], key, f[L.META_FILE], what=f"mini-LLaVA {llava_label(recipe, seed)}")
-
-
-def _llava_present(recipe: str, seed: int, p: Z.Profile) -> bool:
-    """Whether `llava.load` would read the pair from the cache: its CLIP trained, its LMM cached under its key."""
-    return Z.is_trained(_clip_of(recipe, seed), p) and _llava_cached(recipe, seed, p, _llava_key(recipe, seed, p)) \
-        is not None
-
-
 def zoo_models(profile: str | Z.Profile | None = None, recipes: Iterable[str] | None = None) -> list[Z.Recipe]:
     """Every model of the zoo (each recipe under each of the profile's seeds), as `zoo.train` expands them."""
     p = Z.profile_of(profile)
@@ -126,59 +102,201 @@ def zoo_models(profile: str | Z.Profile | None = None, recipes: Iterable[str] | 
     return [s for n in (recipes or Z.names()) for s in (Z.seeded(n, p) if "#" not in str(n) else [Z.recipe(n)])]
 
 
+# ---------------------------------------------------------------- the artifacts: one protocol, two kinds
+class Artifact(abc.ABC):
+    """One artifact of the hub zoo, trained on (recipe, seed) under a profile: its key, its two files (weights, and a
+    record that names the key and the weights' SHA-256), how it is checked and installed.
+
+    Publish and fetch loop over the artifacts of every kind alike; a kind says only what is its own (`LabCLIP`: a
+    trained lab model; `MiniLLaVA`: chapter 09's LMM on one). The manifest lists each kind under `listed`, one
+    entry per artifact with its label, recipe, seed, key and files."""
+
+    listed: ClassVar[str]  # the manifest's list of this kind
+    noun: ClassVar[str]  # what one is called in the report
+    train_hint: ClassVar[str]  # how to train the missing ones before publishing
+    weights: ClassVar[str]  # the names of its two files (in the report, and the keys of `local` and `remote`)
+    record: ClassVar[str]
+    key: str  # the key this checkout trains or caches it under (a cached property of each kind)
+
+    def __init__(self, recipe: str, seed: int, p: Z.Profile):
+        self.recipe, self.seed, self.p = recipe, int(seed), p
+
+    @property
+    @abc.abstractmethod
+    def label(self) -> str: ...
+
+    @abc.abstractmethod
+    def local(self) -> dict[str, Path]:
+        """Its weights file and its record in the lab cache."""
+
+    @abc.abstractmethod
+    def entry(self) -> dict:
+        """Its manifest entry (it is trained)."""
+
+    @abc.abstractmethod
+    def remote(self, entry: dict) -> dict[str, tuple[object, object]] | None:
+        """(repo file, SHA-256) of its weights and record by a manifest entry; None when the entry names none."""
+
+    @abc.abstractmethod
+    def stale(self, theirs: object) -> str:
+        """Why an entry under another key is refused."""
+
+    @abc.abstractmethod
+    def unfit(self, blob: object, meta: dict) -> str | None:
+        """Why loaded weights are not what their record describes, or None."""
+
+    def cached(self) -> dict | None:
+        """The record of its complete copy in the lab cache under `key` (the store's check), else None."""
+        f = self.local()
+        return store.check_entry(f[self.weights], self.key, f[self.record], what=self.label)
+
+    def present(self) -> bool:
+        return self.cached() is not None
+
+    def untrained(self) -> str | None:
+        """Why it cannot be published (its label, and what else is missing), or None."""
+        return None if self.present() else self.label
+
+    def blocked(self) -> str | None:
+        """Why it cannot be verified here yet (its key needs what is not in the lab cache), or None."""
+        return None
+
+
+class LabCLIP(Artifact):
+    """A trained lab model (`lab.zoo`: its weights and training record, keyed by `model_key`)."""
+
+    listed, noun, weights, record = "models", "model", "weights", "training record"
+    train_hint = "`clipstudy lab train --profile {profile}`"
+
+    def __init__(self, recipe: str, seed: int, p: Z.Profile):
+        super().__init__(recipe, seed, p)
+        self.r = _clip_of(recipe, seed)
+
+    @property
+    def label(self) -> str:
+        return Z.label(self.r)
+
+    @functools.cached_property
+    def key(self) -> str:
+        return Z.model_key(self.r, self.p)
+
+    def local(self) -> dict[str, Path]:
+        pt, js = Z.paths(self.r, self.p)
+        return {self.weights: pt, self.record: js}
+
+    def entry(self) -> dict:
+        pt, js = Z.paths(self.r, self.p)
+        return dict(label=self.label, recipe=self.recipe, seed=self.seed, profile=self.p.name,
+                    file=f"{self.p.name}/{pt.name}", record=f"{self.p.name}/{js.name}", sha256=self.cached()["sha256"],
+                    record_sha256=store.sha256_file(js), size=pt.stat().st_size, key=self.key,
+                    store_key=Z.store_key(self.r, self.p).fields())
+
+    def remote(self, entry: dict) -> dict[str, tuple[object, object]] | None:
+        return {self.weights: (entry.get("file", ""), entry.get("sha256")),
+                self.record: (entry.get("record", ""), entry.get("record_sha256"))}
+
+    def stale(self, theirs: object) -> str:
+        return (f"trained under key {theirs}, this checkout trains it under {self.key} "
+                "(its recipe, profile, precision or training code differ)")
+
+    def unfit(self, blob: object, meta: dict) -> str | None:
+        if not isinstance(blob, dict) or blob.get("key") != self.key or "state_dict" not in blob:
+            return "weights file names another training key"
+        return None
+
+
+class MiniLLaVA(Artifact):
+    """Chapter 09's mini-LLaVA on a lab CLIP (`lab.llava`: its state and meta, keyed by `llava.key_of`, which is
+    computed from its CLIP's weights here, so it is verified once its CLIP is in the lab cache)."""
+
+    listed, noun, weights, record = "llavas", "mini-LLaVA", L.STATE_FILE, L.META_FILE
+    train_hint = "`clipstudy lab train --profile {profile} --llavas`, or build chapter 09"
+
+    @property
+    def label(self) -> str:
+        return llava_label(self.recipe, self.seed)
+
+    @functools.cached_property
+    def key(self) -> str:
+        # its CLIP must be trained: loading an untrained one would train it
+        clip = Z.load(self.recipe, profile=self.p.name, seed=self.seed, progress=False)
+        return L.key_of(self.recipe, self.p.name, self.seed, clip)
+
+    def local(self) -> dict[str, Path]:
+        folder = L.cache_dir(self.recipe, self.p.name, self.seed)
+        return {self.weights: folder / self.weights, self.record: folder / self.record}
+
+    def present(self) -> bool:
+        """Whether `llava.load` would read it from the cache: its CLIP trained, itself cached under its key."""
+        return self.blocked() is None and super().present()
+
+    def untrained(self) -> str | None:
+        if self.blocked() is not None:
+            return f"{self.label} (its CLIP {Z.label(_clip_of(self.recipe, self.seed))} too)"
+        return super().untrained()
+
+    def entry(self) -> dict:
+        files = self.local()
+        return dict(label=self.label, recipe=self.recipe, seed=self.seed, profile=self.p.name, key=self.key,
+                    files={n: f"{self.p.name}/llava/{f.parent.name}/{n}" for n, f in files.items()},
+                    sha256={n: store.sha256_file(f) for n, f in files.items()})
+
+    def remote(self, entry: dict) -> dict[str, tuple[object, object]] | None:
+        files, sums = entry.get("files"), entry.get("sha256")
+        if not isinstance(files, dict) or set(files) != {self.weights, self.record}:
+            return None
+        sums = sums if isinstance(sums, dict) else {}
+        return {n: (files[n], sums.get(n)) for n in (self.weights, self.record)}
+
+    def blocked(self) -> str | None:
+        clip = _clip_of(self.recipe, self.seed)
+        return None if Z.is_trained(clip, self.p) else f"its CLIP {Z.label(clip)} is not in the lab cache"
+
+    def stale(self, theirs: object) -> str:
+        return (f"cached under key {theirs}, this checkout caches it under {self.key} (its CLIP's weights, "
+                "settings or LLAVA_VERSION differ)")
+
+    def unfit(self, blob: object, meta: dict) -> str | None:
+        if L.model_from(blob, meta, L.settings_of(self.p.name, self.seed)) is None:  # `llava.load` would retrain
+            return f"{self.weights} does not fit the model its {self.record} describes"
+        return None
+
+
+KINDS: tuple[type[Artifact], ...] = (LabCLIP, MiniLLaVA)  # in this order: a mini-LLaVA's key needs its CLIP
+
+
+def artifacts(p: Z.Profile, recipes: Iterable[str] | None = None,
+              llavas: Iterable[tuple[str, int]] = ()) -> dict[type[Artifact], list[Artifact]]:
+    """The zoo's artifacts by kind: every model of `recipes` (all recipes x seeds by default), and the mini-LLaVAs of
+    the (recipe, seed) pairs `llavas`."""
+    return {LabCLIP: [LabCLIP(r.name, r.seed, p) for r in zoo_models(p, recipes)],
+            MiniLLaVA: [MiniLLaVA(rec, sd, p) for rec, sd in llavas]}
+
+
 # ---------------------------------------------------------------- publish
 def manifest(profile: str | Z.Profile | None = "lab", recipes: Iterable[str] | None = None,
              llavas: Iterable[tuple[str, int]] = ()) -> dict:
     """The manifest of the trained zoo in the lab cache, with the mini-LLaVAs of the (recipe, seed) pairs `llavas`;
-    LabHubError naming every model or mini-LLaVA that is not trained."""
+    LabHubError naming every model or mini-LLaVA that is not trained (a zoo is published whole)."""
+    p = Z.profile_of(profile)
+    return _manifest(p, artifacts(p, recipes, llavas))
+
+
+def _manifest(p: Z.Profile, arts: dict[type[Artifact], list[Artifact]]) -> dict:
     import torch
 
     from .. import __version__
-    from ..store import sha256_file
 
-    p = Z.profile_of(profile)
-    rs = zoo_models(p, recipes)
-    recs = {Z.label(r): Z.record(r, p) for r in rs}  # check_entry: the file matches its record's sha256
-    missing = [k for k, v in recs.items() if v is None]
-    if missing:
-        raise LabHubError(f"{len(missing)} of {len(rs)} model(s) of the {p.name} lab zoo are not trained: "
-                          f"{', '.join(missing)}. Train them first (`clipstudy lab train --profile {p.name}`); "
-                          "a zoo is published whole, or not at all.")
-    models = []
-    for r in rs:
-        rec, (pt, js) = recs[Z.label(r)], Z.paths(r, p)
-        models.append(dict(label=Z.label(r), recipe=r.name, seed=r.seed, profile=p.name,
-                           file=f"{p.name}/{pt.name}", record=f"{p.name}/{js.name}", sha256=rec["sha256"],
-                           record_sha256=sha256_file(js), size=pt.stat().st_size, key=Z.model_key(r, p),
-                           store_key=Z.store_key(r, p).fields()))
-    return dict(format=FORMAT, clipstudy=__version__, torch=torch.__version__, profile=p.name,
-                created_at=time.strftime("%Y-%m-%dT%H:%M:%S"), models=models, llavas=_llava_entries(p, llavas))
-
-
-def _llava_entries(p: Z.Profile, llavas: Iterable[tuple[str, int]]) -> list[dict]:
-    """The manifest's `llavas`: per pair its files, their sha256 and its key; LabHubError naming every pair whose
-    mini-LLaVA (or its CLIP) is not trained, since a zoo is published whole."""
-    from ..store import sha256_file
-
-    pairs, entries, missing = list(llavas), [], []
-    for rec, sd in pairs:
-        lab = llava_label(rec, sd)
-        if not Z.is_trained(_clip_of(rec, sd), p):
-            missing.append(f"{lab} (its CLIP {Z.label(_clip_of(rec, sd))} too)")
-            continue
-        key = _llava_key(rec, sd, p)
-        if _llava_cached(rec, sd, p, key) is None:  # absent, stale (another CLIP or settings) or damaged
-            missing.append(lab)
-            continue
-        files = _llava_files(rec, sd, p)
-        entries.append(dict(label=lab, recipe=rec, seed=sd, profile=p.name, key=key,
-                            files={n: f"{p.name}/llava/{f.parent.name}/{n}" for n, f in files.items()},
-                            sha256={n: sha256_file(f) for n, f in files.items()}))
-    if missing:
-        raise LabHubError(f"{len(missing)} of {len(pairs)} mini-LLaVA(s) of the {p.name} lab zoo are not trained: "
-                          f"{', '.join(missing)}. Train them first (`clipstudy lab train --profile {p.name} "
-                          "--llavas`, or build chapter 09); a zoo is published whole, or not at all.")
-    return entries
+    out = dict(format=FORMAT, clipstudy=__version__, torch=torch.__version__, profile=p.name,
+               created_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    for kind, items in arts.items():
+        missing = [why for why in (a.untrained() for a in items) if why is not None]
+        if missing:
+            raise LabHubError(f"{len(missing)} of {len(items)} {kind.noun}(s) of the {p.name} lab zoo are not "
+                              f"trained: {', '.join(missing)}. Train them first "
+                              f"({kind.train_hint.format(profile=p.name)}); a zoo is published whole, or not at all.")
+        out[kind.listed] = [a.entry() for a in items]
+    return out
 
 
 def publish(repo: str, profile: str | Z.Profile | None = "lab", *, token: str | None = None,
@@ -194,14 +312,13 @@ def publish(repo: str, profile: str | Z.Profile | None = "lab", *, token: str | 
     repo, rev = split_repo(repo)
     revision = revision or rev
     p = Z.profile_of(profile)
-    man = manifest(p, recipes, llavas)
+    arts = artifacts(p, recipes, llavas)
+    man = _manifest(p, arts)
     ops = []
-    for m in man["models"]:
-        pt, js = Z.paths(Z.recipe(f"{m['recipe']}#{m['seed']}"), p)
-        ops += [CommitOperationAdd(m["file"], str(pt)), CommitOperationAdd(m["record"], str(js))]
-    for m in man["llavas"]:
-        local = _llava_files(m["recipe"], m["seed"], p)
-        ops += [CommitOperationAdd(m["files"][n], str(local[n])) for n in (L.STATE_FILE, L.META_FILE)]
+    for kind, items in arts.items():
+        for a, entry in zip(items, man[kind.listed]):
+            local = a.local()
+            ops += [CommitOperationAdd(str(path), str(local[n])) for n, (path, _) in a.remote(entry).items()]
     ops.append(CommitOperationAdd(manifest_path(p.name), (json.dumps(man, indent=1) + "\n").encode()))
     import requests
 
@@ -226,57 +343,59 @@ def publish(repo: str, profile: str | Z.Profile | None = "lab", *, token: str | 
 
 # ---------------------------------------------------------------- fetch
 @dataclass
-class FetchReport:
-    """What one fetch did, per model label (`base#1`): fetched and verified, already in the cache, or not
-    installed and why (`failed`; those are left to train). The same for the mini-LLaVAs asked for (`lmms` of
-    them, labels `llava:base#1`). `error`: why the hub zoo could not be read at all."""
+class Tally:
+    """What one fetch did with the artifacts of one kind, by label: fetched and verified, already in the cache,
+    or not installed and why (`failed`; those are left to train)."""
 
-    repo: str
-    profile: str
+    noun: str
     total: int = 0
     fetched: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def to_train(self) -> int:
+        return self.total - len(self.fetched) - len(self.present)
+
+
+@dataclass
+class FetchReport:
+    """What one fetch did, per kind of artifact (`report[LabCLIP]`: the models, labels `base#1`; `report[MiniLLaVA]`:
+    the mini-LLaVAs asked for, labels `llava:base#1`). `error`: why the hub zoo could not be read at all."""
+
+    repo: str
+    profile: str
+    tallies: dict[type[Artifact], Tally] = field(default_factory=lambda: {k: Tally(k.noun) for k in KINDS})
     error: str | None = None
     commit: str | None = None
-    lmms: int = 0
-    lmm_fetched: list[str] = field(default_factory=list)
-    lmm_present: list[str] = field(default_factory=list)
-    lmm_failed: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, kind: type[Artifact]) -> Tally:
+        return self.tallies[kind]
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.failed and not self.lmm_failed
+        return self.error is None and not any(t.failed for t in self.tallies.values())
 
     def line(self) -> str:
         """One line for the book's log: what came from the hub, and why anything else is trained."""
-        n_train = self.total - len(self.fetched) - len(self.present)
-        n_lmm = self.lmms - len(self.lmm_fetched) - len(self.lmm_present)
+        shown = [t for k, t in self.tallies.items() if t.total or k is KINDS[0]]
         if self.error is not None:
-            todo = [f"{n_train} model(s)"] * bool(n_train) + [f"{n_lmm} mini-LLaVA(s)"] * bool(n_lmm)
+            todo = [f"{t.to_train} {t.noun}(s)" for t in shown if t.to_train]
             return (f"lab zoo: fetching from {self.repo} failed ({self.error}): "
                     + (f"training {' and '.join(todo)}" if todo else "nothing to train"))
-        if (not self.fetched and not self.failed and len(self.present) == self.total
-                and len(self.lmm_present) == self.lmms):
-            lmms = f" and {self.lmms} mini-LLaVAs" if self.lmms else ""
-            return f"lab zoo: all {self.total} models{lmms} already in the cache; {self.repo} was not asked"
-        parts = [f"{len(self.fetched)} of {self.total} models fetched from {self.repo} and verified"]
-        if self.present:
-            parts.append(f"{len(self.present)} already in the cache")
-        if self.lmms:  # chapter 09's LMMs: said apart, so the CLIP counts read as before
-            parts.append(f"{len(self.lmm_fetched)} of {self.lmms} mini-LLaVA LMMs fetched"
-                         + (f" ({len(self.lmm_present)} already in the cache)" if self.lmm_present else ""))
-        line = "lab zoo: " + ", ".join(parts)
-        if self.failed:
-            line += f"; training {n_train}: {_whys(self.failed)}"
-        if self.lmm_failed:
-            line += f"; training {n_lmm} LMM(s): {_whys(self.lmm_failed)}"
-        return line
+        if all(len(t.present) == t.total for t in shown):
+            every = " and ".join(f"{t.total} {t.noun}s" for t in shown)
+            return f"lab zoo: all {every} already in the cache; {self.repo} was not asked"
+        parts = [f"{len(t.fetched)} of {t.total} {t.noun}s fetched" + (f" from {self.repo} and verified" * (i == 0))
+                 + (f" ({len(t.present)} already in the cache)" if t.present else "") for i, t in enumerate(shown)]
+        return "lab zoo: " + ", ".join(parts) + "".join(
+            f"; training {t.to_train} {t.noun}(s): {_whys(t.failed)}" for t in shown if t.failed)
 
     def table(self) -> str:
-        rows = [f"{k}: fetched and verified" for k in self.fetched + self.lmm_fetched]
-        rows += [f"{k}: already in the cache" for k in self.present + self.lmm_present]
-        rows += [f"{k}: NOT installed ({v})" for k, v in {**self.failed, **self.lmm_failed}.items()]
+        ts = self.tallies.values()
+        rows = [f"{k}: fetched and verified" for t in ts for k in t.fetched]
+        rows += [f"{k}: already in the cache" for t in ts for k in t.present]
+        rows += [f"{k}: NOT installed ({v})" for t in ts for k, v in t.failed.items()]
         return "\n".join(["  " + r for r in rows] + [self.line()])
 
 
@@ -312,119 +431,67 @@ def _download(repo: str, filename: str, revision: str | None, token: str | None,
                            f"({type(e).__name__}: {weights._short(e)})") from None
 
 
-def _verify(r: Z.Recipe, p: Z.Profile, entry: dict, pt: Path, js: Path) -> tuple[str | None, dict | None]:
-    """(why not, None) or (None, record) for a downloaded model against the manifest and this checkout's key."""
-    from ..store import sha256_file
-
-    want = Z.model_key(r, p)
-    got = sha256_file(pt)
-    if got != entry.get("sha256"):
-        return f"weights sha256 {got[:12]} differs from the manifest's {str(entry.get('sha256'))[:12]}", None
-    if entry.get("record_sha256") and sha256_file(js) != entry["record_sha256"]:
-        return "training record differs from the manifest's sha256", None
+def _verify(a: Artifact, got: dict[str, Path], files: dict[str, tuple[object, object]]
+            ) -> tuple[str | None, dict | None]:
+    """(why not, None) or (None, record) for a downloaded artifact against the manifest and this checkout's key: each
+    file's SHA-256 is the manifest's, the record names the key and the weights' SHA-256, the weights load
+    (`weights_only`) and are what the record describes."""
+    sums = {name: store.sha256_file(path) for name, path in got.items()}
+    for name, have in sums.items():
+        want = files[name][1]
+        if have != want and (want or name == a.weights):  # the weights' SHA-256 is required, the record's if given
+            return f"{name} sha256 {have[:12]} differs from the manifest's {str(want)[:12]}", None
     try:
-        rec = json.loads(js.read_text())
+        meta = json.loads(got[a.record].read_text())
     except (ValueError, UnicodeDecodeError, OSError) as e:
-        return f"training record unreadable ({type(e).__name__})", None
-    if not isinstance(rec, dict) or rec.get("key") != want or rec.get("sha256") != got:
-        return "training record names another key or file", None
+        return f"{a.record} unreadable ({type(e).__name__})", None
+    if not isinstance(meta, dict) or meta.get("key") != a.key or meta.get("sha256") != sums[a.weights]:
+        return f"{a.record} names another key or {a.weights} file", None
     try:
-        blob = store.safe_load(pt)  # the one loader: weights only; a damaged download is removed
+        blob = store.safe_load(got[a.weights])  # the one loader: weights only; a damaged download is removed
     except (OSError, store.CacheError) as e:  # not damage (permissions, I/O): a refusal, never a crash
-        return f"weights file unreadable ({type(e).__name__})", None
+        return f"{a.weights} unreadable ({type(e).__name__})", None
     if blob is None:
-        return "weights file unreadable (damaged)", None
-    if not isinstance(blob, dict) or blob.get("key") != want or "state_dict" not in blob:
-        return "weights file names another training key", None
-    return None, rec
+        return f"{a.weights} unreadable (damaged)", None
+    why = a.unfit(blob, meta)
+    return (why, None) if why is not None else (None, meta)
 
 
-def _install(r: Z.Recipe, p: Z.Profile, src_pt: Path, rec: dict, origin: str) -> str | None:
-    """Copy a verified model into the lab cache (weights, then its record, each atomically); None when
-    `zoo.record` accepts it, else why not (and nothing stays)."""
-    from ..store import atomic_write, atomic_write_text, discard
-
-    pt, js = Z.paths(r, p)
-    with open(src_pt, "rb") as src:
-        atomic_write(pt, lambda f: shutil.copyfileobj(src, f))
-    atomic_write_text(json.dumps(dict(rec, fetched_from=origin), indent=1, default=str), js)
-    if Z.record(r, p) is None:  # check_entry: key and sha256 of the installed file
-        discard(pt, js)
-        return "the installed copy does not match its record"
+def _install(a: Artifact, got: dict[str, Path], meta: dict, origin: str) -> str | None:
+    """Copy a verified artifact into the lab cache as training writes it (weights, then the record last, each
+    atomically); None when the store's check accepts it under its key, else why not (and nothing stays)."""
+    dest = a.local()
+    with open(got[a.weights], "rb") as src:
+        store.atomic_write(dest[a.weights], lambda f: shutil.copyfileobj(src, f))
+    store.atomic_write_text(json.dumps(dict(meta, fetched_from=origin), indent=1, default=str), dest[a.record])
+    if a.cached() is None:  # check_entry: key and sha256 of the installed file
+        store.discard(*dest.values())
+        return f"the installed copy does not match its {a.record}"
     return None
 
 
-def _verify_llava(got: dict[str, Path], entry: dict, want: str, settings: L.Settings) -> tuple[str | None, dict | None]:
-    """(why not, None) or (None, meta) for a downloaded mini-LLaVA against the manifest and this checkout's key."""
-    from ..store import sha256_file
-
-    sums = entry.get("sha256") if isinstance(entry.get("sha256"), dict) else {}
-    for name, path in got.items():
-        have = sha256_file(path)
-        if have != sums.get(name):
-            return f"{name} sha256 {have[:12]} differs from the manifest's {str(sums.get(name))[:12]}", None
-    try:
-        meta = json.loads(got[L.META_FILE].read_text())
-    except (ValueError, UnicodeDecodeError, OSError) as e:
-        return f"{L.META_FILE} unreadable ({type(e).__name__})", None
-    if not isinstance(meta, dict) or meta.get("key") != want or meta.get("sha256") != sums.get(L.STATE_FILE):
-        return f"{L.META_FILE} names another key or state file", None
-    try:
-        state = store.safe_load(got[L.STATE_FILE])  # weights only; a damaged download is removed
-    except (OSError, store.CacheError) as e:  # not damage (permissions, I/O): a refusal, never a crash
-        return f"{L.STATE_FILE} unreadable ({type(e).__name__})", None
-    if state is None:
-        return f"{L.STATE_FILE} unreadable (damaged)", None
-    if L.model_from(state, meta, settings) is None:  # what `llava.load` would refuse and retrain
-        return f"{L.STATE_FILE} does not fit the model its {L.META_FILE} describes", None
-    return None, meta
-
-
-def _install_llava(recipe: str, seed: int, p: Z.Profile, src: Path, meta: dict, key: str, origin: str) -> str | None:
-    """Copy a verified mini-LLaVA into the lab cache as `llava.load` writes it (state, then meta.json last, each
-    atomically); None when the store's check accepts it under `key`, else why not (and nothing stays)."""
-    from ..store import atomic_write, atomic_write_text
-
-    dest = _llava_files(recipe, seed, p)
-    with open(src, "rb") as f:
-        atomic_write(dest[L.STATE_FILE], lambda out: shutil.copyfileobj(f, out))
-    atomic_write_text(json.dumps(dict(meta, fetched_from=origin), indent=1, default=str), dest[L.META_FILE])
-    if _llava_cached(recipe, seed, p, key) is None:  # check_entry: key and sha256 (and it discards a mismatch)
-        return f"the installed copy does not match its {L.META_FILE}"
-    return None
-
-
-def _fetch_llava(recipe: str, seed: int, p: Z.Profile, entry: dict | None, get, origin: str) -> str | None:
-    """Download, verify and install one mini-LLaVA of the manifest (after the CLIPs: its key is computed from its
-    CLIP's weights here); None when installed, else why not. `get(name)` downloads a file of the manifest's
-    commit (it raises _Unavailable)."""
+def _fetch_one(a: Artifact, entry: dict | None, get: Callable[[str], Path], origin: str) -> str | None:
+    """Download, verify and install one artifact of the manifest; None when installed, else why not. `get(name)`
+    downloads a file of the manifest's commit (it raises _Unavailable)."""
     from ..models import weights
 
     if entry is None:
         return "not in the hub zoo"
-    clip = _clip_of(recipe, seed)
-    if not Z.is_trained(clip, p):  # loading it to compute the key would train it: the LMM trains after it
-        return f"its CLIP {Z.label(clip)} is not in the lab cache"
-    want = _llava_key(recipe, seed, p)
-    if entry.get("key") != want:
-        return (f"cached under key {entry.get('key')}, this checkout caches it under {want} (its CLIP's weights, "
-                "settings or LLAVA_VERSION differ)")
-    files = entry.get("files")
-    if not isinstance(files, dict) or set(files) != {L.STATE_FILE, L.META_FILE} \
-            or not all(_inside(p, f) for f in files.values()):
+    why = a.blocked()
+    if why is not None:  # its key cannot be computed here yet: it trains after what it needs
+        return why
+    if entry.get("key") != a.key:
+        return a.stale(entry.get("key"))
+    files = a.remote(entry)
+    if files is None or not all(_inside(a.p, path) for path, _ in files.values()):
         return "its manifest entry names files outside the profile's folder"
-    got = {n: get(files[n]) for n in (L.STATE_FILE, L.META_FILE)}
-    why, meta = _verify_llava(got, entry, want, L.settings_of(p.name, seed))
+    got = {n: get(str(path)) for n, (path, _) in files.items()}
+    why, meta = _verify(a, got, files)
     if why is not None:  # damaged or foreign bytes in the hub cache: removed, so a later fetch downloads them again
         for path in got.values():
             weights.delete_cached(path)
         return why
-    return _install_llava(recipe, seed, p, got[L.STATE_FILE], meta, want, origin)
-
-
-def _llava_manifest(man: dict) -> dict[tuple[str, int], dict]:
-    """The manifest's mini-LLaVAs by (recipe, seed); none in a manifest published before them."""
-    return {(m["recipe"], int(m["seed"])): m for m in man.get("llavas") or []}
+    return _install(a, got, meta, origin)
 
 
 def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str | None = None,
@@ -440,22 +507,16 @@ def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str |
     repo, rev = split_repo(repo)
     revision = revision or rev
     p = Z.profile_of(profile)
-    rs = zoo_models(p, recipes)
-    pairs = [(rec, int(sd)) for rec, sd in llavas]
-    rep = FetchReport(repo + (f"@{revision}" if revision else ""), p.name, total=len(rs), lmms=len(pairs))
-    todo = []
-    for r in rs:
-        if Z.is_trained(r, p):
-            rep.present.append(Z.label(r))
-        else:
-            todo.append(r)
-    lmm_todo = []
-    for rec, sd in pairs:
-        if _llava_present(rec, sd, p):
-            rep.lmm_present.append(llava_label(rec, sd))
-        else:
-            lmm_todo.append((rec, sd))
-    if not todo and not lmm_todo:
+    rep = FetchReport(repo + (f"@{revision}" if revision else ""), p.name)
+    todo: dict[type[Artifact], list[Artifact]] = {}
+    for kind, items in artifacts(p, recipes, [(rec, int(sd)) for rec, sd in llavas]).items():
+        rep[kind].total = len(items)
+        for a in items:
+            if a.present():
+                rep[kind].present.append(a.label)
+            else:
+                todo.setdefault(kind, []).append(a)
+    if not todo:
         return rep
     local, unreachable = weights.offline(), None
     first = manifest_path(p.name)
@@ -472,69 +533,28 @@ def fetch(repo: str, profile: str | Z.Profile | None = "lab", *, revision: str |
     rep.commit = commit
     try:
         man = json.loads(man_path.read_text())
-        entries = {(m["recipe"], int(m["seed"])): m for m in man["models"]}
-        if man.get("format") != FORMAT or man.get("profile") != p.name:
+        if man.get("format") != FORMAT or man.get("profile") != p.name or not isinstance(man.get("models"), list):
             raise ValueError(f"format {man.get('format')!r}, profile {man.get('profile')!r}")
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+    except (ValueError, AttributeError, UnicodeDecodeError) as e:
         rep.error = f"its manifest {first} is not a {p.name} zoo manifest ({type(e).__name__}: {e})"
         return rep
     origin = f"{repo}@{commit}"
-    for r in todo:
-        lab = Z.label(r)
-        entry = entries.get((r.name, r.seed))
-        if entry is None:
-            rep.failed[lab] = "not in the hub zoo"
-            continue
-        want = Z.model_key(r, p)
-        if entry.get("key") != want:
-            rep.failed[lab] = (f"trained under key {entry.get('key')}, this checkout trains it under {want} "
-                               "(its recipe, profile, precision or training code differ)")
-            continue
-        if not all(_inside(p, entry.get(k, "")) for k in ("file", "record")):
-            rep.failed[lab] = "its manifest entry names files outside the profile's folder"
-            continue
-        try:
-            pt = _download(repo, entry["file"], commit, token, local)
-            js = _download(repo, entry["record"], commit, token, local)
-        except _Unavailable as e:
-            rep.failed[lab] = unreachable or str(e)
-            continue
-        why, rec = _verify(r, p, entry, pt, js)
-        if why is None:
-            why = _install(r, p, pt, rec, origin)
-        else:  # damaged or foreign bytes in the hub cache: removed, so a later fetch downloads them again
-            weights.delete_cached(pt)
-            weights.delete_cached(js)
-        if why is None:
-            rep.fetched.append(lab)
-        else:
-            rep.failed[lab] = why
-    _fetch_llavas(rep, man, lmm_todo, p, lambda name: _download(repo, name, commit, token, local), origin,
-                  unreachable)
+    for kind in KINDS:  # in order: a mini-LLaVA is verified once its CLIP is installed
+        try:  # a manifest from before a kind lists none of it: each is left to train
+            entries, bad = {(m["recipe"], int(m["seed"])): m for m in man.get(kind.listed) or []}, None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:  # a damaged list must not cost the others
+            entries, bad = {}, f"the manifest's {kind.listed} are unreadable ({type(e).__name__}: {e})"
+        for a in todo.get(kind, []):
+            try:
+                why = bad or _fetch_one(a, entries.get((a.recipe, a.seed)),
+                                        lambda name: _download(repo, name, commit, token, local), origin)
+            except _Unavailable as e:
+                why = unreachable or str(e)
+            if why is None:
+                rep[kind].fetched.append(a.label)
+            else:
+                rep[kind].failed[a.label] = why
     return rep
-
-
-def _fetch_llavas(rep: FetchReport, man: dict, pairs: list[tuple[str, int]], p: Z.Profile, get, origin: str,
-                  unreachable: str | None) -> None:
-    """The mini-LLaVAs of `pairs` into the lab cache, each fetched or refused into `rep` (never raised)."""
-    if not pairs:
-        return
-    try:
-        entries = _llava_manifest(man)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a damaged list must not cost the CLIPs
-        entries, bad = {}, f"the manifest's llavas are unreadable ({type(e).__name__}: {e})"
-    else:
-        bad = None
-    for rec, sd in pairs:
-        lab = llava_label(rec, sd)
-        try:
-            why = bad or _fetch_llava(rec, sd, p, entries.get((rec, sd)), get, origin)
-        except _Unavailable as e:
-            why = unreachable or str(e)
-        if why is None:
-            rep.lmm_fetched.append(lab)
-        else:
-            rep.lmm_failed[lab] = why
 
 
 def book_fetch(spec: str, profile: str, llavas: Iterable[tuple[str, int]] = ()) -> FetchReport:
@@ -545,8 +565,8 @@ def book_fetch(spec: str, profile: str, llavas: Iterable[tuple[str, int]] = ()) 
     try:
         rep = fetch(spec, profile, llavas=llavas)
     except Exception as e:  # noqa: BLE001  the book must build whatever the hub does
-        rep = FetchReport(spec, str(profile), total=len(zoo_models(profile)),
-                          error=f"{type(e).__name__}: {e}", lmms=len(llavas))
-        rep.present = [Z.label(r) for r in zoo_models(profile) if Z.is_trained(r, profile)]
+        rep = FetchReport(spec, str(profile), error=f"{type(e).__name__}: {e}")
+        rep[LabCLIP].total, rep[MiniLLaVA].total = len(zoo_models(profile)), len(llavas)
+        rep[LabCLIP].present = [Z.label(r) for r in zoo_models(profile) if Z.is_trained(r, profile)]
     print(rep.line(), flush=True)
     return rep

@@ -269,54 +269,33 @@ def _batch(rows: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return ids, (ids != PAD).long(), labels
 
 
+WEIGHT_DECAY = 0.05  # AdamW's, on the projectors' and the LM's matrices (lab.train's loop leaves gains and biases out)
+
+
 def fit(model: MiniLlava, pooled: torch.Tensor, tokens: torch.Tensor | None, data: pd.DataFrame,
         settings: Settings, progress: bool = True):
     """Train projector + LM on (features of `data.row`, question -> answer); the CLIP tower is not touched.
 
-    AdamW with warmup and cosine decay (the lab CLIPs' schedule). Runs on `settings.threads` threads: the
-    matrices are tiny, so one thread is as fast as two alone and much faster on a shared machine.
+    The lab CLIPs' loop (`lab.train.train_loop`: AdamW, warmup and cosine decay, seeded batches), cross-entropy
+    on the answer tokens. Runs on `settings.threads` threads: the matrices are tiny, so one thread is as fast as two
+    alone and much faster on a shared machine.
     """
-    from tqdm.auto import tqdm
-
-    from .train import History, _optimizer, cosine_lr
+    from .train import train_loop
 
     n = len(data)
     bs = min(settings.batch_size, n)
-    gen = torch.Generator().manual_seed(settings.seed)
-    opt = _optimizer(model, settings.lr, 0.05)
-    warmup = max(1, settings.steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: cosine_lr(i, settings.steps, warmup))
     rows_all, questions, answers = data["row"].to_numpy(), data["question"].to_numpy(), data["answer"].to_numpy()
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
-    losses: list[float] = []
-    t0 = time.perf_counter()
-    model.train()
-    try:
-        bar = tqdm(range(settings.steps), desc="train lab LLaVA", unit="step", disable=not progress, leave=False)
-        for _ in bar:
-            idx = torch.randperm(n, generator=gen)[:bs].numpy()
-            r = torch.as_tensor(rows_all[idx])
-            ids, mask, labels = _batch(pd.DataFrame({"question": questions[idx], "answer": answers[idx]}))
-            prefix = model.prefix(pooled[r], tokens[r] if tokens is not None else None)
-            logits = model.logits(prefix, ids, mask, left_pad=False)[:, prefix.shape[1]:]
-            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"lab LLaVA: loss became {loss.item()} at step {len(losses)}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            if len(losses) % 20 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        bar.close()
-    finally:
-        torch.set_num_threads(old_threads)
-        model.eval()
-    tail = losses[-max(1, min(20, settings.steps // 10)):]
-    return History(settings.steps, settings.steps * bs, time.perf_counter() - t0, float(np.mean(tail)), losses)
+
+    def step(gen: torch.Generator) -> torch.Tensor:
+        idx = torch.randperm(n, generator=gen)[:bs].numpy()
+        r = torch.as_tensor(rows_all[idx])
+        ids, mask, labels = _batch(pd.DataFrame({"question": questions[idx], "answer": answers[idx]}))
+        prefix = model.prefix(pooled[r], tokens[r] if tokens is not None else None)
+        logits = model.logits(prefix, ids, mask, left_pad=False)[:, prefix.shape[1]:]
+        return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
+
+    return train_loop(model, step, steps=settings.steps, batch_size=bs, lr=settings.lr, weight_decay=WEIGHT_DECAY,
+                      seed=settings.seed, desc="train lab LLaVA", progress=progress, n_threads=settings.threads)
 
 
 # --------------------------------------------------------------------------- data and the lab CLIP

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UnknownNameError
+from .sets import MEAN, STD  # the lab's normalisation: what every lab CLIP's preprocess uses
 
 TRAIN_VERSION = 3  # bump when the training loop changes what a recipe produces (invalidates cached models)
 # 2: one torch thread per model (threads), so weights do not depend on the core count or on parallel training
@@ -34,10 +35,7 @@ FT_KINDS = ("standard", "contrastive", "last-block")
 FT_VERSIONS = {"contrastive": 1, "last-block": 1}
 FT_WEIGHT_DECAY = 0.05  # every kind of fine-tuning uses the same weight decay (and steps, batch, lr, warmup)
 EMBED_DIM = 64
-IMAGE_SIZE = 64
-# Fixed normalisation constants for the rendered world (uint8 -> roughly zero-mean, unit-scale).
-MEAN = (0.5, 0.5, 0.5)
-STD = (0.25, 0.25, 0.25)
+IMAGE_SIZE = 64  # the lab sets' default render size (lab.sets.build)
 
 
 # ---------------------------------------------------------------- a tiny timm ConvNeXt
@@ -111,7 +109,7 @@ def param_counts(arch: str) -> dict[str, int]:
 
 # ---------------------------------------------------------------- preprocessing
 class Preprocess:
-    """uint8 [.., 3, H, W] (or float in [0, 1]) -> normalised float at IMAGE_SIZE; works on one image or a batch."""
+    """uint8 [.., 3, H, W] (or float in [0, 1]) -> normalised float at `size`; works on one image or a batch."""
 
     def __init__(self, size: int = IMAGE_SIZE, mean: Sequence[float] = MEAN, std: Sequence[float] = STD):
         self.size, self.mean, self.std = size, tuple(mean), tuple(std)
@@ -261,9 +259,10 @@ class Schedule:
     def warmup_steps(self, steps: int) -> int:
         return max(1, int(steps * self.warmup + 1e-9))  # 10% of 240 steps is 24, not 23 (float rounding)
 
-    def lr(self, step: int, steps: int) -> float:
-        """The multiplier of the base learning rate at optimiser step `step` (0-based) of `steps`."""
-        warmup = self.warmup_steps(steps)
+    def lr(self, step: int, steps: int, warmup: int | None = None) -> float:
+        """The multiplier of the base learning rate at optimiser step `step` (0-based) of `steps` (`warmup`: the
+        warm-up in steps instead of the `warmup` fraction)."""
+        warmup = self.warmup_steps(steps) if warmup is None else max(1, warmup)
         if step < warmup:
             return (step + 1) / warmup
         if self.decay == "cosine":
@@ -334,53 +333,63 @@ def _ema(model: torch.nn.Module, decay: float):
     return ema
 
 
-def _loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Tensor], *, steps: int, batch_size: int,
-          lr: float, weight_decay: float, seed: int, desc: str, progress: bool, precision: str = "fp32",
-          schedule: Schedule | None = None, pixels: int = 0) -> History:
+def train_loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Tensor], *, steps: int,
+               batch_size: int, lr: float, weight_decay: float, warmup: int | None = None, seed: int, desc: str,
+               progress: bool, precision: str = "fp32", n_threads: int | None = None,
+               schedule: Schedule | None = None, pixels: int = 0) -> History:
+    """The one training loop of the lab (its CLIPs, their fine-tunes and the mini-LLaVAs): AdamW (`_optimizer`) with
+    the learning-rate curve of `schedule` (default `Schedule()`: linear warmup over a tenth of the steps, or `warmup`
+    steps when given, then cosine decay), gradients clipped to norm 1, on `n_threads` torch threads (`threads`), the
+    forward and loss under `precision`'s autocast. `step_fn(gen)` draws its batch from `gen` (seeded with `seed`, so
+    the batch order is the seed's) and returns the loss. A loss that is not finite stops training. The model is left
+    in eval mode (with the weight average when `schedule.ema`). `pixels`: image pixels per sample, for the record."""
     from tqdm.auto import tqdm
 
-    schedule = schedule or SCHEDULE
+    schedule = schedule or Schedule()
     # Trained in channels_last where that pays, returned (and so saved and evaluated) in the default format, so a
     # model trained in this process and one loaded from its file give the same features, bit for bit.
     fmt = channels_last(model)
     if fmt:
         model.to(memory_format=torch.channels_last)
+    warmup = schedule.warmup_steps(steps) if warmup is None else max(1, warmup)
     gen = torch.Generator().manual_seed(seed)
     opt = _optimizer(model, lr, weight_decay, schedule.flat_lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: schedule.lr(s, steps))
-    ema_from = schedule.warmup_steps(steps) if schedule.ema else steps + 1
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: schedule.lr(s, steps, warmup))
+    ema_from = warmup if schedule.ema else steps + 1
     ema = None
     model.train()
     losses: list[float] = []
     t0, c0 = time.perf_counter(), time.process_time()
-    with threads():
-        bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
-        for i in bar:
-            with _autocast(precision):  # forward and loss; backward and the fp32 optimiser step outside
-                loss = step_fn(gen).float()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {len(losses)}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            if i + 1 == ema_from:
-                ema = _ema(model, schedule.ema)  # starts from the weights at the end of the warm-up
-            elif ema is not None:
-                ema.update_parameters(model)
-            losses.append(float(loss.detach()))
-            if len(losses) % 10 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
-        bar.close()
-    if ema is not None:
-        with torch.no_grad():
-            for mine, avg in zip(list(model.parameters()) + list(model.buffers()),
-                                 list(ema.module.parameters()) + list(ema.module.buffers())):
-                mine.copy_(avg)
-    model.eval()
-    if fmt:
-        model.to(memory_format=torch.contiguous_format)
+    try:
+        with threads(n_threads):
+            bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
+            for i in bar:
+                with _autocast(precision):  # forward and loss; backward and the fp32 optimiser step outside
+                    loss = step_fn(gen).float()
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {len(losses)}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                if i + 1 == ema_from:
+                    ema = _ema(model, schedule.ema)  # starts from the weights at the end of the warm-up
+                elif ema is not None:
+                    ema.update_parameters(model)
+                losses.append(float(loss.detach()))
+                if len(losses) % 10 == 0:
+                    bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
+            bar.close()
+        if ema is not None:
+            with torch.no_grad():
+                for mine, avg in zip(list(model.parameters()) + list(model.buffers()),
+                                     list(ema.module.parameters()) + list(ema.module.buffers())):
+                    mine.copy_(avg)
+    finally:
+        model.eval()
+        if fmt:
+            model.to(memory_format=torch.contiguous_format)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     tail = losses[-max(1, min(20, steps // 10)):]
     return History(steps, steps * batch_size, wall, float(np.mean(tail)) if tail else float("nan"), losses, cpu,
@@ -458,8 +467,8 @@ def train_clip(model, images: torch.Tensor, tokens: torch.Tensor, *, steps: int,
         which = torch.randint(0, k, (batch_size,), generator=gen)
         return loss_fn(*_clip_outputs(model, preprocess(images[idx]), tokens[idx, which]))
 
-    return _loop(model, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
-                 desc=desc, progress=progress, precision=precision, schedule=schedule, pixels=pp.size ** 2)
+    return train_loop(model, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                      desc=desc, progress=progress, precision=precision, schedule=schedule, pixels=pp.size ** 2)
 
 
 def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int = 256,
@@ -482,8 +491,8 @@ def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, 
         idx = torch.randperm(n, generator=gen)[:batch_size]
         return F.cross_entropy(clf(preprocess(images[idx])), labels[idx], label_smoothing=schedule.label_smoothing)
 
-    return _loop(clf, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
-                 desc=desc, progress=progress, precision=precision, schedule=schedule, pixels=pp.size ** 2)
+    return train_loop(clf, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                      desc=desc, progress=progress, precision=precision, schedule=schedule, pixels=pp.size ** 2)
 
 
 def classifier_from_clip(model, classnames: Sequence[str], templates: Sequence[str], tokenizer) -> LabClassifier:

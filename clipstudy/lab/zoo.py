@@ -50,7 +50,7 @@ from ..store import Key, check_entry, discard, lab_model_key, load_entry, save_e
 from .. import factors
 from ..errors import ClipstudyError, UnknownNameError
 from ..registry import Registry
-from ..models.spec import Loaded, ModelSpec
+from ..models.spec import LAB_PREFIX, LAB_SOURCE, Loaded, ModelSpec
 from . import train as T
 
 SIZES = ("small", "medium", "large")
@@ -625,9 +625,7 @@ def train(recipes: Iterable[str] | str | None = None, profile: str | Profile | N
 
 # ---------------------------------------------------------------- loading and specs
 def preprocess(p: Profile | None = None) -> T.Preprocess:
-    from .sets import MEAN, STD
-
-    return T.Preprocess(size=(p.image_size if p else 64), mean=MEAN, std=STD)
+    return T.Preprocess(size=(p.image_size if p else T.IMAGE_SIZE))
 
 
 def _split(name: str, profile: str | Profile | None) -> tuple[str, str | Profile | None]:
@@ -642,8 +640,8 @@ def spec(recipe_: str | Recipe, profile: str | Profile | None = None) -> ModelSp
     r, p = recipe(recipe_), profile_of(profile)
     steps = p.n_steps(r.size, r.steps_scale) * p.batch_size
     return ModelSpec(
-        name=f"lab:{label(r)}" + ("" if p.name == "lab" else f"@{p.name}"), source="lab", arch=r.name,
-        pretrained=None, family=r.arch, data=r.data, samples_seen=float(steps), finetuned=r.finetuned,
+        name=f"{LAB_PREFIX}{label(r)}" + ("" if p.name == "lab" else f"@{p.name}"), source=LAB_SOURCE,
+        arch=r.name, pretrained=None, family=r.arch, data=r.data, samples_seen=float(steps), finetuned=r.finetuned,
         loss=r.loss, resolution=p.image_size,
         notes=f"{r.factor}: {r.notes}; profile {p.name}; {p.n_chunks(r.size) * p.chunk} training images")
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 LOCAL_DIR = "local-dir:"  # open_clip's own schema for a model folder
+LAB_SOURCE = "lab"  # the source of the lab's CLIPs (`lab:RECIPE[@PROFILE]`, clipstudy.lab.zoo.spec)
+LAB_PREFIX = "lab:"
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class ModelSpec:
     evaluation knob, not a field)."""
 
     name: str
-    source: str  # open_clip | timm | lab
+    source: str  # open_clip | timm | lab (LAB_SOURCE) | llava
     arch: str  # open_clip model name, timm model name, or lab recipe
     pretrained: str | None = None  # open_clip tag, local checkpoint path, or None
     family: str = ""  # architecture: vit, resnet, convnext, other (clipstudy.factors.ARCHITECTURES)
@@ -33,6 +35,11 @@ class ModelSpec:
 
     def row(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def is_lab(self) -> bool:
+        """A lab CLIP: its weights are named by their training key (`Loaded.extra["record"]`), not by files."""
+        return self.source == LAB_SOURCE
 
 
 @dataclass

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..effects import MIN_UNITS
 from ..errors import SchemaError
 from . import tags as T
 from .schema import describe, read_table
@@ -50,7 +51,6 @@ SOFTMAX = "softmax"
 CONFIDENCES = ("softmax", "entropy", "max_logit", "mcd_entropy", "odin_temperature-2_noise_mag-1e-05")
 CHANCE_FLOOR = 0.01   # top-1 below this on 1000 classes (chance 0.001) is a failed evaluation
 UNIFORM_FLOOR = 0.01  # a mean max-softmax below 10 x 1/1000 is not a calibrated confidence
-MIN_UNITS = 5         # DESIGN.md: under 5 units of replication no interval is claimed
 N_BOOT, SEED = 4000, 0
 KEYS = ("effect", "n", "ci_low", "ci_high", "measured", "unit", "note")
 
@@ -302,18 +302,5 @@ def auroc_vs_imagenet(frame: pd.DataFrame, group: str = T.ZS_CLIP, confidence: s
     return _result(eff, n, ci, measured, "models", f"cood_benchmarking; trend over {nb} ImageNet models")
 
 
-CLAIMS = {"C8": "Within one training source, ID accuracy tracks OOD-detection AUROC",
-          "C10": "Zero-shot CLIPs are not better calibrated than ImageNet models of the same accuracy",
-          "C13": "Fine-tuning a CLIP on ImageNet changes its OOD detection beyond what its accuracy gain predicts"}
-EXPECTED = {"C8": "positive", "C10": "not below zero", "C13": "differs"}
-
-
-def claims_table(frame: pd.DataFrame, ids=("C8", "C13", "C10")) -> pd.DataFrame:
-    """The records rows of claims C8, C13 and C10 (one primary effect each): id, claim, expected and `KEYS`."""
-    fn = {"C8": c8_records, "C13": c13_records, "C10": c10_records}
-    return pd.DataFrame([dict(id=i, claim=CLAIMS[i], expected=EXPECTED[i], **fn[i](frame)) for i in ids],
-                        columns=["id", "claim", "expected", *KEYS])
-
-
 __all__ = ["load_cood", "cood_points", "c8_records", "c8_secondary", "c13_pairs", "c13_records", "c10_records",
-           "auroc_vs_imagenet", "claims_table", "CONFIDENCES", "SOFTMAX", "MIN_UNITS"]
+           "auroc_vs_imagenet", "CONFIDENCES", "SOFTMAX", "MIN_UNITS"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..metrics.factors import IMAGENET_X_FACTORS
 from . import tags as T
 from .schema import number_columns, read_table
 from .sources import check_published, require
@@ -41,9 +42,6 @@ TIMM_SCHEMA = {"model": "str", "img_size": "num!", "top1": "num!", "top5": "num!
 BENCHMARK_SCHEMA = {"acc1": "num", "acc5": "num", "mean_per_class_recall": "num", "dataset": "str", "model": "str",
                     "pretrained": "str", "task": "str", "mean_average_precision": "num",
                     "image_retrieval_recall@5": "num", "text_retrieval_recall@5": "num"}
-IMAGENET_X_FACTORS = ["pose", "background", "pattern", "color", "smaller", "shape", "partial_view", "subcategory",
-                      "texture", "larger", "darker", "object_blocking", "person_blocking", "style", "brighter",
-                      "multiple_objects"]
 IMAGENET_X_SCHEMA = {"model": "str", **{f: "num!" for f in IMAGENET_X_FACTORS},
                      "worst_factor": "num!", "average": "num!", "worst_100_classes": "num"}
 CUE_CONFLICT_SCHEMA = {"subj": "str", "session": "num!", "trial": "num!", "rt": "num", "object_response": "str",
@@ -190,7 +188,7 @@ def load_imagenet_x(root=None) -> pd.DataFrame:
     if not files:
         require("imagenet_x/top_factor", root)  # present but empty: the same clear message
     frames = []
-    cols = IMAGENET_X_FACTORS + ["worst_factor", "average", "worst_100_classes"]
+    cols = list(IMAGENET_X_FACTORS) + ["worst_factor", "average", "worst_100_classes"]
     for f in files:
         wide = read_table(f, IMAGENET_X_SCHEMA)
         long = wide.melt(id_vars=["model"], value_vars=cols, var_name="factor", value_name="value")

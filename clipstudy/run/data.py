@@ -62,15 +62,16 @@ def id_set_of(name: str) -> str:
     return "imagenet"
 
 
-def open_dataset(name: str, transform: Any = None, lab_profile: str = "lab") -> Data:
-    """Open `name` (see the module docstring); the loaders' own errors say what is missing and where."""
+def open_dataset(name: str, transform: Any = None, lab_profile: str = "lab", root: str | Path | None = None) -> Data:
+    """Open `name` (see the module docstring), as the runner and `clipstudy eval` read it; `root` is a family's
+    folder (default `$CLIPSTUDY_DATA/<name>`). The loaders' own errors say what is missing and where."""
     if is_lab(name):
         return _open_lab(name, transform, lab_profile)
     from .. import datasets
     from ..prompts import imagenet_classnames
 
     entry = datasets.get(name)
-    ds = entry.load(transform=transform)
+    ds = entry.load(root=root, transform=transform)
     task = TASKS.get(name, entry.task if not name.startswith(datasets.IMAGEFOLDER) else "classification")
     if task == "ood":
         names = imagenet_classnames()  # OOD images are scored with the ID (ImageNet) head

@@ -39,33 +39,33 @@ def outputs(unit: Unit) -> list[Outputs]:
     rec = read_record(unit)
     if rec is None:
         raise ClipstudyError(f"{unit.label}: no complete unit in the store ({unit.entry()})")
-    hit = FeatureCache(Path(unit.cache_root) / "features").load(rec["features"])
+    hit = FeatureCache(Path(unit.cache_root) / "features").load(rec.features)
     if hit is None:
-        raise ClipstudyError(f"{unit.label}: its features ({rec['features']}) are missing or damaged; run it again")
+        raise ClipstudyError(f"{unit.label}: its features ({rec.features}) are missing or damaged; run it again")
     enc = Encoded(hit["features"], hit["labels"], hit["keys"], hit["skipped"], from_cache=True,
-                  notes=dict(hit.get("notes", [])), key=rec["features"])
+                  notes=dict(hit.get("notes", [])), key=rec.features)
     frame = load_frame(unit.entry() / "frame.parquet")
     if frame is not None and "key" in frame.columns:
         frame = align(frame.astype({"key": str}), [str(k) for k in enc.keys])
-    texts = store.safe_load(unit.entry() / "texts.pt") if rec.get("texts") else None
-    heads = store.safe_load(unit.entry() / "heads.pt") if rec["heads"] else {}
-    if rec["heads"] and heads is None:
+    texts = store.safe_load(unit.entry() / "texts.pt") if rec.texts else None
+    heads = store.safe_load(unit.entry() / "heads.pt") if rec.heads else {}
+    if rec.heads and heads is None:
         raise ClipstudyError(f"{unit.label}: its heads file is damaged; run it again")
-    if rec["is_classifier"] or not rec["classnames"]:
-        sets = ["classifier-head" if rec["is_classifier"] else "captions"]
+    if rec.is_classifier or not rec.classnames:
+        sets = ["classifier-head" if rec.is_classifier else "captions"]
     else:
         sets = [p for p in unit.prompts if p in heads]
     out = []
     for p in sets:
-        zs = ZeroShot(unit.model, unit.dataset, p, enc, heads.get(p), rec["logit_scale"], rec["classnames"],
-                      rec["class_index"], precision=rec["precision"])
+        zs = ZeroShot(unit.model, unit.dataset, p, enc, heads.get(p), rec.logit_scale, rec.classnames,
+                      rec.class_index, precision=rec.precision)
         f = frame
-        if rec["task"] == LMM:  # an LMM unit: its CLIP's outputs, and the LLaVA's answers as the frame
+        if rec.task == LMM:  # an LMM unit: its CLIP's outputs, and the LLaVA's answers as the frame
             q = load_frame(questions_path(unit, p))
             if q is None:
                 raise ClipstudyError(f"{unit.label}: its answers under {p} are missing; run it again")
             f = align(q.astype({"key": str}), [str(k) for k in enc.keys])
-        out.append(Outputs(unit.model, unit.dataset, rec["task"], p, zs, f, texts))
+        out.append(Outputs(unit.model, unit.dataset, rec.task, p, zs, f, texts))
     return out
 
 

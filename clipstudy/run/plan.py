@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 
 from .. import store
 from ..errors import ClipstudyError
-from ..models.sources.llava import PREFIX as LLAVA
+from ..models.sources import lab as lab_source, llava
 from ..tasks import LMM
 from .unit import Unit, UnitResult, is_complete, lab_model_name
 
@@ -35,12 +35,8 @@ def _message(e: Exception) -> str:
 
 def lab_recipe(name: str, lab_profile: str) -> tuple[str, str] | None:
     """(recipe, profile) of a `lab:RECIPE[@PROFILE]` model name, else None."""
-    if not name.startswith("lab:"):
-        return None
-    from ..lab import zoo as lab_zoo
-
-    recipe, profile = lab_zoo._split(name[len("lab:"):], None)
-    return recipe, profile or lab_profile
+    lab = lab_source.parse(name)
+    return None if lab is None else (lab.recipe, lab.profile or lab_profile)
 
 
 def model_identity(name: str, lab_profile: str = "lab", local: bool = True) -> str:
@@ -48,7 +44,6 @@ def model_identity(name: str, lab_profile: str = "lab", local: bool = True) -> s
     A bare `lab:RECIPE` is under `lab_profile` (`lab_model_name`). `local=False` (a grid priced from published
     sizes, which runs nothing) does not ask for a LLaVA checkpoint on this machine."""
     from .. import zoo
-    from ..models.sources import llava
 
     spec = zoo.get(lab_model_name(name, lab_profile))
     if spec.source == llava.SOURCE:  # an LMM unit: the checkpoint (on this machine, else why not) and its CLIP
@@ -183,7 +178,7 @@ def plan(models: Iterable[str] | str, datasets: Iterable[str] | str, *, axes: Se
                 out.failed.append(UnitResult(key, m, d, "failed", error=why or str(info)))
                 continue
             data_id, fp, task = info
-            if m.startswith(LLAVA):  # an LMM on a labelled set: its two-choice answers (the `lmm` axis reads them)
+            if llava.is_llava(m):  # an LMM on a labelled set: its two-choice answers (the `lmm` axis reads them)
                 if task != "classification":
                     out.failed.append(UnitResult(store.unit_key(m, d, pk).name, m, d, "failed", error=(
                         f"{m} x {d}: an LMM unit asks the two-choice question of a labelled classification set; "

@@ -4,17 +4,38 @@ The lab zoo is imported on use, so registering this source does not import torch
 """
 from __future__ import annotations
 
-from .. import registry
-from ..spec import Loaded, ModelSpec
+from dataclasses import dataclass
 
-PREFIX = "lab:"
+from .. import registry
+from ..spec import LAB_PREFIX as PREFIX, LAB_SOURCE as SOURCE, Loaded, ModelSpec
+
+
+@dataclass(frozen=True)
+class LabName:
+    """A `lab:RECIPE[#SEED][@PROFILE]` model name, read."""
+
+    recipe: str  # with its seed, as lab.zoo reads it (`base#1`)
+    profile: str | None  # None: the name gives none (the `lab` profile, or the grid's where a runner qualifies it)
+
+    def under(self, profile: str) -> str:
+        """The name with a profile named: its own where it gives one, else `profile` (`lab` stays bare)."""
+        prof = self.profile or profile or "lab"
+        return f"{PREFIX}{self.recipe}" + ("" if self.profile is None and prof == "lab" else f"@{prof}")
+
+
+def parse(name: str) -> LabName | None:
+    """The parts of a lab model name; None for a name of any other form."""
+    if not str(name).startswith(PREFIX):
+        return None
+    recipe, _, profile = str(name)[len(PREFIX):].partition("@")
+    return LabName(recipe, profile or None)
 
 
 def resolve(name: str) -> ModelSpec:
     from ...lab import zoo as lab_zoo
 
-    recipe, _, profile = name[len(PREFIX):].partition("@")
-    return lab_zoo.spec(recipe, profile or None)
+    lab = parse(name)
+    return lab_zoo.spec(lab.recipe, lab.profile)
 
 
 def load(spec: ModelSpec, device: str) -> Loaded:
@@ -38,5 +59,5 @@ def members() -> list[str]:
 
 
 registry.register_resolver("lab:RECIPE[@PROFILE]", resolve, prefix=PREFIX)
-registry.register_source("lab", load, lister=listed)
+registry.register_source(SOURCE, load, lister=listed)
 registry.register_collection("lab", members)
