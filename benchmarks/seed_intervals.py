@@ -16,8 +16,11 @@ here either): its two-choice accuracy on lab-val (TRUE / (TRUE + FALSE), the cha
 the set at the profile's evaluation size or `--n`), the answers' counts, its CLIP's accuracy on the same questions,
 the training meta's final loss, wall time and steps, the state file's SHA-256, and LLAVA_VERSION.
 `compare` prints, per recipe, the three seeds before and after, the before range over seeds and its 95% t-interval
-over seeds, whether the mean after lies in each, Welch's t-test (Holm-corrected over the recipes), and the mean wall
-time per model before and after (from the training records: only comparable when both zoos trained quietly).
+over seeds, whether the mean after lies in each and whether it reaches the interval's lower end (issue 34's rule),
+Welch's t-test (Holm-corrected over the recipes), and per model before and after: the training work (optimiser
+steps x batch x image pixels), the training loop's CPU time (records that carry it) and its wall time (only
+comparable when both zoos trained quietly). Either CSV may come from `train_options.py candidate` (a candidate
+schedule trained on some recipes): the recipes of `before` missing from `after` are skipped.
 """
 from __future__ import annotations
 
@@ -46,8 +49,11 @@ def measure(out: Path, profile: str) -> int:
     rows = []
     for r in acc.to_dict("records"):
         rec = lab_zoo.record(lab_zoo.recipe(f"{r['recipe']}#{int(r['seed'])}"), p)
+        pixels = rec.get("pixels") or p.image_size ** 2  # records before the work column: the profile's size
         rows.append(dict(recipe=r["recipe"], seed=int(r["seed"]), accuracy=r["accuracy"], n=r["n"],
-                         wall_s=rec["wall_s"], steps=rec["steps"], train_version=T.TRAIN_VERSION,
+                         wall_s=rec["wall_s"], cpu_s=rec.get("cpu_s", float("nan")), steps=rec["steps"],
+                         batch=rec["samples_seen"] // max(1, rec["steps"]), pixels=pixels,
+                         work=rec["samples_seen"] * pixels, train_version=T.TRAIN_VERSION,
                          code=str(Path(clipstudy.__file__).parent)))
     pd.DataFrame(rows).assign(metric="lab-val top-1 (fp32, ensemble prompts)").to_csv(out, index=False)
     print(f"{len(rows)} rows -> {out} ({machine()})")
@@ -103,30 +109,52 @@ def compare(before: Path, after: Path) -> int:
     rows, pvals = [], []
     for recipe, g in b.groupby("recipe", sort=False):
         h = a[a.recipe == recipe]
+        if h.empty:  # a candidate trained on some recipes only
+            continue
         x, y = g.sort_values("seed").accuracy.to_numpy(), h.sort_values("seed").accuracy.to_numpy()
         half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else np.nan
         lo, hi = x.mean() - half, x.mean() + half
         same = np.array_equal(x, y, equal_nan=True)  # the same numbers (NaN too: no scorable answer either side)
-        p = 1.0 if same else float(stats.ttest_ind(x, y, equal_var=False).pvalue)
+        p = 1.0 if same or len(y) < 2 else float(stats.ttest_ind(x, y, equal_var=False).pvalue)
         pvals.append(p)
-        rows.append({"recipe": recipe, "before, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in x),
-                     "after, seeds 0/1/2": " / ".join(f"{v:.3f}" for v in y) + (" (identical)" if same else ""),
+        rows.append({"recipe": recipe, "before, seeds": " / ".join(f"{v:.3f}" for v in x),
+                     "after, seeds": " / ".join(f"{v:.3f}" for v in y) + (" (identical)" if same else ""),
                      "mean before -> after": f"{x.mean():.3f} -> {y.mean():.3f}",
                      "in seed range": "yes" if same or x.min() <= y.mean() <= x.max() else "**no**",
                      "95% t-interval (before)": f"[{lo:.3f}, {hi:.3f}]",
-                     "in it": "yes" if same or lo <= y.mean() <= hi else "**no**", "Welch p": p,
-                     "s per model before / after": f"{g.wall_s.mean():.0f} / {h.wall_s.mean():.0f}"})
+                     "in it": "yes" if same or lo <= y.mean() <= hi else "**no**",
+                     "mean after >= lower end": "yes" if same or y.mean() >= lo else "**no**", "Welch p": p,
+                     "work per model before / after (Gpx)": f"{_mean(g, 'work') / 1e9:.3g} / {_mean(h, 'work') / 1e9:.3g}",
+                     "CPU s per model before / after": f"{_mean(g, 'cpu_s'):.0f} / {_mean(h, 'cpu_s'):.0f}",
+                     "wall s per model before / after": f"{g.wall_s.mean():.0f} / {h.wall_s.mean():.0f}"})
     for r, q in zip(rows, holm(pvals)):
         r["Welch p"], r["Holm p"] = f"{r['Welch p']:.3f}", f"{q:.3f}"
     what = b.metric.iloc[0] if "metric" in b else "lab-val top-1 (fp32, ensemble prompts), TRAIN_VERSION"
     print(f"# {what} {b.train_version.iloc[0]} -> {a.train_version.iloc[0]} (n={int(b.n.iloc[0])})")
     print(table(rows))
+    below = [r["recipe"] for r in rows if r["mean after >= lower end"] != "yes"]
+    both = sorted(set(a.recipe) & set(b.recipe))
+    bb, aa = b[b.recipe.isin(both)], a[a.recipe.isin(both)]
+    for col, what in (("work", "training work (steps x batch x pixels)"), ("cpu_s", "training CPU time (s)")):
+        wb, wa = _total(bb, col), _total(aa, col)
+        print(f"{what} of the {len(both)} recipes, {len(bb)} / {len(aa)} models: before {wb:.4g}, after {wa:.4g}, "
+              f"before / after {wb / wa if wa else float('nan'):.2f}x")
+    print(f"mean after below the lower end of the before 95% t-interval (the acceptance rule): {len(below)} of "
+          f"{len(rows)} ({', '.join(below) or '-'})")
     out_range = [r["recipe"] for r in rows if r["in seed range"] != "yes"]
     out_t = [r["recipe"] for r in rows if r["in it"] != "yes"]
     print(f"\nmean after outside the before seed range: {len(out_range)} of {len(rows)} ({', '.join(out_range) or '-'}); "
           f"outside the 95% t-interval: {len(out_t)} ({', '.join(out_t) or '-'}); smallest Holm p "
           f"{min(float(r['Holm p']) for r in rows):.3f}")
     return 0
+
+
+def _mean(df: pd.DataFrame, col: str) -> float:
+    return float(df[col].mean()) if col in df and df[col].notna().any() else float("nan")
+
+
+def _total(df: pd.DataFrame, col: str) -> float:
+    return float(df[col].sum()) if col in df and df[col].notna().all() else float("nan")
 
 
 def main(argv=None) -> int:

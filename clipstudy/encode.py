@@ -209,6 +209,7 @@ NUM_WORKERS_AUTO = "auto"
 # Batches decoded ahead of the forward per decoding thread (a bounded prefetch: memory stays a few batches).
 PREFETCH_AHEAD = 1
 MAX_DECODE_THREADS = 8  # PIL decoding and torch ops release the GIL; beyond this, ask for DataLoader processes
+OVERSUBSCRIBED_GAIN = 1.25  # decoding threads beside a forward on every core must promise this much (plan_loader)
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +242,10 @@ def plan_loader(decode_s: float, forward_s: float, cores: int, gpu: bool) -> Loa
     - CPU, one decoding thread beside a forward on every core: it fills the gaps (work-conserving,
       max(d, f + d/cores)); the decoding thread is busy d/f of the time;
     - CPU, k decoding threads on cores of their own, the forward on the other cores - k: max(d/k, f*cores/(cores-k));
+    - CPU, k = 2 .. cores decoding threads beside a forward on every core (decode-bound, a tiny model: the forward
+      leaves most of every core to decoding): max(d/k, f + d/cores). They oversubscribe the cores (and share the
+      GIL for the Python part of decoding), so they are taken only when `OVERSUBSCRIBED_GAIN` times faster than
+      the plans above;
     - GPU: the forward does not use the cores; the fewest threads (up to cores - 1) for which d/k <= f.
     The cheapest wins, ties to the fewest decoding threads. One core: serial, in-process (nothing to overlap on).
     """
@@ -257,6 +262,10 @@ def plan_loader(decode_s: float, forward_s: float, cores: int, gpu: bool) -> Loa
         t = max(d / k, f * cores / (cores - k))
         if t < best[0] * 0.999:
             best = (t, k, cores - k)
+    for k in range(2, min(MAX_DECODE_THREADS, cores) + 1):
+        t = max(d / k, f + d / cores)
+        if t * OVERSUBSCRIBED_GAIN < best[0]:
+            best = (t * OVERSUBSCRIBED_GAIN, k, cores)
     _, k, threads = best
     return LoaderPlan(k, threads, f"{k} decoding thread(s), forward on {threads} of {cores} cores ({rates})")
 

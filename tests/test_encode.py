@@ -274,6 +274,11 @@ def test_plan_loader_policy():
     # decode-bound on many cores (a small model): decoding gets cores of its own
     p = encode.plan_loader(0.02, 0.005, cores=16, gpu=False)
     assert p.decode_threads > 1 and p.decode_threads + p.forward_threads == 16
+    # decode-bound on 2 cores (the tiny lab CLIP on 64 px PNGs): both cores decode, the forward runs beside them
+    p = encode.plan_loader(0.0008, 0.00005, cores=2, gpu=False)
+    assert (p.decode_threads, p.forward_threads) == (2, 2)
+    # ... but not for a promise within the oversubscription margin
+    assert encode.plan_loader(0.0008, 0.0003, cores=2, gpu=False).decode_threads == 1
     # one core: nothing to overlap on
     assert encode.plan_loader(0.004, 0.1, cores=1, gpu=False).decode_threads == 0
     # GPU: enough threads that decoding keeps pace, leaving one core to the main thread

@@ -234,6 +234,47 @@ def cosine_lr(step: int, steps: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """How every lab training run (contrastive and fine-tuning) optimises, beside the profile's steps, batch and
+    learning rate: the learning-rate curve (`warmup` fraction of the steps rising linearly, then `decay`, cosine or
+    linear, to 0), `label_smoothing` of the cross-entropies (the CLIP loss's two and the fine-tune's; SigLIP's
+    sigmoid loss has none), `ema`, the decay of an exponential moving average of the weights (parameters and
+    batch-norm statistics) kept from the end of the warm-up and returned instead of the last weights (0: off), and
+    `flat_lr`, the learning rate of the parameters without weight decay (gains, biases, embeddings, the logit scale
+    and bias) as a multiple of the others'."""
+
+    warmup: float = 0.1
+    decay: str = "cosine"
+    label_smoothing: float = 0.0
+    ema: float = 0.0
+    flat_lr: float = 1.0  # learning-rate multiplier of the parameters without weight decay (`_optimizer`)
+
+    def __post_init__(self):
+        if self.decay not in DECAYS:
+            raise UnknownNameError("learning-rate decay", self.decay, list(DECAYS))
+        if not 0 < self.warmup < 1 or not 0 <= self.label_smoothing < 1 or not 0 <= self.ema < 1 or self.flat_lr <= 0:
+            raise ValueError(f"lab schedule out of range: {self}")
+
+    def warmup_steps(self, steps: int) -> int:
+        return max(1, int(steps * self.warmup + 1e-9))  # 10% of 240 steps is 24, not 23 (float rounding)
+
+    def lr(self, step: int, steps: int, warmup: int | None = None) -> float:
+        """The multiplier of the base learning rate at optimiser step `step` (0-based) of `steps` (`warmup`: the
+        warm-up in steps instead of the `warmup` fraction)."""
+        warmup = self.warmup_steps(steps) if warmup is None else max(1, warmup)
+        if step < warmup:
+            return (step + 1) / warmup
+        if self.decay == "cosine":
+            return cosine_lr(step, steps, warmup)
+        t = (step - warmup) / max(1, steps - warmup)
+        return max(0.0, 1.0 - t)
+
+
+DECAYS = ("cosine", "linear")
+SCHEDULE = Schedule()  # the lab zoo's (part of what TRAIN_VERSION versions)
+
+
 @dataclass
 class History:
     steps: int
@@ -241,21 +282,25 @@ class History:
     wall_s: float
     final_loss: float
     losses: list[float]
+    cpu_s: float = float("nan")  # CPU time of the training process over the loop (load disturbs it less than wall)
+    pixels: int = 0  # image pixels per sample (work = samples_seen x pixels)
 
     def row(self) -> dict:
         return dict(steps=self.steps, samples_seen=self.samples_seen, wall_s=round(self.wall_s, 2),
-                    final_loss=self.final_loss)
+                    cpu_s=round(self.cpu_s, 2), pixels=self.pixels, final_loss=self.final_loss)
 
 
-def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    # no weight decay on gains, biases, embeddings and the logit scale/bias (as in open_clip's training)
+def _optimizer(model: torch.nn.Module, lr: float, weight_decay: float, flat_lr: float = 1.0) -> torch.optim.Optimizer:
+    # no weight decay on gains, biases, embeddings and the logit scale/bias (as in open_clip's training); their
+    # learning rate is `flat_lr` times the others' (Schedule.flat_lr)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         flat = p.ndim < 2 or "bn" in name or "ln" in name or "embedding" in name or "logit_" in name
         (no_decay if flat else decay).append(p)
-    return torch.optim.AdamW([dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)],
+    return torch.optim.AdamW([dict(params=decay, weight_decay=weight_decay),
+                              dict(params=no_decay, weight_decay=0.0, lr=lr * flat_lr)],
                              lr=lr, betas=(0.9, 0.98), eps=1e-6)
 
 
@@ -279,32 +324,46 @@ def _in_format(model: torch.nn.Module, preprocess: Callable) -> Callable:
     return lambda x: preprocess(x).contiguous(memory_format=torch.channels_last)
 
 
+def _ema(model: torch.nn.Module, decay: float):
+    """torch's AveragedModel with an EMA of the parameters and the buffers (batch-norm statistics)."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    ema.update_parameters(model)  # its first update copies: the average starts from these weights
+    return ema
+
+
 def train_loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torch.Tensor], *, steps: int,
                batch_size: int, lr: float, weight_decay: float, warmup: int | None = None, seed: int, desc: str,
-               progress: bool, precision: str = "fp32", n_threads: int | None = None) -> History:
+               progress: bool, precision: str = "fp32", n_threads: int | None = None,
+               schedule: Schedule | None = None, pixels: int = 0) -> History:
     """The one training loop of the lab (its CLIPs, their fine-tunes and the mini-LLaVAs): AdamW (`_optimizer`) with
-    linear warmup (default a tenth of the steps) and cosine decay, gradients clipped to norm 1, on `n_threads`
-    torch threads (`threads`), the forward and loss under `precision`'s autocast. `step_fn(gen)` draws its batch
-    from `gen` (seeded with `seed`, so the batch order is the seed's) and returns the loss. A loss that is not
-    finite stops training. The model is left in eval mode."""
+    the learning-rate curve of `schedule` (default `Schedule()`: linear warmup over a tenth of the steps, or `warmup`
+    steps when given, then cosine decay), gradients clipped to norm 1, on `n_threads` torch threads (`threads`), the
+    forward and loss under `precision`'s autocast. `step_fn(gen)` draws its batch from `gen` (seeded with `seed`, so
+    the batch order is the seed's) and returns the loss. A loss that is not finite stops training. The model is left
+    in eval mode (with the weight average when `schedule.ema`). `pixels`: image pixels per sample, for the record."""
     from tqdm.auto import tqdm
 
+    schedule = schedule or Schedule()
     # Trained in channels_last where that pays, returned (and so saved and evaluated) in the default format, so a
     # model trained in this process and one loaded from its file give the same features, bit for bit.
     fmt = channels_last(model)
     if fmt:
         model.to(memory_format=torch.channels_last)
-    warmup = warmup if warmup is not None else max(1, steps // 10)
+    warmup = schedule.warmup_steps(steps) if warmup is None else max(1, warmup)
     gen = torch.Generator().manual_seed(seed)
-    opt = _optimizer(model, lr, weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, steps, warmup))
+    opt = _optimizer(model, lr, weight_decay, schedule.flat_lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: schedule.lr(s, steps, warmup))
+    ema_from = warmup if schedule.ema else steps + 1
+    ema = None
     model.train()
     losses: list[float] = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         with threads(n_threads):
             bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
-            for _ in bar:
+            for i in bar:
                 with _autocast(precision):  # forward and loss; backward and the fp32 optimiser step outside
                     loss = step_fn(gen).float()
                 if not torch.isfinite(loss):
@@ -314,64 +373,126 @@ def train_loop(model: torch.nn.Module, step_fn: Callable[[torch.Generator], torc
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
                 sched.step()
+                if i + 1 == ema_from:
+                    ema = _ema(model, schedule.ema)  # starts from the weights at the end of the warm-up
+                elif ema is not None:
+                    ema.update_parameters(model)
                 losses.append(float(loss.detach()))
                 if len(losses) % 10 == 0:
                     bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
             bar.close()
+        if ema is not None:
+            with torch.no_grad():
+                for mine, avg in zip(list(model.parameters()) + list(model.buffers()),
+                                     list(ema.module.parameters()) + list(ema.module.buffers())):
+                    mine.copy_(avg)
     finally:
         model.eval()
         if fmt:
             model.to(memory_format=torch.contiguous_format)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     tail = losses[-max(1, min(20, steps // 10)):]
-    return History(steps, steps * batch_size, wall, float(np.mean(tail)) if tail else float("nan"), losses)
+    return History(steps, steps * batch_size, wall, float(np.mean(tail)) if tail else float("nan"), losses, cpu,
+                   pixels)
+
+
+def _clip_loss(smoothing: float):
+    """open_clip's ClipLoss; with label smoothing, the same two cross-entropies (image->text, text->image) with
+    torch's `label_smoothing` (ClipLoss has no such option)."""
+    import open_clip
+
+    if not smoothing:
+        return open_clip.loss.ClipLoss()
+
+    def loss(image_features, text_features, logit_scale):
+        logits = logit_scale * image_features @ text_features.T
+        labels = torch.arange(len(logits), device=logits.device)
+        return (F.cross_entropy(logits, labels, label_smoothing=smoothing)
+                + F.cross_entropy(logits.T, labels, label_smoothing=smoothing)) / 2
+    return loss
+
+
+TEXT_BUCKETS = 2  # length buckets of a batch's captions in training (encode_text_bucketed)
+
+
+def encode_text_bucketed(model, tokens: torch.Tensor, buckets: int = TEXT_BUCKETS) -> torch.Tensor:
+    """`model.encode_text(tokens, normalize=True)` computed on `buckets` groups of captions sorted by length, each
+    cut after its longest caption's pooled (EOT) token. The text tower is causal and pools at the EOT token, so the
+    padding behind it changes nothing, forward or backward (its gradient is exactly 0): the same function up to float
+    rounding, with about 0.7x the text compute for the lab's captions (8 of 16 positions on average). Towers that
+    are not eligible (`encode._causal_text_tower`) run whole."""
+    from ..encode import _causal_text_tower, _encode_text_trimmed, _pool_index
+
+    causal = _causal_text_tower(model)
+    if causal is None or buckets < 1:
+        return model.encode_text(tokens, normalize=True)
+    tower, pool, eos = causal
+    idx = _pool_index(tokens, pool, eos)
+    order = torch.argsort(idx, stable=True)
+    parts = [(o, _encode_text_trimmed(tower, tokens[o], idx[o])) for o in torch.tensor_split(order, buckets) if len(o)]
+    feats = torch.cat([f for _, f in parts])
+    out = torch.empty_like(feats).index_copy(0, torch.cat([o for o, _ in parts]), feats)
+    return F.normalize(out, dim=-1)
+
+
+def _clip_outputs(model, images: torch.Tensor, tokens: torch.Tensor) -> tuple:
+    """What open_clip's `CLIP.forward` returns (image and text features, normalised; the logit scale, exp'd; the
+    logit bias when the model has one), the text tower run by `encode_text_bucketed`."""
+    out = (model.encode_image(images, normalize=True), encode_text_bucketed(model, tokens), model.logit_scale.exp())
+    bias = getattr(model, "logit_bias", None)
+    return out + (bias,) if bias is not None else out
 
 
 def train_clip(model, images: torch.Tensor, tokens: torch.Tensor, *, steps: int, batch_size: int = 256,
-               lr: float = 2e-3, weight_decay: float = 0.1, warmup: int | None = None, seed: int = 0,
-               desc: str = "train", progress: bool = True, preprocess: Preprocess | None = None,
-               precision: str = "fp32") -> History:
+               lr: float = 2e-3, weight_decay: float = 0.1, seed: int = 0, desc: str = "train",
+               progress: bool = True, preprocess: Preprocess | None = None, precision: str = "fp32",
+               schedule: Schedule | None = None) -> History:
     """Contrastive training on uint8 `images` [N,3,H,W] and caption `tokens` [N,K,L] (one of K
-    captions drawn per image per step). The loss (CLIP or SigLIP) follows the model's logit bias."""
+    captions drawn per image per step). The loss (CLIP or SigLIP) follows the model's logit bias;
+    `schedule` (default SCHEDULE) sets the learning-rate curve, label smoothing and weight averaging."""
     import open_clip
 
     if len(images) != len(tokens):
         raise ValueError(f"{len(images)} images but {len(tokens)} caption rows")
-    preprocess = _in_format(model, preprocess or Preprocess())
+    schedule = schedule or SCHEDULE
+    pp = preprocess or Preprocess()
+    preprocess = _in_format(model, pp)
     siglip = getattr(model, "logit_bias", None) is not None
-    loss_fn = open_clip.loss.SigLipLoss() if siglip else open_clip.loss.ClipLoss()
+    loss_fn = open_clip.loss.SigLipLoss() if siglip else _clip_loss(schedule.label_smoothing)
     n, k = len(images), tokens.shape[1]
     batch_size = min(batch_size, n)
 
     def step(gen: torch.Generator) -> torch.Tensor:
         idx = torch.randperm(n, generator=gen)[:batch_size]
         which = torch.randint(0, k, (batch_size,), generator=gen)
-        out = model(preprocess(images[idx]), tokens[idx, which])
-        return loss_fn(*out)
+        return loss_fn(*_clip_outputs(model, preprocess(images[idx]), tokens[idx, which]))
 
-    return train_loop(model, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                      warmup=warmup, seed=seed, desc=desc, progress=progress, precision=precision)
+    return train_loop(model, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                      desc=desc, progress=progress, precision=precision, schedule=schedule, pixels=pp.size ** 2)
 
 
 def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int = 256,
              lr: float = 5e-4, weight_decay: float = FT_WEIGHT_DECAY, seed: int = 0, desc: str = "finetune",
-             progress: bool = True, preprocess: Preprocess | None = None, precision: str = "fp32") -> History:
+             progress: bool = True, preprocess: Preprocess | None = None, precision: str = "fp32",
+             schedule: Schedule | None = None) -> History:
     """Cross-entropy fine-tuning of the classifier (image tower + head) on class labels: every parameter that
     requires grad (all of them, unless `tune_last_block` froze part of the tower)."""
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     if (labels < 0).any():
         raise ValueError("fine-tuning labels must be class indices >= 0 (held-out shapes are -1)")
-    preprocess = _in_format(clf, preprocess or Preprocess())
+    schedule = schedule or SCHEDULE
+    pp = preprocess or Preprocess()
+    preprocess = _in_format(clf, pp)
     n = len(images)
     batch_size = min(batch_size, n)
 
     def step(gen: torch.Generator) -> torch.Tensor:
         idx = torch.randperm(n, generator=gen)[:batch_size]
-        return F.cross_entropy(clf(preprocess(images[idx])), labels[idx])
+        return F.cross_entropy(clf(preprocess(images[idx])), labels[idx], label_smoothing=schedule.label_smoothing)
 
     return train_loop(clf, step, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
-                      desc=desc, progress=progress, precision=precision)
+                      desc=desc, progress=progress, precision=precision, schedule=schedule, pixels=pp.size ** 2)
 
 
 def classifier_from_clip(model, classnames: Sequence[str], templates: Sequence[str], tokenizer) -> LabClassifier:
