@@ -101,3 +101,27 @@ def test_pixel_features_shape_and_centering():
     f = threed.pixel_features(img, patch=3)
     assert f.shape == (2, 28, 10, 10)
     assert torch.allclose(f[:, :27].mean(1), torch.zeros(2, 10, 10), atol=1e-6)
+
+
+def test_3d_effective_robustness_is_in_accuracy_on_a_known_line():
+    """C1's ER is corrupted top-1 minus what the zoo's logit-linear line predicts from clean top-1, in accuracy
+    (as every ER of the book); the logit residual is kept beside it. On points exactly on a logit line plus one
+    recipe lifted by 0.05 in accuracy (the line refits through it, so it keeps most of the lift), the lifted
+    recipe's ER is close under +0.05 in accuracy while its logit residual is several times larger."""
+    from scipy.special import expit, logit
+
+    clean = np.array([0.5, 0.6, 0.7, 0.8, 0.55, 0.65])
+    corrupted = expit(0.8 * logit(clean) - 0.4)
+    recipes = ["base", "base", "arch-vit", "arch-vit", "arch-convnext", "arch-convnext"]
+    corrupted[recipes.index("arch-convnext")] += 0.05
+    rows = []
+    for i, (r, c, k) in enumerate(zip(recipes, clean, corrupted)):
+        rows.append({"model": r, "seed": i, "kind": "none", "severity": 0, "accuracy": c})
+        rows += [{"model": r, "seed": i, "kind": "3D", "severity": s, "accuracy": k} for s in (1, 2, 3, 4, 5)]
+    er = threed.threed_er(pd.DataFrame(rows)).set_index("seed")
+    lifted = recipes.index("arch-convnext")
+    assert 0.03 < er.loc[lifted, "value"] <= 0.05  # in accuracy, not logits
+    assert er.drop(index=lifted)["value"].abs().max() < 0.02
+    assert er.loc[lifted, "value_logit"] > 3 * er.loc[lifted, "value"]  # the logit residual, kept as a secondary
+    ref = corrupted - expit(np.polyval(np.polyfit(logit(clean), logit(corrupted), 1), logit(clean)))
+    assert np.allclose(er["value"].to_numpy(), ref[er.index.to_numpy()], atol=1e-9)  # the same line, brute force

@@ -195,6 +195,13 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
     assert set(small["id"]) <= set(table.loc[table["caveat"].fillna("").str.len() > 0, "id"])
     assert str(table.set_index("id").loc["C10", "caveat"]).startswith("proxy") or \
         table.set_index("id").loc["C10", "records_verdict"] == "not measured"
+    # every effect between real models from the records has an interval, or says why not (Evidence III)
+    eff = pd.read_csv(out / "book" / "results" / "10_summary" / "all_effects.csv", keep_default_na=False)
+    rec = eff[eff["source"] == "records"]
+    bounded = np.isfinite(pd.to_numeric(rec["ci_low"])) & np.isfinite(pd.to_numeric(rec["ci_high"]))
+    bare = rec[~bounded & ~rec["note"].str.startswith("n too small")]
+    assert len(rec) >= 20 and bare.empty, bare[["chapter", "metric", "comparison"]].to_string()
+    assert (rec.loc[bounded, "ci_low"] <= rec.loc[bounded, "ci_high"]).all()
     # the cache's request log splits the build's encoding cost by chapter (benchmarks/book_cost.py reads it)
     from clipstudy.config import cache_root
 
