@@ -14,7 +14,7 @@ import pytest
 
 from clipstudy import book, profiles
 from clipstudy.axes import Axis, claims
-from clipstudy.book import chapters, html
+from clipstudy.book import chapters, grids, html
 from clipstudy.profiles import Profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -499,3 +499,81 @@ def test_a_plugin_chapter_joins_the_build_order_and_the_toc(tmp_path, monkeypatc
     finally:  # the next tests see the package's axes only
         axes.REGISTRY.pop("toy_chapter", None)
         sys.modules.pop("toy_chapter_plugin", None)
+
+
+_TOY_CLAIM_PLUGIN = '''"""A plugin's chapter, end to end: its axis, its notebook (beside this module), one published table, its effects,
+and one claim with its evidence. Nothing of it lives in clipstudy/."""
+from pathlib import Path
+
+import pandas as pd
+
+from clipstudy.axes import evidence as ev
+from clipstudy.axes.core import Axis, register
+
+AXIS = register(Axis("toy_claim", "toy axis", "95_toy", order=9.5, notebook=str(Path(__file__).with_name("95_toy.py"))))
+VALUES = AXIS.table("toy_values", recipe="text", seed="int64", value="float64")
+ev.claim(id="T1", axis="toy axis", factor="architecture", claim="The toy treatment raises the toy value.",
+         effect="toy value", expected="higher", source="a test", rule="positive", metric="toy value",
+         lab_primary="treated vs base", lab_unit="seeds")
+
+
+def run(ch):
+    v = pd.DataFrame(dict(recipe=["treated"] * 3 + ["base"] * 3, seed=[0, 1, 2] * 2,
+                          value=[0.61, 0.63, 0.62, 0.50, 0.52, 0.51]))
+    ch.publish(VALUES, v)
+    res = ev.lab_seed_contrast(v, "treated", "base")
+    ch.effects.add("architecture", "toy value", res["effect"], "treated vs base", "lab", n=res["n"],
+                   ci=(res["ci_low"], res["ci_high"]))
+    ch.effects.write(ch)
+
+
+@ev.evidence("T1")
+def t1(results, records_root=None):
+    v = VALUES.read(results)
+    if v is None:
+        return [ev.row("lab", "", note="the toy chapter wrote no table")]
+    return [ev.result_row("lab", "toy value, treated vs base", ev.lab_seed_contrast(v, "treated", "base"),
+                          role="primary", unit="seeds")]
+'''
+
+
+@pytest.mark.slow
+def test_a_plugin_chapter_runs_before_the_summary_shows_in_it_and_its_claim_is_judged(tmp_path, monkeypatch):
+    """The whole path of a plugin's chapter through a real build (papermill kernels): declared in the plugin's own
+    files, it runs before the summary and the claims page; its published table reaches its claim's evidence; its
+    effect is in the summary's table; the claims page lists and judges its claim beside the paper's."""
+    from clipstudy import axes
+    from clipstudy.axes import claims as claims_axis, evidence, summary
+
+    (tmp_path / "toy_claim_plugin.py").write_text(_TOY_CLAIM_PLUGIN)
+    _write_nb(tmp_path / "95_toy.py", ["import toy_claim_plugin as toy\nfrom clipstudy import chapter",
+                                       "ch = chapter.start(toy.AXIS, **params)", "toy.run(ch)"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), str(REPO), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("CLIPSTUDY_PLUGINS", "toy_claim_plugin")
+    monkeypatch.setattr(grids, "lab_zoo", lambda b: None)  # the toy reads no lab set: no zoo, no grid
+    monkeypatch.setattr(grids, "run_lab", lambda b: None)
+    real = chapters.declared
+    monkeypatch.setattr(chapters, "declared", lambda: [a for a in real() if a.key in ("toy_claim", "summary",
+                                                                                          "claims")])
+    out = tmp_path / "out"
+    try:
+        order = [n.name for n in chapters.notebooks()]
+        assert order == ["95_toy", "10_summary", "11_claims"]
+        assert book.build(profile="smoke", skip_html=True, out=out, fetch=False) == 0
+    finally:  # the next tests see the package's axes and claims only
+        axes.REGISTRY.pop("toy_claim", None)
+        evidence.DECLARED.pop("T1", None)
+        evidence.EVIDENCE.pop("T1", None)
+        sys.modules.pop("toy_claim_plugin", None)
+    results = out / "book" / "results"
+    assert (results / "95_toy" / "toy_values.parquet").is_file()
+    eff = pd.read_csv(results / "10_summary" / "all_effects.csv", keep_default_na=False)
+    toy = eff[eff["axis"] == "toy axis"]
+    assert len(toy) == 1 and toy["effect"].iloc[0] == pytest.approx(0.11) and toy["chapter"].iloc[0] == "95_toy"
+    table = pd.read_csv(results / "11_claims" / "claims.csv", keep_default_na=False).set_index("id")
+    assert "T1" in table.index and table.loc["T1", "claim"] == "The toy treatment raises the toy value."
+    assert table.loc["T1", "lab_verdict"] == "agrees", table.loc["T1"].to_dict()
+    assert {"C1", "C4", "C14"} <= set(table.index)  # beside the paper's claims, which this build did not measure
+    assert table.loc["C4", "verdict"] == "not measured"
+    assert claims_axis.AXIS.reads_all and summary.AXIS.reads_all
