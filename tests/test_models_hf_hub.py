@@ -338,3 +338,62 @@ def test_the_open_clip_folder_follows_the_hub_cache(on_hub, tmp_path, point_hub,
     point_hub(on_hub.url, tmp_path / "hf")
     monkeypatch.setattr(hf_hub, "_RESOLVED", {})
     assert all(torch.equal(first[k], v) for k, v in zoo.load(name).model.state_dict().items())
+
+
+def _open_clip_hub_config(model_cfg: dict) -> dict:
+    """An open_clip_config.json as open_clip's own hub writer lays it out (`push_to_hf_hub.save_config_for_hf`)."""
+    return {"model_cfg": model_cfg, "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073],
+                                                       "std": [0.26862954, 0.26130258, 0.27577711]}}
+
+
+# BiomedCLIP's open_clip_config.json as its public copies show it: a timm image tower, a BERT text tower and
+# tokenizer in a second repo (not an open_clip tag, so nothing is known of its data)
+BIOMEDCLIP = {"embed_dim": 512,
+              "vision_cfg": {"timm_model_name": "vit_base_patch16_224", "timm_model_pretrained": False, "timm_pool": "",
+                             "timm_proj": "linear", "image_size": 224},
+              "text_cfg": {"hf_model_name": "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract",
+                           "hf_tokenizer_name": "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract",
+                           "hf_proj_type": "mlp", "hf_pooler_type": "cls_last_hidden_state_pooler",
+                           "context_length": 256}}
+
+
+@pytest.mark.parametrize("repo,arch,family,loss,data", [
+    ("timm/ViT-B-16-SigLIP", "ViT-B-16-SigLIP", "vit", "siglip", "webli"),
+    ("laion/CLIP-ViT-bigG-14-laion2B-39B-b160k", "ViT-bigG-14", "vit", "clip", "laion2b"),
+    ("apple/DFN2B-CLIP-ViT-L-14", "ViT-L-14-quickgelu", "vit", "clip", "dfn-2b"),
+    ("microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224", None, "vit", "clip", ""),
+])
+def test_real_open_clip_repo_layouts_give_their_factors(repo, arch, family, loss, data):
+    """The configs of real open_clip-format repos (open_clip's own model configs in its hub layout; BiomedCLIP's as
+    published): a repo that is an open_clip tag's hub file takes that tag's factors, another its config's."""
+    import open_clip
+
+    cfg = _open_clip_hub_config(open_clip.get_model_config(arch) if arch else BIOMEDCLIP)
+    spec = hf_hub._open_clip_fields(hf_hub.Repo(f"hf-hub:{repo}", repo, "main", "0" * 40, "open_clip", cfg))
+    assert (spec["family"], spec["loss"], spec["resolution"]) == (family, loss, 224)
+    assert spec["data"] == data
+
+
+@pytest.mark.parametrize("kind,vision,loss,size", [("clip", {"image_size": 224, "patch_size": 32}, "clip", 224),
+                                                   ("clip", {"image_size": 224, "patch_size": 14}, "clip", 224),
+                                                   ("siglip", {"image_size": 384, "patch_size": 14}, "siglip", 384)])
+def test_real_transformers_repo_layouts_give_their_factors(kind, vision, loss, size):
+    """config.json as transformers writes it for openai/clip-vit-base-patch32, openai/clip-vit-large-patch14 and
+    google/siglip-so400m-patch14-384 (the config classes' own to_dict, with each repo's vision tower size)."""
+    from transformers import CLIPConfig, SiglipConfig
+
+    cfg = (CLIPConfig if kind == "clip" else SiglipConfig)(vision_config=vision).to_dict()
+    assert cfg["model_type"] == kind
+    spec = hf_hub._transformers_fields(hf_hub.Repo("hf-hub:o/r", "o/r", "main", "0" * 40, "transformers", cfg))
+    assert (spec["family"], spec["loss"], spec["resolution"]) == ("vit", loss, size)
+
+
+def test_calibration_and_ood_say_which_score_a_siglip_was_given(capsys):
+    """A SigLIP among the live models (its loss from its tags) gets one sentence naming the softmax score it was
+    given; a panel without one gets none."""
+    from clipstudy import live
+
+    text = live.scoring_note(["ViT-B-32/openai", "ViT-B-16-SigLIP/webli", "ViT-B-16-SigLIP/webli"])
+    assert text is not None and "(ViT-B-16-SigLIP/webli)" in text and "softmax" in text
+    assert "ViT-B-16-SigLIP/webli" in capsys.readouterr().out
+    assert live.scoring_note(["ViT-B-32/openai", "nosuch-model"]) is None
