@@ -67,4 +67,4 @@ def live_pipeline_check(results_dir: str | os.PathLike) -> str | None:
     return str(body.get("why") or PIPELINE_CHECK) if body.get("pipeline_check") else None
 
 
-__getattr__ = module_getattr(__name__)  # the build profiles moved to clipstudy.profiles
+__getattr__ = module_getattr(__name__)  # deprecated names: the build profiles are in clipstudy.profiles

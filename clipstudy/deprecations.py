@@ -22,7 +22,7 @@ from typing import Any, Callable
 _STORE_NAMES = ("CacheError", "DAMAGE", "Key", "atomic_save", "atomic_write_text", "digest", "discard",
                 "feature_key", "load_json", "safe_load")
 
-# the axes' table functions moved into their axis modules (Redesign II: one axis, one module); a name that the
+# the axes' table functions are in their axis modules (one axis, one module); a name that the
 # axis module's chapter code already used was renamed (shifts: records_effects, lab_er; calibration: transfer;
 # shape_bias: AXIS, records_effects), and what code below the axes needs moved down (metrics, run, plots)
 _SHIFTS_NAMES = ("LAB_SHIFTS", "TAGS", "mean_er", "er_by_tags", "shift_group_table", "lab_er_replicates", "live_er")
@@ -35,7 +35,7 @@ _SHAPE_BIAS_NAMES = ("RECORD_FOLDERS", "DATA_GROUP", "PANEL_ORDER", "records_dec
 _SHAPE_BIAS_METRICS = ("lab_shape_bias", "live_decisions", "live_shape_bias")
 
 MOVED: dict[str, str] = {
-    # the lab's one evaluation path (issue 13)
+    # the lab's one evaluation path
     "clipstudy.analysis.lab_eval": "clipstudy.lab.evaluate",
     "clipstudy.lab.study.evaluate": "clipstudy.lab.evaluate.metrics_table",
     "clipstudy.lab.study.evaluate_zoo": "clipstudy.lab.evaluate.metrics_zoo",
@@ -44,7 +44,7 @@ MOVED: dict[str, str] = {
     "clipstudy.lab.study.ACC_SETS": "clipstudy.lab.evaluate.ACC_SETS",
     "clipstudy.lab.study.effective_robustness": "clipstudy.lab.evaluate.effective_robustness",
     "clipstudy.lab.study.SMOKE_SETS": "clipstudy.profiles.SMOKE_SETS",
-    # one axis, one module (Redesign II): an axis's tables live in clipstudy/axes/NAME.py; the effects statistics
+    # one axis, one module: an axis's tables live in clipstudy/axes/NAME.py; the effects statistics
     # every axis shares are clipstudy/effects.py
     "clipstudy.analysis.effects": "clipstudy.effects",
     "clipstudy.analysis.ood": "clipstudy.axes.ood",
@@ -53,10 +53,10 @@ MOVED: dict[str, str] = {
     "clipstudy.analysis.multimodal": "clipstudy.axes.lmm",
     # the curated registry is clipstudy/models/curated.csv (clipstudy.models.registry)
     "clipstudy.zoo_registry.DATA_SIZES": "clipstudy.factors.DATA_SIZES",
-    # the model layer holds its weights fetching and its named collections (Redesign II)
+    # the model layer holds its weights fetching and its named collections
     "clipstudy.weights": "clipstudy.models.weights",
     "clipstudy.collection": "clipstudy.models.collection",
-    # the claims logic lives with its axis (Redesign II)
+    # the claims logic lives with its axis
     "clipstudy.claims": "clipstudy.axes.claims",
     # the store's names, once re-exported by the feature cache
     **{f"clipstudy.cache.{n}": f"clipstudy.store.{n}" for n in _STORE_NAMES},

@@ -364,7 +364,7 @@ def paired_differences(t: pd.DataFrame, title: str = "{a} minus {b}, paired over
     return fig
 
 
-# ---- chapter figures (each was drawn inline in a notebook; the chapters now call these) -----------------
+# ---- chapter figures (one function per figure, so that a notebook cell is one call) ---------------------
 def er_panels(points: pd.DataFrame, order: list[str], hue: str = "group", ylabel: str = "{} top-1 (%)",
               title: str = "{} (line: {} ImageNet models)", grid: tuple[int, int] = (2, 2),
               figsize: tuple = (10, 8.6)):

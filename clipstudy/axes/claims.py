@@ -44,7 +44,8 @@ VERDICTS = ("agrees", "disagrees", "inconclusive", "not measured")
 ALPHA = 0.05
 MARGINAL = 0.01  # a lab verdict whose 99% interval covers 0 (p at or above this) is marginal
 BOOTSTRAP_UNITS = ("models", "model pairs", "recipes")  # units whose interval is a bootstrap over them
-NEAR_ZERO = 0.05  # the "near zero" rule (no claim uses it now): the whole interval within +-0.05
+# the "near zero" rule (no claim of claims.csv uses it; a plugin's may): the whole interval within +-0.05
+NEAR_ZERO = 0.05
 
 
 def verdict(rule: str, effect: float, ci_low: float, ci_high: float) -> str:
@@ -317,8 +318,8 @@ def judge(ch: chapter.Chapter, ids: Iterable[str] | None = None,
     """Every claim's verdict and the evidence of each source, saved as the chapter's `claims` and
     `claims_evidence` tables (`judge_results` judges a results folder without a chapter).
 
-    A results folder in place of the chapter is the old `clipstudy.claims.judge(results, ids, records_root)`:
-    it still returns `judge_results`'s answer, with a DeprecationWarning."""
+    A results folder in place of the chapter is the deprecated form, `clipstudy.claims.judge(results, ids,
+    records_root)`: it returns `judge_results`'s answer, with a DeprecationWarning."""
     if isinstance(ch, (str, Path)):
         warnings.warn("clipstudy.claims.judge(results, ...) is deprecated: use "
                       "clipstudy.axes.claims.judge_results", DeprecationWarning, stacklevel=2)

@@ -23,8 +23,8 @@ from .. import effects as E
 from ..errors import ClipstudyError, UnknownNameError
 from ..registry import Registry, import_modules
 
-# The factor vocabulary of the effects tables: the one place chapters take it from (the core's
-# clipstudy.factors replaces this import at merge).
+# The factor vocabulary of the effects tables (`effects.FACTORS`, built from `clipstudy.factors`), re-exported so
+# that an axis module takes it with the axis types, from one import.
 FACTORS: tuple[str, ...] = E.FACTORS
 LAB_FACTORS: Mapping[str, str] = E.LAB_FACTORS
 

@@ -124,7 +124,7 @@ PUBLISHED: dict[str, PublishedSize] = {
     # ImageNet-A: 7,500 natural adversarial examples of 200 classes (Hendrycks et al. 2021, CVPR)
     "imagenet-a": _P(7_500, 200, "imagenet-a-200", source="Hendrycks et al. 2021b"),
     # ObjectNet restricted to the 113 classes that overlap ImageNet-1k (what `objectnet` loads). 18,574 is the
-    # figure of the overlap subset as the robustness literature uses it (issue 25's brief); not recounted here.
+    # figure of the overlap subset as the robustness literature uses it; not recounted here.
     # The full release is 50,000 images of 313 classes (Barbu et al. 2019).
     "objectnet": _P(18_574, 113, "objectnet-113", source="ObjectNet 1.0 overlap (113 classes), issue 25"),
     # ImageNet-X annotates every ImageNet val image (Idrissi et al. 2023): the 50,000 val images again

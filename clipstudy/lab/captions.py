@@ -60,7 +60,8 @@ ZS_TEMPLATES = (
 SHIFT_WORDS = ("sketch", "silhouette", "edges", "drawing", "plain", "cluttered", "background", "small", "large",
                "smaller", "larger", "big", "tiny", "occluded", "dark", "bright", "rotated", "partial", "cropped",
                "fog", "foggy", "blurry", "blur", "noise", "noisy")
-_LEGACY_ZS = (  # the ensemble before issue 15; its words stay in VOCAB so the tokenizer's ids do not move
+_LEGACY_ZS = (  # in no prompt set; its words stay in VOCAB, whose sorted order gives the tokenizer's ids (and the
+    # embedding rows of every trained lab model)
     "a sketch of a {}.", "a {} on a plain background.", "a silhouette of a {}.", "a small {}.", "a large {}.",
     "there is a {} in front of a cluttered background.",
 )

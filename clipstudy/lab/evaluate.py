@@ -161,8 +161,8 @@ def parity(acc: pd.DataFrame, base: str = "base", dataset: str = "lab-val", tole
            ) -> pd.DataFrame:
     """Whether each recipe was trained to a quality comparable with `base`: mean `dataset` accuracy over
     seeds, its gap to base, and `undertrained` (gap below -tolerance, as a fraction of base's accuracy). A
-    recipe flagged here must not stand for its factor without the flag (issue 15: the architecture
-    contrast once compared a ViT at 0.25 with a ResNet at 0.70)."""
+    recipe flagged here must not stand for its factor without the flag: an undertrained recipe's contrast
+    measures its training, not its factor (a ViT at 0.25 against a ResNet at 0.70 says nothing of architecture)."""
     a = acc[acc["dataset"] == dataset].groupby("recipe")["accuracy"].mean()
     if base not in a.index:
         return pd.DataFrame(columns=["recipe", "accuracy", "gap", "undertrained"])

@@ -637,4 +637,5 @@ def evaluate_pairs(pairs: Sequence[tuple[str, int | None]], p: LabProfile = LAB,
     return pd.concat(details, ignore_index=True), pd.concat(results, ignore_index=True), pd.DataFrame(meta)
 
 
-__getattr__ = module_getattr(__name__)  # the old per-profile settings table (clipstudy.deprecations)
+# the deprecated per-profile settings table resolves, with a warning (clipstudy.deprecations)
+__getattr__ = module_getattr(__name__)

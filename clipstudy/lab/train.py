@@ -166,7 +166,7 @@ class LabClassifier(torch.nn.Module):
 # ---------------------------------------------------------------- training loops
 # Whether lab training's `auto` follows the engine's precision policy (encode.resolve_precision: bf16 autocast on
 # CPUs with AMX-BF16/AVX512-BF16). Off until benchmarks/precision_accuracy.py --train has shown, on a CPU with
-# native bf16, that bf16-trained recipes stay within their seed intervals of fp32 lab-val accuracy (issue 17). On
+# native bf16, that bf16-trained recipes stay within their seed intervals of fp32 lab-val accuracy. On
 # a CPU without native bf16 the policy gives fp32 anyway. Training in bf16 regardless is asked explicitly:
 # `lab.zoo.train(..., precision="bf16")`, `clipstudy lab train --precision bf16` (never by the environment, nor by
 # `clipstudy build --precision`, which pins the engine's encoding precision only).

@@ -243,7 +243,8 @@ def store_key(r: Recipe, p: LabProfile) -> Key:
     key = lab_model_key(f"{r.name}-{p.name}-s{r.seed}", r.key_dict(), p.training(), WORLD_VERSION, T.TRAIN_VERSION,
                         parent)
     prec = T.train_precision(p.train_precision)
-    if prec != "fp32":  # what the weights were trained in (fp32 keys stay those of before the precision policy)
+    if prec != "fp32":  # what the weights were trained in (an fp32 key leaves `precision` empty, so fp32 models
+        # keep the keys they are cached and published under)
         key = dataclasses.replace(key, precision=prec)
     return key
 
@@ -633,4 +634,5 @@ def frame(factor: str | None = None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-__getattr__ = module_getattr(__name__)  # the lab profiles' old names (clipstudy.deprecations)
+# deprecated names of the lab profiles resolve, with a warning (clipstudy.deprecations)
+__getattr__ = module_getattr(__name__)
