@@ -494,7 +494,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="auto", help="auto, cpu or cuda (where the workers encode)")
     c.add_argument("--study", default="compare", help="the runner's study folder; compare.csv and compare.png go "
                                                     "there (default ./compare)")
-    c.add_argument("--lab-profile", choices=["lab", "smoke"], help="lab models and lab sets (default: lab)")
+    c.add_argument("--lab-profile", choices=list(LAB_PROFILES), help="lab models and lab sets (default: lab)")
     c.add_argument("--n-boot", type=_positive, default=1000, help="image resamples of each paired bootstrap")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_executor_options(c)
