@@ -45,6 +45,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from .jsontypes import fits
 from .errors import ClipstudyError, UnknownNameError
 
 FORMATS = ("csv", "imagenet-x", "model-vs-human")
@@ -69,24 +70,6 @@ def stem(text: str) -> str:
 def _is_key(key: str) -> bool:
     """A store entry's name (`store.Key.name`): one plain path component, so it cannot lead out of the store."""
     return bool(re.fullmatch(r"[A-Za-z0-9._-]{1,200}", key)) and key not in (".", "..")
-
-
-def _fits(value, tp) -> bool:
-    """Whether a JSON value has a record field's declared type (str, int, float, bool, list[str]; Any fits all)."""
-    import typing
-
-    if tp is bool:
-        return isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is str:
-        return isinstance(value, str)
-    if typing.get_origin(tp) is list:
-        (item,) = typing.get_args(tp) or (typing.Any,)
-        return isinstance(value, list) and all(_fits(v, item) for v in value)
-    return True
 
 
 def _record(u, label: str):
@@ -118,7 +101,7 @@ def _record(u, label: str):
                 raise ClipstudyError(f"{label}: its unit record {path} lacks the field {f.name!r} (written by another "
                                      "version of clipstudy, or damaged); run the study again to recompute it")
             continue
-        if not _fits(rec[f.name], hints[f.name]):
+        if not fits(rec[f.name], hints[f.name]):
             want = str(hints[f.name]).replace("typing.", "")
             raise ClipstudyError(f"{label}: its unit record {path} holds a {type(rec[f.name]).__name__} in the field "
                                  f"{f.name!r}, where a {getattr(hints[f.name], '__name__', want)} belongs; run the "

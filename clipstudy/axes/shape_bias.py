@@ -6,7 +6,7 @@ CLIPs, fine-tuned CLIPs, ImageNet models, LMMs and humans, and the lab's kinds o
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -478,12 +478,13 @@ RECORDS_MISSING = "records missing: run `clipstudy fetch records`"
 NOT_LIVE = "live shape bias is not part of this build"
 
 
-def _units(results) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(zero-shot CLIPs, ImageNet-trained models), one row per real model, from the published records table."""
+def _records_rows(results, rows: Callable[[pd.DataFrame, pd.DataFrame], list[dict]]) -> list[dict]:
+    """`rows(zero-shot CLIPs, ImageNet-trained models)`, one row per real model each, from the published records
+    table; the records-missing row when chapter 04 wrote none."""
     sb = RECORDS_SHAPE_BIAS.read(results)
     if sb is None:
-        return None
-    return model_units(sb, "zero-shot CLIP"), model_units(sb, "ImageNet model", data=IMAGENET_DATA)
+        return [ev.row("records", "", note=RECORDS_MISSING)]
+    return rows(model_units(sb, "zero-shot CLIP"), model_units(sb, "ImageNet model", data=IMAGENET_DATA))
 
 
 @evidence("C2")
@@ -491,13 +492,9 @@ def c2(results, records_root=None) -> list[dict]:
     """C2: the zero-shot CLIPs' shape bias minus 0.5 (records: over models; lab: base over its seeds)."""
     from ..effects import bootstrap_mean, one_sample_t
 
-    units = _units(results)
-    if units is None:
-        out = [ev.row("records", "", note=RECORDS_MISSING)]
-    else:
-        zs = units[0]
-        out = [ev.result_row("records", f"mean shape bias of {len(zs)} zero-shot CLIPs (80 templates) minus 0.5",
-                             bootstrap_mean((zs["shape_bias"] - 0.5).to_numpy()), unit="models")]
+    out = _records_rows(results, lambda zs, _: [ev.result_row(
+        "records", f"mean shape bias of {len(zs)} zero-shot CLIPs (80 templates) minus 0.5",
+        bootstrap_mean((zs["shape_bias"] - 0.5).to_numpy()), unit="models")])
     lab = LAB_SHAPE_BIAS.read(results)
     if lab is not None:
         b = lab[(lab["recipe"] == "base") & (lab["prompts"] == "ensemble")].groupby("seed")["shape_bias"].mean()
@@ -514,16 +511,14 @@ def c14(results, records_root=None) -> list[dict]:
     """C14: the zero-shot CLIPs' shape bias minus the ImageNet-trained models', over models (records)."""
     from ..effects import grouped_effect
 
-    units = _units(results)
-    if units is None:
-        out = [ev.row("records", "", note=RECORDS_MISSING)]
-    else:
-        zs, inet = units
+    def rows(zs: pd.DataFrame, inet: pd.DataFrame) -> list[dict]:
         f = pd.concat([zs.assign(group="clip"), inet.assign(group="imagenet")], ignore_index=True)
         g = grouped_effect(f, "group", "clip", "imagenet", "shape_bias", unit="unit")
         g["n"] = len(zs) + len(inet)
-        out = [ev.result_row("records", f"mean shape bias of {len(zs)} zero-shot CLIPs minus {len(inet)} "
-                             "ImageNet-1k/21k-trained models, same cue-conflict images", g, unit="models")]
+        return [ev.result_row("records", f"mean shape bias of {len(zs)} zero-shot CLIPs minus {len(inet)} "
+                              "ImageNet-1k/21k-trained models, same cue-conflict images", g, unit="models")]
+
+    out = _records_rows(results, rows)
     return out + [ev.row("lab", "", note="the lab zoo trains no classifier from scratch on lab-train (its classifier "
                                          "is a fine-tune of base, C3)"),
                   ev.row("live", "", note=NOT_LIVE)]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ... import factors
+from ...jsontypes import fits
 from ...errors import CheckpointError
 from .. import registry
 from ..spec import LOCAL_DIR, ModelSpec
@@ -51,35 +52,6 @@ SIZE_FIELDS = {"width": 1 << 16, "layers": 4096, "heads": 4096, "head_width": 1 
                "size": 1 << 14}
 
 
-def _fits(value, tp) -> bool:
-    """Whether a JSON value fits a dataclass field's annotation (int, float, bool, str, dict, Optional, Union,
-    Tuple); anything else is left to open_clip."""
-    import typing
-
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if tp is type(None):
-        return value is None
-    if tp is bool:
-        return isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is str:
-        return isinstance(value, str)
-    if tp is dict or origin is dict:
-        return isinstance(value, dict)
-    if origin is typing.Union:
-        return any(_fits(value, a) for a in args)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            return False
-        if len(args) == 2 and args[1] is Ellipsis:
-            return all(_fits(v, args[0]) for v in value)
-        return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args))
-    return True
-
-
 def _type_name(tp) -> str:
     """An annotation in words: `Union[int, Tuple[int, int]]` -> "int or a list of 2 int"."""
     import typing
@@ -103,7 +75,7 @@ def _check(cfg: dict, hints: dict, where: str, strict: bool) -> str | None:
                 return f"{where} has the field {key!r}, which open_clip does not know (known: " + \
                     ", ".join(sorted(hints)[:12]) + ", ...)"
             continue
-        if not _fits(value, hints[key]):
+        if not fits(value, hints[key]):
             shown = json.dumps(value)[:40]
             return f"{where}.{key} is {shown} ({type(value).__name__}); expected {_type_name(hints[key])}"
         sizes = value if isinstance(value, (list, tuple)) else [value]
