@@ -121,7 +121,7 @@ def test_the_published_parameters_name_no_folder_of_the_build_machine():
     nb.metadata["papermill"] = {"input_path": "/home/me/secret/x.ipynb", "output_path": "/home/me/secret/y.ipynb",
                                 "parameters": {"params": {"profile": "smoke", "data_root": "/home/me/secret/data",
                                                           "results_dir": "/home/me/secret/out"}}}
-    book._published_parameters(nb)
+    book.chapters._published_parameters(nb)
     text = json.dumps(nb)
     assert "/home/me/secret" not in text
     assert '"profile": "smoke"' in injected.source and '"results_dir": "book/results"' in injected.source

@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
-from clipstudy import zoo
+from clipstudy import comparison, zoo
 from clipstudy.axes import shape_bias
 from clipstudy.models import info
 
@@ -18,8 +19,9 @@ PARENT, FT, OTHER = "RN50/random", "ViT-B-32/random", "RN101/random"  # names th
 
 @pytest.fixture
 def declared(tmp_path, monkeypatch):
-    """Write a model-info CSV and declare it for this process (as the CLI does)."""
-    monkeypatch.delenv(info.ENV, raising=False)
+    """Write a model-info CSV and declare it for this process (as the CLI does); the variable is unset again after
+    the test (set empty first, so monkeypatch's undo removes what `info.use` sets)."""
+    monkeypatch.setenv(info.ENV, "")
 
     def write(text: str, use: bool = True) -> Path:
         p = tmp_path / "models.csv"
@@ -29,7 +31,6 @@ def declared(tmp_path, monkeypatch):
         return p
 
     yield write
-    monkeypatch.delenv(info.ENV, raising=False)
 
 
 def test_declared_factors_overlay_the_config_and_unknown_stays_unknown(declared):
@@ -45,7 +46,7 @@ def test_declared_factors_overlay_the_config_and_unknown_stays_unknown(declared)
     assert table.set_index("model").loc[FT, "parent"] == PARENT and table.set_index("model").loc[OTHER, "parent"] == ""
 
 
-def test_a_declared_pair_enters_the_fine_tuning_contrast(declared):
+def test_a_declared_pair_enters_the_fine_tuning_contrast(declared, monkeypatch):
     """Chapter 04's live C3 contrast pairs each fine-tuned CLIP with its parent (`zero_shot_parent`) and takes the
     shape-bias difference: a declared pair is one such pair, an undeclared model is none."""
     models = [FT, PARENT, OTHER]
@@ -61,11 +62,22 @@ def test_a_declared_pair_enters_the_fine_tuning_contrast(declared):
 
     class Chapter:
         effects = Effects()
+        params = SimpleNamespace(live_prompts="single")
 
+    # the pair's per-image comparison is comparison.table's (tested in test_comparison); here: which pair it gets
+    seen = []
+    monkeypatch.setattr(comparison, "_live_units", lambda ch, models, sets: models)
+
+    def paired(a, b, units, prompts, n_boot):
+        seen.append((a, b))
+        return pd.DataFrame({"metric": ["shape_bias"], "difference": [-0.25], "se": [0.05], "n": [4]})
+
+    monkeypatch.setattr(comparison, "table", paired)
     live_sb = pd.DataFrame({"model": models, "dataset": "cue-conflict", "shape_bias": [0.30, 0.55, 0.40]})
-    rows = shape_bias.live_finetune_effects(Chapter(), live_sb)
+    rows = comparison.finetune_pairs(Chapter(), live_sb)
+    assert seen == [(FT, PARENT)]
     assert len(rows) == 1 and rows[0]["factor"] == "fine-tuning" and rows[0]["source"] == "live"
-    assert rows[0]["effect"] == pytest.approx(0.30 - 0.55) and rows[0]["n"] == 1
+    assert rows[0]["effect"] == pytest.approx(-0.25) and rows[0]["n"] == 4
 
 
 @pytest.mark.parametrize("text, why", [

@@ -195,7 +195,8 @@ def test_testbed_bad_cell_and_edit(shared_data, tmp_path, monkeypatch):
     fields = lines[3].split(",")
     fields[5] = "abc"
     f.write_text("".join(lines[:3] + [",".join(fields)] + lines[4:]))
-    with pytest.raises(SchemaError, match=r"(?s)robustness_top1s.csv, row 3 \(line 4\).*should be a number.*'abc'"):
+    with pytest.raises(SchemaError,
+                       match=r"(?s)robustness_top1s.csv, row 3 \(line 4\).*should be a \(finite\) number.*'abc'"):
         records.load("imagenet_testbed", tmp_path)
     f.write_text("".join(lines[:7]) + lines[7][:30])
     with pytest.raises(SchemaError, match=r"(?s)robustness_top1s.csv, row 7 \(line 8\).*ends early"):
