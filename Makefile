@@ -4,6 +4,8 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROFILE ?= lab
 PYTHON  ?= python3
+# test processes: each test file runs whole in one (its module fixtures, e.g. a built book, are made once)
+TEST_WORKERS ?= 2
 
 .PHONY: book test venv check-book bench clean
 
@@ -24,7 +26,7 @@ book: venv
 	$(VENV)/bin/clipstudy build --profile $(PROFILE)
 
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 check-book: venv
 	bash book/check_html.sh

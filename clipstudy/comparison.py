@@ -47,7 +47,7 @@ def _probs(o) -> np.ndarray:
 
 def classification(a, b, n_boot: int = E.N_PAIRED, seed: int = 0) -> list[dict]:
     """Top-1 (paired bootstrap, McNemar's exact p) and ECE (paired bootstrap) of A minus B on the same images."""
-    from .metrics import ece
+    from .metrics.calibration import binned
 
     ia, ib, _ = _aligned(a, b)
     labels = a.zs.labels.numpy()[ia]
@@ -55,11 +55,19 @@ def classification(a, b, n_boot: int = E.N_PAIRED, seed: int = 0) -> list[dict]:
         raise ClipstudyError(f"{a.dataset}: the two models read different labels for the same images")
     ra = (a.zs.logits.argmax(1).numpy()[ia] == labels)
     rb = (b.zs.logits.argmax(1).numpy()[ib] == labels)
-    top1 = E.paired_bootstrap(np.mean, (ra,), (rb,), n_boot, seed)
-    pa, pb = _probs(a)[ia], _probs(b)[ib]
-    cal = E.paired_bootstrap(lambda p, y: ece(p, y), (pa, labels), (pb, labels), n_boot, seed)
+    top1 = E.paired_bootstrap(lambda r: r.mean(axis=-1), (ra,), (rb,), n_boot, seed, batched=True)
+    # one image group: each image's (bin, confidence, correct) is one row, resampled together
+    cal = E.paired_bootstrap(_ece_rows, (np.stack(binned(_probs(a)[ia], labels), axis=-1),),
+                             (np.stack(binned(_probs(b)[ib], labels), axis=-1),), n_boot, seed, batched=True)
     return [dict(top1, metric="top1", p=E.mcnemar_exact(ra, rb), test="paired bootstrap; McNemar exact p"),
             dict(cal, metric="ece", test="paired bootstrap")]
+
+
+def _ece_rows(x: np.ndarray) -> np.ndarray:
+    """ECE per resample of (resamples, images, [bin, confidence, correct]) rows."""
+    from .metrics.calibration import ece_of_bins
+
+    return ece_of_bins(x[..., 0].astype(np.int64), x[..., 1], x[..., 2])
 
 
 def _id_ness(o) -> np.ndarray:
@@ -71,17 +79,13 @@ def _id_ness(o) -> np.ndarray:
 
 def detection(a, b, a_id, b_id, n_boot: int = E.N_PAIRED, seed: int = 0) -> list[dict]:
     """AUROC of telling the ID set from the OOD set, A minus B, the ID and OOD images each resampled (paired)."""
-    from sklearn.metrics import roc_auc_score
+    from .metrics.ood import auroc_rows
 
     ia, ib, _ = _aligned(a, b)
     ja, jb, _ = _aligned(a_id, b_id)
     sa, sb = _id_ness(a)[ia], _id_ness(b)[ib]
     ta, tb = _id_ness(a_id)[ja], _id_ness(b_id)[jb]
-
-    def auroc(id_s: np.ndarray, ood_s: np.ndarray) -> float:
-        return float(roc_auc_score(np.r_[np.ones(len(id_s)), np.zeros(len(ood_s))], np.r_[id_s, ood_s]))
-
-    r = E.paired_bootstrap(auroc, (ta, sa), (tb, sb), n_boot, seed)
+    r = E.paired_bootstrap(auroc_rows, (ta, sa), (tb, sb), n_boot, seed, batched=True)
     return [dict(r, metric="auroc", test=f"paired bootstrap (ID: {a_id.dataset})")]
 
 
@@ -98,8 +102,9 @@ def shape(a, b, n_boot: int = E.N_PAIRED, seed: int = 0) -> list[dict]:
     conflict = s != t
     da = live_decisions(a.zs, cue_conflict.aggregate_probabilities)[ia][conflict]
     db = live_decisions(b.zs, cue_conflict.aggregate_probabilities)[ib][conflict]
-    r = E.paired_bootstrap(lambda d, s_, t_: shape_bias(d, s_, t_), (da, s[conflict], t[conflict]),
-                           (db, s[conflict], t[conflict]), n_boot, seed)
+    # one image group: an image's decision, shape class and texture class are one row, resampled together
+    rows_a, rows_b = (np.stack([d, s[conflict], t[conflict]], axis=1) for d in (da, db))
+    r = E.paired_bootstrap(lambda x: shape_bias(x[:, 0], x[:, 1], x[:, 2]), (rows_a,), (rows_b,), n_boot, seed)
     return [dict(r, metric="shape_bias", test="paired bootstrap")]
 
 

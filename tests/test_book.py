@@ -168,7 +168,7 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
     env.update(CLIPSTUDY_PLUGINS="ood_plugin_example",
                PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO), env.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "smoke", "--out", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=2700)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert {d: _tree_state(book.BOOK / d) for d in before} == before  # nothing in the checkout's book changed
     for p in chapters.notebooks():

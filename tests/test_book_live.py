@@ -142,7 +142,7 @@ def live_book(tmp_path_factory, shared_data):
         proc = subprocess.run([sys.executable, "-m", "clipstudy.cli", "build", "--profile", "live-smoke",
                                "--out", str(out), "--device", "cpu", "--models", YOURS(tmp), *HUB_YOURS,
                                LLAVA(tmp)],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=2700)
         took = time.monotonic() - t0
         print(f"live-smoke build: {took:.0f} s\n{proc.stdout[-3000:]}")
         yield proc, out, took

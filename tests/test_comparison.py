@@ -39,6 +39,41 @@ def test_the_paired_bootstrap_gives_both_models_the_same_images():
         E.paired_bootstrap(np.mean, (np.ones(3),), (np.ones(4),))
 
 
+def test_the_block_statistics_equal_their_references_and_the_loop():
+    """The paired comparison evaluates its resamples a block at a time: ECE from per-image bins equals
+    `metrics.ece`, the rank AUROC equals sklearn's `roc_auc_score` (ties included), and the batched bootstrap gives
+    the resamples, interval and p of the one-resample-at-a-time loop."""
+    from sklearn.metrics import roc_auc_score
+
+    from clipstudy.metrics import ece
+    from clipstudy.metrics.calibration import binned, ece_of_bins
+    from clipstudy.metrics.ood import auroc_rows
+
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(7) * 0.3, size=(5, 60))
+    labels = rng.integers(0, 7, (5, 60))
+    for p, y in zip(probs, labels):
+        assert ece_of_bins(*binned(p, y))[0] == pytest.approx(ece(p, y), abs=1e-12)
+    ids, oods = rng.integers(0, 6, (4, 30)).astype(float), rng.integers(0, 6, (4, 25)).astype(float)  # many ties
+    want = [roc_auc_score(np.r_[np.ones(30), np.zeros(25)], np.r_[i, o]) for i, o in zip(ids, oods)]
+    assert np.allclose(auroc_rows(ids, oods), want, atol=1e-12)
+
+    pa, pb, y = probs[0], probs[1], labels[0]
+    # one image group: an image's probabilities and its label (or its bin, confidence and correctness) together
+    loop = E.paired_bootstrap(lambda x: ece(x[:, :-1], x[:, -1].astype(int)), (np.c_[pa, y],), (np.c_[pb, y],),
+                              n_boot=200, seed=5)
+    block = E.paired_bootstrap(comparison._ece_rows, (np.stack(binned(pa, y), -1),), (np.stack(binned(pb, y), -1),),
+                               n_boot=200, seed=5, batched=True)
+    assert loop == pytest.approx(block, abs=1e-12) and block["n"] == 60
+
+    def auroc(i, o):
+        return roc_auc_score(np.r_[np.ones(len(i)), np.zeros(len(o))], np.r_[i, o])
+
+    loop = E.paired_bootstrap(auroc, (ids[0], oods[0]), (ids[1], oods[1]), n_boot=200, seed=1)
+    block = E.paired_bootstrap(auroc_rows, (ids[0], oods[0]), (ids[1], oods[1]), n_boot=200, seed=1, batched=True)
+    assert loop == pytest.approx(block, abs=1e-12)
+
+
 def test_holm_is_within_a_metric_across_datasets():
     t = pd.DataFrame(dict(metric=["top1", "top1", "ece"], p=[0.01, 0.04, 0.04]))
     h = comparison.holm_within_metric(t)
@@ -70,6 +105,8 @@ def test_compare_writes_a_table_and_a_figure_and_a_second_run_encodes_nothing(ti
     assert set(t["dataset"]) == {"imagenet", "textures", "cue-conflict"}
     top = t[(t["dataset"] == "imagenet") & (t["metric"] == "top1")].iloc[0]
     assert top["difference"] == pytest.approx(top["value_a"] - top["value_b"]) and 0 <= top["p"] <= 1
+    imagenet = t[t["dataset"] == "imagenet"].set_index("metric")
+    assert imagenet.loc["ece", "n"] == imagenet.loc["top1", "n"]  # an image's probabilities and label resample together
     again = comparison.compare(a, b, "imagenet,textures,cue-conflict", prompts="single", study=study, device="cpu",
                                n_boot=50, progress=False)
     assert again.summary.images_encoded == 0 and again.summary.units_computed == 0  # the store served both models

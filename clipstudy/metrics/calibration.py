@@ -74,6 +74,22 @@ def ece(probs: Any, labels: Any, n_bins: int = 15) -> float:
     return float((np.abs(t["accuracy"] - t["confidence"]) * t["count"]).sum() / t["count"].sum())
 
 
+def binned(probs: Any, labels: Any, n_bins: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each image's (confidence bin, top-1 confidence, correct), the per-image parts of `ece`."""
+    return _bins(probs, labels, n_bins)
+
+
+def ece_of_bins(bins: np.ndarray, conf: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> np.ndarray:
+    """`ece` from `binned`'s per-image arrays, one value per row (the last axis is the images; a leading axis holds
+    e.g. bootstrap resamples): sum over bins of |sum(confidence - correct)| / N, which is
+    sum_b |acc_b - conf_b| * n_b / N."""
+    bins, conf, correct = (np.atleast_2d(np.asarray(x)) for x in (bins, conf, correct))
+    rows, n = bins.shape
+    flat = (np.arange(rows)[:, None] * n_bins + bins).ravel()
+    gap = np.bincount(flat, weights=(conf - correct).ravel().astype(float), minlength=rows * n_bins)
+    return np.abs(gap.reshape(rows, n_bins)).sum(axis=1) / n
+
+
 def nll(logits: Any, labels: Any) -> float:
     """Mean negative log-likelihood (cross-entropy, natural log) of `labels` under softmax(logits)."""
     z = as_float(logits, "logits", ndim=2)

@@ -114,6 +114,17 @@ def fpr_at_tpr(id_scores: Any, ood_scores: Any, tpr: float = 0.95) -> float:
     return float(np.mean(s_ood >= t))
 
 
+def auroc_rows(id_scores: np.ndarray, ood_scores: np.ndarray) -> np.ndarray:
+    """AUROC (ID positive, higher = more ID) of each row of (rows, n_id) and (rows, n_ood) score arrays: the
+    Mann-Whitney statistic from average ranks, ties counted half, as `sklearn.metrics.roc_auc_score` of each row."""
+    from scipy.stats import rankdata
+
+    i, o = np.atleast_2d(np.asarray(id_scores, float)), np.atleast_2d(np.asarray(ood_scores, float))
+    n1, n0 = i.shape[1], o.shape[1]
+    ranks = rankdata(np.concatenate([i, o], axis=1), axis=1)
+    return (ranks[:, :n1].sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+
 def ood_metrics(id_scores: Any, ood_scores: Any) -> dict[str, float]:
     """dict(auroc, aupr_in, aupr_out, fpr95) with ID positive and higher score = more ID.
 
