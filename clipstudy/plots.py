@@ -306,7 +306,7 @@ def summary_heatmap(cells: pd.DataFrame, axes: list[str]):
     src = h.pivot_table(index="factor", columns="axis", values="source", aggfunc="first", observed=False) \
         .reindex(index=idx, columns=axes)
     edge = (h.pivot_table(index="factor", columns="axis", values="marginal", aggfunc="first", observed=False)
-            .reindex(index=idx, columns=axes).fillna(False).astype(bool) if "marginal" in h else
+            .reindex(index=idx, columns=axes).eq(True) if "marginal" in h else
             pd.DataFrame(False, index=idx, columns=axes))
     g = piv["effect"]
     ns = (piv["ci_low"] <= 0) & (piv["ci_high"] >= 0)
