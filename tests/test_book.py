@@ -198,10 +198,11 @@ def test_smoke_profile_executes_every_chapter_and_builds_the_book(tmp_path):
     # every effect between real models from the records has an interval, or says why not (Evidence III)
     eff = pd.read_csv(out / "book" / "results" / "10_summary" / "all_effects.csv", keep_default_na=False)
     rec = eff[eff["source"] == "records"]
-    bounded = np.isfinite(pd.to_numeric(rec["ci_low"])) & np.isfinite(pd.to_numeric(rec["ci_high"]))
+    lo, hi = pd.to_numeric(rec["ci_low"]), pd.to_numeric(rec["ci_high"])
+    bounded = np.isfinite(lo) & np.isfinite(hi)
     bare = rec[~bounded & ~rec["note"].str.startswith("n too small")]
     assert len(rec) >= 20 and bare.empty, bare[["chapter", "metric", "comparison"]].to_string()
-    assert (rec.loc[bounded, "ci_low"] <= rec.loc[bounded, "ci_high"]).all()
+    assert (lo[bounded] <= hi[bounded]).all()
     # the cache's request log splits the build's encoding cost by chapter (benchmarks/book_cost.py reads it)
     from clipstudy.config import cache_root
 
