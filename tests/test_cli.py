@@ -5,20 +5,14 @@ from __future__ import annotations
 import os
 
 import pytest
+from checks import one_line_error
 
 from clipstudy import cli
 
 RUN = ["run", "--models", "lab:base", "--datasets", "lab-val:4", "--lab-profile", "smoke", "--quiet"]
 
 
-def _one_line_error(capsys, *needles: str) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    line = next((ln for ln in err.splitlines() if ln.startswith("clipstudy: error: ")), None)
-    assert line is not None, err
-    for n in needles:
-        assert n in line, line
-    return line
+_one_line_error = one_line_error
 
 
 def test_summary_json_under_a_file_or_read_only_fails_before_any_work(tmp_path, capsys, read_only):

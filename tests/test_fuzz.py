@@ -14,17 +14,16 @@ import io
 import json
 import os
 import random
-import signal
 import struct
 import tarfile
 import time
 import traceback
 import zlib
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from checks import time_limit as limit
 
 from clipstudy.errors import ClipstudyError
 
@@ -44,18 +43,8 @@ class Hang(BaseException):
     """The input ran past its time limit (a BaseException, so no `except Exception` in clipstudy swallows it)."""
 
 
-@contextmanager
 def time_limit(seconds: float):
-    def on_alarm(signum, frame):
-        raise Hang()
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    return limit(seconds, Hang)
 
 
 def outcome(fn: Callable[[], object]) -> str | None:

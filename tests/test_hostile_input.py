@@ -8,18 +8,17 @@ import io
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tarfile
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import runner_fixtures as R
+from checks import one_line_error, time_limit
 from fixtures_wds import image_bytes, shard
 
 from clipstudy import cli, export, records
@@ -31,29 +30,9 @@ HERE = Path(__file__).resolve().parent
 PAYLOADS = ("<img src=x onerror=alert(1)>", "<svg onload=alert(2)>")
 
 
-@contextmanager
 def within(seconds: float):
     """Fail, instead of hanging or filling memory, when the body runs past `seconds`."""
-    def on_alarm(signum, frame):
-        raise AssertionError(f"no outcome within {seconds:g} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def one_line_error(capsys, *needles: str) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    line = next((ln for ln in err.splitlines() if ln.startswith("clipstudy: error: ")), None)
-    assert line is not None, err
-    for n in needles:
-        assert n in line, line
-    return line
+    return time_limit(seconds, lambda: AssertionError(f"no outcome within {seconds:g} s"))
 
 
 # ------------------------------------------------------------------------ the book: names shown as text
