@@ -21,7 +21,7 @@ training loop's process CPU time (less disturbed by other load than wall time), 
     python benchmarks/seed_intervals.py compare before.csv cand.csv
 
 A candidate is the zoo as it is plus `--set` overrides: the lab profile's fields (`steps.SIZE`, `batch_size`,
-`lr`, `ft_steps`, `ft_lr`, `chunk`), the training schedule's (`lab.train.Schedule`: `warmup`, `decay`,
+`lr`, `ft_steps`, `ft_lr`, `chunk`), the training schedule's (`LabProfile.schedule`, a `profiles.Schedule`: `warmup`, `decay`,
 `label_smoothing`, `ema`, `flat_lr`), and `vit_steps_scale` (arch-vit's steps as a multiple of base's).
 """
 from __future__ import annotations
@@ -61,14 +61,15 @@ def parse_sets(pairs) -> dict:
 
 
 def apply_candidate(sets: dict):
-    """Make this process's lab zoo the candidate: the lab profile, lab.train.SCHEDULE and arch-vit's steps scale
-    replaced (module state of this benchmark process only). Returns the candidate's lab profile."""
+    """The candidate's lab profile (the lab profile with its fields and its schedule, `LabProfile.schedule`,
+    replaced), which every call of the candidate passes explicitly; arch-vit's steps scale is replaced in this
+    process's recipe registry."""
     import dataclasses
 
-    from clipstudy.lab import train as T
     from clipstudy.lab import zoo as lab_zoo
+    from clipstudy.profiles import LAB
 
-    p = lab_zoo.profile_of("lab")
+    p = LAB
     prof, sched, steps = {}, {}, dict(p.steps)
     for k, v in sets.items():
         if k.startswith("steps."):
@@ -83,10 +84,7 @@ def apply_candidate(sets: dict):
         else:
             raise SystemExit(f"--set {k}: not a candidate field (steps.SIZE, {', '.join(PROFILE_FIELDS)}, "
                              f"{', '.join(SCHEDULE_FIELDS)}, vit_steps_scale)")
-    p = dataclasses.replace(p, steps=tuple(steps.items()), **prof)
-    lab_zoo.PROFILES["lab"] = p
-    T.SCHEDULE = dataclasses.replace(T.SCHEDULE, **sched)
-    return p
+    return dataclasses.replace(p, steps=tuple(steps.items()), schedule=dataclasses.replace(p.schedule, **sched), **prof)
 
 
 def candidate(argv) -> int:
@@ -130,9 +128,9 @@ def candidate(argv) -> int:
         for sd in seeds:
             r = lab_zoo.recipe(f"{rn}#{sd}")
             load = os.getloadavg()[0]
-            lab_zoo.load(f"{rn}#{sd}", progress=False)  # trains it (and a fine-tune's parent) when missing
+            lab_zoo.load(f"{rn}#{sd}", profile=p, progress=False)  # trains it (and a fine-tune's parent) if missing
             rec = lab_zoo.record(r, p)
-            acc = lab_eval.accuracy_table([rn], ["lab-val"], seeds_=[sd], precision="fp32").iloc[0]
+            acc = lab_eval.accuracy_table([rn], ["lab-val"], profile=p, seeds_=[sd], precision="fp32").iloc[0]
             pixels = rec.get("pixels") or p.image_size ** 2
             rows.append(dict(recipe=rn, seed=sd, accuracy=acc["accuracy"], n=int(acc["n"]), wall_s=rec["wall_s"],
                              cpu_s=rec.get("cpu_s", float("nan")), steps=rec["steps"], batch=p.batch_size,

@@ -13,9 +13,61 @@ build profile is one row here, and a new lab profile one constant held by a row.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
+from .errors import UnknownNameError
 from .tasks import LAB_SETS
+
+DECAYS = ("cosine", "linear")
+
+
+def cosine_lr(step: int, steps: int, warmup: int) -> float:
+    """Linear warmup then cosine decay to 0 (a multiplier of the base learning rate)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, steps - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How every lab training run (contrastive and fine-tuning) optimises, beside the profile's steps, batch and
+    learning rate: the learning-rate curve (`warmup` fraction of the steps rising linearly, then `decay`, cosine or
+    linear, to 0), `label_smoothing` of the cross-entropies (the CLIP loss's two and the fine-tune's; SigLIP's
+    sigmoid loss has none), `ema`, the decay of an exponential moving average of the weights (parameters and
+    batch-norm statistics) kept from the end of the warm-up and returned instead of the last weights (0: off), and
+    `flat_lr`, the learning rate of the parameters without weight decay (gains, biases, embeddings, the logit scale
+    and bias) as a multiple of the others'."""
+
+    warmup: float = 0.1
+    decay: str = "cosine"
+    label_smoothing: float = 0.0
+    ema: float = 0.0
+    flat_lr: float = 1.0  # learning-rate multiplier of the parameters without weight decay (`_optimizer`)
+
+    def __post_init__(self):
+        if self.decay not in DECAYS:
+            raise UnknownNameError("learning-rate decay", self.decay, list(DECAYS))
+        if not 0 < self.warmup < 1 or not 0 <= self.label_smoothing < 1 or not 0 <= self.ema < 1 or self.flat_lr <= 0:
+            raise ValueError(f"lab schedule out of range: {self}")
+
+    def warmup_steps(self, steps: int) -> int:
+        return max(1, int(steps * self.warmup + 1e-9))  # 10% of 240 steps is 24, not 23 (float rounding)
+
+    def lr(self, step: int, steps: int, warmup: int | None = None) -> float:
+        """The multiplier of the base learning rate at optimiser step `step` (0-based) of `steps` (`warmup`: the
+        warm-up in steps instead of the `warmup` fraction)."""
+        warmup = self.warmup_steps(steps) if warmup is None else max(1, warmup)
+        if step < warmup:
+            return (step + 1) / warmup
+        if self.decay == "cosine":
+            return cosine_lr(step, steps, warmup)
+        t = (step - warmup) / max(1, steps - warmup)
+        return max(0.0, 1.0 - t)
+
+
+
 
 
 @dataclass(frozen=True)
@@ -42,7 +94,8 @@ class LlavaSettings:
 
 # What a lab model's weights depend on, of its lab profile: the fields its store key hashes
 # (`lab.zoo.store_key`). The others (seeds, sets, LLaVA, severity, workers) change no single model.
-TRAINING_FIELDS = ("name", "chunk", "chunks", "steps", "batch_size", "lr", "ft_steps", "ft_lr", "image_size")
+TRAINING_FIELDS = ("name", "chunk", "chunks", "steps", "batch_size", "lr", "ft_steps", "ft_lr", "image_size",
+                   "schedule")
 
 
 @dataclass(frozen=True)
@@ -59,6 +112,7 @@ class LabProfile:
     ft_lr: float
     image_size: int = 64
     seeds: int = 3  # training seeds per recipe (0, 1, ...): lab effects are means over seeds with intervals
+    schedule: Schedule = Schedule()  # how every training run of the zoo optimises (learning-rate curve, ...)
     train_precision: str = "auto"  # as asked (lab.train.train_precision resolves it); in the key when not fp32
     llava: LlavaSettings = LlavaSettings()  # chapter 09's mini-LLaVAs
     # lab sets in the runner's grid and the benchmarks (`set_size`); absent: the set's default size
@@ -77,8 +131,15 @@ class LabProfile:
         return max(1, int(round(dict(self.steps)[size] * scale)))
 
     def training(self) -> dict:
-        """The fields a model's weights depend on (`TRAINING_FIELDS`), as its store key hashes them."""
-        return {f: getattr(self, f) for f in TRAINING_FIELDS}
+        """The fields a model's weights depend on (`TRAINING_FIELDS`), as its store key hashes them. The schedule
+        enters only when it is not the default one, so the keys of profiles that train under `Schedule()` are those
+        their other fields always gave."""
+        out = {f: getattr(self, f) for f in TRAINING_FIELDS}
+        if self.schedule == Schedule():
+            out.pop("schedule")
+        else:
+            out["schedule"] = dataclasses.asdict(self.schedule)
+        return out
 
     def set_size(self, name: str) -> int | None:
         """The size of lab set `name` in the runner's grid (None: the set's default size)."""

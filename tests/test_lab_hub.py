@@ -145,6 +145,27 @@ def test_a_training_key_that_is_not_this_checkouts_is_refused_and_left_to_train(
     assert calls == ["size-small#1"]
 
 
+def test_a_zoo_published_before_the_training_code_moved_is_refused_and_left_to_train(published, monkeypatch):
+    """TRAIN_VERSION is in every model's key, so when the training code moves (issue 34's schedule), the zoo on the
+    hub, published under the version before, is refused model by model and left to train: never loaded as if it were
+    what this checkout trains."""
+    from clipstudy.lab import train as T
+
+    before = {n: lab_zoo.model_key(lab_zoo.recipe(n), SMOKE_LAB) for n in LABELS}
+    monkeypatch.setattr(T, "TRAIN_VERSION", T.TRAIN_VERSION + 1)
+    after = {n: lab_zoo.model_key(lab_zoo.recipe(n), SMOKE_LAB) for n in LABELS}
+    assert all(before[n] != after[n] for n in LABELS)
+    rep = lab_hub.fetch(HUB_REPO, "smoke", recipes=RECIPES)
+    assert not rep[CLIPS].fetched and sorted(rep[CLIPS].failed) == LABELS
+    for n in LABELS:
+        assert before[n] in rep[CLIPS].failed[n] and after[n] in rep[CLIPS].failed[n]
+    assert not any(lab_zoo.is_trained(n, SMOKE_LAB) for n in LABELS)
+    calls = _no_training(monkeypatch)
+    with pytest.raises(Trained):
+        lab_zoo.train(RECIPES, profile="smoke", progress=False)
+    assert calls
+
+
 def test_offline_or_without_a_hub_fetch_says_why_and_installs_nothing(published, point_hub, tmp_path, monkeypatch,
                                                                      capsys):
     hub, _ = published

@@ -72,6 +72,8 @@ def test_a_lab_models_key_is_what_its_training_fields_always_gave(lab):
     from clipstudy.lab.world import WORLD_VERSION
 
     old_profile = {f: getattr(lab, f) for f in ZOO_PROFILE_FIELDS}
+    if lab.schedule != profiles.Schedule():  # a profile that trains under another schedule has it in its keys
+        old_profile["schedule"] = dataclasses.asdict(lab.schedule)
     for n in zoo.names():
         for r in zoo.seeded(n, lab):
             parent = zoo.model_key(zoo.parent_of(r), lab) if r.finetuned else None
@@ -87,6 +89,8 @@ def test_a_lab_models_key_is_what_its_training_fields_always_gave(lab):
         assert zoo.store_key(r, dataclasses.replace(lab, **change)).digest() == base, change
     assert zoo.store_key(r, dataclasses.replace(lab, ft_lr=lab.ft_lr * 2)).digest() != base
     assert zoo.store_key(r, dataclasses.replace(lab, chunk=lab.chunk + 1)).digest() != base
+    flat = dataclasses.replace(lab.schedule, flat_lr=lab.schedule.flat_lr * 2)
+    assert zoo.store_key(r, dataclasses.replace(lab, schedule=flat)).digest() != base
 
 
 def test_a_mini_llavas_settings_and_folder_are_what_they_were():
@@ -162,3 +166,21 @@ def test_a_profile_object_reaches_the_lab_functions():
     assert ch.lab_profile is SMOKE_LAB
     assert lab_eval.seeds(ch.lab_profile) == list(range(SMOKE_LAB.seeds))
     assert isinstance(PROFILES["smoke"], Profile) and PROFILES["smoke"].parameters()["lab_profile"] == "smoke"
+
+
+def test_what_the_lab_build_computes_stays_when_its_training_gets_cheaper():
+    """A schedule may train the lab zoo for less compute (issue 34), never compute less of the study: 13 recipes, each
+    under 3 seeds, 4 mini-LLaVAs, the lab sets at their sizes and the chapters' evaluation sizes are pinned here."""
+    from clipstudy.axes import lmm
+    from clipstudy.lab import zoo
+    from clipstudy.tasks import LAB_SETS
+
+    assert len(zoo.names()) == 13 and LAB.seeds == 3
+    assert sum(len(zoo.seeded(n, LAB)) for n in zoo.names()) == 39
+    assert lmm.lab_pairs(LAB) == [("base", 0), ("base", 1), ("base", 2), ("arch-vit", 0)]
+    assert LAB.chunk == 1000 and dict(LAB.chunks) == {"small": 1, "medium": 3, "large": 10} and LAB.image_size == 64
+    assert LAB.set_sizes == () and all(LAB.set_size(s) is None for s in LAB_SETS)
+    assert LAB.llava.n_images == 3000 and LAB.llava.per_image == 6 and LAB.severity_scenes == 240
+    for name in ("lab", "live"):
+        p = PROFILES[name]
+        assert p.n_eval == 600 and p.lab_n("lab-factors") == 150 and p.lab_n("lab-3dcc") == 60

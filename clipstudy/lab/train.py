@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UnknownNameError
+# how a lab profile's runs optimise (`LabProfile.schedule`): pure values, defined with the profiles
+from ..profiles import DECAYS, Schedule, cosine_lr  # noqa: F401  (DECAYS, cosine_lr: this module's names too)
 from .sets import MEAN, STD  # the lab's normalisation: what every lab CLIP's preprocess uses
 
 TRAIN_VERSION = 3  # bump when the training loop changes what a recipe produces (invalidates cached models)
@@ -226,55 +228,6 @@ def threads_for_worker() -> None:
         pass
 
 
-def cosine_lr(step: int, steps: int, warmup: int) -> float:
-    """Linear warmup then cosine decay to 0 (a multiplier of the base learning rate)."""
-    if step < warmup:
-        return (step + 1) / warmup
-    t = (step - warmup) / max(1, steps - warmup)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """How every lab training run (contrastive and fine-tuning) optimises, beside the profile's steps, batch and
-    learning rate: the learning-rate curve (`warmup` fraction of the steps rising linearly, then `decay`, cosine or
-    linear, to 0), `label_smoothing` of the cross-entropies (the CLIP loss's two and the fine-tune's; SigLIP's
-    sigmoid loss has none), `ema`, the decay of an exponential moving average of the weights (parameters and
-    batch-norm statistics) kept from the end of the warm-up and returned instead of the last weights (0: off), and
-    `flat_lr`, the learning rate of the parameters without weight decay (gains, biases, embeddings, the logit scale
-    and bias) as a multiple of the others'."""
-
-    warmup: float = 0.1
-    decay: str = "cosine"
-    label_smoothing: float = 0.0
-    ema: float = 0.0
-    flat_lr: float = 1.0  # learning-rate multiplier of the parameters without weight decay (`_optimizer`)
-
-    def __post_init__(self):
-        if self.decay not in DECAYS:
-            raise UnknownNameError("learning-rate decay", self.decay, list(DECAYS))
-        if not 0 < self.warmup < 1 or not 0 <= self.label_smoothing < 1 or not 0 <= self.ema < 1 or self.flat_lr <= 0:
-            raise ValueError(f"lab schedule out of range: {self}")
-
-    def warmup_steps(self, steps: int) -> int:
-        return max(1, int(steps * self.warmup + 1e-9))  # 10% of 240 steps is 24, not 23 (float rounding)
-
-    def lr(self, step: int, steps: int, warmup: int | None = None) -> float:
-        """The multiplier of the base learning rate at optimiser step `step` (0-based) of `steps` (`warmup`: the
-        warm-up in steps instead of the `warmup` fraction)."""
-        warmup = self.warmup_steps(steps) if warmup is None else max(1, warmup)
-        if step < warmup:
-            return (step + 1) / warmup
-        if self.decay == "cosine":
-            return cosine_lr(step, steps, warmup)
-        t = (step - warmup) / max(1, steps - warmup)
-        return max(0.0, 1.0 - t)
-
-
-DECAYS = ("cosine", "linear")
-SCHEDULE = Schedule()  # the lab zoo's (part of what TRAIN_VERSION versions)
-
-
 @dataclass
 class History:
     steps: int
@@ -449,12 +402,12 @@ def train_clip(model, images: torch.Tensor, tokens: torch.Tensor, *, steps: int,
                schedule: Schedule | None = None) -> History:
     """Contrastive training on uint8 `images` [N,3,H,W] and caption `tokens` [N,K,L] (one of K
     captions drawn per image per step). The loss (CLIP or SigLIP) follows the model's logit bias;
-    `schedule` (default SCHEDULE) sets the learning-rate curve, label smoothing and weight averaging."""
+    `schedule` (default `Schedule()`; the zoo passes its profile's) sets the learning-rate curve, label smoothing and weight averaging."""
     import open_clip
 
     if len(images) != len(tokens):
         raise ValueError(f"{len(images)} images but {len(tokens)} caption rows")
-    schedule = schedule or SCHEDULE
+    schedule = schedule or Schedule()
     pp = preprocess or Preprocess()
     preprocess = _in_format(model, pp)
     siglip = getattr(model, "logit_bias", None) is not None
@@ -481,7 +434,7 @@ def finetune(clf: LabClassifier, images: torch.Tensor, labels: torch.Tensor, *, 
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     if (labels < 0).any():
         raise ValueError("fine-tuning labels must be class indices >= 0 (held-out shapes are -1)")
-    schedule = schedule or SCHEDULE
+    schedule = schedule or Schedule()
     pp = preprocess or Preprocess()
     preprocess = _in_format(clf, pp)
     n = len(images)

@@ -324,7 +324,7 @@ def _fit(r: Recipe, p: LabProfile, progress: bool) -> tuple[torch.nn.Module, dic
         names_, templates = captions.classnames(r.config()), list(captions.ZS_TEMPLATES)
         common = dict(steps=p.ft_steps, batch_size=p.batch_size, lr=p.ft_lr, weight_decay=T.FT_WEIGHT_DECAY,
                       seed=r.seed, desc=f"finetune {r.name}", progress=progress, preprocess=preprocess(p),
-                      precision=T.train_precision(p.train_precision))
+                      precision=T.train_precision(p.train_precision), schedule=p.schedule)
         extra: dict[str, Any] = {}
         if r.ft_kind == "contrastive":  # FLYP: the CLIP's own contrastive loss, class prompts as the captions
             model = copy.deepcopy(clip).requires_grad_(True)
@@ -347,7 +347,7 @@ def _fit(r: Recipe, p: LabProfile, progress: bool) -> tuple[torch.nn.Module, dic
     model = T.build_clip(r.arch, r.loss, p.image_size)
     hist = T.train_clip(model, images, tokens, steps=p.n_steps(r.size, r.steps_scale), batch_size=p.batch_size, lr=p.lr,
                         seed=r.seed, desc=f"train {r.name}", progress=progress, preprocess=preprocess(p),
-                        precision=T.train_precision(p.train_precision))
+                        precision=T.train_precision(p.train_precision), schedule=p.schedule)
     return model, dict(hist.row(), data_s=round(prep_s, 2), n_images=len(images), objective=r.loss,
                        precision=T.train_precision(p.train_precision))
 
